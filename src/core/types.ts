@@ -1,0 +1,125 @@
+/**
+ * types: the domain of salt-autoscaler, shared by core, engine, adapters and simulator.
+ * Time is epoch milliseconds passed in (`nowMs`); core never reads a clock.
+ */
+
+/** InstanceState is one state of the instance lifecycle (contract: `GET /api/instances` `state`). */
+export type InstanceState =
+  | 'stopped' | 'creating' | 'starting' | 'booted' | 'deploying' | 'ready' | 'draining' | 'stopping' | 'failed';
+
+/** INSTANCE_STATES lists every state, in lifecycle order. */
+export const INSTANCE_STATES: readonly InstanceState[] = [
+  'stopped', 'creating', 'starting', 'booted', 'deploying', 'ready', 'draining', 'stopping', 'failed',
+];
+
+/** IN_FLIGHT_STATES are on their way to ready: they count toward the pool's size. */
+export const IN_FLIGHT_STATES: readonly InstanceState[] = ['creating', 'starting', 'booted', 'deploying'];
+
+/** Transition records one state change, with when and why. */
+export interface Transition {
+  readonly from: InstanceState;
+  readonly to: InstanceState;
+  readonly atMs: number;
+  readonly reason: string;
+}
+
+/** Instance is one salt-cloud VM (= one minion id) managed by a pool. */
+export interface Instance {
+  readonly id: string;
+  readonly pool: string;
+  readonly state: InstanceState;
+  /** sinceMs: when the instance entered `state`. */
+  readonly sinceMs: number;
+  /** reason: why it entered `state`, in words. */
+  readonly reason: string;
+  /** lastStartMs: when the last start/create was issued; a ready grain older than this is from a previous life. */
+  readonly lastStartMs?: number;
+  /** readyMs: when it last became ready. */
+  readonly readyMs?: number;
+  /** deployJid: the jid of the deploy orchestrate seen for the current life. */
+  readonly deployJid?: string;
+  /** created: true when the instance was created from a profile (not one of the reserve). */
+  readonly created: boolean;
+}
+
+/** Strategy is how a pool turns its workload into a wanted size. */
+export type Strategy =
+  | { readonly kind: 'threshold' }
+  | { readonly kind: 'target'; readonly perInstance: number }
+  | { readonly kind: 'adaptive'; readonly perInstance: number };
+
+/** PoolSpec is the core's view of one pool's configuration (durations in ms). */
+export interface PoolSpec {
+  readonly name: string;
+  readonly env: string;
+  readonly instanceType: string;
+  readonly min: number;
+  readonly max: number;
+  readonly upThreshold: number;
+  readonly downThreshold: number;
+  readonly intervalMs: number;
+  /** upCooldownMs / downCooldownMs: minimum time after an action before the next up / down (default: intervalMs). */
+  readonly upCooldownMs: number;
+  readonly downCooldownMs: number;
+  readonly step: number;
+  readonly strategy: Strategy;
+  readonly provisionTimeoutMs: number;
+  readonly drainTimeoutMs: number;
+  readonly scaleIn: 'stop' | 'destroy';
+  /** canCreate: a salt-cloud profile is configured for creating instances when no reserved one is left. */
+  readonly canCreate: boolean;
+  /** signalMaxAgeMs: a workload older than this is stale (hold). */
+  readonly signalMaxAgeMs: number;
+  readonly failureBackoffBaseMs: number;
+  readonly failureBackoffMaxMs: number;
+  readonly dryRun: boolean;
+  readonly paused: boolean;
+}
+
+/** Workload is the pool's demand signal at a point in time. `undefined` workload = missing. */
+export interface Workload {
+  readonly value: number;
+  readonly atMs: number;
+  readonly source: string;
+}
+
+/** StartTarget says how one new instance is obtained: start a stopped reserved one, or create from the profile. */
+export type StartTarget = { readonly kind: 'start'; readonly id: string } | { readonly kind: 'create' };
+
+/** Decision is the outcome of one pool evaluation (a value; "hold" does not start a cooldown). */
+export type Decision =
+  | { readonly kind: 'hold'; readonly reason: string }
+  | { readonly kind: 'scaleUp'; readonly count: number; readonly targets: readonly StartTarget[]; readonly reason: string }
+  | { readonly kind: 'scaleDown'; readonly count: number; readonly targets: readonly string[]; readonly reason: string };
+
+/** PoolHistory is the per-pool memory decide() needs (kept by the engine / simulator, passed in). */
+export interface PoolHistory {
+  readonly lastUpMs?: number;
+  readonly lastDownMs?: number;
+  /** consecutiveFailures: instances of this pool that failed to become ready since the last success. */
+  readonly consecutiveFailures: number;
+  readonly lastFailureMs?: number;
+  /** idleSinceMs: per ready instance, since when the idle check has confirmed it idle (absent = not known idle). */
+  readonly idleSinceMs: Readonly<Record<string, number>>;
+  /** policy: opaque strategy memory (e.g. recent workload samples), reduced by the strategy itself. */
+  readonly policy?: PolicyMemory;
+}
+
+/** PolicyMemory is the adaptive strategy's pure memory: recent workload samples and learned levels. */
+export interface PolicyMemory {
+  readonly samples: readonly { readonly atMs: number; readonly value: number }[];
+  readonly [key: string]: unknown;
+}
+
+/** PoolView is the per-pool summary the engine exposes (contract: `GET /api/pools`). */
+export interface PoolView {
+  readonly name: string;
+  readonly min: number;
+  readonly max: number;
+  readonly ready: number;
+  readonly inFlight: number;
+  readonly draining: number;
+  readonly failed: number;
+  readonly reserved: number;
+  readonly paused: boolean;
+}

@@ -1,0 +1,56 @@
+/**
+ * errors: the one error registry of salt-autoscaler.
+ *
+ * Every failure we raise is an AutoscalerError subclass with a stable `code` (`ASC_ERR_<AREA>_<WHAT>`)
+ * and an optional `cause`. Codes are listed in docs/errors.md; test/errors.test.ts keeps both in sync.
+ * Retired codes are never reused. Messages never carry secrets.
+ */
+
+/** ERROR_CODES lists every code with a one-line meaning (docs/errors.md mirrors this list). */
+export const ERROR_CODES = {
+  ASC_ERR_CONFIG_INVALID: 'the config file failed validation (each problem printed with its path)',
+  ASC_ERR_CONFIG_READ: 'the config file could not be read or is not valid YAML',
+  ASC_ERR_SALT_AUTH: 'salt-api refused the credentials or the token (HTTP 401)',
+  ASC_ERR_SALT_HTTP: 'salt-api answered with an unexpected HTTP status',
+  ASC_ERR_SALT_TIMEOUT: 'a salt-api call did not answer within its timeout',
+  ASC_ERR_SALT_NETWORK: 'salt-api could not be reached (connection refused, reset, TLS failure)',
+  ASC_ERR_SALT_RESPONSE: 'salt-api answered with a body that does not match the expected shape (HTML, truncated JSON)',
+  ASC_ERR_SALT_CLIENT_DISABLED: 'salt-api refused a client not enabled in netapi_enable_clients (HTTP 400)',
+  ASC_ERR_SALT_RUNNER: 'a runner or execution function raised an error inside Salt (HTTP 500 or error return)',
+  ASC_ERR_SALT_STREAM: 'the salt-api event stream failed (closed, refused, malformed handshake)',
+  ASC_ERR_STORE_OPEN: 'the SQLite state database could not be opened or is corrupt',
+  ASC_ERR_STORE_MIGRATE: 'the SQLite state database has an unknown or newer schema version',
+  ASC_ERR_ACTION_FAILED: 'a scaling action (start, create, stop, destroy, drain) failed',
+  ASC_ERR_WEBHOOK_INVALID: 'an Alertmanager webhook payload failed validation',
+  ASC_ERR_PROMETHEUS_QUERY: 'a PromQL workload query failed or returned an unusable result',
+  ASC_ERR_CORE_INVARIANT: 'a broken invariant inside the pure core (a bug, never an expected outcome)',
+} as const;
+
+/** ErrorCode is one key of ERROR_CODES. */
+export type ErrorCode = keyof typeof ERROR_CODES;
+
+/** AutoscalerError is the base of every error salt-autoscaler raises: a stable code, a message, a cause. */
+export class AutoscalerError extends Error {
+  readonly code: ErrorCode;
+  constructor(code: ErrorCode, message: string, options?: { cause?: unknown }) {
+    super(message, options?.cause === undefined ? undefined : { cause: options.cause });
+    this.name = 'AutoscalerError';
+    this.code = code;
+  }
+}
+
+/** ConfigError carries every problem found in a config file, each with its dotted path. */
+export class ConfigError extends AutoscalerError {
+  readonly problems: readonly { path: string; message: string }[];
+  constructor(code: 'ASC_ERR_CONFIG_INVALID' | 'ASC_ERR_CONFIG_READ', message: string, problems: readonly { path: string; message: string }[] = [], options?: { cause?: unknown }) {
+    super(code, message, options);
+    this.name = 'ConfigError';
+    this.problems = problems;
+  }
+}
+
+/** trimBody shortens a wire body for an error message or a log line (never logs whole pages). */
+export function trimBody(body: string, max = 200): string {
+  const flat = body.replace(/\s+/g, ' ').trim();
+  return flat.length <= max ? flat : `${flat.slice(0, max)}…(${flat.length} chars)`;
+}

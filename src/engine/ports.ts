@@ -3,7 +3,7 @@
  * (salt/ for SaltActions and EventSource, store/ for StateStore); main.ts wires them; tests and the
  * simulator may pass their own.
  */
-import type { Decision, Instance, Transition } from '../core/types.ts';
+import type { Decision, Instance, PoolView, Transition } from '../core/types.ts';
 import type { StreamItem } from '../core/salt-event.ts';
 
 /** CloudInstanceState is salt-cloud's view of one VM (`cloud.query` / `cloud.full_query`). */
@@ -99,4 +99,32 @@ export interface StateStore {
 /** Clock is the engine's only source of time. */
 export interface Clock {
   now(): number;
+}
+
+/** AlertSignal is what the Alertmanager receiver learned for one pool from one notification (level-triggered). */
+export interface AlertSignal {
+  readonly pool: string;
+  /** direction: which scale alert is firing (`none` once both are resolved). */
+  readonly direction: 'up' | 'down' | 'none';
+  /** workload: the value of the `workload` annotation/label when present. */
+  readonly workload?: number;
+  readonly atMs: number;
+  /** expiresMs: the firing alert's endsAt; after it the signal is stale. */
+  readonly expiresMs?: number;
+}
+
+/** EngineApi is what the HTTP layer (API, status page, webhook) asks of the running engine. */
+export interface EngineApi {
+  pools(): readonly PoolView[];
+  instances(): readonly Instance[];
+  decisions(pool?: string, limit?: number): readonly DecisionRecord[];
+  /** workloadSeries: recent (atMs, workload, ready, paid) samples per pool for the status page chart. */
+  series(pool: string): readonly { readonly atMs: number; readonly workload?: number; readonly ready: number; readonly total: number }[];
+  /** alertSignal feeds one pool's signal from an Alertmanager notification and triggers an evaluation. */
+  alertSignal(signal: AlertSignal): void;
+  pause(pool: string): boolean;
+  resume(pool: string): boolean;
+  /** scale asks for a manual scale of `delta` instances (positive up, negative down), through the usual caps. */
+  scale(pool: string, delta: number): Promise<Decision | undefined>;
+  health(): { readonly stream: boolean; readonly store: boolean };
 }

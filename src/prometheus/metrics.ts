@@ -1,0 +1,203 @@
+/**
+ * metrics: salt-autoscaler's own Prometheus metrics, in a private prom-client Registry (never the global one,
+ * so tests and several apps in one process do not collide).
+ *
+ * The metric names are a contract: `render-rules` (alerts about the autoscaler itself) and the Grafana dashboard
+ * use them verbatim. Add metrics freely; never rename one.
+ */
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { INSTANCE_STATES, type Instance, type PoolView } from '../core/types.ts';
+
+/** METRIC_PREFIX starts every metric name of ours (process metrics keep prom-client's default names). */
+export const METRIC_PREFIX = 'salt_autoscaler_';
+
+/** DecisionOutcome is the `outcome` label of `salt_autoscaler_decisions_total`. */
+export type DecisionOutcome = 'hold' | 'scaleUp' | 'scaleDown';
+
+/** ActionResult is the `result` label of `salt_autoscaler_actions_total`. */
+export type ActionResult = 'ok' | 'error' | 'dry_run';
+
+/** Metrics holds every metric of ours, typed by label names, plus the registry that renders them. */
+export interface Metrics {
+  readonly registry: Registry;
+  /** eventStreamConnected: 1 while the salt-api event stream is open and its heartbeat answers, else 0. */
+  readonly eventStreamConnected: Gauge;
+  readonly streamReconnects: Counter;
+  /** events: typed Salt events received, by `kind` (the SaltEventKind). */
+  readonly events: Counter<'kind'>;
+  readonly eventsMalformed: Counter;
+  /** eventLag: now - the event's `_stamp`, in seconds. */
+  readonly eventLag: Histogram;
+  /** heartbeatRtt: time from firing a heartbeat event to seeing it back on the stream, in seconds. */
+  readonly heartbeatRtt: Histogram;
+  readonly poolInstances: Gauge<'pool' | 'state'>;
+  readonly poolMax: Gauge<'pool'>;
+  readonly poolMin: Gauge<'pool'>;
+  readonly poolWorkload: Gauge<'pool'>;
+  readonly decisions: Counter<'pool' | 'outcome'>;
+  readonly actions: Counter<'action' | 'result'>;
+  readonly instancesFailed: Counter<'pool'>;
+  readonly lifecycleIgnored: Counter<'reason'>;
+  readonly reconcileCorrections: Counter<'pool'>;
+  readonly reconcileRuns: Counter<'result'>;
+  readonly webhookRequests: Counter<'status'>;
+  readonly intentsOpen: Gauge;
+}
+
+/** createMetrics builds a fresh registry with all our metrics and the default process metrics. */
+export function createMetrics(opts: { readonly defaultMetrics?: boolean } = {}): Metrics {
+  const registry = new Registry();
+  const registers = [registry];
+  if (opts.defaultMetrics ?? true) collectDefaultMetrics({ register: registry });
+
+  const metrics: Metrics = {
+    registry,
+    eventStreamConnected: new Gauge({
+      name: `${METRIC_PREFIX}event_stream_connected`,
+      help: '1 while the salt-api event stream is connected and its heartbeat answers, else 0',
+      registers,
+    }),
+    streamReconnects: new Counter({
+      name: `${METRIC_PREFIX}stream_reconnects_total`,
+      help: 'Reconnections of the salt-api event stream',
+      registers,
+    }),
+    events: new Counter({
+      name: `${METRIC_PREFIX}events_total`,
+      help: 'Salt events received from the event stream, by kind',
+      labelNames: ['kind'] as const,
+      registers,
+    }),
+    eventsMalformed: new Counter({
+      name: `${METRIC_PREFIX}events_malformed_total`,
+      help: 'Event stream frames that could not be parsed into a Salt event',
+      registers,
+    }),
+    eventLag: new Histogram({
+      name: `${METRIC_PREFIX}event_lag_seconds`,
+      help: 'Delay between an event _stamp and its arrival here, in seconds',
+      buckets: [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60],
+      registers,
+    }),
+    heartbeatRtt: new Histogram({
+      name: `${METRIC_PREFIX}heartbeat_rtt_seconds`,
+      help: 'Round trip of a heartbeat event fired through salt-api and seen on the event stream, in seconds',
+      buckets: [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+      registers,
+    }),
+    poolInstances: new Gauge({
+      name: `${METRIC_PREFIX}pool_instances`,
+      help: 'Instances of a pool, by lifecycle state',
+      labelNames: ['pool', 'state'] as const,
+      registers,
+    }),
+    poolMax: new Gauge({
+      name: `${METRIC_PREFIX}pool_max`,
+      help: 'Configured maximum size of a pool',
+      labelNames: ['pool'] as const,
+      registers,
+    }),
+    poolMin: new Gauge({
+      name: `${METRIC_PREFIX}pool_min`,
+      help: 'Configured minimum size of a pool',
+      labelNames: ['pool'] as const,
+      registers,
+    }),
+    poolWorkload: new Gauge({
+      name: `${METRIC_PREFIX}pool_workload`,
+      help: 'Last known workload (demand signal) of a pool',
+      labelNames: ['pool'] as const,
+      registers,
+    }),
+    decisions: new Counter({
+      name: `${METRIC_PREFIX}decisions_total`,
+      help: 'Pool evaluations, by outcome (hold, scaleUp, scaleDown)',
+      labelNames: ['pool', 'outcome'] as const,
+      registers,
+    }),
+    actions: new Counter({
+      name: `${METRIC_PREFIX}actions_total`,
+      help: 'Scaling actions sent to salt-api, by action and result (ok, error, dry_run)',
+      labelNames: ['action', 'result'] as const,
+      registers,
+    }),
+    instancesFailed: new Counter({
+      name: `${METRIC_PREFIX}instances_failed_total`,
+      help: 'Instances that failed to become ready (provision timeout or failed event)',
+      labelNames: ['pool'] as const,
+      registers,
+    }),
+    lifecycleIgnored: new Counter({
+      name: `${METRIC_PREFIX}lifecycle_ignored_total`,
+      help: 'Events the instance lifecycle ignored (unknown minion, out of order), by reason',
+      labelNames: ['reason'] as const,
+      registers,
+    }),
+    reconcileCorrections: new Counter({
+      name: `${METRIC_PREFIX}reconcile_corrections_total`,
+      help: 'Instance states corrected by a reconcile with Salt (events were missed)',
+      labelNames: ['pool'] as const,
+      registers,
+    }),
+    reconcileRuns: new Counter({
+      name: `${METRIC_PREFIX}reconcile_runs_total`,
+      help: 'Reconcile runs with Salt, by result',
+      labelNames: ['result'] as const,
+      registers,
+    }),
+    webhookRequests: new Counter({
+      name: `${METRIC_PREFIX}webhook_requests_total`,
+      help: 'Alertmanager webhook requests, by HTTP status answered',
+      labelNames: ['status'] as const,
+      registers,
+    }),
+    intentsOpen: new Gauge({
+      name: `${METRIC_PREFIX}intents_open`,
+      help: 'Intents written to the store whose salt-api call has not finished',
+      registers,
+    }),
+  };
+  return metrics;
+}
+
+/** PoolSnapshot is what syncPoolGauges needs to know of the pools at one instant. */
+export interface PoolSnapshot {
+  readonly pools: readonly PoolView[];
+  readonly instances: readonly Instance[];
+  /** workloads: the last known workload per pool (absent or undefined = unknown, the gauge is removed). */
+  readonly workloads: ReadonlyMap<string, number | undefined>;
+}
+
+/**
+ * syncPoolGauges sets the per-pool gauges from a snapshot (level-triggered, idempotent: safe to call on every
+ * scrape). Every state of every pool gets a value, 0 included, so a state that empties does not keep its last count.
+ */
+export function syncPoolGauges(metrics: Metrics, snapshot: PoolSnapshot): void {
+  const counts = new Map<string, number>();
+  for (const instance of snapshot.instances) {
+    const key = `${instance.pool}\u0000${instance.state}`;
+    counts.set(key, (counts.get(key) ?? 0) + 1);
+  }
+  const poolNames = new Set<string>(snapshot.pools.map((pool) => pool.name));
+  for (const instance of snapshot.instances) poolNames.add(instance.pool);
+  metrics.poolInstances.reset();
+  for (const pool of poolNames) {
+    for (const state of INSTANCE_STATES) {
+      metrics.poolInstances.set({ pool, state }, counts.get(`${pool}\u0000${state}`) ?? 0);
+    }
+  }
+  metrics.poolMax.reset();
+  metrics.poolMin.reset();
+  metrics.poolWorkload.reset();
+  for (const pool of snapshot.pools) {
+    metrics.poolMax.set({ pool: pool.name }, pool.max);
+    metrics.poolMin.set({ pool: pool.name }, pool.min);
+    const workload = snapshot.workloads.get(pool.name);
+    if (workload !== undefined && Number.isFinite(workload)) metrics.poolWorkload.set({ pool: pool.name }, workload);
+  }
+}
+
+/** observeEventLag records `nowMs - stampMs` in seconds; a stamp in the future (clock skew) counts as 0. */
+export function observeEventLag(metrics: Metrics, stampMs: number, nowMs: number): void {
+  metrics.eventLag.observe(Math.max(0, nowMs - stampMs) / 1000);
+}

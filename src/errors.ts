@@ -22,6 +22,9 @@ export const ERROR_CODES = {
   ASC_ERR_STORE_MIGRATE: 'the SQLite state database has an unknown or newer schema version',
   ASC_ERR_ACTION_FAILED: 'a scaling action (start, create, stop, destroy, drain) failed',
   ASC_ERR_WEBHOOK_INVALID: 'an Alertmanager webhook payload failed validation',
+  ASC_ERR_HTTP_AUTH: 'an HTTP API call carried no or a wrong bearer token, or the token it needs is not configured',
+  ASC_ERR_HTTP_INVALID: 'an HTTP API call failed validation (path, query or body)',
+  ASC_ERR_HTTP_NOT_FOUND: 'an HTTP API call named an unknown pool or route',
   ASC_ERR_PROMETHEUS_QUERY: 'a PromQL workload query failed or returned an unusable result',
   ASC_ERR_CORE_INVARIANT: 'a broken invariant inside the pure core (a bug, never an expected outcome)',
 } as const;

@@ -1,0 +1,135 @@
+/**
+ * decide: one evaluation of one pool -> one Decision with a reason in words. Pure: time is `nowMs`.
+ *
+ *   paused? --yes--> hold
+ *     | no
+ *   fresh signal? --no--> desired = size (only min/max can move it: never scale down on missing data)
+ *     | yes
+ *   strategy (threshold | target | adaptive) -> desired
+ *     |
+ *   cap to [min, max] (counting in-flight instances; the cap is written into the reason)
+ *     |
+ *   desired > size --> failure backoff? cooldown? targets (reserve, then create)? --> scaleUp | hold
+ *   desired < size --> cooldown? confirmed-idle ready instances? ----------------> scaleDown | hold
+ *   desired = size --> hold
+ *
+ * size = ready + in flight (creating, starting, booted, deploying); failed, draining and stopping
+ * instances are not counted. "hold" is a value and starts no cooldown.
+ */
+import { backoffLeftMs, capToBounds, cooldownLeftMs, pickIdleTargets, pickStartTargets } from './safety.ts';
+import { desiredSize } from './strategies/desired-size.ts';
+import type { Decision, Instance, PoolHistory, PoolSpec, Workload } from './types.ts';
+import { IN_FLIGHT_STATES } from './types.ts';
+
+/** PoolCounts is the census decide() reasons with. */
+export interface PoolCounts {
+  readonly ready: number;
+  readonly inFlight: number;
+  readonly failed: number;
+  /** size: ready + in flight. */
+  readonly size: number;
+}
+
+/** countInstances counts the pool's instances by role (failed ones are never part of the size). */
+export function countInstances(instances: readonly Instance[]): PoolCounts {
+  let ready = 0;
+  let inFlight = 0;
+  let failed = 0;
+  for (const i of instances) {
+    if (i.state === 'ready') ready += 1;
+    else if (IN_FLIGHT_STATES.includes(i.state)) inFlight += 1;
+    else if (i.state === 'failed') failed += 1;
+  }
+  return { ready, inFlight, failed, size: ready + inFlight };
+}
+
+function seconds(ms: number): string {
+  return `${Math.ceil(ms / 1000)}s`;
+}
+
+/** decide evaluates one pool: its instances (of this pool), its workload (undefined = missing), the time, its history. */
+export function decide(
+  pool: PoolSpec,
+  instances: readonly Instance[],
+  workload: Workload | undefined,
+  nowMs: number,
+  history: PoolHistory,
+): Decision {
+  const mine = instances.filter((i) => i.pool === pool.name);
+  const counts = countInstances(mine);
+  const census = `ready ${counts.ready}, in flight ${counts.inFlight}`;
+  if (pool.paused) return { kind: 'hold', reason: `pool paused (${census})` };
+
+  let wish: { desired: number; reason: string };
+  let fresh = false;
+  if (workload === undefined) {
+    wish = { desired: counts.size, reason: 'no workload signal' };
+  } else if (nowMs - workload.atMs > pool.signalMaxAgeMs) {
+    wish = {
+      desired: counts.size,
+      reason: `workload signal stale (age ${seconds(nowMs - workload.atMs)} > signalMaxAge ${seconds(pool.signalMaxAgeMs)})`,
+    };
+  } else {
+    fresh = true;
+    wish = desiredSize({ pool, size: counts.size, workload: workload.value, nowMs, memory: history.policy });
+  }
+
+  const capped = capToBounds(pool, wish.desired);
+  const because = capped.note === '' ? wish.reason : `${wish.reason}, ${capped.note}`;
+
+  if (capped.desired > counts.size) {
+    const wanted = capped.desired - counts.size;
+    const backoffMs = backoffLeftMs(pool, history, nowMs);
+    if (backoffMs > 0) {
+      return {
+        kind: 'hold',
+        reason: `${because}: would start ${wanted}, but ${history.consecutiveFailures} failed instance(s) back the pool off for ${seconds(backoffMs)} more (${census})`,
+      };
+    }
+    const coolMs = cooldownLeftMs(pool, history, 'up', nowMs);
+    if (coolMs > 0) {
+      return { kind: 'hold', reason: `${because}: would start ${wanted}, but up cooldown has ${seconds(coolMs)} left (${census})` };
+    }
+    const targets = pickStartTargets(pool, mine, wanted);
+    if (targets.length === 0) {
+      return {
+        kind: 'hold',
+        reason: `${because}: would start ${wanted}, but no stopped reserved instance is left${pool.canCreate ? '' : ' and no profile to create from'} (${census})`,
+      };
+    }
+    const creates = targets.filter((t) => t.kind === 'create').length;
+    const parts = [
+      targets.length < wanted ? `only ${targets.length} of ${wanted} available` : '',
+      creates > 0 ? `${creates} created from profile` : '',
+    ].filter((p) => p !== '');
+    const detail = parts.length > 0 ? `, ${parts.join(', ')}` : '';
+    return {
+      kind: 'scaleUp',
+      count: targets.length,
+      targets,
+      reason: `${because}: start ${targets.length}${detail} (${census}, max ${pool.max})`,
+    };
+  }
+
+  if (capped.desired < counts.size) {
+    const wanted = counts.size - capped.desired;
+    const coolMs = cooldownLeftMs(pool, history, 'down', nowMs);
+    if (coolMs > 0) {
+      return { kind: 'hold', reason: `${because}: would drain ${wanted}, but down cooldown has ${seconds(coolMs)} left (${census})` };
+    }
+    const targets = pickIdleTargets(mine, history, wanted);
+    if (targets.length === 0) {
+      return { kind: 'hold', reason: `${because}: would drain ${wanted}, but no ready instance is confirmed idle (${census})` };
+    }
+    const only = targets.length < wanted ? `, only ${targets.length} of ${wanted} confirmed idle` : '';
+    return {
+      kind: 'scaleDown',
+      count: targets.length,
+      targets,
+      reason: `${because}: drain ${targets.length}${only} (${census}, min ${pool.min})`,
+    };
+  }
+
+  const tail = fresh ? `hold at ${counts.size}` : 'hold (never scale on missing data)';
+  return { kind: 'hold', reason: `${because}: ${tail} (${census}, min ${pool.min}, max ${pool.max})` };
+}

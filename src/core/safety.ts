@@ -1,0 +1,70 @@
+/**
+ * safety: the rules that stand between a strategy's wish and an action ("safest action wins").
+ *
+ * - bounds: never above `max` (counting in-flight instances), never below `min`; capping says what it changed.
+ * - cooldowns: an up needs `upCooldownMs` since the pool's last action, a down needs `downCooldownMs`.
+ * - failure backoff: after failed instances the pool waits failureBackoffBaseMs * 2^(failures-1),
+ *   capped at failureBackoffMaxMs, before it starts anything (scale-up only; scale-down is never blocked).
+ * - targets: starts prefer stopped reserved instances, then creation from the profile; drains take only
+ *   ready instances the idle check confirmed, longest idle first.
+ */
+import type { Instance, PoolHistory, PoolSpec, StartTarget } from './types.ts';
+
+/** Capped is a desired size after the min/max bounds, with the words saying what capping changed ('' if nothing). */
+export interface Capped {
+  readonly desired: number;
+  readonly note: string;
+}
+
+/** capToBounds clamps a desired size into [min, max] and records the change. */
+export function capToBounds(pool: PoolSpec, desired: number): Capped {
+  if (desired > pool.max) return { desired: pool.max, note: `capped ${desired} to max ${pool.max}` };
+  if (desired < pool.min) return { desired: pool.min, note: `raised ${desired} to min ${pool.min}` };
+  return { desired, note: '' };
+}
+
+/** failureBackoffMs is how long the pool waits after its last failure: base * 2^(failures-1), capped; 0 without failures. */
+export function failureBackoffMs(pool: PoolSpec, consecutiveFailures: number): number {
+  if (consecutiveFailures <= 0) return 0;
+  const exponent = Math.min(consecutiveFailures - 1, 40);
+  return Math.min(pool.failureBackoffBaseMs * 2 ** exponent, pool.failureBackoffMaxMs);
+}
+
+/** backoffLeftMs is how much longer scale-up is blocked by failures (0 = not blocked). */
+export function backoffLeftMs(pool: PoolSpec, history: PoolHistory, nowMs: number): number {
+  if (history.consecutiveFailures <= 0 || history.lastFailureMs === undefined) return 0;
+  const until = history.lastFailureMs + failureBackoffMs(pool, history.consecutiveFailures);
+  return Math.max(0, until - nowMs);
+}
+
+/** cooldownLeftMs is how much longer an action in `direction` must wait since the pool's last action (0 = may act). */
+export function cooldownLeftMs(pool: PoolSpec, history: PoolHistory, direction: 'up' | 'down', nowMs: number): number {
+  const stamps = [history.lastUpMs, history.lastDownMs].filter((s): s is number => s !== undefined);
+  if (stamps.length === 0) return 0;
+  const last = Math.max(...stamps);
+  const cooldownMs = direction === 'up' ? pool.upCooldownMs : pool.downCooldownMs;
+  return Math.max(0, last + cooldownMs - nowMs);
+}
+
+/** isStoppedReserve is true for an instance of the reserve that can be started (stopped, not created from a profile). */
+export function isStoppedReserve(instance: Instance): boolean {
+  return instance.state === 'stopped' && !instance.created;
+}
+
+/** pickStartTargets returns up to `count` distinct targets: stopped reserved instances by id, then creates if allowed. */
+export function pickStartTargets(pool: PoolSpec, instances: readonly Instance[], count: number): readonly StartTarget[] {
+  const reserve = instances.filter(isStoppedReserve).map((i) => i.id).sort();
+  const targets: StartTarget[] = reserve.slice(0, Math.max(0, count)).map((id) => ({ kind: 'start', id }));
+  while (pool.canCreate && targets.length < count) targets.push({ kind: 'create' });
+  return targets;
+}
+
+/** pickIdleTargets returns up to `count` ready instances confirmed idle, longest idle first (ties by id). */
+export function pickIdleTargets(instances: readonly Instance[], history: PoolHistory, count: number): readonly string[] {
+  return instances
+    .filter((i) => i.state === 'ready' && history.idleSinceMs[i.id] !== undefined)
+    .map((i) => ({ id: i.id, sinceMs: history.idleSinceMs[i.id] ?? 0 }))
+    .sort((a, b) => a.sinceMs - b.sinceMs || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0))
+    .slice(0, Math.max(0, count))
+    .map((c) => c.id);
+}

@@ -1,0 +1,25 @@
+/**
+ * strategy: the common shape of a scaling strategy.
+ *
+ * A strategy is a pure calculation `(size, workload, config, memory) -> desired size + reason`
+ * (nomad-autoscaler's plugins/strategy). It knows nothing of min, max, cooldowns or targets:
+ * decide() applies those through safety.ts.
+ */
+import type { PolicyMemory, PoolSpec } from '../types.ts';
+
+/** StrategyInput is what every strategy sees: the pool, its current size (ready + in flight), the fresh workload. */
+export interface StrategyInput {
+  readonly pool: PoolSpec;
+  /** size: ready + in-flight instances (the pool's current size). */
+  readonly size: number;
+  readonly workload: number;
+  readonly nowMs: number;
+  /** memory: the strategy's own memory (only `adaptive` reads it). */
+  readonly memory: PolicyMemory | undefined;
+}
+
+/** StrategyResult is a wanted size (before min/max capping) with the words that explain it. */
+export interface StrategyResult {
+  readonly desired: number;
+  readonly reason: string;
+}

@@ -46,7 +46,8 @@ export interface Instance {
 export type Strategy =
   | { readonly kind: 'threshold' }
   | { readonly kind: 'target'; readonly perInstance: number }
-  | { readonly kind: 'adaptive'; readonly perInstance: number };
+  /** adaptive: target on the peak workload of the last `peakWindowMs` (default ADAPTIVE_PEAK_WINDOW_MS in strategies/adaptive.ts). */
+  | { readonly kind: 'adaptive'; readonly perInstance: number; readonly peakWindowMs?: number };
 
 /** PoolSpec is the core's view of one pool's configuration (durations in ms). */
 export interface PoolSpec {

@@ -1,0 +1,441 @@
+/**
+ * schema: THE config schema of salt-autoscaler (zod 4, strict objects: unknown keys are errors).
+ *
+ * The file is validated in two stages:
+ *
+ *   YAML --ConfigFileSchema--> sections parsed, durations -> ms, pool entries as patches
+ *        --resolvePools------> defaults < matrix.pool (per env x instanceType) < pools[] entry of the same name
+ *                              -> every pool completed with its defaults and checked (min <= max, ...)
+ *
+ * Pool fields are patches first because a pool is assembled from up to three places (`defaults`,
+ * `matrix.pool`, a `pools` entry); the defaults of a pool field are applied after the merge (POOL_DEFAULTS).
+ * Durations accept `270s`, `5m`, `1h30m`, `500ms` or a number of seconds and come out in ms (`intervalMs`).
+ */
+import { z } from 'zod';
+
+/** DURATION_PATTERN is one or more `<number><unit>` groups, unit one of ms s m h d (`1h30m`, `270s`). */
+const DURATION_PATTERN = /^(?:\d+(?:\.\d+)?(?:ms|s|m|h|d))+$/;
+const UNIT_MS: Readonly<Record<string, number>> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
+
+/** parseDurationMs turns `270s`, `5m`, `1h30m`, `500ms` or a number of seconds into ms; undefined when unparsable. */
+export function parseDurationMs(value: string | number): number | undefined {
+  if (typeof value === 'number') return Number.isFinite(value) && value >= 0 ? Math.round(value * 1000) : undefined;
+  const text = value.trim();
+  if (/^\d+(?:\.\d+)?$/.test(text)) return Math.round(Number(text) * 1000);
+  if (!DURATION_PATTERN.test(text)) return undefined;
+  let totalMs = 0;
+  for (const m of text.matchAll(/(\d+(?:\.\d+)?)(ms|s|m|h|d)/g)) totalMs += Number(m[1]) * (UNIT_MS[m[2] ?? 's'] ?? 1000);
+  return Number.isFinite(totalMs) ? Math.round(totalMs) : undefined;
+}
+
+/** formatDuration renders ms the way a user would write it (`270s`, `5m`, `1h`, `500ms`). */
+export function formatDuration(ms: number): string {
+  if (ms % 3_600_000 === 0 && ms > 0) return `${ms / 3_600_000}h`;
+  if (ms % 60_000 === 0 && ms > 0) return `${ms / 60_000}m`;
+  if (ms % 1000 === 0) return `${ms / 1000}s`;
+  return `${ms}ms`;
+}
+
+/** duration is a duration field: `270s` | `5m` | `1h` | `500ms` | seconds (number) -> ms. */
+const duration = () =>
+  z
+    .union([z.number(), z.string()])
+    .transform((value, ctx) => {
+      const ms = parseDurationMs(value);
+      if (ms === undefined) {
+        ctx.addIssue({ code: 'custom', message: `expected a duration like 270s, 5m, 1h, 500ms or a number of seconds, got ${JSON.stringify(value)}` });
+        return z.NEVER;
+      }
+      return ms;
+    })
+    .meta({ type: 'duration' });
+
+const SIZE_UNITS: Readonly<Record<string, number>> = { b: 1, kb: 1000, kib: 1024, mb: 1_000_000, mib: 1_048_576 };
+
+/** byteSize is a size field: a number of bytes or `512KiB`, `1MiB`, `1MB` -> bytes. */
+const byteSize = () =>
+  z
+    .union([z.number().int().positive(), z.string()])
+    .transform((value, ctx) => {
+      if (typeof value === 'number') return value;
+      const m = /^(\d+)\s*(b|kb|kib|mb|mib)?$/i.exec(value.trim());
+      if (!m) {
+        ctx.addIssue({ code: 'custom', message: `expected a size like 1MiB, 512KiB or a number of bytes, got ${JSON.stringify(value)}` });
+        return z.NEVER;
+      }
+      const bytes = Number(m[1]) * (SIZE_UNITS[(m[2] ?? 'b').toLowerCase()] ?? 1);
+      if (bytes <= 0) {
+        ctx.addIssue({ code: 'custom', message: 'must be > 0 bytes' });
+        return z.NEVER;
+      }
+      return bytes;
+    })
+    .meta({ type: 'size' });
+
+const httpUrl = () => z.url({ protocol: /^https?$/, error: 'expected an http:// or https:// URL' });
+const name = () => z.string().min(1, 'must not be empty');
+
+/** SaltSchema is `salt:` — how to reach salt-api (rest_cherrypy). */
+export const SaltSchema = z
+  .strictObject({
+    url: httpUrl().describe('salt-api base URL, e.g. https://salt:8000'),
+    username: name().describe('salt-api user (external_auth entry)'),
+    password: z.string().min(1).optional().describe('salt-api password; env SALT_AUTOSCALER_SALT_PASSWORD when absent here'),
+    eauth: name().default('pam').describe('eauth backend sent to /login'),
+    transport: z.enum(['sse', 'ws']).default('sse').describe('event stream: sse (/events) or ws (/ws)'),
+    caFile: z.string().min(1).optional().describe('PEM file with the CA that signed salt-api\'s certificate'),
+    tlsVerify: z.boolean().default(true).describe('verify salt-api\'s TLS certificate'),
+    heartbeatInterval: duration().prefault('30s').describe('how often a heartbeat event is fired through the stream'),
+    heartbeatTimeout: duration().prefault('10s').describe('a heartbeat not seen back within this marks the stream dead'),
+    timeout: duration().prefault('30s').describe('timeout of one salt-api HTTP call'),
+  })
+  .transform(({ heartbeatInterval, heartbeatTimeout, timeout, ...rest }) => ({
+    ...rest,
+    heartbeatIntervalMs: heartbeatInterval,
+    heartbeatTimeoutMs: heartbeatTimeout,
+    timeoutMs: timeout,
+  }));
+
+/** StoreSchema is `store:` — the SQLite state database. */
+export const StoreSchema = z.strictObject({
+  path: name().default('/var/lib/salt-autoscaler/state.db').describe('SQLite file (instances, intents, decisions)'),
+});
+
+/** parseListen splits `host:port` / `[v6]:port`; undefined when malformed. */
+export function parseListen(listen: string): { host: string; port: number } | undefined {
+  const m = /^(?:\[([0-9a-fA-F:.]+)\]|([^:[\]\s]+)):(\d{1,5})$/.exec(listen);
+  if (!m) return undefined;
+  const port = Number(m[3]);
+  if (port > 65535) return undefined;
+  return { host: m[1] ?? m[2] ?? '', port };
+}
+
+/** HttpSchema is `http:` — the service's own HTTP server (webhook, API, metrics). */
+export const HttpSchema = z
+  .strictObject({
+    listen: z
+      .string()
+      .refine((v) => parseListen(v) !== undefined, 'expected host:port, e.g. 127.0.0.1:9717 or [::1]:9717')
+      .default('127.0.0.1:9717')
+      .describe('address the HTTP server listens on'),
+    webhookToken: z.string().min(1).optional().describe('bearer token required on POST /alertmanager/webhook when set; env SALT_AUTOSCALER_WEBHOOK_TOKEN'),
+    apiToken: z.string().min(1).optional().describe('bearer token required on POST /api/*; env SALT_AUTOSCALER_API_TOKEN'),
+    webhookBasicAuth: z
+      .strictObject({
+        username: name().describe('basic auth user'),
+        password: z.string().min(1).describe('basic auth password'),
+      })
+      .optional()
+      .describe('basic auth required on the webhook when set (Alertmanager http_config.basic_auth)'),
+    bodyLimit: byteSize().prefault('1MiB').describe('largest accepted request body (bytes, or 512KiB / 1MiB)'),
+  })
+  .transform(({ bodyLimit, listen, ...rest }) => {
+    const { host, port } = parseListen(listen) ?? { host: '127.0.0.1', port: 9717 };
+    return { ...rest, listen, host, port, bodyLimitBytes: bodyLimit };
+  });
+
+/** PrometheusSchema is `prometheus:` — the optional PromQL workload source. */
+export const PrometheusSchema = z
+  .strictObject({
+    url: httpUrl().describe('Prometheus base URL, e.g. http://127.0.0.1:9090'),
+    timeout: duration().prefault('10s').describe('timeout of one query'),
+  })
+  .transform(({ timeout, ...rest }) => ({ ...rest, timeoutMs: timeout }));
+
+/** AlertsSchema is `alerts:` — the alert contract with Alertmanager (names, labels, annotation). */
+export const AlertsSchema = z.strictObject({
+  scaleUpAlert: name().default('SaltAutoscalerScaleUp').describe('alertname that asks a pool to scale up'),
+  scaleDownAlert: name().default('SaltAutoscalerScaleDown').describe('alertname that asks a pool to scale down'),
+  envLabel: name().default('env').describe('label carrying the pool\'s env'),
+  instanceTypeLabel: name().default('instance_type').describe('label carrying the pool\'s instance type'),
+  poolLabel: name().default('pool').describe('label naming the pool directly (wins over env + instance type when present)'),
+  workloadAnnotation: name().default('workload').describe('annotation (or label) carrying the workload value'),
+});
+
+/** EngineSchema is `engine:` — loop timing. */
+export const EngineSchema = z
+  .strictObject({
+    reconcileInterval: duration().prefault('5m').describe('full reconcile with Salt at least this often'),
+    evaluateInterval: duration().prefault('15s').describe('each pool is evaluated at least this often'),
+  })
+  .transform(({ reconcileInterval, evaluateInterval }) => ({ reconcileIntervalMs: reconcileInterval, evaluateIntervalMs: evaluateInterval }));
+
+/** LogSchema is `log:`. */
+export const LogSchema = z.strictObject({
+  level: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info').describe('pino log level'),
+});
+
+/** IdleCheckSchema is a pool's `idleCheck:` — the execution function run on a minion before stopping it. */
+export const IdleCheckSchema = z.strictObject({
+  fun: name().optional().meta({ description: 'execution module function; retcode/return 0 (or true) = idle', default: 'cmd.retcode' }),
+  args: z.array(z.unknown()).optional().meta({ description: 'positional arguments (default [] when fun is set)', default: '[\'/usr/local/bin/training-idle\']' }),
+});
+
+/**
+ * POOL_DEFAULTS are the values of pool fields absent after the merge (durations in ms). `name` defaults to
+ * `<env>/<instanceType>`, `upCooldown` / `downCooldown` to `interval`, `signalMaxAge` to 3 x `interval`.
+ */
+export const POOL_DEFAULTS = {
+  min: 0,
+  upThreshold: 1,
+  downThreshold: 0,
+  intervalMs: 270_000,
+  step: 1,
+  strategy: 'adaptive',
+  perInstance: 1,
+  reserved: [] as readonly string[],
+  idleCheck: { fun: 'cmd.retcode', args: ['/usr/local/bin/training-idle'] as readonly unknown[] },
+  provisionTimeoutMs: 900_000,
+  drainTimeoutMs: 600_000,
+  scaleIn: 'stop',
+  failureBackoff: { baseMs: 60_000, maxMs: 1_800_000 },
+  dryRun: false,
+  paused: false,
+} as const;
+
+const show = (value: unknown): string => JSON.stringify(value);
+
+/** PoolPatchSchema is one pool entry as written (all fields optional: `defaults`, `matrix.pool`, `pools[]`). */
+export const PoolPatchSchema = z.strictObject({
+  name: name().optional().describe('pool name; default `<env>/<instanceType>`'),
+  env: name().optional().describe('env label value of the pool (required)'),
+  instanceType: name().optional().describe('instance type label value of the pool (required)'),
+  min: z.number().int().nonnegative().optional().meta({ description: 'fewest instances (ready + in flight) kept', default: show(POOL_DEFAULTS.min) }),
+  max: z.number().int().nonnegative().optional().describe('most instances (ready + in flight), counting in-flight ones (required)'),
+  upThreshold: z.number().refine(Number.isFinite, 'must be finite').optional().meta({ description: 'workload >= this scales up (workload units)', default: show(POOL_DEFAULTS.upThreshold) }),
+  downThreshold: z.number().refine(Number.isFinite, 'must be finite').optional().meta({ description: 'workload <= this scales down; must be < upThreshold', default: show(POOL_DEFAULTS.downThreshold) }),
+  interval: duration().optional().meta({ description: 'time between two scaling actions of the pool', default: '270s' }),
+  upCooldown: duration().optional().meta({ description: 'minimum time after an action before the next scale-up', default: 'interval' }),
+  downCooldown: duration().optional().meta({ description: 'minimum time after an action before the next scale-down', default: 'interval' }),
+  step: z.number().int().positive().optional().meta({ description: 'instances started or drained per action (threshold strategy)', default: show(POOL_DEFAULTS.step) }),
+  strategy: z.enum(['threshold', 'target', 'adaptive']).optional().meta({ description: 'threshold (step per action) | target (workload / perInstance) | adaptive', default: POOL_DEFAULTS.strategy }),
+  perInstance: z.number().positive().refine(Number.isFinite, 'must be finite').optional().meta({ description: 'workload units one instance serves (target, adaptive)', default: show(POOL_DEFAULTS.perInstance) }),
+  provider: name().optional().describe('salt-cloud provider of the pool\'s instances (required)'),
+  reserved: z.array(name()).optional().meta({ description: 'minion ids of reserved (stopped) instances', default: '[]' }),
+  reservedPattern: name().optional().describe('glob over salt-cloud instance names, e.g. gpu-{env}-{instanceType}-*'),
+  profile: name().optional().describe('salt-cloud profile to create instances from when no reserved one is left'),
+  workloadQuery: name().optional().describe('PromQL giving the workload; default sum(queue_length{env=..., instance_type=...})'),
+  idleCheck: IdleCheckSchema.optional().meta({ description: 'idle check run on a minion before it is stopped', default: show(POOL_DEFAULTS.idleCheck) }),
+  provisionTimeout: duration().optional().meta({ description: 'an instance not ready within this after start is failed', default: '15m' }),
+  drainTimeout: duration().optional().meta({ description: 'a draining instance not idle within this goes back to ready', default: '10m' }),
+  scaleIn: z.enum(['stop', 'destroy']).optional().meta({ description: 'how instances leave: stop (keep in reserve) | destroy (needs profile)', default: POOL_DEFAULTS.scaleIn }),
+  signalMaxAge: duration().optional().meta({ description: 'a workload older than this is stale (hold)', default: '3 x interval' }),
+  failureBackoff: z
+    .strictObject({
+      base: duration().optional().meta({ description: 'back-off after the first failed instance', default: '1m' }),
+      max: duration().optional().meta({ description: 'longest back-off', default: '30m' }),
+    })
+    .optional()
+    .describe('exponential back-off of the pool after instances fail to become ready'),
+  dryRun: z.boolean().optional().meta({ description: 'decide and log, act on nothing', default: 'false' }),
+  paused: z.boolean().optional().meta({ description: 'start paused (no decisions acted on until resumed)', default: 'false' }),
+});
+
+/** PoolPatch is one parsed pool entry before the merge (durations already in ms). */
+export type PoolPatch = z.output<typeof PoolPatchSchema>;
+
+/** MatrixSchema is `matrix:` — one pool per env x instanceType from a template. */
+export const MatrixSchema = z.strictObject({
+  envs: z.array(name()).min(1).describe('envs of the matrix'),
+  instanceTypes: z.array(name()).min(1).describe('instance types of the matrix'),
+  pool: PoolPatchSchema.prefault({}).describe('pool template; strings may use {env} and {instanceType}'),
+});
+
+/** ConfigFileSchema is the whole file as written (before pools are merged and completed). */
+export const ConfigFileSchema = z.strictObject({
+  salt: SaltSchema.describe('salt-api connection'),
+  store: StoreSchema.prefault({}).describe('state database'),
+  http: HttpSchema.prefault({}).describe('HTTP server'),
+  prometheus: PrometheusSchema.optional().describe('optional PromQL workload source'),
+  alerts: AlertsSchema.prefault({}).describe('alert contract with Alertmanager'),
+  engine: EngineSchema.prefault({}).describe('loop timing'),
+  log: LogSchema.prefault({}).describe('logging'),
+  defaults: PoolPatchSchema.optional().describe('pool field defaults for every pool'),
+  matrix: MatrixSchema.optional().describe('pools generated per env x instanceType'),
+  pools: z.array(PoolPatchSchema).optional().describe('pools; an entry named like a matrix pool merges over it'),
+});
+
+/** ConfigFile is the parsed file before pool resolution. */
+export type ConfigFile = z.output<typeof ConfigFileSchema>;
+
+/** PoolConfig is one complete pool (durations in ms). */
+export interface PoolConfig {
+  readonly name: string;
+  readonly env: string;
+  readonly instanceType: string;
+  readonly min: number;
+  readonly max: number;
+  readonly upThreshold: number;
+  readonly downThreshold: number;
+  readonly intervalMs: number;
+  readonly upCooldownMs: number;
+  readonly downCooldownMs: number;
+  readonly step: number;
+  readonly strategy: 'threshold' | 'target' | 'adaptive';
+  readonly perInstance: number;
+  readonly provider: string;
+  readonly reserved: readonly string[];
+  readonly reservedPattern?: string;
+  readonly profile?: string;
+  readonly workloadQuery?: string;
+  readonly idleCheck: { readonly fun: string; readonly args: readonly unknown[] };
+  readonly provisionTimeoutMs: number;
+  readonly drainTimeoutMs: number;
+  readonly scaleIn: 'stop' | 'destroy';
+  readonly signalMaxAgeMs: number;
+  readonly failureBackoff: { readonly baseMs: number; readonly maxMs: number };
+  readonly dryRun: boolean;
+  readonly paused: boolean;
+}
+
+/** Config is the validated, completed, frozen configuration. Secrets are resolved (file first, then env). */
+export interface Config {
+  readonly salt: Omit<ConfigFile['salt'], 'password'> & { readonly password: string };
+  readonly store: ConfigFile['store'];
+  readonly http: ConfigFile['http'];
+  readonly prometheus?: ConfigFile['prometheus'];
+  readonly alerts: ConfigFile['alerts'];
+  readonly engine: ConfigFile['engine'];
+  readonly log: ConfigFile['log'];
+  readonly pools: readonly PoolConfig[];
+}
+
+/** ConfigProblem is one validation problem with its dotted path (`pools[1].max`). */
+export interface ConfigProblem {
+  readonly path: string;
+  readonly message: string;
+}
+
+/** SECRET_ENV maps each secret to the env variable used when the file does not set it. */
+export const SECRET_ENV = {
+  saltPassword: 'SALT_AUTOSCALER_SALT_PASSWORD',
+  webhookToken: 'SALT_AUTOSCALER_WEBHOOK_TOKEN',
+  apiToken: 'SALT_AUTOSCALER_API_TOKEN',
+} as const;
+
+function substitute(value: unknown, env: string, instanceType: string): unknown {
+  if (typeof value === 'string') return value.replaceAll('{env}', env).replaceAll('{instanceType}', instanceType);
+  if (Array.isArray(value)) return value.map((v) => substitute(v, env, instanceType));
+  if (value !== null && typeof value === 'object') {
+    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, substitute(v, env, instanceType)]));
+  }
+  return value;
+}
+
+function merge(base: PoolPatch, over: PoolPatch): PoolPatch {
+  const out: Record<string, unknown> = { ...base };
+  for (const [k, v] of Object.entries(over)) {
+    if (v === undefined) continue;
+    if (k === 'failureBackoff' || k === 'idleCheck') out[k] = { ...(out[k] as object | undefined), ...(v as object) };
+    else out[k] = v;
+  }
+  return out as PoolPatch;
+}
+
+/** resolvePools merges defaults, matrix and pools[] into complete pools, reporting every problem with its path. */
+export function resolvePools(file: ConfigFile, problems: ConfigProblem[]): PoolConfig[] {
+  const defaults = file.defaults ?? {};
+  const entries: { patch: PoolPatch; path: string }[] = [];
+  const byName = new Map<string, number>();
+  if (file.matrix) {
+    for (const env of file.matrix.envs) {
+      for (const instanceType of file.matrix.instanceTypes) {
+        const template = substitute(file.matrix.pool, env, instanceType) as PoolPatch;
+        const patch = merge(merge(defaults, template), { env, instanceType });
+        const poolName = patch.name ?? `${env}/${instanceType}`;
+        if (byName.has(poolName)) {
+          problems.push({ path: 'matrix', message: `generates pool ${poolName} twice (duplicate env or instance type, or a name template without {env}/{instanceType})` });
+          continue;
+        }
+        byName.set(poolName, entries.length);
+        entries.push({ patch: { ...patch, name: poolName }, path: `matrix[${poolName}]` });
+      }
+    }
+  }
+  (file.pools ?? []).forEach((entry, i) => {
+    const path = `pools[${i}]`;
+    const guessName = entry.name ?? (entry.env !== undefined && entry.instanceType !== undefined ? `${entry.env}/${entry.instanceType}` : undefined);
+    const matrixIndex = guessName === undefined ? undefined : byName.get(guessName);
+    const existing = matrixIndex === undefined ? undefined : entries[matrixIndex];
+    if (existing && existing.path.startsWith('matrix[')) {
+      existing.patch = merge(existing.patch, entry);
+      existing.path = path;
+      return;
+    }
+    if (existing) {
+      problems.push({ path: `${path}.name`, message: `duplicate pool name ${guessName ?? ''} (also ${existing.path})` });
+      return;
+    }
+    if (guessName !== undefined) byName.set(guessName, entries.length);
+    entries.push({ patch: merge(defaults, entry), path });
+  });
+  if (entries.length === 0) problems.push({ path: 'pools', message: 'at least one pool is required (in pools or matrix)' });
+  const pools: PoolConfig[] = [];
+  for (const { patch, path } of entries) {
+    const pool = completePool(patch, path, problems);
+    if (pool) pools.push(pool);
+  }
+  return pools;
+}
+
+function completePool(p: PoolPatch, path: string, problems: ConfigProblem[]): PoolConfig | undefined {
+  const before = problems.length;
+  const need = (key: keyof PoolPatch, what: string) => {
+    if (p[key] === undefined) problems.push({ path: `${path}.${key}`, message: `is required (${what})` });
+  };
+  need('env', 'the env label value');
+  need('instanceType', 'the instance type label value');
+  need('max', 'most instances of the pool');
+  need('provider', 'the salt-cloud provider');
+  const min = p.min ?? POOL_DEFAULTS.min;
+  const upThreshold = p.upThreshold ?? POOL_DEFAULTS.upThreshold;
+  const downThreshold = p.downThreshold ?? POOL_DEFAULTS.downThreshold;
+  const intervalMs = p.interval ?? POOL_DEFAULTS.intervalMs;
+  const scaleIn = p.scaleIn ?? POOL_DEFAULTS.scaleIn;
+  const reserved = p.reserved ?? POOL_DEFAULTS.reserved;
+  const baseMs = p.failureBackoff?.base ?? POOL_DEFAULTS.failureBackoff.baseMs;
+  const maxMs = p.failureBackoff?.max ?? POOL_DEFAULTS.failureBackoff.maxMs;
+  if (p.max !== undefined && p.max < min) problems.push({ path: `${path}.max`, message: `must be >= min (${min})` });
+  if (!(downThreshold < upThreshold)) problems.push({ path: `${path}.downThreshold`, message: `must be < upThreshold (${upThreshold})` });
+  if (intervalMs <= 0) problems.push({ path: `${path}.interval`, message: 'must be > 0' });
+  if (reserved.length === 0 && p.reservedPattern === undefined && p.profile === undefined) {
+    problems.push({ path: `${path}.reserved`, message: 'the pool has no instances: set reserved, reservedPattern or profile' });
+  }
+  if (new Set(reserved).size !== reserved.length) problems.push({ path: `${path}.reserved`, message: 'lists a minion id twice' });
+  if (scaleIn === 'destroy' && p.profile === undefined) {
+    problems.push({ path: `${path}.scaleIn`, message: 'destroy requires a profile (destroyed instances must be re-creatable)' });
+  }
+  if (baseMs > maxMs) problems.push({ path: `${path}.failureBackoff.base`, message: `must be <= failureBackoff.max (${formatDuration(maxMs)})` });
+  if (problems.length > before || p.env === undefined || p.instanceType === undefined || p.max === undefined || p.provider === undefined) return undefined;
+  return {
+    name: p.name ?? `${p.env}/${p.instanceType}`,
+    env: p.env,
+    instanceType: p.instanceType,
+    min,
+    max: p.max,
+    upThreshold,
+    downThreshold,
+    intervalMs,
+    upCooldownMs: p.upCooldown ?? intervalMs,
+    downCooldownMs: p.downCooldown ?? intervalMs,
+    step: p.step ?? POOL_DEFAULTS.step,
+    strategy: p.strategy ?? POOL_DEFAULTS.strategy,
+    perInstance: p.perInstance ?? POOL_DEFAULTS.perInstance,
+    provider: p.provider,
+    reserved,
+    ...(p.reservedPattern === undefined ? {} : { reservedPattern: p.reservedPattern }),
+    ...(p.profile === undefined ? {} : { profile: p.profile }),
+    ...(p.workloadQuery === undefined ? {} : { workloadQuery: p.workloadQuery }),
+    idleCheck: {
+      fun: p.idleCheck?.fun ?? POOL_DEFAULTS.idleCheck.fun,
+      args: p.idleCheck?.args ?? (p.idleCheck?.fun === undefined ? POOL_DEFAULTS.idleCheck.args : []),
+    },
+    provisionTimeoutMs: p.provisionTimeout ?? POOL_DEFAULTS.provisionTimeoutMs,
+    drainTimeoutMs: p.drainTimeout ?? POOL_DEFAULTS.drainTimeoutMs,
+    scaleIn,
+    signalMaxAgeMs: p.signalMaxAge ?? 3 * intervalMs,
+    failureBackoff: { baseMs, maxMs },
+    dryRun: p.dryRun ?? POOL_DEFAULTS.dryRun,
+    paused: p.paused ?? POOL_DEFAULTS.paused,
+  };
+}

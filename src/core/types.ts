@@ -124,3 +124,18 @@ export interface PoolView {
   readonly reserved: number;
   readonly paused: boolean;
 }
+
+/**
+ * AlertSignal is what the Alertmanager receiver learned for one pool from one notification (level-triggered).
+ * It lives in core (not engine/ports.ts, which re-exports it) so the alertmanager adapter can use it under the import rule.
+ */
+export interface AlertSignal {
+  readonly pool: string;
+  /** direction: which scale alert is firing (`none` once both are resolved). */
+  readonly direction: 'up' | 'down' | 'none';
+  /** workload: the value of the `workload` annotation/label when present. */
+  readonly workload?: number;
+  readonly atMs: number;
+  /** expiresMs: the firing alert's endsAt; after it the signal is stale. */
+  readonly expiresMs?: number;
+}

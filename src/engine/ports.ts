@@ -3,7 +3,7 @@
  * (salt/ for SaltActions and EventSource, store/ for StateStore); main.ts wires them; tests and the
  * simulator may pass their own.
  */
-import type { Decision, Instance, PoolView, Transition } from '../core/types.ts';
+import type { AlertSignal, Decision, Instance, PoolView, Transition } from '../core/types.ts';
 import type { StreamItem } from '../core/salt-event.ts';
 
 /** CloudInstanceState is salt-cloud's view of one VM (`cloud.query` / `cloud.full_query`). */
@@ -101,17 +101,8 @@ export interface Clock {
   now(): number;
 }
 
-/** AlertSignal is what the Alertmanager receiver learned for one pool from one notification (level-triggered). */
-export interface AlertSignal {
-  readonly pool: string;
-  /** direction: which scale alert is firing (`none` once both are resolved). */
-  readonly direction: 'up' | 'down' | 'none';
-  /** workload: the value of the `workload` annotation/label when present. */
-  readonly workload?: number;
-  readonly atMs: number;
-  /** expiresMs: the firing alert's endsAt; after it the signal is stale. */
-  readonly expiresMs?: number;
-}
+/** AlertSignal is defined in core/types.ts (adapters may import core, not engine) and re-exported here. */
+export type { AlertSignal };
 
 /** EngineApi is what the HTTP layer (API, status page, webhook) asks of the running engine. */
 export interface EngineApi {

@@ -27,6 +27,8 @@ export const ERROR_CODES = {
   ASC_ERR_HTTP_NOT_FOUND: 'an HTTP API call named an unknown pool or route',
   ASC_ERR_PROMETHEUS_QUERY: 'a PromQL workload query failed or returned an unusable result',
   ASC_ERR_CORE_INVARIANT: 'a broken invariant inside the pure core (a bug, never an expected outcome)',
+  ASC_ERR_SIM_TRACE: 'a simulator trace file could not be read or has a malformed header or row',
+  ASC_ERR_SIM_ARGS: 'the simulate command got unknown or missing arguments, or an unusable pool config',
 } as const;
 
 /** ErrorCode is one key of ERROR_CODES. */

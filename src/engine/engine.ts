@@ -1,0 +1,723 @@
+/**
+ * engine: the loop of salt-autoscaler. It owns the instances' lifecycle state, feeds salt events into it,
+ * evaluates each pool with the pure core, executes decisions through salt-api with the intent log, and
+ * reconciles with Salt (the truth) at startup, after every stream gap and every few minutes.
+ *
+ * ```
+ *  salt events ──► handle() ──► lifecycle.step ──► store.saveInstance ──► evaluateSoon(pool)
+ *  alerts / PromQL ──► signals ──────────────────────────────────────────► evaluateSoon(pool)
+ *  timers: tick (provision timeouts) · evaluate (every evaluateIntervalMs) · reconcile (every reconcileIntervalMs)
+ *  evaluate(pool): idle checks ─► decide() ─► store.recordDecision ─► execute (intent → salt-api → intent done)
+ *  reconcile(): cloud.query + manage.up + grains.item ─► lifecycle 'observed' ─► corrections, open intents resolved
+ * ```
+ *
+ * Retry policy (the one place that decides it): a failed salt-api action is never retried blindly. The intent is
+ * marked failed, the instance keeps its in-flight state, and a reconcile is scheduled; the next evaluation
+ * decides again from Salt's truth. Failed instances are stopped and back the pool off (core/decide).
+ */
+import { decide } from '../core/decide.ts';
+import { newInstance, step, type LifecycleInput, type StepResult } from '../core/lifecycle.ts';
+import type { SaltEvent, StreamItem } from '../core/salt-event.ts';
+import { IN_FLIGHT_STATES, type Decision, type Instance, type InstanceState, type PoolHistory, type PoolSpec, type PoolView, type Workload } from '../core/types.ts';
+import type {
+  AlertSignal, Clock, DecisionRecord, EngineApi, EventSource, IdleResult, Intent, IntentKind, SaltActions, StateStore,
+} from './ports.ts';
+
+/** ManagedPool is one pool as the engine runs it: the core spec plus where its instances come from. */
+export interface ManagedPool {
+  readonly spec: PoolSpec;
+  readonly provider?: string;
+  readonly reserved: readonly string[];
+  /** reservedPattern: a glob (`*`, `?`) over salt-cloud instance names that belong to the pool. */
+  readonly reservedPattern?: string;
+  readonly profile?: string;
+  readonly idleCheck: { readonly fun: string; readonly args: readonly unknown[] };
+}
+
+/** EngineObserver receives what the engine does, for metrics (prom-client lives outside the engine). */
+export interface EngineObserver {
+  event(kind: string, lagMs: number | undefined): void;
+  ignored(reason: string): void;
+  decision(pool: string, outcome: Decision['kind']): void;
+  action(action: IntentKind, result: 'ok' | 'error' | 'dry_run'): void;
+  instanceFailed(pool: string): void;
+  correction(pool: string): void;
+  reconcile(result: 'ok' | 'error'): void;
+  poolSizes(pool: string, counts: Readonly<Record<InstanceState, number>>, spec: PoolSpec, workload: number | undefined): void;
+  openIntents(n: number): void;
+}
+
+/** EngineLogger is the subset of pino the engine uses. */
+export interface EngineLogger {
+  info(obj: object, msg: string): void;
+  warn(obj: object, msg: string): void;
+  error(obj: object, msg: string): void;
+  debug(obj: object, msg: string): void;
+  child(bindings: Record<string, unknown>): EngineLogger;
+}
+
+/** WorkloadSource is an optional pull signal (PromQL) for a pool. */
+export type WorkloadSource = (pool: string) => Promise<Workload | undefined>;
+
+/** EngineOptions wires the engine; main.ts builds it from the config. */
+export interface EngineOptions {
+  readonly pools: readonly ManagedPool[];
+  readonly salt: SaltActions;
+  readonly store: StateStore;
+  readonly clock: Clock;
+  readonly logger: EngineLogger;
+  readonly observer?: EngineObserver;
+  readonly events?: EventSource;
+  readonly workloadSource?: WorkloadSource;
+  readonly reconcileIntervalMs: number;
+  readonly evaluateIntervalMs: number;
+  readonly tickIntervalMs?: number;
+}
+
+interface PoolRuntime {
+  readonly managed: ManagedPool;
+  history: PoolHistory;
+  paused: boolean;
+  alert?: AlertSignal;
+  pulled?: Workload;
+  evaluating: boolean;
+  again: boolean;
+  series: { atMs: number; workload?: number; ready: number; total: number }[];
+  lastIdleCheckMs?: number;
+}
+
+const SERIES_MAX = 720;
+const ACTIVE_STATES: readonly InstanceState[] = ['creating', 'starting', 'booted', 'deploying', 'ready', 'draining', 'stopping'];
+
+/** globToRegExp turns a salt-style glob (`gpu-prod-*`) into an anchored RegExp. */
+export function globToRegExp(glob: string): RegExp {
+  const body = glob.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.');
+  return new RegExp(`^${body}$`);
+}
+
+/** Engine runs the pools; it implements the HTTP layer's EngineApi. */
+export class Engine implements EngineApi {
+  readonly #opts: EngineOptions;
+  readonly #log: EngineLogger;
+  readonly #pools = new Map<string, PoolRuntime>();
+  readonly #instances = new Map<string, Instance>();
+  readonly #patterns: { pool: string; re: RegExp }[] = [];
+  readonly #timers: NodeJS.Timeout[] = [];
+  readonly #pending = new Set<Promise<unknown>>();
+  #reconciling: Promise<void> | undefined;
+  #reconcileAgain = false;
+  #reconcileTimer: NodeJS.Timeout | undefined;
+  #storeOk = true;
+  #started = false;
+  #stopped = false;
+  #createSeq = 0;
+
+  constructor(opts: EngineOptions) {
+    this.#opts = opts;
+    this.#log = opts.logger.child({ component: 'engine' });
+    for (const managed of opts.pools) {
+      const saved = opts.store.poolState(managed.spec.name);
+      const history = (saved?.['history'] as PoolHistory | undefined) ?? { consecutiveFailures: 0, idleSinceMs: {} };
+      const paused = typeof saved?.['paused'] === 'boolean' ? saved['paused'] : managed.spec.paused;
+      this.#pools.set(managed.spec.name, { managed, history, paused, evaluating: false, again: false, series: [] });
+      if (managed.reservedPattern !== undefined) this.#patterns.push({ pool: managed.spec.name, re: globToRegExp(managed.reservedPattern) });
+    }
+  }
+
+  /** start loads the state, reconciles with Salt (resolving open intents), then starts the loops. */
+  async start(): Promise<void> {
+    if (this.#started) return;
+    this.#started = true;
+    const now = this.#now();
+    for (const inst of this.#opts.store.loadInstances()) {
+      if (this.#pools.has(inst.pool)) this.#instances.set(inst.id, inst);
+    }
+    for (const rt of this.#pools.values()) {
+      for (const id of rt.managed.reserved) {
+        if (!this.#instances.has(id)) this.#put(newInstance(id, rt.managed.spec.name, now));
+      }
+    }
+    if (this.#opts.events) this.#track(this.#consume(this.#opts.events));
+    await this.reconcile('startup');
+    const tickMs = this.#opts.tickIntervalMs ?? 5_000;
+    this.#every(tickMs, () => this.#tick());
+    this.#every(this.#opts.evaluateIntervalMs, () => { for (const name of this.#pools.keys()) this.evaluateSoon(name); });
+    this.#every(this.#opts.reconcileIntervalMs, () => { this.#track(this.reconcile('periodic')); });
+    for (const name of this.#pools.keys()) this.evaluateSoon(name);
+  }
+
+  /** stop ends the loops and waits for in-flight work; the store stays open (the caller owns it). */
+  async stop(): Promise<void> {
+    this.#stopped = true;
+    for (const t of this.#timers) clearInterval(t);
+    if (this.#reconcileTimer) clearTimeout(this.#reconcileTimer);
+    await this.#opts.events?.close();
+    await Promise.allSettled([...this.#pending]);
+  }
+
+  // ---------------------------------------------------------------- events
+
+  async #consume(source: EventSource): Promise<void> {
+    try {
+      for await (const item of source.items()) {
+        if (this.#stopped) break;
+        this.handle(item);
+      }
+    } catch (err) {
+      this.#log.error({ err }, 'event stream ended with an error');
+    }
+  }
+
+  /** handle feeds one stream item into the lifecycle (public for tests and the simulator). */
+  handle(item: StreamItem): void {
+    const now = this.#now();
+    if (item.kind === 'gap') {
+      this.#log.info({ reason: item.reason }, 'event stream gap: reconciling');
+      this.#scheduleReconcile(item.reason === 'connect' ? 0 : 250);
+      return;
+    }
+    this.#opts.observer?.event(item.kind, item.stampMs === undefined ? undefined : now - item.stampMs);
+    const id = minionOf(item);
+    if (id === undefined) return;
+    const inst = this.#instances.get(id) ?? this.#adoptByPattern(id, now);
+    if (inst === undefined) return;
+    this.#apply(inst, item, now, `event ${item.tag}`);
+  }
+
+  #adoptByPattern(id: string, now: number): Instance | undefined {
+    const match = this.#patterns.find((p) => p.re.test(id));
+    if (match === undefined) return undefined;
+    const inst = newInstance(id, match.pool, now);
+    this.#put(inst);
+    return inst;
+  }
+
+  #apply(inst: Instance, input: LifecycleInput, now: number, source: string): StepResult {
+    const rt = this.#pools.get(inst.pool);
+    const provisionTimeoutMs = rt?.managed.spec.provisionTimeoutMs ?? 15 * 60_000;
+    const result = step(inst, input, { nowMs: now, provisionTimeoutMs });
+    if (result.kind === 'ignored') {
+      this.#opts.observer?.ignored(result.reason);
+      this.#log.debug({ minion: inst.id, input: input.kind, state: inst.state, reason: result.reason, source }, 'lifecycle input ignored');
+      return result;
+    }
+    const { transition } = result;
+    this.#put(result.instance, transition);
+    this.#log.info({ pool: inst.pool, minion: inst.id, from: transition.from, to: transition.to, reason: transition.reason }, 'instance state');
+    if (rt) this.#afterTransition(rt, result.instance, transition.from, now);
+    return result;
+  }
+
+  #afterTransition(rt: PoolRuntime, inst: Instance, from: InstanceState, now: number): void {
+    if (inst.state === 'failed') {
+      this.#opts.observer?.instanceFailed(rt.managed.spec.name);
+      rt.history = { ...rt.history, consecutiveFailures: rt.history.consecutiveFailures + 1, lastFailureMs: now };
+      this.#savePool(rt);
+      this.#track(this.#stopFailed(rt, inst));
+    } else if (inst.state === 'ready' && from !== 'draining') {
+      if (rt.history.consecutiveFailures !== 0) {
+        rt.history = { ...rt.history, consecutiveFailures: 0 };
+        this.#savePool(rt);
+      }
+    }
+    if (inst.state !== 'ready' && rt.history.idleSinceMs[inst.id] !== undefined) {
+      const { [inst.id]: _gone, ...rest } = rt.history.idleSinceMs;
+      rt.history = { ...rt.history, idleSinceMs: rest };
+    }
+    this.evaluateSoon(rt.managed.spec.name);
+  }
+
+  // ---------------------------------------------------------------- signals
+
+  /** alertSignal takes one pool's level-triggered state from the Alertmanager receiver. */
+  alertSignal(signal: AlertSignal): void {
+    const rt = this.#pools.get(signal.pool);
+    if (rt === undefined) return;
+    const prev = rt.alert;
+    if (prev !== undefined && prev.atMs > signal.atMs) return;
+    rt.alert = signal;
+    this.evaluateSoon(signal.pool);
+  }
+
+  /** workloadOf resolves the pool's current signal: a fresh PromQL value wins, then the alert state. */
+  #workloadOf(rt: PoolRuntime, now: number): Workload | undefined {
+    const spec = rt.managed.spec;
+    const alert = rt.alert;
+    let fromAlert: Workload | undefined;
+    if (alert !== undefined && alert.direction !== 'none' && (alert.expiresMs === undefined || alert.expiresMs > now)) {
+      const value = alert.workload ?? (alert.direction === 'up' ? spec.upThreshold : spec.downThreshold);
+      // the alert is a level: while it fires, its value holds as of now (Alertmanager re-sends it every repeat_interval)
+      fromAlert = { value, atMs: Math.max(alert.atMs, Math.min(now, alert.expiresMs ?? now)), source: 'alertmanager' };
+    }
+    const pulled = rt.pulled;
+    if (pulled !== undefined && (fromAlert === undefined || pulled.atMs >= fromAlert.atMs - spec.intervalMs)) return pulled;
+    return fromAlert ?? pulled;
+  }
+
+  // ---------------------------------------------------------------- evaluation
+
+  /** evaluateSoon queues one evaluation of the pool (coalesced while one runs). */
+  evaluateSoon(pool: string): void {
+    const rt = this.#pools.get(pool);
+    if (rt === undefined || this.#stopped || !this.#started) return;
+    if (rt.evaluating) { rt.again = true; return; }
+    rt.evaluating = true;
+    this.#track((async () => {
+      try {
+        do {
+          rt.again = false;
+          await this.#evaluate(rt);
+        } while (rt.again && !this.#stopped);
+      } catch (err) {
+        this.#log.error({ pool, err }, 'evaluation failed');
+      } finally {
+        rt.evaluating = false;
+      }
+    })());
+  }
+
+  async #evaluate(rt: PoolRuntime, forced?: Decision): Promise<Decision | undefined> {
+    const spec = rt.managed.spec;
+    if (this.#opts.workloadSource) {
+      try {
+        const w = await this.#opts.workloadSource(spec.name);
+        if (w !== undefined) rt.pulled = w;
+      } catch (err) {
+        this.#log.warn({ pool: spec.name, err }, 'workload query failed: signal stale');
+      }
+    }
+    const now = this.#now();
+    const workload = this.#workloadOf(rt, now);
+    await this.#refreshIdle(rt, now);
+    const instances = this.#poolInstances(spec.name);
+    const effective: PoolSpec = rt.paused === spec.paused ? spec : { ...spec, paused: rt.paused };
+    const decision = forced ?? decide(effective, instances, workload, now, rt.history);
+    this.#sample(rt, now, workload?.value);
+    this.#opts.observer?.decision(spec.name, decision.kind);
+    if (decision.kind === 'hold' && !forced) {
+      // a hold is a value, not an event: record it only when its reason changes, so the log stays readable
+      const last = this.#opts.store.decisions(spec.name, 1)[0];
+      if (last === undefined || last.decision.kind !== 'hold' || last.decision.reason !== decision.reason) {
+        this.#record(spec, decision, now);
+      }
+      this.#log.debug({ pool: spec.name, reason: decision.reason, workload: workload?.value }, 'hold');
+      return decision;
+    }
+    this.#record(spec, decision, now);
+    this.#log.info({ pool: spec.name, action: decision.kind, reason: decision.reason, dryRun: spec.dryRun }, 'decision');
+    if (decision.kind === 'scaleUp') {
+      rt.history = { ...rt.history, lastUpMs: now };
+      this.#savePool(rt);
+      await Promise.all(decision.targets.map((t) => (t.kind === 'start' ? this.#startInstance(rt, t.id) : this.#createInstance(rt))));
+    } else if (decision.kind === 'scaleDown') {
+      rt.history = { ...rt.history, lastDownMs: now };
+      this.#savePool(rt);
+      await Promise.all(decision.targets.map((id) => this.#drainInstance(rt, id)));
+    }
+    return decision;
+  }
+
+  #record(spec: PoolSpec, decision: Decision, now: number): void {
+    this.#storeCall(() => this.#opts.store.recordDecision({ pool: spec.name, atMs: now, decision, dryRun: spec.dryRun }));
+  }
+
+  /** refreshIdle runs the idle check on ready instances above min, at most once per evaluate interval. */
+  async #refreshIdle(rt: PoolRuntime, now: number): Promise<void> {
+    const spec = rt.managed.spec;
+    const ready = this.#poolInstances(spec.name).filter((i) => i.state === 'ready');
+    if (ready.length <= spec.min) return;
+    if (rt.lastIdleCheckMs !== undefined && now - rt.lastIdleCheckMs < Math.min(this.#opts.evaluateIntervalMs, spec.intervalMs)) return;
+    rt.lastIdleCheckMs = now;
+    const results = await Promise.all(ready.map(async (i) => [i.id, await this.#idle(rt, i.id)] as const));
+    const idleSinceMs: Record<string, number> = {};
+    for (const [id, res] of results) {
+      if (res === 'idle') idleSinceMs[id] = rt.history.idleSinceMs[id] ?? now;
+    }
+    rt.history = { ...rt.history, idleSinceMs };
+  }
+
+  async #idle(rt: PoolRuntime, id: string): Promise<IdleResult> {
+    const { fun, args } = rt.managed.idleCheck;
+    try {
+      return await this.#opts.salt.idleCheck(id, fun, args);
+    } catch (err) {
+      this.#log.warn({ minion: id, err }, 'idle check failed: treated as busy');
+      return 'unreachable';
+    }
+  }
+
+  // ---------------------------------------------------------------- actions
+
+  async #act(rt: PoolRuntime, kind: IntentKind, id: string, call: () => Promise<void>): Promise<boolean> {
+    const spec = rt.managed.spec;
+    if (spec.dryRun) {
+      this.#opts.observer?.action(kind, 'dry_run');
+      this.#log.info({ pool: spec.name, minion: id, action: kind }, 'dry-run: action not sent');
+      return false;
+    }
+    const intent = this.#storeCall(() => this.#opts.store.openIntent(kind, id, spec.name, this.#now()));
+    this.#countIntents();
+    const started = this.#now();
+    try {
+      await call();
+      if (intent) this.#storeCall(() => this.#opts.store.finishIntent(intent.id, 'done'));
+      this.#opts.observer?.action(kind, 'ok');
+      this.#log.info({ pool: spec.name, minion: id, action: kind, durationMs: this.#now() - started }, 'action done');
+      return true;
+    } catch (err) {
+      const detail = err instanceof Error ? err.message : String(err);
+      if (intent) this.#storeCall(() => this.#opts.store.finishIntent(intent.id, 'failed', detail));
+      this.#opts.observer?.action(kind, 'error');
+      this.#log.warn({ pool: spec.name, minion: id, action: kind, err }, 'action failed');
+      this.#scheduleReconcile(1_000);
+      return false;
+    } finally {
+      this.#countIntents();
+    }
+  }
+
+  async #startInstance(rt: PoolRuntime, id: string): Promise<void> {
+    const inst = this.#instances.get(id);
+    if (inst === undefined) return;
+    if (rt.managed.spec.dryRun) { await this.#act(rt, 'start', id, async () => {}); return; }
+    this.#apply(inst, { kind: 'start-issued' }, this.#now(), 'scale-up');
+    const ok = await this.#act(rt, 'start', id, () => this.#opts.salt.start(id));
+    if (!ok) this.#actionFailed(id, 'start');
+  }
+
+  async #createInstance(rt: PoolRuntime): Promise<void> {
+    const profile = rt.managed.profile;
+    if (profile === undefined) return;
+    const id = this.#newName(rt);
+    if (rt.managed.spec.dryRun) { await this.#act(rt, 'create', id, async () => {}); return; }
+    const now = this.#now();
+    const inst: Instance = { ...newInstance(id, rt.managed.spec.name, now), created: true };
+    this.#put(inst);
+    this.#apply(inst, { kind: 'create-issued' }, now, 'scale-up');
+    const ok = await this.#act(rt, 'create', id, () => this.#opts.salt.create(id, profile));
+    if (!ok) this.#actionFailed(id, 'create');
+  }
+
+  #newName(rt: PoolRuntime): string {
+    const base = (rt.managed.profile ?? rt.managed.spec.name).replace(/[^A-Za-z0-9-]+/g, '-');
+    for (;;) {
+      this.#createSeq += 1;
+      const id = `${base}-${this.#now().toString(36)}${this.#createSeq.toString(36)}`;
+      if (!this.#instances.has(id)) return id;
+    }
+  }
+
+  async #drainInstance(rt: PoolRuntime, id: string): Promise<void> {
+    const inst = this.#instances.get(id);
+    if (inst === undefined || inst.state !== 'ready') return;
+    const spec = rt.managed.spec;
+    if (spec.dryRun) { await this.#act(rt, 'drain', id, async () => {}); return; }
+    this.#apply(inst, { kind: 'drain-issued' }, this.#now(), 'scale-down');
+    const marked = await this.#act(rt, 'drain', id, async () => {
+      await this.#opts.salt.setDraining(id, true);
+      await this.#opts.salt.fireEvent(`salt-autoscaler/instance/${id}/draining`, { id, pool: spec.name });
+    });
+    const verdict: IdleResult = marked ? await this.#idle(rt, id) : 'unreachable';
+    const current = this.#instances.get(id);
+    if (current === undefined || current.state !== 'draining') return;
+    if (verdict !== 'idle') {
+      const reason = marked ? `idle check said ${verdict}: kept` : 'could not mark draining: kept';
+      this.#apply(current, { kind: 'undrain', reason }, this.#now(), 'scale-down');
+      this.#storeCall(() => this.#opts.store.recordDecision({
+        pool: spec.name, atMs: this.#now(), dryRun: false,
+        decision: { kind: 'hold', reason: `scale-down of ${id} cancelled: ${reason}` },
+      }));
+      await this.#act(rt, 'undrain', id, () => this.#opts.salt.setDraining(id, false));
+      return;
+    }
+    await this.#stopInstance(rt, current);
+  }
+
+  async #stopInstance(rt: PoolRuntime, inst: Instance): Promise<void> {
+    const destroy = inst.created && rt.managed.spec.scaleIn === 'destroy';
+    this.#apply(inst, { kind: destroy ? 'destroy-issued' : 'stop-issued' }, this.#now(), 'scale-down');
+    const ok = destroy
+      ? await this.#act(rt, 'destroy', inst.id, () => this.#opts.salt.destroy(inst.id))
+      : await this.#act(rt, 'stop', inst.id, () => this.#opts.salt.stop(inst.id));
+    if (!ok) this.#actionFailed(inst.id, destroy ? 'destroy' : 'stop');
+  }
+
+  /** stopFailed stops an instance that failed to become ready, so a broken VM does not burn money. */
+  async #stopFailed(rt: PoolRuntime, inst: Instance): Promise<void> {
+    if (rt.managed.spec.dryRun) return;
+    const ok = await this.#act(rt, 'stop', inst.id, () => this.#opts.salt.stop(inst.id));
+    if (!ok) this.#log.warn({ minion: inst.id }, 'could not stop a failed instance; reconcile will retry');
+  }
+
+  #actionFailed(id: string, action: IntentKind): void {
+    const inst = this.#instances.get(id);
+    if (inst) this.#apply(inst, { kind: 'action-failed', action, reason: `${action} call failed` }, this.#now(), 'action');
+  }
+
+  // ---------------------------------------------------------------- reconcile
+
+  #scheduleReconcile(delayMs: number): void {
+    if (this.#stopped || this.#reconcileTimer) return;
+    this.#reconcileTimer = setTimeout(() => {
+      this.#reconcileTimer = undefined;
+      this.#track(this.reconcile('gap'));
+    }, delayMs);
+    this.#reconcileTimer.unref();
+  }
+
+  /** reconcile asks Salt for the truth and corrects every managed instance; open intents are resolved. */
+  reconcile(why: string): Promise<void> {
+    if (this.#reconciling) { this.#reconcileAgain = true; return this.#reconciling; }
+    this.#reconciling = (async () => {
+      try {
+        do {
+          this.#reconcileAgain = false;
+          await this.#reconcileOnce(why);
+        } while (this.#reconcileAgain && !this.#stopped);
+      } finally {
+        this.#reconciling = undefined;
+      }
+    })();
+    return this.#reconciling;
+  }
+
+  async #reconcileOnce(why: string): Promise<void> {
+    const began = this.#now();
+    const salt = this.#opts.salt;
+    let cloud;
+    let up;
+    try {
+      const providers = [...new Set([...this.#pools.values()].map((p) => p.managed.provider).filter((p): p is string => p !== undefined))];
+      [cloud, up] = await Promise.all([salt.cloudInstances(providers.length > 0 ? providers : undefined), salt.minionsUp()]);
+    } catch (err) {
+      this.#opts.observer?.reconcile('error');
+      this.#log.warn({ err, why }, 'reconcile failed: Salt did not answer; will retry');
+      this.#scheduleReconcile(5_000);
+      return;
+    }
+    const now = this.#now();
+    const cloudById = new Map(cloud.map((c) => [c.id, c]));
+    for (const c of cloud) {
+      if (!this.#instances.has(c.id)) this.#adoptByPattern(c.id, now);
+    }
+    const upSet = new Set(up);
+    const running = [...this.#instances.values()].filter((i) => cloudById.get(i.id)?.state === 'running' && upSet.has(i.id));
+    let grains: ReadonlyMap<string, import('./ports.ts').ReadyGrain> = new Map();
+    if (running.length > 0) {
+      try {
+        grains = await salt.readyGrains(running.map((i) => i.id));
+      } catch (err) {
+        this.#log.warn({ err }, 'reconcile: grains.item failed; readiness not corrected this pass');
+      }
+    }
+    const after = this.#now();
+    let corrections = 0;
+    for (const inst of [...this.#instances.values()]) {
+      if (inst.sinceMs > began) continue; // changed while we asked Salt: our snapshot is older than the event
+      const c = cloudById.get(inst.id);
+      const grain = grains.get(inst.id);
+      const input: LifecycleInput = {
+        kind: 'observed',
+        cloudState: c === undefined ? 'absent' : c.state,
+        minionUp: upSet.has(inst.id),
+        ...(grain === undefined ? {} : { grain }),
+      };
+      const before = inst.state;
+      const res = this.#apply(inst, input, after, `reconcile (${why})`);
+      if (res.kind === 'moved') {
+        corrections += 1;
+        this.#opts.observer?.correction(inst.pool);
+        this.#log.info({ pool: inst.pool, minion: inst.id, from: before, to: res.instance.state, why }, 'reconcile corrected an instance');
+      }
+    }
+    this.#resolveIntents(cloudById);
+    this.#opts.observer?.reconcile('ok');
+    this.#log.info({ why, instances: this.#instances.size, corrections, durationMs: this.#now() - began }, 'reconciled with Salt');
+    for (const name of this.#pools.keys()) this.evaluateSoon(name);
+  }
+
+  /** resolveIntents closes intents left open by a crash: Salt's state says whether the action happened. */
+  #resolveIntents(cloudById: ReadonlyMap<string, { state: string }>): void {
+    const open: readonly Intent[] = this.#storeCall(() => this.#opts.store.openIntents()) ?? [];
+    for (const intent of open) {
+      if (this.#now() - intent.createdMs < 2_000) continue; // still in flight in this process
+      const state = cloudById.get(intent.instance)?.state;
+      const happened = intent.kind === 'start' || intent.kind === 'create'
+        ? state !== undefined && state !== 'stopped'
+        : intent.kind === 'stop' ? state === 'stopped' || state === undefined
+        : intent.kind === 'destroy' ? state === undefined
+        : false;
+      const detail = `resolved on reconcile: cloud state ${state ?? 'absent'}; ${happened ? 'it happened' : 'it did not happen and is not redone blindly'}`;
+      this.#storeCall(() => this.#opts.store.finishIntent(intent.id, happened ? 'done' : 'failed', detail));
+      this.#log.info({ intent: intent.id, kind: intent.kind, minion: intent.instance, happened }, 'open intent resolved');
+    }
+    this.#countIntents();
+  }
+
+  // ---------------------------------------------------------------- timers
+
+  #tick(): void {
+    const now = this.#now();
+    for (const inst of [...this.#instances.values()]) {
+      if (IN_FLIGHT_STATES.includes(inst.state)) this.#apply(inst, { kind: 'tick' }, now, 'timer');
+    }
+    for (const rt of this.#pools.values()) this.#publishSizes(rt);
+  }
+
+  #every(ms: number, fn: () => void): void {
+    const t = setInterval(fn, ms);
+    t.unref();
+    this.#timers.push(t);
+  }
+
+  // ---------------------------------------------------------------- views (EngineApi)
+
+  pools(): readonly PoolView[] {
+    return [...this.#pools.values()].map((rt) => {
+      const list = this.#poolInstances(rt.managed.spec.name);
+      const count = (pred: (i: Instance) => boolean): number => list.filter(pred).length;
+      return {
+        name: rt.managed.spec.name,
+        min: rt.managed.spec.min,
+        max: rt.managed.spec.max,
+        ready: count((i) => i.state === 'ready'),
+        inFlight: count((i) => IN_FLIGHT_STATES.includes(i.state)),
+        draining: count((i) => i.state === 'draining' || i.state === 'stopping'),
+        failed: count((i) => i.state === 'failed'),
+        reserved: count((i) => i.state === 'stopped' && !i.created),
+        paused: rt.paused,
+      };
+    });
+  }
+
+  instances(): readonly Instance[] {
+    return [...this.#instances.values()].sort((a, b) => a.pool.localeCompare(b.pool) || a.id.localeCompare(b.id));
+  }
+
+  decisions(pool?: string, limit?: number): readonly DecisionRecord[] {
+    return this.#storeCall(() => this.#opts.store.decisions(pool, limit)) ?? [];
+  }
+
+  series(pool: string): readonly { atMs: number; workload?: number; ready: number; total: number }[] {
+    return this.#pools.get(pool)?.series ?? [];
+  }
+
+  pause(pool: string): boolean { return this.#setPaused(pool, true); }
+  resume(pool: string): boolean { return this.#setPaused(pool, false); }
+
+  #setPaused(pool: string, paused: boolean): boolean {
+    const rt = this.#pools.get(pool);
+    if (rt === undefined) return false;
+    rt.paused = paused;
+    this.#savePool(rt);
+    this.#log.info({ pool, paused }, paused ? 'pool paused' : 'pool resumed');
+    if (!paused) this.evaluateSoon(pool);
+    return true;
+  }
+
+  async scale(pool: string, delta: number): Promise<Decision | undefined> {
+    const rt = this.#pools.get(pool);
+    if (rt === undefined) return undefined;
+    const spec = rt.managed.spec;
+    const now = this.#now();
+    const instances = this.#poolInstances(pool);
+    const active = instances.filter((i) => i.state !== 'stopped' && i.state !== 'failed').length;
+    const wantedSize = Math.min(spec.max, Math.max(spec.min, active + delta));
+    // a manual scale is a target: decide() applies the same caps and target picking through the target strategy
+    const manualSpec: PoolSpec = { ...spec, paused: false, strategy: { kind: 'target', perInstance: 1 }, upCooldownMs: 0, downCooldownMs: 0, intervalMs: 0 };
+    await this.#refreshIdle(rt, now);
+    const decision = decide(manualSpec, instances, { value: wantedSize, atMs: now, source: 'manual' }, now, rt.history);
+    const labelled: Decision = { ...decision, reason: `manual scale ${delta > 0 ? '+' : ''}${delta}: ${decision.reason}` };
+    return this.#evaluate(rt, labelled);
+  }
+
+  health(): { stream: boolean; store: boolean } {
+    return { stream: this.#opts.events ? this.#opts.events.connected : true, store: this.#storeOk };
+  }
+
+  // ---------------------------------------------------------------- plumbing
+
+  #poolInstances(pool: string): Instance[] {
+    return [...this.#instances.values()].filter((i) => i.pool === pool);
+  }
+
+  #put(inst: Instance, transition?: import('../core/types.ts').Transition): void {
+    this.#instances.set(inst.id, inst);
+    this.#storeCall(() => this.#opts.store.saveInstance(inst, transition));
+  }
+
+  #savePool(rt: PoolRuntime): void {
+    this.#storeCall(() => this.#opts.store.setPoolState(rt.managed.spec.name, { history: rt.history, paused: rt.paused }));
+  }
+
+  #sample(rt: PoolRuntime, now: number, workload: number | undefined): void {
+    const list = this.#poolInstances(rt.managed.spec.name);
+    const ready = list.filter((i) => i.state === 'ready').length;
+    const total = list.filter((i) => ACTIVE_STATES.includes(i.state)).length;
+    const last = rt.series[rt.series.length - 1];
+    if (last === undefined || now - last.atMs >= 5_000 || last.ready !== ready || last.total !== total || last.workload !== workload) {
+      rt.series.push({ atMs: now, ready, total, ...(workload === undefined ? {} : { workload }) });
+      if (rt.series.length > SERIES_MAX) rt.series.splice(0, rt.series.length - SERIES_MAX);
+    }
+    this.#publishSizes(rt, workload);
+  }
+
+  #publishSizes(rt: PoolRuntime, workload?: number): void {
+    const obs = this.#opts.observer;
+    if (obs === undefined) return;
+    const counts = Object.fromEntries(['stopped', 'creating', 'starting', 'booted', 'deploying', 'ready', 'draining', 'stopping', 'failed'].map((s) => [s, 0])) as Record<InstanceState, number>;
+    for (const i of this.#poolInstances(rt.managed.spec.name)) counts[i.state] += 1;
+    obs.poolSizes(rt.managed.spec.name, counts, rt.managed.spec, workload ?? this.#workloadOf(rt, this.#now())?.value);
+  }
+
+  #countIntents(): void {
+    const n = this.#storeCall(() => this.#opts.store.openIntents().length);
+    if (n !== undefined) this.#opts.observer?.openIntents(n);
+  }
+
+  #storeCall<T>(fn: () => T): T | undefined {
+    try {
+      const v = fn();
+      this.#storeOk = true;
+      return v;
+    } catch (err) {
+      this.#storeOk = false;
+      this.#log.error({ err }, 'state store write failed');
+      return undefined;
+    }
+  }
+
+  #track(p: Promise<unknown>): void {
+    const wrapped = p.catch((err: unknown) => { this.#log.error({ err }, 'background task failed'); });
+    this.#pending.add(wrapped);
+    void wrapped.finally(() => this.#pending.delete(wrapped));
+  }
+
+  #now(): number {
+    return this.#opts.clock.now();
+  }
+}
+
+/** minionOf is the managed instance an event is about, if any. */
+function minionOf(event: SaltEvent): string | undefined {
+  switch (event.kind) {
+    case 'minion-start':
+    case 'cloud':
+    case 'instance-ready':
+    case 'instance-failed':
+      return event.minion;
+    case 'run-new':
+    case 'run-ret':
+      return event.orchestrateMinion;
+    case 'instance-draining':
+    case 'job-ret':
+    case 'auth':
+    case 'key':
+    case 'job-new':
+    case 'heartbeat':
+    case 'other':
+      return undefined;
+    default:
+      return event satisfies never;
+  }
+}

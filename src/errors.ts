@@ -54,6 +54,25 @@ export class ConfigError extends AutoscalerError {
   }
 }
 
+/** SaltApiError is a failed salt-api call: which endpoint, the HTTP status (0 = no answer) and a trimmed body. */
+export class SaltApiError extends AutoscalerError {
+  readonly endpoint: string;
+  readonly status: number;
+  readonly body: string;
+  constructor(
+    code: 'ASC_ERR_SALT_AUTH' | 'ASC_ERR_SALT_HTTP' | 'ASC_ERR_SALT_TIMEOUT' | 'ASC_ERR_SALT_NETWORK' | 'ASC_ERR_SALT_RESPONSE' | 'ASC_ERR_SALT_CLIENT_DISABLED' | 'ASC_ERR_SALT_RUNNER' | 'ASC_ERR_SALT_STREAM',
+    message: string,
+    detail: { endpoint: string; status: number; body?: string },
+    options?: { cause?: unknown },
+  ) {
+    super(code, message, options);
+    this.name = 'SaltApiError';
+    this.endpoint = detail.endpoint;
+    this.status = detail.status;
+    this.body = trimBody(detail.body ?? '');
+  }
+}
+
 /** trimBody shortens a wire body for an error message or a log line (never logs whole pages). */
 export function trimBody(body: string, max = 200): string {
   const flat = body.replace(/\s+/g, ' ').trim();

@@ -1,0 +1,180 @@
+/**
+ * actions: SaltActions (engine port) over salt-api, interpreting the return shapes recorded from Salt 3006.
+ *
+ * - cloud.action / cloud.destroy / cloud.query answer `{provider: {driver: {name: node}}}` (req_23, req_30, req_59);
+ *   nothing done is `{"Not Actioned/Not Running": [...], "Not Found": [...]}` (req_34) -> ASC_ERR_ACTION_FAILED.
+ * - `instances` is always a LIST: Salt 3006 turns a string into a set of its characters (req_25b).
+ * - cloud.profile answers keyed by instance name (req_58).
+ * - grains.item: a missing grain is `""` (req_51); cmd.retcode on a down minion answers `{}` (req_55): never idle.
+ */
+import { AutoscalerError, SaltApiError, trimBody } from '../errors.ts';
+import type { CloudInstance, IdleResult, ReadyGrain, SaltActions } from '../engine/ports.ts';
+import type { Logger } from '../log.ts';
+import type { SaltClient } from './client.ts';
+import { CloudTree, GrainsItemReturn, NotActioned, ProfileReturn, ReadyGrainWire } from './wire.ts';
+
+/** GRAIN is the grain the deploy orchestrate sets and the drain toggles. */
+export const GRAIN = 'salt_autoscaler';
+
+/** SaltApiActions implements SaltActions with a SaltClient. */
+export class SaltApiActions implements SaltActions {
+  readonly #client: SaltClient;
+  readonly #log: Logger;
+
+  constructor(client: SaltClient, logger: Logger) {
+    this.#client = client;
+    this.#log = logger.child({ component: 'salt-actions' });
+  }
+
+  /** start runs `cloud.action func=start instances=[id]`. */
+  async start(id: string): Promise<void> {
+    await this.#cloudAction('start', id);
+  }
+
+  /** stop runs `cloud.action func=stop instances=[id]`. */
+  async stop(id: string): Promise<void> {
+    await this.#cloudAction('stop', id);
+  }
+
+  /** create runs `cloud.profile prof=<profile> instances=[id]`; the answer is keyed by instance name. */
+  async create(id: string, profile: string): Promise<void> {
+    const ret = await this.#client.runner('cloud.profile', { prof: profile, instances: [id] });
+    const out = ProfileReturn.safeParse(ret);
+    const node = out.success ? out.data[id] : undefined;
+    if (!isRecord(node) || 'Error' in node || 'error' in node) {
+      throw failed('create', id, ret);
+    }
+    this.#log.info({ minion: id, profile }, 'instance created');
+  }
+
+  /** destroy runs `cloud.destroy instances=[id]`. */
+  async destroy(id: string): Promise<void> {
+    const ret = await this.#client.runner('cloud.destroy', { instances: [id] });
+    const node = nodeIn(ret, id);
+    if (node === undefined || node['destroyed'] === false) throw failed('destroy', id, ret);
+    this.#log.info({ minion: id }, 'instance destroyed');
+  }
+
+  /** setDraining sets `salt_autoscaler:draining` (keeping the grain's other keys) with grains.setval. */
+  async setDraining(id: string, draining: boolean): Promise<void> {
+    const current = await this.#grainObject(id);
+    const value = { ...current, draining };
+    const ret = await this.#client.local(id, 'grains.setval', { arg: [GRAIN, value] });
+    const answer = ret[id];
+    if (!isRecord(answer) || !isRecord(answer[GRAIN])) {
+      throw failed(draining ? 'drain' : 'undrain', id, ret);
+    }
+  }
+
+  /** fireEvent runs runner `event.send` with the tag and data; Salt answers `true` (req_56). */
+  async fireEvent(tag: string, data: Readonly<Record<string, unknown>>): Promise<void> {
+    const ret = await this.#client.runner('event.send', { tag, data });
+    if (ret !== true) {
+      throw new SaltApiError('ASC_ERR_SALT_RUNNER', `event.send ${tag} returned ${trimBody(JSON.stringify(ret) ?? 'nothing', 120)}, expected true`, { endpoint: '/', status: 200 });
+    }
+  }
+
+  /** idleCheck runs `fun args` on the minion: 0 (or true) = idle, an absent minion = unreachable, anything else = busy. */
+  async idleCheck(id: string, fun: string, args: readonly unknown[]): Promise<IdleResult> {
+    const ret = await this.#client.local(id, fun, { arg: args });
+    if (!(id in ret)) return 'unreachable';
+    const value = ret[id];
+    if (value === 0 || value === true) return 'idle';
+    if (typeof value !== 'number' && typeof value !== 'boolean') {
+      this.#log.info({ minion: id, fun, sample: trimBody(JSON.stringify(value) ?? '', 120) }, 'idle check answered a non-retcode value: not idle');
+    }
+    return 'busy';
+  }
+
+  /** cloudInstances runs `cloud.query` and flattens provider/driver/name; `providers` filters by provider name. */
+  async cloudInstances(providers?: readonly string[]): Promise<readonly CloudInstance[]> {
+    const ret = await this.#client.runner('cloud.query');
+    const tree = CloudTree.safeParse(ret);
+    if (!tree.success) {
+      throw new SaltApiError('ASC_ERR_SALT_RESPONSE', 'cloud.query returned an unexpected shape, expected {provider: {driver: {name: node}}}', { endpoint: '/', status: 200, body: JSON.stringify(ret) ?? '' }, { cause: tree.error });
+    }
+    const out: CloudInstance[] = [];
+    for (const [provider, drivers] of Object.entries(tree.data)) {
+      if (providers !== undefined && !providers.includes(provider)) continue;
+      for (const nodes of Object.values(drivers)) {
+        for (const [name, node] of Object.entries(nodes)) {
+          const state = isRecord(node) && (typeof node['state'] === 'string' || typeof node['state'] === 'number') ? String(node['state']).toLowerCase() : 'unknown';
+          out.push({ id: name, state, provider });
+        }
+      }
+    }
+    return out;
+  }
+
+  /** minionsUp runs runner `manage.up` (a list of minion ids, req_11). */
+  async minionsUp(): Promise<readonly string[]> {
+    const ret = await this.#client.runner('manage.up');
+    if (!Array.isArray(ret) || !ret.every((x): x is string => typeof x === 'string')) {
+      throw new SaltApiError('ASC_ERR_SALT_RESPONSE', 'manage.up returned something other than a list of minion ids', { endpoint: '/', status: 200, body: JSON.stringify(ret) ?? '' });
+    }
+    return ret;
+  }
+
+  /** readyGrains runs `grains.item salt_autoscaler` with `tgt_type: list`; a missing minion or grain (`""`) is absent. */
+  async readyGrains(ids: readonly string[]): Promise<ReadonlyMap<string, ReadyGrain>> {
+    const map = new Map<string, ReadyGrain>();
+    if (ids.length === 0) return map;
+    const ret = await this.#client.local(ids, 'grains.item', { arg: [GRAIN], tgtType: 'list' });
+    const all = GrainsItemReturn.safeParse(ret);
+    if (!all.success) {
+      throw new SaltApiError('ASC_ERR_SALT_RESPONSE', 'grains.item returned an unexpected shape', { endpoint: '/', status: 200, body: JSON.stringify(ret) ?? '' }, { cause: all.error });
+    }
+    for (const [id, answer] of Object.entries(all.data)) {
+      if (!isRecord(answer)) continue;
+      const grain = ReadyGrainWire.safeParse(answer[GRAIN]);
+      if (!grain.success || grain.data === '') continue;
+      const g = grain.data;
+      map.set(id, {
+        ready: g.ready === true,
+        draining: g.draining === true,
+        ...(g.deployed_at === undefined ? {} : { deployedAtMs: Math.round(g.deployed_at * 1000) }),
+      });
+    }
+    return map;
+  }
+
+  async #cloudAction(func: 'start' | 'stop', id: string): Promise<void> {
+    const ret = await this.#client.lowstate({ client: 'runner', fun: 'cloud.action', kwarg: { func, instances: [id] } });
+    const node = nodeIn(ret, id);
+    if (node === undefined) throw failed(func, id, ret);
+    this.#log.info({ minion: id, action: func, changed: node['changed'] }, 'cloud action done');
+  }
+
+  async #grainObject(id: string): Promise<Readonly<Record<string, unknown>>> {
+    const ret = await this.#client.local(id, 'grains.item', { arg: [GRAIN] });
+    const answer = ret[id];
+    if (!isRecord(answer)) {
+      throw new AutoscalerError('ASC_ERR_ACTION_FAILED', `minion ${id} did not answer grains.item ${GRAIN} (down or unknown)`);
+    }
+    const grain = answer[GRAIN];
+    return isRecord(grain) ? grain : {};
+  }
+}
+
+function isRecord(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+/** nodeIn finds the node for `id` in a `{provider: {driver: {name: node}}}` tree; undefined if not actioned. */
+function nodeIn(ret: unknown, id: string): Record<string, unknown> | undefined {
+  if (NotActioned.safeParse(ret).success) return undefined;
+  const tree = CloudTree.safeParse(ret);
+  if (!tree.success) return undefined;
+  for (const drivers of Object.values(tree.data)) {
+    for (const nodes of Object.values(drivers)) {
+      const node = nodes[id];
+      if (isRecord(node)) return node;
+    }
+  }
+  return undefined;
+}
+
+function failed(action: string, id: string, ret: unknown): AutoscalerError {
+  const body = trimBody(JSON.stringify(ret) ?? 'nothing', 200);
+  return new AutoscalerError('ASC_ERR_ACTION_FAILED', `salt-cloud did not ${action} ${id}: it answered ${body}`);
+}

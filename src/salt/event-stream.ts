@@ -1,0 +1,398 @@
+/**
+ * event-stream: the salt-api event bus as an async iterable of typed events and gap signals.
+ *
+ * ```
+ *            +------------------------------------------------------------------+
+ *            v                                                                  |
+ *   idle --token()--> connecting --200 / ws open--> open --(gap connect|reconnect)
+ *            ^            |                           |  heartbeat every heartbeatIntervalMs:
+ *            |            | 401: invalidate token     |  event.send salt-autoscaler/heartbeat {seq, sent_at}
+ *            |            v                           |  - call fails            -> gap heartbeat-failed -+
+ *         backoff <-------+                           |  - not back in timeout   -> gap heartbeat-missed -+
+ *  (full jitter, 2^n,     ^                           |                                                   |
+ *   capped at 30 s)       +---- clean end (token expired), EOF without final chunk / ws 1001 (restart):   |
+ *                         |     invalidate the token; network error ------------------------------------- +
+ *                         +---- abort (heartbeat gap) <-----------------------------------------------------+
+ *   close() from any state -> closed (items() ends)
+ * ```
+ * SSE: `GET /events` parsed with eventsource-parser (the stream sends `retry: 400`, then per event a `tag:`
+ * line — ignored, the tag is inside the data — and a `data:` line). WS: `/ws/<token>`, send
+ * `websocket client ready`, each frame is `data: {...}\n\n`. Both feed the same frame handler.
+ */
+import { createParser, type ParseError } from 'eventsource-parser';
+import { request } from 'undici';
+import WebSocket from 'ws';
+import { HEARTBEAT_TAG, type StreamGap, type StreamItem } from '../core/salt-event.ts';
+import type { EventSource } from '../engine/ports.ts';
+import { SaltApiError, trimBody } from '../errors.ts';
+import type { Logger } from '../log.ts';
+import type { SaltClient } from './client.ts';
+import { tryParseEvent } from './events.ts';
+
+/** Transport is how events are read from salt-api: SSE (`/events`) or websocket (`/ws`). */
+export type Transport = 'sse' | 'ws';
+
+/** SaltEventStreamOptions configures a SaltEventStream. Durations in ms. */
+export interface SaltEventStreamOptions {
+  readonly client: SaltClient;
+  readonly transport: Transport;
+  readonly logger: Logger;
+  /** heartbeatIntervalMs: time between two heartbeats on an open stream (0 disables heartbeats). */
+  readonly heartbeatIntervalMs: number;
+  /** heartbeatTimeoutMs: a heartbeat not seen on the stream within this is missed (default: heartbeatIntervalMs). */
+  readonly heartbeatTimeoutMs?: number | undefined;
+  /** connectTimeoutMs: deadline for the stream's response headers / handshake (default 10 s). */
+  readonly connectTimeoutMs?: number | undefined;
+  /** reconnectBaseMs / reconnectMaxMs: exponential backoff with full jitter (defaults 500 ms, 30 s). */
+  readonly reconnectBaseMs?: number | undefined;
+  readonly reconnectMaxMs?: number | undefined;
+  readonly now?: (() => number) | undefined;
+  readonly random?: (() => number) | undefined;
+  /** fireHeartbeat sends one heartbeat event (default: runner `event.send` through the client). */
+  readonly fireHeartbeat?: ((tag: string, data: Readonly<Record<string, unknown>>) => Promise<void>) | undefined;
+}
+
+/** StreamStats are the stream's counters, for metrics. */
+export interface StreamStats {
+  readonly events: number;
+  readonly malformed: number;
+  readonly reconnects: number;
+  readonly gaps: number;
+  readonly lastEventMs: number | undefined;
+  readonly heartbeatsSent: number;
+  readonly heartbeatsMissed: number;
+  readonly heartbeatsFailed: number;
+  /** heartbeatRttMs: time from sending the last heartbeat that came back to seeing it on the stream. */
+  readonly heartbeatRttMs: number | undefined;
+}
+
+type Outcome = 'refused' | 'ended' | 'restart' | 'aborted';
+
+interface PendingBeat {
+  readonly seq: number;
+  readonly sentAt: number;
+  readonly sentMs: number;
+  readonly timer: NodeJS.Timeout;
+}
+
+/** SaltEventStream reads salt-api events (SSE or websocket), reconnects, heartbeats and yields typed items. */
+export class SaltEventStream implements EventSource {
+  readonly #o: SaltEventStreamOptions;
+  readonly #log: Logger;
+  readonly #now: () => number;
+  readonly #random: () => number;
+  readonly #fire: (tag: string, data: Readonly<Record<string, unknown>>) => Promise<void>;
+  readonly #queue: StreamItem[] = [];
+  #head = 0;
+  #wake: (() => void) | undefined;
+  #closed = false;
+  #started = false;
+  #loop: Promise<void> | undefined;
+  #conn: AbortController | undefined;
+  #connected = false;
+  #attempt = 0;
+  #seq = 0;
+  #pending: PendingBeat | undefined;
+  #beatTimer: NodeJS.Timeout | undefined;
+  #sleep: { timer: NodeJS.Timeout; resolve: () => void } | undefined;
+  #stats = {
+    events: 0, malformed: 0, reconnects: 0, gaps: 0, lastEventMs: undefined as number | undefined,
+    heartbeatsSent: 0, heartbeatsMissed: 0, heartbeatsFailed: 0, heartbeatRttMs: undefined as number | undefined,
+  };
+
+  constructor(opts: SaltEventStreamOptions) {
+    this.#o = opts;
+    this.#log = opts.logger.child({ component: 'salt-events', transport: opts.transport });
+    this.#now = opts.now ?? Date.now;
+    this.#random = opts.random ?? Math.random;
+    this.#fire = opts.fireHeartbeat ?? (async (tag, data) => {
+      const ret = await opts.client.runner('event.send', { tag, data });
+      if (ret !== true) {
+        throw new SaltApiError('ASC_ERR_SALT_RUNNER', `event.send ${tag} returned ${trimBody(JSON.stringify(ret) ?? 'nothing', 80)}, expected true`, { endpoint: '/', status: 200 });
+      }
+    });
+  }
+
+  /** connected is true while a stream is open and its last heartbeat came back in time. */
+  get connected(): boolean {
+    return this.#connected;
+  }
+
+  /** stats is a snapshot of the counters. */
+  get stats(): StreamStats {
+    return { ...this.#stats };
+  }
+
+  /** items starts the stream (once) and yields events and gaps until close(); leaving the loop closes the stream. */
+  async *items(): AsyncIterable<StreamItem> {
+    if (!this.#started) {
+      this.#started = true;
+      this.#loop = this.#run().catch((err: unknown) => { this.#log.error({ err }, 'salt event stream loop failed'); });
+    }
+    try {
+      for (;;) {
+        if (this.#head < this.#queue.length) {
+          const item = this.#queue[this.#head] as StreamItem;
+          this.#head += 1;
+          if (this.#head > 1024 && this.#head * 2 > this.#queue.length) {
+            this.#queue.splice(0, this.#head);
+            this.#head = 0;
+          }
+          yield item;
+          continue;
+        }
+        if (this.#closed) return;
+        await new Promise<void>((resolve) => { this.#wake = resolve; });
+      }
+    } finally {
+      await this.close();
+    }
+  }
+
+  /** close ends the stream: aborts the connection, stops timers, and lets items() finish. */
+  async close(): Promise<void> {
+    if (!this.#closed) {
+      this.#closed = true;
+      this.#connected = false;
+      this.#stopBeats();
+      this.#conn?.abort();
+      if (this.#sleep !== undefined) {
+        clearTimeout(this.#sleep.timer);
+        this.#sleep.resolve();
+      }
+      this.#notify();
+    }
+    await this.#loop;
+  }
+
+  #push(item: StreamItem): void {
+    this.#queue.push(item);
+    this.#notify();
+  }
+
+  #notify(): void {
+    const wake = this.#wake;
+    this.#wake = undefined;
+    wake?.();
+  }
+
+  #gap(reason: StreamGap['reason']): void {
+    this.#stats.gaps += 1;
+    this.#push({ kind: 'gap', reason, atMs: this.#now() });
+  }
+
+  async #run(): Promise<void> {
+    let opened = 0;
+    while (!this.#closed) {
+      let token: string | undefined;
+      let outcome: Outcome | 'failed';
+      const conn = new AbortController();
+      this.#conn = conn;
+      const onOpen = (): void => {
+        if (conn.signal.aborted) return;
+        this.#connected = true;
+        opened += 1;
+        if (opened > 1) this.#stats.reconnects += 1;
+        this.#log.info({ reconnects: this.#stats.reconnects }, opened > 1 ? 'salt event stream reconnected' : 'salt event stream connected');
+        this.#gap(opened > 1 ? 'reconnect' : 'connect');
+        this.#scheduleBeat(conn);
+      };
+      try {
+        token = await this.#o.client.token();
+        outcome = this.#o.transport === 'sse' ? await this.#sse(token, conn, onOpen) : await this.#ws(token, conn, onOpen);
+      } catch (err) {
+        outcome = conn.signal.aborted ? 'aborted' : 'failed';
+        if (!this.#closed && outcome === 'failed') this.#log.warn({ err, attempt: this.#attempt }, 'salt event stream failed');
+      }
+      this.#connected = false;
+      this.#stopBeats();
+      conn.abort();
+      if (this.#closed) break;
+      if (token !== undefined && (outcome === 'refused' || outcome === 'ended' || outcome === 'restart' || outcome === 'failed')) {
+        // a refused or expired token, or a restarted salt-api (which forgets every token): log in again
+        this.#o.client.invalidate(token);
+      }
+      this.#log.info({ outcome }, 'salt event stream ended');
+      if (outcome !== 'aborted') {
+        await this.#backoff(this.#attempt);
+        this.#attempt += 1;
+      }
+    }
+  }
+
+  /** #backoff waits `random * min(max, base * 2^attempt)` (full jitter); attempt 0 retries at once. */
+  async #backoff(attempt: number): Promise<void> {
+    if (attempt === 0 || this.#closed) return;
+    const base = this.#o.reconnectBaseMs ?? 500;
+    const cap = this.#o.reconnectMaxMs ?? 30_000;
+    const delayMs = Math.floor(this.#random() * Math.min(cap, base * 2 ** (attempt - 1)));
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(() => { this.#sleep = undefined; resolve(); }, delayMs);
+      this.#sleep = { timer, resolve };
+    });
+  }
+
+  #frame(text: string): void {
+    const event = tryParseEvent(text);
+    if (event === undefined) {
+      this.#stats.malformed += 1;
+      this.#log.debug({ sample: trimBody(text, 120) }, 'malformed salt event frame skipped');
+      return;
+    }
+    this.#stats.events += 1;
+    this.#stats.lastEventMs = this.#now();
+    this.#attempt = 0;
+    const pending = this.#pending;
+    if (event.kind === 'heartbeat' && pending !== undefined && event.seq === pending.seq && event.data['sent_at'] === pending.sentAt) {
+      clearTimeout(pending.timer);
+      this.#pending = undefined;
+      this.#stats.heartbeatRttMs = this.#now() - pending.sentMs;
+      const conn = this.#conn;
+      if (conn !== undefined) this.#scheduleBeat(conn);
+    }
+    this.#push(event);
+  }
+
+  async #sse(token: string, conn: AbortController, onOpen: () => void): Promise<Outcome> {
+    const res = await request(`${this.#o.client.baseUrl}/events`, {
+      method: 'GET',
+      dispatcher: this.#o.client.dispatcher,
+      headers: { accept: 'text/event-stream', 'x-auth-token': token },
+      signal: conn.signal,
+      headersTimeout: this.#o.connectTimeoutMs ?? 10_000,
+      bodyTimeout: 0,
+    });
+    if (res.statusCode === 401) {
+      await res.body.dump();
+      this.#log.info('salt-api refused the stream token (401), logging in again');
+      return 'refused';
+    }
+    if (res.statusCode !== 200) {
+      const body = await res.body.text();
+      throw new SaltApiError('ASC_ERR_SALT_STREAM', `salt-api answered ${res.statusCode} to GET /events, expected 200`, { endpoint: '/events', status: res.statusCode, body });
+    }
+    onOpen();
+    const parser = createParser({
+      onEvent: (message) => { this.#frame(message.data); },
+      onError: (err: ParseError) => {
+        if (err.type !== 'unknown-field' || err.field !== 'tag') this.#log.debug({ type: err.type, field: err.field }, 'odd SSE line ignored');
+      },
+    });
+    const decoder = new TextDecoder();
+    try {
+      for await (const chunk of res.body) {
+        parser.feed(decoder.decode(chunk as Uint8Array, { stream: true }));
+      }
+    } catch (err) {
+      if (conn.signal.aborted) return 'aborted';
+      // EOF without the final chunk: salt-api was stopped or restarted
+      this.#log.info({ err: errText(err) }, 'salt-api closed the event stream abruptly');
+      return 'restart';
+    }
+    return conn.signal.aborted ? 'aborted' : 'ended';
+  }
+
+  #ws(token: string, conn: AbortController, onOpen: () => void): Promise<Outcome> {
+    const base = this.#o.client.baseUrl.replace(/^http/, 'ws');
+    const { tls } = this.#o.client;
+    return new Promise<Outcome>((resolve, reject) => {
+      let settled = false;
+      const ws = new WebSocket(`${base}/ws/${encodeURIComponent(token)}`, {
+        ...(tls.ca === undefined ? {} : { ca: tls.ca }),
+        rejectUnauthorized: tls.rejectUnauthorized,
+        handshakeTimeout: this.#o.connectTimeoutMs ?? 10_000,
+      });
+      const done = (outcome: Outcome | Error): void => {
+        if (settled) return;
+        settled = true;
+        conn.signal.removeEventListener('abort', onAbort);
+        if (ws.readyState !== WebSocket.CLOSED) ws.terminate();
+        if (outcome instanceof Error) reject(outcome);
+        else resolve(outcome);
+      };
+      const onAbort = (): void => { done('aborted'); };
+      conn.signal.addEventListener('abort', onAbort);
+      ws.on('unexpected-response', (_req, res) => {
+        res.resume();
+        if (res.statusCode === 401) {
+          this.#log.info('salt-api refused the websocket token (401), logging in again');
+          done('refused');
+        } else {
+          done(new SaltApiError('ASC_ERR_SALT_STREAM', `salt-api answered ${res.statusCode ?? 0} to the /ws upgrade, expected 101`, { endpoint: '/ws', status: res.statusCode ?? 0 }));
+        }
+      });
+      ws.on('open', () => {
+        ws.send('websocket client ready');
+        onOpen();
+      });
+      ws.on('message', (raw, isBinary) => {
+        if (isBinary) return;
+        const text = raw.toString();
+        if (text.startsWith('data: ')) this.#frame(text.slice(6));
+        else if (text !== 'server received message') {
+          this.#stats.malformed += 1;
+          this.#log.debug({ sample: trimBody(text, 120) }, 'malformed salt event frame skipped');
+        }
+      });
+      ws.on('close', (code) => {
+        if (code === 1001) this.#log.info('salt-api is shutting down (ws 1001)');
+        done(conn.signal.aborted ? 'aborted' : code === 1001 ? 'restart' : 'ended');
+      });
+      ws.on('error', (err) => {
+        done(conn.signal.aborted ? 'aborted' : new SaltApiError('ASC_ERR_SALT_STREAM', `salt-api websocket failed (${errText(err)})`, { endpoint: '/ws', status: 0 }, { cause: err }));
+      });
+    });
+  }
+
+  #scheduleBeat(conn: AbortController): void {
+    const intervalMs = this.#o.heartbeatIntervalMs;
+    if (intervalMs <= 0 || this.#closed || conn.signal.aborted) return;
+    if (this.#beatTimer !== undefined) clearTimeout(this.#beatTimer);
+    this.#beatTimer = setTimeout(() => { this.#beat(conn); }, intervalMs);
+  }
+
+  #beat(conn: AbortController): void {
+    this.#beatTimer = undefined;
+    if (this.#closed || conn.signal.aborted || this.#pending !== undefined) return;
+    this.#seq += 1;
+    const seq = this.#seq;
+    const sentMs = this.#now();
+    const sentAt = sentMs / 1000;
+    const timeoutMs = this.#o.heartbeatTimeoutMs ?? this.#o.heartbeatIntervalMs;
+    const timer = setTimeout(() => { this.#beatLost(conn, seq, 'heartbeat-missed'); }, timeoutMs);
+    this.#pending = { seq, sentAt, sentMs, timer };
+    this.#stats.heartbeatsSent += 1;
+    this.#fire(HEARTBEAT_TAG, { seq, sent_at: sentAt }).then(
+      () => undefined,
+      (err: unknown) => {
+        this.#log.warn({ err, seq }, 'heartbeat call failed');
+        this.#beatLost(conn, seq, 'heartbeat-failed');
+      },
+    );
+  }
+
+  #beatLost(conn: AbortController, seq: number, reason: 'heartbeat-missed' | 'heartbeat-failed'): void {
+    const pending = this.#pending;
+    if (pending === undefined || pending.seq !== seq || this.#closed || conn.signal.aborted) return;
+    clearTimeout(pending.timer);
+    this.#pending = undefined;
+    if (reason === 'heartbeat-missed') this.#stats.heartbeatsMissed += 1;
+    else this.#stats.heartbeatsFailed += 1;
+    this.#log.warn({ seq, reason }, 'heartbeat lost, reconnecting the event stream');
+    this.#connected = false;
+    this.#gap(reason);
+    conn.abort();
+  }
+
+  #stopBeats(): void {
+    if (this.#beatTimer !== undefined) clearTimeout(this.#beatTimer);
+    this.#beatTimer = undefined;
+    if (this.#pending !== undefined) clearTimeout(this.#pending.timer);
+    this.#pending = undefined;
+  }
+}
+
+function errText(err: unknown): string {
+  if (err instanceof Error) return 'code' in err && typeof err.code === 'string' ? err.code : err.message;
+  return String(err);
+}

@@ -1,0 +1,121 @@
+/**
+ * wire: zod schemas of every salt-api (rest_cherrypy, Salt 3006) answer we read.
+ *
+ * Shapes come from the recordings in test/fixtures/salt-api/ (see its README). Schemas are loose where
+ * Salt adds fields freely and strict only on what we rely on.
+ */
+import { z } from 'zod';
+
+/** LoginAnswer is the body of `POST /login`: `{return: [{token, expire, start, user, eauth, perms}]}` (auth_01). */
+export const LoginAnswer = z.object({
+  return: z.tuple([
+    z.looseObject({
+      token: z.string().min(1),
+      expire: z.number(),
+      start: z.number(),
+      user: z.string().optional(),
+      eauth: z.string().optional(),
+      // perms is a list, but `{}` when the user has none (auth_04).
+      perms: z.union([z.array(z.string()), z.record(z.string(), z.unknown())]).optional(),
+    }),
+  ]).rest(z.unknown()),
+});
+/** LoginAnswer's parsed type. */
+export type LoginAnswer = z.infer<typeof LoginAnswer>;
+
+/** ReturnEnvelope is the body of `POST /` (lowstate): `{return: [<one entry per lowstate>]}`. */
+export const ReturnEnvelope = z.looseObject({
+  return: z.array(z.unknown()).min(1),
+});
+
+/** ServerError is the JSON body of an error raised inside Salt (HTTP 500, req_15). */
+export const ServerError = z.looseObject({
+  status: z.number(),
+  return: z.unknown(),
+});
+
+/** LocalReturn is a `local` client answer: per minion id its return (an absent minion did not answer, req_55). */
+export const LocalReturn = z.record(z.string(), z.unknown());
+/** LocalReturn's parsed type. */
+export type LocalReturn = z.infer<typeof LocalReturn>;
+
+/** AsyncJob is a `local_async` answer (`{jid, minions}`, req_08). */
+export const AsyncJob = z.looseObject({ jid: z.string(), minions: z.array(z.string()) });
+/** AsyncJob's parsed type. */
+export type AsyncJob = z.infer<typeof AsyncJob>;
+
+/** AsyncRun is a `runner_async` answer (`{tag, jid}`, req_13). */
+export const AsyncRun = z.looseObject({ tag: z.string(), jid: z.string() });
+/** AsyncRun's parsed type. */
+export type AsyncRun = z.infer<typeof AsyncRun>;
+
+/** WheelReturn is a `wheel` answer: the result wrapped in `{tag, data: {return, success}}` (req_16). */
+export const WheelReturn = z.looseObject({
+  tag: z.string(),
+  data: z.looseObject({ return: z.unknown(), success: z.boolean().optional(), fun: z.string().optional(), jid: z.string().optional() }),
+});
+/** WheelReturn's parsed type. */
+export type WheelReturn = z.infer<typeof WheelReturn>;
+
+/** JobAnswer is the body of `GET /jobs/<jid>` (req_09, req_14). */
+export const JobAnswer = z.looseObject({
+  info: z.array(z.looseObject({
+    jid: z.string().optional(),
+    Function: z.string().optional(),
+    Minions: z.array(z.string()).optional(),
+    Result: z.record(z.string(), z.unknown()).optional(),
+  })).optional(),
+  return: z.array(z.unknown()),
+});
+/** JobAnswer's parsed type. */
+export type JobAnswer = z.infer<typeof JobAnswer>;
+
+/** LogoutAnswer is the body of `POST /logout` (auth_15). */
+export const LogoutAnswer = z.looseObject({ return: z.unknown() });
+
+/** NotActioned is the `cloud.action` answer when nothing was done (req_25b, req_34). */
+export const NotActioned = z.looseObject({
+  'Not Actioned/Not Running': z.array(z.string()).optional(),
+  'Not Found': z.array(z.string()).optional(),
+}).refine((v) => v['Not Actioned/Not Running'] !== undefined || v['Not Found'] !== undefined);
+
+/** CloudNode is one VM as salt-cloud reports it (loose: drivers add their own keys). */
+export const CloudNode = z.looseObject({
+  name: z.string().optional(),
+  state: z.union([z.string(), z.number()]).optional(),
+  changed: z.boolean().optional(),
+  comment: z.string().optional(),
+  destroyed: z.boolean().optional(),
+  provider: z.string().optional(),
+});
+/** CloudNode's parsed type. */
+export type CloudNode = z.infer<typeof CloudNode>;
+
+/** CloudTree is `{provider: {driver: {name: node}}}`: cloud.action / cloud.query / cloud.destroy (req_23, req_30, req_59). */
+export const CloudTree = z.record(z.string(), z.record(z.string(), z.record(z.string(), z.unknown())));
+/** CloudTree's parsed type. */
+export type CloudTree = z.infer<typeof CloudTree>;
+
+/** ProfileReturn is `cloud.profile`: keyed by instance name (req_58). */
+export const ProfileReturn = z.record(z.string(), z.unknown());
+
+/** ReadyGrainWire is the `salt_autoscaler` grain; `""` when missing (req_51). */
+export const ReadyGrainWire = z.union([
+  z.literal(''),
+  z.looseObject({
+    ready: z.boolean().optional(),
+    deployed_at: z.number().optional(),
+    draining: z.boolean().optional(),
+  }),
+]);
+
+/** GrainsItemReturn is `grains.item salt_autoscaler` per minion (req_51). A minion may answer a string (an error). */
+export const GrainsItemReturn = z.record(z.string(), z.union([z.looseObject({ salt_autoscaler: z.unknown().optional() }), z.string(), z.boolean()]));
+
+/** EventFrame is one event on the stream: `{"data": {...}, "tag": "..."}` (sse_*, ws_*). */
+export const EventFrame = z.object({
+  tag: z.string(),
+  data: z.record(z.string(), z.unknown()),
+});
+/** EventFrame's parsed type. */
+export type EventFrame = z.infer<typeof EventFrame>;

@@ -5,20 +5,14 @@
  *   stopped --create-issued--> creating --minion-start--> booted
  *   ready --drain-issued--> draining --stop-issued--> stopping --cloud stopped--> stopped
  *
- * The simulator speaks in the lifecycle's inputs (commands we issue and typed Salt events). This module
- * holds a minimal stand-in for those transitions so the simulator runs on its own; it is the only place
- * that changes when the simulator moves onto `src/core/lifecycle.ts`.
+ * The simulator speaks in the lifecycle's inputs (commands we issue and typed Salt events) and runs them
+ * through the REAL state machine, `src/core/lifecycle.ts`; this is the only module that knows it.
  */
-import type { SaltEvent } from '../core/salt-event.ts';
-import type { Instance, InstanceState } from '../core/types.ts';
+import { newInstance, step, type LifecycleInput } from '../core/lifecycle.ts';
+import type { Instance } from '../core/types.ts';
 
 /** SimInput is one lifecycle input the simulator produces: a command it issued or a Salt event it fakes. */
-export type SimInput =
-  | { readonly kind: 'start-issued' }
-  | { readonly kind: 'create-issued' }
-  | { readonly kind: 'drain-issued' }
-  | { readonly kind: 'stop-issued' }
-  | SaltEvent;
+export type SimInput = LifecycleInput;
 
 /** minionStart builds the `salt/minion/<id>/start` event of a booted instance. */
 export function minionStart(id: string): SimInput {
@@ -35,38 +29,19 @@ export function cloudStopped(id: string): SimInput {
   return { kind: 'cloud', what: 'stopped', tag: `salt/cloud/${id}/stopped`, minion: id, data: {} };
 }
 
-/** newSimInstance is a stopped instance of the pool (a member of the reserve unless `created`). */
-export function newSimInstance(id: string, pool: string, nowMs: number, created: boolean): Instance {
-  return { id, pool, state: 'stopped', sinceMs: nowMs, reason: 'simulated reserve', created };
+/** newSimInstance is a stopped instance of the pool, one of the reserve (`create-issued` marks created ones). */
+export function newSimInstance(id: string, pool: string, nowMs: number): Instance {
+  return newInstance(id, pool, nowMs);
 }
 
-function nextState(state: InstanceState, input: SimInput): InstanceState | undefined {
-  switch (input.kind) {
-    case 'start-issued':
-      return state === 'stopped' ? 'starting' : undefined;
-    case 'create-issued':
-      return state === 'stopped' ? 'creating' : undefined;
-    case 'minion-start':
-      return state === 'starting' || state === 'creating' ? 'booted' : undefined;
-    case 'instance-ready':
-      return state === 'booted' || state === 'deploying' ? 'ready' : undefined;
-    case 'drain-issued':
-      return state === 'ready' ? 'draining' : undefined;
-    case 'stop-issued':
-      return state === 'draining' || state === 'ready' || state === 'failed' ? 'stopping' : undefined;
-    case 'cloud':
-      return input.what === 'stopped' && state === 'stopping' ? 'stopped' : undefined;
-    default:
-      return undefined;
-  }
+/** Applied is the instance after one input, and why the lifecycle ignored the input when it did. */
+export interface Applied {
+  readonly instance: Instance;
+  readonly ignored?: string;
 }
 
-/** applyInput moves the instance on one input; an input its state cannot take leaves it unchanged. */
-export function applyInput(instance: Instance, input: SimInput, nowMs: number): Instance {
-  const to = nextState(instance.state, input);
-  if (to === undefined) return instance;
-  const base = { ...instance, state: to, sinceMs: nowMs, reason: `simulated ${input.kind}` };
-  if (input.kind === 'start-issued' || input.kind === 'create-issued') return { ...base, lastStartMs: nowMs };
-  if (to === 'ready') return { ...base, readyMs: nowMs };
-  return base;
+/** applyInput moves the instance on one input through the real lifecycle; an input it cannot take is reported. */
+export function applyInput(instance: Instance, input: SimInput, nowMs: number, provisionTimeoutMs: number): Applied {
+  const result = step(instance, input, { nowMs, provisionTimeoutMs });
+  return result.kind === 'moved' ? { instance: result.instance } : { instance: result.instance, ignored: result.reason };
 }

@@ -160,15 +160,19 @@ export function simPolicies(trace: Trace, options: SimOptions = {}): readonly Si
   ];
 }
 
-/** simulatePolicy runs one policy over the trace with the real decide() and returns its raw series. */
-export function simulatePolicy(trace: Trace, policy: SimPolicy, options: SimOptions = {}): Raw & { readonly timeline: Timeline } {
+/** simulatePolicy runs one policy over the trace with the real decide() and lifecycle; `ignored` lists lifecycle inputs it refused (a bug when not empty). */
+export function simulatePolicy(
+  trace: Trace,
+  policy: SimPolicy,
+  options: SimOptions = {},
+): Raw & { readonly timeline: Timeline; readonly ignored: readonly string[] } {
   const s = settingsOf(options);
   const pool = policy.pool;
   const reserved = options.reserved ?? pool.max;
   const fleet = new Map<string, Instance>();
   for (let n = 1; n <= reserved; n += 1) {
     const id = `${trace.name}-${String(n).padStart(3, '0')}`;
-    fleet.set(id, newSimInstance(id, pool.name, 0, false));
+    fleet.set(id, newSimInstance(id, pool.name, 0));
   }
   const due = new Map<number, { id: string; input: SimInput }[]>();
   const schedule = (atMs: number, id: string, input: SimInput): void => {
@@ -177,9 +181,13 @@ export function simulatePolicy(trace: Trace, policy: SimPolicy, options: SimOpti
     list.push({ id, input });
     due.set(minute, list);
   };
+  const ignored: string[] = [];
   const apply = (id: string, input: SimInput, nowMs: number): void => {
     const instance = fleet.get(id);
-    if (instance !== undefined) fleet.set(id, applyInput(instance, input, nowMs));
+    if (instance === undefined) return;
+    const applied = applyInput(instance, input, nowMs, pool.provisionTimeoutMs);
+    if (applied.ignored !== undefined) ignored.push(`${id} at minute ${nowMs / MINUTE_MS}: ${applied.ignored}`);
+    fleet.set(id, applied.instance);
   };
   // Warm start: the fleet serving the first minute's demand is already ready at t = 0 (same for every policy).
   const warm = Math.min(pool.max, Math.ceil((trace.demandGpus[0] ?? 0) / s.gpus));
@@ -237,7 +245,7 @@ export function simulatePolicy(trace: Trace, policy: SimPolicy, options: SimOpti
         } else {
           created += 1;
           id = `${trace.name}-c${String(created).padStart(3, '0')}`;
-          fleet.set(id, newSimInstance(id, pool.name, nowMs, true));
+          fleet.set(id, newSimInstance(id, pool.name, nowMs));
           apply(id, { kind: 'create-issued' }, nowMs);
           bootMs = s.createMs;
         }
@@ -268,6 +276,7 @@ export function simulatePolicy(trace: Trace, policy: SimPolicy, options: SimOpti
     unmet,
     starts,
     stops,
+    ignored,
     timeline: { policy: policy.name, demandGpus: trace.demandGpus, readyGpus, paidGpus },
   };
 }

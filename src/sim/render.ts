@@ -1,0 +1,92 @@
+/**
+ * render: the simulator's outputs for people: a fixed-width table and a small hand-written SVG chart
+ * (demand vs ready vs paid capacity over the trace).
+ */
+import type { SimReport, Timeline } from './simulate.ts';
+
+function pad(value: string, width: number, right = true): string {
+  return right ? value.padStart(width) : value.padEnd(width);
+}
+
+/** renderTable renders one report as a text table, one row per policy, with cost and unmet demand vs the oracle. */
+export function renderTable(report: SimReport): string {
+  const head = `trace ${report.trace}: ${report.minutes} minutes, ${report.gpusPerInstance} GPUs/instance, demand ${report.demandGpuMinutes} GPU-minutes`;
+  const columns = ['policy', 'instance-min', 'cost/oracle', 'unmet GPU-min', 'unmet %', 'p95 unmet', 'max unmet', 'starts', 'stops'];
+  const widths = [16, 12, 11, 13, 8, 9, 9, 7, 7];
+  const line = (cells: readonly string[]): string => cells.map((c, n) => pad(c, widths[n] ?? 8, n > 0)).join('  ').trimEnd();
+  const rows = report.policies.map((p) =>
+    line([
+      p.name,
+      String(p.instanceMinutes),
+      p.costRatio.toFixed(3),
+      String(p.unmetGpuMinutes),
+      (100 * p.unmetShare).toFixed(3),
+      String(p.p95UnmetGpus),
+      String(p.maxUnmetGpus),
+      String(p.starts),
+      String(p.stops),
+    ]),
+  );
+  return [head, line(columns), ...rows].join('\n') + '\n';
+}
+
+function escapeXml(text: string): string {
+  return text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
+}
+
+/** bucketMax shrinks a series to at most `points` values, each the max of its bucket (peaks stay visible). */
+function bucketMax(series: readonly number[], points: number): number[] {
+  if (series.length <= points) return [...series];
+  const out: number[] = [];
+  const size = series.length / points;
+  for (let b = 0; b < points; b += 1) {
+    let max = 0;
+    for (let n = Math.floor(b * size); n < Math.floor((b + 1) * size); n += 1) max = Math.max(max, series[n] ?? 0);
+    out.push(max);
+  }
+  return out;
+}
+
+/** renderSvg draws demand, ready and paid GPUs of one policy's timeline, titled with its numbers from the report. */
+export function renderSvg(report: SimReport, timeline: Timeline): string {
+  const width = 960;
+  const height = 320;
+  const left = 50;
+  const top = 40;
+  const plotW = width - left - 20;
+  const plotH = height - top - 40;
+  const series = [
+    { name: 'demand GPUs', color: '#222222', values: bucketMax(timeline.demandGpus, plotW) },
+    { name: 'ready GPUs', color: '#2a9d4b', values: bucketMax(timeline.readyGpus, plotW) },
+    { name: 'paid GPUs', color: '#e07b00', values: bucketMax(timeline.paidGpus, plotW) },
+  ];
+  const yMax = Math.max(1, ...series.flatMap((s) => s.values));
+  const points = (values: readonly number[]): string =>
+    values
+      .map((v, n) => {
+        const x = left + (values.length <= 1 ? 0 : (n / (values.length - 1)) * plotW);
+        const y = top + plotH - (v / yMax) * plotH;
+        return `${x.toFixed(1)},${y.toFixed(1)}`;
+      })
+      .join(' ');
+  const result = report.policies.find((p) => p.name === timeline.policy);
+  const numbers = result === undefined ? '' : `: cost ${result.costRatio.toFixed(3)} x oracle, unmet ${(100 * result.unmetShare).toFixed(3)}%`;
+  const title = `${report.trace}, ${timeline.policy}${numbers} (${report.minutes} min)`;
+  const legend = series
+    .map((s, n) => `<text x="${left + 10 + n * 140}" y="${height - 12}" fill="${s.color}" font-size="12">&#9632; ${s.name}</text>`)
+    .join('\n  ');
+  const lines = series
+    .map((s) => `<polyline fill="none" stroke="${s.color}" stroke-width="1" points="${points(s.values)}"/>`)
+    .join('\n  ');
+  return `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="sans-serif">
+  <rect width="${width}" height="${height}" fill="#ffffff"/>
+  <text x="${left}" y="22" font-size="14">${escapeXml(title)}</text>
+  <line x1="${left}" y1="${top + plotH}" x2="${left + plotW}" y2="${top + plotH}" stroke="#999999"/>
+  <line x1="${left}" y1="${top}" x2="${left}" y2="${top + plotH}" stroke="#999999"/>
+  <text x="${left - 6}" y="${top + 4}" font-size="11" text-anchor="end">${yMax}</text>
+  <text x="${left - 6}" y="${top + plotH}" font-size="11" text-anchor="end">0</text>
+  ${lines}
+  ${legend}
+</svg>
+`;
+}

@@ -42,7 +42,8 @@ const observedArb = fc.record({
   grain: fc.option(fc.record({ ready: fc.boolean(), deployedOffsetMs: fc.option(fc.integer({ min: -2_000_000, max: 10_000 }), { nil: undefined }) }), { nil: undefined }),
 });
 
-type Step = { readonly input: LifecycleInput | { readonly observe: fc.RecordValue<typeof observedArb> }; readonly dtMs: number };
+type Observe = typeof observedArb extends fc.Arbitrary<infer T> ? T : never;
+type Step = { readonly input: LifecycleInput | { readonly observe: Observe }; readonly dtMs: number };
 
 const stepArb: fc.Arbitrary<Step> = fc.record({
   input: fc.oneof(eventArb, actionArb, actionArb, observedArb.map((observe) => ({ observe }))),

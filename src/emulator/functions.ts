@@ -1,0 +1,345 @@
+/**
+ * functions: what the emulated master does for one lowstate chunk (`{client, fun, tgt, arg, kwarg, ...}`):
+ * the local, local_async, runner, runner_async and wheel clients with the functions salt-autoscaler calls,
+ * returning the shapes recorded in test/fixtures/salt-api and firing the events a real master fires.
+ */
+import { randomBytes } from 'node:crypto';
+import { z } from 'zod';
+import type { EventBus } from './bus.ts';
+import type { CloudResult, World } from './world.ts';
+import { globMatch, type JidGenerator } from './wire.ts';
+
+/** LowstateSchema is one lowstate chunk; unknown keys are kept (runners take them as kwargs). */
+export const LowstateSchema = z.looseObject({
+  client: z.string().optional(),
+  fun: z.string().optional(),
+  tgt: z.union([z.string(), z.array(z.string())]).optional(),
+  tgt_type: z.string().optional(),
+  arg: z.unknown().optional(),
+  kwarg: z.record(z.string(), z.unknown()).optional(),
+  full_return: z.boolean().optional(),
+});
+
+/** Lowstate is one parsed lowstate chunk. */
+export type Lowstate = z.infer<typeof LowstateSchema>;
+
+/** ENABLED_CLIENTS are the clients in the emulated `netapi_enable_clients`. */
+export const ENABLED_CLIENTS: readonly string[] = ['local', 'local_async', 'runner', 'runner_async', 'wheel'];
+/** ALL_CLIENTS are the clients `GET /` lists (enabled or not), as recorded. */
+export const ALL_CLIENTS: readonly string[] = ['local', 'local_async', 'local_batch', 'local_subset', 'runner', 'runner_async', 'ssh', 'wheel', 'wheel_async'];
+
+/** LowResult is the outcome of one chunk: a return value, Salt's 500, or a disabled client (400). */
+export type LowResult =
+  | { readonly kind: 'ok'; readonly value: unknown }
+  | { readonly kind: 'error'; readonly message: string }
+  | { readonly kind: 'disabled'; readonly client: string };
+
+/** Job is one job as `/jobs` shows it. */
+export interface Job {
+  readonly jid: string;
+  readonly fun: string;
+  readonly arg: readonly unknown[];
+  readonly tgt: unknown;
+  readonly tgtType: string;
+  readonly user: string;
+  readonly minions: readonly string[];
+  readonly result: Record<string, { return: unknown; retcode: number; success: boolean }>;
+}
+
+/** SaltToken is a master eauth token (64 hex) as `auth.mk_token` makes it. */
+export interface SaltToken {
+  readonly token: string;
+  readonly name: string;
+  readonly eauth: string;
+  readonly startS: number;
+  readonly expireS: number;
+}
+
+/** MasterDeps are what the lowstate functions need. */
+export interface MasterDeps {
+  readonly world: World;
+  readonly bus: EventBus;
+  readonly jids: JidGenerator;
+  readonly now: () => number;
+  readonly jobs: Map<string, Job>;
+  readonly saltTokens: Map<string, SaltToken>;
+  readonly checkCredentials: (username: string, password: string, eauth: string) => boolean;
+  readonly tokenExpireS: number;
+}
+
+const RESERVED = new Set(['client', 'fun', 'tgt', 'tgt_type', 'arg', 'kwarg', 'token', 'username', 'password', 'eauth', 'timeout', 'full_return', 'match', 'ret', 'expr_form']);
+
+function argList(low: Lowstate): unknown[] {
+  if (low.arg === undefined || low.arg === null) return [];
+  return Array.isArray(low.arg) ? [...(low.arg as unknown[])] : [low.arg];
+}
+
+function runnerKwargs(low: Lowstate): Record<string, unknown> {
+  const out: Record<string, unknown> = { ...(low.kwarg ?? {}) };
+  for (const [k, v] of Object.entries(low)) if (!RESERVED.has(k)) out[k] = v;
+  return out;
+}
+
+class RunnerFailure extends Error {}
+
+/** runLowstate executes one chunk for `user`. */
+export async function runLowstate(deps: MasterDeps, low: Lowstate, user: string): Promise<LowResult> {
+  const client = low.client ?? 'None';
+  if (!ENABLED_CLIENTS.includes(client)) return { kind: 'disabled', client };
+  const fun = low.fun ?? '';
+  switch (client) {
+    case 'local':
+      return { kind: 'ok', value: runLocal(deps, low, fun, user, false) };
+    case 'local_async':
+      return { kind: 'ok', value: runLocal(deps, low, fun, user, true) };
+    case 'runner':
+    case 'runner_async':
+      return runRunner(deps, low, fun, user, client === 'runner_async');
+    case 'wheel':
+      return runWheel(deps, fun, user);
+    default:
+      return { kind: 'disabled', client };
+  }
+}
+
+// ---- local -----------------------------------------------------------------------------------------
+
+/** targetMinions resolves a target (glob, or list as array or comma string) against accepted minions. */
+export function targetMinions(world: World, tgt: unknown, tgtType: string | undefined): string[] {
+  const accepted = world.acceptedMinions();
+  if (tgtType === 'list') {
+    const ids = Array.isArray(tgt) ? tgt.map(String) : String(tgt ?? '').split(',');
+    return accepted.filter((id) => ids.includes(id));
+  }
+  const pattern = Array.isArray(tgt) ? tgt.map(String).join(',') : String(tgt ?? '');
+  return accepted.filter((id) => globMatch(pattern, id));
+}
+
+function runLocal(deps: MasterDeps, low: Lowstate, fun: string, user: string, async: boolean): unknown {
+  const { world, bus, jids, now, jobs } = deps;
+  const args = argList(low);
+  const kwargs = low.kwarg ?? {};
+  const wireArg: unknown[] = Object.keys(kwargs).length > 0 ? [...args, { __kwarg__: true, ...kwargs }] : args;
+  const minions = targetMinions(world, low.tgt, low.tgt_type);
+  const jid = jids.next(now());
+  const job: Job = { jid, fun, arg: wireArg, tgt: low.tgt ?? '', tgtType: low.tgt_type ?? 'glob', user, minions, result: {} };
+  jobs.set(jid, job);
+  const execute = (): Record<string, unknown> => {
+    bus.publish(jid, { minions });
+    bus.publish(`salt/job/${jid}/new`, { jid, tgt_type: job.tgtType, tgt: job.tgt, user, fun, arg: wireArg, minions, missing: [] });
+    const out: Record<string, unknown> = {};
+    for (const id of minions) {
+      const minion = world.minion(id);
+      if (minion === undefined) continue;
+      if (!minion.up) {
+        if (fun === 'test.ping') out[id] = false;
+        continue;
+      }
+      const { value, retcode } = localFunction(minion, fun, args, kwargs);
+      job.result[id] = { return: value, retcode, success: retcode === 0 };
+      bus.publish(`salt/job/${jid}/ret/${id}`, { cmd: '_return', id, success: retcode === 0, return: value, retcode, jid, fun, fun_args: wireArg, user });
+      out[id] = low.full_return === true ? { ret: value, retcode, jid } : value;
+    }
+    return out;
+  };
+  if (async) {
+    queueMicrotask(() => void execute());
+    return { jid, minions };
+  }
+  return execute();
+}
+
+function localFunction(
+  minion: { readonly id: string; grains: Record<string, unknown>; readonly busy: boolean },
+  fun: string, args: readonly unknown[], kwargs: Readonly<Record<string, unknown>>,
+): { value: unknown; retcode: number } {
+  const key = String(args[0] ?? '');
+  const force = kwargs['force'] === true || args.includes(true);
+  switch (fun) {
+    case 'test.ping':
+      return { value: true, retcode: 0 };
+    case 'grains.items':
+      return { value: structuredClone(minion.grains), retcode: 0 };
+    case 'grains.item': {
+      const value: Record<string, unknown> = {};
+      for (const k of args) value[String(k)] = minion.grains[String(k)] ?? '';
+      return { value, retcode: 0 };
+    }
+    case 'grains.get':
+      return { value: minion.grains[key] ?? '', retcode: 0 };
+    case 'grains.setval': {
+      const v = args[1] ?? kwargs['val'] ?? null;
+      minion.grains[key] = structuredClone(v);
+      return { value: { [key]: v }, retcode: 0 };
+    }
+    case 'grains.delkey':
+    case 'grains.delval': {
+      const current = minion.grains[key];
+      const isComplex = typeof current === 'object' && current !== null;
+      if (isComplex && !force) {
+        return { value: { comment: `The key '${key}' exists but is a dict or a list. Use 'force=True' to overwrite.`, changes: {}, result: false }, retcode: 1 };
+      }
+      if (fun === 'grains.delkey') delete minion.grains[key];
+      else minion.grains[key] = null;
+      return { value: { comment: '', changes: { [key]: null }, result: true }, retcode: 0 };
+    }
+    case 'cmd.retcode':
+      return { value: minion.busy ? 1 : 0, retcode: minion.busy ? 1 : 0 };
+    case 'cmd.run':
+      return { value: '', retcode: 0 };
+    default:
+      return { value: `'${fun}' is not available.`, retcode: 254 };
+  }
+}
+
+// ---- runner ----------------------------------------------------------------------------------------
+
+async function runRunner(deps: MasterDeps, low: Lowstate, fun: string, user: string, async: boolean): Promise<LowResult> {
+  const impl = RUNNERS[fun];
+  if (impl === undefined) return { kind: 'error', message: `'${fun}' is not available` };
+  const { bus, jids, now, jobs } = deps;
+  const args = argList(low);
+  const kwargs = runnerKwargs(low);
+  const funArgs: unknown[] = Object.keys(kwargs).length > 0 ? [...args, kwargs] : args;
+  const jid = jids.next(now());
+  const job: Job = { jid, fun: `runner.${fun}`, arg: funArgs, tgt: 'vm_master', tgtType: 'list', user, minions: [], result: {} };
+  jobs.set(jid, job);
+  const run = { fun: `runner.${fun}`, jid, user, fun_args: funArgs };
+  const execute = async (): Promise<LowResult> => {
+    bus.publish(`salt/run/${jid}/new`, run);
+    try {
+      const value = await impl(deps, args, kwargs);
+      bus.publish(`salt/run/${jid}/ret`, { ...run, return: value, success: true });
+      job.result['master'] = { return: value, retcode: 0, success: true };
+      return { kind: 'ok', value };
+    } catch (err) {
+      const message = err instanceof Error ? err.message : String(err);
+      bus.publish(`salt/run/${jid}/ret`, { ...run, return: `Exception occurred in runner ${fun}: ${message}`, success: false });
+      return { kind: 'error', message };
+    }
+  };
+  if (async) {
+    void execute();
+    return { kind: 'ok', value: { tag: `salt/run/${jid}`, jid } };
+  }
+  return execute();
+}
+
+type Runner = (deps: MasterDeps, args: readonly unknown[], kwargs: Readonly<Record<string, unknown>>) => Promise<unknown>;
+
+function nameList(value: unknown): string[] {
+  if (Array.isArray(value)) return value.map(String);
+  if (typeof value === 'string') return value.split(',').filter((s) => s !== '');
+  return [];
+}
+
+function groupByProvider(results: readonly CloudResult[]): Record<string, Record<string, Record<string, unknown>>> {
+  const out: Record<string, Record<string, Record<string, unknown>>> = {};
+  for (const r of results) {
+    const byDriver = (out[r.provider] ??= {});
+    const byName = (byDriver[r.driver] ??= {});
+    byName[r.name] = r.value;
+  }
+  return out;
+}
+
+async function cloudAction(deps: MasterDeps, args: readonly unknown[], kwargs: Readonly<Record<string, unknown>>): Promise<unknown> {
+  const { world } = deps;
+  const func = String(kwargs['func'] ?? args[0] ?? '');
+  let names: string[];
+  const instances = kwargs['instances'] ?? kwargs['names'];
+  if (typeof instances === 'string') names = [...new Set(instances)]; // Salt 3006 quirk: set("gpu-dev-2")
+  else if (Array.isArray(instances)) names = [...new Set(instances.map(String))];
+  else if (typeof kwargs['instance'] === 'string') names = [kwargs['instance']];
+  else names = [];
+  const found = names.filter((n) => world.exists(n));
+  const missing = names.filter((n) => !world.exists(n));
+  const results: CloudResult[] = [];
+  switch (func) {
+    case 'start':
+      results.push(...(await Promise.all(found.map((n) => world.start(n)))));
+      break;
+    case 'stop':
+      results.push(...(await Promise.all(found.map((n) => world.stop(n)))));
+      break;
+    case 'show_instance':
+      for (const n of found) {
+        const node = world.node(n, true);
+        const inst = world.instance(n);
+        if (node && inst) results.push({ provider: inst.provider, driver: inst.driver, name: n, value: node });
+      }
+      break;
+    default:
+      throw new RunnerFailure(`cloud.action: unknown func '${func}'`);
+  }
+  const out: Record<string, unknown> = groupByProvider(results);
+  if (missing.length > 0) {
+    out['Not Actioned/Not Running'] = missing;
+    out['Not Found'] = missing;
+  }
+  return out;
+}
+
+async function cloudProfile(deps: MasterDeps, args: readonly unknown[], kwargs: Readonly<Record<string, unknown>>): Promise<unknown> {
+  const prof = String(kwargs['prof'] ?? kwargs['profile'] ?? args[0] ?? '');
+  const names = nameList(kwargs['instances'] ?? kwargs['names'] ?? args[1]);
+  const out: Record<string, unknown> = {};
+  const values = await Promise.all(names.map((n) => deps.world.create(n, prof)));
+  names.forEach((n, i) => { out[n] = values[i]; });
+  return out;
+}
+
+async function cloudDestroy(deps: MasterDeps, args: readonly unknown[], kwargs: Readonly<Record<string, unknown>>): Promise<unknown> {
+  const names = nameList(kwargs['instances'] ?? kwargs['names'] ?? args[0]).filter((n) => deps.world.exists(n));
+  return groupByProvider(await Promise.all(names.map((n) => deps.world.destroy(n))));
+}
+
+function cloudQuery(full: boolean): Runner {
+  return async (deps) => groupByProvider(deps.world.allNodes().flatMap((n) => {
+    const node = deps.world.node(n.name, full);
+    return node ? [{ ...n, value: node }] : [];
+  }));
+}
+
+const RUNNERS: Readonly<Record<string, Runner>> = {
+  'manage.up': async (deps) => deps.world.upMinions(),
+  'manage.alived': async (deps) => deps.world.upMinions(),
+  'manage.status': async (deps) => {
+    const up = deps.world.upMinions();
+    return { up, down: deps.world.acceptedMinions().filter((id) => !up.includes(id)) };
+  },
+  'event.send': async (deps, args, kwargs) => {
+    const tag = String(kwargs['tag'] ?? args[0] ?? '');
+    const raw = kwargs['data'] ?? args[1] ?? {};
+    const data = typeof raw === 'object' && raw !== null && !Array.isArray(raw) ? (raw as Record<string, unknown>) : {};
+    deps.bus.publish(tag, data);
+    return true;
+  },
+  'cloud.action': cloudAction,
+  'cloud.profile': cloudProfile,
+  'cloud.destroy': cloudDestroy,
+  'cloud.query': cloudQuery(false),
+  'cloud.full_query': cloudQuery(true),
+  'auth.mk_token': async (deps, _args, kwargs) => {
+    const username = String(kwargs['username'] ?? '');
+    const eauth = String(kwargs['eauth'] ?? '');
+    if (!deps.checkCredentials(username, String(kwargs['password'] ?? ''), eauth)) throw new RunnerFailure('Authentication failure');
+    const startS = deps.now() / 1000;
+    const token: SaltToken = { token: randomBytes(32).toString('hex'), name: username, eauth, startS, expireS: startS + deps.tokenExpireS };
+    deps.saltTokens.set(token.token, token);
+    return { start: token.startS, expire: token.expireS, name: token.name, eauth: token.eauth, token: token.token };
+  },
+};
+
+// ---- wheel -----------------------------------------------------------------------------------------
+
+function runWheel(deps: MasterDeps, fun: string, user: string): LowResult {
+  if (fun !== 'key.list_all') return { kind: 'error', message: `'${fun}' is not available` };
+  const { bus, jids, now } = deps;
+  const jid = jids.next(now());
+  const tag = `salt/wheel/${jid}`;
+  bus.publish(`${tag}/new`, { fun: `wheel.${fun}`, jid, tag, user });
+  const ret = bus.publish(`${tag}/ret`, { fun: `wheel.${fun}`, jid, tag, user, return: deps.world.keys(), success: true });
+  const data = ret?.data ?? { fun: `wheel.${fun}`, jid, tag, user, return: deps.world.keys(), success: true };
+  return { kind: 'ok', value: { tag, data } };
+}

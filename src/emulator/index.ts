@@ -1,0 +1,11 @@
+/**
+ * emulator: a salt-api (rest_cherrypy) emulator for tests, the fault suite and the demo. A real HTTP server
+ * that speaks the framing of test/fixtures/salt-api/ over a simulated Salt world, with fault injection.
+ */
+export { startEmulator } from './server.ts';
+export type { Emulator, CallRecord, CallMatch, FaultControls, WorldControls, ControlFault } from './server.ts';
+export type { EmulatorOptions, InstanceOption, Delays } from './options.ts';
+export { EmulatorOptionsSchema, DEFAULT_DELAYS, DEFAULT_USER } from './options.ts';
+export type { BusEvent } from './bus.ts';
+export type { InstanceView, Phase } from './world.ts';
+export { ORCH_MODS, READY_GRAIN } from './world.ts';

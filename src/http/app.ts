@@ -1,0 +1,122 @@
+/**
+ * app: the fastify application — health, readiness, `/metrics`, the JSON API, the status page, and a mount
+ * point for the Alertmanager webhook plugin (`registerWebhook`, supplied by main.ts).
+ *
+ * ```
+ * request --> onRequest (POST /api/*: bearer apiToken) --> route --> reply
+ *                 |                                          |
+ *                 +------ HttpError / zod / fastify 4xx -----+--> error handler --> {error, code} JSON
+ * onResponse: one log line {method, url, status, durationMs}; headers are never logged
+ * ```
+ * Every error answers JSON `{error, code?}`: a bad request is 4xx with its reason, never a 500.
+ */
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyError, type FastifyInstance } from 'fastify';
+import { ZodError } from 'zod';
+import type { EngineApi } from '../engine/ports.ts';
+import { AutoscalerError } from '../errors.ts';
+import type { Logger } from '../log.ts';
+import { syncPoolGauges, type Metrics } from '../prometheus/metrics.ts';
+import { registerApiRoutes } from './api-routes.ts';
+import { HttpError } from './http-error.ts';
+import { registerStatusPage } from './status-page.ts';
+
+/** DEFAULT_BODY_LIMIT is the request body limit in bytes when the config gives none (1 MiB). */
+export const DEFAULT_BODY_LIMIT = 1_048_576;
+
+/** HttpConfig is the `http` part of the config the app needs (tokens are secrets: never logged). */
+export interface HttpConfig {
+  /** webhookToken: passed on to the webhook plugin by main.ts; listed here so the whole `http` block fits. */
+  readonly webhookToken?: string | undefined;
+  /** apiToken: bearer token required by `POST /api/*`; unset = those routes answer 403. */
+  readonly apiToken?: string | undefined;
+  /** bodyLimit: the largest request body accepted, in bytes. */
+  readonly bodyLimit: number;
+}
+
+/** AppOptions is everything buildApp needs. */
+export interface AppOptions {
+  readonly engine: EngineApi;
+  readonly metrics: Metrics;
+  readonly config: HttpConfig;
+  readonly logger: Logger;
+  /** registerWebhook mounts the Alertmanager webhook route(s) in their own encapsulated context. */
+  readonly registerWebhook?: (app: FastifyInstance) => void | Promise<void>;
+  /** now: the clock for instance ages on the status page (default Date.now). */
+  readonly now?: () => number;
+}
+
+/** QUIET_GET_PATHS are polled (scrapes, probes, the status page): their 2xx lines log at debug, not info. */
+const QUIET_GET_PATHS = /^\/(metrics|healthz|readyz|api\/(pools|instances|decisions|series)|static\/.*)?(\?.*)?$/;
+
+/** errorStatus picks the HTTP status for an error thrown by a route, a hook or fastify itself. */
+function errorStatus(err: unknown): number {
+  if (err instanceof HttpError) return err.statusCode;
+  if (err instanceof ZodError) return 400;
+  if (err instanceof AutoscalerError) return err.code === 'ASC_ERR_ACTION_FAILED' || err.code.startsWith('ASC_ERR_SALT_') ? 502 : 500;
+  const statusCode = (err as Partial<FastifyError> | null)?.statusCode;
+  return typeof statusCode === 'number' && statusCode >= 400 && statusCode < 600 ? statusCode : 500;
+}
+
+/** buildApp creates the fastify app with every route mounted; the caller listens (or injects) and closes it. */
+export function buildApp(opts: AppOptions): FastifyInstance {
+  const now = opts.now ?? Date.now;
+  const logger: FastifyBaseLogger = opts.logger.child({ component: 'http' });
+  const app: FastifyInstance = Fastify({
+    loggerInstance: logger,
+    // Our own onResponse line replaces fastify's request logging (which would log more than we want).
+    logController: new LogController({ disableRequestLogging: true }),
+    bodyLimit: opts.config.bodyLimit,
+    // The pool name travels URL-encoded in the path (prod%2Ftype1); long paths are not needed.
+    routerOptions: { maxParamLength: 256, ignoreTrailingSlash: true },
+  });
+
+  app.addHook('onResponse', async (request, reply) => {
+    const line = { method: request.method, url: request.url, status: reply.statusCode, durationMs: Math.round(reply.elapsedTime * 10) / 10 };
+    const quiet = request.method === 'GET' && reply.statusCode < 400 && QUIET_GET_PATHS.test(request.url);
+    if (quiet) request.log.debug(line, 'request');
+    else request.log.info(line, 'request');
+  });
+
+  app.setErrorHandler(async (err: unknown, request, reply) => {
+    const status = errorStatus(err);
+    const message = err instanceof Error ? err.message : String(err);
+    if (status >= 500) request.log.error({ err, method: request.method, url: request.url }, 'request failed');
+    if (err instanceof HttpError) void reply.headers(err.headers);
+    const code = err instanceof AutoscalerError
+      ? err.code
+      : err instanceof ZodError || status < 500 ? 'ASC_ERR_HTTP_INVALID' : undefined;
+    const error = status >= 500 && !(err instanceof AutoscalerError) ? 'internal error (see the service log)' : message;
+    return reply.code(status).type('application/json; charset=utf-8').send(code === undefined ? { error } : { error, code });
+  });
+
+  app.setNotFoundHandler(async (request, reply) =>
+    reply.code(404).send({ error: `no route ${request.method} ${request.url.replace(/\?.*$/, '')}`, code: 'ASC_ERR_HTTP_NOT_FOUND' }));
+
+  app.get('/healthz', async () => ({ status: 'ok' }));
+
+  app.get('/readyz', async (_request, reply) => {
+    const health = opts.engine.health();
+    const failed = [...(health.stream ? [] : ['stream']), ...(health.store ? [] : ['store'])];
+    if (failed.length === 0) return { status: 'ready', stream: true, store: true };
+    return reply.code(503).send({ status: 'unready', stream: health.stream, store: health.store, failed });
+  });
+
+  app.get('/metrics', async (_request, reply) => {
+    const pools = opts.engine.pools();
+    const workloads = new Map(pools.map((pool) => [pool.name, opts.engine.series(pool.name).at(-1)?.workload]));
+    syncPoolGauges(opts.metrics, { pools, instances: opts.engine.instances(), workloads });
+    const text = await opts.metrics.registry.metrics();
+    return reply.type(opts.metrics.registry.contentType).send(text);
+  });
+
+  registerApiRoutes(app, { engine: opts.engine, apiToken: opts.config.apiToken });
+  registerStatusPage(app, { engine: opts.engine, now });
+
+  const registerWebhook = opts.registerWebhook;
+  if (registerWebhook !== undefined) {
+    void app.register(async (child) => {
+      await registerWebhook(child);
+    });
+  }
+  return app;
+}

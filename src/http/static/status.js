@@ -1,0 +1,180 @@
+// status.js: the status page's poller (vanilla JS, no framework). Every 2 s it reads /api/pools,
+// /api/instances, /api/decisions and /api/series, then redraws the tables and one inline-SVG chart per pool.
+// Values go into the DOM with textContent only (never innerHTML), so a pool or minion name cannot inject markup.
+/* global document, window, fetch */
+'use strict';
+
+const POLL_MS = 2000;
+const DECISIONS = 20;
+const SVG_NS = 'http://www.w3.org/2000/svg';
+const CHART = { width: 560, height: 150, left: 34, right: 8, top: 8, bottom: 20 };
+
+// formatAge mirrors status-page.ts formatAge.
+function formatAge(ms) {
+  const s = Math.max(0, Math.floor(ms / 1000));
+  if (s < 60) return s + 's';
+  const m = Math.floor(s / 60);
+  if (m < 60) return m + 'm ' + (s % 60) + 's';
+  const h = Math.floor(m / 60);
+  if (h < 24) return h + 'h ' + (m % 60) + 'm';
+  return Math.floor(h / 24) + 'd ' + (h % 24) + 'h';
+}
+
+function td(text, cls) {
+  const cell = document.createElement('td');
+  cell.textContent = String(text);
+  if (cls) cell.className = cls;
+  return cell;
+}
+
+function fillBody(tableId, rows, emptyText, columns) {
+  const body = document.querySelector('#' + tableId + ' tbody');
+  const fresh = document.createElement('tbody');
+  if (rows.length === 0) {
+    const tr = document.createElement('tr');
+    tr.className = 'empty';
+    const cell = td(emptyText);
+    cell.colSpan = columns;
+    tr.appendChild(cell);
+    fresh.appendChild(tr);
+  }
+  for (const row of rows) fresh.appendChild(row);
+  body.replaceWith(fresh);
+}
+
+function renderPools(pools) {
+  fillBody('pools', pools.map((pool) => {
+    const tr = document.createElement('tr');
+    tr.dataset.pool = pool.name;
+    tr.append(
+      td(pool.name, 'name'), td(pool.min), td(pool.max), td(pool.ready, 'ready'), td(pool.inFlight, 'in-flight'),
+      td(pool.draining), td(pool.failed, pool.failed > 0 ? 'failed warn' : 'failed'), td(pool.reserved),
+      td(pool.paused ? 'paused' : 'active', pool.paused ? 'paused warn' : 'paused'),
+    );
+    return tr;
+  }), 'no pools configured', 9);
+}
+
+function renderInstances(instances, nowMs) {
+  fillBody('instances', instances.map((instance) => {
+    const tr = document.createElement('tr');
+    tr.dataset.instance = instance.id;
+    const age = td(formatAge(nowMs - Date.parse(instance.since)), 'age');
+    age.dataset.since = instance.since;
+    tr.append(td(instance.id, 'id'), td(instance.pool), td(instance.state, 'state state-' + instance.state), age, td(instance.reason, 'reason'));
+    return tr;
+  }), 'no instances', 5);
+}
+
+function renderDecisions(decisions) {
+  fillBody('decisions', decisions.map((decision) => {
+    const tr = document.createElement('tr');
+    tr.append(
+      td(decision.at.replace('T', ' ').replace(/\.\d+Z$/, 'Z'), 'at'), td(decision.pool),
+      td(decision.dryRun ? decision.action + ' (dry run)' : decision.action, 'action action-' + decision.action),
+      td(decision.count), td(decision.targets.join(', ')), td(decision.reason, 'reason'),
+    );
+    return tr;
+  }), 'no decisions yet', 6);
+}
+
+function svg(name, attrs) {
+  const node = document.createElementNS(SVG_NS, name);
+  for (const [key, value] of Object.entries(attrs)) node.setAttribute(key, String(value));
+  return node;
+}
+
+// drawChart draws workload, ready and total as step lines over the series' time span.
+function drawChart(pool, series) {
+  const w = CHART.width - CHART.left - CHART.right;
+  const h = CHART.height - CHART.top - CHART.bottom;
+  const root = svg('svg', { viewBox: '0 0 ' + CHART.width + ' ' + CHART.height, class: 'plot', role: 'img' });
+  const title = svg('title', {});
+  title.textContent = pool.name + ': workload vs ready vs total capacity';
+  root.appendChild(title);
+  if (series.length === 0) {
+    const empty = svg('text', { x: CHART.left, y: CHART.top + h / 2, class: 'empty' });
+    empty.textContent = 'no samples yet';
+    root.appendChild(empty);
+    return root;
+  }
+  const t0 = series[0].atMs;
+  const t1 = Math.max(series[series.length - 1].atMs, t0 + 1);
+  let top = Math.max(1, pool.max);
+  for (const point of series) top = Math.max(top, point.total, point.ready, point.workload === null ? 0 : point.workload);
+  const x = (atMs) => CHART.left + ((atMs - t0) / (t1 - t0)) * w;
+  const y = (value) => CHART.top + h - (value / top) * h;
+
+  root.appendChild(svg('line', { x1: CHART.left, y1: y(0), x2: CHART.left + w, y2: y(0), class: 'axis' }));
+  root.appendChild(svg('line', { x1: CHART.left, y1: y(pool.max), x2: CHART.left + w, y2: y(pool.max), class: 'max' }));
+  for (const [value, label] of [[0, '0'], [top, String(Math.round(top * 10) / 10)]]) {
+    const text = svg('text', { x: CHART.left - 4, y: y(value) + 4, class: 'tick', 'text-anchor': 'end' });
+    text.textContent = label;
+    root.appendChild(text);
+  }
+  const span = svg('text', { x: CHART.left + w, y: CHART.height - 4, class: 'tick', 'text-anchor': 'end' });
+  span.textContent = 'last ' + formatAge(t1 - t0);
+  root.appendChild(span);
+
+  for (const key of ['total', 'ready', 'workload']) {
+    const points = [];
+    let previous = null;
+    for (const point of series) {
+      const value = point[key];
+      if (value === null || value === undefined) { previous = null; continue; }
+      if (previous !== null) points.push(x(point.atMs).toFixed(1) + ',' + y(previous).toFixed(1));
+      points.push(x(point.atMs).toFixed(1) + ',' + y(value).toFixed(1));
+      previous = value;
+    }
+    if (points.length > 0) root.appendChild(svg('polyline', { points: points.join(' '), class: 'line line-' + key }));
+  }
+  return root;
+}
+
+function renderCharts(pools, seriesByPool) {
+  const holder = document.getElementById('charts');
+  const fresh = document.createElement('div');
+  fresh.id = 'charts';
+  for (const pool of pools) {
+    const figure = document.createElement('figure');
+    figure.className = 'chart';
+    figure.dataset.pool = pool.name;
+    const caption = document.createElement('figcaption');
+    caption.textContent = pool.name;
+    figure.append(caption, drawChart(pool, seriesByPool.get(pool.name) || []));
+    fresh.appendChild(figure);
+  }
+  holder.replaceWith(fresh);
+}
+
+async function getJson(path) {
+  const answer = await fetch(path, { headers: { accept: 'application/json' }, cache: 'no-store' });
+  if (!answer.ok) throw new Error(path + ' answered ' + answer.status);
+  return answer.json();
+}
+
+async function refresh() {
+  const updated = document.getElementById('updated');
+  try {
+    const [pools, instances, decisions] = await Promise.all([
+      getJson('/api/pools'), getJson('/api/instances'), getJson('/api/decisions?limit=' + DECISIONS),
+    ]);
+    const series = await Promise.all(pools.map((pool) => getJson('/api/series?pool=' + encodeURIComponent(pool.name))));
+    const nowMs = Date.now();
+    renderPools(pools);
+    renderInstances(instances, nowMs);
+    renderDecisions(decisions);
+    renderCharts(pools, new Map(pools.map((pool, index) => [pool.name, series[index]])));
+    updated.textContent = 'updated ' + new Date(nowMs).toISOString().replace('T', ' ').replace(/\.\d+Z$/, 'Z');
+    updated.dataset.state = 'ok';
+  } catch (err) {
+    updated.textContent = 'update failed: ' + (err instanceof Error ? err.message : String(err));
+    updated.dataset.state = 'error';
+  }
+}
+
+function loop() {
+  refresh().finally(() => window.setTimeout(loop, POLL_MS));
+}
+
+loop();

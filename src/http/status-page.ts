@@ -1,0 +1,166 @@
+/**
+ * status-page: `GET /` — a small page that shows the pools, each instance's state and age, the last decisions
+ * with their reasons and a chart of workload vs ready vs total capacity per pool.
+ *
+ * The first paint is rendered here from the engine's views; then `static/status.js` (vanilla JS, no framework)
+ * polls `/api/*` every 2 s and redraws the tables and the inline-SVG charts. The page loads nothing but its own
+ * files (a strict Content-Security-Policy), and every value goes into the DOM as text, never as markup.
+ */
+import { readFileSync } from 'node:fs';
+import type { FastifyInstance } from 'fastify';
+import type { EngineApi } from '../engine/ports.ts';
+import { decisionJson, instanceJson, newestFirst, poolJson, type DecisionJson, type InstanceJson, type PoolJson } from './api-shapes.ts';
+
+/** STATUS_PAGE_DECISIONS is how many recent decisions the page shows. */
+export const STATUS_PAGE_DECISIONS = 20;
+
+/** STATUS_PAGE_CSP allows only the page's own script, style and API calls. */
+export const STATUS_PAGE_CSP =
+  "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; img-src 'self' data:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
+
+/** escapeHtml makes any text safe inside HTML element content and quoted attributes. */
+export function escapeHtml(text: string): string {
+  return text.replace(/[&<>"']/g, (char) => `&#${char.charCodeAt(0)};`);
+}
+
+/** formatAge renders a duration as `42s`, `5m 3s`, `2h 4m` or `3d 2h` (the browser script uses the same rules). */
+export function formatAge(ms: number): string {
+  const s = Math.max(0, Math.floor(ms / 1000));
+  if (s < 60) return `${s}s`;
+  const m = Math.floor(s / 60);
+  if (m < 60) return `${m}m ${s % 60}s`;
+  const h = Math.floor(m / 60);
+  if (h < 24) return `${h}h ${m % 60}m`;
+  return `${Math.floor(h / 24)}d ${h % 24}h`;
+}
+
+/** StatusPageData is what the first paint shows. */
+export interface StatusPageData {
+  readonly pools: readonly PoolJson[];
+  readonly instances: readonly InstanceJson[];
+  readonly decisions: readonly DecisionJson[];
+  readonly nowMs: number;
+}
+
+const cell = (text: string | number, cls?: string): string =>
+  `<td${cls === undefined ? '' : ` class="${escapeHtml(cls)}"`}>${escapeHtml(String(text))}</td>`;
+
+function poolRows(pools: readonly PoolJson[]): string {
+  if (pools.length === 0) return '<tr class="empty"><td colspan="9">no pools configured</td></tr>';
+  return pools.map((pool) => `<tr data-pool="${escapeHtml(pool.name)}">${[
+    cell(pool.name, 'name'), cell(pool.min), cell(pool.max), cell(pool.ready, 'ready'), cell(pool.inFlight, 'in-flight'),
+    cell(pool.draining), cell(pool.failed, pool.failed > 0 ? 'failed warn' : 'failed'), cell(pool.reserved),
+    cell(pool.paused ? 'paused' : 'active', pool.paused ? 'paused warn' : 'paused'),
+  ].join('')}</tr>`).join('\n');
+}
+
+function instanceRows(instances: readonly InstanceJson[], nowMs: number): string {
+  if (instances.length === 0) return '<tr class="empty"><td colspan="5">no instances</td></tr>';
+  return instances.map((instance) => `<tr data-instance="${escapeHtml(instance.id)}">${[
+    cell(instance.id, 'id'), cell(instance.pool), cell(instance.state, `state state-${instance.state}`),
+    `<td class="age" data-since="${escapeHtml(instance.since)}">${escapeHtml(formatAge(nowMs - Date.parse(instance.since)))}</td>`,
+    cell(instance.reason, 'reason'),
+  ].join('')}</tr>`).join('\n');
+}
+
+function decisionRows(decisions: readonly DecisionJson[]): string {
+  if (decisions.length === 0) return '<tr class="empty"><td colspan="6">no decisions yet</td></tr>';
+  return decisions.map((decision) => `<tr>${[
+    cell(decision.at.replace('T', ' ').replace(/\.\d+Z$/, 'Z'), 'at'), cell(decision.pool),
+    cell(decision.dryRun ? `${decision.action} (dry run)` : decision.action, `action action-${decision.action}`),
+    cell(decision.count), cell(decision.targets.join(', ')), cell(decision.reason, 'reason'),
+  ].join('')}</tr>`).join('\n');
+}
+
+function chartFigures(pools: readonly PoolJson[]): string {
+  return pools.map((pool) =>
+    `<figure class="chart" data-pool="${escapeHtml(pool.name)}"><figcaption>${escapeHtml(pool.name)}</figcaption><div class="plot">loading…</div></figure>`,
+  ).join('\n');
+}
+
+/** renderStatusPage renders the whole page (first paint) from the API shapes. */
+export function renderStatusPage(data: StatusPageData): string {
+  return `<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>salt-autoscaler</title>
+<link rel="stylesheet" href="/static/status.css">
+<script src="/static/status.js" defer></script>
+</head>
+<body>
+<header><h1>salt-autoscaler</h1><span id="updated" data-state="server">rendered ${escapeHtml(new Date(data.nowMs).toISOString())}</span></header>
+<main>
+<section>
+<h2>Pools</h2>
+<table id="pools">
+<thead><tr><th>pool</th><th>min</th><th>max</th><th>ready</th><th>in flight</th><th>draining</th><th>failed</th><th>reserved</th><th>status</th></tr></thead>
+<tbody>
+${poolRows(data.pools)}
+</tbody>
+</table>
+</section>
+<section>
+<h2>Workload and capacity</h2>
+<p class="legend"><span class="key key-workload">workload</span> <span class="key key-ready">ready</span> <span class="key key-total">total (ready + in flight)</span></p>
+<div id="charts">
+${chartFigures(data.pools)}
+</div>
+</section>
+<section>
+<h2>Instances</h2>
+<table id="instances">
+<thead><tr><th>instance</th><th>pool</th><th>state</th><th>age</th><th>reason</th></tr></thead>
+<tbody>
+${instanceRows(data.instances, data.nowMs)}
+</tbody>
+</table>
+</section>
+<section>
+<h2>Last decisions</h2>
+<table id="decisions">
+<thead><tr><th>at (UTC)</th><th>pool</th><th>action</th><th>count</th><th>targets</th><th>reason</th></tr></thead>
+<tbody>
+${decisionRows(data.decisions)}
+</tbody>
+</table>
+</section>
+</main>
+</body>
+</html>
+`;
+}
+
+/** StatusPageOptions is what the status page needs: the engine and a clock for the instance ages. */
+export interface StatusPageOptions {
+  readonly engine: EngineApi;
+  readonly now: () => number;
+}
+
+const staticFile = (name: string): string => readFileSync(new URL(`./static/${name}`, import.meta.url), 'utf8');
+
+/** registerStatusPage mounts `GET /` and its two static files on `app`. */
+export function registerStatusPage(app: FastifyInstance, opts: StatusPageOptions): void {
+  const script = staticFile('status.js');
+  const style = staticFile('status.css');
+
+  app.get('/', async (_request, reply) => {
+    const html = renderStatusPage({
+      pools: opts.engine.pools().map(poolJson),
+      instances: opts.engine.instances().map(instanceJson),
+      decisions: newestFirst(opts.engine.decisions(undefined, STATUS_PAGE_DECISIONS)).slice(0, STATUS_PAGE_DECISIONS).map(decisionJson),
+      nowMs: opts.now(),
+    });
+    return reply
+      .header('content-security-policy', STATUS_PAGE_CSP)
+      .header('x-content-type-options', 'nosniff')
+      .header('cache-control', 'no-store')
+      .type('text/html; charset=utf-8')
+      .send(html);
+  });
+  app.get('/static/status.js', async (_request, reply) =>
+    reply.header('x-content-type-options', 'nosniff').type('text/javascript; charset=utf-8').send(script));
+  app.get('/static/status.css', async (_request, reply) =>
+    reply.header('x-content-type-options', 'nosniff').type('text/css; charset=utf-8').send(style));
+}

@@ -1,0 +1,87 @@
+import t from 'tap';
+import { buildTestApp } from './build.ts';
+import { instance, poolView } from './fake-engine.ts';
+
+const T0 = Date.parse('2026-11-28T07:00:00Z');
+
+t.test('GET /api/pools answers exactly the contract fields of every pool', async (t) => {
+  const { app, engine } = buildTestApp();
+  t.teardown(() => app.close());
+  engine.poolViews = [
+    { ...poolView('prod/type1', { min: 1, max: 5, ready: 2, inFlight: 1, draining: 1, failed: 1, reserved: 3, paused: true }), ...{ secret: 'x' } },
+  ];
+  const res = await app.inject({ method: 'GET', url: '/api/pools' });
+  t.equal(res.statusCode, 200);
+  t.match(res.headers['content-type'], /application\/json/);
+  t.same(res.json(), [{ name: 'prod/type1', min: 1, max: 5, ready: 2, inFlight: 1, draining: 1, failed: 1, reserved: 3, paused: true }]);
+});
+
+t.test('GET /api/instances answers id, pool, state, reason and since as ISO 8601', async (t) => {
+  const { app, engine } = buildTestApp();
+  t.teardown(() => app.close());
+  engine.instanceList = [instance('gpu-prod-1', 'prod/type1', 'deploying', T0, 'minion started')];
+  const res = await app.inject({ method: 'GET', url: '/api/instances' });
+  t.equal(res.statusCode, 200);
+  t.same(res.json(), [{ id: 'gpu-prod-1', pool: 'prod/type1', state: 'deploying', since: '2026-11-28T07:00:00.000Z', reason: 'minion started' }]);
+});
+
+t.test('GET /api/decisions answers newest first with flattened actions and "(create)" targets', async (t) => {
+  const { app, engine } = buildTestApp();
+  t.teardown(() => app.close());
+  engine.poolViews = [poolView('prod/type1'), poolView('dev/type2')];
+  engine.decisionList = [
+    { pool: 'prod/type1', atMs: T0, decision: { kind: 'hold', reason: 'cooldown' }, dryRun: false },
+    { pool: 'prod/type1', atMs: T0 + 2000, decision: { kind: 'scaleUp', count: 2, targets: [{ kind: 'start', id: 'gpu-prod-1' }, { kind: 'create' }], reason: 'workload 4 >= 1' }, dryRun: true },
+    { pool: 'dev/type2', atMs: T0 + 1000, decision: { kind: 'scaleDown', count: 1, targets: ['gpu-dev-1'], reason: 'idle' }, dryRun: false },
+  ];
+  const res = await app.inject({ method: 'GET', url: '/api/decisions' });
+  t.equal(res.statusCode, 200);
+  t.same(res.json(), [
+    { pool: 'prod/type1', at: '2026-11-28T07:00:02.000Z', action: 'scaleUp', count: 2, targets: ['gpu-prod-1', '(create)'], reason: 'workload 4 >= 1', dryRun: true },
+    { pool: 'dev/type2', at: '2026-11-28T07:00:01.000Z', action: 'scaleDown', count: 1, targets: ['gpu-dev-1'], reason: 'idle', dryRun: false },
+    { pool: 'prod/type1', at: '2026-11-28T07:00:00.000Z', action: 'hold', count: 0, targets: [], reason: 'cooldown', dryRun: false },
+  ]);
+
+  const filtered = await app.inject({ method: 'GET', url: '/api/decisions?pool=prod%2Ftype1&limit=1' });
+  t.equal(filtered.statusCode, 200);
+  t.same(filtered.json().map((d: { pool: string }) => d.pool), ['prod/type1']);
+  t.ok(engine.calls.includes('decisions prod/type1 1'), 'pool and limit are passed to the engine');
+});
+
+t.test('GET /api/decisions rejects a bad limit with 400 and an unknown pool with 404', async (t) => {
+  const { app, engine } = buildTestApp();
+  t.teardown(() => app.close());
+  engine.poolViews = [poolView('prod/type1')];
+  for (const url of ['/api/decisions?limit=abc', '/api/decisions?limit=0', '/api/decisions?limit=100000', '/api/decisions?bogus=1']) {
+    const res = await app.inject({ method: 'GET', url });
+    t.equal(res.statusCode, 400, url);
+    t.equal(res.json().code, 'ASC_ERR_HTTP_INVALID', url);
+    t.type(res.json().error, 'string', url);
+  }
+  const unknown = await app.inject({ method: 'GET', url: '/api/decisions?pool=nope' });
+  t.equal(unknown.statusCode, 404);
+  t.same(unknown.json(), { error: 'unknown pool "nope"', code: 'ASC_ERR_HTTP_NOT_FOUND' });
+});
+
+t.test('GET /api/series serves the engine series with ISO times and null for an unknown workload', async (t) => {
+  const { app, engine } = buildTestApp();
+  t.teardown(() => app.close());
+  engine.poolViews = [poolView('prod/type1')];
+  engine.seriesByPool.set('prod/type1', [{ atMs: T0, workload: 3, ready: 1, total: 2 }, { atMs: T0 + 1000, ready: 1, total: 2 }]);
+  const res = await app.inject({ method: 'GET', url: '/api/series?pool=prod%2Ftype1' });
+  t.equal(res.statusCode, 200);
+  t.same(res.json(), [
+    { at: '2026-11-28T07:00:00.000Z', atMs: T0, workload: 3, ready: 1, total: 2 },
+    { at: '2026-11-28T07:00:01.000Z', atMs: T0 + 1000, workload: null, ready: 1, total: 2 },
+  ]);
+  t.equal((await app.inject({ method: 'GET', url: '/api/series' })).statusCode, 400, 'pool is required');
+  t.equal((await app.inject({ method: 'GET', url: '/api/series?pool=nope' })).statusCode, 404);
+});
+
+t.test('an unknown route answers 404 as JSON', async (t) => {
+  const { app } = buildTestApp();
+  t.teardown(() => app.close());
+  const res = await app.inject({ method: 'GET', url: '/api/nothing?x=1' });
+  t.equal(res.statusCode, 404);
+  t.same(res.json(), { error: 'no route GET /api/nothing', code: 'ASC_ERR_HTTP_NOT_FOUND' });
+});

@@ -1,0 +1,159 @@
+/**
+ * webhook: the Alertmanager webhook receiver, a fastify plugin registering `POST /alertmanager/webhook`.
+ *
+ *   request --onRequest: auth (bearer webhookToken and/or basic auth)--> 401 + WWW-Authenticate
+ *           --content type is application/json?--------------------------> 415
+ *           --body within http.bodyLimit?-------------------------------> 413
+ *           --JSON parses? version "4"? schema?-------------------------> 400 {status:'error', reason}
+ *           --AlertBook.apply, onSignal per touched pool----------------> 200 {status:'ok', accepted, ignored}
+ *
+ * It answers fast and never with a 5xx: Alertmanager retries 5xx, and a payload we cannot read will not get
+ * better by being sent again.
+ */
+import { createHash, timingSafeEqual } from 'node:crypto';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { Logger } from 'pino';
+import type { AlertSignal } from '../core/types.ts';
+import type { Config } from '../config/schema.ts';
+import { AlertBook } from './alert-book.ts';
+import { WebhookPayloadSchema } from './webhook-schema.ts';
+
+/** WEBHOOK_PATH is the contract path of the receiver. */
+export const WEBHOOK_PATH = '/alertmanager/webhook';
+
+/** WebhookOptions configures alertmanagerWebhook. */
+export interface WebhookOptions {
+  readonly config: Pick<Config, 'http' | 'alerts' | 'pools'>;
+  /** onSignal receives the pool's current signal after each notification that touched the pool. */
+  readonly onSignal: (signal: AlertSignal) => void;
+  readonly now: () => number;
+  readonly logger: Logger;
+  /** metrics: optional counter of answers by HTTP status (salt_autoscaler_webhook_requests_total). */
+  readonly metrics?: { readonly webhookRequests: { inc(labels: { status: string }): void } };
+  /** book: the AlertBook to use (a fresh one from the config by default). */
+  readonly book?: AlertBook;
+}
+
+function digest(text: string): Buffer {
+  return createHash('sha256').update(text, 'utf8').digest();
+}
+
+/** safeEqual compares two secrets in constant time (equal-length digests through crypto.timingSafeEqual). */
+export function safeEqual(given: string, expected: string): boolean {
+  return timingSafeEqual(digest(given), digest(expected));
+}
+
+function authorized(header: string | undefined, http: Config['http']): boolean {
+  const { webhookToken, webhookBasicAuth } = http;
+  if (webhookToken === undefined && webhookBasicAuth === undefined) return true;
+  if (header === undefined) return false;
+  const space = header.indexOf(' ');
+  if (space < 0) return false;
+  const scheme = header.slice(0, space).toLowerCase();
+  const value = header.slice(space + 1).trim();
+  if (scheme === 'bearer' && webhookToken !== undefined) return safeEqual(value, webhookToken);
+  if (scheme === 'basic' && webhookBasicAuth !== undefined) {
+    const decoded = Buffer.from(value, 'base64').toString('utf8');
+    const colon = decoded.indexOf(':');
+    if (colon < 0) return false;
+    const userOk = safeEqual(decoded.slice(0, colon), webhookBasicAuth.username);
+    const passOk = safeEqual(decoded.slice(colon + 1), webhookBasicAuth.password);
+    return userOk && passOk;
+  }
+  return false;
+}
+
+interface HttpishError {
+  readonly statusCode?: number;
+  readonly code?: string;
+  readonly message: string;
+}
+
+function reasonFor(err: HttpishError): { status: number; reason: string } {
+  switch (err.code) {
+    case 'FST_ERR_CTP_BODY_TOO_LARGE':
+      return { status: 413, reason: 'body too large' };
+    case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
+      return { status: 415, reason: 'content type must be application/json' };
+    case 'FST_ERR_CTP_EMPTY_JSON_BODY':
+      return { status: 400, reason: 'empty body' };
+    case 'FST_ERR_CTP_INVALID_CONTENT_LENGTH':
+      return { status: 400, reason: 'content-length does not match the body' };
+    default:
+      break;
+  }
+  if (err.statusCode !== undefined && err.statusCode >= 400 && err.statusCode < 500) {
+    return { status: err.statusCode, reason: err.message.slice(0, 200) };
+  }
+  return { status: 400, reason: 'request could not be handled' };
+}
+
+/**
+ * alertmanagerWebhook is the fastify plugin (`app.register(alertmanagerWebhook, opts)`) receiving Alertmanager
+ * notifications and passing each touched pool's AlertSignal to `onSignal`.
+ */
+export async function alertmanagerWebhook(app: FastifyInstance, opts: WebhookOptions): Promise<void> {
+  const { config, onSignal, now, metrics } = opts;
+  const log = opts.logger.child({ component: 'alertmanager-webhook' });
+  const book = opts.book ?? new AlertBook(config.alerts, config.pools);
+
+  const answer = (reply: FastifyReply, status: number, body: Record<string, unknown>): FastifyReply => {
+    metrics?.webhookRequests.inc({ status: String(status) });
+    return reply.code(status).type('application/json').send(body);
+  };
+
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser('application/json', { parseAs: 'string', bodyLimit: config.http.bodyLimitBytes }, (_req, body, done) => {
+    try {
+      done(null, JSON.parse(body as string) as unknown);
+    } catch {
+      done(Object.assign(new Error('body is not valid JSON'), { statusCode: 400 }), undefined);
+    }
+  });
+
+  app.setErrorHandler((err: HttpishError, _req: FastifyRequest, reply: FastifyReply) => {
+    const { status, reason } = reasonFor(err);
+    log.warn({ status, reason, code: err.code }, 'webhook rejected');
+    return answer(reply, status, { status: 'error', reason });
+  });
+
+  app.addHook('onRequest', async (req, reply) => {
+    if (req.routeOptions.url !== WEBHOOK_PATH) return;
+    if (!authorized(req.headers.authorization, config.http)) {
+      const schemes = [
+        ...(config.http.webhookToken === undefined ? [] : ['Bearer realm="salt-autoscaler"']),
+        ...(config.http.webhookBasicAuth === undefined ? [] : ['Basic realm="salt-autoscaler"']),
+      ];
+      reply.header('www-authenticate', schemes.join(', '));
+      log.warn({ status: 401 }, 'webhook rejected');
+      await answer(reply, 401, { status: 'error', reason: req.headers.authorization === undefined ? 'missing credentials' : 'bad credentials' });
+    }
+  });
+
+  app.post(WEBHOOK_PATH, { bodyLimit: config.http.bodyLimitBytes }, async (req, reply) => {
+    if (req.body === undefined || req.body === null) return answer(reply, 400, { status: 'error', reason: 'empty body' });
+    const version = (req.body as { version?: unknown }).version;
+    if (typeof req.body === 'object' && version !== undefined && version !== '4') {
+      return answer(reply, 400, { status: 'error', reason: `unsupported webhook version ${JSON.stringify(version).slice(0, 40)}, expected "4"` });
+    }
+    const parsed = WebhookPayloadSchema.safeParse(req.body);
+    if (!parsed.success) {
+      const issue = parsed.error.issues[0];
+      const reason = issue ? `${issue.path.join('.') || 'body'}: ${issue.message}` : 'invalid payload';
+      log.warn({ status: 400, reason }, 'webhook rejected');
+      return answer(reply, 400, { status: 'error', reason: `invalid payload: ${reason}` });
+    }
+    const nowMs = now();
+    const result = book.apply(parsed.data, nowMs);
+    for (const pool of result.pools) {
+      const signal = book.signal(pool, nowMs);
+      try {
+        onSignal(signal);
+      } catch (err) {
+        log.error({ err, pool }, 'onSignal failed');
+      }
+    }
+    log.info({ groupKey: parsed.data.groupKey, accepted: result.accepted, ignored: result.ignored.length, pools: result.pools }, 'webhook notification');
+    return answer(reply, 200, { status: 'ok', accepted: result.accepted, ignored: result.ignored });
+  });
+}

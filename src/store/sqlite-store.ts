@@ -1,0 +1,305 @@
+/**
+ * sqlite-store: the crash-safe StateStore on SQLite (better-sqlite3, synchronous).
+ *
+ * WAL journal with `synchronous=FULL`: every commit (an intent above all) is fsynced before the call returns,
+ * so an intent written before a salt-api call survives a crash or SIGKILL right after. A file that is not a
+ * readable salt-autoscaler database is refused with ASC_ERR_STORE_OPEN and left untouched (never reset);
+ * a schema newer than this build is refused with ASC_ERR_STORE_MIGRATE. Rows read back are checked with zod.
+ * Retention: the newest `decisionsPerPool` decisions per pool (exact), about `transitionsPerInstance`
+ * transitions per instance (pruned every 32nd write), and `finishedIntentsKept` finished intents (pruned at open).
+ */
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import BetterSqlite3, { type Database, type Statement } from 'better-sqlite3';
+import { z } from 'zod';
+import type { Decision, Instance, InstanceState, Transition } from '../core/types.ts';
+import { INSTANCE_STATES } from '../core/types.ts';
+import type { DecisionRecord, Intent, IntentKind, StateStore } from '../engine/ports.ts';
+import { AutoscalerError } from '../errors.ts';
+import type { Logger } from '../log.ts';
+import { migrate } from './migrations.ts';
+
+/** StoreOptions tunes openStore; only `logger` is required. */
+export interface StoreOptions {
+  readonly logger: Logger;
+  /** nowMs stamps finished intents (default: the system clock). */
+  readonly nowMs?: () => number;
+  /** decisionsPerPool: decisions kept per pool, newest first (default 1000). */
+  readonly decisionsPerPool?: number;
+  /** transitionsPerInstance: history rows kept per instance (default 500). */
+  readonly transitionsPerInstance?: number;
+  /** finishedIntentsKept: done/failed intents kept when the store opens (default 10000; open ones are always kept). */
+  readonly finishedIntentsKept?: number;
+}
+
+/** InstanceSave is one instance to upsert, with the transition that produced it when there is one. */
+export interface InstanceSave {
+  readonly instance: Instance;
+  readonly transition?: Transition;
+}
+
+const INTENT_KINDS = ['start', 'create', 'stop', 'destroy', 'drain', 'undrain'] as const satisfies readonly IntentKind[];
+const stateSchema = z.custom<InstanceState>((v) => typeof v === 'string' && (INSTANCE_STATES as readonly string[]).includes(v), 'an instance state');
+const int = z.number().int();
+
+const instanceRow = z.object({
+  id: z.string(), pool: z.string(), state: stateSchema, since_ms: int, reason: z.string(),
+  last_start_ms: int.nullable(), ready_ms: int.nullable(), deploy_jid: z.string().nullable(), created: int,
+});
+const transitionRow = z.object({ from_state: stateSchema, to_state: stateSchema, at_ms: int, reason: z.string() });
+const intentRow = z.object({
+  id: int, kind: z.enum(INTENT_KINDS), instance: z.string(), pool: z.string(), created_ms: int,
+  status: z.enum(['open', 'done', 'failed']), detail: z.string().nullable(),
+});
+const startTarget = z.union([z.object({ kind: z.literal('start'), id: z.string() }), z.object({ kind: z.literal('create') })]);
+const decisionRow = z.object({
+  pool: z.string(), at_ms: int, kind: z.enum(['hold', 'scaleUp', 'scaleDown']), count: int, targets: z.string(), reason: z.string(), dry_run: int,
+});
+const poolStateValue = z.record(z.string(), z.unknown());
+
+function rowError(table: string, row: unknown, err: z.ZodError): AutoscalerError {
+  const where = typeof row === 'object' && row !== null && 'id' in row ? ` id=${String(row.id)}` : '';
+  return new AutoscalerError('ASC_ERR_STORE_OPEN', `state database row in ${table}${where} is invalid: ${z.prettifyError(err).replace(/\s+/g, ' ')}`, { cause: err });
+}
+
+function parseRow<T>(schema: z.ZodType<T>, table: string, row: unknown): T {
+  const r = schema.safeParse(row);
+  if (!r.success) throw rowError(table, row, r.error);
+  return r.data;
+}
+
+function toInstance(row: z.infer<typeof instanceRow>): Instance {
+  return {
+    id: row.id, pool: row.pool, state: row.state, sinceMs: row.since_ms, reason: row.reason, created: row.created !== 0,
+    ...(row.last_start_ms === null ? {} : { lastStartMs: row.last_start_ms }),
+    ...(row.ready_ms === null ? {} : { readyMs: row.ready_ms }),
+    ...(row.deploy_jid === null ? {} : { deployJid: row.deploy_jid }),
+  };
+}
+
+function toIntent(row: z.infer<typeof intentRow>): Intent {
+  return {
+    id: row.id, kind: row.kind, instance: row.instance, pool: row.pool, createdMs: row.created_ms, status: row.status,
+    ...(row.detail === null ? {} : { detail: row.detail }),
+  };
+}
+
+function toDecision(row: z.infer<typeof decisionRow>): Decision {
+  let targets: unknown;
+  try {
+    targets = JSON.parse(row.targets);
+  } catch (err) {
+    throw new AutoscalerError('ASC_ERR_STORE_OPEN', `state database row in decisions has targets that are not JSON: ${(err as Error).message}`, { cause: err });
+  }
+  switch (row.kind) {
+    case 'hold':
+      return { kind: 'hold', reason: row.reason };
+    case 'scaleUp':
+      return { kind: 'scaleUp', count: row.count, targets: parseRow(z.array(startTarget), 'decisions', targets), reason: row.reason };
+    case 'scaleDown':
+      return { kind: 'scaleDown', count: row.count, targets: parseRow(z.array(z.string()), 'decisions', targets), reason: row.reason };
+    default:
+      return row.kind satisfies never;
+  }
+}
+
+/** openFailure wraps whatever SQLite said about an unreadable file into ASC_ERR_STORE_OPEN, saying nothing was reset. */
+function openFailure(path: string, err: unknown): AutoscalerError {
+  if (err instanceof AutoscalerError) return err;
+  const code = typeof err === 'object' && err !== null && 'code' in err ? ` (${String(err.code)})` : '';
+  return new AutoscalerError('ASC_ERR_STORE_OPEN',
+    `cannot open the state database ${path}: ${(err as Error).message}${code}; the file was left untouched: restore a backup or move it away to start with an empty state`,
+    { cause: err });
+}
+
+/** SqliteStore is the StateStore on one SQLite file; build it with openStore(). Not safe to share across processes that both write. */
+export class SqliteStore implements StateStore {
+  readonly path: string;
+  readonly #db: Database;
+  readonly #log: Logger;
+  readonly #nowMs: () => number;
+  readonly #decisionsPerPool: number;
+  readonly #transitionsPerInstance: number;
+  readonly #stmt: {
+    readonly upsertInstance: Statement;
+    readonly insertTransition: Statement;
+    readonly pruneTransitions: Statement;
+    readonly allInstances: Statement;
+    readonly history: Statement;
+    readonly insertIntent: Statement;
+    readonly finishIntent: Statement;
+    readonly openIntents: Statement;
+    readonly insertDecision: Statement;
+    readonly pruneDecisions: Statement;
+    readonly decisions: Statement;
+    readonly decisionsOfPool: Statement;
+    readonly poolState: Statement;
+    readonly setPoolState: Statement;
+  };
+  readonly #saveMany: (entries: readonly InstanceSave[]) => void;
+  readonly #recordDecision: (pool: string, atMs: number, kind: string, count: number, targets: string, reason: string, dryRun: number) => void;
+  readonly #transitionsSinceOpen = new Map<string, number>();
+  #closed = false;
+
+  /** constructor takes an open, migrated database; use openStore(). */
+  constructor(db: Database, path: string, opts: StoreOptions) {
+    this.#db = db;
+    this.path = path;
+    this.#log = opts.logger;
+    this.#nowMs = opts.nowMs ?? (() => Date.now());
+    this.#decisionsPerPool = opts.decisionsPerPool ?? 1000;
+    this.#transitionsPerInstance = opts.transitionsPerInstance ?? 500;
+    this.#stmt = {
+      upsertInstance: db.prepare(`INSERT INTO instances (id, pool, state, since_ms, reason, last_start_ms, ready_ms, deploy_jid, created)
+        VALUES (@id, @pool, @state, @since_ms, @reason, @last_start_ms, @ready_ms, @deploy_jid, @created)
+        ON CONFLICT (id) DO UPDATE SET pool = excluded.pool, state = excluded.state, since_ms = excluded.since_ms, reason = excluded.reason,
+          last_start_ms = excluded.last_start_ms, ready_ms = excluded.ready_ms, deploy_jid = excluded.deploy_jid, created = excluded.created`),
+      insertTransition: db.prepare('INSERT INTO transitions (instance, from_state, to_state, at_ms, reason) VALUES (?, ?, ?, ?, ?)'),
+      pruneTransitions: db.prepare(`DELETE FROM transitions WHERE instance = ? AND seq <=
+        (SELECT seq FROM transitions WHERE instance = ? ORDER BY seq DESC LIMIT 1 OFFSET ?)`),
+      allInstances: db.prepare('SELECT * FROM instances ORDER BY pool, id'),
+      history: db.prepare('SELECT from_state, to_state, at_ms, reason FROM transitions WHERE instance = ? ORDER BY seq DESC LIMIT ?'),
+      insertIntent: db.prepare(`INSERT INTO intents (kind, instance, pool, created_ms, status) VALUES (?, ?, ?, ?, 'open') RETURNING *`),
+      finishIntent: db.prepare('UPDATE intents SET status = ?, detail = ?, finished_ms = ? WHERE id = ?'),
+      openIntents: db.prepare(`SELECT id, kind, instance, pool, created_ms, status, detail FROM intents WHERE status = 'open' ORDER BY id`),
+      insertDecision: db.prepare('INSERT INTO decisions (pool, at_ms, kind, count, targets, reason, dry_run) VALUES (?, ?, ?, ?, ?, ?, ?)'),
+      pruneDecisions: db.prepare(`DELETE FROM decisions WHERE pool = ? AND id <=
+        (SELECT id FROM decisions WHERE pool = ? ORDER BY id DESC LIMIT 1 OFFSET ?)`),
+      decisions: db.prepare('SELECT pool, at_ms, kind, count, targets, reason, dry_run FROM decisions ORDER BY id DESC LIMIT ?'),
+      decisionsOfPool: db.prepare('SELECT pool, at_ms, kind, count, targets, reason, dry_run FROM decisions WHERE pool = ? ORDER BY id DESC LIMIT ?'),
+      poolState: db.prepare('SELECT value FROM pool_state WHERE pool = ?'),
+      setPoolState: db.prepare('INSERT INTO pool_state (pool, value) VALUES (?, ?) ON CONFLICT (pool) DO UPDATE SET value = excluded.value'),
+    };
+    this.#saveMany = db.transaction((entries: readonly InstanceSave[]) => {
+      for (const e of entries) this.#save(e.instance, e.transition);
+    });
+    this.#recordDecision = db.transaction((pool: string, atMs: number, kind: string, count: number, targets: string, reason: string, dryRun: number) => {
+      this.#stmt.insertDecision.run(pool, atMs, kind, count, targets, reason, dryRun);
+      this.#stmt.pruneDecisions.run(pool, pool, this.#decisionsPerPool);
+    });
+  }
+
+  #save(instance: Instance, transition: Transition | undefined): void {
+    this.#stmt.upsertInstance.run({
+      id: instance.id, pool: instance.pool, state: instance.state, since_ms: instance.sinceMs, reason: instance.reason,
+      last_start_ms: instance.lastStartMs ?? null, ready_ms: instance.readyMs ?? null, deploy_jid: instance.deployJid ?? null,
+      created: instance.created ? 1 : 0,
+    });
+    if (transition !== undefined) {
+      this.#stmt.insertTransition.run(instance.id, transition.from, transition.to, transition.atMs, transition.reason);
+      // prune the instance's history on its 1st, 33rd, 65th... transition since open, not on every write
+      const n = this.#transitionsSinceOpen.get(instance.id) ?? 0;
+      this.#transitionsSinceOpen.set(instance.id, n + 1);
+      if (n % 32 === 0) this.#stmt.pruneTransitions.run(instance.id, instance.id, this.#transitionsPerInstance);
+    }
+  }
+
+  /** loadInstances returns every stored instance (ordered by pool, id); an invalid row is ASC_ERR_STORE_OPEN. */
+  loadInstances(): readonly Instance[] {
+    return this.#stmt.allInstances.all().map((row) => toInstance(parseRow(instanceRow, 'instances', row)));
+  }
+
+  /** saveInstance upserts the instance and appends the transition, in one transaction. */
+  saveInstance(instance: Instance, transition?: Transition): void {
+    this.#saveMany(transition === undefined ? [{ instance }] : [{ instance, transition }]);
+  }
+
+  /** saveInstances upserts many instances (e.g. the results of a reconcile pass) in one transaction: one fsync for all. */
+  saveInstances(entries: readonly InstanceSave[]): void {
+    if (entries.length > 0) this.#saveMany(entries);
+  }
+
+  /** history returns the newest `limit` transitions of an instance, oldest first. */
+  history(id: string, limit = 100): readonly Transition[] {
+    return this.#stmt.history.all(id, limit).map((row) => {
+      const r = parseRow(transitionRow, 'transitions', row);
+      return { from: r.from_state, to: r.to_state, atMs: r.at_ms, reason: r.reason };
+    }).reverse();
+  }
+
+  /** openIntent writes an open intent and returns once it is durable (fsynced). */
+  openIntent(kind: IntentKind, instance: string, pool: string, nowMs: number): Intent {
+    const row: unknown = this.#stmt.insertIntent.get(kind, instance, pool, nowMs);
+    return toIntent(parseRow(intentRow.extend({ finished_ms: int.nullable() }), 'intents', row));
+  }
+
+  /** finishIntent marks an intent done or failed (with a detail); an unknown id is logged, not thrown. */
+  finishIntent(id: number, status: 'done' | 'failed', detail?: string): void {
+    const r = this.#stmt.finishIntent.run(status, detail ?? null, this.#nowMs(), id);
+    if (r.changes === 0) this.#log.warn({ intent: id, status }, 'finishIntent: no such intent');
+  }
+
+  /** openIntents lists the intents never marked done or failed (a crash between write and finish), oldest first. */
+  openIntents(): readonly Intent[] {
+    return this.#stmt.openIntents.all().map((row) => toIntent(parseRow(intentRow, 'intents', row)));
+  }
+
+  /** recordDecision keeps a decision and drops the pool's oldest beyond `decisionsPerPool` (one transaction). */
+  recordDecision(record: DecisionRecord): void {
+    const d = record.decision;
+    const count = d.kind === 'hold' ? 0 : d.count;
+    const targets = d.kind === 'hold' ? [] : d.targets;
+    this.#recordDecision(record.pool, record.atMs, d.kind, count, JSON.stringify(targets), d.reason, record.dryRun ? 1 : 0);
+  }
+
+  /** decisions returns the newest decisions first, of one pool or of all (default limit 100). */
+  decisions(pool?: string, limit = 100): readonly DecisionRecord[] {
+    const rows = pool === undefined ? this.#stmt.decisions.all(limit) : this.#stmt.decisionsOfPool.all(pool, limit);
+    return rows.map((row) => {
+      const r = parseRow(decisionRow, 'decisions', row);
+      return { pool: r.pool, atMs: r.at_ms, decision: toDecision(r), dryRun: r.dry_run !== 0 };
+    });
+  }
+
+  /** poolState reads the pool's JSON runtime values, or undefined when none were saved. */
+  poolState(pool: string): Readonly<Record<string, unknown>> | undefined {
+    const row: unknown = this.#stmt.poolState.get(pool);
+    if (row === undefined) return undefined;
+    const { value } = parseRow(z.object({ value: z.string() }), 'pool_state', row);
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(value);
+    } catch (err) {
+      throw new AutoscalerError('ASC_ERR_STORE_OPEN', `state database pool_state of ${pool} is not JSON: ${(err as Error).message}`, { cause: err });
+    }
+    return parseRow(poolStateValue, 'pool_state', parsed);
+  }
+
+  /** setPoolState replaces the pool's JSON runtime values. */
+  setPoolState(pool: string, value: Readonly<Record<string, unknown>>): void {
+    this.#stmt.setPoolState.run(pool, JSON.stringify(value));
+  }
+
+  /** close checkpoints and closes the database; closing twice is a no-op. */
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#db.close();
+  }
+}
+
+/**
+ * openStore opens (creating the file and its parent directories when missing) and migrates the state database.
+ * Throws ASC_ERR_STORE_OPEN for an unreadable, corrupt or foreign file and ASC_ERR_STORE_MIGRATE for a newer schema.
+ */
+export function openStore(path: string, opts: StoreOptions): SqliteStore {
+  const log = opts.logger.child({ component: 'store' });
+  let db: Database | undefined;
+  try {
+    if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
+    db = new BetterSqlite3(path);
+    db.pragma('busy_timeout = 5000');
+    db.pragma('journal_mode = WAL');
+    db.pragma('synchronous = FULL');
+    const check: unknown = db.pragma('quick_check', { simple: true });
+    if (check !== 'ok') throw new Error(`integrity check failed: ${String(check)}`);
+    const { from, to } = migrate(db, path);
+    if (from !== to) log.info({ path, from, to }, 'state database migrated');
+    const keep = opts.finishedIntentsKept ?? 10_000;
+    db.prepare(`DELETE FROM intents WHERE status != 'open' AND id <= (SELECT id FROM intents WHERE status != 'open' ORDER BY id DESC LIMIT 1 OFFSET ?)`).run(keep);
+    return new SqliteStore(db, path, { ...opts, logger: log });
+  } catch (err) {
+    db?.close();
+    throw openFailure(path, err);
+  }
+}

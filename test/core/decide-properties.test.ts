@@ -1,0 +1,157 @@
+import fc from 'fast-check';
+import t from 'tap';
+import { countInstances, decide } from '../../src/core/decide.ts';
+import { observe } from '../../src/core/strategies/adaptive.ts';
+import type { Instance, PoolHistory, PoolSpec, Strategy, Workload } from '../../src/core/types.ts';
+import { INSTANCE_STATES } from '../../src/core/types.ts';
+
+const NOW_MS = 1_700_000_000_000;
+
+const strategyArb: fc.Arbitrary<Strategy> = fc.oneof(
+  fc.constant<Strategy>({ kind: 'threshold' }),
+  fc.integer({ min: 1, max: 8 }).map((perInstance): Strategy => ({ kind: 'target', perInstance })),
+  fc.integer({ min: 1, max: 8 }).map((perInstance): Strategy => ({ kind: 'adaptive', perInstance, peakWindowMs: 1_800_000 })),
+);
+
+const poolArb: fc.Arbitrary<PoolSpec> = fc
+  .record({
+    min: fc.integer({ min: 0, max: 4 }),
+    extra: fc.integer({ min: 0, max: 6 }),
+    step: fc.integer({ min: 1, max: 3 }),
+    upCooldownMs: fc.integer({ min: 0, max: 600_000 }),
+    downCooldownMs: fc.integer({ min: 0, max: 600_000 }),
+    strategy: strategyArb,
+    canCreate: fc.boolean(),
+    paused: fc.boolean(),
+  })
+  .map((r) => ({
+    name: 'prod/type1', env: 'prod', instanceType: 'type1', min: r.min, max: r.min + r.extra, upThreshold: 1, downThreshold: 0,
+    intervalMs: 270_000, upCooldownMs: r.upCooldownMs, downCooldownMs: r.downCooldownMs, step: r.step, strategy: r.strategy,
+    provisionTimeoutMs: 900_000, drainTimeoutMs: 600_000, scaleIn: 'stop' as const, canCreate: r.canCreate,
+    signalMaxAgeMs: 600_000, failureBackoffBaseMs: 60_000, failureBackoffMaxMs: 1_800_000, dryRun: false, paused: r.paused,
+  }));
+
+const fleetArb: fc.Arbitrary<Instance[]> = fc
+  .array(fc.record({ state: fc.constantFrom(...INSTANCE_STATES), created: fc.boolean(), other: fc.boolean() }), { maxLength: 12 })
+  .map((rows) =>
+    rows.map((r, n) => ({
+      id: `gpu-${n}`, pool: r.other && n % 3 === 0 ? 'dev/type1' : 'prod/type1', state: r.state, sinceMs: NOW_MS - 60_000,
+      reason: 'generated', created: r.created,
+    })),
+  );
+
+const workloadArb: fc.Arbitrary<Workload | undefined> = fc.option(
+  fc.record({ value: fc.integer({ min: 0, max: 60 }), ageMs: fc.integer({ min: 0, max: 1_200_000 }) })
+    .map((w) => ({ value: w.value, atMs: NOW_MS - w.ageMs, source: 'generated' })),
+  { nil: undefined },
+);
+
+const historyArb = (fleet: readonly Instance[]): fc.Arbitrary<PoolHistory> =>
+  fc.record({
+    upAgoMs: fc.option(fc.integer({ min: 0, max: 900_000 }), { nil: undefined }),
+    downAgoMs: fc.option(fc.integer({ min: 0, max: 900_000 }), { nil: undefined }),
+    failures: fc.integer({ min: 0, max: 5 }),
+    failureAgoMs: fc.integer({ min: 0, max: 3_600_000 }),
+    idle: fc.array(fc.boolean(), { minLength: fleet.length, maxLength: fleet.length }),
+    peak: fc.integer({ min: 0, max: 60 }),
+  }).map((h) => ({
+    consecutiveFailures: h.failures,
+    ...(h.failures > 0 ? { lastFailureMs: NOW_MS - h.failureAgoMs } : {}),
+    ...(h.upAgoMs === undefined ? {} : { lastUpMs: NOW_MS - h.upAgoMs }),
+    ...(h.downAgoMs === undefined ? {} : { lastDownMs: NOW_MS - h.downAgoMs }),
+    idleSinceMs: Object.fromEntries(fleet.flatMap((i, n) => (h.idle[n] === true ? [[i.id, NOW_MS - n * 1000]] : []))),
+    policy: observe(undefined, { value: h.peak, atMs: NOW_MS - 300_000, source: 'generated' }, NOW_MS - 300_000),
+  }));
+
+const caseArb = fc.tuple(poolArb, fleetArb, workloadArb).chain(([pool, fleet, workload]) =>
+  historyArb(fleet).map((history) => ({ pool, fleet, workload, history })));
+
+const mine = (fleet: readonly Instance[]): Instance[] => fleet.filter((i) => i.pool === 'prod/type1');
+
+t.test('never scales above max, counting in-flight instances', async () => {
+  fc.assert(fc.property(caseArb, ({ pool, fleet, workload, history }) => {
+    const d = decide(pool, fleet, workload, NOW_MS, history);
+    if (d.kind === 'scaleUp') return countInstances(mine(fleet)).size + d.count <= pool.max;
+    return true;
+  }), { numRuns: 2000 });
+});
+
+t.test('never scales below min', async () => {
+  fc.assert(fc.property(caseArb, ({ pool, fleet, workload, history }) => {
+    const d = decide(pool, fleet, workload, NOW_MS, history);
+    if (d.kind === 'scaleDown') return countInstances(mine(fleet)).size - d.count >= pool.min;
+    return true;
+  }), { numRuns: 2000 });
+});
+
+t.test('holds on a stale or missing signal while the pool is within min and max', async () => {
+  fc.assert(fc.property(caseArb, ({ pool, fleet, workload, history }) => {
+    const size = countInstances(mine(fleet)).size;
+    const stale = workload === undefined || NOW_MS - workload.atMs > pool.signalMaxAgeMs;
+    if (!stale || size < pool.min || size > pool.max) return true;
+    return decide(pool, fleet, workload, NOW_MS, history).kind === 'hold';
+  }), { numRuns: 2000 });
+});
+
+t.test('never scales down a ready instance the idle check did not confirm, nor anything not ready', async () => {
+  fc.assert(fc.property(caseArb, ({ pool, fleet, workload, history }) => {
+    const d = decide(pool, fleet, workload, NOW_MS, history);
+    if (d.kind !== 'scaleDown') return true;
+    return d.targets.every((id) => {
+      const i = fleet.find((x) => x.id === id);
+      return i !== undefined && i.pool === pool.name && i.state === 'ready' && history.idleSinceMs[id] !== undefined;
+    });
+  }), { numRuns: 2000 });
+});
+
+t.test('picks distinct, valid targets and counts them', async () => {
+  fc.assert(fc.property(caseArb, ({ pool, fleet, workload, history }) => {
+    const d = decide(pool, fleet, workload, NOW_MS, history);
+    if (d.kind === 'hold') return d.reason.length > 0;
+    if (d.count !== d.targets.length || d.count < 1 || d.reason.length === 0) return false;
+    if (d.kind === 'scaleDown') return new Set(d.targets).size === d.count;
+    const ids = d.targets.flatMap((x) => (x.kind === 'start' ? [x.id] : []));
+    const creates = d.targets.length - ids.length;
+    const valid = ids.every((id) => fleet.some((i) => i.id === id && i.pool === pool.name && i.state === 'stopped' && !i.created));
+    return new Set(ids).size === ids.length && valid && (creates === 0 || pool.canCreate);
+  }), { numRuns: 2000 });
+});
+
+t.test('never acts on a paused pool, never scales up during failure backoff', async () => {
+  fc.assert(fc.property(caseArb, ({ pool, fleet, workload, history }) => {
+    const d = decide(pool, fleet, workload, NOW_MS, history);
+    if (pool.paused) return d.kind === 'hold';
+    const backoffMs = history.consecutiveFailures > 0
+      ? Math.min(60_000 * 2 ** (history.consecutiveFailures - 1), 1_800_000) : 0;
+    const inBackoff = history.lastFailureMs !== undefined && NOW_MS - history.lastFailureMs < backoffMs;
+    return !(inBackoff && d.kind === 'scaleUp');
+  }), { numRuns: 2000 });
+});
+
+t.test('never scales up twice inside one up cooldown over a run of evaluations', async () => {
+  const runArb = fc.record({
+    pool: poolArb.map((p) => ({ ...p, paused: false, max: p.max + 4 })),
+    steps: fc.array(fc.record({ advanceMs: fc.integer({ min: 1_000, max: 400_000 }), value: fc.integer({ min: 0, max: 40 }) }), { minLength: 5, maxLength: 30 }),
+  });
+  fc.assert(fc.property(runArb, ({ pool, steps }) => {
+    let fleet: Instance[] = Array.from({ length: pool.max }, (_, n) => ({
+      id: `gpu-${n}`, pool: pool.name, state: 'stopped' as const, sinceMs: 0, reason: 'reserve', created: false,
+    }));
+    let history: PoolHistory = { consecutiveFailures: 0, idleSinceMs: {} };
+    let nowMs = NOW_MS;
+    const ups: number[] = [];
+    for (const s of steps) {
+      nowMs += s.advanceMs;
+      const workload = { value: s.value, atMs: nowMs, source: 'generated' };
+      history = { ...history, policy: observe(history.policy, workload, nowMs) };
+      const d = decide(pool, fleet, workload, nowMs, history);
+      if (d.kind === 'scaleUp') {
+        ups.push(nowMs);
+        const started = new Set(d.targets.flatMap((x) => (x.kind === 'start' ? [x.id] : [])));
+        fleet = fleet.map((i) => (started.has(i.id) ? { ...i, state: 'starting' as const, sinceMs: nowMs } : i));
+        history = { ...history, lastUpMs: nowMs };
+      }
+    }
+    return ups.every((at, n) => n === 0 || at - (ups[n - 1] ?? 0) >= pool.upCooldownMs);
+  }), { numRuns: 500 });
+});

@@ -58,7 +58,7 @@ set_ready_grain:
 announce_ready:
   salt.runner:
     - name: event.send
-    - tag: {{ ('salt-autoscaler/instance/' ~ target ~ '/ready') | tojson }}
+    - tag: salt-autoscaler/instance/{{ target }}/ready
     - data:
         id: {{ target | tojson }}
         deployed_at: {{ now_s }}
@@ -68,7 +68,7 @@ announce_ready:
 announce_failed:
   salt.runner:
     - name: event.send
-    - tag: {{ ('salt-autoscaler/instance/' ~ target ~ '/failed') | tojson }}
+    - tag: salt-autoscaler/instance/{{ target }}/failed
     - data:
         id: {{ target | tojson }}
         reason: 'deploy orchestrate orch.salt_autoscaler.deploy failed (grain reset, state training-env or ready grain); see its salt/run/<jid>/ret'

@@ -1,6 +1,6 @@
 // Every recorded salt-api response body (`*.body`) goes through our client and its schemas, served by a
 // real HTTP server replaying the fixture's status, content type and bytes; each row names its file.
-import t from 'tap';
+import t, { type Test } from 'tap';
 import { readdirSync } from 'node:fs';
 import { SaltClient } from '../../src/salt/client.ts';
 import { SaltApiActions } from '../../src/salt/actions.ts';
@@ -17,7 +17,7 @@ interface Ctx {
   readonly server: FixtureServer;
 }
 type Row = (tt: Tap, ctx: Ctx, name: string) => Promise<void>;
-type Tap = typeof t;
+type Tap = Test;
 
 /** serve answers /login with a fresh token and every other request with the named fixture (or a per-fun override). */
 const LOGIN_FIXTURES = new Set(['auth_01_login_ok', 'auth_02_login_ok_form', 'auth_03_login_bad_password', 'auth_04_login_unknown_user', 'auth_05_login_auto_eauth', 'auth_10_login_short_token_expire']);

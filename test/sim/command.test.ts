@@ -1,0 +1,66 @@
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { gzipSync } from 'node:zlib';
+import t from 'tap';
+import { parseSimulateArgs, runSimulateCommand } from '../../src/sim/command.ts';
+import type { SimReport } from '../../src/sim/simulate.ts';
+
+const CSV = ['time,running_gpus,pending_gpus,total_gpus', ...[8, 8, 20, 20, 20, 20, 20, 20, 0, 0].map((d, n) => `m${n},${d},0,24`)].join('\n');
+
+function sink(): { write(text: string): boolean; text(): string } {
+  let all = '';
+  return { write: (text: string) => { all += text; return true; }, text: () => all };
+}
+
+t.test('prints the SimReport as JSON for a gzip trace and writes the SVG chart', async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'sim-'));
+  t.teardown(() => rm(dir, { recursive: true, force: true }));
+  await writeFile(join(dir, 'tiny.csv.gz'), gzipSync(CSV));
+  const out = sink();
+  const code = await runSimulateCommand(['--trace', join(dir, 'tiny.csv.gz'), '--json', `--svg=${join(dir, 'chart.svg')}`], out);
+  t.equal(code, 0);
+  const report = JSON.parse(out.text()) as SimReport;
+  t.equal(report.trace, 'tiny');
+  t.equal(report.demandGpuMinutes, 136);
+  t.same(report.policies.map((p) => p.name), ['oracle', 'static-max', 'seed-threshold', 'target-tracking', 'salt-autoscaler']);
+  const svg = await readFile(join(dir, 'chart.svg'), 'utf8');
+  t.match(svg, /^<svg xmlns="http:\/\/www.w3.org\/2000\/svg"/);
+  t.equal(svg.match(/<polyline /g)?.length, 3, 'demand, ready and paid lines');
+  t.match(svg, 'tiny, salt-autoscaler: cost 0.929 x oracle');
+});
+
+t.test('prints a table with one row per policy for a plain trace', async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'sim-'));
+  t.teardown(() => rm(dir, { recursive: true, force: true }));
+  await writeFile(join(dir, 'tiny.csv'), CSV);
+  const out = sink();
+  t.equal(await runSimulateCommand(['--trace', join(dir, 'tiny.csv')], out), 0);
+  const lines = out.text().trim().split('\n');
+  t.match(lines[0], 'trace tiny: 10 minutes, 8 GPUs/instance, demand 136 GPU-minutes');
+  t.match(lines[6], /^salt-autoscaler\s+26\s+0\.929\s+48\s+35\.294/);
+});
+
+t.test('takes the pool bounds from the config file', async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'sim-'));
+  t.teardown(() => rm(dir, { recursive: true, force: true }));
+  await writeFile(join(dir, 'tiny.csv'), CSV);
+  await writeFile(join(dir, 'config.yaml'), [
+    'salt: {url: "http://127.0.0.1:8000", username: u, password: p}',
+    'pools:',
+    '  - {env: prod, instanceType: type1, provider: p, max: 2, min: 0, interval: 60s, reserved: [gpu-1, gpu-2]}',
+  ].join('\n'));
+  const out = sink();
+  t.equal(await runSimulateCommand(['--trace', join(dir, 'tiny.csv'), '--config', join(dir, 'config.yaml'), '--json'], out), 0);
+  const staticMax = (JSON.parse(out.text()) as SimReport).policies.find((p) => p.name === 'static-max');
+  t.equal(staticMax?.instanceMinutes, 20, 'max 2 from the config, 10 minutes');
+  t.equal(staticMax?.unmetGpuMinutes, 6 * 4, '20 GPUs of demand on 16 for 6 minutes');
+});
+
+t.test('rejects unknown or incomplete arguments with ASC_ERR_SIM_ARGS', async (t) => {
+  t.throws(() => parseSimulateArgs(['--bogus']), { code: 'ASC_ERR_SIM_ARGS', message: /unknown argument '--bogus'/ });
+  t.throws(() => parseSimulateArgs(['--json']), { code: 'ASC_ERR_SIM_ARGS', message: /--trace FILE is required/ });
+  t.throws(() => parseSimulateArgs(['--trace']), { code: 'ASC_ERR_SIM_ARGS', message: /--trace needs a value/ });
+  t.throws(() => parseSimulateArgs(['--trace', 'x', '--gpus-per-instance', '0']), { code: 'ASC_ERR_SIM_ARGS' });
+  t.same(parseSimulateArgs(['--trace=a.csv', '--gpus-per-instance', '4']), { trace: 'a.csv', json: false, gpusPerInstance: 4 });
+});

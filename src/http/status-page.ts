@@ -86,6 +86,7 @@ export function renderStatusPage(data: StatusPageData): string {
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>salt-autoscaler</title>
+<link rel="icon" href="data:,">
 <link rel="stylesheet" href="/static/status.css">
 <script src="/static/status.js" defer></script>
 </head>

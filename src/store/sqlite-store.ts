@@ -17,7 +17,7 @@ import { INSTANCE_STATES } from '../core/types.ts';
 import type { DecisionRecord, Intent, IntentKind, StateStore } from '../engine/ports.ts';
 import { AutoscalerError } from '../errors.ts';
 import type { Logger } from '../log.ts';
-import { migrate } from './migrations.ts';
+import { migrate, schemaVersion } from './migrations.ts';
 
 /** StoreOptions tunes openStore; only `logger` is required. */
 export interface StoreOptions {
@@ -289,10 +289,11 @@ export function openStore(path: string, opts: StoreOptions): SqliteStore {
     if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
     db = new BetterSqlite3(path);
     db.pragma('busy_timeout = 5000');
-    db.pragma('journal_mode = WAL');
-    db.pragma('synchronous = FULL');
     const check: unknown = db.pragma('quick_check', { simple: true });
     if (check !== 'ok') throw new Error(`integrity check failed: ${String(check)}`);
+    schemaVersion(db, path); // refuses a foreign database before anything is written to it
+    db.pragma('journal_mode = WAL');
+    db.pragma('synchronous = FULL');
     const { from, to } = migrate(db, path);
     if (from !== to) log.info({ path, from, to }, 'state database migrated');
     const keep = opts.finishedIntentsKept ?? 10_000;

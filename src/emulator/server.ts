@@ -21,6 +21,7 @@ import { ALL_CLIENTS, LowstateSchema, runLowstate, targetMinions, type Job, type
 import {
   JidGenerator, MSG_AUTH_ERROR, MSG_BAD_CREDENTIALS, MSG_NO_PERMISSION, STATUS_TEXT, cherrypyErrorPage, httpDate, jobStartTime, pyJson,
 } from './wire.ts';
+import { AutoscalerError } from '../errors.ts';
 import { DEFAULT_DELAYS, DEFAULT_USER, EmulatorOptionsSchema, type EmulatorOptions } from './options.ts';
 
 /** CallRecord is one salt-api request the emulator answered (one per lowstate chunk for `POST /`). */
@@ -142,7 +143,12 @@ const LoginSchema = z.looseObject({
 
 /** startEmulator starts a salt-api emulator on `opts.port` (default: a random free port) of `opts.host`. */
 export async function startEmulator(input: EmulatorOptions = {}): Promise<Emulator> {
-  const opts = EmulatorOptionsSchema.parse(input);
+  const parsedOpts = EmulatorOptionsSchema.safeParse(input);
+  if (!parsedOpts.success) {
+    const problems = parsedOpts.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ');
+    throw new AutoscalerError('ASC_ERR_EMULATOR_OPTIONS', `emulator options are invalid: ${problems}`, { cause: parsedOpts.error });
+  }
+  const opts = parsedOpts.data;
   const now = (): number => Date.now();
   const timers = new Timers();
   const bus = new EventBus(now, timers);

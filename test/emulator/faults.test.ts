@@ -210,3 +210,7 @@ t.test('the control API drives faults and reads state from another process', asy
   const calls = await control('calls');
   t.match(calls.json, [{ path: '/login', status: 200 }, { path: '/', fun: 'manage.up', status: 500 }]);
 });
+
+t.test('refuses invalid options with ASC_ERR_EMULATOR_OPTIONS naming the bad field', async (t) => {
+  await t.rejects(startEmulator({ delays: { bootMs: -1 } }), { code: 'ASC_ERR_EMULATOR_OPTIONS', message: /delays\.bootMs/ });
+});

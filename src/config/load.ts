@@ -93,10 +93,12 @@ function nonEmpty(value: string | undefined): string | undefined {
 export function parseConfigText(text: string, env: Env = process.env, source = 'config'): Config {
   const doc = parseDocument(text, { prettyErrors: false, uniqueKeys: true });
   if (doc.errors.length > 0) {
-    const problems = doc.errors.map((e) => ({
-      path: e.linePos?.[0] ? `line ${e.linePos[0].line}:${e.linePos[0].col}` : '(yaml)',
-      message: e.message.split('\n')[0] ?? e.code,
-    }));
+    const problems = doc.errors.map((e) => {
+      const before = text.slice(0, e.pos[0]);
+      const line = before.split('\n').length;
+      const col = e.pos[0] - before.lastIndexOf('\n');
+      return { path: `line ${line}:${col}`, message: e.message.split('\n')[0] ?? e.code };
+    });
     throw new ConfigError('ASC_ERR_CONFIG_READ', `${source}: not valid YAML: ${problems.map((p) => `${p.path}: ${p.message}`).join('; ')}`, problems);
   }
   let raw: unknown;

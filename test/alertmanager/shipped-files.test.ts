@@ -1,0 +1,87 @@
+import t from 'tap';
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parse } from 'yaml';
+import { loadConfig } from '../../src/config/load.ts';
+import { RULES_HEADER, renderRules } from '../../src/config/render-rules.ts';
+
+const ROOT = new URL('../../', import.meta.url).pathname;
+const EXAMPLE = join(ROOT, 'examples/config.yaml');
+const RULES = join(ROOT, 'alertmanager/rules/salt-autoscaler.rules.yml');
+const AM = join(ROOT, 'alertmanager/alertmanager.yml');
+const DASHBOARD = join(ROOT, 'alertmanager/grafana/salt-autoscaler.json');
+const PROMTOOL = '/usr/bin/promtool';
+const AMTOOL = '/usr/bin/amtool';
+const env = { SALT_AUTOSCALER_SALT_PASSWORD: 'x' };
+
+function run(bin: string, args: string[]): { code: number; output: string } {
+  try {
+    return { code: 0, output: execFileSync(bin, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] }) };
+  } catch (err) {
+    const e = err as { status?: number; stdout?: string; stderr?: string };
+    return { code: e.status ?? 1, output: `${e.stdout ?? ''}${e.stderr ?? ''}` };
+  }
+}
+
+t.test('the shipped rule file is renderRules(examples/config.yaml) (regenerate on drift)', async (t) => {
+  const expected = renderRules(loadConfig(EXAMPLE, env));
+  t.ok(expected.startsWith(RULES_HEADER));
+  t.equal(readFileSync(RULES, 'utf8'), expected,
+    'alertmanager/rules/salt-autoscaler.rules.yml drifted: regenerate with `npx tsx src/cli.ts render-rules --config examples/config.yaml > alertmanager/rules/salt-autoscaler.rules.yml`');
+});
+
+t.test('the rules carry the alert contract: names, labels, workload annotation, thresholds', async (t) => {
+  const doc = parse(readFileSync(RULES, 'utf8')) as { groups: { name: string; rules: { alert: string; expr: string; labels: Record<string, string>; annotations: Record<string, string> }[] }[] };
+  const scale = doc.groups.find((g) => g.name === 'salt-autoscaler-scale')?.rules ?? [];
+  const up = scale.find((r) => r.alert === 'SaltAutoscalerScaleUp' && r.labels['pool'] === 'prod/type1');
+  t.match(up, { expr: '(sum(queue_length{env="prod",instance_type="type1"})) >= 1', labels: { env: 'prod', instance_type: 'type1' }, annotations: { workload: '{{ $value }}' } });
+  const down = scale.find((r) => r.alert === 'SaltAutoscalerScaleDown' && r.labels['pool'] === 'prod/type3');
+  t.match(down, { expr: '(sum(queue_length{env="prod",instance_type="type3"})) <= 0' });
+  t.equal(scale.length, 2 * loadConfig(EXAMPLE, env).pools.length);
+  const self = doc.groups.find((g) => g.name === 'salt-autoscaler-self')?.rules.map((r) => r.alert) ?? [];
+  t.ok(self.includes('SaltAutoscalerEventStreamDisconnected') && self.includes('SaltAutoscalerActionsFailing') && self.includes('SaltAutoscalerPoolAtMax') && self.includes('SaltAutoscalerInstancesFailing'));
+});
+
+t.test('promtool accepts the shipped and a freshly generated rule file', { skip: existsSync(PROMTOOL) ? false : `${PROMTOOL} not installed (apt install prometheus)` }, async (t) => {
+  const shipped = run(PROMTOOL, ['check', 'rules', RULES]);
+  t.equal(shipped.code, 0, shipped.output);
+  t.match(shipped.output, /SUCCESS: 16 rules found/);
+  const dir = mkdtempSync(join(tmpdir(), 'asc-rules-'));
+  const odd = join(dir, 'odd.rules.yml');
+  const config = loadConfig(EXAMPLE, env);
+  writeFileSync(odd, renderRules({ ...config, pools: config.pools.map(({ workloadQuery: _q, ...p }) => ({ ...p, env: 'we"ird\\env' })) }));
+  const generated = run(PROMTOOL, ['check', 'rules', odd]);
+  t.equal(generated.code, 0, generated.output);
+  const broken = join(dir, 'broken.rules.yml');
+  writeFileSync(broken, RULES_HEADER + 'groups:\n  - name: x\n    rules:\n      - alert: A\n        expr: sum(\n');
+  t.not(run(PROMTOOL, ['check', 'rules', broken]).code, 0, 'promtool does reject a broken file');
+});
+
+t.test('amtool accepts the shipped alertmanager.yml', { skip: existsSync(AMTOOL) ? false : `${AMTOOL} not installed (apt install prometheus-alertmanager)` }, async (t) => {
+  const res = run(AMTOOL, ['check-config', AM]);
+  t.equal(res.code, 0, res.output);
+  t.match(res.output, /SUCCESS/);
+});
+
+t.test('alertmanager.yml routes the scale alerts to the webhook with send_resolved and a bearer token file', async (t) => {
+  const am = parse(readFileSync(AM, 'utf8')) as {
+    route: { receiver: string; routes: { receiver: string; matchers: string[]; group_by: string[]; group_wait: string; repeat_interval: string }[] };
+    receivers: { name: string; webhook_configs?: { url: string; send_resolved: boolean; http_config: { authorization: { credentials_file: string } } }[] }[];
+  };
+  t.equal(am.route.receiver, 'default');
+  const route = am.route.routes.find((r) => r.receiver === 'salt-autoscaler');
+  t.match(route, { group_by: ['alertname', 'env', 'instance_type'], group_wait: '5s', repeat_interval: '2m' });
+  t.match(route?.matchers[0], /SaltAutoscalerScaleUp/);
+  const hook = am.receivers.find((r) => r.name === 'salt-autoscaler')?.webhook_configs?.[0];
+  t.match(hook, { url: 'http://127.0.0.1:9717/alertmanager/webhook', send_resolved: true, http_config: { authorization: { credentials_file: /webhook-token/ } } });
+});
+
+t.test('the Grafana dashboard is valid JSON over the contract metrics only', async (t) => {
+  const dash = JSON.parse(readFileSync(DASHBOARD, 'utf8')) as { panels: { targets: { expr: string }[] }[] };
+  const known = ['event_stream_connected', 'stream_reconnects_total', 'actions_total', 'pool_instances', 'pool_max', 'decisions_total', 'instances_failed_total', 'pool_workload'];
+  const used = dash.panels.flatMap((p) => p.targets.flatMap((x) => [...x.expr.matchAll(/salt_autoscaler_([a-z_]+)/g)].map((m) => m[1])));
+  t.ok(used.length >= 8);
+  t.same(used.filter((m) => !known.includes(m ?? '')), []);
+});

@@ -17,7 +17,7 @@
  * ```
  * SSE: `GET /events` parsed with eventsource-parser (the stream sends `retry: 400`, then per event a `tag:`
  * line — ignored, the tag is inside the data — and a `data:` line). WS: `/ws/<token>`, send
- * `websocket client ready`, each frame is `data: {...}\n\n`. Both feed the same frame handler.
+ * `websocket client ready` (open once salt-api acknowledges it), each frame is `data: {...}\n\n`. Both feed the same frame handler.
  */
 import { createParser, type ParseError } from 'eventsource-parser';
 import { request } from 'undici';
@@ -272,17 +272,9 @@ export class SaltEventStream implements EventSource {
       throw new SaltApiError('ASC_ERR_SALT_STREAM', `salt-api answered ${res.statusCode} to GET /events, expected 200`, { endpoint: '/events', status: res.statusCode, body });
     }
     onOpen();
-    const parser = createParser({
-      onEvent: (message) => { this.#frame(message.data); },
-      onError: (err: ParseError) => {
-        if (err.type !== 'unknown-field' || err.field !== 'tag') this.#log.debug({ type: err.type, field: err.field }, 'odd SSE line ignored');
-      },
-    });
-    const decoder = new TextDecoder();
+    const reader = sseReader((data) => { this.#frame(data); }, this.#log);
     try {
-      for await (const chunk of res.body) {
-        parser.feed(decoder.decode(chunk as Uint8Array, { stream: true }));
-      }
+      for await (const chunk of res.body) reader.feed(chunk as Uint8Array);
     } catch (err) {
       if (conn.signal.aborted) return 'aborted';
       // EOF without the final chunk: salt-api was stopped or restarted
@@ -321,14 +313,21 @@ export class SaltEventStream implements EventSource {
           done(new SaltApiError('ASC_ERR_SALT_STREAM', `salt-api answered ${res.statusCode ?? 0} to the /ws upgrade, expected 101`, { endpoint: '/ws', status: res.statusCode ?? 0 }));
         }
       });
-      ws.on('open', () => {
-        ws.send('websocket client ready');
+      // salt-api subscribes to the bus only once it got `websocket client ready`; its answer
+      // (`server received message`) is the moment the stream is open and a gap can be reconciled.
+      let acked = false;
+      const ack = (): void => {
+        if (acked) return;
+        acked = true;
         onOpen();
-      });
+      };
+      ws.on('open', () => { ws.send('websocket client ready'); });
       ws.on('message', (raw, isBinary) => {
         if (isBinary) return;
         const text = raw.toString();
-        if (text.startsWith('data: ')) this.#frame(text.slice(6));
+        const data = wsFrameData(text);
+        ack();
+        if (data !== undefined) this.#frame(data);
         else if (text !== 'server received message') {
           this.#stats.malformed += 1;
           this.#log.debug({ sample: trimBody(text, 120) }, 'malformed salt event frame skipped');
@@ -390,6 +389,32 @@ export class SaltEventStream implements EventSource {
     if (this.#pending !== undefined) clearTimeout(this.#pending.timer);
     this.#pending = undefined;
   }
+}
+
+/** SseReader turns SSE body bytes into the `data` text of each event (salt-api's `tag:` lines are skipped). */
+export interface SseReader {
+  feed(chunk: Uint8Array | string): void;
+}
+
+/** sseReader builds the SSE decoding path of the stream (eventsource-parser + a streaming UTF-8 decoder). */
+export function sseReader(onData: (data: string) => void, log?: Logger): SseReader {
+  const parser = createParser({
+    onEvent: (message) => { onData(message.data); },
+    onError: (err: ParseError) => {
+      if (err.type !== 'unknown-field' || err.field !== 'tag') log?.debug({ type: err.type, field: err.field }, 'odd SSE line ignored');
+    },
+  });
+  const decoder = new TextDecoder();
+  return {
+    feed(chunk) {
+      parser.feed(typeof chunk === 'string' ? chunk : decoder.decode(chunk, { stream: true }));
+    },
+  };
+}
+
+/** wsFrameData returns the JSON text of a salt-api websocket frame (`data: {...}\n\n`), or undefined for anything else. */
+export function wsFrameData(text: string): string | undefined {
+  return text.startsWith('data: ') ? text.slice(6) : undefined;
 }
 
 function errText(err: unknown): string {

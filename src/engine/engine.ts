@@ -16,6 +16,7 @@
  * decides again from Salt's truth. Failed instances are stopped and back the pool off (core/decide).
  */
 import { decide } from '../core/decide.ts';
+import { ADAPTIVE_PEAK_WINDOW_MS, observe } from '../core/strategies/adaptive.ts';
 import { newInstance, step, type LifecycleInput, type StepResult } from '../core/lifecycle.ts';
 import type { SaltEvent, StreamItem } from '../core/salt-event.ts';
 import { IN_FLIGHT_STATES, type Decision, type Instance, type InstanceState, type PoolHistory, type PoolSpec, type PoolView, type Workload } from '../core/types.ts';
@@ -288,6 +289,9 @@ export class Engine implements EngineApi {
     }
     const now = this.#now();
     const workload = this.#workloadOf(rt, now);
+    if (workload !== undefined && spec.strategy.kind === 'adaptive') {
+      rt.history = { ...rt.history, policy: observe(rt.history.policy, workload, now, spec.strategy.peakWindowMs ?? ADAPTIVE_PEAK_WINDOW_MS) };
+    }
     await this.#refreshIdle(rt, now);
     const instances = this.#poolInstances(spec.name);
     const effective: PoolSpec = rt.paused === spec.paused ? spec : { ...spec, paused: rt.paused };

@@ -1,0 +1,107 @@
+/**
+ * cli: `salt-autoscaler <command>` — serve | check-config | events | render-rules | simulate | demo.
+ * Exit codes: 0 ok, 1 runtime failure, 2 invalid config or usage.
+ */
+import { parseArgs } from 'node:util';
+import { ConfigError, AutoscalerError } from './errors.ts';
+import { loadConfig, formatProblems } from './config/load.ts';
+
+const USAGE = `usage: salt-autoscaler <command> [options]
+
+commands:
+  serve --config FILE          run the autoscaler (HTTP API, webhook, status page)
+  check-config FILE            validate a config file; prints every problem with its path (exit 2)
+  events --config FILE         print every salt event as one JSON line (like salt-run state.event)
+  render-rules --config FILE   print the Prometheus rule file generated from the pools
+  simulate --trace FILE [--config FILE] [--json] [--svg FILE]
+                               replay a demand trace through the policies, with the oracle
+  demo [--port N]              run the service against the salt-api emulator with a synthetic queue
+`;
+
+const DEFAULT_CONFIG = '/etc/salt-autoscaler/config.yaml';
+
+function configPath(args: readonly string[]): string {
+  const { values, positionals } = parseArgs({ args: [...args], options: { config: { type: 'string', short: 'c' } }, allowPositionals: true, strict: false });
+  const v = values['config'];
+  return typeof v === 'string' ? v : (positionals[0] ?? DEFAULT_CONFIG);
+}
+
+function reportConfigError(err: unknown): number {
+  if (err instanceof ConfigError) {
+    process.stderr.write(`${formatProblems(err)}\n`);
+    return 2;
+  }
+  throw err;
+}
+
+/** main runs one CLI command and resolves to its exit code (it never exits the process itself). */
+export async function main(argv: readonly string[]): Promise<number> {
+  const [command, ...rest] = argv;
+  try {
+    switch (command) {
+      case 'serve': {
+        let config;
+        try { config = loadConfig(configPath(rest)); } catch (err) { return reportConfigError(err); }
+        const { startService } = await import('./main.ts');
+        const service = await startService(config);
+        await new Promise<void>((resolve) => {
+          const stop = (): void => { resolve(); };
+          process.once('SIGTERM', stop);
+          process.once('SIGINT', stop);
+        });
+        await service.stop();
+        return 0;
+      }
+      case 'check-config': {
+        const { runCheckConfig } = await import('./config/check-config.ts');
+        return runCheckConfig(configPath(rest), process.stdout, process.stderr);
+      }
+      case 'render-rules': {
+        const { runRenderRules } = await import('./config/render-rules.ts');
+        return runRenderRules(configPath(rest), process.stdout, process.stderr);
+      }
+      case 'events': {
+        let config;
+        try { config = loadConfig(configPath(rest)); } catch (err) { return reportConfigError(err); }
+        const { runEventsCommand } = await import('./salt/events-command.ts');
+        const ac = new AbortController();
+        process.once('SIGINT', () => ac.abort());
+        process.once('SIGTERM', () => ac.abort());
+        await runEventsCommand({
+          url: config.salt.url,
+          username: config.salt.username,
+          password: config.salt.password,
+          eauth: config.salt.eauth,
+          transport: config.salt.transport,
+          caFile: config.salt.caFile,
+          tlsVerify: config.salt.tlsVerify,
+          heartbeatIntervalMs: config.salt.heartbeatIntervalMs,
+          timeoutMs: config.salt.timeoutMs,
+        }, process.stdout, ac.signal);
+        return 0;
+      }
+      case 'simulate': {
+        const { runSimulateCommand } = await import('./sim/command.ts');
+        return await runSimulateCommand(rest, process.stdout);
+      }
+      case 'demo': {
+        const { runDemo } = await import('./demo.ts');
+        return await runDemo(rest);
+      }
+      case undefined:
+      case 'help':
+      case '--help':
+      case '-h':
+        process.stdout.write(USAGE);
+        return command === undefined ? 2 : 0;
+      default:
+        process.stderr.write(`salt-autoscaler: unknown command '${command}'\n${USAGE}`);
+        return 2;
+    }
+  } catch (err) {
+    if (err instanceof ConfigError) return reportConfigError(err);
+    const code = err instanceof AutoscalerError ? ` [${err.code}]` : '';
+    process.stderr.write(`salt-autoscaler ${command ?? ''}: ${err instanceof Error ? err.message : String(err)}${code}\n`);
+    return 1;
+  }
+}

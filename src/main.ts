@@ -1,0 +1,158 @@
+/**
+ * main: the composition root, the only file that wires concrete adapters into the engine.
+ *
+ * ```
+ * config ─► logger ─► store (SQLite) ─► SaltClient ─► SaltApiActions ─┐
+ *                                   └─► SaltEventStream ───────────────┼─► Engine ─► fastify (API, webhook, /metrics, status page)
+ *                     PrometheusSource (optional) ─────────────────────┘
+ * ```
+ */
+import type { Logger } from 'pino';
+import type { FastifyInstance } from 'fastify';
+import type { Config, PoolConfig } from './config/load.ts';
+import { toPoolSpec } from './config/load.ts';
+import { Engine, type EngineObserver, type ManagedPool } from './engine/engine.ts';
+import type { Clock } from './engine/ports.ts';
+import { createLogger } from './log.ts';
+import { createMetrics, observeEventLag, type Metrics } from './prometheus/metrics.ts';
+import { PrometheusSource } from './prometheus/source.ts';
+import { SaltApiActions } from './salt/actions.ts';
+import { SaltClient } from './salt/client.ts';
+import { SaltEventStream } from './salt/event-stream.ts';
+import { openStore } from './store/sqlite-store.ts';
+import { buildApp } from './http/app.ts';
+import { alertmanagerWebhook } from './alertmanager/webhook.ts';
+
+/** Service is a running salt-autoscaler: its engine, HTTP server and a stop function. */
+export interface Service {
+  readonly engine: Engine;
+  readonly app: FastifyInstance;
+  readonly metrics: Metrics;
+  readonly url: string;
+  stop(): Promise<void>;
+}
+
+/** managedPool maps one configured pool to what the engine runs. */
+export function managedPool(pool: PoolConfig): ManagedPool {
+  return {
+    spec: toPoolSpec(pool),
+    provider: pool.provider,
+    reserved: pool.reserved,
+    ...(pool.reservedPattern === undefined ? {} : { reservedPattern: pool.reservedPattern }),
+    ...(pool.profile === undefined ? {} : { profile: pool.profile }),
+    idleCheck: pool.idleCheck,
+  };
+}
+
+/** metricsObserver turns engine notifications into prom-client metric updates. */
+export function metricsObserver(metrics: Metrics, clock: Clock): EngineObserver {
+  return {
+    event: (kind, lagMs) => {
+      metrics.events.inc({ kind });
+      if (lagMs !== undefined) observeEventLag(metrics, clock.now() - lagMs, clock.now());
+    },
+    ignored: (reason) => metrics.lifecycleIgnored.inc({ reason: reason.split(':')[0]?.slice(0, 60) ?? 'unknown' }),
+    decision: (pool, outcome) => metrics.decisions.inc({ pool, outcome }),
+    action: (action, result) => metrics.actions.inc({ action, result }),
+    instanceFailed: (pool) => metrics.instancesFailed.inc({ pool }),
+    correction: (pool) => metrics.reconcileCorrections.inc({ pool }),
+    reconcile: (result) => metrics.reconcileRuns.inc({ result }),
+    poolSizes: () => {},
+    openIntents: (n) => metrics.intentsOpen.set(n),
+  };
+}
+
+/** startService runs salt-autoscaler from a validated config until stop() is called. */
+export async function startService(config: Config, opts: { logger?: Logger; clock?: Clock } = {}): Promise<Service> {
+  const logger = opts.logger ?? createLogger({ level: config.log.level });
+  const clock: Clock = opts.clock ?? { now: () => Date.now() };
+  const metrics = createMetrics();
+  const store = openStore(config.store.path, { logger });
+  const client = new SaltClient({
+    url: config.salt.url,
+    username: config.salt.username,
+    password: config.salt.password,
+    eauth: config.salt.eauth,
+    caFile: config.salt.caFile,
+    tlsVerify: config.salt.tlsVerify,
+    timeoutMs: config.salt.timeoutMs,
+    logger: logger.child({ component: 'salt-client' }),
+  });
+  const actions = new SaltApiActions(client, logger);
+  const events = new SaltEventStream({
+    client,
+    transport: config.salt.transport,
+    logger: logger.child({ component: 'salt-events' }),
+    heartbeatIntervalMs: config.salt.heartbeatIntervalMs,
+    heartbeatTimeoutMs: config.salt.heartbeatTimeoutMs,
+  });
+  const prom = config.prometheus === undefined ? undefined : new PrometheusSource({
+    url: config.prometheus.url,
+    timeoutMs: config.prometheus.timeoutMs,
+    logger: logger.child({ component: 'prometheus' }),
+    queries: Object.fromEntries(config.pools.filter((p) => p.workloadQuery !== undefined).map((p) => [p.name, p.workloadQuery as string])),
+    now: () => clock.now(),
+  });
+  const engine = new Engine({
+    pools: config.pools.map(managedPool),
+    salt: actions,
+    store,
+    clock,
+    logger,
+    observer: metricsObserver(metrics, clock),
+    events,
+    ...(prom === undefined ? {} : { workloadSource: (pool: string) => prom.workload(pool) }),
+    reconcileIntervalMs: config.engine.reconcileIntervalMs,
+    evaluateIntervalMs: config.engine.evaluateIntervalMs,
+  });
+  const app = buildApp({
+    engine,
+    metrics,
+    config: {
+      ...(config.http.apiToken === undefined ? {} : { apiToken: config.http.apiToken }),
+      bodyLimit: config.http.bodyLimitBytes,
+    },
+    logger,
+    registerWebhook: (instance) => alertmanagerWebhook(instance, {
+      config,
+      onSignal: (signal) => engine.alertSignal(signal),
+      now: () => clock.now(),
+      logger: logger.child({ component: 'alertmanager' }),
+      metrics,
+    }),
+  });
+  // the stream keeps plain counters; mirror them into prom-client (counters only move forward)
+  let seen = { reconnects: 0, malformed: 0 };
+  const mirror = setInterval(() => {
+    const stats = events.stats;
+    metrics.eventStreamConnected.set(events.connected ? 1 : 0);
+    metrics.streamReconnects.inc(Math.max(0, stats.reconnects - seen.reconnects));
+    metrics.eventsMalformed.inc(Math.max(0, stats.malformed - seen.malformed));
+    if (stats.heartbeatRttMs !== undefined) metrics.heartbeatRtt.observe(stats.heartbeatRttMs / 1000);
+    seen = { reconnects: stats.reconnects, malformed: stats.malformed };
+  }, 2_000);
+  mirror.unref();
+  const { host, port } = config.http;
+  await app.listen({ host, port });
+  const address = app.server.address();
+  const url = typeof address === 'object' && address !== null ? `http://${host}:${address.port}` : `http://${host}:${port}`;
+  logger.info({ url, pools: config.pools.length, transport: config.salt.transport }, 'salt-autoscaler listening');
+  // the engine starts after the HTTP server so /healthz answers while the first reconcile runs
+  await engine.start();
+  let stopped = false;
+  return {
+    engine,
+    app,
+    metrics,
+    url,
+    async stop() {
+      if (stopped) return;
+      stopped = true;
+      clearInterval(mirror);
+      await app.close();
+      await engine.stop();
+      await client.close();
+      store.close();
+    },
+  };
+}

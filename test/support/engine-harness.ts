@@ -1,0 +1,114 @@
+/**
+ * engine-harness: an in-process engine wired to REAL adapters (SaltClient, SaltApiActions, SaltEventStream,
+ * SqliteStore in a temp dir) against the salt-api emulator, for the engine's integration tests.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Writable } from 'node:stream';
+import { parseConfig, type Config } from '../../src/config/load.ts';
+import { Engine } from '../../src/engine/engine.ts';
+import { managedPool } from '../../src/main.ts';
+import { startEmulator, type Emulator, type EmulatorOptions } from '../../src/emulator/index.ts';
+import { createLogger, type Logger } from '../../src/log.ts';
+import { SaltApiActions } from '../../src/salt/actions.ts';
+import { SaltClient } from '../../src/salt/client.ts';
+import { SaltEventStream } from '../../src/salt/event-stream.ts';
+import { openStore, type SqliteStore } from '../../src/store/sqlite-store.ts';
+
+/** Harness is one running engine with its emulator; close() tears everything down. */
+export interface Harness {
+  readonly emu: Emulator;
+  readonly engine: Engine;
+  readonly store: SqliteStore;
+  readonly config: Config;
+  readonly dir: string;
+  readonly logs: string[];
+  readonly stream: SaltEventStream;
+  close(): Promise<void>;
+}
+
+/** waitFor polls a condition until it holds or the deadline passes (then it throws with the label). */
+export async function waitFor(label: string, cond: () => boolean | Promise<boolean>, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    if (await cond()) return;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for: ${label}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+/** capturingLogger returns a pino logger whose lines land in `lines`. */
+export function capturingLogger(lines: string[], level = 'debug'): Logger {
+  const sink = new Writable({ write(chunk: Buffer, _enc, cb) { lines.push(chunk.toString()); cb(); } });
+  return createLogger({ level, destination: sink });
+}
+
+/** startHarness starts an emulator and an engine over it with one pool `test/t1` (overridable). */
+export async function startHarness(opts: {
+  emulator?: EmulatorOptions;
+  pool?: Record<string, unknown>;
+  engine?: Record<string, unknown>;
+  dir?: string;
+  emu?: Emulator;
+  heartbeat?: string;
+} = {}): Promise<Harness> {
+  const emu = opts.emu ?? await startEmulator({
+    instances: [{ id: 'gpu-t1-1' }, { id: 'gpu-t1-2' }, { id: 'gpu-t1-3' }],
+    ...opts.emulator,
+  });
+  const dir = opts.dir ?? mkdtempSync(join(tmpdir(), 'asc-engine-'));
+  const config = parseConfig({
+    salt: { url: emu.url, username: 'autoscaler', password: 'secret', eauth: 'pam', heartbeatInterval: opts.heartbeat ?? '1s', heartbeatTimeout: '500ms', timeout: '5s' },
+    store: { path: join(dir, 'state.db') },
+    engine: { reconcileInterval: '1h', evaluateInterval: '1s', ...opts.engine },
+    pools: [{
+      name: 'test/t1', env: 'test', instanceType: 't1', min: 0, max: 3, upThreshold: 1, downThreshold: 0,
+      interval: '1s', strategy: 'threshold', provider: 'emu-cloud', reserved: ['gpu-t1-1', 'gpu-t1-2', 'gpu-t1-3'],
+      ...opts.pool,
+    }],
+  }, {});
+  const logs: string[] = [];
+  const logger = capturingLogger(logs);
+  const store = openStore(config.store.path, { logger });
+  const client = new SaltClient({
+    url: config.salt.url, username: config.salt.username, password: config.salt.password, eauth: config.salt.eauth,
+    tlsVerify: true, timeoutMs: config.salt.timeoutMs, logger,
+  });
+  const stream = new SaltEventStream({
+    client, transport: config.salt.transport, logger, heartbeatIntervalMs: config.salt.heartbeatIntervalMs,
+    heartbeatTimeoutMs: config.salt.heartbeatTimeoutMs, reconnectBaseMs: 50, reconnectMaxMs: 500,
+  });
+  const engine = new Engine({
+    pools: config.pools.map(managedPool),
+    salt: new SaltApiActions(client, logger),
+    store,
+    clock: { now: () => Date.now() },
+    logger,
+    events: stream,
+    reconcileIntervalMs: config.engine.reconcileIntervalMs,
+    evaluateIntervalMs: config.engine.evaluateIntervalMs,
+    tickIntervalMs: 100,
+  });
+  await engine.start();
+  return {
+    emu, engine, store, config, dir, logs, stream,
+    async close() {
+      await engine.stop();
+      await client.close();
+      store.close();
+      if (opts.emu === undefined) await emu.close();
+      if (opts.dir === undefined) rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** stateOf is the engine's state of one instance. */
+export function stateOf(h: Harness, id: string): string | undefined {
+  return h.engine.instances().find((i) => i.id === id)?.state;
+}
+
+/** startCalls counts the real starts of an instance: the `salt/cloud/<id>/starting` events a start emits. */
+export function startCalls(emu: Emulator, id: string): number {
+  return emu.events.filter((e) => e.tag === `salt/cloud/${id}/starting`).length;
+}

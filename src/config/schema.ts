@@ -306,6 +306,12 @@ export interface ConfigProblem {
   readonly message: string;
 }
 
+/** defaultWorkloadQuery is the workload of a pool without workloadQuery: its queue_length summed over env and type. */
+export function defaultWorkloadQuery(pool: Pick<PoolConfig, 'env' | 'instanceType'>): string {
+  const q = (s: string) => `"${s.replaceAll('\\', '\\\\').replaceAll('"', '\\"').replaceAll('\n', '\\n')}"`;
+  return `sum(queue_length{env=${q(pool.env)},instance_type=${q(pool.instanceType)}})`;
+}
+
 /** SECRET_ENV maps each secret to the env variable used when the file does not set it. */
 export const SECRET_ENV = {
   saltPassword: 'SALT_AUTOSCALER_SALT_PASSWORD',

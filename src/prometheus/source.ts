@@ -1,0 +1,137 @@
+/**
+ * source: the PromQL workload source. One instant query per pool (`GET /api/v1/query?query=`), through undici
+ * with a timeout, the answer checked with zod.
+ *
+ *   query --HTTP error / timeout / bad JSON / status:error--+
+ *         --no series, several series, NaN / +Inf / -Inf---+--> undefined (stale signal: the engine holds),
+ *         --exactly one finite sample--> Workload {value, atMs (the sample's time), source: 'prometheus'}
+ *
+ * A failed or empty query is never read as zero: scaling down on missing data would stop busy machines.
+ * Each failure is logged and counted by reason.
+ */
+import { request } from 'undici';
+import { z } from 'zod';
+import type { Logger } from 'pino';
+import type { Workload } from '../core/types.ts';
+import { defaultWorkloadQuery, type PoolConfig } from '../config/schema.ts';
+import { AutoscalerError, trimBody } from '../errors.ts';
+
+/** SampleSchema is a Prometheus sample `[<unix seconds>, "<value>"]`. */
+const SampleSchema = z.tuple([z.number(), z.string()]);
+
+/** QueryResponseSchema is the `/api/v1/query` answer envelope. */
+export const QueryResponseSchema = z.discriminatedUnion('status', [
+  z.object({
+    status: z.literal('success'),
+    data: z.discriminatedUnion('resultType', [
+      z.object({ resultType: z.literal('vector'), result: z.array(z.object({ metric: z.record(z.string(), z.string()), value: SampleSchema })) }),
+      z.object({ resultType: z.literal('scalar'), result: SampleSchema }),
+      z.object({ resultType: z.literal('matrix'), result: z.array(z.unknown()) }),
+      z.object({ resultType: z.literal('string'), result: z.unknown() }),
+    ]),
+    warnings: z.array(z.string()).optional(),
+  }),
+  z.object({ status: z.literal('error'), errorType: z.string().optional(), error: z.string().optional() }),
+]);
+
+/** FailureReason is why a query gave no workload (the `reason` of the failure count). */
+export type FailureReason = 'http' | 'timeout' | 'network' | 'response' | 'query_error' | 'empty' | 'ambiguous' | 'not_finite';
+
+/** PrometheusSourceOptions configures a PrometheusSource. */
+export interface PrometheusSourceOptions {
+  /** url: Prometheus base URL (`prometheus.url`). */
+  readonly url: string;
+  readonly timeoutMs: number;
+  readonly logger: Logger;
+  /** metrics: optional counter of failed queries by pool and reason. */
+  readonly metrics?: { readonly workloadQueryFailures: { inc(labels: { pool: string; reason: FailureReason }): void } };
+}
+
+class QueryFailure extends AutoscalerError {
+  readonly reason: FailureReason;
+  constructor(reason: FailureReason, message: string, cause?: unknown) {
+    super('ASC_ERR_PROMETHEUS_QUERY', message, cause === undefined ? undefined : { cause });
+    this.name = 'QueryFailure';
+    this.reason = reason;
+  }
+}
+
+/** PrometheusSource reads pools' workloads from Prometheus; a failure is a missing (stale) workload, never zero. */
+export class PrometheusSource {
+  readonly #opts: PrometheusSourceOptions;
+  readonly #log: Logger;
+  readonly #failures = new Map<FailureReason, number>();
+
+  constructor(opts: PrometheusSourceOptions) {
+    this.#opts = opts;
+    this.#log = opts.logger.child({ component: 'prometheus-source' });
+  }
+
+  /** failures counts failed queries by reason since the source was created. */
+  get failures(): Readonly<Record<string, number>> {
+    return Object.fromEntries(this.#failures);
+  }
+
+  /** workload queries the pool's workload; undefined (logged and counted) when the answer is not one finite sample. */
+  async workload(pool: Pick<PoolConfig, 'name' | 'env' | 'instanceType' | 'workloadQuery'>): Promise<Workload | undefined> {
+    const query = pool.workloadQuery ?? defaultWorkloadQuery(pool);
+    try {
+      return await this.#query(query);
+    } catch (err) {
+      const reason: FailureReason = err instanceof QueryFailure ? err.reason : 'response';
+      this.#failures.set(reason, (this.#failures.get(reason) ?? 0) + 1);
+      this.#opts.metrics?.workloadQueryFailures.inc({ pool: pool.name, reason });
+      this.#log.warn({ pool: pool.name, query, reason, err }, 'workload query gave no value');
+      return undefined;
+    }
+  }
+
+  async #query(query: string): Promise<Workload> {
+    const url = new URL('api/v1/query', this.#opts.url.endsWith('/') ? this.#opts.url : `${this.#opts.url}/`);
+    url.searchParams.set('query', query);
+    let status: number;
+    let text: string;
+    try {
+      const res = await request(url, { method: 'GET', headers: { accept: 'application/json' }, signal: AbortSignal.timeout(this.#opts.timeoutMs) });
+      status = res.statusCode;
+      text = await res.body.text();
+    } catch (err) {
+      const name = (err as Error).name;
+      if (name === 'TimeoutError' || name === 'AbortError') throw new QueryFailure('timeout', `Prometheus did not answer within ${this.#opts.timeoutMs}ms`, err);
+      throw new QueryFailure('network', `Prometheus could not be reached at ${url.origin}: ${(err as Error).message}`, err);
+    }
+    let body: unknown;
+    try {
+      body = JSON.parse(text);
+    } catch (err) {
+      throw new QueryFailure(status >= 400 ? 'http' : 'response', `Prometheus answered ${status} with a non-JSON body: ${trimBody(text)}`, err);
+    }
+    const parsed = QueryResponseSchema.safeParse(body);
+    if (!parsed.success) throw new QueryFailure(status >= 400 ? 'http' : 'response', `Prometheus answered ${status} with an unexpected body: ${trimBody(text)}`);
+    const answer = parsed.data;
+    if (answer.status === 'error') throw new QueryFailure('query_error', `Prometheus rejected the query (${answer.errorType ?? status}): ${answer.error ?? ''}`);
+    if (status >= 400) throw new QueryFailure('http', `Prometheus answered ${status}`);
+    let sample: readonly [number, string];
+    switch (answer.data.resultType) {
+      case 'scalar':
+        sample = answer.data.result;
+        break;
+      case 'vector': {
+        const series = answer.data.result;
+        if (series.length === 0) throw new QueryFailure('empty', 'the query returned no series (no data is not zero)');
+        if (series.length > 1) throw new QueryFailure('ambiguous', `the query returned ${series.length} series; expected one (wrap it in sum())`);
+        sample = (series[0] as { value: readonly [number, string] }).value;
+        break;
+      }
+      case 'matrix':
+      case 'string':
+        throw new QueryFailure('response', `the query returned a ${answer.data.resultType}; expected an instant vector or scalar`);
+      default:
+        answer.data satisfies never;
+        throw new QueryFailure('response', 'unknown result type');
+    }
+    const value = Number(sample[1]);
+    if (!Number.isFinite(value)) throw new QueryFailure('not_finite', `the query returned ${sample[1]}; expected a finite number`);
+    return { value, atMs: Math.round(sample[0] * 1000), source: 'prometheus' };
+  }
+}

@@ -90,7 +90,8 @@ function reasonFor(err: HttpishError): { status: number; reason: string } {
 
 /**
  * alertmanagerWebhook is the fastify plugin (`app.register(alertmanagerWebhook, opts)`) receiving Alertmanager
- * notifications and passing each touched pool's AlertSignal to `onSignal`.
+ * notifications and passing each touched pool's AlertSignal to `onSignal`. Register it encapsulated (never through
+ * fastify-plugin): its JSON parser, auth hook and error handler apply to its own route only.
  */
 export async function alertmanagerWebhook(app: FastifyInstance, opts: WebhookOptions): Promise<void> {
   const { config, onSignal, now, metrics } = opts;

@@ -139,3 +139,45 @@ export interface AlertSignal {
   /** expiresMs: the firing alert's endsAt; after it the signal is stale. */
   readonly expiresMs?: number;
 }
+
+/** IntentKind is a salt-api action written before it is sent. */
+export type IntentKind = 'start' | 'create' | 'stop' | 'destroy' | 'drain' | 'undrain';
+
+/** Intent is one action written to the store before the salt-api call, marked done or failed after. */
+export interface Intent {
+  readonly id: number;
+  readonly kind: IntentKind;
+  readonly instance: string;
+  readonly pool: string;
+  readonly createdMs: number;
+  readonly status: 'open' | 'done' | 'failed';
+  readonly detail?: string;
+}
+
+/** DecisionRecord is one decision kept for `GET /api/decisions` (contract shape, `at` as epoch ms). */
+export interface DecisionRecord {
+  readonly pool: string;
+  readonly atMs: number;
+  readonly decision: Decision;
+  readonly dryRun: boolean;
+}
+
+/**
+ * StateStore is the crash-safe state (SQLite in production). All writes are synchronous and durable on return.
+ * It and its records live in core (not engine/ports.ts, which re-exports them) so the store adapter can implement it under the import rule.
+ */
+export interface StateStore {
+  loadInstances(): readonly Instance[];
+  /** saveInstance upserts the instance and appends the transition to its history when given. */
+  saveInstance(instance: Instance, transition?: Transition): void;
+  history(id: string, limit?: number): readonly Transition[];
+  openIntent(kind: IntentKind, instance: string, pool: string, nowMs: number): Intent;
+  finishIntent(id: number, status: 'done' | 'failed', detail?: string): void;
+  openIntents(): readonly Intent[];
+  recordDecision(record: DecisionRecord): void;
+  decisions(pool?: string, limit?: number): readonly DecisionRecord[];
+  /** poolState / setPoolState keep small per-pool runtime values (paused, cooldown stamps) as JSON. */
+  poolState(pool: string): Readonly<Record<string, unknown>> | undefined;
+  setPoolState(pool: string, value: Readonly<Record<string, unknown>>): void;
+  close(): void;
+}

@@ -3,7 +3,7 @@
  * (salt/ for SaltActions and EventSource, store/ for StateStore); main.ts wires them; tests and the
  * simulator may pass their own.
  */
-import type { AlertSignal, Decision, Instance, PoolView, Transition } from '../core/types.ts';
+import type { AlertSignal, Decision, DecisionRecord, Instance, Intent, IntentKind, PoolView, StateStore } from '../core/types.ts';
 import type { StreamItem } from '../core/salt-event.ts';
 
 /** CloudInstanceState is salt-cloud's view of one VM (`cloud.query` / `cloud.full_query`). */
@@ -57,44 +57,8 @@ export interface EventSource {
   close(): Promise<void>;
 }
 
-/** IntentKind is a salt-api action written before it is sent. */
-export type IntentKind = 'start' | 'create' | 'stop' | 'destroy' | 'drain' | 'undrain';
-
-/** Intent is one action written to the store before the salt-api call, marked done or failed after. */
-export interface Intent {
-  readonly id: number;
-  readonly kind: IntentKind;
-  readonly instance: string;
-  readonly pool: string;
-  readonly createdMs: number;
-  readonly status: 'open' | 'done' | 'failed';
-  readonly detail?: string;
-}
-
-/** DecisionRecord is one decision kept for `GET /api/decisions` (contract shape, `at` as epoch ms). */
-export interface DecisionRecord {
-  readonly pool: string;
-  readonly atMs: number;
-  readonly decision: Decision;
-  readonly dryRun: boolean;
-}
-
-/** StateStore is the crash-safe state (SQLite in production). All writes are synchronous and durable on return. */
-export interface StateStore {
-  loadInstances(): readonly Instance[];
-  /** saveInstance upserts the instance and appends the transition to its history when given. */
-  saveInstance(instance: Instance, transition?: Transition): void;
-  history(id: string, limit?: number): readonly Transition[];
-  openIntent(kind: IntentKind, instance: string, pool: string, nowMs: number): Intent;
-  finishIntent(id: number, status: 'done' | 'failed', detail?: string): void;
-  openIntents(): readonly Intent[];
-  recordDecision(record: DecisionRecord): void;
-  decisions(pool?: string, limit?: number): readonly DecisionRecord[];
-  /** poolState / setPoolState keep small per-pool runtime values (paused, cooldown stamps) as JSON. */
-  poolState(pool: string): Readonly<Record<string, unknown>> | undefined;
-  setPoolState(pool: string, value: Readonly<Record<string, unknown>>): void;
-  close(): void;
-}
+/** IntentKind, Intent, DecisionRecord and StateStore are defined in core/types.ts (the store adapter may import core, not engine) and re-exported here. */
+export type { DecisionRecord, Intent, IntentKind, StateStore };
 
 /** Clock is the engine's only source of time. */
 export interface Clock {

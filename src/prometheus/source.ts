@@ -43,6 +43,13 @@ export interface PrometheusSourceOptions {
   readonly url: string;
   readonly timeoutMs: number;
   readonly logger: Logger;
+  /** queries: PromQL per pool name, for `workload(name)` (pools without one get no Prometheus signal). */
+  readonly queries?: Readonly<Record<string, string>>;
+  /**
+   * now: our clock. When given, a workload's `atMs` is when we read it (immune to clock skew between this host
+   * and Prometheus); otherwise the sample's own timestamp.
+   */
+  readonly now?: () => number;
   /** metrics: optional counter of failed queries by pool and reason. */
   readonly metrics?: { readonly workloadQueryFailures: { inc(labels: { pool: string; reason: FailureReason }): void } };
 }
@@ -72,16 +79,23 @@ export class PrometheusSource {
     return Object.fromEntries(this.#failures);
   }
 
-  /** workload queries the pool's workload; undefined (logged and counted) when the answer is not one finite sample. */
-  async workload(pool: Pick<PoolConfig, 'name' | 'env' | 'instanceType' | 'workloadQuery'>): Promise<Workload | undefined> {
-    const query = pool.workloadQuery ?? defaultWorkloadQuery(pool);
+  /**
+   * workload queries a pool's workload; undefined (logged and counted) when the answer is not one finite sample.
+   * Given a pool, its workloadQuery or the default query; given a pool name, `queries[name]` (undefined, not
+   * counted, when the pool has none).
+   */
+  async workload(pool: string | Pick<PoolConfig, 'name' | 'env' | 'instanceType' | 'workloadQuery'>): Promise<Workload | undefined> {
+    const name = typeof pool === 'string' ? pool : pool.name;
+    const query = typeof pool === 'string' ? this.#opts.queries?.[pool] : pool.workloadQuery ?? defaultWorkloadQuery(pool);
+    if (query === undefined) return undefined;
     try {
-      return await this.#query(query);
+      const workload = await this.#query(query);
+      return this.#opts.now === undefined ? workload : { ...workload, atMs: this.#opts.now() };
     } catch (err) {
       const reason: FailureReason = err instanceof QueryFailure ? err.reason : 'response';
       this.#failures.set(reason, (this.#failures.get(reason) ?? 0) + 1);
-      this.#opts.metrics?.workloadQueryFailures.inc({ pool: pool.name, reason });
-      this.#log.warn({ pool: pool.name, query, reason, err }, 'workload query gave no value');
+      this.#opts.metrics?.workloadQueryFailures.inc({ pool: name, reason });
+      this.#log.warn({ pool: name, query, reason, err }, 'workload query gave no value');
       return undefined;
     }
   }

@@ -56,6 +56,15 @@ t.test('the pool workloadQuery is sent as is; a scalar answer counts', async (t)
   t.same(prom.queries, ['scalar(sum(x{a="b"}))']);
 });
 
+t.test('by pool name, the configured query is used and atMs comes from our clock', async (t) => {
+  const prom = await prometheus(t, json(200, vector('3')));
+  const src = new PrometheusSource({ url: prom.url, timeoutMs: 2000, logger: pino({ level: 'silent' }), queries: { 'prod/type1': 'sum(q)' }, now: () => 42 });
+  t.same(await src.workload('prod/type1'), { value: 3, atMs: 42, source: 'prometheus' });
+  t.equal(await src.workload('dev/type2'), undefined, 'a pool without a query has no Prometheus signal');
+  t.same(prom.queries, ['sum(q)']);
+  t.same(src.failures, {});
+});
+
 t.test('no series is a stale signal, never zero', async (t) => {
   const prom = await prometheus(t, json(200, vector()));
   const { src, lines } = source(prom.url);

@@ -146,3 +146,20 @@ t.test('safeEqual compares secrets of any length', async (t) => {
   t.notOk(safeEqual('abc', 'abcd'));
   t.notOk(safeEqual('', 'x'));
 });
+
+t.test('the webhook token never reaches the log', async (t) => {
+  const lines: string[] = [];
+  const app = Fastify({ logger: false });
+  await app.register(alertmanagerWebhook, {
+    config: testConfig({ webhookToken: 'very-secret-token-1234' }),
+    onSignal: () => undefined,
+    now: () => T0,
+    logger: pino({ level: 'trace' }, { write: (s: string) => { lines.push(s); } }),
+  });
+  t.teardown(() => app.close());
+  await post(app, notification([alert({})]), { authorization: 'Bearer very-secret-token-1234' });
+  await post(app, notification([alert({})]), { authorization: 'Bearer very-secret-token-123' });
+  await post(app, '{bad', { authorization: 'Bearer very-secret-token-1234' });
+  t.ok(lines.length >= 3, 'the receiver logged');
+  t.notMatch(lines.join(''), /very-secret-token/);
+});

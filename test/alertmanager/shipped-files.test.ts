@@ -29,7 +29,7 @@ t.test('the shipped rule file is renderRules(examples/config.yaml) (regenerate o
   const expected = renderRules(loadConfig(EXAMPLE, env));
   t.ok(expected.startsWith(RULES_HEADER));
   t.equal(readFileSync(RULES, 'utf8'), expected,
-    'alertmanager/rules/salt-autoscaler.rules.yml drifted: regenerate with `npx tsx src/cli.ts render-rules --config examples/config.yaml > alertmanager/rules/salt-autoscaler.rules.yml`');
+    'alertmanager/rules/salt-autoscaler.rules.yml drifted: regenerate with `npx salt-autoscaler render-rules --config examples/config.yaml > alertmanager/rules/salt-autoscaler.rules.yml`');
 });
 
 t.test('the rules carry the alert contract: names, labels, workload annotation, thresholds', async (t) => {

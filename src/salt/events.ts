@@ -49,40 +49,59 @@ export function tryParseEvent(json: string): SaltEvent | undefined {
 
 /** classify turns a tag and its data object into a typed event (unknown tags are `other`). */
 export function classify(tag: string, data: EventData): SaltEvent {
+  // Events are built field by field (no object spread): this runs once per bus event, see bench/ingest.ts.
   const stampMs = stampToMs(data['_stamp']);
-  const base = stampMs === undefined ? { tag, data } : { tag, data, stampMs };
   if (tag.startsWith('salt/')) {
-    const parts = tag.split('/');
+    const parts = tag.split('/', 6);
     const area = parts[1];
+    const p2 = parts[2] ?? '';
     if (area === 'job' && parts.length >= 4) {
-      const jid = parts[2] ?? '';
       if (parts.length === 4 && parts[3] === 'new') {
-        return { ...base, kind: 'job-new', jid, ...opt('fun', str(data['fun'])), minions: strings(data['minions']) };
+        const ev: Draft<'job-new'> = { kind: 'job-new', tag, data, jid: p2, minions: strings(data['minions']) };
+        const fun = str(data['fun']);
+        if (fun !== undefined) ev.fun = fun;
+        return stamped(ev, stampMs);
       }
-      if (parts.length === 5 && parts[3] === 'ret' && parts[4] !== '') {
-        return {
-          ...base, kind: 'job-ret', jid, minion: parts[4] ?? '', ...opt('fun', str(data['fun'])),
-          ...opt('success', bool(data['success'])), ...opt('retcode', num(data['retcode'])),
-        };
+      const minion = parts[4] ?? '';
+      if (parts.length === 5 && parts[3] === 'ret' && minion !== '') {
+        const ev: Draft<'job-ret'> = { kind: 'job-ret', tag, data, jid: p2, minion };
+        const fun = str(data['fun']);
+        if (fun !== undefined) ev.fun = fun;
+        const success = bool(data['success']);
+        if (success !== undefined) ev.success = success;
+        const retcode = num(data['retcode']);
+        if (retcode !== undefined) ev.retcode = retcode;
+        return stamped(ev, stampMs);
       }
-    } else if (area === 'run' && parts.length === 4) {
-      const jid = parts[2] ?? '';
+    } else if (area === 'run' && parts.length === 4 && (parts[3] === 'new' || parts[3] === 'ret')) {
       const fun = str(data['fun']);
       const orchestrateMinion = fun === 'runner.state.orchestrate' ? targetMinion(data['fun_args']) : undefined;
-      if (parts[3] === 'new') return { ...base, kind: 'run-new', jid, ...opt('fun', fun), ...opt('orchestrateMinion', orchestrateMinion) };
-      if (parts[3] === 'ret') {
-        return { ...base, kind: 'run-ret', jid, ...opt('fun', fun), ...opt('success', runSuccess(data)), ...opt('orchestrateMinion', orchestrateMinion) };
+      const ev: Draft<'run-new'> | Draft<'run-ret'> = parts[3] === 'new' ? { kind: 'run-new', tag, data, jid: p2 } : { kind: 'run-ret', tag, data, jid: p2 };
+      if (fun !== undefined) ev.fun = fun;
+      if (orchestrateMinion !== undefined) ev.orchestrateMinion = orchestrateMinion;
+      if (ev.kind === 'run-ret') {
+        const success = runSuccess(data);
+        if (success !== undefined) ev.success = success;
       }
-    } else if (area === 'minion' && parts.length === 4 && parts[3] === 'start' && parts[2] !== '') {
-      return { ...base, kind: 'minion-start', minion: parts[2] ?? '' };
+      return stamped(ev, stampMs);
+    } else if (area === 'minion' && parts.length === 4 && parts[3] === 'start' && p2 !== '') {
+      return stamped<Draft<'minion-start'>>({ kind: 'minion-start', tag, data, minion: p2 }, stampMs);
     } else if (area === 'auth' && parts.length === 2) {
-      return { ...base, kind: 'auth', ...opt('minion', str(data['id'])) };
+      const ev: Draft<'auth'> = { kind: 'auth', tag, data };
+      const minion = str(data['id']);
+      if (minion !== undefined) ev.minion = minion;
+      return stamped(ev, stampMs);
     } else if (area === 'key' && parts.length === 2) {
-      return { ...base, kind: 'key', ...opt('minion', str(data['id'])), ...opt('act', str(data['act'])) };
-    } else if (area === 'cloud' && parts.length === 4 && parts[2] !== '' && parts[3] !== '') {
-      return { ...base, kind: 'cloud', minion: parts[2] ?? '', what: parts[3] ?? '' };
+      const ev: Draft<'key'> = { kind: 'key', tag, data };
+      const minion = str(data['id']);
+      if (minion !== undefined) ev.minion = minion;
+      const act = str(data['act']);
+      if (act !== undefined) ev.act = act;
+      return stamped(ev, stampMs);
+    } else if (area === 'cloud' && parts.length === 4 && p2 !== '' && parts[3] !== '') {
+      return stamped<Draft<'cloud'>>({ kind: 'cloud', tag, data, minion: p2, what: parts[3] ?? '' }, stampMs);
     }
-    return { ...base, kind: 'other' };
+    return stamped<Draft<'other'>>({ kind: 'other', tag, data }, stampMs);
   }
   if (tag.startsWith(INSTANCE_TAG_PREFIX)) {
     const rest = tag.slice(INSTANCE_TAG_PREFIX.length);
@@ -90,34 +109,83 @@ export function classify(tag: string, data: EventData): SaltEvent {
     if (slash > 0 && rest.indexOf('/', slash + 1) === -1) {
       const minion = rest.slice(0, slash);
       switch (rest.slice(slash + 1)) {
-        case 'ready': return { ...base, kind: 'instance-ready', minion };
-        case 'draining': return { ...base, kind: 'instance-draining', minion };
-        case 'failed': return { ...base, kind: 'instance-failed', minion, ...opt('reason', failReason(data)) };
+        case 'ready': return stamped<Draft<'instance-ready'>>({ kind: 'instance-ready', tag, data, minion }, stampMs);
+        case 'draining': return stamped<Draft<'instance-draining'>>({ kind: 'instance-draining', tag, data, minion }, stampMs);
+        case 'failed': {
+          const ev: Draft<'instance-failed'> = { kind: 'instance-failed', tag, data, minion };
+          const reason = failReason(data);
+          if (reason !== undefined) ev.reason = reason;
+          return stamped(ev, stampMs);
+        }
         default: break;
       }
     }
-    return { ...base, kind: 'other' };
+    return stamped<Draft<'other'>>({ kind: 'other', tag, data }, stampMs);
   }
   if (tag === HEARTBEAT_TAG) {
     const inner = data['data'];
     const seq = num(data['seq']) ?? (isRecord(inner) ? num(inner['seq']) : undefined);
-    return { ...base, kind: 'heartbeat', ...opt('seq', seq) };
+    const ev: Draft<'heartbeat'> = { kind: 'heartbeat', tag, data };
+    if (seq !== undefined) ev.seq = seq;
+    return stamped(ev, stampMs);
   }
-  return { ...base, kind: 'other' };
+  return stamped<Draft<'other'>>({ kind: 'other', tag, data }, stampMs);
+}
+
+/** Draft is one SaltEvent variant with writable fields, filled in by classify. */
+type Draft<K extends SaltEvent['kind']> = { -readonly [P in keyof Extract<SaltEvent, { kind: K }>]: Extract<SaltEvent, { kind: K }>[P] };
+
+function stamped<E extends { stampMs?: number }>(ev: E, stampMs: number | undefined): E {
+  if (stampMs !== undefined) ev.stampMs = stampMs;
+  return ev;
 }
 
 /** stampToMs reads Salt's `_stamp` (`YYYY-MM-DDTHH:MM:SS.ffffff`, UTC, no zone) as epoch ms; undefined when absent or invalid. */
 export function stampToMs(stamp: unknown): number | undefined {
-  if (typeof stamp !== 'string') return undefined;
-  const m = STAMP.exec(stamp);
-  if (m === null) return undefined;
-  const frac = m[7] ?? '';
-  const ms = frac === '' ? 0 : Number((frac + '00').slice(0, 3));
-  const value = Date.UTC(Number(m[1]), Number(m[2]) - 1, Number(m[3]), Number(m[4]), Number(m[5]), Number(m[6]), ms);
-  return Number.isFinite(value) ? value : undefined;
+  if (typeof stamp !== 'string' || stamp.length < 19) return undefined;
+  if (stamp.charCodeAt(4) !== 45 || stamp.charCodeAt(7) !== 45 || stamp.charCodeAt(10) !== 84 || stamp.charCodeAt(13) !== 58 || stamp.charCodeAt(16) !== 58) return undefined;
+  let ms = 0;
+  if (stamp.length > 19) {
+    if (stamp.charCodeAt(19) !== 46 || stamp.length === 20) return undefined;
+    for (let i = 20; i < stamp.length; i += 1) {
+      const d = stamp.charCodeAt(i) - 48;
+      if (d < 0 || d > 9) return undefined;
+    }
+    ms = digits(stamp, 20, Math.min(3, stamp.length - 20));
+    if (stamp.length - 20 === 1) ms *= 100;
+    else if (stamp.length - 20 === 2) ms *= 10;
+  }
+  const year = digits(stamp, 0, 4);
+  const month = digits(stamp, 5, 2);
+  const day = digits(stamp, 8, 2);
+  const hour = digits(stamp, 11, 2);
+  const minute = digits(stamp, 14, 2);
+  const second = digits(stamp, 17, 2);
+  // NaN (a non-digit) fails every comparison below
+  if (!(month >= 1 && month <= 12 && day >= 1 && day <= 31 && hour <= 23 && minute <= 59 && second <= 60 && year >= 0)) return undefined;
+  return ((daysFromCivil(year, month, day) * 24 + hour) * 60 + minute) * 60_000 + second * 1000 + ms;
 }
 
-const STAMP = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})(?:\.(\d+))?$/;
+/** daysFromCivil counts days from 1970-01-01 to a proleptic Gregorian date (H. Hinnant's algorithm; cheaper than Date.UTC). */
+function daysFromCivil(year: number, month: number, day: number): number {
+  const y = month <= 2 ? year - 1 : year;
+  const era = Math.floor(y / 400);
+  const yoe = y - era * 400;
+  const doy = Math.floor((153 * (month > 2 ? month - 3 : month + 9) + 2) / 5) + day - 1;
+  const doe = yoe * 365 + Math.floor(yoe / 4) - Math.floor(yoe / 100) + doy;
+  return era * 146097 + doe - 719468;
+}
+
+/** digits reads `n` decimal digits at `from`; NaN when one is not a digit. */
+function digits(s: string, from: number, n: number): number {
+  let v = 0;
+  for (let i = from; i < from + n; i += 1) {
+    const d = s.charCodeAt(i) - 48;
+    if (d < 0 || d > 9) return Number.NaN;
+    v = v * 10 + d;
+  }
+  return v;
+}
 
 function isRecord(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
@@ -134,11 +202,6 @@ function bool(v: unknown): boolean | undefined {
 function strings(v: unknown): readonly string[] {
   return Array.isArray(v) ? v.filter((x): x is string => typeof x === 'string') : [];
 }
-/** opt spreads `{key: value}` only when value is defined (exactOptionalPropertyTypes). */
-function opt<K extends string, V>(key: K, value: V | undefined): { [P in K]?: V } {
-  return (value === undefined ? {} : { [key]: value }) as { [P in K]?: V };
-}
-
 function targetMinion(funArgs: unknown): string | undefined {
   if (!Array.isArray(funArgs)) return undefined;
   const first: unknown = funArgs[0];

@@ -20,6 +20,8 @@ export interface EventsCommandOptions {
   readonly caFile?: string | undefined;
   readonly tlsVerify: boolean;
   readonly heartbeatIntervalMs: number;
+  /** heartbeatTimeoutMs: a heartbeat not back on the stream within this is a gap (default: heartbeatIntervalMs). */
+  readonly heartbeatTimeoutMs?: number | undefined;
   readonly timeoutMs: number;
   readonly logger?: Logger | undefined;
 }
@@ -43,7 +45,7 @@ export async function runEventsCommand(config: EventsCommandOptions, out: Writab
   });
   const stream = new SaltEventStream({
     client, transport: config.transport, logger, heartbeatIntervalMs: config.heartbeatIntervalMs,
-    connectTimeoutMs: config.timeoutMs,
+    heartbeatTimeoutMs: config.heartbeatTimeoutMs, connectTimeoutMs: config.timeoutMs,
   });
   const onAbort = (): void => { void stream.close(); };
   if (signal.aborted) onAbort();

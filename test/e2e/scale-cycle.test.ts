@@ -92,6 +92,7 @@ t.test('a queue raised then drained through real Prometheus and Alertmanager sta
   t.same(missing, [], 'prometheus and alertmanager are installed (apt-get install prometheus prometheus-alertmanager)');
   if (missing.length > 0) return;
 
+  const beganAtMs = Date.now();
   const dir = mkdtempSync(join(tmpdir(), 'asc-e2e-'));
   const procs: { name: string; proc: ManagedProcess | ServiceProcess }[] = [];
   const live: { emu?: Emulator; exporter?: QueueExporter } = {};
@@ -101,6 +102,7 @@ t.test('a queue raised then drained through real Prometheus and Alertmanager sta
       if (live.emu) console.error(`\n===== emulator calls =====\n${live.emu.calls.map((c) => JSON.stringify(c)).join('\n').slice(-20_000)}`);
     }
     // stop the service first (it calls salt-api), then Alertmanager, Prometheus, the exporter and the emulator
+    const teardownAtMs = Date.now();
     for (const { proc } of [...procs].reverse()) {
       if ('stop' in proc) await proc.stop();
       else await stopService(proc);
@@ -108,6 +110,7 @@ t.test('a queue raised then drained through real Prometheus and Alertmanager sta
     await live.exporter?.close();
     await live.emu?.close();
     rmSync(dir, { recursive: true, force: true });
+    console.log(`# e2e teardown: ${Date.now() - teardownAtMs}ms`);
   });
 
   // (1) the exporter, (2) the salt-api emulator with two stopped reserved instances and short delays
@@ -163,6 +166,7 @@ t.test('a queue raised then drained through real Prometheus and Alertmanager sta
   await waitFor('the first authorized webhook notification (queue 0, scale-down alert, nothing to drain)',
     async () => (await webhookRequests(service, '200')) >= 1, DEADLINE_MS);
   t.equal(emu.calls.filter((c) => isCloudAction(c, 'start')).length, 0, 'nothing was started while the queue was empty');
+  console.log(`# e2e setup: processes up and the first notification delivered in ${Date.now() - beganAtMs}ms`);
 
   let upLatencyMs = 0;
   let firstId = '';
@@ -215,9 +219,11 @@ t.test('a queue raised then drained through real Prometheus and Alertmanager sta
     t.equal(emu.world.instance(busyId)?.state, 'running', `busy ${busyId} is still running`);
     t.equal(await apiState(service, busyId), 'ready', `busy ${busyId} is still ready in /api/instances`);
     t.notOk(emu.calls.some((c) => isCloudAction(c, 'stop', busyId)), `no stop was sent for busy ${busyId}`);
-    const decisions = await getJson<DecisionJson[]>(`${service.url}/api/decisions?pool=${encodeURIComponent(POOL)}`);
-    t.ok(decisions.some((d) => d.action === 'hold' && /idle/.test(d.reason) && Date.parse(d.at) > stop.atMs),
-      'the service recorded why it held (no instance confirmed idle)');
+    await waitFor('a hold decision saying no instance is confirmed idle', async () => {
+      const decisions = await getJson<DecisionJson[]>(`${service.url}/api/decisions?pool=${encodeURIComponent(POOL)}`);
+      return decisions.some((d) => d.action === 'hold' && /no ready instance is confirmed idle/.test(d.reason) && Date.parse(d.at) > stop.atMs);
+    }, DEADLINE_MS);
+    t.pass('the service recorded why it kept the busy instance (no ready instance confirmed idle)');
 
     // once the busy instance turns idle, the still-firing scale-down alert stops it too
     const idleAtMs = Date.now();

@@ -59,6 +59,10 @@ export async function startManagedProcess(opts: {
   let out = '';
   child.stdout?.on('data', (d: Buffer) => { out += d.toString(); });
   child.stderr?.on('data', (d: Buffer) => { out += d.toString(); });
+  // last resort when the test process exits without its teardown: never leave a Prometheus behind
+  const killOnExit = (): void => { if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL'); };
+  process.once('exit', killOnExit);
+  child.once('close', () => process.off('exit', killOnExit));
   let spawnError: Error | undefined;
   child.once('error', (err) => { spawnError = err; });
   const exited = new Promise<void>((resolve) => {

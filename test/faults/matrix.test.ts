@@ -5,10 +5,11 @@
  * with FAULTS_MATRIX_OUT=<file> also writes it there (docs/reliability.md quotes it).
  */
 import t from 'tap';
-import { writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { formatMatrix, notification, runAll, scaleAlert, type ScenarioContext, type ScenarioSpec } from './scenario.ts';
 
-const CONCURRENCY = Number(process.env['FAULTS_CONCURRENCY'] ?? '6');
+const CONCURRENCY = Number(process.env['FAULTS_CONCURRENCY'] ?? '3');
 
 /** sawStarting waits until the emulator emitted a start of one of the pool's instances. */
 async function sawStarting(ctx: ScenarioContext, count = 1): Promise<void> {
@@ -23,6 +24,18 @@ async function inState(ctx: ScenarioContext, state: string): Promise<void> {
 }
 
 const scenarios: ScenarioSpec[] = [
+  {
+    name: 'alert during the startup reconcile (2 already ready)',
+    needs: 0,
+    running: [1, 2],
+    busy: [1],
+    early: true,
+    async run(ctx) {
+      await ctx.setWorkload(2);
+      await ctx.waitWorld(2);
+      await ctx.waitService(2);
+    },
+  },
   {
     name: 'salt-api restart (streams closed, tokens invalid)',
     needs: 2,
@@ -179,7 +192,7 @@ const scenarios: ScenarioSpec[] = [
     },
   },
   {
-    name: 'SIGKILL mid-scale-up, restart',
+    name: 'SIGKILL between start intent and start call, restart',
     needs: 1,
     async run(ctx) {
       ctx.emu.faults.delayNext(1, 2000, { fun: 'cloud.action' });
@@ -188,6 +201,21 @@ const scenarios: ScenarioSpec[] = [
       await ctx.kill();
       await ctx.restart();
       // Alertmanager re-sends the firing alert to the new process (group_interval / repeat_interval)
+      await ctx.setWorkload(1);
+      await ctx.waitWorld(1);
+    },
+  },
+  {
+    name: 'SIGKILL while salt-api holds the start call, restart',
+    needs: 1,
+    async run(ctx) {
+      ctx.emu.faults.delayNext(1, 2500, { fun: 'cloud.action' });
+      await ctx.setWorkload(1);
+      await ctx.until('an open start intent', () => ctx.openIntents('start') === 1);
+      // salt-api cannot tell when a request arrived; the call is sent right after the intent is written
+      await new Promise((r) => setTimeout(r, 500));
+      await ctx.kill();
+      await ctx.restart();
       await ctx.setWorkload(1);
       await ctx.waitWorld(1);
     },
@@ -232,9 +260,16 @@ t.test('fault matrix', async (t) => {
   process.stdout.write(`\n${matrix}\n`);
   const out = process.env['FAULTS_MATRIX_OUT'];
   if (out !== undefined) writeFileSync(out, `${matrix}\n`);
+  const logDir = process.env['FAULTS_LOG_DIR'];
+  if (logDir !== undefined) {
+    mkdirSync(logDir, { recursive: true });
+    results.forEach((r, i) => writeFileSync(join(logDir, `${String(i + 1).padStart(2, '0')}.log`), `${r.name}\n${r.output}`));
+  }
   for (const r of results) {
     t.test(r.name, async (t) => {
-      const context = { output: r.output.split('\n').slice(-40).join('\n') };
+      // the service's log without the sampler's request lines, last 40 lines
+      const lines = r.output.split('\n').filter((l) => !/"url":"\/api\/(pools|instances)"/.test(l));
+      const context = { output: lines.slice(-40).join('\n') };
       t.equal(r.error, undefined, 'the scenario ran to its end', r.error === undefined ? {} : context);
       t.ok(r.starts.ok, `no instance started twice for one need: ${r.starts.cell} ${r.starts.detail}`);
       t.ok(r.busy.ok, `no busy instance stopped: ${r.busy.cell}`);

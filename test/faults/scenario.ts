@@ -10,8 +10,8 @@
  *        invariants: starts (salt/cloud/<id>/starting vs needs) · busy stops · bounds · state == truth
  *
  * Invariants:
- *   starts   no instance started twice for one need: `salt/cloud/<id>/starting` events total === needs, and no
- *            instance gets a second `starting` before a `stopping` of it.
+ *   starts   no instance started twice for one need: `cloud.action func=start` calls Salt answered === needs, and
+ *            no instance gets a second start before a stop of it (see countStarts).
  *   busy     no busy minion (emu.world.setBusy) is ever stopped: zero `salt/cloud/<id>/stopping` for them.
  *   bounds   never above max or below min: every sample of /api/pools (ready + inFlight) and of the emulator's
  *            world (instances neither stopped nor stopping) is <= max, and >= min once min was reached.
@@ -49,6 +49,11 @@ export interface ScenarioSpec {
   readonly busy?: readonly number[];
   /** needs: how many starts the scenario's workload needs in total. */
   readonly needs: number;
+  /**
+   * early: run() starts as soon as /healthz answers, while the service's startup reconcile may still run. By
+   * default the runner (and restart()) first waits for the startup reconcile, so each scenario tests its own fault.
+   */
+  readonly early?: boolean;
   /** salt: overrides of the config's salt section (e.g. a short timeout). */
   readonly salt?: Record<string, unknown>;
   run(ctx: ScenarioContext): Promise<void>;
@@ -139,21 +144,28 @@ function agreeingStates(v: InstanceView): readonly string[] {
   }
 }
 
-/** countStarts walks the emulator's events: total starts per instance and starts of an already started one. */
-export function countStarts(emu: Emulator, ids: readonly string[]): { total: number; doubles: string[] } {
-  const started = new Set<string>();
+/**
+ * countStarts counts the starts Salt carried out, from the emulator's call log (events can be lost in a master
+ * restart; calls cannot): every `cloud.action func=start` salt-api answered 200, per instance. A start of an
+ * instance whose previous start was not followed by a stop is a double start (even when Salt found it running).
+ */
+export function countStarts(emu: Emulator, ids: readonly string[], running: ReadonlySet<string>): { total: number; doubles: string[] } {
+  // instances running when the scenario began count as started: a start call for one of them is a double start
+  const started = new Set<string>(running);
   const doubles: string[] = [];
   let total = 0;
-  for (const e of emu.events) {
-    const m = /^salt\/cloud\/([^/]+)\/(starting|stopping)$/.exec(e.tag);
-    if (m === null || !ids.includes(m[1] ?? '')) continue;
-    const id = m[1] ?? '';
-    if (m[2] === 'starting') {
-      total += 1;
-      if (started.has(id)) doubles.push(id);
-      started.add(id);
-    } else {
-      started.delete(id);
+  for (const c of emu.calls) {
+    if (c.fun !== 'cloud.action' || c.status !== 200 || typeof c.kwarg !== 'object' || c.kwarg === null) continue;
+    const kwarg = c.kwarg as { func?: unknown; instances?: unknown };
+    const targets = Array.isArray(kwarg.instances) ? kwarg.instances.filter((i): i is string => typeof i === 'string' && ids.includes(i)) : [];
+    for (const id of targets) {
+      if (kwarg.func === 'start') {
+        total += 1;
+        if (started.has(id)) doubles.push(id);
+        started.add(id);
+      } else if (kwarg.func === 'stop') {
+        started.delete(id);
+      }
     }
   }
   return { total, doubles };
@@ -260,6 +272,7 @@ export async function runScenario(spec: ScenarioSpec): Promise<ScenarioResult> {
     },
     async restart() {
       service = await startServiceProcess(configPath, port);
+      await startupReconciled(service);
     },
     instances: () => get<ApiInstance[]>('/api/instances'),
     async waitWorld(readyCount, timeoutMs = 20_000) {
@@ -289,6 +302,7 @@ export async function runScenario(spec: ScenarioSpec): Promise<ScenarioResult> {
   let state: InvariantResult = { ok: false, cell: 'state not checked', detail: '' };
   try {
     service = await startServiceProcess(configPath, port);
+    if (spec.early !== true) await startupReconciled(service);
     await spec.run(ctx);
     state = await checkState(ctx, worldViews, ids);
     // an observation window, not a wait for a condition: two evaluations in which a wrong second start would show
@@ -306,7 +320,7 @@ export async function runScenario(spec: ScenarioSpec): Promise<ScenarioResult> {
   await emu.close();
   rmSync(dir, { recursive: true, force: true });
 
-  const starts = countStarts(emu, ids);
+  const starts = countStarts(emu, ids, running);
   const startsOk = starts.total === spec.needs && starts.doubles.length === 0;
   const busyStops = emu.events.filter((e) => busyIds.some((id) => e.tag === `salt/cloud/${id}/stopping`)).length;
   const distinct = [...new Set(violations)];
@@ -332,6 +346,11 @@ export async function runScenario(spec: ScenarioSpec): Promise<ScenarioResult> {
     durationMs: Date.now() - t0,
     output: outputs.join('\n----- restart -----\n'),
   };
+}
+
+/** startupReconciled waits until the service logged the end of its startup reconcile. */
+async function startupReconciled(service: ServiceProcess): Promise<void> {
+  await waitFor('the startup reconcile', () => /"why":"startup"[^\n]*"msg":"reconciled with Salt"/.test(service.output()), 20_000);
 }
 
 /** checkState waits (up to one reconcile interval + slack) for /api/instances to equal the emulator's truth. */

@@ -166,7 +166,7 @@ t.test('a queue raised then drained through real Prometheus and Alertmanager sta
   await waitFor('the first authorized webhook notification (queue 0, scale-down alert, nothing to drain)',
     async () => (await webhookRequests(service, '200')) >= 1, DEADLINE_MS);
   t.equal(emu.calls.filter((c) => isCloudAction(c, 'start')).length, 0, 'nothing was started while the queue was empty');
-  console.log(`# e2e setup: processes up and the first notification delivered in ${Date.now() - beganAtMs}ms`);
+  console.log(`# e2e setup: processes up and the first notification delivered in ${Date.now() - beganAtMs}ms (${exporter.scrapes} scrapes)`);
 
   let upLatencyMs = 0;
   let firstId = '';

@@ -192,10 +192,12 @@ const scenarios: ScenarioSpec[] = [
     },
   },
   {
-    name: 'SIGKILL between start intent and start call, restart',
+    name: 'SIGKILL after the start intent, Salt never starts it, restart',
     needs: 1,
     async run(ctx) {
+      // salt-api holds the call, then refuses it: whenever the kill lands, Salt did not start the instance
       ctx.emu.faults.delayNext(1, 2000, { fun: 'cloud.action' });
+      ctx.emu.faults.failNext(1, 503, { fun: 'cloud.action' });
       await ctx.setWorkload(1);
       await ctx.until('an open start intent', () => ctx.openIntents('start') === 1);
       await ctx.kill();
@@ -236,12 +238,29 @@ const scenarios: ScenarioSpec[] = [
     },
   },
   {
-    name: 'SIGKILL mid-stop, restart',
+    name: 'SIGKILL while salt-api holds the stop call, restart',
     needs: 0,
     running: [1, 2],
     busy: [1],
     async run(ctx) {
       ctx.emu.faults.delayNext(1, 2000, { fun: 'cloud.action' });
+      await ctx.setWorkload(0);
+      await ctx.until('an open stop intent', () => ctx.openIntents('stop') === 1);
+      await new Promise((r) => setTimeout(r, 500));
+      await ctx.kill();
+      await ctx.restart();
+      await ctx.setWorkload(0);
+      await ctx.waitWorld(1);
+    },
+  },
+  {
+    name: 'SIGKILL after the stop intent, Salt never stops it, restart',
+    needs: 0,
+    running: [1, 2],
+    busy: [1],
+    async run(ctx) {
+      ctx.emu.faults.delayNext(1, 2000, { fun: 'cloud.action' });
+      ctx.emu.faults.failNext(1, 503, { fun: 'cloud.action' });
       await ctx.setWorkload(0);
       await ctx.until('an open stop intent', () => ctx.openIntents('stop') === 1);
       await ctx.kill();

@@ -64,7 +64,7 @@ export function metricsObserver(metrics: Metrics, clock: Clock): EngineObserver 
 
 /** startService runs salt-autoscaler from a validated config until stop() is called. */
 export async function startService(config: Config, opts: { logger?: Logger; clock?: Clock } = {}): Promise<Service> {
-  const logger = opts.logger ?? createLogger({ level: config.log.level });
+  const logger = opts.logger ?? createLogger({ level: process.env['SALT_AUTOSCALER_LOG_LEVEL'] ?? config.log.level });
   const clock: Clock = opts.clock ?? { now: () => Date.now() };
   const metrics = createMetrics();
   const store = openStore(config.store.path, { logger });
@@ -76,23 +76,23 @@ export async function startService(config: Config, opts: { logger?: Logger; cloc
     caFile: config.salt.caFile,
     tlsVerify: config.salt.tlsVerify,
     timeoutMs: config.salt.timeoutMs,
-    logger: logger.child({ component: 'salt-client' }),
+    logger,
   });
   const actions = new SaltApiActions(client, logger);
   const events = new SaltEventStream({
     client,
     transport: config.salt.transport,
-    logger: logger.child({ component: 'salt-events' }),
+    logger,
     heartbeatIntervalMs: config.salt.heartbeatIntervalMs,
     heartbeatTimeoutMs: config.salt.heartbeatTimeoutMs,
   });
   const prom = config.prometheus === undefined ? undefined : new PrometheusSource({
     url: config.prometheus.url,
     timeoutMs: config.prometheus.timeoutMs,
-    logger: logger.child({ component: 'prometheus' }),
-    queries: Object.fromEntries(config.pools.filter((p) => p.workloadQuery !== undefined).map((p) => [p.name, p.workloadQuery as string])),
-    now: () => clock.now(),
+    logger,
   });
+  // a pool reads PromQL only when it has a workloadQuery; the others live on Alertmanager notifications
+  const queried = new Map(config.pools.filter((p) => p.workloadQuery !== undefined).map((p) => [p.name, p]));
   const engine = new Engine({
     pools: config.pools.map(managedPool),
     salt: actions,
@@ -101,7 +101,12 @@ export async function startService(config: Config, opts: { logger?: Logger; cloc
     logger,
     observer: metricsObserver(metrics, clock),
     events,
-    ...(prom === undefined ? {} : { workloadSource: (pool: string) => prom.workload(pool) }),
+    ...(prom === undefined ? {} : {
+      workloadSource: async (pool: string) => {
+        const p = queried.get(pool);
+        return p === undefined ? undefined : prom.workload(p);
+      },
+    }),
     reconcileIntervalMs: config.engine.reconcileIntervalMs,
     evaluateIntervalMs: config.engine.evaluateIntervalMs,
   });
@@ -117,7 +122,7 @@ export async function startService(config: Config, opts: { logger?: Logger; cloc
       config,
       onSignal: (signal) => engine.alertSignal(signal),
       now: () => clock.now(),
-      logger: logger.child({ component: 'alertmanager' }),
+      logger,
       metrics,
     }),
   });

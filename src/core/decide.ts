@@ -71,7 +71,7 @@ export function decide(
     };
   } else {
     fresh = true;
-    wish = desiredSize({ pool, size: counts.size, workload: workload.value, nowMs, memory: history.policy });
+    wish = desiredSize({ pool, size: counts.size, inFlight: counts.inFlight, workload: workload.value, nowMs, memory: history.policy });
   }
 
   const capped = capToBounds(pool, wish.desired);

@@ -161,11 +161,16 @@ function timeoutReason(instance: Instance, ctx: StepContext, what: string): stri
   return `provision timeout: ${what} ${ageS}s after start (timeout ${Math.round(ctx.provisionTimeoutMs / 1000)}s, was ${instance.state})`;
 }
 
-/** grainIsFresh: a ready grain counts only when deployed after the last start; without a known start any ready grain counts. */
+/**
+ * grainIsFresh: a ready grain counts only when deployed after the last start; without a known start any ready grain
+ * counts. `deployed_at` is whole epoch seconds (`date +%s` in the orchestrate), so it is compared with the start's
+ * second: a deploy in the same second as the start is fresh. A grain from a previous life is always older than that
+ * second, because a stop (and the drain before it) lies between that deploy and the new start.
+ */
 function grainIsFresh(grain: LifecycleGrain | undefined, lastStartMs: number | undefined): boolean {
   if (grain === undefined || !grain.ready) return false;
   if (lastStartMs === undefined) return true;
-  return grain.deployedAtMs !== undefined && grain.deployedAtMs > lastStartMs;
+  return grain.deployedAtMs !== undefined && grain.deployedAtMs >= Math.floor(lastStartMs / 1000) * 1000;
 }
 
 function stepAction(instance: Instance, input: LifecycleAction, ctx: StepContext): StepResult {

@@ -540,7 +540,11 @@ export class Engine implements EngineApi {
     for (const name of this.#pools.keys()) this.evaluateSoon(name);
   }
 
-  /** resolveIntents closes intents left open by a crash: Salt's state says whether the action happened. */
+  /**
+   * resolveIntents closes intents left open by a crash: Salt's state says whether the action happened. A start that
+   * never reached Salt (the instance is still `starting` here and stopped in the cloud) is sent again for the SAME
+   * instance, so one need still ends in exactly one start; nothing else is redone.
+   */
   #resolveIntents(cloudById: ReadonlyMap<string, { state: string }>): void {
     const open: readonly Intent[] = this.#storeCall(() => this.#opts.store.openIntents()) ?? [];
     for (const intent of open) {
@@ -551,9 +555,18 @@ export class Engine implements EngineApi {
         : intent.kind === 'stop' ? state === 'stopped' || state === undefined
         : intent.kind === 'destroy' ? state === undefined
         : false;
-      const detail = `resolved on reconcile: cloud state ${state ?? 'absent'}; ${happened ? 'it happened' : 'it did not happen and is not redone blindly'}`;
+      const inst = this.#instances.get(intent.instance);
+      const rt = inst === undefined ? undefined : this.#pools.get(inst.pool);
+      const resend = !happened && intent.kind === 'start' && inst?.state === 'starting' && rt !== undefined;
+      const detail = `resolved on reconcile: cloud state ${state ?? 'absent'}; ${happened ? 'it happened' : resend ? 'it never reached Salt: sent again for the same instance' : 'it did not happen and is not redone blindly'}`;
       this.#storeCall(() => this.#opts.store.finishIntent(intent.id, happened ? 'done' : 'failed', detail));
-      this.#log.info({ intent: intent.id, kind: intent.kind, minion: intent.instance, happened }, 'open intent resolved');
+      this.#log.info({ intent: intent.id, kind: intent.kind, minion: intent.instance, happened, resend }, 'open intent resolved');
+      if (resend) {
+        this.#track((async () => {
+          const ok = await this.#act(rt, 'start', intent.instance, () => this.#opts.salt.start(intent.instance));
+          if (!ok) this.#actionFailed(intent.instance, 'start');
+        })());
+      }
     }
     this.#countIntents();
   }

@@ -48,10 +48,23 @@ t.test('does not scale up again while an instance is still deploying', async (t)
   t.match(d.reason, /hold at 1 \(ready 0, in flight 1/);
 });
 
-t.test('never starts above max counting in-flight instances, and says it capped', async (t) => {
-  const d = decide(pool({ max: 2 }), [inst('gpu-1', 'ready'), inst('gpu-2', 'starting'), inst('gpu-3', 'stopped')], load(10), NOW_MS, hist());
+t.test('never starts above max, and says it capped', async (t) => {
+  const d = decide(pool({ max: 2 }), [inst('gpu-1', 'ready'), inst('gpu-2', 'ready'), inst('gpu-3', 'stopped')], load(10), NOW_MS, hist());
   t.equal(d.kind, 'hold');
   t.match(d.reason, 'capped 3 to max 2');
+});
+
+t.test('the threshold strategy does not start again for the same need while an instance is in flight', async (t) => {
+  const d = decide(pool({ max: 5 }), [inst('gpu-1', 'ready'), inst('gpu-2', 'deploying'), inst('gpu-3', 'stopped')], load(10), NOW_MS, hist());
+  t.equal(d.kind, 'hold');
+  t.match(d.reason, 'waiting for 1 in flight');
+});
+
+t.test('the target strategy counts in-flight instances toward the size', async (t) => {
+  const p = pool({ max: 5, strategy: { kind: 'target', perInstance: 1 } });
+  const d = decide(p, [inst('gpu-1', 'ready'), inst('gpu-2', 'deploying'), inst('gpu-3', 'stopped'), inst('gpu-4', 'stopped')], load(3), NOW_MS, hist());
+  t.equal(d.kind, 'scaleUp');
+  t.equal(d.kind === 'scaleUp' ? d.count : 0, 1, 'only the gap above ready + in flight is started');
 });
 
 t.test('scales up by the whole gap with the target strategy, capped at max', async (t) => {

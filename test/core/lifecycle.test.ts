@@ -126,6 +126,8 @@ const rows: readonly Row[] = [
 
   // reconcile observations
   { name: 'reconcile: running, up and a grain deployed after the last start makes a deploying instance ready', from: at('deploying'), input: obs('running', true, { ready: true, deployedAtMs: T0 - 1000 }), to: 'ready' },
+  { name: 'reconcile: a grain stamped in the same whole second as the start counts (deployed_at has second resolution)', from: at('deploying', { lastStartMs: T0 + 700 }), input: obs('running', true, { ready: true, deployedAtMs: T0 }), to: 'ready' },
+  { name: 'reconcile: a grain stamped the second before the start is from a previous life', from: at('deploying', { lastStartMs: T0 + 700 }), input: obs('running', true, { ready: true, deployedAtMs: T0 - 1000 }), to: 'ignored' },
   { name: 'reconcile: a grain from before the last start never counts', from: at('deploying'), input: obs('running', true, { ready: true, deployedAtMs: T0 - 120_000 }), to: 'ignored' },
   { name: 'reconcile: a grain without deployed_at never counts after a known start', from: at('booted'), input: obs('running', true, { ready: true }), to: 'ignored' },
   { name: 'reconcile: a grain that says not ready does not count', from: at('booted'), input: obs('running', true, { ready: false, deployedAtMs: T0 }), to: 'ignored' },

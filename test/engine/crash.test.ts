@@ -36,23 +36,26 @@ t.test('a service killed right after writing a start intent starts the instance 
   await waitFor('an open start intent in the database', () => openStartIntents(dbPath) === 1, 20_000);
   await first.kill('SIGKILL');
   t.equal(first.child.signalCode, 'SIGKILL', 'the service was killed');
-  await waitFor('Salt carried out the start it had received', () => emu.world.instance('gpu-c-1')?.state === 'running', 10_000);
+  // the call may or may not have reached salt-api before the kill (a few ms on loopback): both must end in one start
+  await new Promise((r) => setTimeout(r, 1_600)); // let a held call (delayNext 1500 ms) be carried out by Salt
+  const reachedSalt = emu.world.instance('gpu-c-1')?.state === 'running';
+  t.comment(`the start call ${reachedSalt ? 'reached' : 'did not reach'} salt-api before the kill`);
 
   const second = await startServiceProcess(configPath, port);
   t.teardown(() => second.kill());
-  await waitFor('the instance is ready in the restarted service', async () => {
+  await waitFor('one instance is ready in the restarted service', async () => {
     const res = await fetch(`${second.url}/api/instances`);
     const list = (await res.json()) as { id: string; state: string }[];
-    return list.some((i) => i.id === 'gpu-c-1' && i.state === 'ready');
+    return list.filter((i) => i.state === 'ready').length === 1;
   }, 20_000);
-  // give the restarted engine a few evaluations to (wrongly) start something else
+  // give the restarted engine a few evaluations (evaluateInterval 1 s) to (wrongly) start something else
   await new Promise((r) => setTimeout(r, 2_500));
-  t.equal(startCalls(emu, 'gpu-c-1'), 1, 'gpu-c-1 was started exactly once');
-  t.equal(startCalls(emu, 'gpu-c-2'), 0, 'no second instance was started for the same need');
+  t.equal(startCalls(emu, 'gpu-c-1') + startCalls(emu, 'gpu-c-2'), 1, 'exactly one start happened in Salt for the one need');
+  if (reachedSalt) t.equal(startCalls(emu, 'gpu-c-2'), 0, 'the start Salt had received was not redone on another instance');
   t.equal(openStartIntents(dbPath), 0, 'the open intent was resolved on restart');
   const db = new BetterSqlite3(dbPath, { readonly: true });
   const resolved = db.prepare(`SELECT status, detail FROM intents WHERE kind = 'start' ORDER BY id LIMIT 1`).get() as { status: string; detail: string };
   db.close();
-  t.equal(resolved.status, 'done', 'the crashed start is recorded as having happened');
+  t.equal(resolved.status, reachedSalt ? 'done' : 'failed', 'the crashed start is resolved from Salt\'s state, not redone blindly');
   t.match(resolved.detail, /reconcile/);
 });

@@ -12,6 +12,8 @@ export interface StrategyInput {
   readonly pool: PoolSpec;
   /** size: ready + in-flight instances (the pool's current size). */
   readonly size: number;
+  /** inFlight: the part of `size` still on its way to ready (starting, booted, deploying, creating). */
+  readonly inFlight?: number;
   readonly workload: number;
   readonly nowMs: number;
   /** memory: the strategy's own memory (only `adaptive` reads it). */

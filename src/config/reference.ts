@@ -185,5 +185,31 @@ export function renderReference(): string {
   return lines.join('\n').replace(/\n{3,}/g, '\n\n');
 }
 
-// `npx tsx src/config/reference.ts > docs/config.md` regenerates the reference.
-if (process.argv[1] !== undefined && import.meta.filename === process.argv[1]) process.stdout.write(renderReference());
+/** README_MARKERS delimit the generated config reference inside README.md. */
+export const README_MARKERS = { start: '<!-- config-reference:start -->', end: '<!-- config-reference:end -->' } as const;
+
+/** renderReadmeReference is the reference as embedded in README.md: headings one level down, links from the root. */
+export function renderReadmeReference(): string {
+  const body = renderReference()
+    .replace(/^(#+) /gm, '$1# ')
+    .replaceAll('](../', '](');
+  return `${README_MARKERS.start}\n${body}${README_MARKERS.end}`;
+}
+
+/** withReadmeReference replaces the marked block of a README text with the current reference. */
+export function withReadmeReference(readme: string): string {
+  const from = readme.indexOf(README_MARKERS.start);
+  const to = readme.indexOf(README_MARKERS.end);
+  if (from < 0 || to < from) throw new Error('README.md has no config-reference markers');
+  return readme.slice(0, from) + renderReadmeReference() + readme.slice(to + README_MARKERS.end.length);
+}
+
+// `npx tsx src/config/reference.ts > docs/config.md` regenerates the reference; `--readme` rewrites README.md's block.
+if (process.argv[1] !== undefined && import.meta.filename === process.argv[1]) {
+  if (process.argv[2] === '--readme') {
+    const { readFileSync, writeFileSync } = await import('node:fs');
+    writeFileSync('README.md', withReadmeReference(readFileSync('README.md', 'utf8')));
+  } else {
+    process.stdout.write(renderReference());
+  }
+}

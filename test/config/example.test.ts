@@ -2,7 +2,7 @@ import t from 'tap';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { loadConfig } from '../../src/config/load.ts';
-import { REFERENCE_HEADER, renderReference } from '../../src/config/reference.ts';
+import { REFERENCE_HEADER, renderReference, withReadmeReference } from '../../src/config/reference.ts';
 
 const ROOT = new URL('../../', import.meta.url).pathname;
 
@@ -20,4 +20,9 @@ t.test('docs/config.md is the generated reference of the schema (regenerate on d
   t.match(expected, /\| `salt.heartbeatInterval` \| duration \| `30s` \|/);
   t.match(expected, /\| `interval` \| duration \| `270s` \|/);
   t.equal(readFileSync(join(ROOT, 'docs/config.md'), 'utf8'), expected, 'docs/config.md drifted: regenerate with `npx tsx src/config/reference.ts > docs/config.md`');
+});
+
+t.test('README.md embeds the generated config reference (regenerate on drift)', async (t) => {
+  const readme = readFileSync(join(ROOT, 'README.md'), 'utf8');
+  t.equal(withReadmeReference(readme), readme, 'README.md config reference drifted: regenerate with `npx tsx src/config/reference.ts --readme`');
 });

@@ -1,0 +1,198 @@
+/**
+ * bench/load: the real service (`salt-autoscaler serve` as a child process) under 1,000 Alertmanager webhook
+ * requests/s for 60 s while 1,000 salt events/s stream in from the salt-api emulator, all over loopback.
+ * `npx tsx bench/load.ts [--seconds 60] [--rate 1000] [--events 1000]`.
+ *
+ * ```
+ *  bench: fixed-rate scheduler (open loop) --undici, 16 keep-alive connections--> service child: POST /alertmanager/webhook
+ *  bench: fixed-rate firer --POST /_emulator/fire--> emulator child --SSE--> service child (SaltEventStream -> Engine)
+ *  service child --salt-api calls (cloud.action start, grains, ...)--> emulator child (world boots and deploys them)
+ * ```
+ * Open loop: request i is due at begin + i/rate whether or not earlier ones have answered, and its latency is
+ * counted from when it was DUE (not when it was sent), so a stalled service cannot hide its stall by slowing
+ * the client down (no coordinated omission). Errors = non-200 answers + failed requests (target 0).
+ * RSS of the service child from /proc/<pid>/status: after startup (idle), peak during, after the run.
+ * Each pool is asked to scale up (the same alert re-sent with a later endsAt, as Alertmanager repeats it), so
+ * real starts reach the emulator while the cooldown holds the rest: the service does real work, not only 200s.
+ */
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { performance } from 'node:perf_hooks';
+import { Pool } from 'undici';
+import { WEBHOOK_PATH } from '../src/alertmanager/webhook.ts';
+import { freePort, startServiceProcess, writeConfig } from '../test/support/service-process.ts';
+import { busNoise, fireAtRate, startEmulatorProcess, type FireStats } from './emulator-process.ts';
+import { DEFAULT_FLEET, FLEET_PROVIDER, fleetConfig, fleetInstanceIds, fleetPools, scaleUpPayload, type FleetShape } from './fleet.ts';
+import { latencyStats, type LatencyStats } from './latency-stats.ts';
+
+/** LoadBench is the outcome of one run. */
+export interface LoadBench {
+  readonly name: 'load';
+  readonly seconds: number;
+  readonly requestsPerS: number;
+  readonly eventsPerS: number;
+  readonly requests: number;
+  readonly errors: number;
+  /** statuses: answers by HTTP status (and `error` for requests that failed without an answer). */
+  readonly statuses: Readonly<Record<string, number>>;
+  /** latency: from when each request was due to when its answer was complete. */
+  readonly latency: LatencyStats;
+  /** achievedPerS: answered requests / run time. */
+  readonly achievedPerS: number;
+  readonly rssBeforeMiB: number;
+  readonly rssPeakMiB: number;
+  readonly rssAfterMiB: number;
+  readonly fire: FireStats;
+  /** startsSent: `cloud.action start` calls the emulator answered during the run (real actions taken). */
+  readonly startsSent: number;
+}
+
+/** LoadOptions sizes the run (defaults: 60 s, 1,000 requests/s, 1,000 events/s, 1,000 pools x 10). */
+export interface LoadOptions {
+  readonly durationS?: number;
+  readonly requestsPerS?: number;
+  readonly eventsPerS?: number;
+  readonly shape?: FleetShape;
+}
+
+const WEBHOOK_TOKEN = 'bench-load-token';
+const CONNECTIONS = 16;
+
+function rssMiBOf(pid: number | undefined): number {
+  if (pid === undefined) return Number.NaN;
+  try {
+    const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+    return m?.[1] === undefined ? Number.NaN : Math.round((Number(m[1]) / 1024) * 10) / 10;
+  } catch {
+    return Number.NaN;
+  }
+}
+
+async function countStarts(emulatorUrl: string): Promise<number> {
+  const res = await fetch(`${emulatorUrl}/_emulator/calls`);
+  const calls: unknown = await res.json();
+  if (!Array.isArray(calls)) return 0;
+  return calls.filter((c: unknown) => typeof c === 'object' && c !== null && 'fun' in c && c.fun === 'cloud.action'
+    && 'kwarg' in c && typeof c.kwarg === 'object' && c.kwarg !== null && 'func' in c.kwarg && c.kwarg.func === 'start').length;
+}
+
+/** benchLoad starts the emulator and the service as child processes and drives both at fixed rates. */
+export async function benchLoad(opts: LoadOptions = {}): Promise<LoadBench> {
+  const seconds = opts.durationS ?? 60;
+  const requestsPerS = opts.requestsPerS ?? 1_000;
+  const eventsPerS = opts.eventsPerS ?? 1_000;
+  const shape = opts.shape ?? DEFAULT_FLEET;
+  const dir = mkdtempSync(join(existsSync('/dev/shm') ? '/dev/shm' : tmpdir(), 'asc-bench-load-'));
+  const ids = fleetInstanceIds(shape);
+  const emu = await startEmulatorProcess(dir, { instances: ids.map((id) => ({ id, provider: FLEET_PROVIDER, state: 'stopped' as const })) });
+  const port = await freePort();
+  const configPath = writeConfig(dir, fleetConfig({
+    shape, saltUrl: emu.url, storePath: join(dir, 'state.db'), listen: `127.0.0.1:${port}`, webhookToken: WEBHOOK_TOKEN, heartbeatInterval: '5s',
+  }));
+  const service = await startServiceProcess(configPath, port, { SALT_AUTOSCALER_LOG_LEVEL: 'info' });
+  const pid = service.child.pid;
+  const http = new Pool(service.url, { connections: CONNECTIONS, pipelining: 1 });
+  const statuses: Record<string, number> = {};
+  const samples: number[] = [];
+  let rssPeakMiB = 0;
+  try {
+    // ready = the first reconcile is done and the event stream is open
+    const readyBy = performance.now() + 120_000;
+    for (;;) {
+      const res = await fetch(`${service.url}/readyz`).catch(() => undefined);
+      if (res?.status === 200) break;
+      if (performance.now() > readyBy) throw new Error(`service not ready within 120 s:\n${service.output().slice(-2000)}`);
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    const rssBeforeMiB = rssMiBOf(pid);
+    const startsBefore = await countStarts(emu.url);
+    const pools = fleetPools(shape);
+    const alertStartMs = Date.now();
+    const total = seconds * requestsPerS;
+    const inFlight = new Set<Promise<void>>();
+    const rssTimer = setInterval(() => { rssPeakMiB = Math.max(rssPeakMiB, rssMiBOf(pid)); }, 500);
+    const firing = fireAtRate(emu.url, eventsPerS, seconds * 1000, busNoise(ids));
+    const begin = performance.now();
+    let sent = 0;
+    let elapsedS: number;
+    let fire: FireStats;
+    try {
+      while (sent < total) {
+        const due = Math.min(total, Math.floor(((performance.now() - begin) * requestsPerS) / 1000) + 1);
+        while (sent < due) {
+          const i = sent;
+          sent += 1;
+          const dueMs = begin + (i * 1000) / requestsPerS;
+          const pool = pools[i % pools.length];
+          if (pool === undefined) continue;
+          const body = JSON.stringify(scaleUpPayload(pool, alertStartMs, 5 + (i % 7)))
+            .replace(/"endsAt":"[^"]*"/, `"endsAt":"${new Date(Date.now() + 15 * 60_000).toISOString()}"`);
+          const p: Promise<void> = http.request({
+            path: WEBHOOK_PATH, method: 'POST', body,
+            headers: { 'content-type': 'application/json', authorization: `Bearer ${WEBHOOK_TOKEN}` },
+          }).then(async (res) => {
+            await res.body.dump();
+            samples.push(performance.now() - dueMs);
+            statuses[String(res.statusCode)] = (statuses[String(res.statusCode)] ?? 0) + 1;
+          }, () => {
+            statuses['error'] = (statuses['error'] ?? 0) + 1;
+          }).finally(() => { inFlight.delete(p); });
+          inFlight.add(p);
+        }
+        await new Promise((resolve) => setTimeout(resolve, 1));
+      }
+      await Promise.all([...inFlight]);
+      elapsedS = (performance.now() - begin) / 1000;
+      fire = await firing;
+    } finally {
+      clearInterval(rssTimer);
+    }
+    const startsSent = (await countStarts(emu.url)) - startsBefore;
+    const rssAfterMiB = rssMiBOf(pid);
+    const errors = Object.entries(statuses).filter(([status]) => status !== '200').reduce((a, [, n]) => a + n, 0);
+    return {
+      name: 'load',
+      seconds,
+      requestsPerS,
+      eventsPerS,
+      requests: seconds * requestsPerS,
+      errors,
+      statuses,
+      latency: latencyStats(samples),
+      achievedPerS: Math.round(samples.length / elapsedS),
+      rssBeforeMiB,
+      rssPeakMiB,
+      rssAfterMiB,
+      fire,
+      startsSent,
+    };
+  } finally {
+    await http.close();
+    await service.kill('SIGTERM');
+    await emu.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** formatLoad renders the result as a few lines. */
+export function formatLoad(r: LoadBench): string {
+  return [
+    `load: ${r.requestsPerS} webhook req/s for ${r.seconds} s + ${r.eventsPerS} salt events/s (fired ${r.fire.fired}, failed ${r.fire.failed})`,
+    `  latency (from due time): p50 ${r.latency.p50Ms.toFixed(2)} ms, p99 ${r.latency.p99Ms.toFixed(2)} ms, max ${r.latency.maxMs.toFixed(2)} ms (n=${r.latency.n}, achieved ${r.achievedPerS}/s)`,
+    `  errors: ${r.errors} (${JSON.stringify(r.statuses)}); starts sent to salt-api: ${r.startsSent}`,
+    `  service rss: before ${r.rssBeforeMiB} MiB, peak ${r.rssPeakMiB} MiB, after ${r.rssAfterMiB} MiB`,
+  ].join('\n');
+}
+
+if (process.argv[1] !== undefined && fileURLToPath(import.meta.url) === process.argv[1]) {
+  const { values } = parseArgs({ options: { seconds: { type: 'string' }, rate: { type: 'string' }, events: { type: 'string' } }, strict: true });
+  const result = await benchLoad({
+    ...(values.seconds === undefined ? {} : { durationS: Number(values.seconds) }),
+    ...(values.rate === undefined ? {} : { requestsPerS: Number(values.rate) }),
+    ...(values.events === undefined ? {} : { eventsPerS: Number(values.events) }),
+  });
+  process.stdout.write(`${formatLoad(result)}\n`);
+}

@@ -1,0 +1,168 @@
+/**
+ * bench/run: `npm run bench [-- --full] [-- --only name,name]` runs every bench in turn, prints one summary table,
+ * and writes bench/results/latest.json when the JSON is small (< 50 KB). Without `--full` the load bench runs
+ * 15 s instead of 60 s and the memory bench 20 s.
+ *
+ * ```
+ *  ingest -> state -> sim -> webhook-latency -> memory -> load   (one after another: they would skew each other)
+ * ```
+ * ingest.ts and state.ts are written by other engineers; they are loaded by path so a missing or broken one is
+ * reported as a row ("failed: ...") instead of stopping the other benches.
+ */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { cpus, totalmem } from 'node:os';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { performance } from 'node:perf_hooks';
+import { benchLoad, formatLoad } from './load.ts';
+import { benchMemory, formatMemory } from './memory.ts';
+import { benchSim } from './sim.ts';
+import { benchWebhookLatency, formatWebhookLatency } from './webhook-latency.ts';
+
+/** SummaryRow is one line of the summary table. */
+export interface SummaryRow {
+  readonly bench: string;
+  readonly figure: string;
+  readonly target: string;
+  readonly verdict: 'met' | 'NOT met' | 'n/a' | 'failed';
+}
+
+/** BENCH_NAMES are the benches run.ts knows, in run order. */
+export const BENCH_NAMES = ['ingest', 'state', 'sim', 'webhook-latency', 'memory', 'load'] as const;
+
+/** BenchName is one of BENCH_NAMES. */
+export type BenchName = typeof BENCH_NAMES[number];
+
+/** isRecord narrows unknown to a plain object. */
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+/** runExternal imports `./<file>` and calls its `fn` export (benches other engineers own); undefined result = not there. */
+async function runExternal(file: string, fn: string): Promise<Record<string, unknown>> {
+  const mod: unknown = await import(new URL(file, import.meta.url).href);
+  const bench = isRecord(mod) ? mod[fn] : undefined;
+  if (typeof bench !== 'function') throw new Error(`${file} has no ${fn}()`);
+  const result: unknown = await (bench as () => Promise<unknown>)();
+  if (!isRecord(result)) throw new Error(`${fn}() returned no object`);
+  return result;
+}
+
+function fmt(value: unknown, digits = 2): string {
+  return typeof value === 'number' ? value.toFixed(digits) : String(value);
+}
+
+/** externalRow summarises a bench result it only knows as a record: its numeric fields and `targetMet`. */
+function externalRow(bench: string, result: Record<string, unknown>, target: string): SummaryRow {
+  const figure = Object.entries(result)
+    .filter(([, v]) => typeof v === 'number')
+    .slice(0, 6)
+    .map(([k, v]) => `${k} ${fmt(v)}`)
+    .join(', ');
+  const met = result['targetMet'];
+  return { bench, figure, target, verdict: met === true ? 'met' : met === false ? 'NOT met' : 'n/a' };
+}
+
+/** runAll runs the selected benches and returns the rows and the raw results. */
+export async function runAll(opts: { full: boolean; only?: readonly BenchName[]; log: (line: string) => void }): Promise<{ rows: SummaryRow[]; results: Record<string, unknown> }> {
+  const rows: SummaryRow[] = [];
+  const results: Record<string, unknown> = {};
+  const selected = (name: BenchName): boolean => opts.only === undefined || opts.only.includes(name);
+  const step = async (name: BenchName, run: () => Promise<SummaryRow>): Promise<void> => {
+    if (!selected(name)) return;
+    opts.log(`-- ${name} ...`);
+    const t0 = performance.now();
+    try {
+      rows.push(await run());
+    } catch (err) {
+      const message = err instanceof Error ? err.message : String(err);
+      rows.push({ bench: name, figure: `failed: ${message.split('\n')[0]?.slice(0, 160) ?? ''}`, target: '', verdict: 'failed' });
+      results[name] = { error: message.slice(0, 2000) };
+    }
+    opts.log(`   ${name} took ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+  };
+
+  await step('ingest', async () => {
+    const r = await runExternal('./ingest.ts', 'benchIngest');
+    results['ingest'] = r;
+    return externalRow('ingest', r, '>= 0.5x JSON.parse throughput');
+  });
+  await step('state', async () => {
+    const r = await runExternal('./state.ts', 'benchState');
+    results['state'] = r;
+    return externalRow('state', r, 'see bench/state.ts');
+  });
+  await step('sim', async () => {
+    const r = await benchSim();
+    results['sim'] = { runtimeMs: Math.round(r.runtimeMs), table: r.table };
+    opts.log(r.table);
+    return { bench: 'sim', figure: `${r.reports.length} traces simulated in ${Math.round(r.runtimeMs)} ms`, target: 'cost / unmet per policy (table above)', verdict: 'n/a' };
+  });
+  await step('webhook-latency', async () => {
+    const r = await benchWebhookLatency();
+    results['webhook-latency'] = r;
+    opts.log(formatWebhookLatency(r));
+    return {
+      bench: 'webhook-latency',
+      figure: `webhook->start p50 ${fmt(r.webhookToStart.p50Ms, 3)} / p99 ${fmt(r.webhookToStart.p99Ms, 3)} ms; empty route p50 ${fmt(r.emptyRoundTrip.p50Ms, 3)} / p99 ${fmt(r.emptyRoundTrip.p99Ms, 3)} ms; ratio p99 ${r.ratioP99}x`,
+      target: 'p99 <= 5 ms and <= 3x empty',
+      verdict: r.targetMet ? 'met' : 'NOT met',
+    };
+  });
+  await step('memory', async () => {
+    const r = await benchMemory({ seconds: 20 });
+    results['memory'] = { ...r, samples: r.samples.length };
+    opts.log(formatMemory(r));
+    const flat = r.heapSlopeMiBPerMin <= 5;
+    return {
+      bench: 'memory',
+      figure: `rss ${r.before.rssMiB} -> ${r.afterStartup.rssMiB} (startup) -> steady ${r.steadyRssMiB} MiB; heap steady ${r.steadyHeapMiB} MiB, slope ${r.heapSlopeMiBPerMin} MiB/min`,
+      target: 'heap flat while streaming (slope <= 5 MiB/min)',
+      verdict: flat ? 'met' : 'NOT met',
+    };
+  });
+  await step('load', async () => {
+    const r = await benchLoad({ durationS: opts.full ? 60 : 15 });
+    results['load'] = r;
+    opts.log(formatLoad(r));
+    return {
+      bench: 'load',
+      figure: `${r.requestsPerS}/s x ${r.seconds} s: p99 ${fmt(r.latency.p99Ms)} ms, errors ${r.errors}, rss ${r.rssBeforeMiB} -> ${r.rssAfterMiB} MiB (peak ${r.rssPeakMiB})`,
+      target: '0 errors',
+      verdict: r.errors === 0 ? 'met' : 'NOT met',
+    };
+  });
+  return { rows, results };
+}
+
+/** renderTable renders the rows as a Markdown table. */
+export function renderTable(rows: readonly SummaryRow[]): string {
+  return [
+    '| bench | figure | target | verdict |',
+    '|---|---|---|---|',
+    ...rows.map((r) => `| ${r.bench} | ${r.figure.replace(/\|/g, '/')} | ${r.target} | ${r.verdict} |`),
+  ].join('\n');
+}
+
+if (process.argv[1] !== undefined && fileURLToPath(import.meta.url) === process.argv[1]) {
+  const { values } = parseArgs({ options: { full: { type: 'boolean', default: false }, only: { type: 'string' } }, strict: true });
+  const only = values.only?.split(',').map((s) => s.trim()).filter((s): s is BenchName => (BENCH_NAMES as readonly string[]).includes(s));
+  const log = (line: string): void => { process.stderr.write(`${line}\n`); };
+  const { rows, results } = await runAll({ full: values.full, ...(only === undefined ? {} : { only }), log });
+  const table = renderTable(rows);
+  process.stdout.write(`\n${table}\n`);
+  const json = JSON.stringify({
+    at: new Date().toISOString(),
+    full: values.full,
+    machine: { cpus: cpus().length, cpu: cpus()[0]?.model ?? 'unknown', memGiB: Math.round(totalmem() / 2 ** 30), node: process.version },
+    rows,
+    results,
+  }, null, 2);
+  if (Buffer.byteLength(json) < 50_000) {
+    mkdirSync(new URL('./results/', import.meta.url), { recursive: true });
+    writeFileSync(new URL('./results/latest.json', import.meta.url), `${json}\n`);
+    process.stderr.write('wrote bench/results/latest.json\n');
+  } else {
+    process.stderr.write(`results JSON is ${Buffer.byteLength(json)} bytes (>= 50 KB): not written\n`);
+  }
+}

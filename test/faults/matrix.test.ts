@@ -192,15 +192,16 @@ const scenarios: ScenarioSpec[] = [
     },
   },
   {
-    name: 'SIGKILL after the start intent, Salt never starts it, restart',
+    name: 'SIGKILL after the start intent, the call never reached Salt, restart',
     needs: 1,
+    proxy: true,
     async run(ctx) {
-      // salt-api holds the call, then refuses it: whenever the kill lands, Salt did not start the instance
-      ctx.emu.faults.delayNext(1, 2000, { fun: 'cloud.action' });
-      ctx.emu.faults.failNext(1, 503, { fun: 'cloud.action' });
+      // the proxy drops what the service sends: the start call it makes after writing its intent never arrives
+      ctx.blackhole(true);
       await ctx.setWorkload(1);
       await ctx.until('an open start intent', () => ctx.openIntents('start') === 1);
       await ctx.kill();
+      ctx.blackhole(false);
       await ctx.restart();
       // Alertmanager re-sends the firing alert to the new process (group_interval / repeat_interval)
       await ctx.setWorkload(1);
@@ -259,6 +260,7 @@ const scenarios: ScenarioSpec[] = [
     running: [1, 2],
     busy: [1],
     async run(ctx) {
+      // salt-api holds the stop call, then refuses it: wherever the kill lands, Salt did not stop the instance
       ctx.emu.faults.delayNext(1, 2000, { fun: 'cloud.action' });
       ctx.emu.faults.failNext(1, 503, { fun: 'cloud.action' });
       await ctx.setWorkload(0);

@@ -21,6 +21,7 @@
 import BetterSqlite3 from 'better-sqlite3';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import { connect, createServer, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { startEmulator, type Emulator, type InstanceView } from '../../src/emulator/index.ts';
 import { waitFor } from '../support/engine-harness.ts';
@@ -54,6 +55,8 @@ export interface ScenarioSpec {
    * default the runner (and restart()) first waits for the startup reconcile, so each scenario tests its own fault.
    */
   readonly early?: boolean;
+  /** proxy: reach salt-api through a TCP proxy the scenario can blackhole (ctx.blackhole). */
+  readonly proxy?: boolean;
   /** salt: overrides of the config's salt section (e.g. a short timeout). */
   readonly salt?: Record<string, unknown>;
   run(ctx: ScenarioContext): Promise<void>;
@@ -83,7 +86,12 @@ export interface ScenarioContext {
   waitService(readyCount: number, timeoutMs?: number): Promise<void>;
   /** openIntents counts open intents of `kind` in the service's database. */
   openIntents(kind: string): number;
-  /** pause waits for a condition on the service's API with a deadline (never a fixed sleep). */
+  /**
+   * blackhole (with spec.proxy): while on, bytes from the service to salt-api are dropped, so no request sent
+   * meanwhile ever reaches Salt (answers and the event stream still flow back).
+   */
+  blackhole(on: boolean): void;
+  /** until waits for a condition on the service's API with a deadline (never a fixed sleep). */
   until(label: string, cond: () => boolean | Promise<boolean>, timeoutMs?: number): Promise<void>;
 }
 
@@ -192,8 +200,9 @@ export async function runScenario(spec: ScenarioSpec): Promise<ScenarioResult> {
   const dir = mkdtempSync(join(tmpdir(), 'asc-faults-'));
   const dbPath = join(dir, 'state.db');
   const port = await freePort();
+  const proxy = spec.proxy === true ? await startProxy(emu.url) : undefined;
   const configPath = writeConfig(dir, {
-    salt: { url: emu.url, username: 'autoscaler', password: 'secret', eauth: 'pam', heartbeatInterval: '1s', heartbeatTimeout: '1s', timeout: '5s', ...spec.salt },
+    salt: { url: proxy?.url ?? emu.url, username: 'autoscaler', password: 'secret', eauth: 'pam', heartbeatInterval: '1s', heartbeatTimeout: '1s', timeout: '5s', ...spec.salt },
     store: { path: dbPath },
     http: { listen: `127.0.0.1:${port}` },
     engine: { evaluateInterval: '1s', reconcileInterval: `${RECONCILE_INTERVAL_MS}ms` },
@@ -296,6 +305,10 @@ export async function runScenario(spec: ScenarioSpec): Promise<ScenarioResult> {
       } catch { return 0; }
     },
     until: (label, cond, timeoutMs = 20_000) => waitFor(label, cond, timeoutMs),
+    blackhole(on) {
+      if (proxy === undefined) throw new Error('blackhole needs spec.proxy');
+      proxy.blackhole = on;
+    },
   };
 
   let error: string | undefined;
@@ -317,6 +330,7 @@ export async function runScenario(spec: ScenarioSpec): Promise<ScenarioResult> {
     await s.kill('SIGTERM');
     outputs.push(s.output());
   }
+  await proxy?.close();
   await emu.close();
   rmSync(dir, { recursive: true, force: true });
 
@@ -345,6 +359,43 @@ export async function runScenario(spec: ScenarioSpec): Promise<ScenarioResult> {
     state,
     durationMs: Date.now() - t0,
     output: outputs.join('\n----- restart -----\n'),
+  };
+}
+
+interface Proxy {
+  readonly url: string;
+  blackhole: boolean;
+  close(): Promise<void>;
+}
+
+/** startProxy forwards TCP to the emulator; while `blackhole` is on, client-to-server bytes are dropped. */
+async function startProxy(target: string): Promise<Proxy> {
+  const { hostname, port } = new URL(target);
+  const sockets = new Set<Socket>();
+  const state = { blackhole: false };
+  const server = createServer((client) => {
+    const upstream = connect({ host: hostname, port: Number(port) });
+    sockets.add(client);
+    sockets.add(upstream);
+    client.on('data', (chunk: Buffer) => { if (!state.blackhole) upstream.write(chunk); });
+    upstream.on('data', (chunk: Buffer) => { client.write(chunk); });
+    const end = (): void => { client.destroy(); upstream.destroy(); sockets.delete(client); sockets.delete(upstream); };
+    client.on('close', end);
+    upstream.on('close', end);
+    client.on('error', end);
+    upstream.on('error', end);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const addr = server.address();
+  const proxyPort = typeof addr === 'object' && addr !== null ? addr.port : 0;
+  return {
+    url: `http://127.0.0.1:${proxyPort}`,
+    get blackhole() { return state.blackhole; },
+    set blackhole(on: boolean) { state.blackhole = on; },
+    close: () => new Promise<void>((resolve) => {
+      for (const s of sockets) s.destroy();
+      server.close(() => resolve());
+    }),
   };
 }
 

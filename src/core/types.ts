@@ -179,6 +179,11 @@ export interface StateStore {
   /** poolState / setPoolState keep small per-pool runtime values (paused, cooldown stamps) as JSON. */
   poolState(pool: string): Readonly<Record<string, unknown>> | undefined;
   setPoolState(pool: string, value: Readonly<Record<string, unknown>>): void;
+  /**
+   * atomically runs `fn` in one transaction: every write inside it becomes durable together, with one fsync. The engine
+   * writes a decision, its instances' transitions and their intents this way before it calls salt-api.
+   */
+  atomically<T>(fn: () => T): T;
   close(): void;
 }
 

@@ -19,7 +19,7 @@ import { decide } from '../core/decide.ts';
 import { ADAPTIVE_PEAK_WINDOW_MS, observe } from '../core/strategies/adaptive.ts';
 import { newInstance, step, type LifecycleInput, type StepResult } from '../core/lifecycle.ts';
 import type { SaltEvent, StreamItem } from '../core/salt-event.ts';
-import { IN_FLIGHT_STATES, type Decision, type Instance, type InstanceState, type PoolHistory, type PoolSpec, type PoolView, type Workload } from '../core/types.ts';
+import { IN_FLIGHT_STATES, type Decision, type Instance, type InstanceState, type PoolHistory, type PoolSpec, type PoolView, type Transition, type Workload } from '../core/types.ts';
 import type {
   AlertSignal, Clock, DecisionRecord, EngineApi, EventSource, IdleResult, Intent, IntentKind, SaltActions, StateStore,
 } from './ports.ts';
@@ -102,6 +102,9 @@ export class Engine implements EngineApi {
   readonly #log: EngineLogger;
   readonly #pools = new Map<string, PoolRuntime>();
   readonly #instances = new Map<string, Instance>();
+  readonly #byPool = new Map<string, Map<string, Instance>>();
+  /** #batch collects instance writes while a reconcile pass runs, so they land in one transaction. */
+  #batch: { instance: Instance; transition?: Transition }[] | undefined;
   readonly #patterns: { pool: string; re: RegExp }[] = [];
   readonly #timers: NodeJS.Timeout[] = [];
   readonly #pending = new Set<Promise<unknown>>();
@@ -131,13 +134,19 @@ export class Engine implements EngineApi {
     this.#started = true;
     const now = this.#now();
     for (const inst of this.#opts.store.loadInstances()) {
-      if (this.#pools.has(inst.pool)) this.#instances.set(inst.id, inst);
+      if (!this.#pools.has(inst.pool)) continue;
+      this.#instances.set(inst.id, inst);
+      let pool = this.#byPool.get(inst.pool);
+      if (pool === undefined) { pool = new Map(); this.#byPool.set(inst.pool, pool); }
+      pool.set(inst.id, inst);
     }
-    for (const rt of this.#pools.values()) {
-      for (const id of rt.managed.reserved) {
-        if (!this.#instances.has(id)) this.#put(newInstance(id, rt.managed.spec.name, now));
+    this.#inBatch(() => {
+      for (const rt of this.#pools.values()) {
+        for (const id of rt.managed.reserved) {
+          if (!this.#instances.has(id)) this.#put(newInstance(id, rt.managed.spec.name, now));
+        }
       }
-    }
+    });
     if (this.#opts.events) this.#track(this.#consume(this.#opts.events));
     await this.reconcile('startup');
     const tickMs = this.#opts.tickIntervalMs ?? 5_000;
@@ -307,16 +316,26 @@ export class Engine implements EngineApi {
       this.#log.debug({ pool: spec.name, reason: decision.reason, workload: workload?.value }, 'hold');
       return decision;
     }
-    this.#record(spec, decision, now);
     this.#log.info({ pool: spec.name, action: decision.kind, reason: decision.reason, dryRun: spec.dryRun }, 'decision');
     if (decision.kind === 'scaleUp') {
-      rt.history = { ...rt.history, lastUpMs: now };
-      this.#savePool(rt);
-      await Promise.all(decision.targets.map((t) => (t.kind === 'start' ? this.#startInstance(rt, t.id) : this.#createInstance(rt))));
+      // the decision, the instances' transitions and their intents become durable together (one fsync), then the calls go out
+      let sends: (() => Promise<void>)[] = [];
+      this.#storeCall(() => this.#opts.store.atomically(() => {
+        this.#record(spec, decision, now);
+        rt.history = { ...rt.history, lastUpMs: now };
+        this.#savePool(rt);
+        this.#inBatch(() => {
+          sends = decision.targets.map((t) => (t.kind === 'start' ? this.#prepareStart(rt, t.id) : this.#prepareCreate(rt)));
+        });
+      }));
+      await Promise.all(sends.map((send) => send()));
     } else if (decision.kind === 'scaleDown') {
+      this.#record(spec, decision, now);
       rt.history = { ...rt.history, lastDownMs: now };
       this.#savePool(rt);
       await Promise.all(decision.targets.map((id) => this.#drainInstance(rt, id)));
+    } else {
+      this.#record(spec, decision, now);
     }
     return decision;
   }
@@ -352,14 +371,20 @@ export class Engine implements EngineApi {
 
   // ---------------------------------------------------------------- actions
 
-  async #act(rt: PoolRuntime, kind: IntentKind, id: string, call: () => Promise<void>): Promise<boolean> {
+  /** open writes the intent of an action (undefined in dry-run: nothing is sent). */
+  #open(rt: PoolRuntime, kind: IntentKind, id: string): Intent | undefined {
     const spec = rt.managed.spec;
     if (spec.dryRun) {
       this.#opts.observer?.action(kind, 'dry_run');
       this.#log.info({ pool: spec.name, minion: id, action: kind }, 'dry-run: action not sent');
-      return false;
+      return undefined;
     }
-    const intent = this.#storeCall(() => this.#opts.store.openIntent(kind, id, spec.name, this.#now()));
+    return this.#storeCall(() => this.#opts.store.openIntent(kind, id, spec.name, this.#now()));
+  }
+
+  /** send makes the salt-api call of an opened intent and marks the intent done or failed. */
+  async #send(rt: PoolRuntime, kind: IntentKind, id: string, intent: Intent | undefined, call: () => Promise<void>): Promise<boolean> {
+    const spec = rt.managed.spec;
     this.#countIntents();
     const started = this.#now();
     try {
@@ -380,26 +405,40 @@ export class Engine implements EngineApi {
     }
   }
 
-  async #startInstance(rt: PoolRuntime, id: string): Promise<void> {
-    const inst = this.#instances.get(id);
-    if (inst === undefined) return;
-    if (rt.managed.spec.dryRun) { await this.#act(rt, 'start', id, async () => {}); return; }
-    this.#apply(inst, { kind: 'start-issued' }, this.#now(), 'scale-up');
-    const ok = await this.#act(rt, 'start', id, () => this.#opts.salt.start(id));
-    if (!ok) this.#actionFailed(id, 'start');
+  /** act is open + send for actions that need no shared transaction. */
+  async #act(rt: PoolRuntime, kind: IntentKind, id: string, call: () => Promise<void>): Promise<boolean> {
+    if (rt.managed.spec.dryRun) { this.#open(rt, kind, id); return false; }
+    return this.#send(rt, kind, id, this.#open(rt, kind, id), call);
   }
 
-  async #createInstance(rt: PoolRuntime): Promise<void> {
+  /** prepareStart moves a reserved instance to starting and writes its intent; the returned function sends the call. */
+  #prepareStart(rt: PoolRuntime, id: string): () => Promise<void> {
+    const inst = this.#instances.get(id);
+    if (inst === undefined) return async () => {};
+    if (rt.managed.spec.dryRun) { this.#open(rt, 'start', id); return async () => {}; }
+    this.#apply(inst, { kind: 'start-issued' }, this.#now(), 'scale-up');
+    const intent = this.#open(rt, 'start', id);
+    return async () => {
+      const ok = await this.#send(rt, 'start', id, intent, () => this.#opts.salt.start(id));
+      if (!ok) this.#actionFailed(id, 'start');
+    };
+  }
+
+  /** prepareCreate names a new instance, moves it to creating and writes its intent; the returned function sends it. */
+  #prepareCreate(rt: PoolRuntime): () => Promise<void> {
     const profile = rt.managed.profile;
-    if (profile === undefined) return;
+    if (profile === undefined) return async () => {};
     const id = this.#newName(rt);
-    if (rt.managed.spec.dryRun) { await this.#act(rt, 'create', id, async () => {}); return; }
+    if (rt.managed.spec.dryRun) { this.#open(rt, 'create', id); return async () => {}; }
     const now = this.#now();
     const inst: Instance = { ...newInstance(id, rt.managed.spec.name, now), created: true };
     this.#put(inst);
     this.#apply(inst, { kind: 'create-issued' }, now, 'scale-up');
-    const ok = await this.#act(rt, 'create', id, () => this.#opts.salt.create(id, profile));
-    if (!ok) this.#actionFailed(id, 'create');
+    const intent = this.#open(rt, 'create', id);
+    return async () => {
+      const ok = await this.#send(rt, 'create', id, intent, () => this.#opts.salt.create(id, profile));
+      if (!ok) this.#actionFailed(id, 'create');
+    };
   }
 
   #newName(rt: PoolRuntime): string {
@@ -501,9 +540,11 @@ export class Engine implements EngineApi {
     }
     const now = this.#now();
     const cloudById = new Map(cloud.map((c) => [c.id, c]));
-    for (const c of cloud) {
-      if (!this.#instances.has(c.id)) this.#adoptByPattern(c.id, now);
-    }
+    this.#inBatch(() => {
+      for (const c of cloud) {
+        if (!this.#instances.has(c.id)) this.#adoptByPattern(c.id, now);
+      }
+    });
     const upSet = new Set(up);
     const running = [...this.#instances.values()].filter((i) => cloudById.get(i.id)?.state === 'running' && upSet.has(i.id));
     let grains: ReadonlyMap<string, import('./ports.ts').ReadyGrain> = new Map();
@@ -516,7 +557,7 @@ export class Engine implements EngineApi {
     }
     const after = this.#now();
     let corrections = 0;
-    for (const inst of [...this.#instances.values()]) {
+    this.#inBatch(() => { for (const inst of [...this.#instances.values()]) {
       if (inst.sinceMs > began) continue; // changed while we asked Salt: our snapshot is older than the event
       const c = cloudById.get(inst.id);
       const grain = grains.get(inst.id);
@@ -533,7 +574,7 @@ export class Engine implements EngineApi {
         this.#opts.observer?.correction(inst.pool);
         this.#log.info({ pool: inst.pool, minion: inst.id, from: before, to: res.instance.state, why }, 'reconcile corrected an instance');
       }
-    }
+    } });
     this.#resolveIntents(cloudById);
     this.#opts.observer?.reconcile('ok');
     this.#log.info({ why, instances: this.#instances.size, corrections, durationMs: this.#now() - began }, 'reconciled with Salt');
@@ -655,12 +696,38 @@ export class Engine implements EngineApi {
   // ---------------------------------------------------------------- plumbing
 
   #poolInstances(pool: string): Instance[] {
-    return [...this.#instances.values()].filter((i) => i.pool === pool);
+    return [...(this.#byPool.get(pool)?.values() ?? [])];
   }
 
-  #put(inst: Instance, transition?: import('../core/types.ts').Transition): void {
+  #put(inst: Instance, transition?: Transition): void {
     this.#instances.set(inst.id, inst);
+    let pool = this.#byPool.get(inst.pool);
+    if (pool === undefined) { pool = new Map(); this.#byPool.set(inst.pool, pool); }
+    pool.set(inst.id, inst);
+    if (this.#batch !== undefined) {
+      this.#batch.push(transition === undefined ? { instance: inst } : { instance: inst, transition });
+      return;
+    }
     this.#storeCall(() => this.#opts.store.saveInstance(inst, transition));
+  }
+
+  /** inBatch runs fn with instance writes collected, then writes them in one transaction. */
+  #inBatch(fn: () => void): void {
+    const outer = this.#batch === undefined;
+    if (outer) this.#batch = [];
+    try {
+      fn();
+    } finally {
+      if (outer) {
+        const batch = this.#batch ?? [];
+        this.#batch = undefined;
+        if (batch.length > 0) {
+          this.#storeCall(() => this.#opts.store.atomically(() => {
+            for (const e of batch) this.#opts.store.saveInstance(e.instance, e.transition);
+          }));
+        }
+      }
+    }
   }
 
   #savePool(rt: PoolRuntime): void {

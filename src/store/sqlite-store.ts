@@ -193,6 +193,11 @@ export class SqliteStore implements StateStore {
     }
   }
 
+  /** atomically runs fn in one transaction (nested writes join it): one fsync for all of them. */
+  atomically<T>(fn: () => T): T {
+    return this.#db.transaction(fn)();
+  }
+
   /** loadInstances returns every stored instance (ordered by pool, id); an invalid row is ASC_ERR_STORE_OPEN. */
   loadInstances(): readonly Instance[] {
     return this.#stmt.allInstances.all().map((row) => toInstance(parseRow(instanceRow, 'instances', row)));

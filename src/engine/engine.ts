@@ -308,9 +308,9 @@ export class Engine implements EngineApi {
     this.#sample(rt, now, workload?.value);
     this.#opts.observer?.decision(spec.name, decision.kind);
     if (decision.kind === 'hold' && !forced) {
-      // a hold is a value, not an event: record it only when its reason changes, so the log stays readable
+      // a hold is a value, not an event: keep one per interval (or when it follows an action), so the list stays readable
       const last = this.#opts.store.decisions(spec.name, 1)[0];
-      if (last === undefined || last.decision.kind !== 'hold' || last.decision.reason !== decision.reason) {
+      if (last === undefined || last.decision.kind !== 'hold' || now - last.atMs >= spec.intervalMs) {
         this.#record(spec, decision, now);
       }
       this.#log.debug({ pool: spec.name, reason: decision.reason, workload: workload?.value }, 'hold');

@@ -1,0 +1,97 @@
+import t from 'tap';
+import Fastify, { type FastifyInstance } from 'fastify';
+import { alertmanagerWebhook } from '../../src/alertmanager/webhook.ts';
+import { startHarness, startCalls, stateOf, waitFor, type Harness } from '../support/engine-harness.ts';
+import { alert, notification } from '../alertmanager/payloads.ts';
+
+/** withWebhook mounts the real Alertmanager receiver in front of the harness' engine. */
+async function withWebhook(h: Harness): Promise<FastifyInstance> {
+  const app = Fastify();
+  await app.register(alertmanagerWebhook, {
+    config: h.config, onSignal: (s) => h.engine.alertSignal(s), now: () => Date.now(),
+    logger: (await import('../support/engine-harness.ts')).capturingLogger([]),
+  });
+  return app;
+}
+
+function scaleAlerts(workload: number, opts: { up?: boolean; down?: boolean } = {}): Record<string, unknown> {
+  const now = Date.now();
+  const endsAt = new Date(now + 120_000).toISOString();
+  const startsAt = new Date(now - 1_000).toISOString();
+  return notification([
+    alert({ name: 'SaltAutoscalerScaleUp', env: 'test', type: 't1', status: opts.up ? 'firing' : 'resolved', workload: String(workload), startsAt, endsAt: opts.up ? endsAt : new Date(now).toISOString(), fingerprint: 'up0000000000000a' }),
+    alert({ name: 'SaltAutoscalerScaleDown', env: 'test', type: 't1', status: opts.down ? 'firing' : 'resolved', workload: String(workload), startsAt, endsAt: opts.down ? endsAt : new Date(now).toISOString(), fingerprint: 'down00000000000b' }),
+  ]);
+}
+
+async function post(app: FastifyInstance, body: unknown): Promise<number> {
+  const res = await app.inject({ method: 'POST', url: '/alertmanager/webhook', payload: body as Record<string, unknown> });
+  return res.statusCode;
+}
+
+const totalStarts = (h: Harness): number => ['gpu-t1-1', 'gpu-t1-2', 'gpu-t1-3'].reduce((n, id) => n + startCalls(h.emu, id), 0);
+
+t.test('a firing alert starts one reserved instance, none while it deploys, a second after the interval if still firing', async (t) => {
+  const h = await startHarness({ emulator: { delays: { startMs: 20, bootMs: 50, deployMs: 700 } }, pool: { interval: '1500ms' } });
+  const app = await withWebhook(h);
+  t.teardown(async () => { await app.close(); await h.close(); });
+  t.equal(await post(app, scaleAlerts(3, { up: true })), 200);
+  await waitFor('first start', () => totalStarts(h) === 1);
+  await waitFor('deploying', () => stateOf(h, 'gpu-t1-1') === 'deploying');
+  t.equal(await post(app, scaleAlerts(3, { up: true })), 200, 'Alertmanager repeats the notification');
+  t.equal(totalStarts(h), 1, 'no second start while the first instance deploys');
+  await waitFor('first ready', () => stateOf(h, 'gpu-t1-1') === 'ready');
+  await waitFor('second start after the interval', () => totalStarts(h) === 2, 10_000);
+  const ups = h.store.decisions('test/t1', 100).filter((d) => d.decision.kind === 'scaleUp');
+  t.equal(ups.length, 2);
+  const gap = (ups[0]?.atMs ?? 0) - (ups[1]?.atMs ?? 0);
+  t.ok(gap >= 1_500, `the second start came at least one interval after the first (${gap} ms)`);
+});
+
+t.test('resolved + down alert drains and stops an idle instance and leaves a busy one', async (t) => {
+  const h = await startHarness({
+    emulator: { instances: [{ id: 'gpu-t1-1', state: 'running' }, { id: 'gpu-t1-2', state: 'running' }, { id: 'gpu-t1-3' }], busy: ['gpu-t1-2'] },
+    pool: { interval: '500ms' },
+  });
+  const app = await withWebhook(h);
+  t.teardown(async () => { await app.close(); await h.close(); });
+  await waitFor('both adopted as ready', () => stateOf(h, 'gpu-t1-1') === 'ready' && stateOf(h, 'gpu-t1-2') === 'ready');
+  t.equal(await post(app, scaleAlerts(0, { down: true })), 200);
+  await waitFor('idle one stopped', () => h.emu.world.instance('gpu-t1-1')?.state === 'stopped' && stateOf(h, 'gpu-t1-1') === 'stopped');
+  // several more intervals of a firing down alert: the busy one stays
+  const until = Date.now() + 2_000;
+  await waitFor('two more seconds of down alert', () => Date.now() > until, 5_000);
+  t.equal(h.emu.world.instance('gpu-t1-2')?.state, 'running', 'the busy instance is still running');
+  t.equal(stateOf(h, 'gpu-t1-2'), 'ready');
+  t.notOk(h.emu.calls.some((c) => c.fun === 'cloud.action' && JSON.stringify(c).includes('stop') && JSON.stringify(c).includes('gpu-t1-2')), 'no stop was sent for the busy instance');
+  const drained = h.emu.events.filter((e) => e.tag === 'salt-autoscaler/instance/gpu-t1-1/draining');
+  t.equal(drained.length, 1, 'the draining event was fired for the idle instance');
+});
+
+t.test('creates from the profile when no reserved instance is left', async (t) => {
+  const h = await startHarness({
+    emulator: { instances: [{ id: 'gpu-t1-1' }], profiles: { 'gpu-t1': { provider: 'emu-cloud' } } },
+    pool: { reserved: ['gpu-t1-1'], profile: 'gpu-t1', max: 2, strategy: 'target', perInstance: 1, interval: '200ms' },
+  });
+  const app = await withWebhook(h);
+  t.teardown(async () => { await app.close(); await h.close(); });
+  t.equal(await post(app, scaleAlerts(2, { up: true })), 200);
+  await waitFor('two ready', () => h.engine.pools()[0]?.ready === 2, 10_000);
+  const created = h.engine.instances().filter((i) => i.created);
+  t.equal(created.length, 1, 'one instance was created from the profile');
+  t.ok(h.emu.calls.some((c) => c.fun === 'cloud.profile'), 'cloud.profile was called');
+  t.equal(startCalls(h.emu, 'gpu-t1-1'), 1, 'the reserved one was started first');
+});
+
+t.test('max is respected under a storm of duplicate alerts', async (t) => {
+  const h = await startHarness({ emulator: { delays: { startMs: 20, bootMs: 30, deployMs: 30 } }, pool: { max: 2, interval: '100ms', strategy: 'target', perInstance: 1 } });
+  const app = await withWebhook(h);
+  t.teardown(async () => { await app.close(); await h.close(); });
+  const statuses = await Promise.all(Array.from({ length: 200 }, () => post(app, scaleAlerts(50, { up: true }))));
+  t.ok(statuses.every((s) => s === 200), 'every duplicate is accepted with 200');
+  await waitFor('two ready', () => h.engine.pools()[0]?.ready === 2, 10_000);
+  for (let i = 0; i < 20; i++) await post(app, scaleAlerts(50, { up: true }));
+  await waitFor('a few more evaluations', async () => { await new Promise((r) => setTimeout(r, 300)); return true; });
+  t.equal(totalStarts(h), 2, 'exactly max instances were started');
+  t.equal(h.emu.world.instances().filter((i) => i.state === 'running').length, 2, 'never more than max running');
+});

@@ -46,14 +46,17 @@ export function cooldownLeftMs(pool: PoolSpec, history: PoolHistory, direction: 
   return Math.max(0, last + cooldownMs - nowMs);
 }
 
-/** isStoppedReserve is true for an instance of the reserve that can be started (stopped, not created from a profile). */
-export function isStoppedReserve(instance: Instance): boolean {
-  return instance.state === 'stopped' && !instance.created;
+/**
+ * isStoppedReserve is true for a stopped instance that can be started again: one of the reserve, or one created from
+ * the profile and stopped back (scale-in `stop` keeps created instances as reserve; `destroy` removes them).
+ */
+export function isStoppedReserve(instance: Instance, pool?: Pick<PoolSpec, 'scaleIn'>): boolean {
+  return instance.state === 'stopped' && (!instance.created || pool?.scaleIn === 'stop');
 }
 
 /** pickStartTargets returns up to `count` distinct targets: stopped reserved instances by id, then creates if allowed. */
 export function pickStartTargets(pool: PoolSpec, instances: readonly Instance[], count: number): readonly StartTarget[] {
-  const reserve = instances.filter(isStoppedReserve).map((i) => i.id).sort();
+  const reserve = instances.filter((i) => isStoppedReserve(i, pool)).sort((a, b) => Number(a.created) - Number(b.created) || a.id.localeCompare(b.id)).map((i) => i.id);
   const targets: StartTarget[] = reserve.slice(0, Math.max(0, count)).map((id) => ({ kind: 'start', id }));
   while (pool.canCreate && targets.length < count) targets.push({ kind: 'create' });
   return targets;

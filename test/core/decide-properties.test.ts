@@ -112,7 +112,7 @@ t.test('picks distinct, valid targets and counts them', async () => {
     if (d.kind === 'scaleDown') return new Set(d.targets).size === d.count;
     const ids = d.targets.flatMap((x) => (x.kind === 'start' ? [x.id] : []));
     const creates = d.targets.length - ids.length;
-    const valid = ids.every((id) => fleet.some((i) => i.id === id && i.pool === pool.name && i.state === 'stopped' && !i.created));
+    const valid = ids.every((id) => fleet.some((i) => i.id === id && i.pool === pool.name && i.state === 'stopped' && (!i.created || pool.scaleIn === 'stop')));
     return new Set(ids).size === ids.length && valid && (creates === 0 || pool.canCreate);
   }), { numRuns: 2000 });
 });

@@ -149,11 +149,18 @@ t.test('holds with a reason when the pool is paused', async (t) => {
 });
 
 t.test('prefers stopped reserved instances, then creates from the profile', async (t) => {
-  const p = pool({ canCreate: true, strategy: { kind: 'target', perInstance: 1 } });
+  const p = pool({ canCreate: true, scaleIn: 'destroy', strategy: { kind: 'target', perInstance: 1 } });
   const fleet = [inst('gpu-9', 'stopped'), inst('gpu-c1', 'stopped', { created: true }), inst('gpu-1', 'ready')];
   const d = decide(p, fleet, load(4), NOW_MS, hist());
   t.same(d.kind === 'scaleUp' ? d.targets : [], [{ kind: 'start', id: 'gpu-9' }, { kind: 'create' }, { kind: 'create' }]);
   t.match(d.reason, 'start 3, 2 created from profile');
+});
+
+t.test('with scale-in stop, a created instance stopped back is started again before creating another', async (t) => {
+  const p = pool({ canCreate: true, scaleIn: 'stop', strategy: { kind: 'target', perInstance: 1 } });
+  const fleet = [inst('gpu-9', 'stopped'), inst('gpu-c1', 'stopped', { created: true }), inst('gpu-1', 'ready')];
+  const d = decide(p, fleet, load(4), NOW_MS, hist());
+  t.same(d.kind === 'scaleUp' ? d.targets : [], [{ kind: 'start', id: 'gpu-9' }, { kind: 'start', id: 'gpu-c1' }, { kind: 'create' }]);
 });
 
 t.test('holds when no reserved instance is left and no profile is configured', async (t) => {

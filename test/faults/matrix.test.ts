@@ -10,6 +10,8 @@ import { join } from 'node:path';
 import { formatMatrix, notification, runAll, scaleAlert, type ScenarioContext, type ScenarioSpec } from './scenario.ts';
 
 const CONCURRENCY = Number(process.env['FAULTS_CONCURRENCY'] ?? '3');
+// the whole matrix takes about 100 s on 2 cores: more than the 120 s per-file default leaves room for
+t.setTimeout(300_000);
 
 /** sawStarting waits until the emulator emitted a start of one of the pool's instances. */
 async function sawStarting(ctx: ScenarioContext, count = 1): Promise<void> {

@@ -285,7 +285,8 @@ function stepObserved(instance: Instance, input: LifecycleObservation, ctx: Step
   }
 }
 
-function eventMinion(event: SaltEvent): string | undefined {
+/** eventMinion is the minion an event is about (the deploy orchestrate's target for run events), if any. */
+export function eventMinion(event: SaltEvent): string | undefined {
   switch (event.kind) {
     case 'minion-start':
     case 'cloud':

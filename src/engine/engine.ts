@@ -17,7 +17,7 @@
  */
 import { decide } from '../core/decide.ts';
 import { ADAPTIVE_PEAK_WINDOW_MS, observe } from '../core/strategies/adaptive.ts';
-import { newInstance, step, type LifecycleInput, type StepResult } from '../core/lifecycle.ts';
+import { eventMinion, newInstance, step, type LifecycleInput, type StepResult } from '../core/lifecycle.ts';
 import type { SaltEvent, StreamItem } from '../core/salt-event.ts';
 import { IN_FLIGHT_STATES, type Decision, type Instance, type InstanceState, type PoolHistory, type PoolSpec, type PoolView, type Transition, type Workload } from '../core/types.ts';
 import type {
@@ -782,26 +782,10 @@ export class Engine implements EngineApi {
   }
 }
 
-/** minionOf is the managed instance an event is about, if any. */
+/** LIFECYCLE_KINDS are the events that move an instance; the others (job returns, auth, keys, our own draining echo) are not fed. */
+const LIFECYCLE_KINDS: ReadonlySet<SaltEvent['kind']> = new Set(['minion-start', 'cloud', 'instance-ready', 'instance-failed', 'run-new', 'run-ret']);
+
+/** minionOf is the managed instance an event is about, if it is one the lifecycle takes. */
 function minionOf(event: SaltEvent): string | undefined {
-  switch (event.kind) {
-    case 'minion-start':
-    case 'cloud':
-    case 'instance-ready':
-    case 'instance-failed':
-      return event.minion;
-    case 'run-new':
-    case 'run-ret':
-      return event.orchestrateMinion;
-    case 'instance-draining':
-    case 'job-ret':
-    case 'auth':
-    case 'key':
-    case 'job-new':
-    case 'heartbeat':
-    case 'other':
-      return undefined;
-    default:
-      return event satisfies never;
-  }
+  return LIFECYCLE_KINDS.has(event.kind) ? eventMinion(event) : undefined;
 }

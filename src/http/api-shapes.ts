@@ -6,18 +6,8 @@
 import type { Decision, Instance, PoolView } from '../core/types.ts';
 import type { DecisionRecord, EngineApi } from '../engine/ports.ts';
 
-/** PoolJson is one entry of `GET /api/pools`. */
-export interface PoolJson {
-  readonly name: string;
-  readonly min: number;
-  readonly max: number;
-  readonly ready: number;
-  readonly inFlight: number;
-  readonly draining: number;
-  readonly failed: number;
-  readonly reserved: number;
-  readonly paused: boolean;
-}
+/** PoolJson is one entry of `GET /api/pools`: exactly the engine's PoolView (the contract shape). */
+export type PoolJson = PoolView;
 
 /** InstanceJson is one entry of `GET /api/instances` (`since` as ISO 8601). */
 export interface InstanceJson {

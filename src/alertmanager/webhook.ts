@@ -10,7 +10,7 @@
  * It answers fast and never with a 5xx: Alertmanager retries 5xx, and a payload we cannot read will not get
  * better by being sent again.
  */
-import { createHash, timingSafeEqual } from 'node:crypto';
+import { secretsEqual } from '../secret.ts';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
 import type { AlertSignal } from '../core/types.ts';
@@ -34,14 +34,8 @@ export interface WebhookOptions {
   readonly book?: AlertBook;
 }
 
-function digest(text: string): Buffer {
-  return createHash('sha256').update(text, 'utf8').digest();
-}
-
-/** safeEqual compares two secrets in constant time (equal-length digests through crypto.timingSafeEqual). */
-export function safeEqual(given: string, expected: string): boolean {
-  return timingSafeEqual(digest(given), digest(expected));
-}
+/** safeEqual compares two secrets in constant time (src/secret.ts). */
+export const safeEqual = secretsEqual;
 
 function authorized(header: string | undefined, http: Config['http']): boolean {
   const { webhookToken, webhookBasicAuth } = http;

@@ -1,20 +1,14 @@
 /**
- * bearer-auth: checks an `Authorization: Bearer <token>` header against a configured token, in constant time.
- *
- * Both sides are hashed (SHA-256) before `timingSafeEqual`, so neither the token's content nor its length
- * leaks through the comparison time.
+ * bearer-auth: checks an `Authorization: Bearer <token>` header against a configured token, in constant time
+ * (src/secret.ts).
  */
-import { createHash, timingSafeEqual } from 'node:crypto';
+import { secretsEqual } from '../secret.ts';
 
 /** BearerCheck is the outcome of checking one request's bearer token. */
 export type BearerCheck = 'ok' | 'missing' | 'wrong' | 'unconfigured';
 
-/** tokensEqual compares two secrets in time independent of where they differ and of their lengths. */
-export function tokensEqual(given: string, expected: string): boolean {
-  const a = createHash('sha256').update(given, 'utf8').digest();
-  const b = createHash('sha256').update(expected, 'utf8').digest();
-  return timingSafeEqual(a, b);
-}
+/** tokensEqual compares two tokens in constant time. */
+export const tokensEqual = secretsEqual;
 
 /**
  * checkBearer says whether `authorization` carries `expected` as a bearer token. An unset or empty `expected`

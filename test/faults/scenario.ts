@@ -317,11 +317,14 @@ export async function runScenario(spec: ScenarioSpec): Promise<ScenarioResult> {
     service = await startServiceProcess(configPath, port);
     if (spec.early !== true) await startupReconciled(service);
     await spec.run(ctx);
-    state = await checkState(ctx, worldViews, ids);
-    // an observation window, not a wait for a condition: two evaluations in which a wrong second start would show
-    await new Promise((r) => setTimeout(r, QUIET_MS));
   } catch (err) {
     error = err instanceof Error ? err.message : String(err);
+  }
+  if (service !== undefined) {
+    // checked after a failed run too: the mismatch says where the service got stuck
+    state = await checkState(ctx, worldViews, ids);
+    // an observation window, not a wait for a condition: two evaluations in which a wrong second start would show
+    if (error === undefined) await new Promise((r) => setTimeout(r, QUIET_MS));
   }
   sampling = false;
   await sampler;

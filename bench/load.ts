@@ -15,17 +15,18 @@
  * Each pool is asked to scale up (the same alert re-sent with a later endsAt, as Alertmanager repeats it), so
  * real starts reach the emulator while the cooldown holds the rest: the service does real work, not only 200s.
  */
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
+import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { performance } from 'node:perf_hooks';
 import { Pool } from 'undici';
 import { WEBHOOK_PATH } from '../src/alertmanager/webhook.ts';
-import { freePort, startServiceProcess, writeConfig } from '../test/support/service-process.ts';
+import { freePort, writeConfig } from '../test/support/service-process.ts';
 import { busNoise, fireAtRate, startEmulatorProcess, type FireStats } from './emulator-process.ts';
-import { DEFAULT_FLEET, FLEET_PROVIDER, fleetConfig, fleetInstanceIds, fleetPools, scaleUpPayload, type FleetShape } from './fleet.ts';
+import { DEFAULT_FLEET, FLEET_PROVIDER, fleetConfig, fleetInstanceIds, fleetPools, scaleUpPayload, type FleetPool, type FleetShape } from './fleet.ts';
 import { latencyStats, type LatencyStats } from './latency-stats.ts';
 
 /** LoadBench is the outcome of one run. */
@@ -48,6 +49,15 @@ export interface LoadBench {
   readonly fire: FireStats;
   /** startsSent: `cloud.action start` calls the emulator answered during the run (real actions taken). */
   readonly startsSent: number;
+  /** serviceCpuPercent / emulatorCpuPercent: CPU used during the run, 100 = one full core (loopback: all share the machine). */
+  readonly serviceCpuPercent: number;
+  readonly emulatorCpuPercent: number;
+  /** benchCpuPercent: this process (the two fixed-rate clients). */
+  readonly benchCpuPercent: number;
+  /** secondHalf: latency of the requests due in the second half of the run (steady state after the first wave). */
+  readonly secondHalf: LatencyStats;
+  /** p99BySecondMs: p99 latency of the requests due in each second of the run (where a stall happened). */
+  readonly p99BySecondMs: readonly number[];
 }
 
 /** LoadOptions sizes the run (defaults: 60 s, 1,000 requests/s, 1,000 events/s, 1,000 pools x 10). */
@@ -66,6 +76,60 @@ function rssMiBOf(pid: number | undefined): number {
   try {
     const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
     return m?.[1] === undefined ? Number.NaN : Math.round((Number(m[1]) / 1024) * 10) / 10;
+  } catch {
+    return Number.NaN;
+  }
+}
+
+const ROOT = fileURLToPath(new URL('..', import.meta.url));
+
+/** ServiceChild is `salt-autoscaler serve` as a child process whose log goes to a file (not through this process). */
+interface ServiceChild {
+  readonly url: string;
+  readonly child: ChildProcess;
+  logTail(): string;
+  stop(): Promise<void>;
+}
+
+/**
+ * startServiceChild spawns `bin/salt-autoscaler.js serve` like test/support/service-process.ts does, but with
+ * stdout/stderr going to a file: at 1,000 requests/s the info log is ~300 KB/s, and reading it through a pipe
+ * would cost this (measuring) process CPU and could stall the service on a full pipe.
+ */
+async function startServiceChild(configPath: string, port: number, logPath: string): Promise<ServiceChild> {
+  const fd = openSync(logPath, 'a');
+  const child = spawn(process.execPath, [join(ROOT, 'bin/salt-autoscaler.js'), 'serve', '--config', configPath], {
+    cwd: ROOT, env: { ...process.env, SALT_AUTOSCALER_LOG_LEVEL: 'info' }, stdio: ['ignore', fd, fd],
+  });
+  closeSync(fd);
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  const url = `http://127.0.0.1:${port}`;
+  const logTail = (): string => readFileSync(logPath, 'utf8').slice(-3000);
+  const deadline = performance.now() + 30_000;
+  for (;;) {
+    if (child.exitCode !== null) throw new Error(`service exited with ${child.exitCode}:\n${logTail()}`);
+    const res = await fetch(`${url}/healthz`).catch(() => undefined);
+    if (res?.ok === true) break;
+    if (performance.now() > deadline) { child.kill('SIGKILL'); throw new Error(`service did not answer /healthz:\n${logTail()}`); }
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  return {
+    url, child, logTail,
+    async stop() {
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
+      await exited;
+    },
+  };
+}
+
+/** cpuSecondsOf is the user + system CPU time a process has used so far, from /proc/<pid>/stat. */
+function cpuSecondsOf(pid: number | undefined): number {
+  if (pid === undefined) return Number.NaN;
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    // after the command: state is field 3, utime 14 and stime 15 (1-based, man proc) -> indexes 11 and 12 here
+    return (Number(fields[11]) + Number(fields[12])) / 100;
   } catch {
     return Number.NaN;
   }
@@ -92,11 +156,12 @@ export async function benchLoad(opts: LoadOptions = {}): Promise<LoadBench> {
   const configPath = writeConfig(dir, fleetConfig({
     shape, saltUrl: emu.url, storePath: join(dir, 'state.db'), listen: `127.0.0.1:${port}`, webhookToken: WEBHOOK_TOKEN, heartbeatInterval: '5s',
   }));
-  const service = await startServiceProcess(configPath, port, { SALT_AUTOSCALER_LOG_LEVEL: 'info' });
+  const service = await startServiceChild(configPath, port, join(dir, 'service.log'));
   const pid = service.child.pid;
   const http = new Pool(service.url, { connections: CONNECTIONS, pipelining: 1 });
   const statuses: Record<string, number> = {};
   const samples: number[] = [];
+  const bySecond: number[][] = [];
   let rssPeakMiB = 0;
   try {
     // ready = the first reconcile is done and the event stream is open
@@ -104,21 +169,35 @@ export async function benchLoad(opts: LoadOptions = {}): Promise<LoadBench> {
     for (;;) {
       const res = await fetch(`${service.url}/readyz`).catch(() => undefined);
       if (res?.status === 200) break;
-      if (performance.now() > readyBy) throw new Error(`service not ready within 120 s:\n${service.output().slice(-2000)}`);
+      if (performance.now() > readyBy) throw new Error(`service not ready within 120 s:\n${service.logTail()}`);
       await new Promise((resolve) => setTimeout(resolve, 100));
     }
     const rssBeforeMiB = rssMiBOf(pid);
     const startsBefore = await countStarts(emu.url);
     const pools = fleetPools(shape);
     const alertStartMs = Date.now();
+    // the same alert re-sent, with endsAt moved on each second (Alertmanager's repeat); bodies built once per second
+    let bodies: string[] = [];
+    let bodiesSecond = -1;
+    const bodyFor = (i: number, pool: FleetPool): string => {
+      const second = Math.floor(i / requestsPerS);
+      if (second !== bodiesSecond) {
+        bodiesSecond = second;
+        const endsAt = new Date(Date.now() + 15 * 60_000).toISOString();
+        bodies = pools.map((p, k) => JSON.stringify(scaleUpPayload(p, alertStartMs, 5 + (k % 7))).replace(/"endsAt":"[^"]*"/, `"endsAt":"${endsAt}"`));
+      }
+      return bodies[i % pools.length] ?? JSON.stringify(scaleUpPayload(pool, alertStartMs, 5));
+    };
     const total = seconds * requestsPerS;
     const inFlight = new Set<Promise<void>>();
     const rssTimer = setInterval(() => { rssPeakMiB = Math.max(rssPeakMiB, rssMiBOf(pid)); }, 500);
     const firing = fireAtRate(emu.url, eventsPerS, seconds * 1000, busNoise(ids));
     const begin = performance.now();
+    const cpuBefore = { service: cpuSecondsOf(pid), emulator: cpuSecondsOf(emu.child.pid), bench: process.cpuUsage() };
     let sent = 0;
     let elapsedS: number;
     let fire: FireStats;
+    let cpu: { service: number; emulator: number; bench: number };
     try {
       while (sent < total) {
         const due = Math.min(total, Math.floor(((performance.now() - begin) * requestsPerS) / 1000) + 1);
@@ -128,14 +207,15 @@ export async function benchLoad(opts: LoadOptions = {}): Promise<LoadBench> {
           const dueMs = begin + (i * 1000) / requestsPerS;
           const pool = pools[i % pools.length];
           if (pool === undefined) continue;
-          const body = JSON.stringify(scaleUpPayload(pool, alertStartMs, 5 + (i % 7)))
-            .replace(/"endsAt":"[^"]*"/, `"endsAt":"${new Date(Date.now() + 15 * 60_000).toISOString()}"`);
+          const body = bodyFor(i, pool);
           const p: Promise<void> = http.request({
             path: WEBHOOK_PATH, method: 'POST', body,
             headers: { 'content-type': 'application/json', authorization: `Bearer ${WEBHOOK_TOKEN}` },
           }).then(async (res) => {
             await res.body.dump();
-            samples.push(performance.now() - dueMs);
+            const latencyMs = performance.now() - dueMs;
+            samples.push(latencyMs);
+            (bySecond[Math.floor(i / requestsPerS)] ??= []).push(latencyMs);
             statuses[String(res.statusCode)] = (statuses[String(res.statusCode)] ?? 0) + 1;
           }, () => {
             statuses['error'] = (statuses['error'] ?? 0) + 1;
@@ -146,6 +226,11 @@ export async function benchLoad(opts: LoadOptions = {}): Promise<LoadBench> {
       }
       await Promise.all([...inFlight]);
       elapsedS = (performance.now() - begin) / 1000;
+      cpu = {
+        service: Math.round((100 * (cpuSecondsOf(pid) - cpuBefore.service)) / elapsedS),
+        emulator: Math.round((100 * (cpuSecondsOf(emu.child.pid) - cpuBefore.emulator)) / elapsedS),
+        bench: Math.round(((({ user, system }) => user + system)(process.cpuUsage(cpuBefore.bench)) / 1e4) / elapsedS),
+      };
       fire = await firing;
     } finally {
       clearInterval(rssTimer);
@@ -168,10 +253,15 @@ export async function benchLoad(opts: LoadOptions = {}): Promise<LoadBench> {
       rssAfterMiB,
       fire,
       startsSent,
+      serviceCpuPercent: cpu.service,
+      emulatorCpuPercent: cpu.emulator,
+      benchCpuPercent: cpu.bench,
+      secondHalf: latencyStats(bySecond.slice(Math.floor(seconds / 2)).flatMap((xs) => xs ?? [])),
+      p99BySecondMs: Array.from(bySecond, (xs) => Math.round(latencyStats(xs ?? []).p99Ms)),
     };
   } finally {
     await http.close();
-    await service.kill('SIGTERM');
+    await service.stop();
     await emu.close();
     rmSync(dir, { recursive: true, force: true });
   }
@@ -182,8 +272,11 @@ export function formatLoad(r: LoadBench): string {
   return [
     `load: ${r.requestsPerS} webhook req/s for ${r.seconds} s + ${r.eventsPerS} salt events/s (fired ${r.fire.fired}, failed ${r.fire.failed})`,
     `  latency (from due time): p50 ${r.latency.p50Ms.toFixed(2)} ms, p99 ${r.latency.p99Ms.toFixed(2)} ms, max ${r.latency.maxMs.toFixed(2)} ms (n=${r.latency.n}, achieved ${r.achievedPerS}/s)`,
+    `  second half: p50 ${r.secondHalf.p50Ms.toFixed(2)} ms, p99 ${r.secondHalf.p99Ms.toFixed(2)} ms (n=${r.secondHalf.n})`,
     `  errors: ${r.errors} (${JSON.stringify(r.statuses)}); starts sent to salt-api: ${r.startsSent}`,
     `  service rss: before ${r.rssBeforeMiB} MiB, peak ${r.rssPeakMiB} MiB, after ${r.rssAfterMiB} MiB`,
+    `  p99 per second (ms): ${r.p99BySecondMs.join(' ')}`,
+    `  cpu during the run: service ${r.serviceCpuPercent}%, emulator ${r.emulatorCpuPercent}%, bench clients ${r.benchCpuPercent}% (100% = one core; ${cpus().length} cores shared with the bench)`,
   ].join('\n');
 }
 

@@ -110,6 +110,7 @@ export class Engine implements EngineApi {
   readonly #pending = new Set<Promise<unknown>>();
   #reconciling: Promise<void> | undefined;
   #reconcileAgain = false;
+  readonly #wakers = new Set<() => void>();
   #reconcileTimer: NodeJS.Timeout | undefined;
   #storeOk = true;
   #started = false;
@@ -149,6 +150,11 @@ export class Engine implements EngineApi {
     });
     if (this.#opts.events) this.#track(this.#consume(this.#opts.events));
     await this.reconcile('startup');
+    // drains a crash interrupted: finish them (idle check, then stop or undrain)
+    for (const inst of [...this.#instances.values()]) {
+      const rt = this.#pools.get(inst.pool);
+      if (inst.state === 'draining' && rt !== undefined && !rt.managed.spec.dryRun) this.#track(this.#finishDrain(rt, inst.id));
+    }
     const tickMs = this.#opts.tickIntervalMs ?? 5_000;
     this.#every(tickMs, () => this.#tick());
     this.#every(this.#opts.evaluateIntervalMs, () => { for (const name of this.#pools.keys()) this.evaluateSoon(name); });
@@ -159,6 +165,8 @@ export class Engine implements EngineApi {
   /** stop ends the loops and waits for in-flight work; the store stays open (the caller owns it). */
   async stop(): Promise<void> {
     this.#stopped = true;
+    for (const wake of this.#wakers) wake();
+    this.#wakers.clear();
     for (const t of this.#timers) clearInterval(t);
     if (this.#reconcileTimer) clearTimeout(this.#reconcileTimer);
     await this.#opts.events?.close();
@@ -460,11 +468,30 @@ export class Engine implements EngineApi {
       await this.#opts.salt.setDraining(id, true);
       await this.#opts.salt.fireEvent(`salt-autoscaler/instance/${id}/draining`, { id, pool: spec.name });
     });
-    const verdict: IdleResult = marked ? await this.#idle(rt, id) : 'unreachable';
+    await this.#finishDrain(rt, id, marked ? undefined : 'could not mark draining');
+  }
+
+  /**
+   * finishDrain waits (up to the pool's drainTimeout, re-checking every evaluate interval) for the draining instance's
+   * idle check to say idle, then stops it; busy or unreachable until the timeout = undrain, with the reason recorded.
+   * It also resumes drains a crash interrupted (instances found `draining` at startup).
+   */
+  async #finishDrain(rt: PoolRuntime, id: string, failure?: string): Promise<void> {
+    const spec = rt.managed.spec;
+    const began = this.#now();
+    let verdict: IdleResult = 'unreachable';
+    if (failure === undefined) {
+      for (;;) {
+        verdict = await this.#idle(rt, id);
+        if (verdict === 'idle' || this.#stopped || this.#instances.get(id)?.state !== 'draining') break;
+        if (this.#now() - began >= spec.drainTimeoutMs) break;
+        await this.#sleep(Math.min(this.#opts.evaluateIntervalMs, spec.drainTimeoutMs));
+      }
+    }
     const current = this.#instances.get(id);
-    if (current === undefined || current.state !== 'draining') return;
+    if (current === undefined || current.state !== 'draining' || this.#stopped) return;
     if (verdict !== 'idle') {
-      const reason = marked ? `idle check said ${verdict}: kept` : 'could not mark draining: kept';
+      const reason = failure ?? `idle check said ${verdict} for ${Math.round((this.#now() - began) / 1000)}s (drainTimeout ${Math.round(spec.drainTimeoutMs / 1000)}s): kept`;
       this.#apply(current, { kind: 'undrain', reason }, this.#now(), 'scale-down');
       this.#storeCall(() => this.#opts.store.recordDecision({
         pool: spec.name, atMs: this.#now(), dryRun: false,
@@ -474,6 +501,15 @@ export class Engine implements EngineApi {
       return;
     }
     await this.#stopInstance(rt, current);
+  }
+
+  /** sleep waits ms, or less when the engine stops. */
+  #sleep(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const t = setTimeout(() => { this.#wakers.delete(wake); resolve(); }, ms);
+      const wake = (): void => { clearTimeout(t); resolve(); };
+      this.#wakers.add(wake);
+    });
   }
 
   async #stopInstance(rt: PoolRuntime, inst: Instance): Promise<void> {

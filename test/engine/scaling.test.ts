@@ -95,3 +95,42 @@ t.test('max is respected under a storm of duplicate alerts', async (t) => {
   t.equal(totalStarts(h), 2, 'exactly max instances were started');
   t.equal(h.emu.world.instances().filter((i) => i.state === 'running').length, 2, 'never more than max running');
 });
+
+t.test('a draining instance that picked up work is waited for until drainTimeout, then kept', async (t) => {
+  const h = await startHarness({
+    emulator: { instances: [{ id: 'gpu-t1-1', state: 'running' }, { id: 'gpu-t1-2' }, { id: 'gpu-t1-3' }] },
+    pool: { interval: '200ms', drainTimeout: '1s' },
+    engine: { evaluateInterval: '200ms' },
+  });
+  const app = await withWebhook(h);
+  t.teardown(async () => { await app.close(); await h.close(); });
+  await waitFor('adopted as ready', () => stateOf(h, 'gpu-t1-1') === 'ready');
+  h.emu.faults.delayNext(1, 300, { fun: 'event.send' }); // hold the draining event: the job arrives meanwhile
+  t.equal(await post(app, scaleAlerts(0, { down: true })), 200);
+  await waitFor('draining', () => stateOf(h, 'gpu-t1-1') === 'draining');
+  h.emu.world.setBusy('gpu-t1-1', true);
+  await waitFor('kept after the drain timeout', () => h.store.history('gpu-t1-1', 50).some((tr) => tr.from === 'draining' && tr.to === 'ready'), 10_000);
+  t.equal(h.emu.world.instance('gpu-t1-1')?.state, 'running', 'the busy instance was not stopped');
+  const cancelled = h.store.decisions('test/t1', 100).find((d) => d.decision.reason.includes('cancelled'));
+  t.match(cancelled?.decision.reason ?? '', /busy for \d+s \(drainTimeout 1s\): kept/);
+});
+
+t.test('a draining instance that finishes its job within drainTimeout is stopped', async (t) => {
+  const h = await startHarness({
+    emulator: { instances: [{ id: 'gpu-t1-1', state: 'running' }, { id: 'gpu-t1-2' }, { id: 'gpu-t1-3' }] },
+    pool: { interval: '200ms', drainTimeout: '30s' },
+    engine: { evaluateInterval: '200ms' },
+  });
+  const app = await withWebhook(h);
+  t.teardown(async () => { await app.close(); await h.close(); });
+  await waitFor('adopted as ready', () => stateOf(h, 'gpu-t1-1') === 'ready');
+  h.emu.faults.delayNext(1, 300, { fun: 'event.send' });
+  t.equal(await post(app, scaleAlerts(0, { down: true })), 200);
+  await waitFor('draining', () => stateOf(h, 'gpu-t1-1') === 'draining');
+  h.emu.world.setBusy('gpu-t1-1', true);
+  const until = Date.now() + 800;
+  await waitFor('still draining while busy', () => Date.now() > until && stateOf(h, 'gpu-t1-1') === 'draining');
+  h.emu.world.setBusy('gpu-t1-1', false);
+  await waitFor('stopped once idle', () => h.emu.world.instance('gpu-t1-1')?.state === 'stopped' && stateOf(h, 'gpu-t1-1') === 'stopped', 10_000);
+  t.notOk(h.store.history('gpu-t1-1', 50).some((tr) => tr.from === 'draining' && tr.to === 'ready'), 'it was never undrained');
+});

@@ -42,6 +42,8 @@ export interface ApplyResult {
 export const RESOLVED_KEEP_MS = 24 * 3_600_000;
 /** MAX_ENTRIES_PER_POOL bounds the memory a flood of distinct fingerprints can take. */
 export const MAX_ENTRIES_PER_POOL = 1000;
+/** SWEEP_EVERY_MS: resolved entries past RESOLVED_KEEP_MS are swept at most this often (not on every notification). */
+const SWEEP_EVERY_MS = 60_000;
 
 function timeMs(value: string | undefined): number | undefined {
   if (value === undefined) return undefined;
@@ -63,6 +65,9 @@ export class AlertBook {
   readonly #pools: ReadonlyMap<string, PoolConfig>;
   readonly #byLabels: ReadonlyMap<string, string>;
   readonly #entries = new Map<string, Map<string, Entry>>();
+  /** groupPools: per groupKey, the pools that hold (or held) an entry of that group — a notification visits only those. */
+  readonly #groupPools = new Map<string, Set<string>>();
+  #sweptMs: number | undefined;
 
   constructor(alerts: Config['alerts'], pools: readonly PoolConfig[]) {
     this.#alerts = alerts;
@@ -112,7 +117,9 @@ export class AlertBook {
       touched.add(pool);
     }
     if (payload.truncatedAlerts === 0 && (newest || payload.alerts.length === 0)) {
-      for (const [pool, entries] of this.#entries) {
+      for (const pool of this.#groupPools.get(payload.groupKey) ?? []) {
+        const entries = this.#entries.get(pool);
+        if (entries === undefined) continue;
         for (const [fingerprint, entry] of entries) {
           if (entry.groupKey === payload.groupKey && !listed.has(`${pool}\u0000${fingerprint}`)) {
             entries.delete(fingerprint);
@@ -122,7 +129,7 @@ export class AlertBook {
       }
     }
     if (payload.truncatedAlerts > 0) ignored.push(`${payload.truncatedAlerts} alert(s) truncated by Alertmanager (max_alerts)`);
-    this.#prune(nowMs);
+    this.#prune(nowMs, touched);
     return { accepted, ignored, pools: [...touched].sort() };
   }
 
@@ -152,15 +159,32 @@ export class AlertBook {
     entries.set(alert.fingerprint, {
       direction, firing, startsAtMs, endsAtMs, workload: parseWorkload(workloadText), seenMs: nowMs, groupKey,
     });
+    let pools = this.#groupPools.get(groupKey);
+    if (pools === undefined) {
+      pools = new Set();
+      this.#groupPools.set(groupKey, pools);
+    }
+    pools.add(pool);
     return 'stored';
   }
 
-  #prune(nowMs: number): void {
-    for (const entries of this.#entries.values()) {
-      for (const [fingerprint, entry] of entries) {
-        if (!entry.firing && nowMs - entry.seenMs > RESOLVED_KEEP_MS) entries.delete(fingerprint);
+  /**
+   * prune drops resolved entries older than RESOLVED_KEEP_MS (a sweep of every pool, at most once per
+   * SWEEP_EVERY_MS) and caps the pools this notification touched at MAX_ENTRIES_PER_POOL (only they can have grown).
+   */
+  #prune(nowMs: number, touched: ReadonlySet<string>): void {
+    const sweep = this.#sweptMs === undefined || nowMs - this.#sweptMs >= SWEEP_EVERY_MS || nowMs < this.#sweptMs;
+    if (sweep) {
+      this.#sweptMs = nowMs;
+      for (const entries of this.#entries.values()) {
+        for (const [fingerprint, entry] of entries) {
+          if (!entry.firing && nowMs - entry.seenMs > RESOLVED_KEEP_MS) entries.delete(fingerprint);
+        }
       }
-      if (entries.size > MAX_ENTRIES_PER_POOL) {
+    }
+    for (const pool of touched) {
+      const entries = this.#entries.get(pool);
+      if (entries !== undefined && entries.size > MAX_ENTRIES_PER_POOL) {
         const oldest = [...entries].sort((a, b) => a[1].seenMs - b[1].seenMs).slice(0, entries.size - MAX_ENTRIES_PER_POOL);
         for (const [fingerprint] of oldest) entries.delete(fingerprint);
       }

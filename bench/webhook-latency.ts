@@ -26,7 +26,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { performance } from 'node:perf_hooks';
+import { monitorEventLoopDelay, performance, PerformanceObserver } from 'node:perf_hooks';
 import { pino } from 'pino';
 import { Pool } from 'undici';
 import { alertmanagerWebhook, WEBHOOK_PATH } from '../src/alertmanager/webhook.ts';
@@ -63,6 +63,13 @@ export interface WebhookLatencyBench {
   readonly storeDir: string;
   /** diskCommitMs: median time of one store commit (openIntent) with the SQLite file on os.tmpdir()'s disk. */
   readonly diskCommitMs: number;
+  /** loopDelayP99Ms / loopDelayMaxMs: event-loop delay while measuring (what blocks every request alike). */
+  readonly loopDelayP99Ms: number;
+  readonly loopDelayMaxMs: number;
+  /** gcPauses / gcPauseMs / gcPauseMaxMs: V8 garbage collections while measuring, their total and longest pause. */
+  readonly gcPauses: number;
+  readonly gcPauseMs: number;
+  readonly gcPauseMaxMs: number;
 }
 
 /** WebhookLatencyOptions sizes the run; rounds <= instancesPerPool (each round starts one instance per pool). */
@@ -205,6 +212,9 @@ export async function benchWebhookLatency(opts: WebhookLatencyOptions = {}): Pro
   const emptyRtt: number[] = [];
   const commitCounts: number[] = [];
   const pools = fleetPools(shape);
+  const loopDelay = monitorEventLoopDelay({ resolution: 1 });
+  const gcs: number[] = [];
+  const gcObserver = new PerformanceObserver((list) => { for (const e of list.getEntries()) gcs.push(e.duration); });
   try {
     for (let round = 0; round < rounds; round += 1) {
       // the instances started last round boot and deploy: ready, so the threshold strategy may start the next one
@@ -212,6 +222,7 @@ export async function benchWebhookLatency(opts: WebhookLatencyOptions = {}): Pro
       await new Promise((resolve) => setImmediate(resolve));
       clock.advance((INTERVAL_S + 1) * 1000);
       const counted = round > 0;
+      if (round === 1) { loopDelay.enable(); gcObserver.observe({ entryTypes: ['gc'] }); }
       for (const pool of pools) {
         const body = JSON.stringify(scaleUpPayload(pool, clock.now(), 5));
         const started = new Promise<number>((resolve) => waiters.set(pool.name, resolve));
@@ -238,6 +249,8 @@ export async function benchWebhookLatency(opts: WebhookLatencyOptions = {}): Pro
       }
     }
   } finally {
+    loopDelay.disable();
+    gcObserver.disconnect();
     await http.close();
     await app.close();
     await engine.stop();
@@ -263,6 +276,11 @@ export async function benchWebhookLatency(opts: WebhookLatencyOptions = {}): Pro
     commitsBeforeStart: latencyStats(commitCounts).p50Ms,
     storeDir,
     diskCommitMs,
+    loopDelayP99Ms: round3(loopDelay.percentile(99) / 1e6),
+    loopDelayMaxMs: round3(loopDelay.max / 1e6),
+    gcPauses: gcs.length,
+    gcPauseMs: round3(gcs.reduce((a, b) => a + b, 0)),
+    gcPauseMaxMs: round3(Math.max(0, ...gcs)),
   };
 }
 
@@ -318,6 +336,7 @@ export function formatWebhookLatency(r: WebhookLatencyBench): string {
     line('webhook round trip', r.webhookRoundTrip),
     line('empty route round trip', r.emptyRoundTrip),
     `ratio webhook->start / empty: p50 ${r.ratioP50}x, p99 ${r.ratioP99}x   target (p99 <= 5 ms and <= 3x): ${r.targetMet ? 'met' : 'NOT met'}`,
+    `while measuring: event-loop delay p99 ${r.loopDelayP99Ms} ms, max ${r.loopDelayMaxMs} ms; ${r.gcPauses} GC pauses, ${r.gcPauseMs} ms in all, longest ${r.gcPauseMaxMs} ms`,
     `store commits between notification and start(): ${r.commitsBeforeStart} (each one fsync with synchronous=FULL; one commit on this disk: ${r.diskCommitMs} ms)`,
   ].join('\n');
 }

@@ -32,6 +32,8 @@ const scenarios: ScenarioSpec[] = [
     running: [1, 2],
     busy: [1],
     early: true,
+    // salt-api holds the startup reconcile's cloud.query, so the alert surely lands while it runs
+    setup: (emu) => emu.faults.delayNext(1, 2500, { fun: 'cloud.query' }),
     async run(ctx) {
       await ctx.setWorkload(2);
       await ctx.waitWorld(2);

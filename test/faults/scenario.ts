@@ -55,6 +55,8 @@ export interface ScenarioSpec {
    * default the runner (and restart()) first waits for the startup reconcile, so each scenario tests its own fault.
    */
   readonly early?: boolean;
+  /** setup: runs on the emulator before the service starts (faults for its startup). */
+  readonly setup?: (emu: Emulator) => void;
   /** proxy: reach salt-api through a TCP proxy the scenario can blackhole (ctx.blackhole). */
   readonly proxy?: boolean;
   /** salt: overrides of the config's salt section (e.g. a short timeout). */
@@ -314,6 +316,7 @@ export async function runScenario(spec: ScenarioSpec): Promise<ScenarioResult> {
   let error: string | undefined;
   let state: InvariantResult = { ok: false, cell: 'state not checked', detail: '' };
   try {
+    spec.setup?.(emu);
     service = await startServiceProcess(configPath, port);
     if (spec.early !== true) await startupReconciled(service);
     await spec.run(ctx);

@@ -17,7 +17,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
-import { cpus, tmpdir } from 'node:os';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -28,6 +28,7 @@ import { freePort, writeConfig } from '../test/support/service-process.ts';
 import { busNoise, fireAtRate, startEmulatorProcess, type FireStats } from './emulator-process.ts';
 import { DEFAULT_FLEET, FLEET_PROVIDER, fleetConfig, fleetInstanceIds, fleetPools, scaleUpPayload, type FleetPool, type FleetShape } from './fleet.ts';
 import { latencyStats, type LatencyStats } from './latency-stats.ts';
+import { formatMachine, machineLoad, type MachineLoad } from './machine.ts';
 
 /** LoadBench is the outcome of one run. */
 export interface LoadBench {
@@ -56,6 +57,8 @@ export interface LoadBench {
   readonly benchCpuPercent: number;
   /** secondHalf: latency of the requests due in the second half of the run (steady state after the first wave). */
   readonly secondHalf: LatencyStats;
+  /** machine: contention at the end of the run (other processes share the CPUs). */
+  readonly machine: MachineLoad;
   /** p99BySecondMs: p99 latency of the requests due in each second of the run (where a stall happened). */
   readonly p99BySecondMs: readonly number[];
 }
@@ -256,6 +259,7 @@ export async function benchLoad(opts: LoadOptions = {}): Promise<LoadBench> {
       serviceCpuPercent: cpu.service,
       emulatorCpuPercent: cpu.emulator,
       benchCpuPercent: cpu.bench,
+      machine: machineLoad(),
       secondHalf: latencyStats(bySecond.slice(Math.floor(seconds / 2)).flatMap((xs) => xs ?? [])),
       p99BySecondMs: Array.from(bySecond, (xs) => Math.round(latencyStats(xs ?? []).p99Ms)),
     };
@@ -276,7 +280,8 @@ export function formatLoad(r: LoadBench): string {
     `  errors: ${r.errors} (${JSON.stringify(r.statuses)}); starts sent to salt-api: ${r.startsSent}`,
     `  service rss: before ${r.rssBeforeMiB} MiB, peak ${r.rssPeakMiB} MiB, after ${r.rssAfterMiB} MiB`,
     `  p99 per second (ms): ${r.p99BySecondMs.join(' ')}`,
-    `  cpu during the run: service ${r.serviceCpuPercent}%, emulator ${r.emulatorCpuPercent}%, bench clients ${r.benchCpuPercent}% (100% = one core; ${cpus().length} cores shared with the bench)`,
+    `  cpu during the run: service ${r.serviceCpuPercent}%, emulator ${r.emulatorCpuPercent}%, bench clients ${r.benchCpuPercent}% (100% = one core)`,
+    `  machine: ${formatMachine(r.machine)}`,
   ].join('\n');
 }
 

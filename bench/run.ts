@@ -10,11 +10,11 @@
  * reported as a row ("failed: ...") instead of stopping the other benches.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
-import { cpus, totalmem } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { performance } from 'node:perf_hooks';
 import { benchLoad, formatLoad } from './load.ts';
+import { formatMachine, machineLoad } from './machine.ts';
 import { benchMemory, formatMemory } from './memory.ts';
 import { benchSim } from './sim.ts';
 import { benchWebhookLatency, formatWebhookLatency } from './webhook-latency.ts';
@@ -148,13 +148,16 @@ if (process.argv[1] !== undefined && fileURLToPath(import.meta.url) === process.
   const { values } = parseArgs({ options: { full: { type: 'boolean', default: false }, only: { type: 'string' } }, strict: true });
   const only = values.only?.split(',').map((s) => s.trim()).filter((s): s is BenchName => (BENCH_NAMES as readonly string[]).includes(s));
   const log = (line: string): void => { process.stderr.write(`${line}\n`); };
+  const machineBefore = machineLoad();
+  log(`machine: ${formatMachine(machineBefore)}`);
   const { rows, results } = await runAll({ full: values.full, ...(only === undefined ? {} : { only }), log });
   const table = renderTable(rows);
-  process.stdout.write(`\n${table}\n`);
+  const machineAfter = machineLoad();
+  process.stdout.write(`\n${table}\n\nmachine before: ${formatMachine(machineBefore)}\nmachine after:  ${formatMachine(machineAfter)}\n`);
   const json = JSON.stringify({
     at: new Date().toISOString(),
     full: values.full,
-    machine: { cpus: cpus().length, cpu: cpus()[0]?.model ?? 'unknown', memGiB: Math.round(totalmem() / 2 ** 30), node: process.version },
+    machine: { before: machineBefore, after: machineAfter },
     rows,
     results,
   }, null, 2);

@@ -49,14 +49,16 @@ async function runExternal(file: string, fn: string): Promise<Record<string, unk
 }
 
 function fmt(value: unknown, digits = 2): string {
-  return typeof value === 'number' ? value.toFixed(digits) : String(value);
+  if (typeof value !== 'number') return String(value);
+  return Number.isInteger(value) ? String(value) : value.toFixed(digits);
 }
 
 /** externalRow summarises a bench result it only knows as a record: its numeric fields and `targetMet`. */
 function externalRow(bench: string, result: Record<string, unknown>, target: string): SummaryRow {
-  const figure = Object.entries(result)
-    .filter(([, v]) => typeof v === 'number')
-    .slice(0, 6)
+  // a `ratio` field (the figure a target is usually about) first, then the other numbers in their order
+  const numeric = Object.entries(result).filter(([, v]) => typeof v === 'number');
+  const figure = [...numeric.filter(([k]) => k === 'ratio'), ...numeric.filter(([k]) => k !== 'ratio')]
+    .slice(0, 7)
     .map(([k, v]) => `${k} ${fmt(v)}`)
     .join(', ');
   const met = result['targetMet'];

@@ -101,7 +101,9 @@ interface ServiceChild {
  */
 async function startServiceChild(configPath: string, port: number, logPath: string): Promise<ServiceChild> {
   const fd = openSync(logPath, 'a');
-  const child = spawn(process.execPath, [join(ROOT, 'bin/salt-autoscaler.js'), 'serve', '--config', configPath], {
+  // BENCH_SERVICE_NODE_ARGS passes node flags to the service only, e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof`
+  const nodeArgs = (process.env['BENCH_SERVICE_NODE_ARGS'] ?? '').split(' ').filter((a) => a !== '');
+  const child = spawn(process.execPath, [...nodeArgs, join(ROOT, 'bin/salt-autoscaler.js'), 'serve', '--config', configPath], {
     cwd: ROOT, env: { ...process.env, SALT_AUTOSCALER_LOG_LEVEL: 'info' }, stdio: ['ignore', fd, fd],
   });
   closeSync(fd);

@@ -187,9 +187,10 @@ function stepAction(instance: Instance, input: LifecycleAction, ctx: StepContext
     case 'drain-issued':
       return s === 'ready' ? moved(instance, 'draining', 'drain issued', ctx) : ignored(instance, `drain issued for a ${s} instance (only a ready instance drains)`);
     case 'undrain':
-      return s === 'draining'
+      // stopping: a stop that never reached Salt (crash) is abandoned when the instance is no longer idle
+      return s === 'draining' || (s === 'stopping' && readyThisLife(instance))
         ? toReady(instance, `undrained: ${input.reason}`, ctx)
-        : ignored(instance, `undrain for a ${s} instance (only a draining instance can be undrained)`);
+        : ignored(instance, `undrain for a ${s} instance (only a draining or stopping instance can be undrained)`);
     case 'stop-issued':
       return s === 'draining' || s === 'failed'
         ? moved(instance, 'stopping', 'stop issued', ctx)
@@ -209,7 +210,9 @@ function actionFailed(instance: Instance, action: LifecycleActionKind, reason: s
   const s = instance.state;
   switch (action) {
     case 'start':
-      return s === 'starting' ? moved(instance, 'failed', `start failed: ${reason}`, ctx) : ignored(instance, `start failure for a ${s} instance`);
+      // the engine reports a failed start only once Salt confirmed the instance is still stopped: back to the reserve,
+      // not a failed instance (a 5xx from salt-api says nothing about the VM, and must not back the pool off)
+      return s === 'starting' ? moved(instance, 'stopped', `start failed, still stopped: ${reason}`, ctx) : ignored(instance, `start failure for a ${s} instance`);
     case 'create':
       return s === 'creating' ? moved(instance, 'failed', `create failed: ${reason}`, ctx) : ignored(instance, `create failure for a ${s} instance`);
     case 'stop':
@@ -283,6 +286,11 @@ function stepObserved(instance: Instance, input: LifecycleObservation, ctx: Step
     default:
       return s satisfies never;
   }
+}
+
+/** readyThisLife: the instance became ready after its last start (so a stop it never got can be abandoned). */
+function readyThisLife(instance: Instance): boolean {
+  return instance.readyMs !== undefined && instance.readyMs >= (instance.lastStartMs ?? Number.NEGATIVE_INFINITY);
 }
 
 /** eventMinion is the minion an event is about (the deploy orchestrate's target for run events), if any. */

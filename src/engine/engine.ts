@@ -114,7 +114,13 @@ export class Engine implements EngineApi {
   #reconcileTimer: NodeJS.Timeout | undefined;
   #storeOk = true;
   #started = false;
+  /** #reconciled: the startup reconcile is done; no evaluation runs on the state of a previous life before it. */
+  #reconciled = false;
   #stopped = false;
+  /** #sending: intents whose salt-api call runs in this process (never resolved as crash leftovers). */
+  readonly #sending = new Set<number>();
+  /** #unconfirmedStarts: instances whose start call failed; the next reconcile says whether Salt started them. */
+  readonly #unconfirmedStarts = new Set<string>();
   #createSeq = 0;
 
   constructor(opts: EngineOptions) {
@@ -150,6 +156,7 @@ export class Engine implements EngineApi {
     });
     if (this.#opts.events) this.#track(this.#consume(this.#opts.events));
     await this.reconcile('startup');
+    this.#reconciled = true;
     // drains a crash interrupted: finish them (idle check, then stop or undrain)
     for (const inst of [...this.#instances.values()]) {
       const rt = this.#pools.get(inst.pool);
@@ -228,9 +235,12 @@ export class Engine implements EngineApi {
 
   #afterTransition(rt: PoolRuntime, inst: Instance, from: InstanceState, now: number): void {
     if (inst.state === 'failed') {
-      this.#opts.observer?.instanceFailed(rt.managed.spec.name);
-      rt.history = { ...rt.history, consecutiveFailures: rt.history.consecutiveFailures + 1, lastFailureMs: now };
-      this.#savePool(rt);
+      if (IN_FLIGHT_STATES.includes(from)) {
+        // it never became ready: that backs the pool off (a failed stop is retried, and says nothing of provisioning)
+        this.#opts.observer?.instanceFailed(rt.managed.spec.name);
+        rt.history = { ...rt.history, consecutiveFailures: rt.history.consecutiveFailures + 1, lastFailureMs: now };
+        this.#savePool(rt);
+      }
       this.#track(this.#stopFailed(rt, inst));
     } else if (inst.state === 'ready' && from !== 'draining') {
       if (rt.history.consecutiveFailures !== 0) {
@@ -277,7 +287,7 @@ export class Engine implements EngineApi {
   /** evaluateSoon queues one evaluation of the pool (coalesced while one runs). */
   evaluateSoon(pool: string): void {
     const rt = this.#pools.get(pool);
-    if (rt === undefined || this.#stopped || !this.#started) return;
+    if (rt === undefined || this.#stopped || !this.#reconciled) return;
     if (rt.evaluating) { rt.again = true; return; }
     rt.evaluating = true;
     this.#track((async () => {
@@ -393,6 +403,7 @@ export class Engine implements EngineApi {
   /** send makes the salt-api call of an opened intent and marks the intent done or failed. */
   async #send(rt: PoolRuntime, kind: IntentKind, id: string, intent: Intent | undefined, call: () => Promise<void>): Promise<boolean> {
     const spec = rt.managed.spec;
+    if (intent) this.#sending.add(intent.id);
     this.#countIntents();
     const started = this.#now();
     try {
@@ -409,6 +420,7 @@ export class Engine implements EngineApi {
       this.#scheduleReconcile(1_000);
       return false;
     } finally {
+      if (intent) this.#sending.delete(intent.id);
       this.#countIntents();
     }
   }
@@ -428,7 +440,8 @@ export class Engine implements EngineApi {
     const intent = this.#open(rt, 'start', id);
     return async () => {
       const ok = await this.#send(rt, 'start', id, intent, () => this.#opts.salt.start(id));
-      if (!ok) this.#actionFailed(id, 'start');
+      // a failed call (5xx, timeout) may still have started the VM: the reconcile it scheduled decides
+      if (!ok) this.#unconfirmedStarts.add(id);
     };
   }
 
@@ -501,6 +514,26 @@ export class Engine implements EngineApi {
       return;
     }
     await this.#stopInstance(rt, current);
+  }
+
+  /**
+   * retryStop finishes a stop a crash cut off before it reached Salt: idle check first (time has passed), then the
+   * stop is sent again for the same instance, or the instance is undrained back to ready when it is busy again.
+   */
+  async #retryStop(rt: PoolRuntime, inst: Instance): Promise<void> {
+    const verdict = await this.#idle(rt, inst.id);
+    const current = this.#instances.get(inst.id);
+    if (current === undefined || current.state !== 'stopping' || this.#stopped) return;
+    if (verdict === 'idle') {
+      const destroy = current.created && rt.managed.spec.scaleIn === 'destroy';
+      const ok = destroy
+        ? await this.#act(rt, 'destroy', current.id, () => this.#opts.salt.destroy(current.id))
+        : await this.#act(rt, 'stop', current.id, () => this.#opts.salt.stop(current.id));
+      if (!ok) this.#actionFailed(current.id, destroy ? 'destroy' : 'stop');
+      return;
+    }
+    this.#apply(current, { kind: 'undrain', reason: `the stop never reached Salt and the idle check now says ${verdict}` }, this.#now(), 'recovery');
+    await this.#act(rt, 'undrain', current.id, () => this.#opts.salt.setDraining(current.id, false));
   }
 
   /** sleep waits ms, or less when the engine stops. */
@@ -611,6 +644,14 @@ export class Engine implements EngineApi {
         this.#log.info({ pool: inst.pool, minion: inst.id, from: before, to: res.instance.state, why }, 'reconcile corrected an instance');
       }
     } });
+    for (const id of [...this.#unconfirmedStarts]) {
+      const state = cloudById.get(id)?.state;
+      const inst = this.#instances.get(id);
+      this.#unconfirmedStarts.delete(id);
+      if (inst?.state === 'starting' && (state === undefined || state === 'stopped')) {
+        this.#actionFailed(id, 'start'); // Salt confirms it never started: back to the reserve
+      }
+    }
     this.#resolveIntents(cloudById);
     this.#opts.observer?.reconcile('ok');
     this.#log.info({ why, instances: this.#instances.size, corrections, durationMs: this.#now() - began }, 'reconciled with Salt');
@@ -625,7 +666,7 @@ export class Engine implements EngineApi {
   #resolveIntents(cloudById: ReadonlyMap<string, { state: string }>): void {
     const open: readonly Intent[] = this.#storeCall(() => this.#opts.store.openIntents()) ?? [];
     for (const intent of open) {
-      if (this.#now() - intent.createdMs < 2_000) continue; // still in flight in this process
+      if (this.#sending.has(intent.id)) continue; // its call is still running in this process
       const state = cloudById.get(intent.instance)?.state;
       const happened = intent.kind === 'start' || intent.kind === 'create'
         ? state !== undefined && state !== 'stopped'
@@ -641,8 +682,11 @@ export class Engine implements EngineApi {
       if (resend) {
         this.#track((async () => {
           const ok = await this.#act(rt, 'start', intent.instance, () => this.#opts.salt.start(intent.instance));
-          if (!ok) this.#actionFailed(intent.instance, 'start');
+          if (!ok) this.#unconfirmedStarts.add(intent.instance);
         })());
+      }
+      if (!happened && (intent.kind === 'stop' || intent.kind === 'destroy') && inst?.state === 'stopping' && rt !== undefined) {
+        this.#track(this.#retryStop(rt, inst));
       }
     }
     this.#countIntents();

@@ -169,11 +169,16 @@ export async function benchLoad(opts: LoadOptions = {}): Promise<LoadBench> {
   const bySecond: number[][] = [];
   let rssPeakMiB = 0;
   try {
-    // ready = the first reconcile is done and the event stream is open
+    // ready = the event stream is open and startup is over: the first reconcile ran and every pool was evaluated
+    // once (its first hold is recorded), so the load does not start inside the service's startup work
     const readyBy = performance.now() + 120_000;
+    const lastPool = fleetPools(shape).at(-1)?.name ?? '';
     for (;;) {
       const res = await fetch(`${service.url}/readyz`).catch(() => undefined);
-      if (res?.status === 200) break;
+      const decisions = res?.status === 200
+        ? await fetch(`${service.url}/api/decisions?pool=${encodeURIComponent(lastPool)}`).then((r) => r.json() as Promise<unknown>).catch(() => undefined)
+        : undefined;
+      if (Array.isArray(decisions) && decisions.length > 0) break;
       if (performance.now() > readyBy) throw new Error(`service not ready within 120 s:\n${service.logTail()}`);
       await new Promise((resolve) => setTimeout(resolve, 100));
     }

@@ -109,6 +109,7 @@ export async function startService(config: Config, opts: { logger?: Logger; cloc
     }),
     reconcileIntervalMs: config.engine.reconcileIntervalMs,
     evaluateIntervalMs: config.engine.evaluateIntervalMs,
+    startConfirmWindowMs: config.engine.startConfirmWindowMs,
   });
   const app = buildApp({
     engine,

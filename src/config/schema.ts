@@ -157,8 +157,11 @@ export const EngineSchema = z
   .strictObject({
     reconcileInterval: duration().prefault('5m').describe('full reconcile with Salt at least this often'),
     evaluateInterval: duration().prefault('15s').describe('each pool is evaluated at least this often'),
+    startConfirmWindow: duration().prefault('60s').describe('a start whose call timed out, or was cut by a crash, may still show up in Salt this long before the instance goes back to the reserve'),
   })
-  .transform(({ reconcileInterval, evaluateInterval }) => ({ reconcileIntervalMs: reconcileInterval, evaluateIntervalMs: evaluateInterval }));
+  .transform(({ reconcileInterval, evaluateInterval, startConfirmWindow }) => ({
+    reconcileIntervalMs: reconcileInterval, evaluateIntervalMs: evaluateInterval, startConfirmWindowMs: startConfirmWindow,
+  }));
 
 /** LogSchema is `log:`. */
 export const LogSchema = z.strictObject({

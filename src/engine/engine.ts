@@ -73,6 +73,8 @@ export interface EngineOptions {
   readonly reconcileIntervalMs: number;
   readonly evaluateIntervalMs: number;
   readonly tickIntervalMs?: number;
+  /** startConfirmWindowMs: how long a start call that timed out may still show up in Salt before it counts as not done (60 s). */
+  readonly startConfirmWindowMs?: number;
 }
 
 interface PoolRuntime {
@@ -84,6 +86,10 @@ interface PoolRuntime {
   evaluating: boolean;
   again: boolean;
   series: { atMs: number; workload?: number; ready: number; total: number }[];
+  /** lastDecision: kind and time of the newest recorded decision (kept here: reading it back per hold costs). */
+  lastDecision?: { readonly kind: Decision['kind']; readonly atMs: number };
+  /** scheduled: an evaluation is queued for the next loop turn (triggers in the same turn coalesce). */
+  scheduled: boolean;
   lastIdleCheckMs?: number;
 }
 
@@ -119,9 +125,14 @@ export class Engine implements EngineApi {
   #stopped = false;
   /** #sending: intents whose salt-api call runs in this process (never resolved as crash leftovers). */
   readonly #sending = new Set<number>();
-  /** #unconfirmedStarts: instances whose start call failed; the next reconcile says whether Salt started them. */
-  readonly #unconfirmedStarts = new Set<string>();
+  /**
+   * #unconfirmedStarts: instances whose start call failed, with the time until which a reconcile may still see them
+   * start. A call that timed out or lost its connection may still be carried out by Salt, so it gets a window; an
+   * answer that says the start failed gets none.
+   */
+  readonly #unconfirmedStarts = new Map<string, { readonly untilMs: number; readonly intentId?: number }>();
   #createSeq = 0;
+  #openIntentCount = 0;
 
   constructor(opts: EngineOptions) {
     this.#opts = opts;
@@ -130,7 +141,11 @@ export class Engine implements EngineApi {
       const saved = opts.store.poolState(managed.spec.name);
       const history = (saved?.['history'] as PoolHistory | undefined) ?? { consecutiveFailures: 0, idleSinceMs: {} };
       const paused = typeof saved?.['paused'] === 'boolean' ? saved['paused'] : managed.spec.paused;
-      this.#pools.set(managed.spec.name, { managed, history, paused, evaluating: false, again: false, series: [] });
+      const last = opts.store.decisions(managed.spec.name, 1)[0];
+      this.#pools.set(managed.spec.name, {
+        managed, history, paused, evaluating: false, again: false, scheduled: false, series: [],
+        ...(last === undefined ? {} : { lastDecision: { kind: last.decision.kind, atMs: last.atMs } }),
+      });
       if (managed.reservedPattern !== undefined) this.#patterns.push({ pool: managed.spec.name, re: globToRegExp(managed.reservedPattern) });
     }
   }
@@ -154,6 +169,7 @@ export class Engine implements EngineApi {
         }
       }
     });
+    this.#openIntentCount = this.#storeCall(() => this.#opts.store.openIntents().length) ?? 0;
     if (this.#opts.events) this.#track(this.#consume(this.#opts.events));
     await this.reconcile('startup');
     this.#reconciled = true;
@@ -288,10 +304,15 @@ export class Engine implements EngineApi {
   evaluateSoon(pool: string): void {
     const rt = this.#pools.get(pool);
     if (rt === undefined || this.#stopped || !this.#reconciled) return;
+    if (rt.scheduled) return;
     if (rt.evaluating) { rt.again = true; return; }
     rt.evaluating = true;
+    rt.scheduled = true;
     this.#track((async () => {
       try {
+        // the events of one loop turn (a start brings several) coalesce into one evaluation
+        await new Promise<void>((resolve) => setImmediate(resolve));
+        rt.scheduled = false;
         do {
           rt.again = false;
           await this.#evaluate(rt);
@@ -300,6 +321,7 @@ export class Engine implements EngineApi {
         this.#log.error({ pool, err }, 'evaluation failed');
       } finally {
         rt.evaluating = false;
+        rt.scheduled = false;
       }
     })());
   }
@@ -327,9 +349,9 @@ export class Engine implements EngineApi {
     this.#opts.observer?.decision(spec.name, decision.kind);
     if (decision.kind === 'hold' && !forced) {
       // a hold is a value, not an event: keep one per interval (or when it follows an action), so the list stays readable
-      const last = this.#opts.store.decisions(spec.name, 1)[0];
-      if (last === undefined || last.decision.kind !== 'hold' || now - last.atMs >= spec.intervalMs) {
-        this.#record(spec, decision, now);
+      const last = rt.lastDecision;
+      if (last === undefined || last.kind !== 'hold' || now - last.atMs >= spec.intervalMs) {
+        this.#record(rt, decision, now);
       }
       this.#log.debug({ pool: spec.name, reason: decision.reason, workload: workload?.value }, 'hold');
       return decision;
@@ -339,7 +361,7 @@ export class Engine implements EngineApi {
       // the decision, the instances' transitions and their intents become durable together (one fsync), then the calls go out
       let sends: (() => Promise<void>)[] = [];
       this.#storeCall(() => this.#opts.store.atomically(() => {
-        this.#record(spec, decision, now);
+        this.#record(rt, decision, now);
         rt.history = { ...rt.history, lastUpMs: now };
         this.#savePool(rt);
         this.#inBatch(() => {
@@ -348,17 +370,19 @@ export class Engine implements EngineApi {
       }));
       await Promise.all(sends.map((send) => send()));
     } else if (decision.kind === 'scaleDown') {
-      this.#record(spec, decision, now);
+      this.#record(rt, decision, now);
       rt.history = { ...rt.history, lastDownMs: now };
       this.#savePool(rt);
       await Promise.all(decision.targets.map((id) => this.#drainInstance(rt, id)));
     } else {
-      this.#record(spec, decision, now);
+      this.#record(rt, decision, now);
     }
     return decision;
   }
 
-  #record(spec: PoolSpec, decision: Decision, now: number): void {
+  #record(rt: PoolRuntime, decision: Decision, now: number): void {
+    const spec = rt.managed.spec;
+    rt.lastDecision = { kind: decision.kind, atMs: now };
     this.#storeCall(() => this.#opts.store.recordDecision({ pool: spec.name, atMs: now, decision, dryRun: spec.dryRun }));
   }
 
@@ -397,26 +421,35 @@ export class Engine implements EngineApi {
       this.#log.info({ pool: spec.name, minion: id, action: kind }, 'dry-run: action not sent');
       return undefined;
     }
-    return this.#storeCall(() => this.#opts.store.openIntent(kind, id, spec.name, this.#now()));
+    const intent = this.#storeCall(() => this.#opts.store.openIntent(kind, id, spec.name, this.#now()));
+    if (intent !== undefined) this.#openIntentCount += 1;
+    return intent;
+  }
+
+  /** finish marks an intent done or failed and keeps the open-intent count. */
+  #finish(intentId: number, status: 'done' | 'failed', detail?: string): void {
+    this.#storeCall(() => this.#opts.store.finishIntent(intentId, status, detail));
+    this.#openIntentCount = Math.max(0, this.#openIntentCount - 1);
   }
 
   /** send makes the salt-api call of an opened intent and marks the intent done or failed. */
-  async #send(rt: PoolRuntime, kind: IntentKind, id: string, intent: Intent | undefined, call: () => Promise<void>): Promise<boolean> {
+  async #send(rt: PoolRuntime, kind: IntentKind, id: string, intent: Intent | undefined, call: () => Promise<void>, onError?: (err: unknown) => void): Promise<boolean> {
     const spec = rt.managed.spec;
     if (intent) this.#sending.add(intent.id);
     this.#countIntents();
     const started = this.#now();
     try {
       await call();
-      if (intent) this.#storeCall(() => this.#opts.store.finishIntent(intent.id, 'done'));
+      if (intent) this.#finish(intent.id, 'done');
       this.#opts.observer?.action(kind, 'ok');
       this.#log.info({ pool: spec.name, minion: id, action: kind, durationMs: this.#now() - started }, 'action done');
       return true;
     } catch (err) {
       const detail = err instanceof Error ? err.message : String(err);
-      if (intent) this.#storeCall(() => this.#opts.store.finishIntent(intent.id, 'failed', detail));
+      if (intent) this.#finish(intent.id, 'failed', detail);
       this.#opts.observer?.action(kind, 'error');
       this.#log.warn({ pool: spec.name, minion: id, action: kind, err }, 'action failed');
+      onError?.(err);
       this.#scheduleReconcile(1_000);
       return false;
     } finally {
@@ -439,9 +472,8 @@ export class Engine implements EngineApi {
     this.#apply(inst, { kind: 'start-issued' }, this.#now(), 'scale-up');
     const intent = this.#open(rt, 'start', id);
     return async () => {
-      const ok = await this.#send(rt, 'start', id, intent, () => this.#opts.salt.start(id));
-      // a failed call (5xx, timeout) may still have started the VM: the reconcile it scheduled decides
-      if (!ok) this.#unconfirmedStarts.add(id);
+      // a failed call may still have started the VM: the reconcile it scheduled decides
+      await this.#send(rt, 'start', id, intent, () => this.#opts.salt.start(id), (err) => this.#startUnconfirmed(id, err));
     };
   }
 
@@ -561,6 +593,17 @@ export class Engine implements EngineApi {
     if (!ok) this.#log.warn({ minion: inst.id }, 'could not stop a failed instance; reconcile will retry');
   }
 
+  /** startUnconfirmed remembers a failed start call; a timeout or a lost connection leaves Salt time to carry it out. */
+  #startUnconfirmed(id: string, err: unknown): void {
+    const code = typeof err === 'object' && err !== null && 'code' in err ? String(err.code) : '';
+    const windowMs = code === 'ASC_ERR_SALT_TIMEOUT' || code === 'ASC_ERR_SALT_NETWORK' ? this.#confirmWindowMs() : 0;
+    this.#unconfirmedStarts.set(id, { untilMs: this.#now() + windowMs });
+  }
+
+  #confirmWindowMs(): number {
+    return this.#opts.startConfirmWindowMs ?? 60_000;
+  }
+
   #actionFailed(id: string, action: IntentKind): void {
     const inst = this.#instances.get(id);
     if (inst) this.#apply(inst, { kind: 'action-failed', action, reason: `${action} call failed` }, this.#now(), 'action');
@@ -644,13 +687,19 @@ export class Engine implements EngineApi {
         this.#log.info({ pool: inst.pool, minion: inst.id, from: before, to: res.instance.state, why }, 'reconcile corrected an instance');
       }
     } });
-    for (const id of [...this.#unconfirmedStarts]) {
+    for (const [id, pending] of [...this.#unconfirmedStarts]) {
       const state = cloudById.get(id)?.state;
       const inst = this.#instances.get(id);
+      const stillStopped = state === undefined || state === 'stopped';
+      const settled = inst?.state !== 'starting' || !stillStopped || began >= pending.untilMs;
+      if (!settled) { this.#scheduleReconcile(Math.max(1_000, pending.untilMs - began)); continue; }
       this.#unconfirmedStarts.delete(id);
-      if (inst?.state === 'starting' && (state === undefined || state === 'stopped')) {
-        this.#actionFailed(id, 'start'); // Salt confirms it never started: back to the reserve
+      const happened = !(inst?.state === 'starting' && stillStopped);
+      if (pending.intentId !== undefined) {
+        const detail = `resolved on reconcile: cloud state ${state ?? 'absent'}; ${happened ? 'it happened' : 'not carried out by Salt within the confirm window: the instance is back in the reserve'}`;
+        this.#finish(pending.intentId, happened ? 'done' : 'failed', detail);
       }
+      if (!happened) this.#actionFailed(id, 'start'); // Salt confirms it never started: back to the reserve
     }
     this.#resolveIntents(cloudById);
     this.#opts.observer?.reconcile('ok');
@@ -659,14 +708,16 @@ export class Engine implements EngineApi {
   }
 
   /**
-   * resolveIntents closes intents left open by a crash: Salt's state says whether the action happened. A start that
-   * never reached Salt (the instance is still `starting` here and stopped in the cloud) is sent again for the SAME
-   * instance, so one need still ends in exactly one start; nothing else is redone.
+   * resolveIntents closes intents left open by a crash: Salt's state says whether the action happened. A start not
+   * seen in Salt yet stays open for the confirm window (salt-api carries out a call whose client died); after it the
+   * instance goes back to the reserve and the next decision starts what is needed, so one need ends in one start.
+   * A stop cut off before Salt is idle-checked and sent again, or undrained. Nothing is redone blindly.
    */
   #resolveIntents(cloudById: ReadonlyMap<string, { state: string }>): void {
     const open: readonly Intent[] = this.#storeCall(() => this.#opts.store.openIntents()) ?? [];
     for (const intent of open) {
       if (this.#sending.has(intent.id)) continue; // its call is still running in this process
+      if ([...this.#unconfirmedStarts.values()].some((p) => p.intentId === intent.id)) continue; // being confirmed
       const state = cloudById.get(intent.instance)?.state;
       const happened = intent.kind === 'start' || intent.kind === 'create'
         ? state !== undefined && state !== 'stopped'
@@ -675,16 +726,18 @@ export class Engine implements EngineApi {
         : false;
       const inst = this.#instances.get(intent.instance);
       const rt = inst === undefined ? undefined : this.#pools.get(inst.pool);
-      const resend = !happened && intent.kind === 'start' && inst?.state === 'starting' && rt !== undefined;
-      const detail = `resolved on reconcile: cloud state ${state ?? 'absent'}; ${happened ? 'it happened' : resend ? 'it never reached Salt: sent again for the same instance' : 'it did not happen and is not redone blindly'}`;
-      this.#storeCall(() => this.#opts.store.finishIntent(intent.id, happened ? 'done' : 'failed', detail));
-      this.#log.info({ intent: intent.id, kind: intent.kind, minion: intent.instance, happened, resend }, 'open intent resolved');
-      if (resend) {
-        this.#track((async () => {
-          const ok = await this.#act(rt, 'start', intent.instance, () => this.#opts.salt.start(intent.instance));
-          if (!ok) this.#unconfirmedStarts.add(intent.instance);
-        })());
+      if (!happened && intent.kind === 'start' && inst?.state === 'starting') {
+        // salt-api may still be carrying the call out (it outlives our connection): confirm within the window
+        if (!this.#unconfirmedStarts.has(intent.instance)) {
+          this.#unconfirmedStarts.set(intent.instance, { untilMs: this.#now() + this.#confirmWindowMs(), intentId: intent.id });
+          this.#scheduleReconcile(this.#confirmWindowMs());
+          this.#log.info({ intent: intent.id, minion: intent.instance }, 'open start intent not seen in Salt yet: confirming');
+        }
+        continue;
       }
+      const detail = `resolved on reconcile: cloud state ${state ?? 'absent'}; ${happened ? 'it happened' : 'it did not happen and is not redone blindly'}`;
+      this.#finish(intent.id, happened ? 'done' : 'failed', detail);
+      this.#log.info({ intent: intent.id, kind: intent.kind, minion: intent.instance, happened }, 'open intent resolved');
       if (!happened && (intent.kind === 'stop' || intent.kind === 'destroy') && inst?.state === 'stopping' && rt !== undefined) {
         this.#track(this.#retryStop(rt, inst));
       }
@@ -835,9 +888,9 @@ export class Engine implements EngineApi {
   }
 
   #countIntents(): void {
-    const n = this.#storeCall(() => this.#opts.store.openIntents().length);
-    if (n !== undefined) this.#opts.observer?.openIntents(n);
+    this.#opts.observer?.openIntents(this.#openIntentCount);
   }
+
 
   #storeCall<T>(fn: () => T): T | undefined {
     try {

@@ -27,7 +27,7 @@ t.test('a service killed right after writing a start intent starts the instance 
     salt: { url: emu.url, username: 'autoscaler', password: 'secret', eauth: 'pam', heartbeatInterval: '1s', heartbeatTimeout: '1s', timeout: '10s' },
     store: { path: dbPath },
     http: { listen: `127.0.0.1:${port}` },
-    engine: { evaluateInterval: '1s', reconcileInterval: '1h' },
+    engine: { evaluateInterval: '1s', reconcileInterval: '1h', startConfirmWindow: '3s' },
     pools: [{ name: 'crash/t1', env: 'crash', instanceType: 't1', min: 1, max: 2, interval: '1s', strategy: 'threshold', provider: 'emu-cloud', reserved: ['gpu-c-1', 'gpu-c-2'] }],
   });
   // salt-api holds the start call: the service writes its intent, sends the call, and dies before the answer

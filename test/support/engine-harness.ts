@@ -88,6 +88,7 @@ export async function startHarness(opts: {
     events: stream,
     reconcileIntervalMs: config.engine.reconcileIntervalMs,
     evaluateIntervalMs: config.engine.evaluateIntervalMs,
+    startConfirmWindowMs: config.engine.startConfirmWindowMs,
     tickIntervalMs: 100,
   });
   await engine.start();

@@ -24,7 +24,7 @@ t.test('a minimal config gets every default, in ms', async (t) => {
   t.match(config.salt, { eauth: 'pam', transport: 'sse', tlsVerify: true, heartbeatIntervalMs: 30_000, heartbeatTimeoutMs: 10_000, timeoutMs: 30_000 });
   t.same(config.http, { listen: '127.0.0.1:9717', host: '127.0.0.1', port: 9717, bodyLimitBytes: 1_048_576 });
   t.same(config.store, { path: '/var/lib/salt-autoscaler/state.db' });
-  t.same(config.engine, { reconcileIntervalMs: 300_000, evaluateIntervalMs: 15_000 });
+  t.same(config.engine, { reconcileIntervalMs: 300_000, evaluateIntervalMs: 15_000, startConfirmWindowMs: 60_000 });
   t.equal(config.alerts.scaleUpAlert, 'SaltAutoscalerScaleUp');
   t.match(config.pools[0], {
     name: 'prod/type1', min: 0, upThreshold: 1, downThreshold: 0, intervalMs: 270_000, upCooldownMs: 270_000,

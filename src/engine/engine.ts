@@ -120,7 +120,7 @@ export class Engine implements EngineApi {
   #reconcileTimer: NodeJS.Timeout | undefined;
   #storeOk = true;
   #started = false;
-  /** #reconciled: the startup reconcile is done; no evaluation runs on the state of a previous life before it. */
+  /** #reconciled: a reconcile has succeeded; no evaluation runs on the state of a previous life before it. */
   #reconciled = false;
   #stopped = false;
   /** #sending: intents whose salt-api call runs in this process (never resolved as crash leftovers). */
@@ -156,11 +156,7 @@ export class Engine implements EngineApi {
     this.#started = true;
     const now = this.#now();
     for (const inst of this.#opts.store.loadInstances()) {
-      if (!this.#pools.has(inst.pool)) continue;
-      this.#instances.set(inst.id, inst);
-      let pool = this.#byPool.get(inst.pool);
-      if (pool === undefined) { pool = new Map(); this.#byPool.set(inst.pool, pool); }
-      pool.set(inst.id, inst);
+      if (this.#pools.has(inst.pool)) this.#index(inst);
     }
     this.#inBatch(() => {
       for (const rt of this.#pools.values()) {
@@ -171,8 +167,7 @@ export class Engine implements EngineApi {
     });
     this.#openIntentCount = this.#storeCall(() => this.#opts.store.openIntents().length) ?? 0;
     if (this.#opts.events) this.#track(this.#consume(this.#opts.events));
-    await this.reconcile('startup');
-    this.#reconciled = true;
+    await this.reconcile('startup'); // on failure it retries; evaluations wait for the first success
     // drains a crash interrupted: finish them (idle check, then stop or undrain)
     for (const inst of [...this.#instances.values()]) {
       const rt = this.#pools.get(inst.pool);
@@ -702,6 +697,7 @@ export class Engine implements EngineApi {
       if (!happened) this.#actionFailed(id, 'start'); // Salt confirms it never started: back to the reserve
     }
     this.#resolveIntents(cloudById);
+    this.#reconciled = true;
     this.#opts.observer?.reconcile('ok');
     this.#log.info({ why, instances: this.#instances.size, corrections, durationMs: this.#now() - began }, 'reconciled with Salt');
     for (const name of this.#pools.keys()) this.evaluateSoon(name);
@@ -832,11 +828,16 @@ export class Engine implements EngineApi {
     return [...(this.#byPool.get(pool)?.values() ?? [])];
   }
 
-  #put(inst: Instance, transition?: Transition): void {
+  /** index keeps the instance in memory, by id and by pool. */
+  #index(inst: Instance): void {
     this.#instances.set(inst.id, inst);
     let pool = this.#byPool.get(inst.pool);
     if (pool === undefined) { pool = new Map(); this.#byPool.set(inst.pool, pool); }
     pool.set(inst.id, inst);
+  }
+
+  #put(inst: Instance, transition?: Transition): void {
+    this.#index(inst);
     if (this.#batch !== undefined) {
       this.#batch.push(transition === undefined ? { instance: inst } : { instance: inst, transition });
       return;

@@ -77,3 +77,20 @@ t.test('an instance stuck deploying past its provision timeout becomes failed', 
   const tr = h.store.history('gpu-t1-1', 50).find((x) => x.to === 'failed');
   t.match(tr?.reason ?? '', /timeout/i);
 });
+
+t.test('no evaluation acts before a reconcile has succeeded: Salt failing at startup holds the pool until it answers', async (t) => {
+  const { startEmulator } = await import('../../src/emulator/index.ts');
+  const emu = await startEmulator({ instances: [{ id: 'gpu-t1-1', state: 'running' }, { id: 'gpu-t1-2' }, { id: 'gpu-t1-3' }] });
+  emu.faults.failNext(2, 500, { fun: 'cloud.query' }); // the startup and the stream-connect reconciles fail; retry 5 s later
+  const h = await startHarness({ emu, pool: { max: 1 } });
+  t.teardown(async () => { await h.close(); await emu.close(); });
+  up(h, 1);
+  const until = Date.now() + 1_500;
+  await waitFor('a while before the retry', () => Date.now() > until);
+  t.equal(emu.calls.filter((c) => c.fun === 'cloud.action').length, 0, 'no cloud action on the stored (stale) view');
+  await waitFor('the retried reconcile adopts the running instance', () => stateOf(h, 'gpu-t1-1') === 'ready', 15_000);
+  up(h, 1);
+  const later = Date.now() + 1_500;
+  await waitFor('a few evaluations', () => Date.now() > later);
+  t.equal(emu.calls.filter((c) => c.fun === 'cloud.action').length, 0, 'max 1 is met by the running instance: no start at all');
+});

@@ -117,7 +117,7 @@ export function decide(
     if (coolMs > 0) {
       return { kind: 'hold', reason: `${because}: would drain ${wanted}, but down cooldown has ${seconds(coolMs)} left (${census})` };
     }
-    const targets = pickIdleTargets(mine, history, wanted);
+    const targets = pickIdleTargets(mine, history, wanted, pool);
     if (targets.length === 0) {
       return { kind: 'hold', reason: `${because}: would drain ${wanted}, but no ready instance is confirmed idle (${census})` };
     }

@@ -62,12 +62,17 @@ export function pickStartTargets(pool: PoolSpec, instances: readonly Instance[],
   return targets;
 }
 
-/** pickIdleTargets returns up to `count` ready instances confirmed idle, longest idle first (ties by id). */
-export function pickIdleTargets(instances: readonly Instance[], history: PoolHistory, count: number): readonly string[] {
+/**
+ * pickIdleTargets returns up to `count` ready instances confirmed idle, longest idle first (ties by id). With scale-in
+ * `destroy`, instances created from the profile go first: they are the ones above the reserve, and destroying them
+ * stops their storage cost too, while the reserve stays for the next fast start.
+ */
+export function pickIdleTargets(instances: readonly Instance[], history: PoolHistory, count: number, pool?: Pick<PoolSpec, 'scaleIn'>): readonly string[] {
+  const createdFirst = pool?.scaleIn === 'destroy';
   return instances
     .filter((i) => i.state === 'ready' && history.idleSinceMs[i.id] !== undefined)
-    .map((i) => ({ id: i.id, sinceMs: history.idleSinceMs[i.id] ?? 0 }))
-    .sort((a, b) => a.sinceMs - b.sinceMs || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0))
+    .map((i) => ({ id: i.id, rank: createdFirst && i.created ? 0 : 1, sinceMs: history.idleSinceMs[i.id] ?? 0 }))
+    .sort((a, b) => a.rank - b.rank || a.sinceMs - b.sinceMs || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0))
     .slice(0, Math.max(0, count))
     .map((c) => c.id);
 }

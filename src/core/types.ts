@@ -171,6 +171,8 @@ export interface StateStore {
   /** saveInstance upserts the instance and appends the transition to its history when given. */
   saveInstance(instance: Instance, transition?: Transition): void;
   history(id: string, limit?: number): readonly Transition[];
+  /** forgetInstance removes an instance and its history (a created instance that was destroyed). */
+  forgetInstance(id: string): void;
   openIntent(kind: IntentKind, instance: string, pool: string, nowMs: number): Intent;
   finishIntent(id: number, status: 'done' | 'failed', detail?: string): void;
   openIntents(): readonly Intent[];

@@ -682,6 +682,10 @@ export class Engine implements EngineApi {
         this.#log.info({ pool: inst.pool, minion: inst.id, from: before, to: res.instance.state, why }, 'reconcile corrected an instance');
       }
     } });
+    // a created instance that is stopped here and gone from the cloud was destroyed: forget it
+    for (const inst of [...this.#instances.values()]) {
+      if (inst.created && inst.state === 'stopped' && !cloudById.has(inst.id) && inst.sinceMs <= began) this.#forget(inst);
+    }
     for (const [id, pending] of [...this.#unconfirmedStarts]) {
       const state = cloudById.get(id)?.state;
       const inst = this.#instances.get(id);
@@ -826,6 +830,14 @@ export class Engine implements EngineApi {
 
   #poolInstances(pool: string): Instance[] {
     return [...(this.#byPool.get(pool)?.values() ?? [])];
+  }
+
+  /** forget drops a destroyed instance from memory and the store. */
+  #forget(inst: Instance): void {
+    this.#instances.delete(inst.id);
+    this.#byPool.get(inst.pool)?.delete(inst.id);
+    this.#storeCall(() => this.#opts.store.forgetInstance(inst.id));
+    this.#log.info({ pool: inst.pool, minion: inst.id }, 'destroyed instance forgotten');
   }
 
   /** index keeps the instance in memory, by id and by pool. */

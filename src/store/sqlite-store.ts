@@ -193,6 +193,15 @@ export class SqliteStore implements StateStore {
     }
   }
 
+  /** forgetInstance removes an instance and its transitions (intents and decisions stay: they are the record). */
+  forgetInstance(id: string): void {
+    this.#db.transaction(() => {
+      this.#db.prepare('DELETE FROM transitions WHERE instance = ?').run(id);
+      this.#db.prepare('DELETE FROM instances WHERE id = ?').run(id);
+    })();
+    this.#transitionsSinceOpen.delete(id);
+  }
+
   /** atomically runs fn in one transaction (nested writes join it): one fsync for all of them. */
   atomically<T>(fn: () => T): T {
     return this.#db.transaction(fn)();

@@ -200,3 +200,10 @@ t.test('ignores instances of other pools', async (t) => {
   const d = decide(pool(), [other, inst('gpu-1', 'stopped')], load(2), NOW_MS, hist());
   t.same(d.kind === 'scaleUp' ? d.targets : [], [{ kind: 'start', id: 'gpu-1' }]);
 });
+
+t.test('with scale-in destroy, an idle created instance is drained before an idle reserved one', async (t) => {
+  const p = pool({ canCreate: true, scaleIn: 'destroy', strategy: { kind: 'target', perInstance: 1 } });
+  const fleet = [inst('gpu-1', 'ready'), inst('gpu-c1', 'ready', { created: true })];
+  const d = decide(p, fleet, load(1), NOW_MS, hist({ idleSinceMs: { 'gpu-1': NOW_MS - 600_000, 'gpu-c1': NOW_MS - 60_000 } }));
+  t.same(d.kind === 'scaleDown' ? d.targets : [], ['gpu-c1']);
+});

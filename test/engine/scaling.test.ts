@@ -134,3 +134,27 @@ t.test('a draining instance that finishes its job within drainTimeout is stopped
   await waitFor('stopped once idle', () => h.emu.world.instance('gpu-t1-1')?.state === 'stopped' && stateOf(h, 'gpu-t1-1') === 'stopped', 10_000);
   t.notOk(h.store.history('gpu-t1-1', 50).some((tr) => tr.from === 'draining' && tr.to === 'ready'), 'it was never undrained');
 });
+
+t.test('with scale-in destroy, a created instance is drained, destroyed and then forgotten', async (t) => {
+  const h = await startHarness({
+    emulator: { instances: [{ id: 'gpu-t1-1' }], profiles: { 'gpu-t1': { provider: 'emu-cloud' } } },
+    pool: { reserved: ['gpu-t1-1'], profile: 'gpu-t1', scaleIn: 'destroy', max: 2, strategy: 'target', perInstance: 1, interval: '200ms' },
+  });
+  const app = await withWebhook(h);
+  t.teardown(async () => { await app.close(); await h.close(); });
+  t.equal(await post(app, scaleAlerts(2, { up: true })), 200);
+  await waitFor('two ready', () => h.engine.pools()[0]?.ready === 2, 10_000);
+  const created = h.engine.instances().find((i) => i.created);
+  t.ok(created, 'one instance was created');
+  // let an idle check (once per evaluate interval, 1 s here) confirm both instances idle
+  const seen = h.emu.calls.length;
+  await waitFor('idle checks of both ready instances', () => h.emu.calls.slice(seen).filter((c) => c.fun === 'cmd.retcode').length >= 2, 10_000);
+  t.equal(await post(app, scaleAlerts(1, { down: true })), 200);
+  await waitFor('the created one destroyed in the cloud', () => created !== undefined && h.emu.world.instance(created.id) === undefined, 10_000);
+  await waitFor('and stopped here', () => created !== undefined && stateOf(h, created.id) === 'stopped', 10_000);
+  await h.engine.reconcile('test');
+  t.equal(created === undefined ? 'x' : stateOf(h, created.id), undefined, 'forgotten after the reconcile');
+  t.same(h.store.loadInstances().map((i) => i.id), ['gpu-t1-1'], 'and gone from the store');
+  t.equal(stateOf(h, 'gpu-t1-1'), 'ready', 'the reserved instance was kept (scale-in destroys created instances first)');
+  t.ok(h.emu.calls.some((c) => c.fun === 'cloud.destroy'), 'cloud.destroy was called');
+});

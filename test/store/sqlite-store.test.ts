@@ -169,3 +169,22 @@ t.test('saveInstances writes a batch in one transaction', async (t) => {
   t.equal(store.loadInstances().length, 500);
   t.same(store.history('gpu-0499'), [{ from: 'stopped', to: 'starting', atMs: 10, reason: 'start issued' }]);
 });
+
+t.test('forgetInstance removes a destroyed instance and its history, and keeps the intents', async (t) => {
+  const { openStore } = await import('../../src/store/sqlite-store.ts');
+  const { mkdtempSync, rmSync } = await import('node:fs');
+  const { tmpdir } = await import('node:os');
+  const { join } = await import('node:path');
+  const { createLogger } = await import('../../src/log.ts');
+  const dir = mkdtempSync(join(tmpdir(), 'asc-forget-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const store = openStore(join(dir, 'state.db'), { logger: createLogger({ level: 'silent' }) });
+  const inst = { id: 'gpu-c', pool: 'p', state: 'stopped' as const, sinceMs: 1, reason: 'destroyed', created: true };
+  store.saveInstance(inst, { from: 'stopping', to: 'stopped', atMs: 1, reason: 'destroyed' });
+  const intent = store.openIntent('destroy', 'gpu-c', 'p', 1);
+  store.finishIntent(intent.id, 'done');
+  store.forgetInstance('gpu-c');
+  t.same(store.loadInstances(), []);
+  t.same(store.history('gpu-c'), []);
+  store.close();
+});

@@ -24,6 +24,7 @@ import { tmpdir } from 'node:os';
 import { connect, createServer, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { startEmulator, type Emulator, type InstanceView } from '../../src/emulator/index.ts';
+import type { InstanceJson, PoolJson } from '../../src/http/api-shapes.ts';
 import { waitFor } from '../support/engine-harness.ts';
 import { freePort, startServiceProcess, writeConfig, type ServiceProcess } from '../support/service-process.ts';
 
@@ -97,23 +98,11 @@ export interface ScenarioContext {
   until(label: string, cond: () => boolean | Promise<boolean>, timeoutMs?: number): Promise<void>;
 }
 
-/** ApiInstance is one element of GET /api/instances. */
-export interface ApiInstance {
-  readonly id: string;
-  readonly pool: string;
-  readonly state: string;
-  readonly since: string;
-  readonly reason: string;
-}
+/** ApiInstance is one element of GET /api/instances (the contract shape). */
+export type ApiInstance = InstanceJson;
 
-interface ApiPool {
-  readonly name: string;
-  readonly min: number;
-  readonly max: number;
-  readonly ready: number;
-  readonly inFlight: number;
-  readonly draining: number;
-}
+/** ApiPool is one element of GET /api/pools (the contract shape). */
+type ApiPool = PoolJson;
 
 /** InvariantResult is one cell of the matrix. */
 export interface InvariantResult {

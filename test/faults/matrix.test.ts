@@ -233,7 +233,7 @@ const scenarios: ScenarioSpec[] = [
     running: [1, 2, 3],
     busy: [1],
     async run(ctx) {
-      ctx.emu.faults.delayNext(2, 2000, { fun: 'grains.setval' });
+      ctx.emu.faults.delayNext(2, 5000, { fun: 'grains.setval' }); // a wide draining window, so a busy machine's polls see it
       await ctx.setWorkload(1);
       await inState(ctx, 'draining');
       await ctx.kill();

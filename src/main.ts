@@ -57,7 +57,6 @@ export function metricsObserver(metrics: Metrics, clock: Clock): EngineObserver 
     instanceFailed: (pool) => metrics.instancesFailed.inc({ pool }),
     correction: (pool) => metrics.reconcileCorrections.inc({ pool }),
     reconcile: (result) => metrics.reconcileRuns.inc({ result }),
-    poolSizes: () => {},
     openIntents: (n) => metrics.intentsOpen.set(n),
   };
 }

@@ -44,7 +44,6 @@ export interface EngineObserver {
   instanceFailed(pool: string): void;
   correction(pool: string): void;
   reconcile(result: 'ok' | 'error'): void;
-  poolSizes(pool: string, counts: Readonly<Record<InstanceState, number>>, spec: PoolSpec, workload: number | undefined): void;
   openIntents(n: number): void;
 }
 
@@ -752,7 +751,6 @@ export class Engine implements EngineApi {
     for (const inst of [...this.#instances.values()]) {
       if (IN_FLIGHT_STATES.includes(inst.state)) this.#apply(inst, { kind: 'tick' }, now, 'timer');
     }
-    for (const rt of this.#pools.values()) this.#publishSizes(rt);
   }
 
   #every(ms: number, fn: () => void): void {
@@ -889,15 +887,6 @@ export class Engine implements EngineApi {
       rt.series.push({ atMs: now, ready, total, ...(workload === undefined ? {} : { workload }) });
       if (rt.series.length > SERIES_MAX) rt.series.splice(0, rt.series.length - SERIES_MAX);
     }
-    this.#publishSizes(rt, workload);
-  }
-
-  #publishSizes(rt: PoolRuntime, workload?: number): void {
-    const obs = this.#opts.observer;
-    if (obs === undefined) return;
-    const counts = Object.fromEntries(['stopped', 'creating', 'starting', 'booted', 'deploying', 'ready', 'draining', 'stopping', 'failed'].map((s) => [s, 0])) as Record<InstanceState, number>;
-    for (const i of this.#poolInstances(rt.managed.spec.name)) counts[i.state] += 1;
-    obs.poolSizes(rt.managed.spec.name, counts, rt.managed.spec, workload ?? this.#workloadOf(rt, this.#now())?.value);
   }
 
   #countIntents(): void {

@@ -551,11 +551,7 @@ export class Engine implements EngineApi {
     const current = this.#instances.get(inst.id);
     if (current === undefined || current.state !== 'stopping' || this.#stopped) return;
     if (verdict === 'idle') {
-      const destroy = current.created && rt.managed.spec.scaleIn === 'destroy';
-      const ok = destroy
-        ? await this.#act(rt, 'destroy', current.id, () => this.#opts.salt.destroy(current.id))
-        : await this.#act(rt, 'stop', current.id, () => this.#opts.salt.stop(current.id));
-      if (!ok) this.#actionFailed(current.id, destroy ? 'destroy' : 'stop');
+      await this.#sendStop(rt, current);
       return;
     }
     this.#apply(current, { kind: 'undrain', reason: `the stop never reached Salt and the idle check now says ${verdict}` }, this.#now(), 'recovery');
@@ -572,8 +568,18 @@ export class Engine implements EngineApi {
   }
 
   async #stopInstance(rt: PoolRuntime, inst: Instance): Promise<void> {
-    const destroy = inst.created && rt.managed.spec.scaleIn === 'destroy';
-    this.#apply(inst, { kind: destroy ? 'destroy-issued' : 'stop-issued' }, this.#now(), 'scale-down');
+    this.#apply(inst, { kind: this.#destroys(rt, inst) ? 'destroy-issued' : 'stop-issued' }, this.#now(), 'scale-down');
+    await this.#sendStop(rt, inst);
+  }
+
+  /** destroys: scale-in `destroy` removes instances created from the profile; everything else is stopped. */
+  #destroys(rt: PoolRuntime, inst: Instance): boolean {
+    return inst.created && rt.managed.spec.scaleIn === 'destroy';
+  }
+
+  /** sendStop sends the stop (or destroy) of a `stopping` instance through the intent log. */
+  async #sendStop(rt: PoolRuntime, inst: Instance): Promise<void> {
+    const destroy = this.#destroys(rt, inst);
     const ok = destroy
       ? await this.#act(rt, 'destroy', inst.id, () => this.#opts.salt.destroy(inst.id))
       : await this.#act(rt, 'stop', inst.id, () => this.#opts.salt.stop(inst.id));

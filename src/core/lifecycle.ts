@@ -128,15 +128,17 @@ function moved(instance: Instance, to: InstanceState, reason: string, ctx: StepC
   if (to === instance.state) return ignored(instance, reason);
   // sinceMs never goes backwards, even when the caller's clock does.
   const atMs = Math.max(ctx.nowMs, instance.sinceMs);
-  const { deployJid: previousJid, ...rest } = instance;
+  const { deployJid: previousJid, readyMs: previousReadyMs, ...rest } = instance;
   const jid = extra.deployJid ?? (extra.newLife === true ? undefined : previousJid);
+  // A stop ends the life: its ready time must not make a later stop look like one of a ready instance.
+  const readyMs = extra.readyMs ?? (to === 'stopped' ? undefined : previousReadyMs);
   const next: Instance = {
     ...rest,
     state: to,
     sinceMs: atMs,
     reason,
     ...(extra.lastStartMs === undefined ? {} : { lastStartMs: extra.lastStartMs }),
-    ...(extra.readyMs === undefined ? {} : { readyMs: extra.readyMs }),
+    ...(readyMs === undefined ? {} : { readyMs }),
     ...(extra.created === undefined ? {} : { created: extra.created }),
     ...(jid === undefined ? {} : { deployJid: jid }),
   };
@@ -190,7 +192,7 @@ function stepAction(instance: Instance, input: LifecycleAction, ctx: StepContext
       // stopping: a stop that never reached Salt (crash) is abandoned when the instance is no longer idle
       return s === 'draining' || (s === 'stopping' && readyThisLife(instance))
         ? toReady(instance, `undrained: ${input.reason}`, ctx)
-        : ignored(instance, `undrain for a ${s} instance (only a draining or stopping instance can be undrained)`);
+        : ignored(instance, `undrain for a ${s} instance (only a draining instance, or a stopping one that was ready in this life, can be undrained)`);
     case 'stop-issued':
       return s === 'draining' || s === 'failed'
         ? moved(instance, 'stopping', 'stop issued', ctx)

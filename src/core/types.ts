@@ -34,7 +34,7 @@ export interface Instance {
   readonly reason: string;
   /** lastStartMs: when the last start/create was issued; a ready grain older than this is from a previous life. */
   readonly lastStartMs?: number;
-  /** readyMs: when it last became ready. */
+  /** readyMs: when it became ready in its current life; dropped when it stops. */
   readonly readyMs?: number;
   /** deployJid: the jid of the deploy orchestrate seen for the current life. */
   readonly deployJid?: string;

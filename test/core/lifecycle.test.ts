@@ -255,3 +255,16 @@ t.test('the full happy path from stopped to ready and back to stopped', async (t
   });
   t.same(path, ['stopped', 'starting', 'booted', 'deploying', 'ready', 'draining', 'stopping', 'stopped']);
 });
+
+t.test('a stop ends the life: a destroy of the stopped instance cannot be undrained to ready (fast-check counterexample)', async (t) => {
+  let inst = newInstance(ID, 'prod/type1', T0);
+  inst = step(inst, obs('running', true, { ready: true }), ctxAt(T0)).instance;
+  t.equal(inst.state, 'ready');
+  inst = step(inst, obs('stopped', false), ctxAt(T0)).instance;
+  t.equal(inst.state, 'stopped');
+  t.equal(inst.readyMs, undefined, 'the stopped instance keeps no ready time');
+  inst = step(inst, { kind: 'destroy-issued' }, ctxAt(T0)).instance;
+  t.equal(inst.state, 'stopping');
+  const r = step(inst, { kind: 'undrain', reason: 'workload back' }, ctxAt(T0));
+  t.equal(r.kind, 'ignored', 'a stopped-then-destroyed instance never becomes capacity without a start');
+});

@@ -104,7 +104,7 @@ ${poolRows(data.pools)}
 </section>
 <section>
 <h2>Workload and capacity</h2>
-<p class="legend"><span class="key key-workload">workload</span> <span class="key key-ready">ready</span> <span class="key key-total">total (ready + in flight)</span></p>
+<p class="legend"><span class="key key-workload">workload (right axis)</span> <span class="key key-ready">ready</span> <span class="key key-total">total (ready + in flight)</span> (instances, left axis)</p>
 <div id="charts">
 ${chartFigures(data.pools)}
 </div>

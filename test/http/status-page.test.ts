@@ -89,18 +89,24 @@ t.test('the status page in headless Chromium shows a pool and follows a scale-up
   // The script's first poll replaces the server-rendered tables and draws the chart.
   await page.locator('#updated[data-state="ok"]').waitFor({ timeout: 10_000 });
   t.equal(await page.locator('#charts figure[data-pool="prod/type1"] svg polyline').count(), 3, 'workload, ready and total are drawn');
+  const chart = page.locator('#charts figure[data-pool="prod/type1"] svg');
+  t.same(await chart.locator('text.tick-instances').allTextContents(), ['0', '3'], 'instances use the left axis, up to max');
+  t.same(await chart.locator('text.tick-workload').allTextContents(), ['0', '2'], 'workload has its own right axis');
 
   // The engine scales up: a reserved instance starts; the page must show it on its next poll.
   engine.poolViews = [poolView('prod/type1', { min: 0, max: 3, ready: 1, inFlight: 1, reserved: 1 })];
   engine.instanceList = [...engine.instanceList, instance('gpu-prod-2', 'prod/type1', 'starting', Date.now(), 'scale up: workload 2 >= 1')];
   engine.decisionList = [{ pool: 'prod/type1', atMs: Date.now(), decision: { kind: 'scaleUp', count: 1, targets: [{ kind: 'start', id: 'gpu-prod-2' }], reason: 'workload 2 >= upThreshold 1' }, dryRun: false }];
-  engine.seriesByPool.set('prod/type1', [...engine.series('prod/type1'), { atMs: Date.now(), workload: 2, ready: 1, total: 2 }]);
+  engine.seriesByPool.set('prod/type1', [...engine.series('prod/type1'), { atMs: Date.now(), workload: 400, ready: 1, total: 2 }]);
 
   const started = page.locator('#instances tr[data-instance="gpu-prod-2"] td.state');
   await started.waitFor({ timeout: 10_000 });
   t.equal(await started.textContent(), 'starting', 'the new instance appears as starting');
   t.equal(await page.locator('#pools tr[data-pool="prod/type1"] td.in-flight').textContent(), '1', 'in flight counts it');
   t.match(await page.locator('#decisions tbody').textContent(), 'workload 2 >= upThreshold 1', 'the decision and its reason are listed');
+  await page.locator('#charts figure[data-pool="prod/type1"] svg text.tick-workload', { hasText: '400' }).waitFor({ timeout: 10_000 });
+  const redrawn = page.locator('#charts figure[data-pool="prod/type1"] svg');
+  t.same(await redrawn.locator('text.tick-instances').allTextContents(), ['0', '3'], 'a workload of 400 does not rescale the instance axis');
 
   // It becomes ready: the next poll shows it so.
   engine.instanceList = engine.instanceList.map((i) => (i.id === 'gpu-prod-2' ? instance('gpu-prod-2', 'prod/type1', 'ready', Date.now(), 'ready event') : i));

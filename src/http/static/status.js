@@ -7,7 +7,7 @@
 const POLL_MS = 2000;
 const DECISIONS = 20;
 const SVG_NS = 'http://www.w3.org/2000/svg';
-const CHART = { width: 560, height: 150, left: 34, right: 8, top: 8, bottom: 20 };
+const CHART = { width: 560, height: 150, left: 34, right: 40, top: 8, bottom: 20 };
 
 // formatAge mirrors status-page.ts formatAge.
 function formatAge(ms) {
@@ -84,13 +84,14 @@ function svg(name, attrs) {
   return node;
 }
 
-// drawChart draws workload, ready and total as step lines over the series' time span.
+// drawChart draws ready and total (instances, left axis) and workload (its own unit, right axis) as step lines
+// over the series' time span: a queue of 500 jobs must not flatten a pool of 5 instances.
 function drawChart(pool, series) {
   const w = CHART.width - CHART.left - CHART.right;
   const h = CHART.height - CHART.top - CHART.bottom;
   const root = svg('svg', { viewBox: '0 0 ' + CHART.width + ' ' + CHART.height, class: 'plot', role: 'img' });
   const title = svg('title', {});
-  title.textContent = pool.name + ': workload vs ready vs total capacity';
+  title.textContent = pool.name + ': ready and total instances (left axis) vs workload (right axis)';
   root.appendChild(title);
   if (series.length === 0) {
     const empty = svg('text', { x: CHART.left, y: CHART.top + h / 2, class: 'empty' });
@@ -101,29 +102,37 @@ function drawChart(pool, series) {
   const t0 = series[0].atMs;
   const t1 = Math.max(series[series.length - 1].atMs, t0 + 1);
   let top = Math.max(1, pool.max);
-  for (const point of series) top = Math.max(top, point.total, point.ready, point.workload === null ? 0 : point.workload);
+  let workloadTop = 0;
+  for (const point of series) {
+    top = Math.max(top, point.total, point.ready);
+    if (point.workload !== null && point.workload !== undefined) workloadTop = Math.max(workloadTop, point.workload);
+  }
+  workloadTop = workloadTop > 0 ? workloadTop : 1;
   const x = (atMs) => CHART.left + ((atMs - t0) / (t1 - t0)) * w;
-  const y = (value) => CHART.top + h - (value / top) * h;
+  const yOf = (scaleTop) => (value) => CHART.top + h - (value / scaleTop) * h;
+  const y = yOf(top);
 
   root.appendChild(svg('line', { x1: CHART.left, y1: y(0), x2: CHART.left + w, y2: y(0), class: 'axis' }));
   root.appendChild(svg('line', { x1: CHART.left, y1: y(pool.max), x2: CHART.left + w, y2: y(pool.max), class: 'max' }));
-  for (const [value, label] of [[0, '0'], [top, String(Math.round(top * 10) / 10)]]) {
-    const text = svg('text', { x: CHART.left - 4, y: y(value) + 4, class: 'tick', 'text-anchor': 'end' });
-    text.textContent = label;
+  const tick = (atX, value, scaleTop, anchor, cls) => {
+    const text = svg('text', { x: atX, y: yOf(scaleTop)(value) + 4, class: 'tick ' + cls, 'text-anchor': anchor });
+    text.textContent = String(Math.round(value * 10) / 10);
     root.appendChild(text);
-  }
+  };
+  for (const value of [0, top]) tick(CHART.left - 4, value, top, 'end', 'tick-instances');
+  for (const value of [0, workloadTop]) tick(CHART.left + w + 4, value, workloadTop, 'start', 'tick-workload');
   const span = svg('text', { x: CHART.left + w, y: CHART.height - 4, class: 'tick', 'text-anchor': 'end' });
   span.textContent = 'last ' + formatAge(t1 - t0);
   root.appendChild(span);
 
-  for (const key of ['total', 'ready', 'workload']) {
+  for (const [key, scale] of [['total', y], ['ready', y], ['workload', yOf(workloadTop)]]) {
     const points = [];
     let previous = null;
     for (const point of series) {
       const value = point[key];
       if (value === null || value === undefined) { previous = null; continue; }
-      if (previous !== null) points.push(x(point.atMs).toFixed(1) + ',' + y(previous).toFixed(1));
-      points.push(x(point.atMs).toFixed(1) + ',' + y(value).toFixed(1));
+      if (previous !== null) points.push(x(point.atMs).toFixed(1) + ',' + scale(previous).toFixed(1));
+      points.push(x(point.atMs).toFixed(1) + ',' + scale(value).toFixed(1));
       previous = value;
     }
     if (points.length > 0) root.appendChild(svg('polyline', { points: points.join(' '), class: 'line line-' + key }));

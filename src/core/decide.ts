@@ -47,19 +47,23 @@ function seconds(ms: number): string {
   return `${Math.ceil(ms / 1000)}s`;
 }
 
-/** decide evaluates one pool: its instances (of this pool), its workload (undefined = missing), the time, its history. */
-export function decide(
-  pool: PoolSpec,
-  instances: readonly Instance[],
-  workload: Workload | undefined,
-  nowMs: number,
-  history: PoolHistory,
-): Decision {
-  const mine = instances.filter((i) => i.pool === pool.name);
-  const counts = countInstances(mine);
-  const census = `ready ${counts.ready}, in flight ${counts.inFlight}`;
-  if (pool.paused) return { kind: 'hold', reason: `pool paused (${census})` };
+/** PoolWish is what the pool wants before cooldowns and targets: its desired size (capped) against its size now. */
+export interface PoolWish {
+  readonly counts: PoolCounts;
+  /** desired: the strategy's size capped to [min, max]; equal to size on a missing or stale signal (unless the caps move it). */
+  readonly desired: number;
+  readonly fresh: boolean;
+  /** because: the strategy's reason and the cap note, in words. */
+  readonly because: string;
+}
 
+/**
+ * poolWish is the first half of decide(): the census, the signal's freshness, the strategy and the caps. The engine
+ * asks it before an evaluation to run the idle check only when a drain is wanted (desired < size), so a busy pool
+ * puts no idle-check jobs on the Salt master.
+ */
+export function poolWish(pool: PoolSpec, instances: readonly Instance[], workload: Workload | undefined, nowMs: number, history: PoolHistory): PoolWish {
+  const counts = countInstances(instances.filter((i) => i.pool === pool.name));
   let wish: { desired: number; reason: string };
   let fresh = false;
   if (workload === undefined) {
@@ -73,12 +77,26 @@ export function decide(
     fresh = true;
     wish = desiredSize({ pool, size: counts.size, inFlight: counts.inFlight, workload: workload.value, nowMs, memory: history.policy });
   }
-
   const capped = capToBounds(pool, wish.desired);
-  const because = capped.note === '' ? wish.reason : `${wish.reason}, ${capped.note}`;
+  return { counts, desired: capped.desired, fresh, because: capped.note === '' ? wish.reason : `${wish.reason}, ${capped.note}` };
+}
 
-  if (capped.desired > counts.size) {
-    const wanted = capped.desired - counts.size;
+/** decide evaluates one pool: its instances (of this pool), its workload (undefined = missing), the time, its history. */
+export function decide(
+  pool: PoolSpec,
+  instances: readonly Instance[],
+  workload: Workload | undefined,
+  nowMs: number,
+  history: PoolHistory,
+): Decision {
+  const mine = instances.filter((i) => i.pool === pool.name);
+  const counts = countInstances(mine);
+  const census = `ready ${counts.ready}, in flight ${counts.inFlight}`;
+  if (pool.paused) return { kind: 'hold', reason: `pool paused (${census})` };
+
+  const { desired, fresh, because } = poolWish(pool, mine, workload, nowMs, history);
+  if (desired > counts.size) {
+    const wanted = desired - counts.size;
     const backoffMs = backoffLeftMs(pool, history, nowMs);
     if (backoffMs > 0) {
       return {
@@ -111,8 +129,8 @@ export function decide(
     };
   }
 
-  if (capped.desired < counts.size) {
-    const wanted = counts.size - capped.desired;
+  if (desired < counts.size) {
+    const wanted = counts.size - desired;
     const coolMs = cooldownLeftMs(pool, history, 'down', nowMs);
     if (coolMs > 0) {
       return { kind: 'hold', reason: `${because}: would drain ${wanted}, but down cooldown has ${seconds(coolMs)} left (${census})` };

@@ -15,7 +15,7 @@
  * marked failed, the instance keeps its in-flight state, and a reconcile is scheduled; the next evaluation
  * decides again from Salt's truth. Failed instances are stopped and back the pool off (core/decide).
  */
-import { decide } from '../core/decide.ts';
+import { decide, poolWish } from '../core/decide.ts';
 import { ADAPTIVE_PEAK_WINDOW_MS, observe } from '../core/strategies/adaptive.ts';
 import { eventMinion, newInstance, step, type LifecycleInput, type StepResult } from '../core/lifecycle.ts';
 import type { SaltEvent, StreamItem } from '../core/salt-event.ts';
@@ -335,9 +335,15 @@ export class Engine implements EngineApi {
     if (workload !== undefined && spec.strategy.kind === 'adaptive') {
       rt.history = { ...rt.history, policy: observe(rt.history.policy, workload, now, spec.strategy.peakWindowMs ?? ADAPTIVE_PEAK_WINDOW_MS) };
     }
-    await this.#refreshIdle(rt, now);
-    const instances = this.#poolInstances(spec.name);
     const effective: PoolSpec = rt.paused === spec.paused ? spec : { ...spec, paused: rt.paused };
+    // the idle check only matters when a drain is wanted: a busy pool puts no idle-check jobs on the master
+    const wish = poolWish(effective, this.#poolInstances(spec.name), workload, now, rt.history);
+    if (forced === undefined) {
+      // (a manual scale ran its own idle check before it decided)
+      if (!effective.paused && wish.desired < wish.counts.size) await this.#refreshIdle(rt, now);
+      else this.#forgetIdle(rt);
+    }
+    const instances = this.#poolInstances(spec.name);
     const decision = forced ?? decide(effective, instances, workload, now, rt.history);
     this.#sample(rt, now, workload?.value);
     this.#opts.observer?.decision(spec.name, decision.kind);
@@ -378,6 +384,13 @@ export class Engine implements EngineApi {
     const spec = rt.managed.spec;
     rt.lastDecision = { kind: decision.kind, atMs: now };
     this.#storeCall(() => this.#opts.store.recordDecision({ pool: spec.name, atMs: now, decision, dryRun: spec.dryRun }));
+  }
+
+  /** forgetIdle drops idle confirmations when no drain is wanted: an idle time counts from a check made while one was. */
+  #forgetIdle(rt: PoolRuntime): void {
+    if (Object.keys(rt.history.idleSinceMs).length === 0) return;
+    rt.history = { ...rt.history, idleSinceMs: {} };
+    delete rt.lastIdleCheckMs;
   }
 
   /** refreshIdle runs the idle check on ready instances above min, at most once per evaluate interval. */

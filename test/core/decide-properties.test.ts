@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import t from 'tap';
-import { countInstances, decide } from '../../src/core/decide.ts';
+import { countInstances, decide, poolWish } from '../../src/core/decide.ts';
 import { observe } from '../../src/core/strategies/adaptive.ts';
 import type { Instance, PoolHistory, PoolSpec, Strategy, Workload } from '../../src/core/types.ts';
 import { INSTANCE_STATES } from '../../src/core/types.ts';
@@ -154,4 +154,19 @@ t.test('never scales up twice inside one up cooldown over a run of evaluations',
     }
     return ups.every((at, n) => n === 0 || at - (ups[n - 1] ?? 0) >= pool.upCooldownMs);
   }), { numRuns: 500 });
+});
+
+t.test('a drain is decided only when poolWish wants one, and the idle confirmations matter only then', async () => {
+  fc.assert(fc.property(caseArb, ({ pool, fleet, workload, history }) => {
+    const wish = poolWish(pool, fleet, workload, NOW_MS, history);
+    const d = decide(pool, fleet, workload, NOW_MS, history);
+    if (d.kind === 'scaleDown' && !(wish.desired < wish.counts.size)) return false;
+    if (d.kind === 'scaleUp' && !(wish.desired > wish.counts.size)) return false;
+    // the engine skips the idle check unless a drain is wanted: without any confirmation the decision is the same
+    if (!(wish.desired < wish.counts.size)) {
+      const without = decide(pool, fleet, workload, NOW_MS, { ...history, idleSinceMs: {} });
+      if (JSON.stringify(without) !== JSON.stringify(d)) return false;
+    }
+    return true;
+  }), { numRuns: 2000 });
 });

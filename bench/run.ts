@@ -17,6 +17,7 @@ import { benchLoad, formatLoad } from './load.ts';
 import { formatMachine, machineLoad } from './machine.ts';
 import { benchMemory, formatMemory } from './memory.ts';
 import { benchSim } from './sim.ts';
+import { benchSimRobustness } from './sim-robustness.ts';
 import { benchWebhookLatency, formatWebhookLatency } from './webhook-latency.ts';
 
 /** SummaryRow is one line of the summary table. */
@@ -28,7 +29,7 @@ export interface SummaryRow {
 }
 
 /** BENCH_NAMES are the benches run.ts knows, in run order. */
-export const BENCH_NAMES = ['ingest', 'state', 'sim', 'webhook-latency', 'memory', 'load'] as const;
+export const BENCH_NAMES = ['ingest', 'state', 'sim', 'sim-robustness', 'webhook-latency', 'memory', 'load'] as const;
 
 /** BenchName is one of BENCH_NAMES. */
 export type BenchName = typeof BENCH_NAMES[number];
@@ -99,6 +100,17 @@ export async function runAll(opts: { full: boolean; only?: readonly BenchName[];
     results['sim'] = { runtimeMs: Math.round(r.runtimeMs), table: r.table };
     opts.log(r.table);
     return { bench: 'sim', figure: `${r.reports.length} traces simulated in ${Math.round(r.runtimeMs)} ms`, target: 'cost / unmet per policy (table above)', verdict: 'n/a' };
+  });
+  await step('sim-robustness', async () => {
+    const r = await benchSimRobustness();
+    results['sim-robustness'] = { variants: r.variants, met: r.met, worstCostRatio: r.worstCostRatio, worstUnmetShare: r.worstUnmetShare };
+    opts.log(r.table);
+    return {
+      bench: 'sim-robustness',
+      figure: `${r.met}/${r.variants} trace variants met; worst cost ${r.worstCostRatio.toFixed(3)}x, worst unmet ${(100 * r.worstUnmetShare).toFixed(3)} %`,
+      target: 'every variant: unmet <= 0.25 %, cost <= 1.05x oracle',
+      verdict: r.met === r.variants ? 'met' : 'NOT met',
+    };
   });
   await step('webhook-latency', async () => {
     const r = await benchWebhookLatency();

@@ -43,14 +43,18 @@ export async function main(argv: readonly string[]): Promise<number> {
         let config;
         try { config = loadConfig(configPath(rest)); } catch (err) { return reportConfigError(err); }
         const { startService } = await import('./main.ts');
-        const service = await startService(config);
-        await new Promise<void>((resolve) => {
-          const stop = (): void => { resolve(); };
+        // signals are taken before the start: a process on standby for the store lease stops on them too
+        const ac = new AbortController();
+        const signalled = new Promise<'signal'>((resolve) => {
+          const stop = (): void => { ac.abort(); resolve('signal'); };
           process.once('SIGTERM', stop);
           process.once('SIGINT', stop);
         });
+        const service = await startService(config, { signal: ac.signal });
+        if (service === undefined) return 0;
+        const why = await Promise.race([signalled, service.lost.then(() => 'lost' as const)]);
         await service.stop();
-        return 0;
+        return why === 'lost' ? 1 : 0;
       }
       case 'check-config': {
         const { runCheckConfig } = await import('./config/check-config.ts');

@@ -88,6 +88,7 @@ export async function runDemo(argv: readonly string[]): Promise<number> {
   }, {});
   const logger = createLogger({ level: process.env['SALT_AUTOSCALER_LOG_LEVEL'] ?? 'info' });
   const service = await startService(config, { logger });
+  if (service === undefined) throw new Error('demo: the fresh state file was already leased (cannot happen)');
   process.stdout.write(`\nsalt-autoscaler demo: status page ${service.url}/  (API token for POST /api/*: demo-token)\n`
     + `salt-api emulator at ${emu.url}; press Ctrl-C to stop\n\n`);
   const began = Date.now();

@@ -2,7 +2,7 @@
  * main: the composition root, the only file that wires concrete adapters into the engine.
  *
  * ```
- * config ─► logger ─► store (SQLite) ─► SaltClient ─► SaltApiActions ─┐
+ * config ─► logger ─► store (SQLite) ─► lease (standby until held) ─► SaltClient ─► SaltApiActions ─┐
  *                                   └─► SaltEventStream ───────────────┼─► Engine ─► fastify (API, webhook, /metrics, status page)
  *                     PrometheusSource (optional) ─────────────────────┘
  * ```
@@ -13,6 +13,7 @@ import type { Config, PoolConfig } from './config/load.ts';
 import { toPoolSpec } from './config/load.ts';
 import { Engine, type EngineObserver, type ManagedPool } from './engine/engine.ts';
 import type { Clock } from './engine/ports.ts';
+import { LeaseKeeper } from './engine/lease.ts';
 import { createLogger } from './log.ts';
 import { createMetrics, observeEventLag, type Metrics } from './prometheus/metrics.ts';
 import { PrometheusSource } from './prometheus/source.ts';
@@ -29,6 +30,8 @@ export interface Service {
   readonly app: FastifyInstance;
   readonly metrics: Metrics;
   readonly url: string;
+  /** lost resolves when another process took the store lease: this one no longer acts and should stop (exit 1). */
+  readonly lost: Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -61,12 +64,24 @@ export function metricsObserver(metrics: Metrics, clock: Clock): EngineObserver 
   };
 }
 
-/** startService runs salt-autoscaler from a validated config until stop() is called. */
-export async function startService(config: Config, opts: { logger?: Logger; clock?: Clock } = {}): Promise<Service> {
+/**
+ * startService runs salt-autoscaler from a validated config until stop() is called. It first takes the store lease
+ * (one writer per state file): while another live process holds it, it waits on standby, with no HTTP server and no
+ * Salt calls; an abort of `signal` meanwhile returns undefined.
+ */
+export async function startService(config: Config, opts: { logger?: Logger; clock?: Clock; signal?: AbortSignal } = {}): Promise<Service | undefined> {
   const logger = opts.logger ?? createLogger({ level: process.env['SALT_AUTOSCALER_LOG_LEVEL'] ?? config.log.level });
   const clock: Clock = opts.clock ?? { now: () => Date.now() };
-  const metrics = createMetrics();
   const store = openStore(config.store.path, { logger });
+  let onLost = (): void => {};
+  const lost = new Promise<void>((resolve) => { onLost = resolve; });
+  const lease = new LeaseKeeper({ store, clock, ttlMs: config.store.leaseTtlMs, logger: logger.child({ component: 'lease' }), onLost: () => onLost() });
+  if (!await lease.acquire(opts.signal)) {
+    store.close();
+    return undefined;
+  }
+  lease.keep();
+  const metrics = createMetrics();
   const client = new SaltClient({
     url: config.salt.url,
     username: config.salt.username,
@@ -109,6 +124,7 @@ export async function startService(config: Config, opts: { logger?: Logger; cloc
     reconcileIntervalMs: config.engine.reconcileIntervalMs,
     evaluateIntervalMs: config.engine.evaluateIntervalMs,
     startConfirmWindowMs: config.engine.startConfirmWindowMs,
+    gate: lease,
   });
   const app = buildApp({
     engine,
@@ -150,6 +166,7 @@ export async function startService(config: Config, opts: { logger?: Logger; cloc
     app,
     metrics,
     url,
+    lost,
     async stop() {
       if (stopped) return;
       stopped = true;
@@ -157,6 +174,7 @@ export async function startService(config: Config, opts: { logger?: Logger; cloc
       await app.close();
       await engine.stop();
       await client.close();
+      lease.release();
       store.close();
     },
   };

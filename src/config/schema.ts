@@ -97,9 +97,15 @@ export const SaltSchema = z
   }));
 
 /** StoreSchema is `store:` — the SQLite state database. */
-export const StoreSchema = z.strictObject({
-  path: name().default('/var/lib/salt-autoscaler/state.db').describe('SQLite file (instances, intents, decisions)'),
-});
+export const StoreSchema = z
+  .strictObject({
+    path: name().default('/var/lib/salt-autoscaler/state.db').describe('SQLite file (instances, intents, decisions); keep it on a local disk'),
+    leaseTtl: duration()
+      .refine((ms) => ms >= 3_000, { message: 'must be at least 3s (the lease is renewed every third of it)' })
+      .prefault('15s')
+      .describe('single-writer lease on the state file: a second process on the same file waits (standby) until the holder stops, dies, or misses renewals this long'),
+  })
+  .transform(({ path, leaseTtl }) => ({ path, leaseTtlMs: leaseTtl }));
 
 /** parseListen splits `host:port` / `[v6]:port`; undefined when malformed. */
 export function parseListen(listen: string): { host: string; port: number } | undefined {

@@ -186,7 +186,21 @@ export interface StateStore {
    * writes a decision, its instances' transitions and their intents this way before it calls salt-api.
    */
   atomically<T>(fn: () => T): T;
+  /**
+   * tryLease takes the single-writer lease for `owner` until nowMs + ttlMs when it is free, expired or already
+   * `owner`'s, or when `takeOver(holder)` says the holder is gone; it returns the holder after the attempt.
+   */
+  tryLease(owner: string, nowMs: number, ttlMs: number, takeOver?: (holder: LeaseHolder) => boolean): LeaseHolder;
+  /** releaseLease gives the lease up if `owner` holds it (a clean stop, so a standby takes over at once). */
+  releaseLease(owner: string): void;
   close(): void;
+}
+
+/** LeaseHolder is who holds the single-writer lease on the state file, since and until when. */
+export interface LeaseHolder {
+  readonly owner: string;
+  readonly acquiredMs: number;
+  readonly expiresMs: number;
 }
 
 /**

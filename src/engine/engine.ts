@@ -21,7 +21,7 @@ import { eventMinion, newInstance, step, type LifecycleInput, type StepResult } 
 import type { SaltEvent, StreamItem } from '../core/salt-event.ts';
 import { IN_FLIGHT_STATES, type Decision, type Instance, type InstanceState, type PoolHistory, type PoolSpec, type PoolView, type Transition, type Workload } from '../core/types.ts';
 import type {
-  AlertSignal, Clock, DecisionRecord, EngineApi, EventSource, IdleResult, Intent, IntentKind, SaltActions, StateStore,
+  ActGate, AlertSignal, Clock, DecisionRecord, EngineApi, EventSource, IdleResult, Intent, IntentKind, SaltActions, StateStore,
 } from './ports.ts';
 
 /** ManagedPool is one pool as the engine runs it: the core spec plus where its instances come from. */
@@ -74,6 +74,8 @@ export interface EngineOptions {
   readonly tickIntervalMs?: number;
   /** startConfirmWindowMs: how long a start call that timed out may still show up in Salt before it counts as not done (60 s). */
   readonly startConfirmWindowMs?: number;
+  /** gate: the "may I act now" check (the store lease); without it the engine always may. */
+  readonly gate?: ActGate;
 }
 
 interface PoolRuntime {
@@ -322,6 +324,10 @@ export class Engine implements EngineApi {
 
   async #evaluate(rt: PoolRuntime, forced?: Decision): Promise<Decision | undefined> {
     const spec = rt.managed.spec;
+    if (!this.#mayAct()) {
+      this.#log.warn({ pool: spec.name }, 'evaluation skipped: this process does not hold the store lease');
+      return { kind: 'hold', reason: 'this process does not hold the store lease (standby or lease lost): nothing is decided' };
+    }
     if (this.#opts.workloadSource) {
       try {
         const w = await this.#opts.workloadSource(spec.name);
@@ -446,6 +452,7 @@ export class Engine implements EngineApi {
     this.#countIntents();
     const started = this.#now();
     try {
+      if (!this.#mayAct()) throw new Error('not sent: this process does not hold the store lease');
       await call();
       if (intent) this.#finish(intent.id, 'done');
       this.#opts.observer?.action(kind, 'ok');
@@ -912,6 +919,10 @@ export class Engine implements EngineApi {
     this.#opts.observer?.openIntents(this.#openIntentCount);
   }
 
+
+  #mayAct(): boolean {
+    return this.#opts.gate?.mayAct() ?? true;
+  }
 
   #storeCall<T>(fn: () => T): T | undefined {
     try {

@@ -12,6 +12,11 @@ export type { EventSource } from '../core/salt-event.ts';
 /** IntentKind, Intent, DecisionRecord and StateStore are defined in core/types.ts (the store adapter may import core, not engine) and re-exported here. */
 export type { DecisionRecord, Intent, IntentKind, StateStore };
 
+/** ActGate is the engine's "may I act now" check: false while this process does not hold the store lease. */
+export interface ActGate {
+  mayAct(): boolean;
+}
+
 /** Clock is the engine's only source of time. */
 export interface Clock {
   now(): number;

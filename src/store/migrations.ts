@@ -72,6 +72,18 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE INDEX decisions_by_pool ON decisions (pool, id);
     `,
   },
+  {
+    version: 3,
+    description: 'single-writer lease',
+    sql: `
+      CREATE TABLE lease (
+        name TEXT PRIMARY KEY,
+        owner TEXT NOT NULL,
+        acquired_ms INTEGER NOT NULL,
+        expires_ms INTEGER NOT NULL
+      );
+    `,
+  },
 ];
 
 /** SCHEMA_VERSION is the schema this build writes and reads. */

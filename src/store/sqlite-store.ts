@@ -12,7 +12,7 @@ import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import BetterSqlite3, { type Database, type Statement } from 'better-sqlite3';
 import { z } from 'zod';
-import type { Decision, DecisionRecord, Instance, InstanceState, Intent, IntentKind, StateStore, Transition } from '../core/types.ts';
+import type { Decision, DecisionRecord, Instance, InstanceState, Intent, IntentKind, LeaseHolder, StateStore, Transition } from '../core/types.ts';
 import { INSTANCE_STATES } from '../core/types.ts';
 import { AutoscalerError } from '../errors.ts';
 import type { Logger } from '../log.ts';
@@ -55,6 +55,7 @@ const decisionRow = z.object({
   pool: z.string(), at_ms: int, kind: z.enum(['hold', 'scaleUp', 'scaleDown']), count: int, targets: z.string(), reason: z.string(), dry_run: int,
 });
 const poolStateValue = z.record(z.string(), z.unknown());
+const leaseRow = z.object({ owner: z.string(), acquired_ms: int, expires_ms: int });
 
 function rowError(table: string, row: unknown, err: z.ZodError): AutoscalerError {
   const where = typeof row === 'object' && row !== null && 'id' in row ? ` id=${String(row.id)}` : '';
@@ -205,6 +206,31 @@ export class SqliteStore implements StateStore {
   /** atomically runs fn in one transaction (nested writes join it): one fsync for all of them. */
   atomically<T>(fn: () => T): T {
     return this.#db.transaction(fn)();
+  }
+
+  /**
+   * tryLease takes or renews the single-writer lease in one IMMEDIATE transaction (the write lock first, so two
+   * processes never both see the lease free) and returns the holder afterwards.
+   */
+  tryLease(owner: string, nowMs: number, ttlMs: number, takeOver?: (holder: LeaseHolder) => boolean): LeaseHolder {
+    const run = this.#db.transaction((): LeaseHolder => {
+      const row: unknown = this.#db.prepare(`SELECT owner, acquired_ms, expires_ms FROM lease WHERE name = 'writer'`).get();
+      const held = row === undefined ? undefined : parseRow(leaseRow, 'lease', row);
+      const holder = held === undefined ? undefined : { owner: held.owner, acquiredMs: held.acquired_ms, expiresMs: held.expires_ms };
+      const mine = holder?.owner === owner;
+      if (holder !== undefined && !mine && holder.expiresMs > nowMs && takeOver?.(holder) !== true) return holder;
+      const acquiredMs = mine ? holder.acquiredMs : nowMs;
+      this.#db.prepare(`INSERT INTO lease (name, owner, acquired_ms, expires_ms) VALUES ('writer', ?, ?, ?)
+        ON CONFLICT (name) DO UPDATE SET owner = excluded.owner, acquired_ms = excluded.acquired_ms, expires_ms = excluded.expires_ms`)
+        .run(owner, acquiredMs, nowMs + ttlMs);
+      return { owner, acquiredMs, expiresMs: nowMs + ttlMs };
+    });
+    return run.immediate();
+  }
+
+  /** releaseLease deletes the lease row when `owner` holds it. */
+  releaseLease(owner: string): void {
+    this.#db.prepare(`DELETE FROM lease WHERE name = 'writer' AND owner = ?`).run(owner);
   }
 
   /** loadInstances returns every stored instance (ordered by pool, id); an invalid row is ASC_ERR_STORE_OPEN. */

@@ -23,7 +23,7 @@ t.test('a minimal config gets every default, in ms', async (t) => {
   const config = parseConfig({ salt, pools: [pool] }, {});
   t.match(config.salt, { eauth: 'pam', transport: 'sse', tlsVerify: true, heartbeatIntervalMs: 30_000, heartbeatTimeoutMs: 10_000, timeoutMs: 30_000 });
   t.same(config.http, { listen: '127.0.0.1:9717', host: '127.0.0.1', port: 9717, bodyLimitBytes: 1_048_576 });
-  t.same(config.store, { path: '/var/lib/salt-autoscaler/state.db' });
+  t.same(config.store, { path: '/var/lib/salt-autoscaler/state.db', leaseTtlMs: 15_000 });
   t.same(config.engine, { reconcileIntervalMs: 300_000, evaluateIntervalMs: 15_000, startConfirmWindowMs: 60_000 });
   t.equal(config.alerts.scaleUpAlert, 'SaltAutoscalerScaleUp');
   t.match(config.pools[0], {
@@ -161,4 +161,9 @@ t.test('toPoolSpec gives the core its view of a pool', async (t) => {
   t.match(spec, { name: 'prod/type1', strategy: { kind: 'target', perInstance: 4 }, canCreate: true, failureBackoffBaseMs: 60_000, intervalMs: 270_000 });
   t.same(toPoolSpec(config.pools[1]!).strategy, { kind: 'threshold' });
   t.equal(toPoolSpec(config.pools[1]!).canCreate, false);
+});
+
+t.test('store.leaseTtl below 3s is refused with its path', async (t) => {
+  t.same(problemsOf(() => parseConfig({ salt, pools: [pool], store: { leaseTtl: '2s' } }, {})).map((p) => p.path), ['store.leaseTtl']);
+  t.equal(parseConfig({ salt, pools: [pool], store: { leaseTtl: '1m' } }, {}).store.leaseTtlMs, 60_000);
 });

@@ -159,3 +159,18 @@ t.test('with scale-in destroy, a created instance is drained, destroyed and then
   t.equal(stateOf(h, 'gpu-t1-1'), 'ready', 'the reserved instance was kept (scale-in destroys created instances first)');
   t.ok(h.emu.calls.some((c) => c.fun === 'cloud.destroy'), 'cloud.destroy was called');
 });
+
+t.test('while the gate (store lease) is closed the engine decides nothing and sends nothing; opened, it acts', async (t) => {
+  let open = false;
+  const h = await startHarness({ gate: { mayAct: () => open } });
+  const app = await withWebhook(h);
+  t.teardown(async () => { await app.close(); await h.close(); });
+  t.equal(await post(app, scaleAlerts(3, { up: true })), 200);
+  const manual = await h.engine.scale('test/t1', 1);
+  t.equal(manual?.kind, 'hold', 'a manual scale without the lease is a hold');
+  t.match(manual?.reason, /store lease/, 'that says why');
+  await new Promise((resolve) => setTimeout(resolve, 1_500)); // more than one evaluate interval
+  t.equal(h.emu.calls.filter((c) => c.fun === 'cloud.action').length, 0, 'no cloud.action while the gate is closed');
+  open = true;
+  await waitFor('a start once the gate opens', () => startCalls(h.emu, 'gpu-t1-1') + startCalls(h.emu, 'gpu-t1-2') + startCalls(h.emu, 'gpu-t1-3') === 1, 10_000);
+});

@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { parseConfig, type Config } from '../../src/config/load.ts';
 import { Engine } from '../../src/engine/engine.ts';
+import type { ActGate } from '../../src/engine/ports.ts';
 import { managedPool } from '../../src/main.ts';
 import { startEmulator, type Emulator, type EmulatorOptions } from '../../src/emulator/index.ts';
 import { createLogger, type Logger } from '../../src/log.ts';
@@ -52,6 +53,7 @@ export async function startHarness(opts: {
   dir?: string;
   emu?: Emulator;
   heartbeat?: string;
+  gate?: ActGate;
 } = {}): Promise<Harness> {
   const emu = opts.emu ?? await startEmulator({
     instances: [{ id: 'gpu-t1-1' }, { id: 'gpu-t1-2' }, { id: 'gpu-t1-3' }],
@@ -90,6 +92,7 @@ export async function startHarness(opts: {
     evaluateIntervalMs: config.engine.evaluateIntervalMs,
     startConfirmWindowMs: config.engine.startConfirmWindowMs,
     tickIntervalMs: 100,
+    ...(opts.gate === undefined ? {} : { gate: opts.gate }),
   });
   await engine.start();
   return {

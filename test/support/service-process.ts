@@ -40,8 +40,15 @@ export function writeConfig(dir: string, config: unknown, name = 'config.yaml'):
   return path;
 }
 
-/** startService spawns the service and waits until /healthz answers. */
-export async function startServiceProcess(configPath: string, port: number, env: Record<string, string> = {}): Promise<ServiceProcess> {
+/** SpawnedService is a `serve` child that may not answer yet (a process on standby for the store lease never binds). */
+export interface SpawnedService extends ServiceProcess {
+  /** healthy waits until /healthz answers (or the process exits, or timeoutMs passes). */
+  healthy(timeoutMs?: number): Promise<void>;
+  readonly exited: Promise<number | null>;
+}
+
+/** spawnServiceProcess spawns the service and returns at once. */
+export function spawnServiceProcess(configPath: string, port: number, env: Record<string, string> = {}): SpawnedService {
   const child = spawn(process.execPath, [join(ROOT, 'bin/salt-autoscaler.js'), 'serve', '--config', configPath], {
     cwd: ROOT,
     env: { ...process.env, SALT_AUTOSCALER_LOG_LEVEL: 'debug', ...env },
@@ -52,23 +59,38 @@ export async function startServiceProcess(configPath: string, port: number, env:
   child.stderr?.on('data', (d: Buffer) => { out += d.toString(); });
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
   const url = `http://127.0.0.1:${port}`;
-  const deadline = Date.now() + 20_000;
-  for (;;) {
-    if (child.exitCode !== null) throw new Error(`service exited with ${child.exitCode}:\n${out}`);
-    try {
-      const res = await fetch(`${url}/healthz`);
-      if (res.ok) break;
-    } catch { /* not listening yet */ }
-    if (Date.now() > deadline) { child.kill('SIGKILL'); throw new Error(`service did not answer /healthz:\n${out}`); }
-    await new Promise((r) => setTimeout(r, 50));
-  }
   return {
     url,
     child,
+    exited,
     output: () => out,
     async kill(signal: NodeJS.Signals = 'SIGTERM') {
       if (child.exitCode === null && child.signalCode === null) child.kill(signal);
       return exited;
     },
+    async healthy(timeoutMs = 20_000) {
+      const deadline = Date.now() + timeoutMs;
+      for (;;) {
+        if (child.exitCode !== null) throw new Error(`service exited with ${child.exitCode}:\n${out}`);
+        try {
+          const res = await fetch(`${url}/healthz`);
+          if (res.ok) return;
+        } catch { /* not listening yet */ }
+        if (Date.now() > deadline) throw new Error(`service did not answer /healthz within ${timeoutMs} ms:\n${out}`);
+        await new Promise((r) => setTimeout(r, 50));
+      }
+    },
   };
+}
+
+/** startServiceProcess spawns the service and waits until /healthz answers. */
+export async function startServiceProcess(configPath: string, port: number, env: Record<string, string> = {}): Promise<ServiceProcess> {
+  const service = spawnServiceProcess(configPath, port, env);
+  try {
+    await service.healthy();
+  } catch (err) {
+    service.child.kill('SIGKILL');
+    throw err;
+  }
+  return service;
 }

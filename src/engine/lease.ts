@@ -1,0 +1,174 @@
+/**
+ * lease: one writer per state file. Two salt-autoscaler processes acting on one fleet would start twice for one
+ * need, so the process that acts holds a lease row in the state database and renews it every third of its TTL.
+ *
+ *   acquire ──free, expired, ours, or holder's pid dead on this host──► leader ──renew every ttl/3──► leader
+ *      │ held by a live process                                            │ someone else holds it (we stalled past the TTL)
+ *      ▼                                                                   ▼
+ *   standby: retry every second (no HTTP, no Salt calls)                   lost: onLost() (the service stops acting and exits)
+ *
+ * mayAct() is the engine's "may I act now" check: true only while our lease is unexpired by our own clock, so a
+ * process whose event loop stalled past its TTL sends nothing before it has renewed.
+ */
+import { readlinkSync } from 'node:fs';
+import { hostname } from 'node:os';
+import { randomUUID } from 'node:crypto';
+import type { LeaseHolder, StateStore } from '../core/types.ts';
+import type { Clock } from './ports.ts';
+
+/** LeaseLogger is the slice of pino the keeper logs through. */
+interface LeaseLogger {
+  info(obj: object, msg: string): void;
+  warn(obj: object, msg: string): void;
+  error(obj: object, msg: string): void;
+}
+
+export interface LeaseOptions {
+  readonly store: Pick<StateStore, 'tryLease' | 'releaseLease'>;
+  readonly clock: Clock;
+  readonly ttlMs: number;
+  readonly logger: LeaseLogger;
+  /** owner: this process's name in the lease (default `<host>@<pid ns>:<pid>:<random>`). */
+  readonly owner?: string;
+  /** isAlive: whether a pid on this host still runs (default: signal 0). */
+  readonly isAlive?: (pid: number) => boolean;
+  /** onLost: called once when another process took the lease from us. */
+  readonly onLost?: (holder: LeaseHolder) => void;
+}
+
+/** pidAlive says whether a process with this pid exists (EPERM: it exists but is not ours). */
+export function pidAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/**
+ * localHost names this host and PID namespace (`<hostname>@<pid ns inode>` on Linux): two containers may share a
+ * hostname and a state volume, and a pid is only meaningful inside its own namespace.
+ */
+export function localHost(): string {
+  try {
+    const ns = /\[(\d+)\]/.exec(readlinkSync('/proc/self/ns/pid'))?.[1];
+    return ns === undefined ? hostname() : `${hostname()}@${ns}`;
+  } catch {
+    return hostname();
+  }
+}
+
+/** parseOwner splits `<host>:<pid>:<tag>` (undefined for an owner written otherwise). */
+export function parseOwner(owner: string): { host: string; pid: number } | undefined {
+  const m = /^(.*):(\d+):[^:]+$/.exec(owner);
+  return m === null ? undefined : { host: m[1] ?? '', pid: Number(m[2]) };
+}
+
+export class LeaseKeeper {
+  readonly owner: string;
+  readonly #opts: LeaseOptions;
+  #expiresMs = 0;
+  #held = false;
+  #lost = false;
+  #timer: NodeJS.Timeout | undefined;
+
+  constructor(opts: LeaseOptions) {
+    this.#opts = opts;
+    this.owner = opts.owner ?? `${localHost()}:${process.pid}:${randomUUID().slice(0, 8)}`;
+  }
+
+  /** holderGone: the holder runs on this host (and PID namespace) and its process is gone (a crash): no need to wait out its TTL. */
+  #holderGone = (holder: LeaseHolder): boolean => {
+    const parsed = parseOwner(holder.owner);
+    if (parsed === undefined || parsed.host !== localHost() || parsed.pid === process.pid) return false;
+    return !(this.#opts.isAlive ?? pidAlive)(parsed.pid);
+  };
+
+  /** tryOnce attempts to take or renew the lease; it returns the holder afterwards. */
+  tryOnce(): LeaseHolder {
+    const now = this.#opts.clock.now();
+    const holder = this.#opts.store.tryLease(this.owner, now, this.#opts.ttlMs, this.#holderGone);
+    this.#held = holder.owner === this.owner;
+    if (this.#held) this.#expiresMs = holder.expiresMs;
+    return holder;
+  }
+
+  /**
+   * acquire waits until this process holds the lease (true) or `signal` aborts (false). While another live process
+   * holds it, it logs once that it is on standby and retries every second.
+   */
+  async acquire(signal?: AbortSignal): Promise<boolean> {
+    let told = false;
+    for (;;) {
+      if (signal?.aborted === true) return false;
+      const holder = this.tryOnce();
+      if (this.#held) {
+        this.#opts.logger.info({ owner: this.owner, ttlMs: this.#opts.ttlMs }, 'store lease acquired: this process acts');
+        return true;
+      }
+      if (!told) {
+        told = true;
+        this.#opts.logger.warn({ holder: holder.owner, since: new Date(holder.acquiredMs).toISOString(), expires: new Date(holder.expiresMs).toISOString() },
+          'standby: another salt-autoscaler holds the store lease; waiting until it stops or its lease expires');
+      }
+      // polling the lease row is cheap: a standby looks every second (or every third of a shorter TTL)
+      await sleep(Math.max(250, Math.min(1_000, Math.floor(this.#opts.ttlMs / 3))), signal);
+    }
+  }
+
+  /** keep renews the lease every third of the TTL until release(); a renewal that finds another holder is a loss. */
+  keep(): void {
+    if (this.#timer !== undefined) return;
+    this.#timer = setInterval(() => { this.#renew(); }, Math.max(250, Math.floor(this.#opts.ttlMs / 3)));
+    this.#timer.unref();
+  }
+
+  #renew(): void {
+    if (this.#lost) return;
+    let holder: LeaseHolder;
+    try {
+      holder = this.tryOnce();
+    } catch (err) {
+      // a store that cannot write: mayAct() turns false when the lease runs out by our clock
+      this.#opts.logger.error({ err }, 'store lease renewal failed');
+      return;
+    }
+    if (!this.#held) {
+      this.#lost = true;
+      this.#stopTimer();
+      this.#opts.logger.error({ holder: holder.owner }, 'store lease lost to another process: this process stops acting');
+      this.#opts.onLost?.(holder);
+    }
+  }
+
+  /** mayAct: this process holds an unexpired lease by its own clock. */
+  mayAct(): boolean {
+    return this.#held && !this.#lost && this.#opts.clock.now() < this.#expiresMs;
+  }
+
+  /** release stops renewing and gives the lease up (a clean stop), so a standby takes over at once. */
+  release(): void {
+    this.#stopTimer();
+    if (!this.#held) return;
+    this.#held = false;
+    try {
+      this.#opts.store.releaseLease(this.owner);
+    } catch (err) {
+      this.#opts.logger.warn({ err }, 'store lease release failed: a standby waits for it to expire');
+    }
+  }
+
+  #stopTimer(): void {
+    if (this.#timer !== undefined) clearInterval(this.#timer);
+    this.#timer = undefined;
+  }
+}
+
+function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const done = (): void => { clearTimeout(t); signal?.removeEventListener('abort', done); resolve(); };
+    const t = setTimeout(done, ms);
+    signal?.addEventListener('abort', done, { once: true });
+  });
+}

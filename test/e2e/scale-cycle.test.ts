@@ -14,7 +14,7 @@
  */
 import t from 'tap';
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -156,7 +156,8 @@ t.test('a queue raised then drained through real Prometheus and Alertmanager sta
   }));
   procs.push({ name: 'alertmanager', proc: alertmanager });
   const prometheus = await startPrometheus(dir, prometheusConfig({
-    targets: [exporter.target],
+    // the service's own /metrics too: the shipped Grafana dashboard is checked against them below
+    targets: [exporter.target, new URL(service.url).host],
     ruleFile,
     alertmanager: new URL(alertmanager.url).host,
   }));
@@ -235,6 +236,34 @@ t.test('a queue raised then drained through real Prometheus and Alertmanager sta
     t.equal(emu.calls.filter((c) => isCloudAction(c, 'start')).length, 2, 'no instance was started again on the way down');
     console.log(`# e2e scale-down: queue 3->0 to grains.setval (drain) ${drainLatencyMs}ms; to cloud.action stop ${stopLatencyMs}ms`);
     console.log(`# e2e busy instance: marked idle to cloud.action stop ${idleStopLatencyMs}ms`);
+  });
+
+  await t.test('every query of the shipped Grafana dashboard runs on real Prometheus over the service\'s own metrics', async (t) => {
+    const dashboard = JSON.parse(readFileSync(join(ROOT, 'alertmanager/grafana/salt-autoscaler.json'), 'utf8')) as {
+      panels: { title: string; targets?: { expr: string }[] }[];
+      templating: { list: { name: string; definition?: string }[] };
+    };
+    const query = async (expr: string): Promise<{ status: string; data?: { result: unknown[] }; error?: string }> => {
+      const res = await fetch(`${prometheus.url}/api/v1/query?query=${encodeURIComponent(expr)}`);
+      return (await res.json()) as { status: string; data?: { result: unknown[] }; error?: string };
+    };
+    // the $pool variable: label_values(salt_autoscaler_pool_max, pool) must offer this pool
+    const variable = dashboard.templating.list.find((v) => v.name === 'pool')?.definition ?? '';
+    const m = /^label_values\((\w+), (\w+)\)$/.exec(variable);
+    t.ok(m, `the pool variable is a label_values query (${variable})`);
+    const values = await (await fetch(`${prometheus.url}/api/v1/label/${m?.[2] ?? 'pool'}/values?match[]=${encodeURIComponent(m?.[1] ?? '')}`)).json() as { data: string[] };
+    t.ok(values.data.includes(POOL), `the pool variable offers ${POOL} (${JSON.stringify(values.data)})`);
+    // Grafana substitutes these before the query reaches Prometheus: All for $pool, a range for $__rate_interval
+    const concrete = (expr: string): string => expr.replaceAll('$__rate_interval', '1m').replaceAll('$pool', '.*');
+    // counters of failures have no series until a failure happens; every other panel must show data after this run
+    const mayBeEmpty = (expr: string): boolean => /result="error"|instances_failed_total/.test(expr);
+    const exprs = dashboard.panels.flatMap((p) => (p.targets ?? []).map((x) => ({ title: p.title, expr: x.expr })));
+    t.ok(exprs.length >= 8, `${exprs.length} panel queries`);
+    for (const { title, expr } of exprs) {
+      const answer = await query(concrete(expr));
+      t.equal(answer.status, 'success', `${title}: ${expr} is valid PromQL${answer.error === undefined ? '' : ` (${answer.error})`}`);
+      if (!mayBeEmpty(expr)) t.ok((answer.data?.result.length ?? 0) > 0, `${title}: ${expr} returns series`);
+    }
   });
 
   console.log(`# e2e summary: up ${upLatencyMs}ms, drain ${drainLatencyMs}ms, stop ${stopLatencyMs}ms, busy-then-idle stop ${idleStopLatencyMs}ms`);

@@ -33,6 +33,7 @@ const decisionsQuery = z.object({
 }).strict();
 
 const seriesQuery = z.object({ pool: z.string().min(1) }).strict();
+const wildcardParams = z.object({ '*': z.string() });
 
 const scaleBody = z.object({
   delta: z.number().int().min(-MAX_SCALE_DELTA).max(MAX_SCALE_DELTA).refine((delta) => delta !== 0, 'must not be 0'),
@@ -107,7 +108,7 @@ export function registerApiRoutes(app: FastifyInstance, opts: ApiRoutesOptions):
     // Auth runs before the body is parsed: an unauthenticated caller learns nothing about validation.
     onRequest: async (request) => requireApiToken(request, opts.apiToken),
   }, async (request) => {
-    const tail = z.object({ '*': z.string() }).parse(request.params)['*'];
+    const tail = wildcardParams.parse(request.params)['*'];
     const { pool, action } = splitPoolPath(tail);
     requirePool(engine, pool);
     switch (action) {

@@ -50,6 +50,8 @@ const intentRow = z.object({
   id: int, kind: z.enum(INTENT_KINDS), instance: z.string(), pool: z.string(), created_ms: int,
   status: z.enum(['open', 'done', 'failed']), detail: z.string().nullable(),
 });
+/** insertedIntentRow is what INSERT ... RETURNING gives back (built once: a zod schema compiles on its first parse). */
+const insertedIntentRow = intentRow.extend({ finished_ms: int.nullable() });
 const startTarget = z.union([z.object({ kind: z.literal('start'), id: z.string() }), z.object({ kind: z.literal('create') })]);
 const decisionRow = z.object({
   pool: z.string(), at_ms: int, kind: z.enum(['hold', 'scaleUp', 'scaleDown']), count: int, targets: z.string(), reason: z.string(), dry_run: int,
@@ -259,7 +261,7 @@ export class SqliteStore implements StateStore {
   /** openIntent writes an open intent and returns once it is durable (fsynced). */
   openIntent(kind: IntentKind, instance: string, pool: string, nowMs: number): Intent {
     const row: unknown = this.#stmt.insertIntent.get(kind, instance, pool, nowMs);
-    return toIntent(parseRow(intentRow.extend({ finished_ms: int.nullable() }), 'intents', row));
+    return toIntent(parseRow(insertedIntentRow, 'intents', row));
   }
 
   /** finishIntent marks an intent done or failed (with a detail); an unknown id is logged, not thrown. */

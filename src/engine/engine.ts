@@ -809,6 +809,10 @@ export class Engine implements EngineApi {
     return [...this.#instances.values()].sort((a, b) => a.pool.localeCompare(b.pool) || a.id.localeCompare(b.id));
   }
 
+  history(id: string, limit?: number): readonly Transition[] {
+    return this.#storeCall(() => this.#opts.store.history(id, limit)) ?? [];
+  }
+
   decisions(pool?: string, limit?: number): readonly DecisionRecord[] {
     return this.#storeCall(() => this.#opts.store.decisions(pool, limit)) ?? [];
   }

@@ -3,7 +3,7 @@
  * (salt/ for SaltActions and EventSource, store/ for StateStore); main.ts wires them; tests and the
  * simulator may pass their own.
  */
-import type { AlertSignal, Decision, DecisionRecord, Instance, Intent, IntentKind, PoolView, StateStore } from '../core/types.ts';
+import type { AlertSignal, Decision, DecisionRecord, Instance, Intent, IntentKind, PoolView, StateStore, Transition } from '../core/types.ts';
 
 /** CloudInstance, ReadyGrain, IdleResult, SaltActions and EventSource are defined in core (the salt adapter may import core, not engine) and re-exported here. */
 export type { CloudInstance, IdleResult, ReadyGrain, SaltActions } from '../core/types.ts';
@@ -29,6 +29,8 @@ export type { AlertSignal };
 export interface EngineApi {
   pools(): readonly PoolView[];
   instances(): readonly Instance[];
+  /** history: the newest `limit` transitions of one instance, oldest first (empty for an unknown id). */
+  history(id: string, limit?: number): readonly Transition[];
   decisions(pool?: string, limit?: number): readonly DecisionRecord[];
   /** workloadSeries: recent (atMs, workload, ready, paid) samples per pool for the status page chart. */
   series(pool: string): readonly { readonly atMs: number; readonly workload?: number; readonly ready: number; readonly total: number }[];

@@ -1,5 +1,5 @@
 /**
- * api-routes: `GET /api/pools|instances|decisions|series` and `POST /api/pools/<pool>/pause|resume|scale`.
+ * api-routes: `GET /api/pools|instances|instances/<id>|decisions|series` and `POST /api/pools/<pool>/pause|resume|scale`.
  *
  * Reads are open (the status page polls them). Writes need the bearer `apiToken`; with no token configured
  * they answer 403, never act. The pool name is URL-encoded in the path (`prod%2Ftype1`); the unencoded form
@@ -8,7 +8,7 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import type { EngineApi } from '../engine/ports.ts';
-import { decisionFields, decisionJson, instanceJson, newestFirst, poolJson, seriesJson } from './api-shapes.ts';
+import { decisionFields, decisionJson, instanceDetailJson, instanceJson, newestFirst, poolJson, seriesJson } from './api-shapes.ts';
 import { checkBearer } from './bearer-auth.ts';
 import { HttpError } from './http-error.ts';
 
@@ -16,6 +16,9 @@ import { HttpError } from './http-error.ts';
 export const DEFAULT_DECISIONS_LIMIT = 50;
 /** MAX_DECISIONS_LIMIT caps `limit`. */
 export const MAX_DECISIONS_LIMIT = 1000;
+/** DEFAULT_HISTORY_LIMIT / MAX_HISTORY_LIMIT: transitions `GET /api/instances/<id>` returns without / at most with `limit`. */
+export const DEFAULT_HISTORY_LIMIT = 100;
+export const MAX_HISTORY_LIMIT = 1000;
 /** MAX_SCALE_DELTA caps `|delta|` of a manual scale. */
 export const MAX_SCALE_DELTA = 1000;
 
@@ -33,6 +36,10 @@ const decisionsQuery = z.object({
 }).strict();
 
 const seriesQuery = z.object({ pool: z.string().min(1) }).strict();
+const historyQuery = z.object({
+  limit: intString.transform(Number).pipe(z.number().int().min(1).max(MAX_HISTORY_LIMIT)).optional(),
+}).strict();
+const instanceParams = z.object({ id: z.string().min(1) });
 const wildcardParams = z.object({ '*': z.string() });
 
 const scaleBody = z.object({
@@ -90,6 +97,14 @@ export function registerApiRoutes(app: FastifyInstance, opts: ApiRoutesOptions):
   app.get('/api/pools', async () => engine.pools().map(poolJson));
 
   app.get('/api/instances', async () => engine.instances().map(instanceJson));
+
+  app.get('/api/instances/:id', async (request) => {
+    const { id } = parseOr400(instanceParams, request.params, 'path');
+    const query = parseOr400(historyQuery, request.query, 'query');
+    const found = engine.instances().find((i) => i.id === id);
+    if (found === undefined) throw new HttpError('ASC_ERR_HTTP_NOT_FOUND', 404, `unknown instance ${JSON.stringify(id)}`);
+    return instanceDetailJson(found, engine.history(id, query.limit ?? DEFAULT_HISTORY_LIMIT));
+  });
 
   app.get('/api/decisions', async (request) => {
     const query = parseOr400(decisionsQuery, request.query, 'query');

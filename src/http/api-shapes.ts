@@ -3,7 +3,7 @@
  * Times go out as ISO 8601 strings; decisions flatten to `{action, count, targets}` with `"(create)"` standing
  * for an instance to be created from the pool's profile.
  */
-import type { Decision, Instance, PoolView } from '../core/types.ts';
+import type { Decision, Instance, PoolView, Transition } from '../core/types.ts';
 import type { DecisionRecord, EngineApi } from '../engine/ports.ts';
 
 /** PoolJson is one entry of `GET /api/pools`: exactly the engine's PoolView (the contract shape). */
@@ -58,6 +58,27 @@ export function poolJson(pool: PoolView): PoolJson {
 /** instanceJson is the contract view of one instance. */
 export function instanceJson(instance: Instance): InstanceJson {
   return { id: instance.id, pool: instance.pool, state: instance.state, since: isoTime(instance.sinceMs), reason: instance.reason };
+}
+
+/** InstanceDetailJson is `GET /api/instances/<id>`: the list fields, the instance's facts, and its transitions. */
+export interface InstanceDetailJson extends InstanceJson {
+  readonly created: boolean;
+  readonly lastStart: string | null;
+  readonly readySince: string | null;
+  readonly deployJid: string | null;
+  readonly history: readonly { readonly from: string; readonly to: string; readonly at: string; readonly reason: string }[];
+}
+
+/** instanceDetailJson renders one instance with its transition history (oldest first). */
+export function instanceDetailJson(instance: Instance, history: readonly Transition[]): InstanceDetailJson {
+  return {
+    ...instanceJson(instance),
+    created: instance.created,
+    lastStart: instance.lastStartMs === undefined ? null : isoTime(instance.lastStartMs),
+    readySince: instance.readyMs === undefined ? null : isoTime(instance.readyMs),
+    deployJid: instance.deployJid ?? null,
+    history: history.map((tr) => ({ from: tr.from, to: tr.to, at: isoTime(tr.atMs), reason: tr.reason })),
+  };
 }
 
 /** decisionFields flattens a Decision into its `{action, count, targets, reason}` contract fields. */

@@ -173,4 +173,8 @@ t.test('while the gate (store lease) is closed the engine decides nothing and se
   t.equal(h.emu.calls.filter((c) => c.fun === 'cloud.action').length, 0, 'no cloud.action while the gate is closed');
   open = true;
   await waitFor('a start once the gate opens', () => startCalls(h.emu, 'gpu-t1-1') + startCalls(h.emu, 'gpu-t1-2') + startCalls(h.emu, 'gpu-t1-3') === 1, 10_000);
+  const started = h.engine.instances().find((i) => i.state !== 'stopped');
+  await waitFor('it becomes ready', () => started !== undefined && stateOf(h, started.id) === 'ready', 10_000);
+  const path = h.engine.history(started?.id ?? '').map((tr) => tr.to);
+  t.same(path, ['starting', 'booted', 'deploying', 'ready'], 'the engine serves the instance history from the store, oldest first');
 });

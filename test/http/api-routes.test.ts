@@ -25,6 +25,36 @@ t.test('GET /api/instances answers id, pool, state, reason and since as ISO 8601
   t.same(res.json(), [{ id: 'gpu-prod-1', pool: 'prod/type1', state: 'deploying', since: '2026-11-28T07:00:00.000Z', reason: 'minion started' }]);
 });
 
+t.test('GET /api/instances/<id> answers the instance, its facts and its transitions oldest first; 404 and 400 otherwise', async (t) => {
+  const { app, engine } = buildTestApp();
+  t.teardown(() => app.close());
+  engine.instanceList = [{ ...instance('gpu-prod-1', 'prod/type1', 'ready', T0 + 5_000, 'ready event'), lastStartMs: T0, readyMs: T0 + 5_000, deployJid: '20261128070001000001' }];
+  engine.historyById.set('gpu-prod-1', [
+    { from: 'stopped', to: 'starting', atMs: T0, reason: 'start issued' },
+    { from: 'starting', to: 'booted', atMs: T0 + 2_000, reason: 'event salt/minion/gpu-prod-1/start' },
+    { from: 'booted', to: 'ready', atMs: T0 + 5_000, reason: 'ready event' },
+  ]);
+  const res = await app.inject({ method: 'GET', url: '/api/instances/gpu-prod-1' });
+  t.equal(res.statusCode, 200);
+  t.same(res.json(), {
+    id: 'gpu-prod-1', pool: 'prod/type1', state: 'ready', since: '2026-11-28T07:00:05.000Z', reason: 'ready event',
+    created: false, lastStart: '2026-11-28T07:00:00.000Z', readySince: '2026-11-28T07:00:05.000Z', deployJid: '20261128070001000001',
+    history: [
+      { from: 'stopped', to: 'starting', at: '2026-11-28T07:00:00.000Z', reason: 'start issued' },
+      { from: 'starting', to: 'booted', at: '2026-11-28T07:00:02.000Z', reason: 'event salt/minion/gpu-prod-1/start' },
+      { from: 'booted', to: 'ready', at: '2026-11-28T07:00:05.000Z', reason: 'ready event' },
+    ],
+  });
+  const last = await app.inject({ method: 'GET', url: '/api/instances/gpu-prod-1?limit=1' });
+  t.same(last.json().history.map((h: { to: string }) => h.to), ['ready'], 'limit keeps the newest transitions');
+  const unknown = await app.inject({ method: 'GET', url: '/api/instances/gpu-nope' });
+  t.equal(unknown.statusCode, 404);
+  t.match(unknown.json(), { error: /unknown instance "gpu-nope"/ });
+  const bad = await app.inject({ method: 'GET', url: '/api/instances/gpu-prod-1?limit=0' });
+  t.equal(bad.statusCode, 400);
+  t.match(bad.json(), { error: /limit/ });
+});
+
 t.test('GET /api/decisions answers newest first with flattened actions and "(create)" targets', async (t) => {
   const { app, engine } = buildTestApp();
   t.teardown(() => app.close());

@@ -2,7 +2,7 @@
  * fake-engine: a plain in-memory EngineApi for the HTTP layer's tests (the HTTP layer is an adapter over
  * this port). Tests change its fields to drive what the routes and the status page show.
  */
-import type { Decision, Instance, PoolView } from '../../src/core/types.ts';
+import type { Decision, Instance, PoolView, Transition } from '../../src/core/types.ts';
 import type { AlertSignal, DecisionRecord, EngineApi } from '../../src/engine/ports.ts';
 
 type SeriesPoint = ReturnType<EngineApi['series']>[number];
@@ -11,6 +11,7 @@ type SeriesPoint = ReturnType<EngineApi['series']>[number];
 export class FakeEngine implements EngineApi {
   poolViews: PoolView[] = [];
   instanceList: Instance[] = [];
+  historyById = new Map<string, Transition[]>();
   decisionList: DecisionRecord[] = [];
   seriesByPool = new Map<string, SeriesPoint[]>();
   healthState = { stream: true, store: true };
@@ -21,6 +22,10 @@ export class FakeEngine implements EngineApi {
 
   pools(): readonly PoolView[] { return this.poolViews; }
   instances(): readonly Instance[] { return this.instanceList; }
+  history(id: string, limit?: number): readonly Transition[] {
+    const list = this.historyById.get(id) ?? [];
+    return limit === undefined ? list : list.slice(-limit);
+  }
   decisions(pool?: string, limit?: number): readonly DecisionRecord[] {
     this.calls.push(`decisions ${pool ?? '*'} ${limit ?? '-'}`);
     const list = this.decisionList.filter((record) => pool === undefined || record.pool === pool);

@@ -57,7 +57,8 @@ function poolRows(pools: readonly PoolJson[]): string {
 function instanceRows(instances: readonly InstanceJson[], nowMs: number): string {
   if (instances.length === 0) return '<tr class="empty"><td colspan="5">no instances</td></tr>';
   return instances.map((instance) => `<tr data-instance="${escapeHtml(instance.id)}">${[
-    cell(instance.id, 'id'), cell(instance.pool), cell(instance.state, `state state-${instance.state}`),
+    `<td class="id"><a href="/api/instances/${escapeHtml(encodeURIComponent(instance.id))}">${escapeHtml(instance.id)}</a></td>`,
+    cell(instance.pool), cell(instance.state, `state state-${instance.state}`),
     `<td class="age" data-since="${escapeHtml(instance.since)}">${escapeHtml(formatAge(nowMs - Date.parse(instance.since)))}</td>`,
     cell(instance.reason, 'reason'),
   ].join('')}</tr>`).join('\n');

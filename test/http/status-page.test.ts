@@ -33,6 +33,7 @@ t.test('GET / renders pools, instances with their age and decisions in the first
   t.match(res.body, /<tr data-pool="prod\/type1"><td class="name">prod\/type1<\/td><td>1<\/td><td>5<\/td>/);
   t.match(res.body, /<td class="state state-ready">ready<\/td><td class="age" data-since="2026-11-28T07:57:55.000Z">2m 5s<\/td>/);
   t.match(res.body, 'workload 3 &#62;= upThreshold 1');
+  t.match(res.body, '<td class="id"><a href="/api/instances/gpu-prod-1">gpu-prod-1</a></td>', 'the id links to the instance detail');
   t.match(res.body, '<script src="/static/status.js" defer></script>');
 
   const script = await app.inject({ method: 'GET', url: '/static/status.js' });
@@ -86,9 +87,11 @@ t.test('the status page in headless Chromium shows a pool and follows a scale-up
   await page.goto(`${address}/`);
   t.equal(await page.locator('#pools tr[data-pool="prod/type1"] td.name').textContent(), 'prod/type1', 'the pool is shown');
   t.equal(await page.locator('#instances tr[data-instance="gpu-prod-1"] td.state').textContent(), 'ready');
+  t.equal(await page.locator('#instances tr[data-instance="gpu-prod-1"] td.id a').getAttribute('href'), '/api/instances/gpu-prod-1', 'the id links to its detail');
   // The script's first poll replaces the server-rendered tables and draws the chart.
   await page.locator('#updated[data-state="ok"]').waitFor({ timeout: 10_000 });
   t.equal(await page.locator('#charts figure[data-pool="prod/type1"] svg polyline').count(), 3, 'workload, ready and total are drawn');
+  t.equal(await page.locator('#instances tr[data-instance="gpu-prod-1"] td.id a').getAttribute('href'), '/api/instances/gpu-prod-1', 'the redrawn table links the id too');
   const chart = page.locator('#charts figure[data-pool="prod/type1"] svg');
   t.same(await chart.locator('text.tick-instances').allTextContents(), ['0', '3'], 'instances use the left axis, up to max');
   t.same(await chart.locator('text.tick-workload').allTextContents(), ['0', '2'], 'workload has its own right axis');

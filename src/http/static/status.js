@@ -61,7 +61,13 @@ function renderInstances(instances, nowMs) {
     tr.dataset.instance = instance.id;
     const age = td(formatAge(nowMs - Date.parse(instance.since)), 'age');
     age.dataset.since = instance.since;
-    tr.append(td(instance.id, 'id'), td(instance.pool), td(instance.state, 'state state-' + instance.state), age, td(instance.reason, 'reason'));
+    // the id links to the instance's JSON with its whole transition history
+    const id = td('', 'id');
+    const link = document.createElement('a');
+    link.href = '/api/instances/' + encodeURIComponent(instance.id);
+    link.textContent = instance.id;
+    id.appendChild(link);
+    tr.append(id, td(instance.pool), td(instance.state, 'state state-' + instance.state), age, td(instance.reason, 'reason'));
     return tr;
   }), 'no instances', 5);
 }

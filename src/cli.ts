@@ -1,5 +1,6 @@
 /**
- * cli: `salt-autoscaler <command>` — serve | check-config | events | render-rules | simulate | demo.
+ * cli: `salt-autoscaler <command>` — serve | check-config | events | render-rules | simulate | demo, and the
+ * operator's status | pause | resume | scale over the running service's HTTP API.
  * Exit codes: 0 ok, 1 runtime failure, 2 invalid config or usage.
  */
 import { parseArgs } from 'node:util';
@@ -16,6 +17,12 @@ commands:
   simulate --trace FILE [--config FILE] [--json] [--svg FILE]
                                replay a demand trace through the policies, with the oracle
   demo [--port N]              run the service against the salt-api emulator with a synthetic queue
+  status --config FILE [--json] [--limit N] [--url URL]
+                               pools, running instances and the last decisions of the running service
+  pause POOL --config FILE     hold a pool (persisted); resume POOL undoes it
+  resume POOL --config FILE
+  scale POOL DELTA --config FILE
+                               scale a pool by DELTA instances (e.g. 2 or -1) through the usual caps
 `;
 
 const DEFAULT_CONFIG = '/etc/salt-autoscaler/config.yaml';
@@ -24,6 +31,13 @@ function configPath(args: readonly string[]): string {
   const { values, positionals } = parseArgs({ args: [...args], options: { config: { type: 'string', short: 'c' } }, allowPositionals: true, strict: false });
   const v = values['config'];
   return typeof v === 'string' ? v : (positionals[0] ?? DEFAULT_CONFIG);
+}
+
+/** configFlag is `--config FILE` only (the ops commands take a pool as their first positional). */
+function configFlag(args: readonly string[]): string {
+  const { values } = parseArgs({ args: [...args], options: { config: { type: 'string', short: 'c' } }, allowPositionals: true, strict: false });
+  const v = values['config'];
+  return typeof v === 'string' ? v : DEFAULT_CONFIG;
 }
 
 function reportConfigError(err: unknown): number {
@@ -83,6 +97,15 @@ export async function main(argv: readonly string[]): Promise<number> {
           timeoutMs: config.salt.timeoutMs,
         }, process.stdout, ac.signal);
         return 0;
+      }
+      case 'status':
+      case 'pause':
+      case 'resume':
+      case 'scale': {
+        let config;
+        try { config = loadConfig(configFlag(rest)); } catch (err) { return reportConfigError(err); }
+        const { runOpsCommand } = await import('./ops-command.ts');
+        return await runOpsCommand(command, rest, config, process.stdout, process.stderr);
       }
       case 'simulate': {
         const { runSimulateCommand } = await import('./sim/command.ts');

@@ -10,7 +10,7 @@ import { loadConfig, formatProblems } from './config/load.ts';
 const USAGE = `usage: salt-autoscaler <command> [options]
 
 commands:
-  serve --config FILE          run the autoscaler (HTTP API, webhook, status page)
+  serve --config FILE          run the autoscaler (HTTP API, webhook, status page); SIGHUP reloads FILE
   check-config FILE            validate a config file; prints every problem with its path (exit 2)
   events --config FILE         print every salt event as one JSON line (like salt-run state.event)
   render-rules --config FILE   print the Prometheus rule file generated from the pools
@@ -54,21 +54,11 @@ export async function main(argv: readonly string[]): Promise<number> {
   try {
     switch (command) {
       case 'serve': {
+        const path = configPath(rest);
         let config;
-        try { config = loadConfig(configPath(rest)); } catch (err) { return reportConfigError(err); }
-        const { startService } = await import('./main.ts');
-        // signals are taken before the start: a process on standby for the store lease stops on them too
-        const ac = new AbortController();
-        const signalled = new Promise<'signal'>((resolve) => {
-          const stop = (): void => { ac.abort(); resolve('signal'); };
-          process.once('SIGTERM', stop);
-          process.once('SIGINT', stop);
-        });
-        const service = await startService(config, { signal: ac.signal });
-        if (service === undefined) return 0;
-        const why = await Promise.race([signalled, service.lost.then(() => 'lost' as const)]);
-        await service.stop();
-        return why === 'lost' ? 1 : 0;
+        try { config = loadConfig(path); } catch (err) { return reportConfigError(err); }
+        const { runServe } = await import('./serve-command.ts');
+        return await runServe(path, config, process.stderr);
       }
       case 'check-config': {
         const { runCheckConfig } = await import('./config/check-config.ts');

@@ -157,6 +157,7 @@ t.test('the salt-autoscaler state installs a systemd unit with the contract sett
     'User={{ sa.user }}',
     'EnvironmentFile=/etc/salt-autoscaler/env',
     'ExecStart=salt-autoscaler serve --config /etc/salt-autoscaler/config.yaml',
+    'ExecReload=/bin/kill -HUP $MAINPID',
   ]) t.ok(unit.split('\n').includes(line), `unit has ${line}`);
   const defaults = z.object({ salt_autoscaler: z.object({ user: z.string(), salt_files: z.object({ master_conf_source: z.string(), reactor_source: z.string() }) }) })
     .parse(parse(readFileSync(join(SALT_DIR, 'salt-autoscaler', 'defaults.yaml'), 'utf8')));

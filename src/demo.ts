@@ -88,7 +88,8 @@ export async function runDemo(argv: readonly string[]): Promise<number> {
   }, {});
   const logger = createLogger({ level: process.env['SALT_AUTOSCALER_LOG_LEVEL'] ?? 'info' });
   const service = await startService(config, { logger });
-  if (service === undefined) throw new Error('demo: the fresh state file was already leased (cannot happen)');
+  // no abort signal is passed, so startService only returns once it holds the lease of this fresh state file
+  if (service === undefined) return 1;
   process.stdout.write(`\nsalt-autoscaler demo: status page ${service.url}/  (API token for POST /api/*: demo-token)\n`
     + `salt-api emulator at ${emu.url}; press Ctrl-C to stop\n\n`);
   const began = Date.now();

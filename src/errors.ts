@@ -21,6 +21,7 @@ export const ERROR_CODES = {
   ASC_ERR_STORE_OPEN: 'the SQLite state database could not be opened or is corrupt',
   ASC_ERR_STORE_MIGRATE: 'the SQLite state database has an unknown or newer schema version',
   ASC_ERR_ACTION_FAILED: 'a scaling action (start, create, stop, destroy, drain) failed',
+  ASC_ERR_LEASE_NOT_HELD: 'an action was not sent because this process does not hold the store lease (standby, or lease lost or expired)',
   ASC_ERR_WEBHOOK_INVALID: 'an Alertmanager webhook payload failed validation',
   ASC_ERR_HTTP_AUTH: 'an HTTP API call carried no or a wrong bearer token, or the token it needs is not configured',
   ASC_ERR_HTTP_INVALID: 'an HTTP API call failed validation (path, query or body)',

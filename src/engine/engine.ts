@@ -15,6 +15,7 @@
  * marked failed, the instance keeps its in-flight state, and a reconcile is scheduled; the next evaluation
  * decides again from Salt's truth. Failed instances are stopped and back the pool off (core/decide).
  */
+import { AutoscalerError } from '../errors.ts';
 import { decide, poolWish } from '../core/decide.ts';
 import { ADAPTIVE_PEAK_WINDOW_MS, observe } from '../core/strategies/adaptive.ts';
 import { eventMinion, newInstance, step, type LifecycleInput, type StepResult } from '../core/lifecycle.ts';
@@ -452,7 +453,7 @@ export class Engine implements EngineApi {
     this.#countIntents();
     const started = this.#now();
     try {
-      if (!this.#mayAct()) throw new Error('not sent: this process does not hold the store lease');
+      if (!this.#mayAct()) throw new AutoscalerError('ASC_ERR_LEASE_NOT_HELD', `${kind} of ${id} not sent: this process does not hold the store lease`);
       await call();
       if (intent) this.#finish(intent.id, 'done');
       this.#opts.observer?.action(kind, 'ok');

@@ -92,8 +92,11 @@ export async function main(argv: readonly string[]): Promise<number> {
       case 'pause':
       case 'resume':
       case 'scale': {
+        // the ops commands read the address and apiToken only: an operator's shell need not hold the salt password
+        // that the service gets from its EnvironmentFile
+        const env = { ...process.env, SALT_AUTOSCALER_SALT_PASSWORD: process.env['SALT_AUTOSCALER_SALT_PASSWORD'] ?? 'unused-by-ops-commands' };
         let config;
-        try { config = loadConfig(configFlag(rest)); } catch (err) { return reportConfigError(err); }
+        try { config = loadConfig(configFlag(rest), env); } catch (err) { return reportConfigError(err); }
         const { runOpsCommand } = await import('./ops-command.ts');
         return await runOpsCommand(command, rest, config, process.stdout, process.stderr);
       }

@@ -97,7 +97,7 @@ t.test('usage errors exit 2 before any request; an unreachable service exits 1 w
   t.match(down.err, new RegExp(`cannot reach the service at http://127\\.0\\.0\\.1:${port}`));
 });
 
-t.test('the CLI binary wires status to the config file (and a bad config exits 2)', async (t) => {
+t.test('the CLI binary wires status to the config file, without the salt password (and a bad config exits 2)', async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'asc-ops-'));
   t.teardown(() => rmSync(dir, { recursive: true, force: true }));
   const { app, engine } = buildTestApp();
@@ -105,14 +105,16 @@ t.test('the CLI binary wires status to the config file (and a bad config exits 2
   const port = await freePort();
   await app.listen({ host: '127.0.0.1', port });
   engine.poolViews = [poolView('prod/type1')];
+  // like /etc/salt-autoscaler/config.yaml with the password in the unit's EnvironmentFile: not in this shell
   const configPath = writeConfig(dir, {
-    salt: { url: 'https://salt:8000', username: 'autoscaler', password: 'x' },
+    salt: { url: 'https://salt:8000', username: 'autoscaler' },
     http: { listen: `127.0.0.1:${port}` },
     pools: [{ name: 'prod/type1', env: 'prod', instanceType: 'type1', max: 5, provider: 'p', reserved: ['gpu-prod-1'] }],
   });
   // spawnSync would block this process's event loop, and with it the app the child asks: run it asynchronously
   const { spawn } = await import('node:child_process');
-  const child = spawn(process.execPath, [BIN, 'status', '--config', configPath], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const { SALT_AUTOSCALER_SALT_PASSWORD: _unset, ...env } = process.env;
+  const child = spawn(process.execPath, [BIN, 'status', '--config', configPath], { stdio: ['ignore', 'pipe', 'pipe'], env });
   let out = '';
   child.stdout.on('data', (d: Buffer) => { out += d.toString(); });
   const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));

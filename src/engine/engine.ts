@@ -727,10 +727,33 @@ export class Engine implements EngineApi {
       if (!happened) this.#actionFailed(id, 'start'); // Salt confirms it never started: back to the reserve
     }
     this.#resolveIntents(cloudById);
+    this.#releaseOrphanStarts(cloudById, began);
     this.#reconciled = true;
     this.#opts.observer?.reconcile('ok');
     this.#log.info({ why, instances: this.#instances.size, corrections, durationMs: this.#now() - began }, 'reconciled with Salt');
     for (const name of this.#pools.keys()) this.evaluateSoon(name);
+  }
+
+  /**
+   * releaseOrphanStarts puts back in the reserve a `starting` instance that nothing covers any more: no open intent,
+   * no call in this process, no confirm window, and the cloud still reports it stopped a whole confirm window after
+   * the start was issued. That is a start that failed just before a crash (the intent was closed as failed, the
+   * instance not yet moved back): without this it would count as capacity until the provision timeout, then back the
+   * pool off as if a VM had failed to deploy.
+   */
+  #releaseOrphanStarts(cloudById: ReadonlyMap<string, { state: string }>, began: number): void {
+    let covered: Set<string> | undefined;
+    for (const inst of [...this.#instances.values()]) {
+      if (inst.state !== 'starting' || inst.sinceMs > began || this.#unconfirmedStarts.has(inst.id)) continue;
+      const state = cloudById.get(inst.id)?.state;
+      if (state !== undefined && state !== 'stopped') continue;
+      covered ??= new Set((this.#storeCall(() => this.#opts.store.openIntents()) ?? []).map((i) => i.instance));
+      if (covered.has(inst.id)) continue;
+      const waitMs = (inst.lastStartMs ?? inst.sinceMs) + this.#confirmWindowMs() - began;
+      if (waitMs > 0) { this.#scheduleReconcile(Math.max(1_000, waitMs)); continue; }
+      this.#log.info({ pool: inst.pool, minion: inst.id, cloud: state ?? 'absent' }, 'a start no call or intent covers was not carried out: back to the reserve');
+      this.#actionFailed(inst.id, 'start');
+    }
   }
 
   /**

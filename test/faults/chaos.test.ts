@@ -1,12 +1,15 @@
 /**
  * chaos: generated fault scenarios. Each seed draws a pool (min, busy and already-running instances) and a random
- * sequence of workload changes, pauses, salt-api faults (restarts, silent master, cut streams, duplicate and
+ * sequence of workload changes, pauses, API pause/resume/manual scale, duplicate notifications, salt-api faults (restarts, silent master, cut streams, duplicate and
  * reordered events, 5xx and slow cloud.action, expired tokens, malformed frames) and SIGKILL + restart of the real
  * service, then asks for max and checks the invariants of test/faults/scenario.ts (no instance started twice
  * without a stop in between, no busy stop, bounds, state == Salt). The fixed seeds run in `npm run test:faults`;
- * `CHAOS_SEEDS=7,8,9` picks others and `CHAOS_RUNS=20` draws that many random seeds (printed, so a failure replays).
+ * `CHAOS_SEEDS=7,8,9` picks others and `CHAOS_RUNS=20` draws that many random seeds (printed, so a failure replays);
+ * `FAULTS_LOG_DIR=dir` keeps each scenario's service log.
  */
 import t from 'tap';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { formatMatrix, runAll, type ScenarioContext, type ScenarioSpec } from './scenario.ts';
 
 t.setTimeout(600_000);
@@ -31,6 +34,10 @@ type Step = { readonly label: string; run(ctx: ScenarioContext): Promise<void> }
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
+function expect200(status: number, what: string): void {
+  if (status !== 200) throw new Error(`${what} answered ${status}`);
+}
+
 /** chaosScenario draws one scenario from a seed. */
 export function chaosScenario(seed: number): ScenarioSpec {
   const rnd = mulberry32(seed);
@@ -46,7 +53,22 @@ export function chaosScenario(seed: number): ScenarioSpec {
     if (roll < 0.35) {
       const w = int(0, MAX + 1);
       steps.push({ label: `workload ${w}`, run: (ctx) => ctx.setWorkload(w) });
-    } else if (roll < 0.55) {
+    } else if (roll < 0.45) {
+      const op = pick([
+        { label: 'pause (API)', run: async (ctx: ScenarioContext) => { expect200(await ctx.poolAction('pause'), 'pause'); } },
+        { label: 'resume (API)', run: async (ctx: ScenarioContext) => { expect200(await ctx.poolAction('resume'), 'resume'); } },
+        ...[1, -1].map((delta) => ({ label: `manual scale ${delta > 0 ? '+' : ''}${delta} (API)`, run: async (ctx: ScenarioContext) => { expect200(await ctx.poolAction('scale', delta), 'scale'); } })),
+        ...[1, 3].map((w) => ({
+          label: `the same notification twice at once (workload ${w})`,
+          run: async (ctx: ScenarioContext) => {
+            const body = ctx.workloadNotification(w);
+            const statuses = await Promise.all([ctx.notify(body), ctx.notify(body)]);
+            for (const status of statuses) expect200(status, 'duplicate notification');
+          },
+        })),
+      ]);
+      steps.push(op);
+    } else if (roll < 0.6) {
       const ms = int(300, 2000);
       steps.push({ label: `wait ${ms}ms`, run: () => sleep(ms) });
     } else if (roll < 0.9) {
@@ -78,9 +100,10 @@ export function chaosScenario(seed: number): ScenarioSpec {
     needs: 'any',
     async run(ctx) {
       for (const step of steps) await step.run(ctx);
-      // settle: faults off, then ask for max; every instance ends ready or stopped, exactly max ready
+      // settle: faults off, pool resumed, then ask for max; every instance ends ready or stopped, exactly max ready
       ctx.emu.faults.duplicateEvents(false);
       ctx.emu.faults.reorderEvents(false);
+      expect200(await ctx.poolAction('resume'), 'resume');
       await ctx.setWorkload(MAX);
       await ctx.waitWorld(MAX, 60_000);
       await ctx.waitService(MAX, 20_000);
@@ -100,6 +123,11 @@ t.test('generated fault scenarios keep every invariant', async (t) => {
   const specs = seeds().map(chaosScenario);
   const results = await runAll(specs, Number(process.env['FAULTS_CONCURRENCY'] ?? '3'));
   process.stdout.write(`\n${formatMatrix(results)}\n`);
+  const logDir = process.env['FAULTS_LOG_DIR'];
+  if (logDir !== undefined) {
+    mkdirSync(logDir, { recursive: true });
+    results.forEach((r, i) => writeFileSync(join(logDir, `chaos-${String(i + 1).padStart(2, '0')}.log`), `${r.name}\n${r.output}`));
+  }
   for (const r of results) {
     t.test(r.name, async (t) => {
       const lines = r.output.split('\n').filter((l) => !/"url":"\/api\/(pools|instances)"/.test(l));

@@ -28,6 +28,8 @@ import type { InstanceJson, PoolJson } from '../../src/http/api-shapes.ts';
 import { waitFor } from '../support/engine-harness.ts';
 import { freePort, startServiceProcess, writeConfig, type ServiceProcess } from '../support/service-process.ts';
 
+/** SCENARIO_API_TOKEN is the service's apiToken in the scenarios (for POST /api/pools/<pool>/...). */
+export const SCENARIO_API_TOKEN = 'faults-api-token';
 /** POOL is the one pool every scenario runs. */
 export const POOL = 'f/t1';
 /** RECONCILE_INTERVAL_MS is the service's reconcile interval in the scenarios (config `engine.reconcileInterval`). */
@@ -78,8 +80,12 @@ export interface ScenarioContext {
   service(): ServiceProcess;
   /** setWorkload sends the pool's workload as one Alertmanager notification (ScaleUp above 0, else ScaleDown). */
   setWorkload(workload: number): Promise<void>;
+  /** workloadNotification is the next body setWorkload would send (its alert starts one step later than the last). */
+  workloadNotification(workload: number): Record<string, unknown>;
   /** notify posts a raw webhook body and returns the HTTP status. */
   notify(body: unknown): Promise<number>;
+  /** poolAction posts `POST /api/pools/<pool>/pause|resume|scale` with the API token and returns the HTTP status. */
+  poolAction(action: 'pause' | 'resume' | 'scale', delta?: number): Promise<number>;
   /** kill SIGKILLs the service (the sampler pauses until restart()). */
   kill(): Promise<void>;
   /** restart starts the service again on the same config, port and database. */
@@ -198,7 +204,7 @@ export async function runScenario(spec: ScenarioSpec): Promise<ScenarioResult> {
   const configPath = writeConfig(dir, {
     salt: { url: proxy?.url ?? emu.url, username: 'autoscaler', password: 'secret', eauth: 'pam', heartbeatInterval: '1s', heartbeatTimeout: '1s', timeout: '5s', ...spec.salt },
     store: { path: dbPath },
-    http: { listen: `127.0.0.1:${port}` },
+    http: { listen: `127.0.0.1:${port}`, apiToken: SCENARIO_API_TOKEN },
     engine: { evaluateInterval: '1s', reconcileInterval: `${RECONCILE_INTERVAL_MS}ms`, startConfirmWindow: '3s' },
     log: { level: 'debug' },
     pools: [{
@@ -259,13 +265,26 @@ export async function runScenario(spec: ScenarioSpec): Promise<ScenarioResult> {
       if (service === undefined) throw new Error('service is not running');
       return service;
     },
-    async setWorkload(workload) {
+    workloadNotification(workload) {
       alertSeq += 1;
       const startsAt = new Date(Date.UTC(2026, 0, 1, 0, 0, alertSeq)).toISOString();
-      const status = await notify(notification([scaleAlert(workload > 0 ? 'up' : 'down', workload, startsAt)]));
+      return notification([scaleAlert(workload > 0 ? 'up' : 'down', workload, startsAt)]);
+    },
+    async setWorkload(workload) {
+      const status = await notify(ctx.workloadNotification(workload));
       if (status !== 200) throw new Error(`webhook answered ${status}`);
     },
     notify,
+    async poolAction(action, delta) {
+      if (service === undefined) throw new Error('service is not running');
+      const res = await fetch(`${service.url}/api/pools/${encodeURIComponent(POOL)}/${action}`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${SCENARIO_API_TOKEN}`, 'content-type': 'application/json' },
+        body: JSON.stringify(action === 'scale' ? { delta } : {}),
+      });
+      await res.arrayBuffer();
+      return res.status;
+    },
     async kill() {
       if (service === undefined) return;
       const s = service;

@@ -14,7 +14,8 @@
  *   desired = size --> hold
  *
  * size = ready + in flight (creating, starting, booted, deploying); failed, draining and stopping
- * instances are not counted. "hold" is a value and starts no cooldown.
+ * instances are not counted, but a scale-up never takes the pool's ready + in flight + failed above max (a failed
+ * instance may still run until Salt reports it stopped). "hold" is a value and starts no cooldown.
  */
 import { backoffLeftMs, capToBounds, cooldownLeftMs, pickIdleTargets, pickStartTargets } from './safety.ts';
 import { desiredSize } from './strategies/desired-size.ts';
@@ -96,7 +97,16 @@ export function decide(
 
   const { desired, fresh, because } = poolWish(pool, mine, workload, nowMs, history);
   if (desired > counts.size) {
-    const wanted = desired - counts.size;
+    // failed instances are not capacity, but until Salt reports them stopped they may still run: max is the most VMs
+    // the pool runs, so they hold their slots
+    const room = pool.max - counts.size - counts.failed;
+    const wanted = Math.min(desired - counts.size, Math.max(0, room));
+    if (wanted === 0) {
+      return {
+        kind: 'hold',
+        reason: `${because}: would start ${desired - counts.size}, but ${counts.failed} failed instance(s) still hold slots of max ${pool.max} until Salt reports them stopped (${census})`,
+      };
+    }
     const backoffMs = backoffLeftMs(pool, history, nowMs);
     if (backoffMs > 0) {
       return {

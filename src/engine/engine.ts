@@ -98,6 +98,9 @@ interface PoolRuntime {
 const SERIES_MAX = 720;
 const ACTIVE_STATES: readonly InstanceState[] = ['creating', 'starting', 'booted', 'deploying', 'ready', 'draining', 'stopping'];
 
+/** FAILED_STOP_RETRY_MS: a failed instance still running gets its stop resent at most this often. */
+const FAILED_STOP_RETRY_MS = 5_000;
+
 /** globToRegExp turns a salt-style glob (`gpu-prod-*`) into an anchored RegExp. */
 export function globToRegExp(glob: string): RegExp {
   const body = glob.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.');
@@ -133,6 +136,8 @@ export class Engine implements EngineApi {
    * answer that says the start failed gets none.
    */
   readonly #unconfirmedStarts = new Map<string, { readonly untilMs: number; readonly intentId?: number }>();
+  /** #failedStopAtMs: when the stop of a failed instance was last sent (reconcile resends a failed one, rate-limited). */
+  readonly #failedStopAtMs = new Map<string, number>();
   #createSeq = 0;
   #openIntentCount = 0;
 
@@ -610,8 +615,10 @@ export class Engine implements EngineApi {
   /** stopFailed stops an instance that failed to become ready, so a broken VM does not burn money. */
   async #stopFailed(rt: PoolRuntime, inst: Instance): Promise<void> {
     if (rt.managed.spec.dryRun) return;
+    this.#failedStopAtMs.set(inst.id, this.#now());
     const ok = await this.#act(rt, 'stop', inst.id, () => this.#opts.salt.stop(inst.id));
-    if (!ok) this.#log.warn({ minion: inst.id }, 'could not stop a failed instance; reconcile will retry');
+    if (ok) this.#failedStopAtMs.delete(inst.id);
+    else this.#log.warn({ minion: inst.id }, 'could not stop a failed instance; reconcile will retry');
   }
 
   /** startUnconfirmed remembers a failed start call; a timeout or a lost connection leaves Salt time to carry it out. */
@@ -728,10 +735,32 @@ export class Engine implements EngineApi {
     }
     this.#resolveIntents(cloudById);
     this.#releaseOrphanStarts(cloudById, began);
+    this.#restopFailed(cloudById, began);
     this.#reconciled = true;
     this.#opts.observer?.reconcile('ok');
     this.#log.info({ why, instances: this.#instances.size, corrections, durationMs: this.#now() - began }, 'reconciled with Salt');
     for (const name of this.#pools.keys()) this.evaluateSoon(name);
+  }
+
+  /**
+   * restopFailed sends the stop again for a failed instance Salt still reports running (its stop call failed): a
+   * failed VM must not burn money. At most once per FAILED_STOP_RETRY_MS per instance, never while a call for it runs.
+   */
+  #restopFailed(cloudById: ReadonlyMap<string, { state: string }>, began: number): void {
+    let covered: Set<string> | undefined;
+    for (const inst of [...this.#instances.values()]) {
+      if (inst.state !== 'failed' || inst.sinceMs > began) continue;
+      const state = cloudById.get(inst.id)?.state;
+      if (state === undefined || state === 'stopped') continue; // the reconcile above moves it to stopped
+      const last = this.#failedStopAtMs.get(inst.id);
+      if (last !== undefined && began - last < FAILED_STOP_RETRY_MS) { this.#scheduleReconcile(FAILED_STOP_RETRY_MS - (began - last)); continue; }
+      covered ??= new Set((this.#storeCall(() => this.#opts.store.openIntents()) ?? []).map((i) => i.instance));
+      if (covered.has(inst.id)) continue;
+      const rt = this.#pools.get(inst.pool);
+      if (rt === undefined) continue;
+      this.#log.info({ pool: inst.pool, minion: inst.id, cloud: state }, 'failed instance still running in Salt: stop sent again');
+      this.#track(this.#stopFailed(rt, inst));
+    }
   }
 
   /**

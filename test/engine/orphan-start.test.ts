@@ -37,3 +37,26 @@ t.test('a starting instance with no open intent and still stopped in Salt goes b
   t.equal(h.emu.world.instance('gpu-t1-1')?.state, 'stopped', 'Salt agrees');
   t.match(h.engine.history('gpu-t1-1').at(-1), { from: 'starting', to: 'stopped' });
 });
+
+t.test('a failed instance whose stop call failed is stopped again by the reconcile, and holds its max slot meanwhile', async (t) => {
+  const h = await startHarness({
+    emulator: { instances: [{ id: 'gpu-t1-1', failDeploy: true }, { id: 'gpu-t1-2' }, { id: 'gpu-t1-3' }] },
+    pool: { max: 1, strategy: 'target', perInstance: 1, failureBackoff: { base: '1s', max: '1s' } },
+    engine: { reconcileInterval: '1s' },
+  });
+  t.teardown(() => h.close());
+  h.engine.alertSignal({ pool: 'test/t1', direction: 'up', workload: 1, atMs: Date.now() });
+  // the stop after the failed deploy answers 503 twice: the instance stays failed and running in Salt for a while
+  await waitFor('gpu-t1-1 deploying', () => h.emu.world.instance('gpu-t1-1')?.phase === 'deploying', 10_000);
+  h.emu.faults.failNext(2, 503, { fun: 'cloud.action' });
+  await waitFor('gpu-t1-1 failed', () => h.engine.history('gpu-t1-1').some((tr) => tr.to === 'failed'), 10_000);
+  await waitFor('gpu-t1-1 stopped in Salt by a resent stop', () => h.emu.world.instance('gpu-t1-1')?.state === 'stopped', 20_000);
+  const stops = h.emu.calls.filter((c) => c.fun === 'cloud.action' && (c.kwarg as { func?: string } | undefined)?.func === 'stop');
+  t.ok(stops.length >= 3, `the stop was sent again after the two refusals (${stops.length} stop calls)`);
+  await waitFor('gpu-t1-1 stopped in the service', () => stateOf(h, 'gpu-t1-1') === 'stopped', 10_000);
+  const startOf = (id: string): number => h.emu.calls.find((c) => c.fun === 'cloud.action' && (c.kwarg as { func?: string; instances?: string[] } | undefined)?.func === 'start'
+    && ((c.kwarg as { instances?: string[] }).instances ?? []).includes(id))?.atMs ?? Number.POSITIVE_INFINITY;
+  const stopSent = stops.filter((c) => c.status === 200).at(-1)?.atMs ?? Number.POSITIVE_INFINITY;
+  const replacement = Math.min(startOf('gpu-t1-2'), startOf('gpu-t1-3'));
+  t.ok(replacement === Number.POSITIVE_INFINITY || replacement >= stopSent, 'no replacement was started before the failed instance\'s stop went through (max 1)');
+});

@@ -14,8 +14,8 @@
  *   desired = size --> hold
  *
  * size = ready + in flight (creating, starting, booted, deploying); failed, draining and stopping
- * instances are not counted, but a scale-up never takes the pool's ready + in flight + failed above max (a failed
- * instance may still run until Salt reports it stopped). "hold" is a value and starts no cooldown.
+ * instances are not counted, but a scale-up never takes the pool's ready + in flight + failed + draining + stopping
+ * above max (they still run until Salt reports them stopped). "hold" is a value and starts no cooldown.
  */
 import { backoffLeftMs, capToBounds, cooldownLeftMs, pickIdleTargets, pickStartTargets } from './safety.ts';
 import { desiredSize } from './strategies/desired-size.ts';
@@ -27,6 +27,8 @@ export interface PoolCounts {
   readonly ready: number;
   readonly inFlight: number;
   readonly failed: number;
+  /** leaving: draining + stopping (still running until Salt has stopped them). */
+  readonly leaving: number;
   /** size: ready + in flight. */
   readonly size: number;
 }
@@ -36,12 +38,14 @@ export function countInstances(instances: readonly Instance[]): PoolCounts {
   let ready = 0;
   let inFlight = 0;
   let failed = 0;
+  let leaving = 0;
   for (const i of instances) {
     if (i.state === 'ready') ready += 1;
     else if (IN_FLIGHT_STATES.includes(i.state)) inFlight += 1;
     else if (i.state === 'failed') failed += 1;
+    else if (i.state === 'draining' || i.state === 'stopping') leaving += 1;
   }
-  return { ready, inFlight, failed, size: ready + inFlight };
+  return { ready, inFlight, failed, leaving, size: ready + inFlight };
 }
 
 function seconds(ms: number): string {
@@ -97,14 +101,14 @@ export function decide(
 
   const { desired, fresh, because } = poolWish(pool, mine, workload, nowMs, history);
   if (desired > counts.size) {
-    // failed instances are not capacity, but until Salt reports them stopped they may still run: max is the most VMs
-    // the pool runs, so they hold their slots
-    const room = pool.max - counts.size - counts.failed;
-    const wanted = Math.min(desired - counts.size, Math.max(0, room));
+    // failed, draining and stopping instances are not capacity, but until Salt reports them stopped they still run:
+    // max is the most VMs the pool runs, so they hold their slots
+    const held = counts.failed + counts.leaving;
+    const wanted = Math.min(desired - counts.size, Math.max(0, pool.max - counts.size - held));
     if (wanted === 0) {
       return {
         kind: 'hold',
-        reason: `${because}: would start ${desired - counts.size}, but ${counts.failed} failed instance(s) still hold slots of max ${pool.max} until Salt reports them stopped (${census})`,
+        reason: `${because}: would start ${desired - counts.size}, but ${held} failed, draining or stopping instance(s) still hold slots of max ${pool.max} until Salt reports them stopped (${census})`,
       };
     }
     const backoffMs = backoffLeftMs(pool, history, nowMs);

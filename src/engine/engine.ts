@@ -545,18 +545,22 @@ export class Engine implements EngineApi {
     const spec = rt.managed.spec;
     const began = this.#now();
     let verdict: IdleResult = 'unreachable';
+    let wanted: string | undefined;
     if (failure === undefined) {
       for (;;) {
         verdict = await this.#idle(rt, id);
         if (verdict === 'idle' || this.#stopped || this.#instances.get(id)?.state !== 'draining') break;
         if (this.#now() - began >= spec.drainTimeoutMs) break;
+        // the workload came back while it drains: this deployed, paid instance is the fastest capacity there is
+        wanted = this.#wantsCapacity(rt);
+        if (wanted !== undefined) break;
         await this.#sleep(Math.min(this.#opts.evaluateIntervalMs, spec.drainTimeoutMs));
       }
     }
     const current = this.#instances.get(id);
     if (current === undefined || current.state !== 'draining' || this.#stopped) return;
     if (verdict !== 'idle') {
-      const reason = failure ?? `idle check said ${verdict} for ${Math.round((this.#now() - began) / 1000)}s (drainTimeout ${Math.round(spec.drainTimeoutMs / 1000)}s): kept`;
+      const reason = failure ?? wanted ?? `idle check said ${verdict} for ${Math.round((this.#now() - began) / 1000)}s (drainTimeout ${Math.round(spec.drainTimeoutMs / 1000)}s): kept`;
       this.#apply(current, { kind: 'undrain', reason }, this.#now(), 'scale-down');
       this.#storeCall(() => this.#opts.store.recordDecision({
         pool: spec.name, atMs: this.#now(), dryRun: false,
@@ -566,6 +570,15 @@ export class Engine implements EngineApi {
       return;
     }
     await this.#stopInstance(rt, current);
+  }
+
+  /** wantsCapacity says why, when the pool's current signal wants more than its ready and in-flight instances. */
+  #wantsCapacity(rt: PoolRuntime): string | undefined {
+    const spec = rt.managed.spec;
+    if (rt.paused) return undefined;
+    const now = this.#now();
+    const wish = poolWish(spec, this.#poolInstances(spec.name), this.#workloadOf(rt, now), now, rt.history);
+    return wish.desired > wish.counts.size ? `the pool wants capacity again (${wish.because}): kept` : undefined;
   }
 
   /**

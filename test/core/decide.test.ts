@@ -54,13 +54,15 @@ t.test('never starts above max, and says it capped', async (t) => {
   t.match(d.reason, 'capped 3 to max 2');
 });
 
-t.test('failed instances are not capacity but hold their slots of max until Salt reports them stopped', async (t) => {
+t.test('failed, draining and stopping instances are not capacity but hold their slots of max until Salt reports them stopped', async (t) => {
   const target = pool({ max: 3, strategy: { kind: 'target', perInstance: 1 } });
   const one = decide(target, [inst('gpu-1', 'ready'), inst('gpu-2', 'failed'), ...stopped(2).map((i) => ({ ...i, id: `gpu-r${i.id}` }))], load(3), NOW_MS, hist());
   t.match(one, { kind: 'scaleUp', count: 1 }, 'wants 2 more, room for 1 beside the failed one');
   const none = decide(target, [inst('gpu-1', 'ready'), inst('gpu-2', 'failed'), inst('gpu-3', 'failed'), inst('gpu-4', 'stopped')], load(3), NOW_MS, hist());
   t.equal(none.kind, 'hold');
-  t.match(none.reason, '2 failed instance(s) still hold slots of max 3 until Salt reports them stopped');
+  t.match(none.reason, '2 failed, draining or stopping instance(s) still hold slots of max 3 until Salt reports them stopped');
+  const leaving = decide(target, [inst('gpu-1', 'ready'), inst('gpu-2', 'draining'), inst('gpu-3', 'stopping'), inst('gpu-4', 'stopped')], load(3), NOW_MS, hist());
+  t.equal(leaving.kind, 'hold', 'a draining and a stopping instance still run: no third start');
 });
 
 t.test('the threshold strategy does not start again for the same need while an instance is in flight', async (t) => {

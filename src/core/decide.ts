@@ -68,7 +68,11 @@ export interface PoolWish {
  * puts no idle-check jobs on the Salt master.
  */
 export function poolWish(pool: PoolSpec, instances: readonly Instance[], workload: Workload | undefined, nowMs: number, history: PoolHistory): PoolWish {
-  const counts = countInstances(instances.filter((i) => i.pool === pool.name));
+  return wishOf(pool, countInstances(instances.filter((i) => i.pool === pool.name)), workload, nowMs, history);
+}
+
+/** wishOf is poolWish on a census already taken. */
+function wishOf(pool: PoolSpec, counts: PoolCounts, workload: Workload | undefined, nowMs: number, history: PoolHistory): PoolWish {
   let wish: { desired: number; reason: string };
   let fresh = false;
   if (workload === undefined) {
@@ -99,7 +103,7 @@ export function decide(
   const census = `ready ${counts.ready}, in flight ${counts.inFlight}`;
   if (pool.paused) return { kind: 'hold', reason: `pool paused (${census})` };
 
-  const { desired, fresh, because } = poolWish(pool, mine, workload, nowMs, history);
+  const { desired, fresh, because } = wishOf(pool, counts, workload, nowMs, history);
   if (desired > counts.size) {
     // failed, draining and stopping instances are not capacity, but until Salt reports them stopped they still run:
     // max is the most VMs the pool runs, so they hold their slots

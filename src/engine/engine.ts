@@ -747,8 +747,7 @@ export class Engine implements EngineApi {
       if (!happened) this.#actionFailed(id, 'start'); // Salt confirms it never started: back to the reserve
     }
     this.#resolveIntents(cloudById);
-    this.#releaseOrphanStarts(cloudById, began);
-    this.#restopFailed(cloudById, began);
+    this.#settleUncovered(cloudById, began);
     this.#reconciled = true;
     this.#opts.observer?.reconcile('ok');
     this.#log.info({ why, instances: this.#instances.size, corrections, durationMs: this.#now() - began }, 'reconciled with Salt');
@@ -756,45 +755,37 @@ export class Engine implements EngineApi {
   }
 
   /**
-   * restopFailed sends the stop again for a failed instance Salt still reports running (its stop call failed): a
-   * failed VM must not burn money. At most once per FAILED_STOP_RETRY_MS per instance, never while a call for it runs.
+   * settleUncovered finishes what no open intent, call in this process or confirm window covers any more, from
+   * Salt's view of one reconcile (open intents are read once, only when a candidate needs them):
+   * - a `starting` instance Salt still reports stopped a whole confirm window after its start goes back to the
+   *   reserve: a start that failed just before a crash (the intent closed as failed, the instance not yet moved
+   *   back) would otherwise count as capacity until the provision timeout, then back the pool off;
+   * - a `failed` instance Salt still reports running gets its stop sent again (its stop call failed): a failed VM
+   *   must not burn money. At most once per FAILED_STOP_RETRY_MS per instance.
    */
-  #restopFailed(cloudById: ReadonlyMap<string, { state: string }>, began: number): void {
+  #settleUncovered(cloudById: ReadonlyMap<string, { state: string }>, began: number): void {
     let covered: Set<string> | undefined;
-    for (const inst of [...this.#instances.values()]) {
-      if (inst.state !== 'failed' || inst.sinceMs > began) continue;
-      const state = cloudById.get(inst.id)?.state;
-      if (state === undefined || state === 'stopped') continue; // the reconcile above moves it to stopped
-      const last = this.#failedStopAtMs.get(inst.id);
-      if (last !== undefined && began - last < FAILED_STOP_RETRY_MS) { this.#scheduleReconcile(FAILED_STOP_RETRY_MS - (began - last)); continue; }
+    const isCovered = (id: string): boolean => {
       covered ??= new Set((this.#storeCall(() => this.#opts.store.openIntents()) ?? []).map((i) => i.instance));
-      if (covered.has(inst.id)) continue;
-      const rt = this.#pools.get(inst.pool);
-      if (rt === undefined) continue;
-      this.#log.info({ pool: inst.pool, minion: inst.id, cloud: state }, 'failed instance still running in Salt: stop sent again');
-      this.#track(this.#stopFailed(rt, inst));
-    }
-  }
-
-  /**
-   * releaseOrphanStarts puts back in the reserve a `starting` instance that nothing covers any more: no open intent,
-   * no call in this process, no confirm window, and the cloud still reports it stopped a whole confirm window after
-   * the start was issued. That is a start that failed just before a crash (the intent was closed as failed, the
-   * instance not yet moved back): without this it would count as capacity until the provision timeout, then back the
-   * pool off as if a VM had failed to deploy.
-   */
-  #releaseOrphanStarts(cloudById: ReadonlyMap<string, { state: string }>, began: number): void {
-    let covered: Set<string> | undefined;
+      return covered.has(id);
+    };
     for (const inst of [...this.#instances.values()]) {
-      if (inst.state !== 'starting' || inst.sinceMs > began || this.#unconfirmedStarts.has(inst.id)) continue;
+      if (inst.sinceMs > began) continue;
       const state = cloudById.get(inst.id)?.state;
-      if (state !== undefined && state !== 'stopped') continue;
-      covered ??= new Set((this.#storeCall(() => this.#opts.store.openIntents()) ?? []).map((i) => i.instance));
-      if (covered.has(inst.id)) continue;
-      const waitMs = (inst.lastStartMs ?? inst.sinceMs) + this.#confirmWindowMs() - began;
-      if (waitMs > 0) { this.#scheduleReconcile(Math.max(1_000, waitMs)); continue; }
-      this.#log.info({ pool: inst.pool, minion: inst.id, cloud: state ?? 'absent' }, 'a start no call or intent covers was not carried out: back to the reserve');
-      this.#actionFailed(inst.id, 'start');
+      const stopped = state === undefined || state === 'stopped';
+      if (inst.state === 'starting' && stopped && !this.#unconfirmedStarts.has(inst.id) && !isCovered(inst.id)) {
+        const waitMs = (inst.lastStartMs ?? inst.sinceMs) + this.#confirmWindowMs() - began;
+        if (waitMs > 0) { this.#scheduleReconcile(Math.max(1_000, waitMs)); continue; }
+        this.#log.info({ pool: inst.pool, minion: inst.id, cloud: state ?? 'absent' }, 'a start no call or intent covers was not carried out: back to the reserve');
+        this.#actionFailed(inst.id, 'start');
+      } else if (inst.state === 'failed' && !stopped) { // a stopped one was moved to stopped by the reconcile above
+        const last = this.#failedStopAtMs.get(inst.id);
+        if (last !== undefined && began - last < FAILED_STOP_RETRY_MS) { this.#scheduleReconcile(FAILED_STOP_RETRY_MS - (began - last)); continue; }
+        const rt = this.#pools.get(inst.pool);
+        if (rt === undefined || isCovered(inst.id)) continue;
+        this.#log.info({ pool: inst.pool, minion: inst.id, cloud: state }, 'failed instance still running in Salt: stop sent again');
+        this.#track(this.#stopFailed(rt, inst));
+      }
     }
   }
 

@@ -8,9 +8,7 @@
  * `FAULTS_LOG_DIR=dir` keeps each scenario's service log.
  */
 import t from 'tap';
-import { mkdirSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { formatMatrix, runAll, type ScenarioContext, type ScenarioSpec } from './scenario.ts';
+import { formatMatrix, reportResults, runAll, type ScenarioContext, type ScenarioSpec } from './scenario.ts';
 
 t.setTimeout(600_000);
 
@@ -123,20 +121,5 @@ t.test('generated fault scenarios keep every invariant', async (t) => {
   const specs = seeds().map(chaosScenario);
   const results = await runAll(specs, Number(process.env['FAULTS_CONCURRENCY'] ?? '3'));
   process.stdout.write(`\n${formatMatrix(results)}\n`);
-  const logDir = process.env['FAULTS_LOG_DIR'];
-  if (logDir !== undefined) {
-    mkdirSync(logDir, { recursive: true });
-    results.forEach((r, i) => writeFileSync(join(logDir, `chaos-${String(i + 1).padStart(2, '0')}.log`), `${r.name}\n${r.output}`));
-  }
-  for (const r of results) {
-    t.test(r.name, async (t) => {
-      const lines = r.output.split('\n').filter((l) => !/"url":"\/api\/(pools|instances)"/.test(l));
-      const context = { output: lines.slice(-60).join('\n') };
-      t.equal(r.error, undefined, 'the scenario ran to its end', r.error === undefined ? {} : context);
-      t.ok(r.starts.ok, `no instance started twice without a stop: ${r.starts.cell} ${r.starts.detail}`);
-      t.ok(r.busy.ok, `no busy instance stopped: ${r.busy.cell}`);
-      t.ok(r.bounds.ok, `never above max or below min: ${r.bounds.cell} ${r.bounds.detail}`);
-      t.ok(r.state.ok, `the service's state equals Salt's within one reconcile interval: ${r.state.cell} ${r.state.detail}`);
-    });
-  }
+  reportResults(t, results, { logPrefix: 'chaos-', startsLabel: 'no instance started twice without a stop' });
 });

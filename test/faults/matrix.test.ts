@@ -5,9 +5,8 @@
  * with FAULTS_MATRIX_OUT=<file> also writes it there (docs/reliability.md quotes it).
  */
 import t from 'tap';
-import { mkdirSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { formatMatrix, notification, runAll, scaleAlert, type ScenarioContext, type ScenarioSpec } from './scenario.ts';
+import { writeFileSync } from 'node:fs';
+import { formatMatrix, notification, reportResults, runAll, scaleAlert, type ScenarioContext, type ScenarioSpec } from './scenario.ts';
 
 const CONCURRENCY = Number(process.env['FAULTS_CONCURRENCY'] ?? '3');
 // the whole matrix takes about 100 s on 2 cores: more than the 120 s per-file default leaves room for
@@ -285,21 +284,5 @@ t.test('fault matrix', async (t) => {
   process.stdout.write(`\n${matrix}\n`);
   const out = process.env['FAULTS_MATRIX_OUT'];
   if (out !== undefined) writeFileSync(out, `${matrix}\n`);
-  const logDir = process.env['FAULTS_LOG_DIR'];
-  if (logDir !== undefined) {
-    mkdirSync(logDir, { recursive: true });
-    results.forEach((r, i) => writeFileSync(join(logDir, `${String(i + 1).padStart(2, '0')}.log`), `${r.name}\n${r.output}`));
-  }
-  for (const r of results) {
-    t.test(r.name, async (t) => {
-      // the service's log without the sampler's request lines, last 40 lines
-      const lines = r.output.split('\n').filter((l) => !/"url":"\/api\/(pools|instances)"/.test(l));
-      const context = { output: lines.slice(-40).join('\n') };
-      t.equal(r.error, undefined, 'the scenario ran to its end', r.error === undefined ? {} : context);
-      t.ok(r.starts.ok, `no instance started twice for one need: ${r.starts.cell} ${r.starts.detail}`);
-      t.ok(r.busy.ok, `no busy instance stopped: ${r.busy.cell}`);
-      t.ok(r.bounds.ok, `never above max or below min: ${r.bounds.cell} ${r.bounds.detail}`);
-      t.ok(r.state.ok, `the service's state equals Salt's within one reconcile interval: ${r.state.cell} ${r.state.detail}`);
-    });
-  }
+  reportResults(t, results, { logPrefix: '', startsLabel: 'no instance started twice for one need' });
 });

@@ -19,7 +19,8 @@
  *            one reconcile interval after the world settled.
  */
 import BetterSqlite3 from 'better-sqlite3';
-import { mkdtempSync, rmSync } from 'node:fs';
+import type { Test } from 'tap';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { connect, createServer, type Socket } from 'node:net';
 import { join } from 'node:path';
@@ -501,4 +502,28 @@ export async function runAll(specs: readonly ScenarioSpec[], concurrency: number
   };
   await Promise.all(Array.from({ length: Math.min(concurrency, specs.length) }, worker));
   return results;
+}
+
+/**
+ * reportResults writes each scenario's service log to FAULTS_LOG_DIR (when set, `<prefix>NN.log`) and asserts the
+ * four invariants per scenario, with the tail of its log (without the sampler's request lines) when it did not run
+ * to its end. `startsLabel` says what the starts column checks.
+ */
+export function reportResults(t: Test, results: readonly ScenarioResult[], opts: { readonly logPrefix: string; readonly startsLabel: string }): void {
+  const logDir = process.env['FAULTS_LOG_DIR'];
+  if (logDir !== undefined) {
+    mkdirSync(logDir, { recursive: true });
+    results.forEach((r, i) => writeFileSync(join(logDir, `${opts.logPrefix}${String(i + 1).padStart(2, '0')}.log`), `${r.name}\n${r.output}`));
+  }
+  for (const r of results) {
+    t.test(r.name, async (t) => {
+      const lines = r.output.split('\n').filter((l) => !/"url":"\/api\/(pools|instances)"/.test(l));
+      const context = { output: lines.slice(-60).join('\n') };
+      t.equal(r.error, undefined, 'the scenario ran to its end', r.error === undefined ? {} : context);
+      t.ok(r.starts.ok, `${opts.startsLabel}: ${r.starts.cell} ${r.starts.detail}`);
+      t.ok(r.busy.ok, `no busy instance stopped: ${r.busy.cell}`);
+      t.ok(r.bounds.ok, `never above max or below min: ${r.bounds.cell} ${r.bounds.detail}`);
+      t.ok(r.state.ok, `the service's state equals Salt's within one reconcile interval: ${r.state.cell} ${r.state.detail}`);
+    });
+  }
 }

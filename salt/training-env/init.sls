@@ -3,7 +3,7 @@
   orchestrate (orch.salt_autoscaler.deploy) on every start of an instance, so every state here
   is idempotent and does nothing when nothing changed.
 
-    container runtime (docker.io | containerd, pillar-selectable)
+    container runtime (docker.io | containerd, pillar-selectable; or the image's own: manage_runtime false)
     NVIDIA driver + NVIDIA container toolkit (skipped when training_env:gpu:enabled is false)
     training agent: a systemd unit running the agent container (image/command/env from pillar)
     /usr/local/bin/training-idle: the idle check salt-autoscaler runs before stopping the machine
@@ -12,6 +12,7 @@
 {%- set runtime = te.runtimes[te.container_runtime] %}
 {%- set refresh = te.pkg_refresh %}
 
+{%- if te.manage_runtime %}
 training_env_runtime:
   pkg.installed:
     - pkgs: {{ runtime.pkgs | tojson }}
@@ -27,6 +28,7 @@ training_env_runtime:
     - watch:
       - cmd: training_env_nvidia_runtime_config
 {%- endif %}
+{%- endif %}
 
 {%- if te.gpu.enabled %}
 {%-   if te.gpu.driver.install and not te.gpu.driver.pkgs %}
@@ -34,6 +36,8 @@ training_env_runtime:
 training_env_nvidia_driver:
   test.fail_without_changes:
     - name: set pillar training_env:gpu:driver:pkgs for {{ grains['os'] }} (or training_env:gpu:driver:install false)
+    # the comment is what Salt reports as the failure (salt-autoscaler shows it as the instance's reason)
+    - comment: set pillar training_env:gpu:driver:pkgs for {{ grains['os'] }} (or training_env:gpu:driver:install false)
 {%-   elif te.gpu.driver.install %}
 
 training_env_nvidia_driver:
@@ -105,7 +109,9 @@ training_env_nvidia_runtime_config:
     - unless: grep -qs nvidia {{ runtime.config_file }}
     - require:
       - pkg: training_env_nvidia_toolkit
+{%-     if te.manage_runtime %}
       - pkg: training_env_runtime
+{%-     endif %}
 {%-   endif %}
 {%- endif %}
 
@@ -127,6 +133,8 @@ training_env_idle_check:
 training_env_agent_image_missing:
   test.fail_without_changes:
     - name: pillar training_env:agent:image is not set (or set training_env:agent:enabled to false)
+    # the comment is what Salt reports as the failure (salt-autoscaler shows it as the instance's reason)
+    - comment: pillar training_env:agent:image is not set (or set training_env:agent:enabled to false)
 {%-   else %}
 {%-     set unit = te.agent.name ~ '.service' %}
 
@@ -162,7 +170,10 @@ training_env_agent:
     - name: {{ unit | tojson }}
     - enable: True
     - require:
+      - file: training_env_agent_unit
+{%-     if te.manage_runtime %}
       - service: training_env_runtime
+{%-     endif %}
 {%-     if te.gpu.enabled and te.gpu.driver.install and te.gpu.driver.pkgs %}
       - kmod: training_env_nvidia_driver
 {%-     endif %}

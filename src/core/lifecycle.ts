@@ -17,6 +17,12 @@
  *   creating|starting|booted|deploying           | stop issued
  *     --provision timeout, failed event, run-ret not ok, action failed--> failed
  *
+ *   started outside the autoscaler (events, live): stopped --cloud starting|started|created--> starting,
+ *     --minion start--> booted, --deploy orchestrate runs--> deploying (a new life, then as above)
+ *   a cloud stop/destroy we did not issue, for a ready/draining/in-flight instance: ignored with `confirm`
+ *     (the engine asks Salt: a stale event never takes capacity away); so are ready/failed/return events
+ *     for a stopped instance
+ *
  *   reconcile (`observed`): the cloud is the truth.
  *     stopped/absent in the cloud          -> stopped (in-flight: only once booted, or past the provision timeout)
  *     running while we think stopped       -> starting | booted | ready (someone started it)
@@ -72,10 +78,14 @@ export interface StepContext {
   readonly provisionTimeoutMs: number;
 }
 
-/** StepResult is a move (with its transition) or an ignored input (with why); the instance is unchanged when ignored. */
+/**
+ * StepResult is a move (with its transition) or an ignored input (with why); the instance is unchanged when ignored.
+ * `confirm` on an ignored input says it contradicts what we hold and must not change capacity on its own word: the
+ * engine asks Salt (a reconcile) instead.
+ */
 export type StepResult =
   | { readonly kind: 'moved'; readonly instance: Instance; readonly transition: Transition }
-  | { readonly kind: 'ignored'; readonly instance: Instance; readonly reason: string };
+  | { readonly kind: 'ignored'; readonly instance: Instance; readonly reason: string; readonly confirm?: true };
 
 /** newInstance makes a known, stopped instance of a pool (e.g. one of the reserve) that was never started by us. */
 export function newInstance(id: string, pool: string, nowMs: number): Instance {
@@ -112,6 +122,17 @@ function cloudPhase(cloudState: string): CloudPhase {
 
 function ignored(instance: Instance, reason: string): StepResult {
   return { kind: 'ignored', instance, reason };
+}
+
+/** unconfirmed ignores an input that contradicts the instance's state until Salt confirms it (see StepResult). */
+function unconfirmed(instance: Instance, reason: string): StepResult {
+  return { kind: 'ignored', instance, reason: `${reason}: asking Salt before it changes capacity`, confirm: true };
+}
+
+/** startedOutside moves a stopped instance onto its way to ready: someone else started it (a new life). */
+function startedOutside(instance: Instance, to: InstanceState, what: string, ctx: StepContext, deployJid?: string): StepResult {
+  return moved(instance, to, `${what} (started outside the autoscaler)`, ctx,
+    { lastStartMs: ctx.nowMs, newLife: true, ...(deployJid === undefined ? {} : { deployJid }) });
 }
 
 /** Extra carries the field changes that come with a move (a new life, a deploy jid, ready time). */
@@ -321,21 +342,33 @@ export function eventMinion(event: SaltEvent): string | undefined {
   }
 }
 
+/**
+ * stepCloud: salt-cloud's own events. They follow a VM someone else started (a stopped instance goes on its way to
+ * ready), and they end a stop we issued. A stop or destroy we did not issue, for an instance that serves or is on
+ * its way, is not believed on its own: a stale or replayed event must not take capacity away, so Salt is asked.
+ */
 function stepCloud(instance: Instance, what: string, ctx: StepContext): StepResult {
   const s = instance.state;
   switch (what) {
     case 'created':
-      return s === 'creating' ? moved(instance, 'starting', 'cloud created the instance', ctx) : ignored(instance, `cloud created for a ${s} instance`);
+      if (s === 'creating') return moved(instance, 'starting', 'cloud created the instance', ctx);
+      if (s === 'stopped') return startedOutside(instance, 'starting', 'cloud created the instance', ctx);
+      return ignored(instance, `cloud created for a ${s} instance`);
+    case 'starting':
+    case 'started':
+      return s === 'stopped' ? startedOutside(instance, 'starting', `cloud reports ${what}`, ctx) : ignored(instance, `cloud ${what}: informational`);
     case 'stopping':
     case 'destroying':
-      return s === 'stopped' || s === 'stopping'
-        ? ignored(instance, `cloud ${what} for a ${s} instance`)
-        : moved(instance, 'stopping', `cloud reports ${what}`, ctx);
+      if (s === 'stopped' || s === 'stopping') return ignored(instance, `cloud ${what} for a ${s} instance`);
+      if (s === 'failed') return moved(instance, 'stopping', `cloud reports ${what}`, ctx);
+      return unconfirmed(instance, `cloud ${what} for a ${s} instance the autoscaler did not stop`);
     case 'stopped':
     case 'destroyed':
-      return s === 'stopped' ? ignored(instance, `cloud ${what} for a stopped instance`) : moved(instance, 'stopped', `cloud reports ${what}`, ctx);
+      if (s === 'stopped') return ignored(instance, `cloud ${what} for a stopped instance`);
+      if (s === 'stopping' || s === 'failed') return moved(instance, 'stopped', `cloud reports ${what}`, ctx);
+      return unconfirmed(instance, `cloud ${what} for a ${s} instance the autoscaler did not stop`);
     default:
-      // creating, requesting, starting, started, deploying, ...: progress we learn better from the minion.
+      // creating, requesting, deploying, ...: progress we learn better from the minion.
       return ignored(instance, `cloud ${what}: informational`);
   }
 }
@@ -349,6 +382,7 @@ function stepEvent(instance: Instance, event: SaltEvent, ctx: StepContext): Step
       return stepCloud(instance, event.what, ctx);
     case 'minion-start':
       if (s === 'creating' || s === 'starting') return moved(instance, 'booted', 'minion started', ctx);
+      if (s === 'stopped') return startedOutside(instance, 'booted', 'minion started', ctx);
       if (s === 'ready') return ignored(instance, 'minion restarted while ready: stays ready (a re-deploy moves it only when an orchestrate runs)');
       return ignored(instance, `minion start for a ${s} instance`);
     case 'run-new':
@@ -356,20 +390,23 @@ function stepEvent(instance: Instance, event: SaltEvent, ctx: StepContext): Step
         return moved(instance, 'deploying', 'deploy orchestrate started', ctx, { deployJid: event.jid });
       }
       if (s === 'ready') return moved(instance, 'deploying', 'deploy orchestrate started again (re-deploy)', ctx, { deployJid: event.jid });
+      if (s === 'stopped') return startedOutside(instance, 'deploying', 'deploy orchestrate started', ctx, event.jid);
       return ignored(instance, `deploy orchestrate for a ${s} instance`);
     case 'run-ret': {
+      if (s === 'stopped') return unconfirmed(instance, 'deploy orchestrate return for a stopped instance');
       if (s !== 'creating' && s !== 'starting' && s !== 'booted' && s !== 'deploying') return ignored(instance, `deploy orchestrate return for a ${s} instance`);
       if (instance.deployJid !== undefined && instance.deployJid !== event.jid) return ignored(instance, 'return of another orchestrate run');
       if (event.success === true) return toReady(instance, 'deploy orchestrate succeeded', ctx);
-      if (event.success === false) return moved(instance, 'failed', 'deploy orchestrate failed', ctx);
+      if (event.success === false) return moved(instance, 'failed', `deploy orchestrate failed${event.failure === undefined ? '' : `: ${event.failure}`}`, ctx);
       return ignored(instance, 'deploy orchestrate return without a success flag');
     }
     case 'instance-ready':
       if (isInFlight(instance)) return toReady(instance, 'ready event', ctx);
-      if (s === 'stopped') return ignored(instance, 'ready event for a stopped instance with no start since');
+      if (s === 'stopped') return unconfirmed(instance, 'ready event for a stopped instance with no start seen');
       return ignored(instance, `ready event for a ${s} instance`);
     case 'instance-failed':
       if (isInFlight(instance)) return moved(instance, 'failed', `failed event${event.reason === undefined ? '' : `: ${event.reason}`}`, ctx);
+      if (s === 'stopped') return unconfirmed(instance, 'failed event for a stopped instance with no start seen');
       return ignored(instance, `failed event for a ${s} instance`);
     case 'instance-draining':
       return ignored(instance, 'draining event: informational (drains are issued by the engine)');

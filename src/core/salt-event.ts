@@ -27,10 +27,12 @@ export type SaltEvent =
   | (Base & { readonly kind: 'auth'; readonly minion?: string })
   | (Base & { readonly kind: 'key'; readonly minion?: string; readonly act?: string })
   | (Base & { readonly kind: 'job-new'; readonly jid: string; readonly fun?: string; readonly minions: readonly string[] })
-  | (Base & { readonly kind: 'job-ret'; readonly jid: string; readonly minion: string; readonly fun?: string; readonly success?: boolean; readonly retcode?: number })
+  /** job-ret: `failure` is the first failing state's id and comment of a state run (`state.sls`, `state.apply`, ...). */
+  | (Base & { readonly kind: 'job-ret'; readonly jid: string; readonly minion: string; readonly fun?: string; readonly success?: boolean; readonly retcode?: number; readonly failure?: string })
   /** run-new / run-ret: `orchestrateMinion` is the minion whose deploy orchestrate this runner job is (pillar `target_minion`). */
   | (Base & { readonly kind: 'run-new'; readonly jid: string; readonly fun?: string; readonly orchestrateMinion?: string })
-  | (Base & { readonly kind: 'run-ret'; readonly jid: string; readonly fun?: string; readonly success?: boolean; readonly orchestrateMinion?: string })
+  /** run-ret: `failure` is the failing state's id and comment, the minion's own state when the orchestrate ran one. */
+  | (Base & { readonly kind: 'run-ret'; readonly jid: string; readonly fun?: string; readonly success?: boolean; readonly orchestrateMinion?: string; readonly failure?: string })
   /** cloud: `salt/cloud/<name>/<what>`, e.g. what = starting | started | stopping | stopped | creating | created | destroying | destroyed. */
   | (Base & { readonly kind: 'cloud'; readonly minion: string; readonly what: string })
   | (Base & { readonly kind: 'instance-ready'; readonly minion: string })

@@ -242,8 +242,8 @@ export interface SaltActions {
   idleCheck(id: string, fun: string, args: readonly unknown[]): Promise<IdleResult>;
   /** cloudInstances runs `cloud.query` (all providers, or the given ones) and flattens provider/driver/name. */
   cloudInstances(providers?: readonly string[]): Promise<readonly CloudInstance[]>;
-  /** minionsUp runs `manage.up`. */
-  minionsUp(): Promise<readonly string[]>;
+  /** minionsUp runs `manage.up` for these minions (all of the master's when omitted) and returns those that answered. */
+  minionsUp(ids?: readonly string[]): Promise<readonly string[]>;
   /** readyGrains runs `grains.item salt_autoscaler` on the listed minions; a missing minion or grain is absent from the map. */
   readyGrains(ids: readonly string[]): Promise<ReadonlyMap<string, ReadyGrain>>;
 }

@@ -100,6 +100,8 @@ const ACTIVE_STATES: readonly InstanceState[] = ['creating', 'starting', 'booted
 
 /** FAILED_STOP_RETRY_MS: a failed instance still running gets its stop resent at most this often. */
 const FAILED_STOP_RETRY_MS = 5_000;
+/** CONFIRM_DELAY_MS: how soon Salt is asked after an event contradicted what we hold (a burst shares one reconcile). */
+const CONFIRM_DELAY_MS = 250;
 
 /** globToRegExp turns a salt-style glob (`gpu-prod-*`) into an anchored RegExp. */
 export function globToRegExp(glob: string): RegExp {
@@ -123,6 +125,14 @@ export class Engine implements EngineApi {
   #reconcileAgain = false;
   readonly #wakers = new Set<() => void>();
   #reconcileTimer: NodeJS.Timeout | undefined;
+  /** #reconcileDueMs: when #reconcileTimer fires (a sooner request replaces a later one). */
+  #reconcileDueMs = Number.POSITIVE_INFINITY;
+  /**
+   * #deployFailures: per minion on its way to ready, the failing state's comment of its last state run (a job-ret
+   * the deploy orchestrate's `salt.state` produced). The orchestrate's failed event cannot carry it (its SLS renders
+   * before any step runs), so the failed event's reason is replaced by it.
+   */
+  readonly #deployFailures = new Map<string, string>();
   #storeOk = true;
   #started = false;
   /** #reconciled: a reconcile has succeeded; no evaluation runs on the state of a previous life before it. */
@@ -224,7 +234,11 @@ export class Engine implements EngineApi {
     if (id === undefined) return;
     const inst = this.#instances.get(id) ?? this.#adoptByPattern(id, now);
     if (inst === undefined) return;
-    this.#apply(inst, item, now, `event ${item.tag}`);
+    if (item.kind === 'job-ret' && item.failure !== undefined && IN_FLIGHT_STATES.includes(inst.state)) {
+      this.#deployFailures.set(id, item.failure);
+    }
+    const failure = item.kind === 'instance-failed' ? this.#deployFailures.get(id) : undefined;
+    this.#apply(inst, item.kind === 'instance-failed' && failure !== undefined ? { ...item, reason: failure } : item, now, `event ${item.tag}`);
   }
 
   #adoptByPattern(id: string, now: number): Instance | undefined {
@@ -241,7 +255,12 @@ export class Engine implements EngineApi {
     const result = step(inst, input, { nowMs: now, provisionTimeoutMs });
     if (result.kind === 'ignored') {
       this.#opts.observer?.ignored(result.reason);
-      this.#log.debug({ minion: inst.id, input: input.kind, state: inst.state, reason: result.reason, source }, 'lifecycle input ignored');
+      if (result.confirm === true) {
+        this.#log.info({ pool: inst.pool, minion: inst.id, input: input.kind, state: inst.state, reason: result.reason, source }, 'event contradicts the instance state: confirming with Salt');
+        this.#scheduleReconcile(CONFIRM_DELAY_MS);
+      } else {
+        this.#log.debug({ minion: inst.id, input: input.kind, state: inst.state, reason: result.reason, source }, 'lifecycle input ignored');
+      }
       return result;
     }
     const { transition } = result;
@@ -252,6 +271,7 @@ export class Engine implements EngineApi {
   }
 
   #afterTransition(rt: PoolRuntime, inst: Instance, from: InstanceState, now: number): void {
+    if (!IN_FLIGHT_STATES.includes(inst.state)) this.#deployFailures.delete(inst.id);
     if (inst.state === 'failed') {
       if (IN_FLIGHT_STATES.includes(from)) {
         // it never became ready: that backs the pool off (a failed stop is retried, and says nothing of provisioning)
@@ -652,10 +672,18 @@ export class Engine implements EngineApi {
 
   // ---------------------------------------------------------------- reconcile
 
+  /** scheduleReconcile asks for a reconcile in delayMs; an earlier pending one stands, a later one is brought forward. */
   #scheduleReconcile(delayMs: number): void {
-    if (this.#stopped || this.#reconcileTimer) return;
+    if (this.#stopped) return;
+    const dueMs = this.#now() + delayMs;
+    if (this.#reconcileTimer) {
+      if (dueMs >= this.#reconcileDueMs) return;
+      clearTimeout(this.#reconcileTimer);
+    }
+    this.#reconcileDueMs = dueMs;
     this.#reconcileTimer = setTimeout(() => {
       this.#reconcileTimer = undefined;
+      this.#reconcileDueMs = Number.POSITIVE_INFINITY;
       this.#track(this.reconcile('gap'));
     }, delayMs);
     this.#reconcileTimer.unref();
@@ -684,7 +712,11 @@ export class Engine implements EngineApi {
     let up;
     try {
       const providers = [...new Set([...this.#pools.values()].map((p) => p.managed.provider).filter((p): p is string => p !== undefined))];
-      [cloud, up] = await Promise.all([salt.cloudInstances(providers.length > 0 ? providers : undefined), salt.minionsUp()]);
+      cloud = await salt.cloudInstances(providers.length > 0 ? providers : undefined);
+      // presence only of the managed instances salt-cloud reports running: a stopped minion would make Salt wait
+      // its whole gather timeout, and minions outside the pools are none of our business
+      const runningIds = cloud.filter((c) => c.state !== 'stopped' && (this.#instances.has(c.id) || this.#patterns.some((p) => p.re.test(c.id)))).map((c) => c.id);
+      up = runningIds.length === 0 ? [] : await salt.minionsUp(runningIds);
     } catch (err) {
       this.#opts.observer?.reconcile('error');
       this.#log.warn({ err, why }, 'reconcile failed: Salt did not answer; will retry');

@@ -13,6 +13,10 @@ import type { Logger } from '../log.ts';
 import type { SaltClient } from './client.ts';
 import { CloudTree, GrainsItemReturn, NotActioned, ProfileReturn, ReadyGrainWire } from './wire.ts';
 
+/** PRESENCE_TIMEOUT_S / PRESENCE_GATHER_TIMEOUT_S: manage.up's test.ping wait and its job-gather wait, in seconds. */
+const PRESENCE_TIMEOUT_S = 2;
+const PRESENCE_GATHER_TIMEOUT_S = 3;
+
 /** GRAIN is the grain the deploy orchestrate sets and the drain toggles. */
 export const GRAIN = 'salt_autoscaler';
 
@@ -106,9 +110,18 @@ export class SaltApiActions implements SaltActions {
     return out;
   }
 
-  /** minionsUp runs runner `manage.up` (a list of minion ids, req_11). */
-  async minionsUp(): Promise<readonly string[]> {
-    const ret = await this.#client.runner('manage.up');
+  /**
+   * minionsUp runs runner `manage.up` (a list of minion ids, req_11) for `ids` (a list target) with short timeouts:
+   * with Salt's defaults (timeout 5 s + gather_job_timeout 10 s) one stopped minion makes every call take ~16 s
+   * (real_16). The timeouts go inside `kwarg`: a top-level `timeout` is salt-api's own wait for the runner and
+   * answers 504 when it runs out (real_15).
+   */
+  async minionsUp(ids?: readonly string[]): Promise<readonly string[]> {
+    const target = ids === undefined ? {} : { tgt: [...ids], tgt_type: 'list' };
+    const ret = await this.#client.lowstate({
+      client: 'runner', fun: 'manage.up',
+      kwarg: { ...target, timeout: PRESENCE_TIMEOUT_S, gather_job_timeout: PRESENCE_GATHER_TIMEOUT_S },
+    });
     if (!Array.isArray(ret) || !ret.every((x): x is string => typeof x === 'string')) {
       throw new SaltApiError('ASC_ERR_SALT_RESPONSE', 'manage.up returned something other than a list of minion ids', { endpoint: '/', status: 200, body: JSON.stringify(ret) ?? '' });
     }

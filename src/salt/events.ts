@@ -71,6 +71,10 @@ export function classify(tag: string, data: EventData): SaltEvent {
         if (success !== undefined) ev.success = success;
         const retcode = num(data['retcode']);
         if (retcode !== undefined) ev.retcode = retcode;
+        if (success === false && fun !== undefined && fun.startsWith('state.')) {
+          const failure = stateFailure(data['return']);
+          if (failure !== undefined) ev.failure = failure;
+        }
         return stamped(ev, stampMs);
       }
     } else if (area === 'run' && parts.length === 4 && (parts[3] === 'new' || parts[3] === 'ret')) {
@@ -82,6 +86,11 @@ export function classify(tag: string, data: EventData): SaltEvent {
       if (ev.kind === 'run-ret') {
         const success = runSuccess(data);
         if (success !== undefined) ev.success = success;
+        const ret = data['return'];
+        if (success === false && isRecord(ret)) {
+          const failure = stateFailure(ret['data']);
+          if (failure !== undefined) ev.failure = failure;
+        }
       }
       return stamped(ev, stampMs);
     } else if (area === 'minion' && parts.length === 4 && parts[3] === 'start' && p2 !== '') {
@@ -224,4 +233,60 @@ function failReason(data: EventData): string | undefined {
   if (direct !== undefined) return direct;
   const inner = data['data'];
   return isRecord(inner) ? str(inner['reason']) : undefined;
+}
+
+/** REQUISITE_FAILED starts the comment of a state skipped because one it requires failed: never the cause. */
+const REQUISITE_FAILED = 'One or more requisite failed';
+/** MAX_FAILURE_CHARS bounds the failure text kept from a state's comment. */
+const MAX_FAILURE_CHARS = 500;
+
+/**
+ * stateFailure finds why a state run failed, as `<state id>: <comment>`: the failing state (result false) with the
+ * lowest `__run_num__` that is not a mere requisite failure. A state run as part of an orchestrate (`salt.state`)
+ * carries its minions' own returns in `changes.ret.<minion>`: the failure is looked for there first, so the
+ * comment is the minion's state's (sse real_sse_02: `training_env_agent_image_missing: …`), not the orchestrate's
+ * `Run failed on minions: …`. The shape is `{<state key>: {result, comment, __id__, __run_num__, changes}}`, or
+ * per master/minion id one such map (an orchestrate's `return.data`).
+ */
+export function stateFailure(ret: unknown, depth = 0): string | undefined {
+  // a state run that could not start (an SLS that does not render, a missing SLS) returns its errors as a list
+  if (Array.isArray(ret)) {
+    const errors = commentText(ret);
+    return errors === '' ? undefined : errors.slice(0, MAX_FAILURE_CHARS);
+  }
+  if (!isRecord(ret) || depth > 4) return undefined;
+  const states = Object.values(ret).filter(isRecord);
+  if (states.length > 0 && states.every((v) => !('result' in v) && Object.values(v).some((x) => isRecord(x) && 'result' in x))) {
+    for (const byId of states) {
+      const found = stateFailure(byId, depth + 1);
+      if (found !== undefined) return found;
+    }
+    return undefined;
+  }
+  const failed = states
+    .filter((v) => v['result'] === false)
+    .sort((a, b) => (num(a['__run_num__']) ?? 0) - (num(b['__run_num__']) ?? 0));
+  let fallback: string | undefined;
+  for (const state of failed) {
+    const changes = state['changes'];
+    const nested = isRecord(changes) ? changes['ret'] : undefined;
+    if (isRecord(nested)) {
+      for (const minionRet of Object.values(nested)) {
+        const inner = stateFailure(minionRet, depth + 1);
+        if (inner !== undefined) return inner;
+      }
+    }
+    const comment = commentText(state['comment']);
+    const id = str(state['__id__']) ?? str(state['name']) ?? 'a state';
+    const text = `${id}: ${comment === '' ? 'failed without a comment' : comment}`.slice(0, MAX_FAILURE_CHARS);
+    if (!comment.startsWith(REQUISITE_FAILED)) return text;
+    fallback ??= text;
+  }
+  return fallback;
+}
+
+function commentText(v: unknown): string {
+  if (typeof v === 'string') return v.trim();
+  if (Array.isArray(v)) return v.filter((x): x is string => typeof x === 'string').join('; ').trim();
+  return '';
 }

@@ -15,8 +15,10 @@ export const LoginAnswer = z.object({
       start: z.number(),
       user: z.string().optional(),
       eauth: z.string().optional(),
-      // perms is a list, but `{}` when the user has none (auth_04).
-      perms: z.union([z.array(z.string()), z.record(z.string(), z.unknown())]).optional(),
+      // perms is the user's external_auth entry as Salt stores it: a list of strings AND objects
+      // (`["@jobs", {"@runner": [...]}, {"<glob>": [{"fun$": {"args": [...]}}, "fun$"]}]`, real_01), or `{}` when
+      // the user has none (auth_04). The service never reads it: salt-api enforces it on every call.
+      perms: z.union([z.array(z.union([z.string(), z.record(z.string(), z.unknown())])), z.record(z.string(), z.unknown())]).optional(),
     }),
   ]).rest(z.unknown()),
 });

@@ -68,14 +68,16 @@ t.test('for any sequence of inputs the machine keeps its invariants', async (t) 
   fc.assert(fc.property(runArb, ({ steps, provisionTimeoutMs }) => {
     let inst: Instance = newInstance(ID, 'prod/type1', T0);
     let nowMs = T0;
-    // armed: a start/create was issued or the cloud was seen running since the instance was last stopped.
+    // armed: a start/create was issued, or Salt said it runs, since the instance was last stopped.
     let armed = false;
     for (const s of steps) {
       nowMs += s.dtMs;
       const input = concrete(s, nowMs);
       const before = inst;
       const r = step(before, input, { nowMs, provisionTimeoutMs }); // throwing fails the property
-      if (input.kind === 'start-issued' || input.kind === 'create-issued' || (input.kind === 'observed' && input.cloudState === 'running')) armed = true;
+      // Salt's own word that it runs (a start by someone else) arms it too: a cloud start/create, a minion start, a deploy
+      if (input.kind === 'start-issued' || input.kind === 'create-issued' || (input.kind === 'observed' && input.cloudState === 'running')
+        || (input.kind === 'cloud' && ['starting', 'started', 'created'].includes(input.what)) || input.kind === 'minion-start' || input.kind === 'run-new') armed = true;
       if (!INSTANCE_STATES.includes(r.instance.state)) throw new Error(`invalid state ${r.instance.state}`);
       if (r.instance.sinceMs < before.sinceMs) throw new Error(`sinceMs went back ${before.sinceMs} -> ${r.instance.sinceMs}`);
       if (r.instance.id !== ID || r.instance.pool !== 'prod/type1') throw new Error('identity changed');

@@ -35,8 +35,8 @@ interface Row {
   readonly name: string;
   readonly from: Instance;
   readonly input: LifecycleInput;
-  /** to: the state moved to, or 'ignored'. */
-  readonly to: InstanceState | 'ignored';
+  /** to: the state moved to, 'ignored', or 'confirm' (ignored until Salt confirms: the engine reconciles). */
+  readonly to: InstanceState | 'ignored' | 'confirm';
   readonly nowMs?: number;
 }
 
@@ -75,13 +75,14 @@ const rows: readonly Row[] = [
   { name: 'a minion start moves a creating instance to booted', from: at('creating'), input: ev.minionStart(), to: 'booted' },
   { name: 'a second minion start for a booted instance is a duplicate', from: at('booted'), input: ev.minionStart(), to: 'ignored' },
   { name: 'a minion start for a ready instance (restart) keeps it ready', from: at('ready'), input: ev.minionStart(), to: 'ignored' },
-  { name: 'a minion start for a stopped instance is ignored', from: at('stopped'), input: ev.minionStart(), to: 'ignored' },
+  { name: 'a minion start for a stopped instance follows a start made outside the autoscaler to booted', from: at('stopped'), input: ev.minionStart(), to: 'booted' },
   { name: 'a minion start for another minion is ignored', from: at('starting'), input: ev.minionStart('gpu-prod-2'), to: 'ignored' },
   { name: 'the deploy orchestrate starting moves a booted instance to deploying', from: at('booted'), input: ev.runNew(), to: 'deploying' },
   { name: 'the deploy orchestrate starting moves a starting instance whose minion start was missed to deploying', from: at('starting'), input: ev.runNew(), to: 'deploying' },
   { name: 'an orchestrate that really runs on a ready instance moves it to deploying', from: at('ready'), input: ev.runNew(), to: 'deploying' },
   { name: 'an orchestrate for a draining instance is ignored', from: at('draining'), input: ev.runNew(), to: 'ignored' },
-  { name: 'an orchestrate for a stopped instance is ignored', from: at('stopped'), input: ev.runNew(), to: 'ignored' },
+  { name: 'a deploy orchestrate for a stopped instance follows a start made outside the autoscaler to deploying', from: at('stopped'), input: ev.runNew(), to: 'deploying' },
+  { name: 'an orchestrate return for a stopped instance is checked with Salt', from: at('stopped'), input: ev.runRet(true), to: 'confirm' },
   { name: 'an orchestrate run for another minion is ignored', from: at('booted'), input: ev.runNew('J1', 'gpu-prod-2'), to: 'ignored' },
   { name: 'a successful orchestrate return moves a deploying instance to ready', from: at('deploying', { deployJid: 'J1' }), input: ev.runRet(true), to: 'ready' },
   { name: 'a failed orchestrate return moves a deploying instance to failed', from: at('deploying', { deployJid: 'J1' }), input: ev.runRet(false), to: 'failed' },
@@ -93,7 +94,8 @@ const rows: readonly Row[] = [
   { name: 'a ready event moves a booted instance to ready', from: at('booted'), input: ev.ready(), to: 'ready' },
   { name: 'a ready event moves a starting instance whose earlier events were lost to ready', from: at('starting'), input: ev.ready(), to: 'ready' },
   { name: 'a second ready event is a duplicate', from: at('ready'), input: ev.ready(), to: 'ignored' },
-  { name: 'a ready event for a stopped instance with no start since is ignored', from: at('stopped'), input: ev.ready(), to: 'ignored' },
+  { name: 'a ready event for a stopped instance with no start seen is checked with Salt', from: at('stopped'), input: ev.ready(), to: 'confirm' },
+  { name: 'a failed event for a stopped instance with no start seen is checked with Salt', from: at('stopped'), input: ev.failed(), to: 'confirm' },
   { name: 'a ready event for a failed instance is ignored', from: at('failed'), input: ev.ready(), to: 'ignored' },
   { name: 'a ready event for a stopping instance is ignored', from: at('stopping'), input: ev.ready(), to: 'ignored' },
   { name: 'a failed event moves a deploying instance to failed', from: at('deploying'), input: ev.failed('pkg.installed failed'), to: 'failed' },
@@ -106,14 +108,19 @@ const rows: readonly Row[] = [
   { name: 'cloud created for a booted instance is out of order and ignored', from: at('booted'), input: ev.cloud('created'), to: 'ignored' },
   { name: 'cloud starting is informational', from: at('starting'), input: ev.cloud('starting'), to: 'ignored' },
   { name: 'cloud started is informational', from: at('starting'), input: ev.cloud('started'), to: 'ignored' },
-  { name: 'cloud starting for a stopped instance does not start it', from: at('stopped'), input: ev.cloud('starting'), to: 'ignored' },
-  { name: 'cloud stopping moves a draining instance to stopping', from: at('draining'), input: ev.cloud('stopping'), to: 'stopping' },
-  { name: 'cloud stopping moves a ready instance stopped outside to stopping', from: at('ready'), input: ev.cloud('stopping'), to: 'stopping' },
+  { name: 'cloud starting for a stopped instance follows a start made outside the autoscaler', from: at('stopped'), input: ev.cloud('starting'), to: 'starting' },
+  { name: 'cloud started for a stopped instance follows a start made outside the autoscaler', from: at('stopped'), input: ev.cloud('started'), to: 'starting' },
+  { name: 'cloud created for a stopped instance follows a create made outside the autoscaler', from: at('stopped'), input: ev.cloud('created'), to: 'starting' },
+  { name: 'cloud stopping for a draining instance we did not stop is checked with Salt', from: at('draining'), input: ev.cloud('stopping'), to: 'confirm' },
+  { name: 'cloud stopping for a ready instance is checked with Salt before capacity changes', from: at('ready'), input: ev.cloud('stopping'), to: 'confirm' },
+  { name: 'cloud destroying for a deploying instance is checked with Salt', from: at('deploying'), input: ev.cloud('destroying'), to: 'confirm' },
   { name: 'cloud stopping for a stopping instance is a duplicate', from: at('stopping'), input: ev.cloud('stopping'), to: 'ignored' },
   { name: 'cloud destroying moves a failed instance to stopping', from: at('failed'), input: ev.cloud('destroying'), to: 'stopping' },
   { name: 'cloud stopped moves a stopping instance to stopped', from: at('stopping'), input: ev.cloud('stopped'), to: 'stopped' },
   { name: 'cloud destroyed moves a stopping instance to stopped', from: at('stopping'), input: ev.cloud('destroyed'), to: 'stopped' },
-  { name: 'cloud stopped moves a ready instance to stopped', from: at('ready'), input: ev.cloud('stopped'), to: 'stopped' },
+  { name: 'a stale cloud stopped for a ready instance is checked with Salt, the instance stays ready', from: at('ready'), input: ev.cloud('stopped'), to: 'confirm' },
+  { name: 'a stale cloud destroyed for a ready instance is checked with Salt', from: at('ready'), input: ev.cloud('destroyed'), to: 'confirm' },
+  { name: 'cloud stopped moves a failed instance to stopped', from: at('failed'), input: ev.cloud('stopped'), to: 'stopped' },
   { name: 'cloud stopped for a stopped instance is a duplicate', from: at('stopped'), input: ev.cloud('stopped'), to: 'ignored' },
   { name: 'cloud destroyed for a stopped instance is ignored', from: at('stopped'), input: ev.cloud('destroyed'), to: 'ignored' },
 
@@ -162,10 +169,13 @@ const rows: readonly Row[] = [
 for (const row of rows) {
   t.test(row.name, async (t) => {
     const result = step(row.from, row.input, ctxAt(row.nowMs ?? T0 + 1000));
-    if (row.to === 'ignored') {
+    if (row.to === 'ignored' || row.to === 'confirm') {
       t.equal(result.kind, 'ignored', `expected ignored, got ${result.kind} to ${result.instance.state}`);
       t.equal(result.instance, row.from, 'an ignored input returns the instance unchanged');
-      if (result.kind === 'ignored') t.ok(result.reason.length > 0, 'with a reason');
+      if (result.kind === 'ignored') {
+        t.ok(result.reason.length > 0, 'with a reason');
+        t.equal(result.confirm === true, row.to === 'confirm', row.to === 'confirm' ? 'asks the engine to confirm with Salt' : 'needs no confirmation');
+      }
     } else {
       t.equal(result.kind, 'moved', result.kind === 'ignored' ? `ignored: ${result.reason}` : 'moved');
       t.equal(result.instance.state, row.to);

@@ -14,8 +14,10 @@
     master as `salt-autoscaler/instance/<id>/ready|failed` with data {id, ...}; salt-autoscaler
     reads the minion id from the tag.
   - announce_failed carries a fixed `reason` (which step failed is not available to Jinja,
-    which renders before any step runs). The failing state's comment is in the orchestrate's
-    own `salt/run/<jid>/ret` event (success: false), which salt-autoscaler also reads.
+    which renders before any step runs). The failing state's id and comment are in the minion's
+    state return (`salt/job/<jid>/ret/<id>`, before this event) and in the orchestrate's own
+    `salt/run/<jid>/ret` (after it): salt-autoscaler reads them there and records the failed
+    instance's reason as `<state id>: <comment>`.
   - `now_s` is rendered when the orchestrate renders, i.e. when the deploy STARTS, not when
     the ready grain is written. That is still later than the service's last start command for
     the instance, which is the comparison that matters (a grain stamped before the last start
@@ -28,6 +30,8 @@
 salt_autoscaler_target_missing:
   test.fail_without_changes:
     - name: orch.salt_autoscaler.deploy needs pillar target_minion (the minion id to deploy)
+    # the comment is what Salt reports as the failure (salt-autoscaler shows it as the instance's reason)
+    - comment: orch.salt_autoscaler.deploy needs pillar target_minion (the minion id to deploy)
 {%- else %}
 reset_ready_grain:
   salt.function:

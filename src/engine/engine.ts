@@ -230,13 +230,16 @@ export class Engine implements EngineApi {
       return;
     }
     this.#opts.observer?.event(item.kind, item.stampMs === undefined ? undefined : now - item.stampMs);
+    if (item.kind === 'job-ret') {
+      // not a lifecycle input: a failed state run of an instance on its way is the why of its coming failed event
+      const deploying = item.failure === undefined ? undefined : this.#instances.get(item.minion);
+      if (deploying !== undefined && item.failure !== undefined && IN_FLIGHT_STATES.includes(deploying.state)) this.#deployFailures.set(deploying.id, item.failure);
+      return;
+    }
     const id = minionOf(item);
     if (id === undefined) return;
     const inst = this.#instances.get(id) ?? this.#adoptByPattern(id, now);
     if (inst === undefined) return;
-    if (item.kind === 'job-ret' && item.failure !== undefined && IN_FLIGHT_STATES.includes(inst.state)) {
-      this.#deployFailures.set(id, item.failure);
-    }
     const failure = item.kind === 'instance-failed' ? this.#deployFailures.get(id) : undefined;
     this.#apply(inst, item.kind === 'instance-failed' && failure !== undefined ? { ...item, reason: failure } : item, now, `event ${item.tag}`);
   }
@@ -534,11 +537,21 @@ export class Engine implements EngineApi {
     };
   }
 
+  /**
+   * newName names an instance to create. With a `reservedPattern` of one `*` (`gpu-prod-type1-*`) the `*` becomes a
+   * unique suffix, so the new minion id falls inside the pool's pattern, and so inside the reactor's globs and the
+   * ACL's target that the pattern is kept in step with (a name from the profile, `gpu-type1-…`, would be outside
+   * both: never deployed, never reachable). Without one, `<profile or pool>-<suffix>`.
+   */
   #newName(rt: PoolRuntime): string {
+    const pattern = rt.managed.reservedPattern;
+    const star = pattern === undefined ? -1 : pattern.indexOf('*');
+    const single = pattern !== undefined && star >= 0 && pattern.indexOf('*', star + 1) === -1 && !pattern.includes('?');
     const base = (rt.managed.profile ?? rt.managed.spec.name).replace(/[^A-Za-z0-9-]+/g, '-');
     for (;;) {
       this.#createSeq += 1;
-      const id = `${base}-${this.#now().toString(36)}${this.#createSeq.toString(36)}`;
+      const suffix = `${this.#now().toString(36)}${this.#createSeq.toString(36)}`;
+      const id = single && pattern !== undefined ? `${pattern.slice(0, star)}${suffix}${pattern.slice(star + 1)}` : `${base}-${suffix}`;
       if (!this.#instances.has(id)) return id;
     }
   }

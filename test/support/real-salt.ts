@@ -28,6 +28,19 @@ import { freePort } from './service-process.ts';
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const SHARED_SALT = join(ROOT, '..', 'shared', 'salt');
 
+/** LabAction is one line of the localproc driver's action log. */
+export interface LabAction {
+  readonly at: number;
+  readonly name: string;
+  readonly action: 'start' | 'stop' | 'create' | 'destroy';
+  /** was_running: the minion process was alive when the action began (a start of a running instance = a double start). */
+  readonly was_running: boolean;
+  /** busy: the instance had a training job (its busy flag) when the action began. */
+  readonly busy: boolean;
+  /** by: `salt-api` (the service, through the runner) or `operator` (the suite's salt-cloud by hand). */
+  readonly by: string;
+}
+
 /** SaltSource is one Salt to run: an unpacked source tree (run with /usr/bin/python3) or an installed Salt. */
 export interface SaltSource {
   /** label: e.g. `3006.10 (source)` or `installed`. */
@@ -291,7 +304,7 @@ export class SaltLab {
   /** startApi starts salt-api and waits until /login answers with a token. */
   async startApi(): Promise<void> {
     this.#api = this.#spawn('salt-api', ['-l', 'quiet']);
-    await this.waitFor(async () => (await this.login()) !== undefined, 60_000, 'salt-api /login');
+    await this.waitFor(async () => (await this.login()) !== undefined, 180_000, 'salt-api /login');
   }
 
   /** stopApi stops salt-api (SIGTERM, then its process group after a grace period: cherrypy can hang with a stream open). */
@@ -344,6 +357,31 @@ export class SaltLab {
     });
   }
 
+  /** actions reads the localproc driver's log of every start, stop, create and destroy, oldest first. */
+  actions(): readonly LabAction[] {
+    try {
+      return readFileSync(join(this.dir, 'instances', 'actions.log'), 'utf8').split('\n').filter((l) => l !== '').map((l) => JSON.parse(l) as LabAction);
+    } catch {
+      return [];
+    }
+  }
+
+  /** cloudByHand runs `salt-cloud -a <action> <name> -y` as an operator would (logged with by: 'operator'). */
+  async cloudByHand(action: 'start' | 'stop', name: string): Promise<void> {
+    const [cmd, ...rest] = this.command('salt-cloud');
+    const r = spawnSync(cmd ?? 'salt-cloud', [...rest, '-c', this.conf, '-a', action, name, '-y', '--out=json'], {
+      env: { ...this.env(), LOCALPROC_ACTOR: 'operator' }, encoding: 'utf8', timeout: 120_000,
+    });
+    if (r.status !== 0) throw new Error(`salt-cloud -a ${action} ${name} exited ${r.status}: ${r.stderr}`);
+  }
+
+  /** runningNames lists the instances whose minion process is alive. */
+  runningNames(): string[] {
+    const inst = join(this.dir, 'instances');
+    if (!existsSync(inst)) return [];
+    return readdirSync(inst).filter((n) => existsSync(join(inst, n, 'minion')) && minionPid(join(inst, n)) !== undefined);
+  }
+
   /** instanceDir is where the localproc driver keeps an instance. */
   instanceDir(name: string): string {
     return join(this.dir, 'instances', name);
@@ -369,12 +407,14 @@ export class SaltLab {
     else rmSync(f, { force: true });
   }
 
-  /** waitFor polls `cond` until it holds, or throws after timeoutMs naming `what`. */
-  async waitFor(cond: () => boolean | Promise<boolean>, timeoutMs: number, what: string): Promise<void> {
+  /** waitFor polls `cond` until it holds, or throws after timeoutMs naming `what` (a function: evaluated at the timeout). */
+  async waitFor(cond: () => boolean | Promise<boolean>, timeoutMs: number, what: string | (() => string)): Promise<void> {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
       if (await cond()) return;
-      if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}\n--- master log (tail) ---\n${this.logTail('master')}`);
+      if (Date.now() > deadline) {
+        throw new Error(`timed out after ${timeoutMs} ms waiting for ${typeof what === 'string' ? what : what()}\n--- master log (tail) ---\n${this.logTail('master', 15)}`);
+      }
       await new Promise((r) => setTimeout(r, 200));
     }
   }
@@ -390,16 +430,17 @@ export class SaltLab {
 
   /** close stops every instance, salt-api and the master, and removes the temp dir. */
   async close(): Promise<void> {
-    const inst = join(this.dir, 'instances');
-    if (existsSync(inst)) {
-      for (const name of readdirSync(inst)) {
-        const pid = minionPid(join(inst, name));
-        if (pid !== undefined) killTree(pid);
-      }
-    }
+    // every minion of the lab runs with `-c <its instance dir>`: its processes are found by that path
+    spawnSync('pkill', ['-9', '-f', join(this.dir, 'instances')]);
     await this.stopApi();
     await this.stopMaster();
-    rmSync(this.dir, { recursive: true, force: true });
+    // every process of the lab names its dir on its command line: wait until the last one is gone (a worker still
+    // exiting writes its job cache and log lines), then remove the tree
+    for (let i = 0; i < 50 && spawnSync('pgrep', ['-f', this.dir]).status === 0; i += 1) {
+      spawnSync('pkill', ['-9', '-f', this.dir]);
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    rmSync(this.dir, { recursive: true, force: true, maxRetries: 10, retryDelay: 200 });
   }
 }
 
@@ -448,13 +489,6 @@ function minionPid(instanceDir: string): number | undefined {
   }
 }
 
-function killTree(pid: number): void {
-  try { process.kill(-pid, 'SIGKILL'); } catch { /* not a group leader */ }
-  try { process.kill(pid, 'SIGKILL'); } catch { /* gone */ }
-  // a daemonized minion's workers are its children; they die with it or are reaped by init
-  const r = spawnSync('pkill', ['-9', '-P', String(pid)]);
-  void r;
-}
 
 async function stopDaemon(d: Daemon | undefined): Promise<void> {
   if (d === undefined || d.child.pid === undefined) return;

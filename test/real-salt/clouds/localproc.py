@@ -66,6 +66,21 @@ def _pid(name):
         return None
 
 
+def _log_action(name, action):
+    """One JSON line per action in <state_dir>/actions.log: what the suite's invariants are checked on."""
+    d = _dir(name)
+    entry = {
+        "at": time.time(),
+        "name": name,
+        "action": action,
+        "was_running": bool(_pid(name)),
+        "busy": os.path.exists(os.path.join(d, "busy")),
+        "by": os.environ.get("LOCALPROC_ACTOR", "salt-api"),
+    }
+    with open(os.path.join(_setting("state_dir"), "actions.log"), "a") as f:
+        f.write(json.dumps(entry) + "\n")
+
+
 def _fire(name, what, message):
     salt.utils.cloud.fire_event(
         "event",
@@ -205,6 +220,7 @@ def create(vm_):
     _fire(name, "creating", "creating instance")
     _fire(name, "requesting", "requesting instance")
     _write_instance(name)
+    _log_action(name, "create")
     _start_process(name)
     _fire(name, "created", "created instance")
     return _node(name)
@@ -213,6 +229,7 @@ def create(vm_):
 def start(name, call=None):
     if call != "action":
         raise SaltCloudSystemExit("The start action must be called with -a or --action.")
+    _log_action(name, "start")
     _fire(name, "starting", "starting instance")
     if not _pid(name):
         _start_process(name)
@@ -223,6 +240,7 @@ def start(name, call=None):
 def stop(name, call=None):
     if call != "action":
         raise SaltCloudSystemExit("The stop action must be called with -a or --action.")
+    _log_action(name, "stop")
     _fire(name, "stopping", "stopping instance")
     _stop_process(name)
     _fire(name, "stopped", "stopped instance")
@@ -232,6 +250,7 @@ def stop(name, call=None):
 def destroy(name, call=None):
     if call == "function":
         raise SaltCloudSystemExit("The destroy action must be called with -d, --destroy, -a or --action.")
+    _log_action(name, "destroy")
     _fire(name, "destroying", "destroying instance")
     _stop_process(name)
     shutil.rmtree(_dir(name), ignore_errors=True)

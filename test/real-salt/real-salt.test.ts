@@ -33,6 +33,8 @@ const API_TOKEN = 'real-salt-api-token-51c9';
 const MAX = { 'prod/type1': 2, 'dev/type1': 1 } as const;
 /** STEP_MS bounds each wait on Salt: a start + minion key exchange + reactor + orchestrate is ~5-15 s on 2 cores. */
 const STEP_MS = 90_000;
+/** ORDER is the way from a start to ready. */
+const ORDER = ['starting', 'booted', 'deploying', 'ready'];
 
 interface InstanceJson { id: string; pool: string; state: string; since: string; reason: string }
 interface HistoryJson { from: string; to: string; at: string; reason: string }
@@ -189,7 +191,11 @@ for (const source of found.sources) {
       first = ready?.id ?? '';
       t.comment(`queue -> ready in ${Date.now() - began} ms`);
       const path = (await history(first)).map((h) => h.to);
-      t.same(path.slice(-4), ['starting', 'booted', 'deploying', 'ready'], 'the instance went starting -> booted -> deploying -> ready');
+      // booted or deploying may be skipped: salt-api has no replay, and events fired while the stream reconnects
+      // (every token renewal here, 30 s tokens) are lost; the next one on the way still places the instance
+      t.equal(path[0], 'starting', 'the start issued first');
+      t.equal(path.at(-1), 'ready', 'ready at the end');
+      t.ok(path.every((s, i) => i === 0 || ORDER.indexOf(s) > ORDER.indexOf(path[i - 1] ?? '')), `on the way in order: ${path.join(' -> ')}`);
       t.equal(starts(first).length, 1, 'one cloud.action start for one need');
       const grains = lab.run('salt', [first, 'grains.item', 'salt_autoscaler', '--out=json']);
       t.match(grains.stdout, /"ready": true/, 'the orchestrate set the ready grain');

@@ -5,6 +5,7 @@
  *           --content type is application/json?--------------------------> 415
  *           --body within http.bodyLimit?-------------------------------> 413
  *           --JSON parses? version "4"? schema?-------------------------> 400 {status:'error', reason}
+ *             (at most MAX_ALERTS_PER_NOTIFICATION alerts; stops at the first invalid one)
  *           --AlertBook.apply, onSignal per touched pool----------------> 200 {status:'ok', accepted, ignored}
  *
  * It answers fast and never with a 5xx: Alertmanager retries 5xx, and a payload we cannot read will not get
@@ -16,7 +17,7 @@ import type { Logger } from 'pino';
 import type { AlertSignal } from '../core/types.ts';
 import type { Config } from '../config/schema.ts';
 import { AlertBook } from './alert-book.ts';
-import { WebhookPayloadSchema } from './webhook-schema.ts';
+import { parseWebhookPayload } from './webhook-schema.ts';
 
 /** WEBHOOK_PATH is the contract path of the receiver. */
 export const WEBHOOK_PATH = '/alertmanager/webhook';
@@ -131,12 +132,10 @@ export async function alertmanagerWebhook(app: FastifyInstance, opts: WebhookOpt
     if (typeof req.body === 'object' && version !== undefined && version !== '4') {
       return answer(reply, 400, { status: 'error', reason: `unsupported webhook version ${JSON.stringify(version).slice(0, 40)}, expected "4"` });
     }
-    const parsed = WebhookPayloadSchema.safeParse(req.body);
+    const parsed = parseWebhookPayload(req.body);
     if (!parsed.success) {
-      const issue = parsed.error.issues[0];
-      const reason = issue ? `${issue.path.join('.') || 'body'}: ${issue.message}` : 'invalid payload';
-      log.warn({ status: 400, reason }, 'webhook rejected');
-      return answer(reply, 400, { status: 'error', reason: `invalid payload: ${reason}` });
+      log.warn({ status: 400, reason: parsed.reason }, 'webhook rejected');
+      return answer(reply, 400, { status: 'error', reason: `invalid payload: ${parsed.reason}` });
     }
     const nowMs = now();
     const result = book.apply(parsed.data, nowMs);

@@ -2,6 +2,7 @@ import t from 'tap';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { pino } from 'pino';
 import { alertmanagerWebhook, safeEqual } from '../../src/alertmanager/webhook.ts';
+import { MAX_ALERTS_PER_NOTIFICATION, MAX_FINGERPRINT_LENGTH, parseWebhookPayload } from '../../src/alertmanager/webhook-schema.ts';
 import type { AlertSignal } from '../../src/core/types.ts';
 import { alert, notification, testConfig } from './payloads.ts';
 
@@ -91,6 +92,35 @@ t.test('a schema failure names the field', async (t) => {
   const res = await post(app, notification([{ ...alert({}), startsAt: 'yesterday' }]));
   t.equal(res.statusCode, 400);
   t.match(res.json().reason, /alerts\.0\.startsAt/);
+});
+
+t.test('a notification with more alerts than the cap is a 400 that says so, whatever its alerts hold', async (t) => {
+  const { app, signals } = await build(t, { bodyLimit: '2MiB' });
+  // the adversarial body: 340,000 empty alerts in ~1 MB (zod once collected 1.36 M issues to report one)
+  const body = `{"version":"4","groupKey":"g","status":"firing","receiver":"r","alerts":[${new Array(340_000).fill('{}').join(',')}]}`;
+  const res = await post(app, body);
+  t.equal(res.statusCode, 400);
+  t.match(res.json(), { status: 'error', reason: `invalid payload: too many alerts: 340000 in one notification, at most ${MAX_ALERTS_PER_NOTIFICATION}` });
+  t.same(signals, []);
+  const atCap = await post(app, notification(new Array(MAX_ALERTS_PER_NOTIFICATION).fill(alert({}))));
+  t.equal(atCap.statusCode, 200, 'the cap itself is accepted');
+});
+
+t.test('validation stops at the first invalid alert and never reads the ones after it', async (t) => {
+  const reads = new Set<number>();
+  const alerts = Array.from({ length: 500 }, (_, i) => new Proxy({}, { get: (target, key) => { reads.add(i); return Reflect.get(target, key); } }));
+  const check = parseWebhookPayload({ ...notification([]), alerts: [alert({}), ...alerts] });
+  t.match(check, { success: false, reason: /^alerts\.1\.status: / });
+  t.same([...reads], [0], 'only the first invalid alert was looked at');
+  const labels: Record<string, unknown> = Object.fromEntries(Array.from({ length: 1000 }, (_, i) => [`l${i}`, i]));
+  t.match(parseWebhookPayload(notification([{ ...alert({}), labels }])), { success: false, reason: /^alerts\.0\.labels: expected a string value, "l0" is not$/ });
+});
+
+t.test('an alert fingerprint longer than Alertmanager ever sends is a 400', async (t) => {
+  const { app } = await build(t);
+  const res = await post(app, notification([alert({ fingerprint: 'f'.repeat(MAX_FINGERPRINT_LENGTH + 1) })]));
+  t.equal(res.statusCode, 400);
+  t.match(res.json().reason, /alerts\.0\.fingerprint: fingerprint longer than 256 characters/);
 });
 
 t.test('an empty body is a 400', async (t) => {

@@ -42,6 +42,8 @@ interface Entry {
 
 /** ApplyResult says what one notification did: alerts taken, alerts ignored (with reasons), pools touched. */
 export interface ApplyResult {
+  /** group: hashGroupKey of the notification's groupKey (what the book knows the group by). */
+  readonly group: string;
   readonly accepted: number;
   readonly ignored: readonly string[];
   readonly pools: readonly string[];
@@ -59,6 +61,15 @@ const ENTRY_OVERHEAD_BYTES = 256;
 /** hashGroupKey is the book's name for a group: the first 32 hex digits of the SHA-256 of its groupKey. */
 export function hashGroupKey(groupKey: string): string {
   return createHash('sha256').update(groupKey, 'utf8').digest('hex').slice(0, 32);
+}
+
+/** GROUP_KEY_LOG_CHARS: a groupKey up to this long is logged whole, a longer one as its first characters. */
+const GROUP_KEY_LOG_CHARS = 64;
+
+/** groupKeyDigest is a bounded form of a groupKey for a log line: the key when short, else its first characters and its length. */
+export function groupKeyDigest(groupKey: string): string {
+  if (groupKey.length <= GROUP_KEY_LOG_CHARS) return groupKey;
+  return `${groupKey.slice(0, GROUP_KEY_LOG_CHARS - 16)}…(${groupKey.length} chars)`;
 }
 
 /** entryBytes estimates the memory of one entry (strings at two bytes a character). */
@@ -161,7 +172,7 @@ export class AlertBook {
     }
     if (payload.truncatedAlerts > 0) ignored.push(`${payload.truncatedAlerts} alert(s) truncated by Alertmanager (max_alerts)`);
     this.#prune(nowMs, touched);
-    return { accepted, ignored, pools: [...touched].sort() };
+    return { group, accepted, ignored, pools: [...touched].sort() };
   }
 
   /** size is what the book holds now (groups, entries, estimated bytes). */

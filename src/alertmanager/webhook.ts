@@ -16,7 +16,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
 import type { AlertSignal } from '../core/types.ts';
 import type { Config } from '../config/schema.ts';
-import { AlertBook } from './alert-book.ts';
+import { AlertBook, groupKeyDigest } from './alert-book.ts';
 import { parseWebhookPayload } from './webhook-schema.ts';
 
 /** WEBHOOK_PATH is the contract path of the receiver. */
@@ -147,7 +147,8 @@ export async function alertmanagerWebhook(app: FastifyInstance, opts: WebhookOpt
         log.error({ err, pool }, 'onSignal failed');
       }
     }
-    log.info({ groupKey: parsed.data.groupKey, accepted: result.accepted, ignored: result.ignored.length, pools: result.pools }, 'webhook notification');
+    // a bounded digest (a groupKey can be as long as the body): its start and the hash the alert book keys it by
+    log.info({ groupKey: groupKeyDigest(parsed.data.groupKey), group: result.group, accepted: result.accepted, ignored: result.ignored.length, pools: result.pools }, 'webhook notification');
     return answer(reply, 200, { status: 'ok', accepted: result.accepted, ignored: result.ignored });
   });
 }

@@ -15,7 +15,7 @@ const payload = (alerts: Record<string, unknown>[], extra: Record<string, unknow
 t.test('a firing scale-up alert gives the pool an up signal with its workload', async (t) => {
   const b = book();
   const r = b.apply(payload([alert({ workload: '7' })]), T0);
-  t.same(r, { accepted: 1, ignored: [], pools: ['prod/type1'] });
+  t.same(r, { group: hashGroupKey(String(notification([]).groupKey)), accepted: 1, ignored: [], pools: ['prod/type1'] });
   t.same(b.signal('prod/type1', T0), { pool: 'prod/type1', direction: 'up', workload: 7, atMs: T0 });
   t.equal(b.signal('dev/type2', T0).direction, 'none');
 });

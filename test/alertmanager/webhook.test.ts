@@ -2,6 +2,7 @@ import t from 'tap';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { pino } from 'pino';
 import { alertmanagerWebhook, safeEqual } from '../../src/alertmanager/webhook.ts';
+import { groupKeyDigest, hashGroupKey } from '../../src/alertmanager/alert-book.ts';
 import { MAX_ALERTS_PER_NOTIFICATION, MAX_FINGERPRINT_LENGTH, parseWebhookPayload } from '../../src/alertmanager/webhook-schema.ts';
 import type { AlertSignal } from '../../src/core/types.ts';
 import { alert, notification, testConfig } from './payloads.ts';
@@ -192,4 +193,23 @@ t.test('the webhook token never reaches the log', async (t) => {
   await post(app, '{bad', { authorization: 'Bearer very-secret-token-1234' });
   t.ok(lines.length >= 3, 'the receiver logged');
   t.notMatch(lines.join(''), /very-secret-token/);
+});
+
+t.test('an accepted notification logs a bounded digest of its groupKey, never the whole key', async (t) => {
+  const lines: string[] = [];
+  const app = Fastify({ logger: false });
+  await app.register(alertmanagerWebhook, {
+    config: testConfig({ bodyLimit: '2MiB' }),
+    onSignal: () => undefined,
+    now: () => T0,
+    logger: pino({ level: 'info' }, { write: (s: string) => { lines.push(s); } }),
+  });
+  t.teardown(() => app.close());
+  const groupKey = `{}:{alertname="SaltAutoscalerScaleUp"}${'x'.repeat(900_000)}`;
+  const res = await post(app, notification([alert({ status: 'resolved' })], { groupKey }));
+  t.equal(res.statusCode, 200);
+  const line = lines.find((l) => l.includes('webhook notification')) ?? '';
+  t.ok(line.length > 0 && line.length < 1000, `the line is ${line.length} characters`);
+  t.match(JSON.parse(line), { groupKey: /^\{\}:\{alertname="SaltAutoscalerScaleUp"\}x+…\(900038 chars\)$/, group: hashGroupKey(groupKey) });
+  t.equal(groupKeyDigest('{}:{alertname="A"}'), '{}:{alertname="A"}', 'a short key is logged whole');
 });

@@ -9,12 +9,14 @@ const QUERY_SECRET = 'token-in-the-query-string-1234';
 
 t.test('a token in the query string never reaches the request log', async (t) => {
   const { app, logLines } = buildTestApp({
-    registerWebhook: (child) => child.register(alertmanagerWebhook, {
-      config: testConfig({ webhookToken: 'the-configured-webhook-token' }),
-      onSignal: () => undefined,
-      now: () => 0,
-      logger: createLogger({ level: 'silent' }),
-    }),
+    registerWebhook: async (child) => {
+      await child.register(alertmanagerWebhook, {
+        config: testConfig({ webhookToken: 'the-configured-webhook-token' }),
+        onSignal: () => undefined,
+        now: () => 0,
+        logger: createLogger({ level: 'silent' }),
+      });
+    },
   });
   t.teardown(() => app.close());
   const res = await app.inject({ method: 'POST', url: `/alertmanager/webhook?token=${QUERY_SECRET}`, headers: { 'content-type': 'application/json' }, payload: '{}' });

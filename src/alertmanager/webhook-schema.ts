@@ -5,6 +5,7 @@
  *
  * Validation costs what it takes to find the first problem, never what the whole body would cost:
  *
+ *   text --at most MAX_JSON_CONTAINERS objects + arrays?---------------> (else rejected before JSON.parse)
  *   body --alerts an array of at most MAX_ALERTS_PER_NOTIFICATION?--> (else rejected before any deep check)
  *        --envelope (every key but the alerts)-----------------------> first issue reported
  *        --each alert in turn, stopping at the first invalid one-----> first issue reported
@@ -16,6 +17,34 @@ import { z } from 'zod';
 
 /** MAX_ALERTS_PER_NOTIFICATION is the most alerts one notification may carry; more is a 400 (see alertmanager.yml max_alerts). */
 export const MAX_ALERTS_PER_NOTIFICATION = 1000;
+
+/**
+ * MAX_JSON_CONTAINERS is the most objects + arrays a body may hold: a notification at the alert cap has about
+ * 3 per alert (the alert, its labels, its annotations) and a few around them. A body over it is refused before
+ * JSON.parse builds it (340,000 empty objects cost more to build than to reject).
+ */
+export const MAX_JSON_CONTAINERS = 16 * MAX_ALERTS_PER_NOTIFICATION;
+
+/**
+ * jsonContainersOver says whether JSON `text` opens more than `limit` objects and arrays (brackets inside strings do
+ * not count). It stops at the first container over the limit: rejecting costs what it takes to find that one.
+ */
+export function jsonContainersOver(text: string, limit: number): boolean {
+  let count = 0;
+  let inString = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (inString) {
+      if (c === 0x5c) i += 1; // backslash: skip the escaped character
+      else if (c === 0x22) inString = false;
+    } else if (c === 0x22) {
+      inString = true;
+    } else if ((c === 0x7b || c === 0x5b) && ++count > limit) {
+      return true;
+    }
+  }
+  return false;
+}
 
 /** MAX_FINGERPRINT_LENGTH bounds an alert fingerprint (Alertmanager's are 16 hex characters). */
 export const MAX_FINGERPRINT_LENGTH = 256;

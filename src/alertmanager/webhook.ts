@@ -4,6 +4,7 @@
  *   request --onRequest: auth (bearer webhookToken and/or basic auth)--> 401 + WWW-Authenticate
  *           --content type is application/json?--------------------------> 415
  *           --body within http.bodyLimit?-------------------------------> 413
+ *           --at most MAX_JSON_CONTAINERS objects + arrays (a scan)?-----> 400 {status:'error', reason}
  *           --JSON parses? version "4"? schema?-------------------------> 400 {status:'error', reason}
  *             (at most MAX_ALERTS_PER_NOTIFICATION alerts; stops at the first invalid one)
  *           --AlertBook.apply, onSignal per touched pool----------------> 200 {status:'ok', accepted, ignored}
@@ -17,7 +18,7 @@ import type { Logger } from 'pino';
 import type { AlertSignal } from '../core/types.ts';
 import type { Config } from '../config/schema.ts';
 import { AlertBook, groupKeyDigest } from './alert-book.ts';
-import { parseWebhookPayload } from './webhook-schema.ts';
+import { jsonContainersOver, MAX_ALERTS_PER_NOTIFICATION, MAX_JSON_CONTAINERS, parseWebhookPayload } from './webhook-schema.ts';
 
 /** WEBHOOK_PATH is the contract path of the receiver. */
 export const WEBHOOK_PATH = '/alertmanager/webhook';
@@ -100,6 +101,11 @@ export async function alertmanagerWebhook(app: FastifyInstance, opts: WebhookOpt
 
   app.removeAllContentTypeParsers();
   app.addContentTypeParser('application/json', { parseAs: 'string', bodyLimit: config.http.bodyLimitBytes }, (_req, body, done) => {
+    if (jsonContainersOver(body as string, MAX_JSON_CONTAINERS)) {
+      const reason = `body holds more than ${MAX_JSON_CONTAINERS} JSON objects and arrays: a notification carries at most ${MAX_ALERTS_PER_NOTIFICATION} alerts`;
+      done(Object.assign(new Error(reason), { statusCode: 400 }), undefined);
+      return;
+    }
     try {
       done(null, JSON.parse(body as string) as unknown);
     } catch {

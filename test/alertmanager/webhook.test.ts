@@ -3,7 +3,7 @@ import Fastify, { type FastifyInstance } from 'fastify';
 import { pino } from 'pino';
 import { alertmanagerWebhook, safeEqual } from '../../src/alertmanager/webhook.ts';
 import { groupKeyDigest, hashGroupKey } from '../../src/alertmanager/alert-book.ts';
-import { MAX_ALERTS_PER_NOTIFICATION, MAX_FINGERPRINT_LENGTH, parseWebhookPayload } from '../../src/alertmanager/webhook-schema.ts';
+import { jsonContainersOver, MAX_ALERTS_PER_NOTIFICATION, MAX_FINGERPRINT_LENGTH, MAX_JSON_CONTAINERS, parseWebhookPayload } from '../../src/alertmanager/webhook-schema.ts';
 import type { AlertSignal } from '../../src/core/types.ts';
 import { alert, notification, testConfig } from './payloads.ts';
 
@@ -95,16 +95,30 @@ t.test('a schema failure names the field', async (t) => {
   t.match(res.json().reason, /alerts\.0\.startsAt/);
 });
 
-t.test('a notification with more alerts than the cap is a 400 that says so, whatever its alerts hold', async (t) => {
+t.test('the 1 MB body of 340,000 empty alerts is a 400 that says why, before it is parsed', async (t) => {
   const { app, signals } = await build(t, { bodyLimit: '2MiB' });
-  // the adversarial body: 340,000 empty alerts in ~1 MB (zod once collected 1.36 M issues to report one)
+  // the adversarial body (zod once collected 1.36 M issues to report one of them)
   const body = `{"version":"4","groupKey":"g","status":"firing","receiver":"r","alerts":[${new Array(340_000).fill('{}').join(',')}]}`;
   const res = await post(app, body);
   t.equal(res.statusCode, 400);
-  t.match(res.json(), { status: 'error', reason: `invalid payload: too many alerts: 340000 in one notification, at most ${MAX_ALERTS_PER_NOTIFICATION}` });
+  t.match(res.json(), { status: 'error', reason: `body holds more than ${MAX_JSON_CONTAINERS} JSON objects and arrays: a notification carries at most ${MAX_ALERTS_PER_NOTIFICATION} alerts` });
+  t.same(signals, []);
+});
+
+t.test('a notification with more alerts than the cap is a 400 that says so, whatever its alerts hold', async (t) => {
+  const { app, signals } = await build(t, { bodyLimit: '2MiB' });
+  const res = await post(app, notification(new Array(MAX_ALERTS_PER_NOTIFICATION + 1).fill({})));
+  t.equal(res.statusCode, 400);
+  t.match(res.json(), { status: 'error', reason: `invalid payload: too many alerts: 1001 in one notification, at most ${MAX_ALERTS_PER_NOTIFICATION}` });
   t.same(signals, []);
   const atCap = await post(app, notification(new Array(MAX_ALERTS_PER_NOTIFICATION).fill(alert({}))));
   t.equal(atCap.statusCode, 200, 'the cap itself is accepted');
+});
+
+t.test('the container scan skips brackets inside strings and stops at the first container over the limit', async (t) => {
+  t.equal(jsonContainersOver('{"a":"{{{[[[\\"{{"}', 1), false);
+  t.equal(jsonContainersOver('{"a":[{}]}', 2), true);
+  t.equal(jsonContainersOver('{"a":[{}]}', 3), false);
 });
 
 t.test('validation stops at the first invalid alert and never reads the ones after it', async (t) => {

@@ -1,10 +1,10 @@
 /**
  * bench/run: `npm run bench [-- --full] [-- --only name,name]` runs every bench in turn, prints one summary table,
  * and writes bench/results/latest.json when the JSON is small (< 50 KB). Without `--full` the load bench runs
- * 15 s instead of 60 s and the memory bench 20 s.
+ * 15 s instead of 60 s, the memory bench 20 s, and the hostile-input flood 2,000 notifications instead of 10,000.
  *
  * ```
- *  ingest -> state -> sim -> webhook-latency -> memory -> load   (one after another: they would skew each other)
+ *  ingest -> state -> sim -> webhook-latency -> hostile-input -> memory -> load   (one after another: they would skew each other)
  * ```
  * ingest.ts and state.ts are written by other engineers; they are loaded by path so a missing or broken one is
  * reported as a row ("failed: ...") instead of stopping the other benches.
@@ -18,6 +18,7 @@ import { formatMachine, machineLoad } from './machine.ts';
 import { benchMemory, formatMemory } from './memory.ts';
 import { benchSim } from './sim.ts';
 import { benchSimRobustness } from './sim-robustness.ts';
+import { benchHostileInput, formatHostileInput } from './hostile-input.ts';
 import { benchWebhookLatency, formatWebhookLatency } from './webhook-latency.ts';
 
 /** SummaryRow is one line of the summary table. */
@@ -29,7 +30,7 @@ export interface SummaryRow {
 }
 
 /** BENCH_NAMES are the benches run.ts knows, in run order. */
-export const BENCH_NAMES = ['ingest', 'state', 'sim', 'sim-robustness', 'webhook-latency', 'memory', 'load'] as const;
+export const BENCH_NAMES = ['ingest', 'state', 'sim', 'sim-robustness', 'webhook-latency', 'hostile-input', 'memory', 'load'] as const;
 
 /** BenchName is one of BENCH_NAMES. */
 export type BenchName = typeof BENCH_NAMES[number];
@@ -47,6 +48,10 @@ async function runExternal(file: string, fn: string): Promise<Record<string, unk
   const result: unknown = await (bench as () => Promise<unknown>)();
   if (!isRecord(result)) throw new Error(`${fn}() returned no object`);
   return result;
+}
+
+function round(value: number): number {
+  return Math.round(value * 10) / 10;
 }
 
 function fmt(value: unknown, digits = 2): string {
@@ -121,6 +126,25 @@ export async function runAll(opts: { full: boolean; only?: readonly BenchName[];
       figure: `webhook->start p50 ${fmt(r.webhookToStart.p50Ms, 3)} / p99 ${fmt(r.webhookToStart.p99Ms, 3)} ms; empty route p50 ${fmt(r.emptyRoundTrip.p50Ms, 3)} / p99 ${fmt(r.emptyRoundTrip.p99Ms, 3)} ms; ratio p99 ${r.ratioP99}x`,
       target: 'p99 <= 5 ms and <= 3x empty',
       verdict: r.targetMet ? 'met' : 'NOT met',
+    };
+  });
+  await step('hostile-input', async () => {
+    const r = await benchHostileInput({ flood: opts.full ? 10_000 : 2_000, keyKiB: 100 });
+    results['hostile-input'] = r;
+    opts.log(formatHostileInput(r));
+    rows.push({
+      bench: 'hostile-input (1 MB body)',
+      figure: `1 MB hostile webhook: ${r.hostileStatus} in ${r.hostileMs} ms (median of 5, worst ${r.hostileMaxMs}); RSS +${r.hostileRssGrowthMiB} MiB for 4 in parallel; loop stall max ${r.hostileLoopDelayMaxMs} ms`,
+      target: '4xx in < 100 ms',
+      verdict: r.hostileStatus >= 400 && r.hostileStatus < 500 && r.hostileMs < 100 ? 'met' : 'NOT met',
+    });
+    const grownMiB = round(r.rssAfterFloodMiB - r.rssBeforeFloodMiB);
+    const heapGrownMiB = round(r.heapAfterFloodMiB - r.heapBeforeFloodMiB);
+    return {
+      bench: 'hostile-input (flood)',
+      figure: `${r.floodNotifications} notifications with unique ${r.floodKeyKiB} KiB group keys: RSS ${r.rssBeforeFloodMiB} -> ${r.rssAfterFloodMiB} MiB (${grownMiB >= 0 ? '+' : ''}${grownMiB}), heap ${r.heapBeforeFloodMiB} -> ${r.heapAfterFloodMiB} MiB`,
+      target: 'retained heap flat (< +10 MiB), RSS < +100 MiB',
+      verdict: heapGrownMiB < 10 && grownMiB < 100 ? 'met' : 'NOT met',
     };
   });
   await step('memory', async () => {

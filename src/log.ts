@@ -1,6 +1,6 @@
 /**
  * log: the pino factory. One root logger; components take `logger.child({component})`.
- * Every secret path is redacted: tokens, passwords, auth headers.
+ * Every secret path is redacted: tokens, passwords, auth headers; every `url` field loses its query values.
  */
 import { pino, type Logger, type DestinationStream } from 'pino';
 
@@ -14,11 +14,32 @@ export const REDACT_PATHS = [
   'authorization', 'cookie', '["x-auth-token"]',
 ];
 
+/** MAX_LOGGED_URL_CHARS bounds a logged URL (a path can be as long as the HTTP header limit). */
+const MAX_LOGGED_URL_CHARS = 512;
+
+/**
+ * redactUrl is a URL fit for a log line: every query value replaced by `[redacted]` (a token may travel as
+ * `?token=…`), credentials in an absolute URL (`user:password@`) replaced, and the whole cut at 512 characters.
+ */
+export function redactUrl(url: string): string {
+  const noCredentials = url.replace(/^([a-z][a-z0-9+.-]*:\/\/)[^/?#]*@/i, '$1[redacted]@');
+  const q = noCredentials.indexOf('?');
+  const path = q < 0 ? noCredentials : noCredentials.slice(0, q);
+  const query = q < 0 ? '' : `?${noCredentials.slice(q + 1).split('&').map((part) => {
+    const eq = part.indexOf('=');
+    return eq < 0 ? part : `${part.slice(0, eq)}=[redacted]`;
+  }).join('&')}`;
+  const line = path + query;
+  return line.length <= MAX_LOGGED_URL_CHARS ? line : `${line.slice(0, MAX_LOGGED_URL_CHARS)}…(${line.length} chars)`;
+}
+
 /** createLogger builds the root logger; `destination` lets tests capture the output. */
 export function createLogger(opts: { level?: string; destination?: DestinationStream } = {}): Logger {
   const options = {
     level: opts.level ?? process.env['SALT_AUTOSCALER_LOG_LEVEL'] ?? 'info',
     redact: { paths: REDACT_PATHS, censor: '[redacted]' },
+    // a `url` field is logged without its query values or credentials, whoever logs it (request lines, salt-api)
+    serializers: { url: (url: unknown) => (typeof url === 'string' ? redactUrl(url) : url) },
     base: { service: 'salt-autoscaler' },
   };
   return opts.destination ? pino(options, opts.destination) : pino(options);

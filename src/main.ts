@@ -14,6 +14,7 @@ import { toPoolSpec } from './config/load.ts';
 import { Engine, type EngineObserver, type ManagedPool } from './engine/engine.ts';
 import type { Clock } from './engine/ports.ts';
 import { LeaseKeeper } from './engine/lease.ts';
+import { configWarnings } from './config/warnings.ts';
 import { createLogger } from './log.ts';
 import { createMetrics, observeEventLag, type Metrics } from './prometheus/metrics.ts';
 import { PrometheusSource } from './prometheus/source.ts';
@@ -72,6 +73,7 @@ export function metricsObserver(metrics: Metrics, clock: Clock): EngineObserver 
 export async function startService(config: Config, opts: { logger?: Logger; clock?: Clock; signal?: AbortSignal } = {}): Promise<Service | undefined> {
   const logger = opts.logger ?? createLogger({ level: process.env['SALT_AUTOSCALER_LOG_LEVEL'] ?? config.log.level });
   const clock: Clock = opts.clock ?? { now: () => Date.now() };
+  for (const w of configWarnings(config)) logger.warn({ component: 'config', path: w.path, reason: w.message }, 'dangerous setting');
   const store = openStore(config.store.path, { logger });
   let onLost = (): void => {};
   const lost = new Promise<void>((resolve) => { onLost = resolve; });

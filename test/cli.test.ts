@@ -21,7 +21,8 @@ t.test('check-config prints every problem with its path and exits 2', async (t) 
   const r = run(['check-config', bad]);
   t.equal(r.status, 2);
   t.match(r.stderr + r.stdout, /salt\.url/);
-  t.match(r.stderr + r.stdout, /pools\[0\]/);
+  t.match(r.stderr + r.stdout, /pools\[0\]\.colour: unknown key/);
+  t.match(r.stderr, 'config: pools[0].max: must be >= min (3)', 'the cross-field problem, in the same run as the schema ones');
   t.notMatch(r.stderr, /at .*\.ts:\d+/, 'no stack trace');
 });
 

@@ -2,14 +2,74 @@
  * webhook-schema: the Alertmanager webhook payload, version "4" (Alertmanager's `notify/webhook` Message),
  * validated with zod at the edge. Unknown extra keys are tolerated (Alertmanager may add fields); known keys
  * must have the documented types.
+ *
+ * Validation costs what it takes to find the first problem, never what the whole body would cost:
+ *
+ *   text --at most MAX_JSON_CONTAINERS objects + arrays?---------------> (else rejected before JSON.parse)
+ *   body --alerts an array of at most MAX_ALERTS_PER_NOTIFICATION?--> (else rejected before any deep check)
+ *        --envelope (every key but the alerts)-----------------------> first issue reported
+ *        --each alert in turn, stopping at the first invalid one-----> first issue reported
+ *
+ * (zod collects every issue of a value it checks: 340,000 empty alerts in one 1 MB body were 1.36 M issues,
+ * 6-7 s of blocked event loop and ~1 GB, to report one of them.)
  */
 import { z } from 'zod';
 
-/** KeyValueSchema is a label or annotation set: string to string. */
-const KeyValueSchema = z.record(z.string(), z.string());
+/** MAX_ALERTS_PER_NOTIFICATION is the most alerts one notification may carry; more is a 400 (see alertmanager.yml max_alerts). */
+export const MAX_ALERTS_PER_NOTIFICATION = 1000;
+
+/**
+ * MAX_JSON_CONTAINERS is the most objects + arrays a body may hold: a notification at the alert cap has about
+ * 3 per alert (the alert, its labels, its annotations) and a few around them. A body over it is refused before
+ * JSON.parse builds it (340,000 empty objects cost more to build than to reject).
+ */
+export const MAX_JSON_CONTAINERS = 16 * MAX_ALERTS_PER_NOTIFICATION;
+
+/**
+ * jsonContainersOver says whether JSON `text` opens more than `limit` objects and arrays (brackets inside strings do
+ * not count). It stops at the first container over the limit: rejecting costs what it takes to find that one.
+ */
+export function jsonContainersOver(text: string, limit: number): boolean {
+  let count = 0;
+  let inString = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (inString) {
+      if (c === 0x5c) i += 1; // backslash: skip the escaped character
+      else if (c === 0x22) inString = false;
+    } else if (c === 0x22) {
+      inString = true;
+    } else if ((c === 0x7b || c === 0x5b) && ++count > limit) {
+      return true;
+    }
+  }
+  return false;
+}
+
+/** MAX_FINGERPRINT_LENGTH bounds an alert fingerprint (Alertmanager's are 16 hex characters). */
+export const MAX_FINGERPRINT_LENGTH = 256;
+
+/** firstNonString is the first key of `value` whose value is not a string (undefined when all are). */
+function firstNonString(value: Record<string, unknown>): string | undefined {
+  for (const key in value) if (typeof value[key] !== 'string') return key;
+  return undefined;
+}
+
+/**
+ * KeyValueSchema is a label or annotation set: string to string. Checked by hand up to the first bad value (a
+ * zod record would report every bad value of a hostile set).
+ */
+const KeyValueSchema = z.custom<Record<string, string>>().superRefine((value, ctx) => {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    ctx.addIssue({ code: 'custom', message: 'expected an object of strings' });
+    return;
+  }
+  const bad = firstNonString(value as Record<string, unknown>);
+  if (bad !== undefined) ctx.addIssue({ code: 'custom', message: `expected a string value, ${JSON.stringify(bad.slice(0, 40))} is not` });
+});
 
 /** TimestampSchema is an RFC 3339 time; Alertmanager sends `0001-01-01T00:00:00Z` for "not set". */
-const TimestampSchema = z.string().refine((s) => !Number.isNaN(Date.parse(s)), 'expected an RFC 3339 timestamp');
+const TimestampSchema = z.string().max(64).refine((s) => !Number.isNaN(Date.parse(s)), 'expected an RFC 3339 timestamp');
 
 /** WebhookAlertSchema is one alert of a notification. */
 export const WebhookAlertSchema = z.object({
@@ -19,14 +79,14 @@ export const WebhookAlertSchema = z.object({
   startsAt: TimestampSchema,
   endsAt: TimestampSchema.optional(),
   generatorURL: z.string().default(''),
-  fingerprint: z.string().min(1, 'fingerprint must not be empty'),
+  fingerprint: z.string().min(1, 'fingerprint must not be empty').max(MAX_FINGERPRINT_LENGTH, `fingerprint longer than ${MAX_FINGERPRINT_LENGTH} characters`),
 });
 
 /** WebhookAlert is one parsed alert. */
 export type WebhookAlert = z.output<typeof WebhookAlertSchema>;
 
-/** WebhookPayloadSchema is one webhook notification (the current state of one alert group). */
-export const WebhookPayloadSchema = z.object({
+/** WebhookEnvelopeSchema is a notification with its alerts unchecked (they are checked one by one). */
+const WebhookEnvelopeSchema = z.object({
   version: z.literal('4', { error: 'expected webhook payload version "4"' }),
   groupKey: z.string(),
   truncatedAlerts: z.number().int().nonnegative().default(0),
@@ -36,8 +96,44 @@ export const WebhookPayloadSchema = z.object({
   commonLabels: KeyValueSchema.default({}),
   commonAnnotations: KeyValueSchema.default({}),
   externalURL: z.string().default(''),
-  alerts: z.array(WebhookAlertSchema),
+  alerts: z.custom<unknown[]>((value) => Array.isArray(value), 'expected an array'),
 });
+
+/** WebhookPayloadSchema is one webhook notification (the current state of one alert group); the webhook uses parseWebhookPayload. */
+export const WebhookPayloadSchema = WebhookEnvelopeSchema.extend({ alerts: z.array(WebhookAlertSchema) });
 
 /** WebhookPayload is one parsed notification. */
 export type WebhookPayload = z.output<typeof WebhookPayloadSchema>;
+
+/** PayloadCheck is the outcome of parseWebhookPayload: the payload, or the first problem found in words. */
+export type PayloadCheck = { readonly success: true; readonly data: WebhookPayload } | { readonly success: false; readonly reason: string };
+
+function firstIssue(error: z.ZodError, prefix: readonly PropertyKey[]): string {
+  const issue = error.issues[0];
+  if (issue === undefined) return 'invalid payload';
+  const path = [...prefix, ...issue.path].map(String).join('.');
+  return `${path === '' ? 'body' : path}: ${issue.message}`;
+}
+
+/**
+ * parseWebhookPayload validates a parsed JSON body in time proportional to what it takes to reject it: the number of
+ * alerts first, then the envelope, then each alert until the first invalid one.
+ */
+export function parseWebhookPayload(body: unknown): PayloadCheck {
+  const alerts = typeof body === 'object' && body !== null ? (body as { alerts?: unknown }).alerts : undefined;
+  if (Array.isArray(alerts) && alerts.length > MAX_ALERTS_PER_NOTIFICATION) {
+    return {
+      success: false,
+      reason: `too many alerts: ${alerts.length} in one notification, at most ${MAX_ALERTS_PER_NOTIFICATION} (group by alertname, env, instance_type or set max_alerts on the receiver)`,
+    };
+  }
+  const envelope = WebhookEnvelopeSchema.safeParse(body);
+  if (!envelope.success) return { success: false, reason: firstIssue(envelope.error, []) };
+  const parsed: WebhookAlert[] = [];
+  for (const [i, raw] of envelope.data.alerts.entries()) {
+    const one = WebhookAlertSchema.safeParse(raw);
+    if (!one.success) return { success: false, reason: firstIssue(one.error, ['alerts', i]) };
+    parsed.push(one.data);
+  }
+  return { success: true, data: { ...envelope.data, alerts: parsed } };
+}

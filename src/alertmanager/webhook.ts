@@ -4,7 +4,9 @@
  *   request --onRequest: auth (bearer webhookToken and/or basic auth)--> 401 + WWW-Authenticate
  *           --content type is application/json?--------------------------> 415
  *           --body within http.bodyLimit?-------------------------------> 413
+ *           --at most MAX_JSON_CONTAINERS objects + arrays (a scan)?-----> 400 {status:'error', reason}
  *           --JSON parses? version "4"? schema?-------------------------> 400 {status:'error', reason}
+ *             (at most MAX_ALERTS_PER_NOTIFICATION alerts; stops at the first invalid one)
  *           --AlertBook.apply, onSignal per touched pool----------------> 200 {status:'ok', accepted, ignored}
  *
  * It answers fast and never with a 5xx: Alertmanager retries 5xx, and a payload we cannot read will not get
@@ -15,8 +17,8 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
 import type { AlertSignal } from '../core/types.ts';
 import type { Config } from '../config/schema.ts';
-import { AlertBook } from './alert-book.ts';
-import { WebhookPayloadSchema } from './webhook-schema.ts';
+import { AlertBook, groupKeyDigest } from './alert-book.ts';
+import { jsonContainersOver, MAX_ALERTS_PER_NOTIFICATION, MAX_JSON_CONTAINERS, parseWebhookPayload } from './webhook-schema.ts';
 
 /** WEBHOOK_PATH is the contract path of the receiver. */
 export const WEBHOOK_PATH = '/alertmanager/webhook';
@@ -99,6 +101,11 @@ export async function alertmanagerWebhook(app: FastifyInstance, opts: WebhookOpt
 
   app.removeAllContentTypeParsers();
   app.addContentTypeParser('application/json', { parseAs: 'string', bodyLimit: config.http.bodyLimitBytes }, (_req, body, done) => {
+    if (jsonContainersOver(body as string, MAX_JSON_CONTAINERS)) {
+      const reason = `body holds more than ${MAX_JSON_CONTAINERS} JSON objects and arrays: a notification carries at most ${MAX_ALERTS_PER_NOTIFICATION} alerts`;
+      done(Object.assign(new Error(reason), { statusCode: 400 }), undefined);
+      return;
+    }
     try {
       done(null, JSON.parse(body as string) as unknown);
     } catch {
@@ -131,12 +138,10 @@ export async function alertmanagerWebhook(app: FastifyInstance, opts: WebhookOpt
     if (typeof req.body === 'object' && version !== undefined && version !== '4') {
       return answer(reply, 400, { status: 'error', reason: `unsupported webhook version ${JSON.stringify(version).slice(0, 40)}, expected "4"` });
     }
-    const parsed = WebhookPayloadSchema.safeParse(req.body);
+    const parsed = parseWebhookPayload(req.body);
     if (!parsed.success) {
-      const issue = parsed.error.issues[0];
-      const reason = issue ? `${issue.path.join('.') || 'body'}: ${issue.message}` : 'invalid payload';
-      log.warn({ status: 400, reason }, 'webhook rejected');
-      return answer(reply, 400, { status: 'error', reason: `invalid payload: ${reason}` });
+      log.warn({ status: 400, reason: parsed.reason }, 'webhook rejected');
+      return answer(reply, 400, { status: 'error', reason: `invalid payload: ${parsed.reason}` });
     }
     const nowMs = now();
     const result = book.apply(parsed.data, nowMs);
@@ -148,7 +153,8 @@ export async function alertmanagerWebhook(app: FastifyInstance, opts: WebhookOpt
         log.error({ err, pool }, 'onSignal failed');
       }
     }
-    log.info({ groupKey: parsed.data.groupKey, accepted: result.accepted, ignored: result.ignored.length, pools: result.pools }, 'webhook notification');
+    // a bounded digest (a groupKey can be as long as the body): its start and the hash the alert book keys it by
+    log.info({ groupKey: groupKeyDigest(parsed.data.groupKey), group: result.group, accepted: result.accepted, ignored: result.ignored.length, pools: result.pools }, 'webhook notification');
     return answer(reply, 200, { status: 'ok', accepted: result.accepted, ignored: result.ignored });
   });
 }

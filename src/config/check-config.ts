@@ -1,10 +1,13 @@
 /**
  * check-config: the `check-config F` command. Prints every problem with its path and returns 2, or a
- * short summary of what the file configures and returns 0.
+ * short summary of what the file configures (and a warning per legal but dangerous setting) and returns 0.
+ * Nothing secret is printed: tokens and passwords only as "set" / "not set".
  */
 import { ConfigError } from '../errors.ts';
+import { redactUrl } from '../log.ts';
 import { formatProblems, loadConfig, type Env } from './load.ts';
 import { formatDuration } from './schema.ts';
+import { configWarnings, formatWarnings } from './warnings.ts';
 
 /** Output is where a command writes (process.stdout / process.stderr or a test buffer). */
 export interface Output {
@@ -17,9 +20,9 @@ export function runCheckConfig(path: string, out: Output, err: Output, env: Env 
     const config = loadConfig(path, env);
     const lines = [
       `config ${path}: ok`,
-      `salt: ${config.salt.url} as ${config.salt.username} (eauth ${config.salt.eauth}, ${config.salt.transport})`,
+      `salt: ${redactUrl(config.salt.url)} as ${config.salt.username} (eauth ${config.salt.eauth}, ${config.salt.transport})`,
       `http: ${config.http.listen} (webhook token ${config.http.webhookToken === undefined ? 'not set' : 'set'}, api token ${config.http.apiToken === undefined ? 'not set' : 'set'})`,
-      `prometheus: ${config.prometheus?.url ?? 'not configured (alerts only)'}`,
+      `prometheus: ${config.prometheus === undefined ? 'not configured (alerts only)' : redactUrl(config.prometheus.url)}`,
       `pools: ${config.pools.length}`,
       ...config.pools.map((p) => {
         const sources = [
@@ -32,6 +35,8 @@ export function runCheckConfig(path: string, out: Output, err: Output, env: Env 
       }),
     ];
     out.write(`${lines.join('\n')}\n`);
+    const warnings = configWarnings(config);
+    if (warnings.length > 0) err.write(`${formatWarnings(warnings)}\n`);
     return 0;
   } catch (e) {
     if (e instanceof ConfigError) {

@@ -4,16 +4,24 @@
  *   file --readFileSync--> text --yaml--> raw --parseConfig--> Config (deep-frozen)
  *     unreadable / YAML syntax error      -> ConfigError ASC_ERR_CONFIG_READ (with line numbers)
  *     any schema or cross-field problem   -> ConfigError ASC_ERR_CONFIG_INVALID with ALL problems
+ *     (loadConfig) a named file unreadable -> one more problem (salt.caFile)
+ *
+ * Every problem in one run: the schema's problems, then the cross-field ones. For the cross-field checks the
+ * document is salvaged section by section: a value that failed the schema is dropped (recorded as broken), and a
+ * check that reads a broken value is skipped (its problem is already reported).
  *
  * Secret precedence: a value written in the file wins; when the file does not set it, the env variable
  * (SALT_AUTOSCALER_SALT_PASSWORD, SALT_AUTOSCALER_WEBHOOK_TOKEN, SALT_AUTOSCALER_API_TOKEN) is used.
  */
-import { readFileSync } from 'node:fs';
+import { accessSync, constants, readFileSync, statSync } from 'node:fs';
 import { parseDocument } from 'yaml';
 import type { z } from 'zod';
 import { ConfigError } from '../errors.ts';
 import type { PoolSpec, Strategy } from '../core/types.ts';
-import { ConfigFileSchema, SECRET_ENV, resolvePools, type Config, type ConfigProblem, type PoolConfig } from './schema.ts';
+import {
+  ConfigFileSchema, EngineFieldsSchema, SaltFieldsSchema, SECRET_ENV, formatDuration, resolvePools, tokenProblem,
+  type Config, type ConfigFile, type ConfigProblem, type PoolConfig,
+} from './schema.ts';
 
 /** Env is the part of process.env the loader reads (secrets). */
 export type Env = Readonly<Record<string, string | undefined>>;
@@ -54,18 +62,116 @@ function invalid(problems: readonly ConfigProblem[]): ConfigError {
   return new ConfigError('ASC_ERR_CONFIG_INVALID', `config: ${problems.length} problem(s): ${problems.map((p) => `${p.path}: ${p.message}`).join('; ')}`, problems);
 }
 
-/** parseConfig validates an already-parsed document (YAML or JSON), resolves env secrets, returns it frozen; throws ConfigError. */
-export function parseConfig(raw: unknown, env: Env = process.env): Config {
-  const parsed = ConfigFileSchema.safeParse(raw ?? {});
-  if (!parsed.success) throw invalid(issuesToProblems(parsed.error.issues));
-  const file = parsed.data;
+function isPlainObject(value: unknown): value is Record<PropertyKey, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+/**
+ * dropAt removes the value at `path` from `root` (a clone) so the rest can parse: an object key is deleted, an object
+ * in an array is emptied (keeping the indexes of the others), anything else takes its container with it. Returns the
+ * path dropped, or undefined when that would be `root` itself.
+ */
+function dropAt(root: unknown, path: readonly PropertyKey[]): readonly PropertyKey[] | undefined {
+  if (path.length === 0) return undefined;
+  const parentPath = path.slice(0, -1);
+  const key = path[path.length - 1] as PropertyKey;
+  let parent: unknown = root;
+  for (const k of parentPath) parent = isPlainObject(parent) || Array.isArray(parent) ? (parent as Record<PropertyKey, unknown>)[k] : undefined;
+  if (Array.isArray(parent) && typeof key === 'number') {
+    const element: unknown = parent[key];
+    if (isPlainObject(element) && Object.keys(element).length > 0) {
+      parent[key] = {};
+      return path;
+    }
+    return dropAt(root, parentPath);
+  }
+  if (isPlainObject(parent) && Object.hasOwn(parent, key)) {
+    delete parent[key];
+    return path;
+  }
+  return dropAt(root, parentPath);
+}
+
+/** salvage parses `raw` with `schema`, dropping what fails until the rest parses; `broken` gets the dropped paths under `prefix`. */
+function salvage<S extends z.ZodType>(schema: S, raw: unknown, prefix: string, broken: Set<string>): z.output<S> | undefined {
+  const value: unknown = raw === undefined ? undefined : structuredClone(raw);
+  for (let round = 0; round < 1000; round++) {
+    const parsed = schema.safeParse(value);
+    if (parsed.success) return parsed.data;
+    for (const issue of parsed.error.issues) {
+      const unknownKeys = issue.code === 'unrecognized_keys';
+      for (const path of unknownKeys ? issue.keys.map((k) => [...issue.path, k]) : [issue.path]) {
+        const dropped = dropAt(value, path);
+        if (dropped === undefined) {
+          broken.add(prefix);
+          return undefined;
+        }
+        // an unknown key is reported, but breaks no value a cross-field check could read
+        if (!unknownKeys) broken.add(formatPath([prefix, ...dropped]));
+      }
+    }
+  }
+  broken.add(prefix);
+  return undefined;
+}
+
+/** fieldOf parses one field of a section on its own (undefined when absent or invalid: its problem is reported already). */
+function fieldOf<S extends z.ZodType>(schema: S, section: unknown, key: string): z.output<S> | undefined {
+  const raw = isPlainObject(section) ? section[key] : undefined;
+  const parsed = schema.safeParse(raw);
+  return parsed.success ? parsed.data : undefined;
+}
+
+/** ConfigCheck is every problem of a document, and the config when there is none. */
+export interface ConfigCheck {
+  readonly config?: Config;
+  readonly problems: readonly ConfigProblem[];
+}
+
+/** crossFieldProblems checks the rules across fields and sections on what of `raw` passed the schema. */
+function crossFieldProblems(raw: unknown, env: Env): { problems: ConfigProblem[]; pools: PoolConfig[] } {
+  const doc = isPlainObject(raw) ? raw : {};
+  const broken = new Set<string>();
+  const shape = ConfigFileSchema.shape;
+  const poolFile: Pick<ConfigFile, 'defaults' | 'matrix' | 'pools'> = {
+    defaults: salvage(shape.defaults, doc['defaults'], 'defaults', broken),
+    matrix: salvage(shape.matrix, doc['matrix'], 'matrix', broken),
+    pools: salvage(shape.pools, doc['pools'], 'pools', broken),
+  };
   const problems: ConfigProblem[] = [];
-  const pools = resolvePools(file, problems);
-  const password = file.salt.password ?? nonEmpty(env[SECRET_ENV.saltPassword]);
-  if (password === undefined) {
+  const pools = resolvePools(poolFile, problems, broken);
+  const salt = doc['salt'];
+  const password = fieldOf(SaltFieldsSchema.shape.password, salt, 'password');
+  const passwordWritten = isPlainObject(salt) && salt['password'] !== undefined;
+  if (password === undefined && !passwordWritten && nonEmpty(env[SECRET_ENV.saltPassword]) === undefined) {
     problems.push({ path: 'salt.password', message: `is required: set it in the file or in env ${SECRET_ENV.saltPassword}` });
   }
-  if (problems.length > 0 || password === undefined) throw invalid(problems);
+  const timeoutMs = fieldOf(SaltFieldsSchema.shape.timeout, salt, 'timeout');
+  const windowMs = fieldOf(EngineFieldsSchema.shape.startConfirmWindow, doc['engine'], 'startConfirmWindow');
+  if (timeoutMs !== undefined && windowMs !== undefined && windowMs < timeoutMs) {
+    problems.push({
+      path: 'engine.startConfirmWindow',
+      message: `must be at least salt.timeout (${formatDuration(timeoutMs)}), got ${formatDuration(windowMs)}: a start call may take that long to reach Salt, a shorter window gives the instance back to the reserve while its start is under way`,
+    });
+  }
+  const http = doc['http'];
+  for (const [key, envName] of [['webhookToken', SECRET_ENV.webhookToken], ['apiToken', SECRET_ENV.apiToken]] as const) {
+    const fromEnv = nonEmpty(env[envName]);
+    const written = isPlainObject(http) && http[key] !== undefined;
+    const problem = written || fromEnv === undefined ? undefined : tokenProblem(fromEnv);
+    if (problem !== undefined) problems.push({ path: `http.${key}`, message: `(from env ${envName}) ${problem}` });
+  }
+  return { problems, pools };
+}
+
+/** checkConfig validates an already-parsed document: every schema and cross-field problem, and the frozen config when there is none. */
+export function checkConfig(raw: unknown, env: Env = process.env): ConfigCheck {
+  const parsed = ConfigFileSchema.safeParse(raw ?? {});
+  const cross = crossFieldProblems(raw ?? {}, env);
+  const problems = [...(parsed.success ? [] : issuesToProblems(parsed.error.issues)), ...cross.problems];
+  if (!parsed.success || problems.length > 0) return { problems };
+  const file = parsed.data;
+  const password = file.salt.password ?? nonEmpty(env[SECRET_ENV.saltPassword]) ?? '';
   const webhookToken = file.http.webhookToken ?? nonEmpty(env[SECRET_ENV.webhookToken]);
   const apiToken = file.http.apiToken ?? nonEmpty(env[SECRET_ENV.apiToken]);
   const config: Config = {
@@ -80,9 +186,30 @@ export function parseConfig(raw: unknown, env: Env = process.env): Config {
     alerts: file.alerts,
     engine: file.engine,
     log: file.log,
-    pools,
+    pools: cross.pools,
   };
-  return deepFreeze(config);
+  return { config: deepFreeze(config), problems: [] };
+}
+
+/** parseConfig validates an already-parsed document (YAML or JSON), resolves env secrets, returns it frozen; throws ConfigError with every problem. */
+export function parseConfig(raw: unknown, env: Env = process.env): Config {
+  const { config, problems } = checkConfig(raw, env);
+  if (config === undefined) throw invalid(problems);
+  return config;
+}
+
+/** fileProblems checks that the files the config names can be read (salt.caFile), as serve will read them. */
+export function fileProblems(raw: unknown): ConfigProblem[] {
+  const caFile = fieldOf(SaltFieldsSchema.shape.caFile, isPlainObject(raw) ? raw['salt'] : undefined, 'caFile');
+  if (caFile === undefined) return [];
+  try {
+    accessSync(caFile, constants.R_OK);
+    if (!statSync(caFile).isFile()) return [{ path: 'salt.caFile', message: `${caFile} is not a file: serve reads the salt-api CA from it` }];
+    return [];
+  } catch (cause) {
+    const reason = (cause as NodeJS.ErrnoException).code ?? 'unreadable';
+    return [{ path: 'salt.caFile', message: `${caFile} cannot be read (${reason}): serve reads the salt-api CA from it and would fail` }];
+  }
 }
 
 function nonEmpty(value: string | undefined): string | undefined {
@@ -91,6 +218,11 @@ function nonEmpty(value: string | undefined): string | undefined {
 
 /** parseConfigText parses YAML text then validates it; YAML syntax errors -> ASC_ERR_CONFIG_READ with line numbers. */
 export function parseConfigText(text: string, env: Env = process.env, source = 'config'): Config {
+  return parseConfig(readDocument(text, source), env);
+}
+
+/** readDocument parses YAML text into plain data; YAML syntax errors -> ASC_ERR_CONFIG_READ with line numbers. */
+function readDocument(text: string, source: string): unknown {
   const doc = parseDocument(text, { prettyErrors: false, uniqueKeys: true });
   if (doc.errors.length > 0) {
     const problems = doc.errors.map((e) => {
@@ -107,11 +239,14 @@ export function parseConfigText(text: string, env: Env = process.env, source = '
   } catch (cause) {
     throw new ConfigError('ASC_ERR_CONFIG_READ', `${source}: YAML could not be converted (${(cause as Error).message})`, [{ path: '(yaml)', message: (cause as Error).message }], { cause });
   }
-  return parseConfig(raw, env);
+  return raw;
 }
 
-/** loadConfig reads and validates the YAML config at `path`; throws ConfigError (READ or INVALID) with every problem. */
-export function loadConfig(path: string, env: Env = process.env): Config {
+/**
+ * loadConfig reads and validates the YAML config at `path`, and checks that the files it names can be read; throws
+ * ConfigError (READ or INVALID) with every problem.
+ */
+export function loadConfig(path: string, env: Env = process.env, opts: { readonly checkFiles?: boolean } = {}): Config {
   let text: string;
   try {
     text = readFileSync(path, 'utf8');
@@ -119,7 +254,11 @@ export function loadConfig(path: string, env: Env = process.env): Config {
     const reason = (cause as NodeJS.ErrnoException).code ?? 'unreadable';
     throw new ConfigError('ASC_ERR_CONFIG_READ', `config ${path} could not be read (${reason})`, [{ path: '(file)', message: `${path} could not be read (${reason})` }], { cause });
   }
-  return parseConfigText(text, env, path);
+  const raw = readDocument(text, path);
+  const { config, problems } = checkConfig(raw, env);
+  const all = [...problems, ...(opts.checkFiles === false ? [] : fileProblems(raw))];
+  if (config === undefined || all.length > 0) throw invalid(all);
+  return config;
 }
 
 /** formatProblems renders one line per problem: `config: pools[1].max: must be >= min (0)`. */

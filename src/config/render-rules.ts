@@ -126,11 +126,12 @@ export function renderRules(config: Pick<Config, 'alerts' | 'pools'>): string {
 
 /**
  * runRenderRules is the `render-rules --config F` command: prints the rule file on `out` (0), or the config
- * problems on `err` (2). Secrets are not needed to render rules, so a missing salt password is not a problem here.
+ * problems on `err` (2). Secrets and salt-api files are not needed to render rules, so a missing salt password or an
+ * unreadable salt.caFile is not a problem here.
  */
 export function runRenderRules(path: string, out: { write(text: string): unknown }, err: { write(text: string): unknown }, env: Env = process.env): number {
   try {
-    const config = loadConfig(path, { ...env, [SECRET_ENV.saltPassword]: env[SECRET_ENV.saltPassword] || 'not-needed-to-render-rules' });
+    const config = loadConfig(path, { ...env, [SECRET_ENV.saltPassword]: env[SECRET_ENV.saltPassword] || 'not-needed-to-render-rules' }, { checkFiles: false });
     out.write(renderRules(config));
     return 0;
   } catch (e) {

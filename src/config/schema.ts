@@ -30,25 +30,50 @@ export function parseDurationMs(value: string | number): number | undefined {
 
 /** formatDuration renders ms the way a user would write it (`270s`, `5m`, `1h`, `500ms`). */
 export function formatDuration(ms: number): string {
+  if (ms % 86_400_000 === 0 && ms > 0) return `${ms / 86_400_000}d`;
   if (ms % 3_600_000 === 0 && ms > 0) return `${ms / 3_600_000}h`;
   if (ms % 60_000 === 0 && ms > 0) return `${ms / 60_000}m`;
   if (ms % 1000 === 0) return `${ms / 1000}s`;
   return `${ms}ms`;
 }
 
-/** duration is a duration field: `270s` | `5m` | `1h` | `500ms` | seconds (number) -> ms. */
-const duration = () =>
+/** MAX_DURATION_MS is the longest duration any field takes: Node timers cannot wait longer (2^31 - 1 ms, ~24.8 days). */
+export const MAX_DURATION_MS = 24 * 86_400_000;
+
+/** DurationBounds bounds one duration field; `why` ends the message of a value out of bounds. */
+interface DurationBounds {
+  readonly minMs?: number;
+  readonly maxMs?: number;
+  readonly why?: string;
+}
+
+/** duration is a duration field: `270s` | `5m` | `1h` | `500ms` | seconds (number) -> ms, within its bounds (at most MAX_DURATION_MS). */
+const duration = (bounds: DurationBounds = {}) =>
   z
     .union([z.number(), z.string()])
     .transform((value, ctx) => {
       const ms = parseDurationMs(value);
       if (ms === undefined) {
-        ctx.addIssue({ code: 'custom', message: `expected a duration like 270s, 5m, 1h, 500ms or a number of seconds, got ${JSON.stringify(value)}` });
+        ctx.addIssue({ code: 'custom', message: `expected a duration like 270s, 5m, 1h, 500ms or a number of seconds, got ${JSON.stringify(value).slice(0, 40)}` });
+        return z.NEVER;
+      }
+      const why = bounds.why === undefined ? '' : `: ${bounds.why}`;
+      if (bounds.minMs !== undefined && ms < bounds.minMs) {
+        ctx.addIssue({ code: 'custom', message: `must be at least ${formatDuration(bounds.minMs)}, got ${formatDuration(ms)}${why}` });
+        return z.NEVER;
+      }
+      const maxMs = Math.min(bounds.maxMs ?? MAX_DURATION_MS, MAX_DURATION_MS);
+      if (ms > maxMs) {
+        const reason = maxMs === MAX_DURATION_MS && bounds.maxMs === undefined ? ': Node timers cannot wait longer (a longer one fires at once)' : why;
+        ctx.addIssue({ code: 'custom', message: `must be at most ${formatDuration(maxMs)}, got ${ms > 1e15 ? `${ms.toExponential(2)} ms` : formatDuration(ms)}${reason}` });
         return z.NEVER;
       }
       return ms;
     })
     .meta({ type: 'duration' });
+
+/** MAX_BODY_LIMIT_BYTES is the largest http.bodyLimit accepted (64 MiB). */
+export const MAX_BODY_LIMIT_BYTES = 64 * 1_048_576;
 
 const SIZE_UNITS: Readonly<Record<string, number>> = { b: 1, kb: 1000, kib: 1024, mb: 1_000_000, mib: 1_048_576 };
 
@@ -70,25 +95,62 @@ const byteSize = () =>
       }
       return bytes;
     })
+    .refine((bytes) => bytes <= MAX_BODY_LIMIT_BYTES, {
+      message: `must be at most 64MiB: a body is parsed in one go on the event loop, a larger one stalls every request meanwhile`,
+    })
     .meta({ type: 'size' });
 
 const httpUrl = () => z.url({ protocol: /^https?$/, error: 'expected an http:// or https:// URL' });
+
+/** hasCredentials says whether a URL carries `user:password@` (never accepted: it would be logged and printed). */
+function hasCredentials(url: string): boolean {
+  try {
+    const parsed = new URL(url);
+    return parsed.username !== '' || parsed.password !== '';
+  } catch {
+    return false;
+  }
+}
+
+/** MIN_TOKEN_CHARS is the shortest bearer token accepted. */
+export const MIN_TOKEN_CHARS = 8;
+
+/** tokenProblem says what is wrong with a bearer token (undefined when it can be used). */
+export function tokenProblem(token: string): string | undefined {
+  if (/\s/.test(token)) return 'must not contain whitespace: a bearer token is one word, this one could never match';
+  if (token.length < MIN_TOKEN_CHARS) return `must be at least ${MIN_TOKEN_CHARS} characters, got ${token.length}: a shorter token can be guessed`;
+  return undefined;
+}
+
+/** bearerToken is a token field (webhookToken, apiToken). */
+const bearerToken = () => z.string().superRefine((token, ctx) => {
+  const problem = tokenProblem(token);
+  if (problem !== undefined) ctx.addIssue({ code: 'custom', message: problem });
+});
 const name = () => z.string().min(1, 'must not be empty');
 
-/** SaltSchema is `salt:` — how to reach salt-api (rest_cherrypy). */
-export const SaltSchema = z
+/** SaltFieldsSchema is `salt:` as written (SaltSchema renames its durations); its fields are checked one by one for cross-field rules. */
+export const SaltFieldsSchema = z
   .strictObject({
-    url: httpUrl().describe('salt-api base URL, e.g. https://salt:8000'),
+    url: httpUrl()
+      .refine((url) => !hasCredentials(url), 'must not carry credentials (user:password@): set salt.username and salt.password (or env SALT_AUTOSCALER_SALT_PASSWORD)')
+      .describe('salt-api base URL, e.g. https://salt:8000 (no user:password@)'),
     username: name().describe('salt-api user (external_auth entry)'),
     password: z.string().min(1).optional().describe('salt-api password; env SALT_AUTOSCALER_SALT_PASSWORD when absent here'),
     eauth: name().default('pam').describe('eauth backend sent to /login'),
     transport: z.enum(['sse', 'ws']).default('sse').describe('event stream: sse (/events) or ws (/ws)'),
     caFile: z.string().min(1).optional().describe('PEM file with the CA that signed salt-api\'s certificate'),
     tlsVerify: z.boolean().default(true).describe('verify salt-api\'s TLS certificate'),
-    heartbeatInterval: duration().prefault('30s').describe('how often a heartbeat event is fired through the stream'),
-    heartbeatTimeout: duration().prefault('10s').describe('a heartbeat not seen back within this marks the stream dead'),
-    timeout: duration().prefault('30s').describe('timeout of one salt-api HTTP call'),
-  })
+    heartbeatInterval: duration({ minMs: 1000, maxMs: 3_600_000, why: 'the heartbeat is how a silent event stream is noticed; it cannot be switched off' })
+      .prefault('30s').describe('how often a heartbeat event is fired through the stream (1s to 1h)'),
+    heartbeatTimeout: duration({ minMs: 100, maxMs: 600_000, why: 'a heartbeat needs time to come back; a stream silent longer goes unnoticed' })
+      .prefault('10s').describe('a heartbeat not seen back within this marks the stream dead (100ms to 10m)'),
+    timeout: duration({ minMs: 1000, maxMs: 600_000, why: 'a salt-api call needs time to answer (0 fails every call: never ready), and a hung one must not block the loop' })
+      .prefault('30s').describe('timeout of one salt-api HTTP call (1s to 10m)'),
+  });
+
+/** SaltSchema is `salt:` — how to reach salt-api (rest_cherrypy). */
+export const SaltSchema = SaltFieldsSchema
   .transform(({ heartbeatInterval, heartbeatTimeout, timeout, ...rest }) => ({
     ...rest,
     heartbeatIntervalMs: heartbeatInterval,
@@ -124,8 +186,8 @@ export const HttpSchema = z
       .refine((v) => parseListen(v) !== undefined, 'expected host:port, e.g. 127.0.0.1:9717 or [::1]:9717')
       .default('127.0.0.1:9717')
       .describe('address the HTTP server listens on'),
-    webhookToken: z.string().min(1).optional().describe('bearer token required on POST /alertmanager/webhook when set; env SALT_AUTOSCALER_WEBHOOK_TOKEN'),
-    apiToken: z.string().min(1).optional().describe('bearer token required on POST /api/*; env SALT_AUTOSCALER_API_TOKEN'),
+    webhookToken: bearerToken().optional().describe('bearer token required on POST /alertmanager/webhook when set (8+ characters, no whitespace); env SALT_AUTOSCALER_WEBHOOK_TOKEN'),
+    apiToken: bearerToken().optional().describe('bearer token required on POST /api/* (8+ characters, no whitespace); env SALT_AUTOSCALER_API_TOKEN'),
     webhookBasicAuth: z
       .strictObject({
         username: name().describe('basic auth user'),
@@ -133,7 +195,7 @@ export const HttpSchema = z
       })
       .optional()
       .describe('basic auth required on the webhook when set (Alertmanager http_config.basic_auth)'),
-    bodyLimit: byteSize().prefault('1MiB').describe('largest accepted request body (bytes, or 512KiB / 1MiB)'),
+    bodyLimit: byteSize().prefault('1MiB').describe('largest accepted request body (bytes, or 512KiB / 1MiB; at most 64MiB)'),
   })
   .transform(({ bodyLimit, listen, ...rest }) => {
     const { host, port } = parseListen(listen) ?? { host: '127.0.0.1', port: 9717 };
@@ -144,7 +206,7 @@ export const HttpSchema = z
 export const PrometheusSchema = z
   .strictObject({
     url: httpUrl().describe('Prometheus base URL, e.g. http://127.0.0.1:9090'),
-    timeout: duration().prefault('10s').describe('timeout of one query'),
+    timeout: duration({ minMs: 100, maxMs: 600_000, why: 'a query needs time to answer, and a hung one must not hold the signal' }).prefault('10s').describe('timeout of one query (100ms to 10m)'),
   })
   .transform(({ timeout, ...rest }) => ({ ...rest, timeoutMs: timeout }));
 
@@ -158,13 +220,18 @@ export const AlertsSchema = z.strictObject({
   workloadAnnotation: name().default('workload').describe('annotation (or label) carrying the workload value'),
 });
 
-/** EngineSchema is `engine:` — loop timing. */
-export const EngineSchema = z
+/** EngineFieldsSchema is `engine:` as written (EngineSchema renames its durations). */
+export const EngineFieldsSchema = z
   .strictObject({
-    reconcileInterval: duration().prefault('5m').describe('full reconcile with Salt at least this often'),
-    evaluateInterval: duration().prefault('15s').describe('each pool is evaluated at least this often'),
-    startConfirmWindow: duration().prefault('60s').describe('a start whose call timed out, or was cut by a crash, may still show up in Salt this long before the instance goes back to the reserve'),
-  })
+    reconcileInterval: duration({ minMs: 1000, maxMs: 86_400_000, why: 'each reconcile makes several salt-api calls (cloud.query, manage.up, grains): shorter floods the master, longer leaves drift uncorrected' })
+      .prefault('5m').describe('full reconcile with Salt at least this often (1s to 24h)'),
+    evaluateInterval: duration({ minMs: 100, maxMs: 3_600_000, why: 'each evaluation reads every pool and may run idle checks on minions' })
+      .prefault('15s').describe('each pool is evaluated at least this often (100ms to 1h)'),
+    startConfirmWindow: duration().prefault('60s').describe('a start whose call timed out, or was cut by a crash, may still show up in Salt this long before the instance goes back to the reserve (at least salt.timeout)'),
+  });
+
+/** EngineSchema is `engine:` — loop timing. */
+export const EngineSchema = EngineFieldsSchema
   .transform(({ reconcileInterval, evaluateInterval, startConfirmWindow }) => ({
     reconcileIntervalMs: reconcileInterval, evaluateIntervalMs: evaluateInterval, startConfirmWindowMs: startConfirmWindow,
   }));
@@ -347,10 +414,29 @@ function merge(base: PoolPatch, over: PoolPatch): PoolPatch {
   return out as PoolPatch;
 }
 
-/** resolvePools merges defaults, matrix and pools[] into complete pools, reporting every problem with its path. */
-export function resolvePools(file: ConfigFile, problems: ConfigProblem[]): PoolConfig[] {
+/**
+ * BrokenPaths are the paths of values that failed the schema (dropped before the cross-field checks). A check that
+ * reads one is skipped: its problem is already reported, and the default standing in for it would mislead.
+ */
+export type BrokenPaths = ReadonlySet<string>;
+
+/** brokenUnder says whether `path` or anything under it failed the schema. */
+export function brokenUnder(broken: BrokenPaths, path: string): boolean {
+  if (broken.has(path)) return true;
+  for (const b of broken) if (b.startsWith(`${path}.`) || b.startsWith(`${path}[`)) return true;
+  return false;
+}
+
+/** PoolSources are the places a pool is assembled from (`defaults`, `matrix.pool`, `pools[i]`). */
+type PoolSources = readonly string[];
+
+/**
+ * resolvePools merges defaults, matrix and pools[] into complete pools, reporting every problem with its path.
+ * `broken` lists values that failed the schema: checks reading them are skipped.
+ */
+export function resolvePools(file: Pick<ConfigFile, 'defaults' | 'matrix' | 'pools'>, problems: ConfigProblem[], broken: BrokenPaths = new Set()): PoolConfig[] {
   const defaults = file.defaults ?? {};
-  const entries: { patch: PoolPatch; path: string }[] = [];
+  const entries: { patch: PoolPatch; path: string; sources: PoolSources }[] = [];
   const byName = new Map<string, number>();
   if (file.matrix) {
     for (const env of file.matrix.envs) {
@@ -363,18 +449,20 @@ export function resolvePools(file: ConfigFile, problems: ConfigProblem[]): PoolC
           continue;
         }
         byName.set(poolName, entries.length);
-        entries.push({ patch: { ...patch, name: poolName }, path: `matrix[${poolName}]` });
+        entries.push({ patch: { ...patch, name: poolName }, path: `matrix[${poolName}]`, sources: ['defaults', 'matrix.pool'] });
       }
     }
   }
   (file.pools ?? []).forEach((entry, i) => {
     const path = `pools[${i}]`;
+    if (broken.has(path)) return;
     const guessName = entry.name ?? (entry.env !== undefined && entry.instanceType !== undefined ? `${entry.env}/${entry.instanceType}` : undefined);
     const matrixIndex = guessName === undefined ? undefined : byName.get(guessName);
     const existing = matrixIndex === undefined ? undefined : entries[matrixIndex];
     if (existing && existing.path.startsWith('matrix[')) {
       existing.patch = merge(existing.patch, entry);
       existing.path = path;
+      existing.sources = [...existing.sources, path];
       return;
     }
     if (existing) {
@@ -382,21 +470,55 @@ export function resolvePools(file: ConfigFile, problems: ConfigProblem[]): PoolC
       return;
     }
     if (guessName !== undefined) byName.set(guessName, entries.length);
-    entries.push({ patch: merge(defaults, entry), path });
+    entries.push({ patch: merge(defaults, entry), path, sources: ['defaults', path] });
   });
-  if (entries.length === 0) problems.push({ path: 'pools', message: 'at least one pool is required (in pools or matrix)' });
-  const pools: PoolConfig[] = [];
-  for (const { patch, path } of entries) {
-    const pool = completePool(patch, path, problems);
-    if (pool) pools.push(pool);
+  if (entries.length === 0 && !brokenUnder(broken, 'pools') && !brokenUnder(broken, 'matrix')) {
+    problems.push({ path: 'pools', message: 'at least one pool is required (in pools or matrix)' });
   }
+  const pools: PoolConfig[] = [];
+  const paths: string[] = [];
+  for (const { patch, path, sources } of entries) {
+    const ok = (...keys: (keyof PoolPatch)[]): boolean => keys.every((key) => sources.every((source) => !brokenUnder(broken, `${source}.${key}`)));
+    const pool = completePool(patch, path, problems, ok);
+    if (pool) {
+      pools.push(pool);
+      paths.push(path);
+    }
+  }
+  crossPoolProblems(pools, paths, problems);
   return pools;
 }
 
-function completePool(p: PoolPatch, path: string, problems: ConfigProblem[]): PoolConfig | undefined {
+/**
+ * crossPoolProblems checks what no single pool can: an instance reserved by two pools (the second would never get
+ * it), and two pools with the same env and instance type (alerts and workload queries could not tell them apart).
+ */
+function crossPoolProblems(pools: readonly PoolConfig[], paths: readonly string[], problems: ConfigProblem[]): void {
+  const reservedBy = new Map<string, number>();
+  const byLabels = new Map<string, number>();
+  pools.forEach((pool, i) => {
+    const path = paths[i] ?? pool.name;
+    for (const id of pool.reserved) {
+      const other = reservedBy.get(id);
+      if (other === undefined) reservedBy.set(id, i);
+      else problems.push({ path: `${path}.reserved`, message: `${id} is also reserved by pool ${pools[other]?.name ?? ''} (${paths[other] ?? ''}): an instance belongs to one pool, the second would never get it` });
+    }
+    const labels = `${pool.env}\u0000${pool.instanceType}`;
+    const other = byLabels.get(labels);
+    if (other === undefined) byLabels.set(labels, i);
+    else {
+      problems.push({
+        path: `${path}.instanceType`,
+        message: `pool ${pool.name} has the same env (${pool.env}) and instanceType (${pool.instanceType}) as pool ${pools[other]?.name ?? ''} (${paths[other] ?? ''}): alerts and workload queries find a pool by these two, they could not tell them apart`,
+      });
+    }
+  });
+}
+
+function completePool(p: PoolPatch, path: string, problems: ConfigProblem[], ok: (...keys: (keyof PoolPatch)[]) => boolean): PoolConfig | undefined {
   const before = problems.length;
   const need = (key: keyof PoolPatch, what: string) => {
-    if (p[key] === undefined) problems.push({ path: `${path}.${key}`, message: `is required (${what})` });
+    if (p[key] === undefined && ok(key)) problems.push({ path: `${path}.${key}`, message: `is required (${what})` });
   };
   need('env', 'the env label value');
   need('instanceType', 'the instance type label value');
@@ -410,17 +532,18 @@ function completePool(p: PoolPatch, path: string, problems: ConfigProblem[]): Po
   const reserved = p.reserved ?? POOL_DEFAULTS.reserved;
   const baseMs = p.failureBackoff?.base ?? POOL_DEFAULTS.failureBackoff.baseMs;
   const maxMs = p.failureBackoff?.max ?? POOL_DEFAULTS.failureBackoff.maxMs;
-  if (p.max !== undefined && p.max < min) problems.push({ path: `${path}.max`, message: `must be >= min (${min})` });
-  if (!(downThreshold < upThreshold)) problems.push({ path: `${path}.downThreshold`, message: `must be < upThreshold (${upThreshold})` });
-  if (intervalMs <= 0) problems.push({ path: `${path}.interval`, message: 'must be > 0' });
-  if (reserved.length === 0 && p.reservedPattern === undefined && p.profile === undefined) {
+  if (p.max !== undefined && p.max < min && ok('max', 'min')) problems.push({ path: `${path}.max`, message: `must be >= min (${min})` });
+  if (!(downThreshold < upThreshold) && ok('downThreshold', 'upThreshold')) problems.push({ path: `${path}.downThreshold`, message: `must be < upThreshold (${upThreshold})` });
+  if (intervalMs <= 0 && ok('interval')) problems.push({ path: `${path}.interval`, message: 'must be > 0' });
+  if (reserved.length === 0 && p.reservedPattern === undefined && p.profile === undefined && ok('reserved', 'reservedPattern', 'profile')) {
     problems.push({ path: `${path}.reserved`, message: 'the pool has no instances: set reserved, reservedPattern or profile' });
   }
   if (new Set(reserved).size !== reserved.length) problems.push({ path: `${path}.reserved`, message: 'lists a minion id twice' });
-  if (scaleIn === 'destroy' && p.profile === undefined) {
+  if (scaleIn === 'destroy' && p.profile === undefined && ok('scaleIn', 'profile')) {
     problems.push({ path: `${path}.scaleIn`, message: 'destroy requires a profile (destroyed instances must be re-creatable)' });
   }
-  if (baseMs > maxMs) problems.push({ path: `${path}.failureBackoff.base`, message: `must be <= failureBackoff.max (${formatDuration(maxMs)})` });
+  if (baseMs > maxMs && ok('failureBackoff')) problems.push({ path: `${path}.failureBackoff.base`, message: `must be <= failureBackoff.max (${formatDuration(maxMs)})` });
+  if (!ok('env', 'instanceType', 'max', 'provider', 'min', 'upThreshold', 'downThreshold', 'interval', 'reserved', 'reservedPattern', 'profile', 'scaleIn', 'failureBackoff')) return undefined;
   if (problems.length > before || p.env === undefined || p.instanceType === undefined || p.max === undefined || p.provider === undefined) return undefined;
   return {
     name: p.name ?? `${p.env}/${p.instanceType}`,

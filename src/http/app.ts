@@ -6,7 +6,7 @@
  * request --> onRequest (POST /api/*: bearer apiToken) --> route --> reply
  *                 |                                          |
  *                 +------ HttpError / zod / fastify 4xx -----+--> error handler --> {error, code} JSON
- * onResponse: one log line {method, url, status, durationMs}; headers are never logged
+ * onResponse: one log line {method, url, status, durationMs}; headers and query values are never logged
  * ```
  * Every error answers JSON `{error, code?}`: a bad request is 4xx with its reason, never a 500.
  */
@@ -14,7 +14,7 @@ import Fastify, { LogController, type FastifyBaseLogger, type FastifyError, type
 import { ZodError } from 'zod';
 import type { EngineApi } from '../engine/ports.ts';
 import { AutoscalerError } from '../errors.ts';
-import type { Logger } from '../log.ts';
+import { redactUrl, type Logger } from '../log.ts';
 import { syncPoolGauges, type Metrics } from '../prometheus/metrics.ts';
 import { registerApiRoutes } from './api-routes.ts';
 import { HttpError } from './http-error.ts';
@@ -71,7 +71,7 @@ export function buildApp(opts: AppOptions): FastifyInstance {
   });
 
   app.addHook('onResponse', async (request, reply) => {
-    const line = { method: request.method, url: request.url, status: reply.statusCode, durationMs: Math.round(reply.elapsedTime * 10) / 10 };
+    const line = { method: request.method, url: redactUrl(request.url), status: reply.statusCode, durationMs: Math.round(reply.elapsedTime * 10) / 10 };
     const quiet = request.method === 'GET' && reply.statusCode < 400 && QUIET_GET_PATHS.test(request.url);
     if (quiet) request.log.debug(line, 'request');
     else request.log.info(line, 'request');
@@ -80,7 +80,7 @@ export function buildApp(opts: AppOptions): FastifyInstance {
   app.setErrorHandler(async (err: unknown, request, reply) => {
     const status = errorStatus(err);
     const message = err instanceof Error ? err.message : String(err);
-    if (status >= 500) request.log.error({ err, method: request.method, url: request.url }, 'request failed');
+    if (status >= 500) request.log.error({ err, method: request.method, url: redactUrl(request.url) }, 'request failed');
     if (err instanceof HttpError) void reply.headers(err.headers);
     const code = err instanceof AutoscalerError
       ? err.code

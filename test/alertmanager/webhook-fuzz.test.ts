@@ -46,7 +46,7 @@ const contentType = fc.oneof(
   { arbitrary: fc.string(), weight: 1 },
 );
 const authorization = fc.oneof(
-  { arbitrary: fc.constant<string | undefined>('Bearer tok-en'), weight: 12 },
+  { arbitrary: fc.constant<string | undefined>('Bearer fuzz-tok-en'), weight: 12 },
   { arbitrary: fc.constantFrom<string | undefined>(undefined, 'Bearer wrong', 'Basic !!!', 'Bearer '), weight: 1 },
   { arbitrary: fc.string(), weight: 1 },
 );
@@ -54,7 +54,7 @@ const authorization = fc.oneof(
 t.test('10,000 generated webhook requests: no crash, no 5xx, every rejection a 4xx with a reason', async (t) => {
   const app = Fastify();
   await app.register(alertmanagerWebhook, {
-    config: testConfig({ webhookToken: 'tok-en' }),
+    config: testConfig({ webhookToken: 'fuzz-tok-en' }),
     onSignal: () => undefined,
     now: () => Date.parse('2026-11-28T07:00:30Z'),
     logger: pino({ level: 'silent' }),

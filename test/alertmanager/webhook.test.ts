@@ -2,6 +2,8 @@ import t from 'tap';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { pino } from 'pino';
 import { alertmanagerWebhook, safeEqual } from '../../src/alertmanager/webhook.ts';
+import { groupKeyDigest, hashGroupKey } from '../../src/alertmanager/alert-book.ts';
+import { jsonContainersOver, MAX_ALERTS_PER_NOTIFICATION, MAX_FINGERPRINT_LENGTH, MAX_JSON_CONTAINERS, parseWebhookPayload } from '../../src/alertmanager/webhook-schema.ts';
 import type { AlertSignal } from '../../src/core/types.ts';
 import { alert, notification, testConfig } from './payloads.ts';
 
@@ -93,6 +95,49 @@ t.test('a schema failure names the field', async (t) => {
   t.match(res.json().reason, /alerts\.0\.startsAt/);
 });
 
+t.test('the 1 MB body of 340,000 empty alerts is a 400 that says why, before it is parsed', async (t) => {
+  const { app, signals } = await build(t, { bodyLimit: '2MiB' });
+  // the adversarial body (zod once collected 1.36 M issues to report one of them)
+  const body = `{"version":"4","groupKey":"g","status":"firing","receiver":"r","alerts":[${new Array(340_000).fill('{}').join(',')}]}`;
+  const res = await post(app, body);
+  t.equal(res.statusCode, 400);
+  t.match(res.json(), { status: 'error', reason: `body holds more than ${MAX_JSON_CONTAINERS} JSON objects and arrays: a notification carries at most ${MAX_ALERTS_PER_NOTIFICATION} alerts` });
+  t.same(signals, []);
+});
+
+t.test('a notification with more alerts than the cap is a 400 that says so, whatever its alerts hold', async (t) => {
+  const { app, signals } = await build(t, { bodyLimit: '2MiB' });
+  const res = await post(app, notification(new Array(MAX_ALERTS_PER_NOTIFICATION + 1).fill({})));
+  t.equal(res.statusCode, 400);
+  t.match(res.json(), { status: 'error', reason: `invalid payload: too many alerts: 1001 in one notification, at most ${MAX_ALERTS_PER_NOTIFICATION}` });
+  t.same(signals, []);
+  const atCap = await post(app, notification(new Array(MAX_ALERTS_PER_NOTIFICATION).fill(alert({}))));
+  t.equal(atCap.statusCode, 200, 'the cap itself is accepted');
+});
+
+t.test('the container scan skips brackets inside strings and stops at the first container over the limit', async (t) => {
+  t.equal(jsonContainersOver('{"a":"{{{[[[\\"{{"}', 1), false);
+  t.equal(jsonContainersOver('{"a":[{}]}', 2), true);
+  t.equal(jsonContainersOver('{"a":[{}]}', 3), false);
+});
+
+t.test('validation stops at the first invalid alert and never reads the ones after it', async (t) => {
+  const reads = new Set<number>();
+  const alerts = Array.from({ length: 500 }, (_, i) => new Proxy({}, { get: (target, key) => { reads.add(i); return Reflect.get(target, key); } }));
+  const check = parseWebhookPayload({ ...notification([]), alerts: [alert({}), ...alerts] });
+  t.match(check, { success: false, reason: /^alerts\.1\.status: / });
+  t.same([...reads], [0], 'only the first invalid alert was looked at');
+  const labels: Record<string, unknown> = Object.fromEntries(Array.from({ length: 1000 }, (_, i) => [`l${i}`, i]));
+  t.match(parseWebhookPayload(notification([{ ...alert({}), labels }])), { success: false, reason: /^alerts\.0\.labels: expected a string value, "l0" is not$/ });
+});
+
+t.test('an alert fingerprint longer than Alertmanager ever sends is a 400', async (t) => {
+  const { app } = await build(t);
+  const res = await post(app, notification([alert({ fingerprint: 'f'.repeat(MAX_FINGERPRINT_LENGTH + 1) })]));
+  t.equal(res.statusCode, 400);
+  t.match(res.json().reason, /alerts\.0\.fingerprint: fingerprint longer than 256 characters/);
+});
+
 t.test('an empty body is a 400', async (t) => {
   const { app } = await build(t);
   const res = await app.inject({ method: 'POST', url: '/alertmanager/webhook' });
@@ -162,4 +207,23 @@ t.test('the webhook token never reaches the log', async (t) => {
   await post(app, '{bad', { authorization: 'Bearer very-secret-token-1234' });
   t.ok(lines.length >= 3, 'the receiver logged');
   t.notMatch(lines.join(''), /very-secret-token/);
+});
+
+t.test('an accepted notification logs a bounded digest of its groupKey, never the whole key', async (t) => {
+  const lines: string[] = [];
+  const app = Fastify({ logger: false });
+  await app.register(alertmanagerWebhook, {
+    config: testConfig({ bodyLimit: '2MiB' }),
+    onSignal: () => undefined,
+    now: () => T0,
+    logger: pino({ level: 'info' }, { write: (s: string) => { lines.push(s); } }),
+  });
+  t.teardown(() => app.close());
+  const groupKey = `{}:{alertname="SaltAutoscalerScaleUp"}${'x'.repeat(900_000)}`;
+  const res = await post(app, notification([alert({ status: 'resolved' })], { groupKey }));
+  t.equal(res.statusCode, 200);
+  const line = lines.find((l) => l.includes('webhook notification')) ?? '';
+  t.ok(line.length > 0 && line.length < 1000, `the line is ${line.length} characters`);
+  t.match(JSON.parse(line), { groupKey: /^\{\}:\{alertname="SaltAutoscalerScaleUp"\}x+…\(900038 chars\)$/, group: hashGroupKey(groupKey) });
+  t.equal(groupKeyDigest('{}:{alertname="A"}'), '{}:{alertname="A"}', 'a short key is logged whole');
 });

@@ -1,13 +1,14 @@
 import t from 'tap';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { loadConfig } from '../../src/config/load.ts';
+import { parseConfigText } from '../../src/config/load.ts';
 import { REFERENCE_HEADER, renderReference, withReadmeReference } from '../../src/config/reference.ts';
 
 const ROOT = new URL('../../', import.meta.url).pathname;
 
 t.test('examples/config.yaml passes the schema and has the contract pools', async (t) => {
-  const config = loadConfig(join(ROOT, 'examples/config.yaml'), { SALT_AUTOSCALER_SALT_PASSWORD: 'from-env' });
+  // the schema only: the example names salt-api's CA file of a master (/etc/ssl/salt-api.pem), not of this machine
+  const config = parseConfigText(readFileSync(join(ROOT, 'examples/config.yaml'), 'utf8'), { SALT_AUTOSCALER_SALT_PASSWORD: 'from-env' });
   t.same(config.pools.map((p) => p.name), ['prod/type1', 'prod/type2', 'dev/type1', 'dev/type2', 'prod/type3']);
   t.match(config.pools[0], { max: 5, reserved: ['gpu-prod-1', 'gpu-prod-2'], profile: 'gpu-type1', strategy: 'threshold', intervalMs: 270_000 });
   t.match(config.pools[2], { reservedPattern: 'gpu-dev-type1-*', workloadQuery: 'sum(queue_length{env="dev",instance_type="type1"})' });

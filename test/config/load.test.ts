@@ -60,7 +60,11 @@ t.test('every problem is reported at once, each with its path', async (t) => {
     pools: [pool, { ...pool, name: 'b', min: 3, max: 1, downThreshold: 2, upThreshold: 1, interval: 'soon' }],
   }, {}));
   const paths = problems.map((p) => p.path).sort();
-  t.same(paths, ['http.listen', 'pools[1].interval', 'salt.colour', 'salt.url'], 'schema problems first (cross-field checks need valid fields)');
+  t.same(paths, ['http.listen', 'pools[1].downThreshold', 'pools[1].interval', 'pools[1].max', 'salt.colour', 'salt.url'], 'schema and cross-field problems in one run');
+  t.same(problems.slice(-2), [
+    { path: 'pools[1].max', message: 'must be >= min (3)' },
+    { path: 'pools[1].downThreshold', message: 'must be < upThreshold (1)' },
+  ], 'cross-field problems after the schema ones');
   t.match(problems.find((p) => p.path === 'salt.colour'), { message: 'unknown key' });
   const cross = problemsOf(() => parseConfig({ salt, pools: [pool, { ...pool, name: 'b', min: 3, max: 1, downThreshold: 2, upThreshold: 1 }] }, {}));
   t.same(cross, [
@@ -117,14 +121,14 @@ t.test('a merged matrix pool reports problems at the pools entry path', async (t
 });
 
 t.test('secrets come from the file first, from env when the file does not set them', async (t) => {
-  const env = { SALT_AUTOSCALER_SALT_PASSWORD: 'env-pw', SALT_AUTOSCALER_WEBHOOK_TOKEN: 'env-wh', SALT_AUTOSCALER_API_TOKEN: 'env-api' };
+  const env = { SALT_AUTOSCALER_SALT_PASSWORD: 'env-pw', SALT_AUTOSCALER_WEBHOOK_TOKEN: 'env-webhook-token', SALT_AUTOSCALER_API_TOKEN: 'env-api-token' };
   const fromEnv = parseConfig({ salt: { url: salt.url, username: 'u' }, pools: [pool] }, env);
   t.equal(fromEnv.salt.password, 'env-pw');
-  t.equal(fromEnv.http.webhookToken, 'env-wh');
-  t.equal(fromEnv.http.apiToken, 'env-api');
-  const fromFile = parseConfig({ salt, http: { webhookToken: 'file-wh' }, pools: [pool] }, env);
+  t.equal(fromEnv.http.webhookToken, 'env-webhook-token');
+  t.equal(fromEnv.http.apiToken, 'env-api-token');
+  const fromFile = parseConfig({ salt, http: { webhookToken: 'file-webhook-token' }, pools: [pool] }, env);
   t.equal(fromFile.salt.password, 'secret');
-  t.equal(fromFile.http.webhookToken, 'file-wh');
+  t.equal(fromFile.http.webhookToken, 'file-webhook-token');
   t.same(problemsOf(() => parseConfig({ salt: { url: salt.url, username: 'u' }, pools: [pool] }, { SALT_AUTOSCALER_SALT_PASSWORD: '' })), [
     { path: 'salt.password', message: 'is required: set it in the file or in env SALT_AUTOSCALER_SALT_PASSWORD' },
   ]);
@@ -156,11 +160,61 @@ t.test('formatProblems prints one line per problem with its path', async (t) => 
 });
 
 t.test('toPoolSpec gives the core its view of a pool', async (t) => {
-  const config = parseConfig({ salt, pools: [{ ...pool, strategy: 'target', perInstance: 4, profile: 'gpu' }, { ...pool, name: 'th', strategy: 'threshold' }] }, {});
+  const config = parseConfig({ salt, pools: [{ ...pool, strategy: 'target', perInstance: 4, profile: 'gpu' }, { ...pool, instanceType: 'type2', reserved: ['gpu-prod-2'], name: 'th', strategy: 'threshold' }] }, {});
   const spec = toPoolSpec(config.pools[0]!);
   t.match(spec, { name: 'prod/type1', strategy: { kind: 'target', perInstance: 4 }, canCreate: true, failureBackoffBaseMs: 60_000, intervalMs: 270_000 });
   t.same(toPoolSpec(config.pools[1]!).strategy, { kind: 'threshold' });
   t.equal(toPoolSpec(config.pools[1]!).canCreate, false);
+});
+
+t.test('hostile settings are refused in one run, each with its path and why', async (t) => {
+  const problems = problemsOf(() => parseConfig({
+    salt: { url: 'https://autoscaler:hunter2@salt:8000', username: 'u', password: 'p', timeout: 0, heartbeatInterval: 0 },
+    http: { webhookToken: ' ', apiToken: 'x', bodyLimit: '2000MiB' },
+    engine: { reconcileInterval: '1ms' },
+    pools: [
+      pool,
+      { ...pool, name: 'twin' },
+      { env: 'dev', instanceType: 't9', max: 1, provider: 'c', profile: 'p', interval: '99999999999h' },
+    ],
+  }, {}));
+  const byPath = new Map(problems.map((p) => [p.path, p.message]));
+  t.same([...byPath.keys()].sort(), [
+    'engine.reconcileInterval', 'http.apiToken', 'http.bodyLimit', 'http.webhookToken', 'pools[1].instanceType', 'pools[1].reserved',
+    'pools[2].interval', 'salt.heartbeatInterval', 'salt.timeout', 'salt.url',
+  ]);
+  t.match(byPath.get('salt.url'), /must not carry credentials \(user:password@\)/);
+  t.notMatch(JSON.stringify(problems), /hunter2/, 'the password in the URL is never printed back');
+  t.match(byPath.get('salt.timeout'), /must be at least 1s, got 0s: a salt-api call needs time to answer/);
+  t.match(byPath.get('salt.heartbeatInterval'), /must be at least 1s, got 0s: .*cannot be switched off/);
+  t.match(byPath.get('engine.reconcileInterval'), /must be at least 1s, got 1ms: .*floods the master/);
+  t.match(byPath.get('pools[2].interval'), /must be at most 24d, .*Node timers cannot wait longer/);
+  t.match(byPath.get('http.webhookToken'), /must not contain whitespace: .*could never match/);
+  t.match(byPath.get('http.apiToken'), /must be at least 8 characters, got 1/);
+  t.match(byPath.get('http.bodyLimit'), /must be at most 64MiB/);
+  t.match(byPath.get('pools[1].reserved'), /gpu-prod-1 is also reserved by pool prod\/type1 \(pools\[0\]\)/);
+  t.match(byPath.get('pools[1].instanceType'), /same env \(prod\) and instanceType \(type1\) as pool prod\/type1/);
+});
+
+t.test('a start confirm window shorter than salt.timeout is refused with its path', async (t) => {
+  t.same(problemsOf(() => parseConfig({ salt: { ...salt, timeout: '30s' }, engine: { startConfirmWindow: '10s' }, pools: [pool] }, {})), [{
+    path: 'engine.startConfirmWindow',
+    message: 'must be at least salt.timeout (30s), got 10s: a start call may take that long to reach Salt, a shorter window gives the instance back to the reserve while its start is under way',
+  }]);
+  t.equal(parseConfig({ salt: { ...salt, timeout: '30s' }, engine: { startConfirmWindow: '30s' }, pools: [pool] }, {}).engine.startConfirmWindowMs, 30_000);
+});
+
+t.test('tokens from env are held to the same rules as tokens in the file', async (t) => {
+  t.same(problemsOf(() => parseConfig({ salt, pools: [pool] }, { SALT_AUTOSCALER_API_TOKEN: 'abc' })).map((p) => p.path), ['http.apiToken']);
+  t.match(problemsOf(() => parseConfig({ salt, pools: [pool] }, { SALT_AUTOSCALER_WEBHOOK_TOKEN: 'a token' }))[0], { path: 'http.webhookToken', message: /from env SALT_AUTOSCALER_WEBHOOK_TOKEN.*whitespace/ });
+});
+
+t.test('a broken field hides no other problem and invents none', async (t) => {
+  // upThreshold is broken: the threshold rule is skipped (it would compare with a default), max < min is still reported
+  const problems = problemsOf(() => parseConfig({ salt, pools: [{ ...pool, min: 9, upThreshold: 'high', downThreshold: 5 }] }, {}));
+  t.same(problems.map((p) => p.path), ['pools[0].upThreshold', 'pools[0].max']);
+  // a field of the wrong type is not also "required"
+  t.same(problemsOf(() => parseConfig({ salt, pools: [{ ...pool, max: 'many' }] }, {})).map((p) => p.path), ['pools[0].max']);
 });
 
 t.test('store.leaseTtl below 3s is refused with its path', async (t) => {

@@ -24,7 +24,7 @@ t.test('a service killed right after writing a start intent starts the instance 
   const port = await freePort();
   const dbPath = join(dir, 'state.db');
   const configPath = writeConfig(dir, {
-    salt: { url: emu.url, username: 'autoscaler', password: 'secret', eauth: 'pam', heartbeatInterval: '1s', heartbeatTimeout: '1s', timeout: '10s' },
+    salt: { url: emu.url, username: 'autoscaler', password: 'secret', eauth: 'pam', heartbeatInterval: '1s', heartbeatTimeout: '1s', timeout: '3s' }, // within startConfirmWindow
     store: { path: dbPath },
     http: { listen: `127.0.0.1:${port}` },
     engine: { evaluateInterval: '1s', reconcileInterval: '1h', startConfirmWindow: '3s' },

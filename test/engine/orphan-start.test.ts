@@ -27,7 +27,7 @@ t.test('a starting instance with no open intent and still stopped in Salt goes b
   before.close();
 
   const startedMs = Date.now();
-  const h = await startHarness({ dir, engine: { startConfirmWindow: '2s' }, pool: { provisionTimeout: '10m' } });
+  const h = await startHarness({ dir, salt: { timeout: '2s' }, engine: { startConfirmWindow: '2s' }, pool: { provisionTimeout: '10m' } });
   t.teardown(() => h.close());
   t.equal(stateOf(h, 'gpu-t1-1'), 'starting', 'inside the confirm window the start may still show up in Salt');
   await waitFor('gpu-t1-1 back in the reserve', () => stateOf(h, 'gpu-t1-1') === 'stopped', 10_000);

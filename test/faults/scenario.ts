@@ -206,7 +206,7 @@ export async function runScenario(spec: ScenarioSpec): Promise<ScenarioResult> {
     salt: { url: proxy?.url ?? emu.url, username: 'autoscaler', password: 'secret', eauth: 'pam', heartbeatInterval: '1s', heartbeatTimeout: '1s', timeout: '5s', ...spec.salt },
     store: { path: dbPath },
     http: { listen: `127.0.0.1:${port}`, apiToken: SCENARIO_API_TOKEN },
-    engine: { evaluateInterval: '1s', reconcileInterval: `${RECONCILE_INTERVAL_MS}ms`, startConfirmWindow: '3s' },
+    engine: { evaluateInterval: '1s', reconcileInterval: `${RECONCILE_INTERVAL_MS}ms`, startConfirmWindow: '5s' }, // at least salt.timeout
     log: { level: 'debug' },
     pools: [{
       name: POOL, env: 'f', instanceType: 't1', min, max, strategy: 'target', perInstance: 1, upThreshold: 1, downThreshold: 0,

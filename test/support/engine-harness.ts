@@ -54,6 +54,8 @@ export async function startHarness(opts: {
   emu?: Emulator;
   heartbeat?: string;
   gate?: ActGate;
+  /** salt: overrides of the config's salt section (e.g. a timeout within a short startConfirmWindow). */
+  salt?: Record<string, unknown>;
 } = {}): Promise<Harness> {
   const emu = opts.emu ?? await startEmulator({
     instances: [{ id: 'gpu-t1-1' }, { id: 'gpu-t1-2' }, { id: 'gpu-t1-3' }],
@@ -61,7 +63,7 @@ export async function startHarness(opts: {
   });
   const dir = opts.dir ?? mkdtempSync(join(tmpdir(), 'asc-engine-'));
   const config = parseConfig({
-    salt: { url: emu.url, username: 'autoscaler', password: 'secret', eauth: 'pam', heartbeatInterval: opts.heartbeat ?? '1s', heartbeatTimeout: '500ms', timeout: '5s' },
+    salt: { url: emu.url, username: 'autoscaler', password: 'secret', eauth: 'pam', heartbeatInterval: opts.heartbeat ?? '1s', heartbeatTimeout: '500ms', timeout: '5s', ...opts.salt },
     store: { path: join(dir, 'state.db') },
     engine: { reconcileInterval: '1h', evaluateInterval: '1s', ...opts.engine },
     pools: [{

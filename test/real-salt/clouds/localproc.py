@@ -220,6 +220,16 @@ def create(vm_):
     _fire(name, "creating", "creating instance")
     _fire(name, "requesting", "requesting instance")
     _write_instance(name)
+    # salt-cloud generated the minion's keys and pre-accepted the public one on the master (deploy: True):
+    # install them, as a real driver's deploy script does, or the master rejects the minion's own new key
+    if vm_.get("priv_key") and vm_.get("pub_key"):
+        pki = os.path.join(_dir(name), "root", "pki")
+        os.makedirs(pki, exist_ok=True)
+        for fname, text, mode in (("minion.pem", vm_["priv_key"], 0o400), ("minion.pub", vm_["pub_key"], 0o644)):
+            path = os.path.join(pki, fname)
+            with open(path, "w") as f:
+                f.write(text)
+            os.chmod(path, mode)
     _log_action(name, "create")
     _start_process(name)
     _fire(name, "created", "created instance")

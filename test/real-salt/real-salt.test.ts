@@ -358,7 +358,7 @@ for (const source of found.sources) {
       const id = (await instances()).find((i) => i.state === 'ready')?.id ?? PROD[0];
       await t.rejects(client.local(id, 'cmd.run', { arg: ['id'] }), { code: 'ASC_ERR_SALT_AUTH' }, 'cmd.run is refused');
       await t.rejects(client.local(id, 'cmd.retcode', { arg: ['/bin/true'] }), { code: 'ASC_ERR_SALT_AUTH' }, 'cmd.retcode of another command is refused');
-      t.same(await client.runner('jobs.active'), {}, 'a runner outside @runner returns nothing');
+      await t.rejects(client.runner('manage.versions'), { code: 'ASC_ERR_SALT_AUTH' }, 'a runner outside @runner is refused');
       t.same(await client.local(id, 'test.ping'), { [id]: true }, 'test.ping, in the ACL, is allowed');
       await t.rejects(client.wheel('key.list_all'), 'the wheel client is not enabled');
     });

@@ -1,15 +1,16 @@
 // conformance: the emulator answers the recorded salt-api requests like the real Salt 3006 did.
 import t from 'tap';
 import { readFileSync } from 'node:fs';
-import { startEmulator, type Emulator } from '../../src/emulator/index.ts';
+import { PERMISSIVE_ACL, startEmulator, type Emulator } from '../../src/emulator/index.ts';
 import { login, openRaw, openSse, parseChunked, post, sseEvents, normalizeTag, waitUntil } from './raw-client.ts';
 
 const FIXTURES = new URL('../fixtures/salt-api/', import.meta.url);
 const read = (name: string): Buffer => readFileSync(new URL(name, FIXTURES));
 
-/** The lab of the recordings, rebuilt as an emulator world (same users, minions, provider and profile). */
+/** The lab of the recordings, rebuilt as an emulator world (same users and perms, clients, minions, provider and profile). */
 const LAB = {
-  users: [{ username: 'lab', password: 'labsecret', eauth: 'sharedsecret' }],
+  users: [{ username: 'lab', password: 'labsecret', eauth: 'sharedsecret', perms: PERMISSIVE_ACL }],
+  enabledClients: ['local', 'local_async', 'local_batch', 'local_subset', 'runner', 'runner_async', 'wheel', 'wheel_async'],
   staticMinions: ['lab-m1', 'lab-m2'],
   instances: ['gpu-dev-1', 'gpu-dev-2', 'gpu-dev-3'].map((id) => ({ id, provider: 'lab-localproc', driver: 'localproc' })),
   profiles: { 'gpu-dev': { provider: 'lab-localproc', driver: 'localproc' } },

@@ -5,7 +5,8 @@
  */
 import { randomBytes } from 'node:crypto';
 import { z } from 'zod';
-import type { EventBus } from './bus.ts';
+import { localAllowed, specAllowed, type Acl } from './acl.ts';
+import type { EventBus, Timers } from './bus.ts';
 import type { CloudResult, World } from './world.ts';
 import { globMatch, type JidGenerator } from './wire.ts';
 
@@ -23,16 +24,44 @@ export const LowstateSchema = z.looseObject({
 /** Lowstate is one parsed lowstate chunk. */
 export type Lowstate = z.infer<typeof LowstateSchema>;
 
-/** ENABLED_CLIENTS are the clients in the emulated `netapi_enable_clients`. */
-export const ENABLED_CLIENTS: readonly string[] = ['local', 'local_async', 'runner', 'runner_async', 'wheel'];
 /** ALL_CLIENTS are the clients `GET /` lists (enabled or not), as recorded. */
 export const ALL_CLIENTS: readonly string[] = ['local', 'local_async', 'local_batch', 'local_subset', 'runner', 'runner_async', 'ssh', 'wheel', 'wheel_async'];
 
-/** LowResult is the outcome of one chunk: a return value, Salt's 500, or a disabled client (400). */
+/**
+ * LowResult is the outcome of one chunk: a return value, Salt's 500, a disabled client (400), a call the ACL
+ * refuses (401, `message` as salt-api words it), a call Salt cannot parse (400), or salt-api's own wait for a
+ * runner running out (504, real_15).
+ */
 export type LowResult =
   | { readonly kind: 'ok'; readonly value: unknown }
   | { readonly kind: 'error'; readonly message: string }
-  | { readonly kind: 'disabled'; readonly client: string };
+  | { readonly kind: 'disabled'; readonly client: string }
+  | { readonly kind: 'refused'; readonly message: string }
+  | { readonly kind: 'invalid'; readonly message: string }
+  | { readonly kind: 'timeout' };
+
+/** Caller is who runs a chunk: the user, their perms, and how salt-api authenticated them to the master. */
+export interface Caller {
+  readonly user: string;
+  readonly perms: Acl;
+  /** authType: `token` for a session (`POST /`, `/run` with a token), `eauth` for credentials in a `/run` body. */
+  readonly authType: 'token' | 'eauth';
+}
+
+/** MSG_NOT_AUTHORIZED is salt-api's 401 text for a local call the ACL refuses (real_02, real_03). */
+export const MSG_NOT_AUTHORIZED = 'Authorization error occurred.';
+/** MSG_BAD_SYNTAX is Salt's answer to a runner or wheel name that is not `module.function`. */
+export const MSG_BAD_SYNTAX = 'A command invocation error occurred: Check syntax.';
+
+/** specRefusal is salt-api's 401 text for a runner or wheel call the ACL refuses (seen for runner and runner_async). */
+export function specRefusal(caller: Caller): string {
+  return `Authentication failure of type "${caller.authType}" occurred for user ${caller.user}.`;
+}
+
+/** SALT_DEFAULT_TIMEOUT_S / SALT_DEFAULT_GATHER_TIMEOUT_S / REST_TIMEOUT_S: Salt's `timeout`, `gather_job_timeout`, `rest_timeout`. */
+const SALT_DEFAULT_TIMEOUT_S = 5;
+const SALT_DEFAULT_GATHER_TIMEOUT_S = 10;
+const REST_TIMEOUT_S = 300;
 
 /** Job is one job as `/jobs` shows it. */
 export interface Job {
@@ -65,6 +94,11 @@ export interface MasterDeps {
   readonly saltTokens: Map<string, SaltToken>;
   readonly checkCredentials: (username: string, password: string, eauth: string) => boolean;
   readonly tokenExpireS: number;
+  readonly timers: Timers;
+  /** enabledClients: `netapi_enable_clients`. */
+  readonly enabledClients: readonly string[];
+  /** saltSecondMs: how long one second of Salt's timeouts lasts in the emulator. */
+  readonly saltSecondMs: number;
 }
 
 const RESERVED = new Set(['client', 'fun', 'tgt', 'tgt_type', 'arg', 'kwarg', 'token', 'username', 'password', 'eauth', 'timeout', 'full_return', 'match', 'ret', 'expr_form']);
@@ -82,21 +116,27 @@ function runnerKwargs(low: Lowstate): Record<string, unknown> {
 
 class RunnerFailure extends Error {}
 
-/** runLowstate executes one chunk for `user`. */
-export async function runLowstate(deps: MasterDeps, low: Lowstate, user: string): Promise<LowResult> {
+/** runLowstate executes one chunk for `caller`, after salt-api's client check and the master's ACL check. */
+export async function runLowstate(deps: MasterDeps, low: Lowstate, caller: Caller): Promise<LowResult> {
   const client = low.client ?? 'None';
-  if (!ENABLED_CLIENTS.includes(client)) return { kind: 'disabled', client };
+  if (!deps.enabledClients.includes(client)) return { kind: 'disabled', client };
   const fun = low.fun ?? '';
+  const { user } = caller;
   switch (client) {
     case 'local':
-      return { kind: 'ok', value: runLocal(deps, low, fun, user, false) };
-    case 'local_async':
-      return { kind: 'ok', value: runLocal(deps, low, fun, user, true) };
+    case 'local_async': {
+      const minions = targetMinions(deps.world, low.tgt, low.tgt_type);
+      if (!localAllowed(caller.perms, { fun, args: argList(low), kwargs: low.kwarg ?? {}, minions })) return { kind: 'refused', message: MSG_NOT_AUTHORIZED };
+      return { kind: 'ok', value: runLocal(deps, low, fun, user, minions, client === 'local_async') };
+    }
     case 'runner':
     case 'runner_async':
-      return runRunner(deps, low, fun, user, client === 'runner_async');
-    case 'wheel':
-      return runWheel(deps, fun, user);
+    case 'wheel': {
+      const verdict = specAllowed(caller.perms, client === 'wheel' ? 'wheel' : 'runner', fun, low.kwarg ?? {});
+      if (verdict === 'bad-syntax') return { kind: 'invalid', message: MSG_BAD_SYNTAX };
+      if (verdict === 'refused') return { kind: 'refused', message: specRefusal(caller) };
+      return client === 'wheel' ? runWheel(deps, fun, user) : runRunner(deps, low, fun, user, client === 'runner_async');
+    }
     default:
       return { kind: 'disabled', client };
   }
@@ -115,12 +155,11 @@ export function targetMinions(world: World, tgt: unknown, tgtType: string | unde
   return accepted.filter((id) => globMatch(pattern, id));
 }
 
-function runLocal(deps: MasterDeps, low: Lowstate, fun: string, user: string, async: boolean): unknown {
+function runLocal(deps: MasterDeps, low: Lowstate, fun: string, user: string, minions: readonly string[], async: boolean): unknown {
   const { world, bus, jids, now, jobs } = deps;
   const args = argList(low);
   const kwargs = low.kwarg ?? {};
   const wireArg: unknown[] = Object.keys(kwargs).length > 0 ? [...args, { __kwarg__: true, ...kwargs }] : args;
-  const minions = targetMinions(world, low.tgt, low.tgt_type);
   const jid = jids.next(now());
   const job: Job = { jid, fun, arg: wireArg, tgt: low.tgt ?? '', tgtType: low.tgt_type ?? 'glob', user, minions, result: {} };
   jobs.set(jid, job);
@@ -197,7 +236,7 @@ function localFunction(
 async function runRunner(deps: MasterDeps, low: Lowstate, fun: string, user: string, async: boolean): Promise<LowResult> {
   const impl = RUNNERS[fun];
   if (impl === undefined) return { kind: 'error', message: `'${fun}' is not available` };
-  const { bus, jids, now, jobs } = deps;
+  const { bus, jids, now, jobs, timers, saltSecondMs } = deps;
   const args = argList(low);
   const kwargs = runnerKwargs(low);
   const funArgs: unknown[] = Object.keys(kwargs).length > 0 ? [...args, kwargs] : args;
@@ -205,9 +244,11 @@ async function runRunner(deps: MasterDeps, low: Lowstate, fun: string, user: str
   const job: Job = { jid, fun: `runner.${fun}`, arg: funArgs, tgt: 'vm_master', tgtType: 'list', user, minions: [], result: {} };
   jobs.set(jid, job);
   const run = { fun: `runner.${fun}`, jid, user, fun_args: funArgs };
+  const runS = runnerSeconds(deps, fun, kwargs);
   const execute = async (): Promise<LowResult> => {
     bus.publish(`salt/run/${jid}/new`, run);
     try {
+      if (runS > 0) await timers.sleep(runS * saltSecondMs);
       const value = await impl(deps, args, kwargs);
       bus.publish(`salt/run/${jid}/ret`, { ...run, return: value, success: true });
       job.result['master'] = { return: value, retcode: 0, success: true };
@@ -222,7 +263,35 @@ async function runRunner(deps: MasterDeps, low: Lowstate, fun: string, user: str
     void execute();
     return { kind: 'ok', value: { tag: `salt/run/${jid}`, jid } };
   }
+  // a top-level `timeout` is salt-api's own wait for the runner's return (default rest_timeout); the runner
+  // goes on when it runs out, and salt-api answers 504 (real_15)
+  const waitS = typeof low['timeout'] === 'number' ? low['timeout'] : REST_TIMEOUT_S;
+  if (runS > waitS) {
+    void execute();
+    await timers.sleep(waitS * saltSecondMs);
+    return { kind: 'timeout' };
+  }
   return execute();
+}
+
+/** presence resolves manage.up's kwargs `tgt` / `tgt_type` (default every minion) to the targeted minions. */
+function presence(deps: MasterDeps, kwargs: Readonly<Record<string, unknown>>): { targeted: string[]; up: string[] } {
+  const tgtType = typeof kwargs['tgt_type'] === 'string' ? kwargs['tgt_type'] : undefined;
+  const targeted = targetMinions(deps.world, kwargs['tgt'] ?? '*', tgtType);
+  return { targeted, up: targeted.filter((id) => deps.world.minion(id)?.up === true) };
+}
+
+/**
+ * runnerSeconds is how long (in Salt seconds) a runner takes: manage.up and manage.status ping the targeted
+ * minions and, when one does not answer, wait `timeout` then `gather_job_timeout` (kwargs; Salt's defaults
+ * 5 + 10 s: real_16 took ~16 s); everything else returns at once.
+ */
+function runnerSeconds(deps: MasterDeps, fun: string, kwargs: Readonly<Record<string, unknown>>): number {
+  if (fun !== 'manage.up' && fun !== 'manage.status') return 0;
+  const { targeted, up } = presence(deps, kwargs);
+  if (up.length === targeted.length) return 0;
+  const seconds = (key: string, fallback: number): number => (typeof kwargs[key] === 'number' ? kwargs[key] : fallback);
+  return seconds('timeout', SALT_DEFAULT_TIMEOUT_S) + seconds('gather_job_timeout', SALT_DEFAULT_GATHER_TIMEOUT_S);
 }
 
 type Runner = (deps: MasterDeps, args: readonly unknown[], kwargs: Readonly<Record<string, unknown>>) => Promise<unknown>;
@@ -302,11 +371,13 @@ function cloudQuery(full: boolean): Runner {
 }
 
 const RUNNERS: Readonly<Record<string, Runner>> = {
-  'manage.up': async (deps) => deps.world.upMinions(),
+  'manage.up': async (deps, _args, kwargs) => presence(deps, kwargs).up,
   'manage.alived': async (deps) => deps.world.upMinions(),
-  'manage.status': async (deps) => {
-    const up = deps.world.upMinions();
-    return { up, down: deps.world.acceptedMinions().filter((id) => !up.includes(id)) };
+  // no job of the emulated master outlives its request long enough to be seen running (real_05: `{}`)
+  'jobs.active': async () => ({}),
+  'manage.status': async (deps, _args, kwargs) => {
+    const { targeted, up } = presence(deps, kwargs);
+    return { up, down: targeted.filter((id) => !up.includes(id)) };
   },
   'event.send': async (deps, args, kwargs) => {
     const tag = String(kwargs['tag'] ?? args[0] ?? '');

@@ -3,6 +3,7 @@
  * `src/emulator/main.ts`), as one zod schema with defaults.
  */
 import { z } from 'zod';
+import { PERMISSIVE_ACL, type Acl } from './acl.ts';
 
 /** InstanceOptionSchema describes one salt-cloud instance of the simulated world. */
 export const InstanceOptionSchema = z.strictObject({
@@ -22,7 +23,19 @@ export type InstanceOption = z.infer<typeof InstanceOptionSchema>;
 export const EmulatorOptionsSchema = z.strictObject({
   port: z.number().int().min(0).max(65535).optional(),
   host: z.string().min(1).optional(),
-  users: z.array(z.strictObject({ username: z.string(), password: z.string(), eauth: z.string() })).optional(),
+  /**
+   * users: who may log in. `perms` is the user's external_auth list (strings and one-key objects, as in a
+   * master.d file); without it, the user's entry in `masterConf` (none there: no permission at all).
+   * Default: DEFAULT_USER (the product's user, with the shipped ACL) and PERMISSIVE_USER.
+   */
+  users: z.array(z.strictObject({
+    username: z.string(), password: z.string(), eauth: z.string(),
+    perms: z.array(z.union([z.string(), z.record(z.string(), z.unknown())])).readonly().optional(),
+  })).optional(),
+  /** masterConf: the master.d snippet whose external_auth and netapi_enable_clients apply (default: the shipped one). */
+  masterConf: z.string().min(1).optional(),
+  /** enabledClients: `netapi_enable_clients` (default: the master config's, else local, local_async, runner, runner_async). */
+  enabledClients: z.array(z.string()).optional(),
   /** tokenExpireS: lifetime of a /login token in seconds (default 43200, Salt's token_expire). */
   tokenExpireS: z.number().positive().optional(),
   instances: z.array(InstanceOptionSchema).optional(),
@@ -35,6 +48,8 @@ export const EmulatorOptionsSchema = z.strictObject({
     deployMs: z.number().min(0).optional(),
     createMs: z.number().min(0).optional(),
     stopMs: z.number().min(0).optional(),
+    /** saltSecondMs: how long one second of Salt's own timeouts (manage.up's ping wait, salt-api's wait) lasts. */
+    saltSecondMs: z.number().min(0).optional(),
   }).optional(),
   busy: z.array(z.string()).optional(),
   masterId: z.string().min(1).optional(),
@@ -50,13 +65,35 @@ export interface Delays {
   readonly deployMs: number;
   readonly createMs: number;
   readonly stopMs: number;
+  readonly saltSecondMs: number;
 }
 
 /** DEFAULT_DELAYS are short, so tests run fast; the demo passes longer ones. */
-export const DEFAULT_DELAYS: Delays = { startMs: 20, bootMs: 50, deployMs: 50, createMs: 50, stopMs: 20 };
+export const DEFAULT_DELAYS: Delays = { startMs: 20, bootMs: 50, deployMs: 50, createMs: 50, stopMs: 20, saltSecondMs: 10 };
 
-/** DEFAULT_USER is the salt-api user the emulator accepts unless `users` is given. */
-export const DEFAULT_USER = { username: 'autoscaler', password: 'secret', eauth: 'pam' } as const;
+/**
+ * DEFAULT_USER is the product's salt-api user; its perms are its `external_auth.pam` entry of the master config
+ * (the shipped salt/master.d/salt-autoscaler.conf unless `masterConf` says otherwise), enforced like salt-api does.
+ */
+export const DEFAULT_USER: EmulatorUser = { username: 'salt-autoscaler', password: 'secret', eauth: 'pam' };
+
+/**
+ * PERMISSIVE_USER may call everything (the old lab user's perms, auth_01), for tests about other things than
+ * permissions. It is among the default users so tests and the demo that log in as `autoscaler` keep working.
+ * TODO(#10): drop it from the defaults once src/demo.ts logs in as DEFAULT_USER.
+ */
+export const PERMISSIVE_USER: EmulatorUser = { username: 'autoscaler', password: 'secret', eauth: 'pam', perms: PERMISSIVE_ACL };
+
+/** EmulatorUser is one entry of `users`. */
+export interface EmulatorUser {
+  readonly username: string;
+  readonly password: string;
+  readonly eauth: string;
+  readonly perms?: Acl;
+}
+
+/** DEFAULT_ENABLED_CLIENTS is `netapi_enable_clients` when the master config does not set it: the shipped list. */
+export const DEFAULT_ENABLED_CLIENTS: readonly string[] = ['local', 'local_async', 'runner', 'runner_async'];
 
 /** DEFAULT_PROVIDER and DEFAULT_DRIVER name the salt-cloud provider of instances that do not say. */
 export const DEFAULT_PROVIDER = 'emu-cloud';

@@ -17,12 +17,19 @@ import { z } from 'zod';
 import { stringify as toYaml } from 'yaml';
 import { EventBus, Timers, type BusEvent } from './bus.ts';
 import { World } from './world.ts';
-import { ALL_CLIENTS, LowstateSchema, runLowstate, targetMinions, type Job, type Lowstate, type MasterDeps, type SaltToken } from './functions.ts';
 import {
-  JidGenerator, MSG_AUTH_ERROR, MSG_BAD_CREDENTIALS, MSG_NO_PERMISSION, STATUS_TEXT, cherrypyErrorPage, httpDate, jobStartTime, pyJson,
+  ALL_CLIENTS, LowstateSchema, MSG_NOT_AUTHORIZED, runLowstate, specRefusal, targetMinions,
+  type Caller, type Job, type LowResult, type Lowstate, type MasterDeps, type SaltToken,
+} from './functions.ts';
+import {
+  JidGenerator, MSG_AUTH_ERROR, MSG_BAD_CREDENTIALS, MSG_GATEWAY_TIMEOUT, MSG_NO_PERMISSION, STATUS_TEXT, cherrypyErrorPage, httpDate, jobStartTime, pyJson,
 } from './wire.ts';
 import { AutoscalerError } from '../errors.ts';
-import { DEFAULT_DELAYS, DEFAULT_USER, EmulatorOptionsSchema, type EmulatorOptions } from './options.ts';
+import { localAllowed, sortedPerms, specAllowed, type Acl } from './acl.ts';
+import { readMasterConf } from './master-conf.ts';
+import {
+  DEFAULT_DELAYS, DEFAULT_ENABLED_CLIENTS, DEFAULT_USER, EmulatorOptionsSchema, PERMISSIVE_USER, type EmulatorOptions,
+} from './options.ts';
 
 /** CallRecord is one salt-api request the emulator answered (one per lowstate chunk for `POST /`). */
 export interface CallRecord {
@@ -47,7 +54,7 @@ interface Session {
   readonly token: string;
   readonly user: string;
   readonly eauth: string;
-  readonly perms: readonly string[];
+  readonly perms: Acl;
   readonly startS: number;
   expireS: number;
 }
@@ -70,7 +77,14 @@ interface Rule {
 }
 
 const COOKIE_MAX_AGE_S = 36000;
-const PERMS = ['.*', '@jobs', '@runner', '@wheel'];
+
+/** User is one user who may log in, with the ACL salt-api enforces for them. */
+interface User {
+  readonly username: string;
+  readonly password: string;
+  readonly eauth: string;
+  readonly perms: Acl;
+}
 
 /** FaultControls are the fault-injection switches of a running emulator. */
 export interface FaultControls {
@@ -156,11 +170,16 @@ export async function startEmulator(input: EmulatorOptions = {}): Promise<Emulat
   const d = opts.delays ?? {};
   const delays = {
     startMs: d.startMs ?? DEFAULT_DELAYS.startMs, bootMs: d.bootMs ?? DEFAULT_DELAYS.bootMs, deployMs: d.deployMs ?? DEFAULT_DELAYS.deployMs,
-    createMs: d.createMs ?? DEFAULT_DELAYS.createMs, stopMs: d.stopMs ?? DEFAULT_DELAYS.stopMs,
+    createMs: d.createMs ?? DEFAULT_DELAYS.createMs, stopMs: d.stopMs ?? DEFAULT_DELAYS.stopMs, saltSecondMs: d.saltSecondMs ?? DEFAULT_DELAYS.saltSecondMs,
   };
+  const masterConf = readMasterConf(opts.masterConf);
   const masterId = opts.masterId ?? 'vm_master';
   const world = new World({ bus, timers, jids, now, delays, masterId, profiles: opts.profiles ?? {} }, opts.instances ?? [], opts.staticMinions ?? [], opts.busy ?? []);
-  const users = opts.users ?? [DEFAULT_USER];
+  // a user without perms of their own has their master config entry, like Salt's external_auth.<eauth>.<user>
+  const users: User[] = (opts.users ?? [DEFAULT_USER, PERMISSIVE_USER]).map((u) => ({
+    username: u.username, password: u.password, eauth: u.eauth, perms: u.perms ?? masterConf.externalAuth[u.eauth]?.[u.username] ?? [],
+  }));
+  const enabledClients = opts.enabledClients ?? masterConf.enabledClients ?? DEFAULT_ENABLED_CLIENTS;
   const tokenExpireS = opts.tokenExpireS ?? 43200;
   const sessions = new Map<string, Session>();
   const saltTokens = new Map<string, SaltToken>();
@@ -170,9 +189,13 @@ export async function startEmulator(input: EmulatorOptions = {}): Promise<Emulat
   const delayRules: (Rule & { ms: number })[] = [];
   const sseStreams = new Set<SseStream>();
   const wsStreams = new Set<WsStream>();
-  const checkCredentials = (u: string, p: string, e: string): boolean =>
-    users.some((x) => x.username === u && x.password === p && (x.eauth === e || e === 'auto'));
-  const master: MasterDeps = { world, bus, jids, now, jobs, saltTokens, checkCredentials, tokenExpireS };
+  const userFor = (u: string, p: string, e: string): User | undefined =>
+    users.find((x) => x.username === u && x.password === p && (x.eauth === e || e === 'auto'));
+  const checkCredentials = (u: string, p: string, e: string): boolean => userFor(u, p, e) !== undefined;
+  const permsOf = (username: string): Acl => users.find((x) => x.username === username)?.perms ?? [];
+  const master: MasterDeps = {
+    world, bus, jids, now, jobs, saltTokens, checkCredentials, tokenExpireS, timers, enabledClients, saltSecondMs: delays.saltSecondMs,
+  };
 
   // ---- helpers ------------------------------------------------------------------------------------
 
@@ -316,21 +339,38 @@ export async function startEmulator(input: EmulatorOptions = {}): Promise<Emulat
       return 400;
     }
     const results: unknown[] = [];
+    const caller: Caller = { user: check.session.user, perms: check.session.perms, authType: 'token' };
     for (const low of lows) {
-      const r = await runLowstate(master, low, check.session.user);
-      if (r.kind === 'disabled') {
-        replyHtml(res, 400, `Client disabled: '${r.client}'. Add to 'netapi_enable_clients' master config option to enable.`, { cacheControl: true, cookieId: check.session.token });
-        return 400;
-      }
-      if (r.kind === 'error') {
-        replyJson(res, 500, { status: 500, return: 'An unexpected error occurred' }, { cacheControl: true, cookieId: check.session.token });
-        return 500;
-      }
+      const r = await runLowstate(master, low, caller);
+      if (r.kind !== 'ok') return replyFailure(res, r, { cacheControl: true, cookieId: check.session.token });
       results.push(r.value);
     }
     if (wantsYaml) reply(res, 200, 'application/x-yaml', toYaml({ return: results }), { cacheControl: true, cookieId: check.session.token });
     else replyJson(res, 200, { return: results }, { cacheControl: true, cookieId: check.session.token });
     return 200;
+  }
+
+  /** replyFailure answers a chunk that did not run as salt-api does: 400 / 401 / 504 HTML pages, Salt's 500 JSON. */
+  function replyFailure(res: http.ServerResponse, r: Exclude<LowResult, { kind: 'ok' }>, o: ReplyOpts): number {
+    switch (r.kind) {
+      case 'disabled':
+        replyHtml(res, 400, `Client disabled: '${r.client}'. Add to 'netapi_enable_clients' master config option to enable.`, o);
+        return 400;
+      case 'invalid':
+        replyHtml(res, 400, r.message, o);
+        return 400;
+      case 'refused':
+        replyHtml(res, 401, r.message, o);
+        return 401;
+      case 'timeout':
+        replyHtml(res, 504, MSG_GATEWAY_TIMEOUT, o);
+        return 504;
+      case 'error':
+        replyJson(res, 500, { status: 500, return: 'An unexpected error occurred' }, o);
+        return 500;
+      default:
+        return r satisfies never;
+    }
   }
 
   function handleLogin(req: http.IncomingMessage, res: http.ServerResponse, body: unknown): number {
@@ -347,7 +387,7 @@ export async function startEmulator(input: EmulatorOptions = {}): Promise<Emulat
     const expireOverride = parsed.data.token_expire === undefined ? undefined : Number(parsed.data.token_expire);
     const startS = nowS();
     const lifetimeS = expireOverride !== undefined && Number.isFinite(expireOverride) && expireOverride > 0 ? expireOverride : tokenExpireS;
-    const session: Session = { token: newId(), user: username, eauth, perms: PERMS, startS, expireS: startS + lifetimeS };
+    const session: Session = { token: newId(), user: username, eauth, perms: sortedPerms(permsOf(username)), startS, expireS: startS + lifetimeS };
     sessions.set(session.token, session);
     replyJson(res, 200, { return: [{ token: session.token, expire: session.expireS, start: session.startS, user: username, eauth, perms: session.perms }] }, {
       cookieId: session.token, extra: { 'X-Auth-Token': session.token },
@@ -374,6 +414,11 @@ export async function startEmulator(input: EmulatorOptions = {}): Promise<Emulat
   function handleJobs(req: http.IncomingMessage, res: http.ServerResponse, jid: string | undefined): number {
     const session = authed(req, res);
     if (session === undefined) return 401;
+    // salt-api runs jobs.list_jobs / jobs.list_job as the user: `@jobs` (or a runner grant covering them) is needed
+    if (specAllowed(session.perms, 'runner', jid === undefined ? 'jobs.list_jobs' : 'jobs.list_job', {}) !== 'granted') {
+      replyHtml(res, 401, specRefusal({ user: session.user, perms: session.perms, authType: 'token' }), { cacheControl: true, cookieId: session.token });
+      return 401;
+    }
     if (jid === undefined) {
       const list: Record<string, unknown> = {};
       for (const j of [...jobs.values()].reverse()) {
@@ -396,16 +441,23 @@ export async function startEmulator(input: EmulatorOptions = {}): Promise<Emulat
   async function handleMinions(req: http.IncomingMessage, res: http.ServerResponse, id: string | undefined, body: unknown): Promise<number> {
     const session = authed(req, res);
     if (session === undefined) return 401;
+    const caller: Caller = { user: session.user, perms: session.perms, authType: 'token' };
     if (req.method === 'POST') {
       const lows = lowstates(body) ?? [];
       const results: unknown[] = [];
       for (const low of lows) {
-        const r = await runLowstate(master, { ...low, client: 'local_async' }, session.user);
+        const r = await runLowstate(master, { ...low, client: 'local_async' }, caller);
+        if (r.kind === 'refused') return replyFailure(res, r, { cacheControl: true, cookieId: session.token });
         results.push(r.kind === 'ok' ? r.value : {});
       }
       const links = results.map((r) => ({ href: `/jobs/${String((r as { jid?: unknown }).jid ?? '')}` }));
       replyJson(res, 202, { return: results, _links: { jobs: links } }, { cacheControl: true, cookieId: session.token });
       return 202;
+    }
+    // GET /minions[/<id>] is local grains.items on `*` (or the id): the ACL must grant it there
+    if (!localAllowed(session.perms, { fun: 'grains.items', args: [], kwargs: {}, minions: targetMinions(world, id ?? '*', 'glob') })) {
+      replyHtml(res, 401, MSG_NOT_AUTHORIZED, { cacheControl: true, cookieId: session.token });
+      return 401;
     }
     const ids = id === undefined ? world.upMinions() : targetMinions(world, id, 'glob').filter((m) => world.minion(m)?.up === true);
     const out: Record<string, unknown> = {};
@@ -426,7 +478,9 @@ export async function startEmulator(input: EmulatorOptions = {}): Promise<Emulat
         replyHtml(res, 401, MSG_AUTH_ERROR, { cookieId: null });
         return 401;
       }
-      const r = await runLowstate(master, low, token?.name ?? String(low['username']));
+      const user = viaToken ? token.name : String(low['username']);
+      const r = await runLowstate(master, low, { user, perms: permsOf(user), authType: viaToken ? 'token' : 'eauth' });
+      if (r.kind === 'refused' || r.kind === 'timeout' || r.kind === 'invalid') return replyFailure(res, r, { cookieId: null });
       if (r.kind !== 'ok') {
         replyJson(res, 500, { status: 500, return: 'An unexpected error occurred' }, { cookieId: null });
         return 500;

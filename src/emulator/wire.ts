@@ -27,7 +27,7 @@ function pyString(s: string): string {
 /** STATUS_TEXT maps the HTTP statuses the emulator answers with to their reason phrases. */
 export const STATUS_TEXT: Readonly<Record<number, string>> = {
   200: 'OK', 202: 'Accepted', 400: 'Bad Request', 401: 'Unauthorized', 404: 'Not Found',
-  405: 'Method Not Allowed', 500: 'Internal Server Error', 503: 'Service Unavailable',
+  405: 'Method Not Allowed', 500: 'Internal Server Error', 503: 'Service Unavailable', 504: 'Gateway Timeout',
 };
 
 /** cherrypyErrorPage renders CherryPy 18.8.0's default HTML error page, as salt-api sends it for 400/401/404. */
@@ -70,6 +70,8 @@ export function cherrypyErrorPage(status: number, message: string): string {
 export const MSG_NO_PERMISSION = 'No permission -- see authorization schemes';
 /** MSG_AUTH_ERROR is salt-api's 401 text for an expired token on `POST /` and for bad tokens on `/run`. */
 export const MSG_AUTH_ERROR = 'Authentication error occurred.';
+/** MSG_GATEWAY_TIMEOUT is CherryPy's 504 text: salt-api's wait for a runner's return ran out (real_15). */
+export const MSG_GATEWAY_TIMEOUT = 'The gateway server did not receive a timely response';
 /** MSG_BAD_CREDENTIALS is the 401 text of `/login` with wrong credentials. */
 export const MSG_BAD_CREDENTIALS = 'Could not authenticate using provided credentials';
 

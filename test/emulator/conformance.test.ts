@@ -1,55 +1,18 @@
 // conformance: the emulator answers the recorded salt-api requests like the real Salt 3006 did.
 import t from 'tap';
-import { readFileSync } from 'node:fs';
-import { startEmulator, type Emulator } from '../../src/emulator/index.ts';
-import { login, openRaw, openSse, parseChunked, post, sseEvents, normalizeTag, waitUntil } from './raw-client.ts';
+import { PERMISSIVE_ACL, startEmulator, type Emulator } from '../../src/emulator/index.ts';
+import { login, openSse, parseChunked, post, sseEvents, normalizeTag, waitUntil } from './raw-client.ts';
+import { compareAnswer, readFixture as read, readRequest, sendRecorded } from './recordings.ts';
 
-const FIXTURES = new URL('../fixtures/salt-api/', import.meta.url);
-const read = (name: string): Buffer => readFileSync(new URL(name, FIXTURES));
-
-/** The lab of the recordings, rebuilt as an emulator world (same users, minions, provider and profile). */
+/** The lab of the recordings, rebuilt as an emulator world (same users and perms, clients, minions, provider and profile). */
 const LAB = {
-  users: [{ username: 'lab', password: 'labsecret', eauth: 'sharedsecret' }],
+  users: [{ username: 'lab', password: 'labsecret', eauth: 'sharedsecret', perms: PERMISSIVE_ACL }],
+  enabledClients: ['local', 'local_async', 'local_batch', 'local_subset', 'runner', 'runner_async', 'wheel', 'wheel_async'],
   staticMinions: ['lab-m1', 'lab-m2'],
   instances: ['gpu-dev-1', 'gpu-dev-2', 'gpu-dev-3'].map((id) => ({ id, provider: 'lab-localproc', driver: 'localproc' })),
   profiles: { 'gpu-dev': { provider: 'lab-localproc', driver: 'localproc' } },
   delays: { startMs: 5, bootMs: 10, deployMs: 10, createMs: 5, stopMs: 5 },
 };
-
-interface Recorded { method: string; path: string; headers: [string, string][]; body: string }
-
-function readRequest(name: string): Recorded {
-  const text = read(`${name}.request`).toString('utf8');
-  const [head = '', ...rest] = text.split(/\r?\n\r?\n/);
-  const [start = '', ...lines] = head.split(/\r?\n/);
-  const [method = 'GET', path = '/'] = start.split(' ');
-  const headers = lines.filter((l) => l.includes(':')).map((l): [string, string] => [l.slice(0, l.indexOf(':')), l.slice(l.indexOf(':') + 1).trim()]);
-  return { method, path, headers, body: rest.join('\n\n').replace(/\r?\n$/, '') };
-}
-
-function readResponse(name: string): { status: number; headers: Map<string, string>; body: Buffer } {
-  const lines = read(`${name}.headers`).toString('latin1').split('\r\n').filter((l) => l !== '');
-  const headers = new Map<string, string>();
-  for (const l of lines.slice(1)) headers.set(l.slice(0, l.indexOf(':')).toLowerCase(), l.slice(l.indexOf(':') + 1).trim());
-  return { status: Number(lines[0]?.split(' ')[1]), headers, body: read(`${name}.body`) };
-}
-
-/** shape reduces a JSON value to its structure: object keys (recursively), array element shape, scalar type. */
-function shape(v: unknown, depth: number): unknown {
-  if (v === null) return 'null';
-  if (Array.isArray(v)) return depth <= 0 ? 'array' : ['array', v.length === 0 ? 'empty' : shape(v[0], depth - 1)];
-  if (typeof v === 'object') {
-    if (depth <= 0) return 'object';
-    const out: Record<string, unknown> = {};
-    for (const k of Object.keys(v as object).sort()) out[k] = shape((v as Record<string, unknown>)[k], depth - 1);
-    return out;
-  }
-  return typeof v;
-}
-
-const COMPARED_VALUES = ['content-type', 'allow', 'server', 'access-control-allow-origin', 'access-control-expose-headers', 'access-control-allow-credentials', 'cache-control', 'vary', 'transfer-encoding'];
-/** Node adds these hop-by-hop headers to every HTTP/1.1 answer; CherryPy did not (clients ignore them). */
-const NODE_HOP_HEADERS = new Set(['connection', 'keep-alive']);
 
 /** One row per recorded exchange; `depth` limits the shape comparison, `before` prepares the world. */
 interface Row { file: string; depth?: number; token?: 'ours' | 'keep'; before?: (emu: Emulator) => void; tweak?: (body: string) => string }
@@ -109,31 +72,11 @@ t.test('answers every recorded request with the recorded status, headers and bod
   for (const row of TABLE) {
     row.before?.(emu);
     const req = readRequest(row.file);
-    const rec = readResponse(row.file);
-    const headers = req.headers.filter(([k]) => !['host', 'content-length'].includes(k.toLowerCase()));
     const substitute = (v: string): string => (/^([0-9a-f]{40}|<token>)$/.test(v) ? (row.file === 'auth_16_after_logout_root' ? loggedOutToken : token) : v);
-    const finalHeaders = row.token === 'keep' ? headers : headers.map(([k, v]): [string, string] => [k, k.toLowerCase() === 'x-auth-token' ? substitute(v) : v]);
+    const headers = row.token === 'keep' ? req.headers : req.headers.map(([k, v]): [string, string] => [k, k.toLowerCase() === 'x-auth-token' ? substitute(v) : v]);
     if (row.file === 'auth_15_logout') loggedOutToken = token;
-    const body = req.body;
-    const head = [`${req.method} ${req.path} HTTP/1.1`, `Host: ${new URL(emu.url).host}`, ...finalHeaders.map(([k, v]) => `${k}: ${v}`), ...(body === '' ? [] : [`Content-Length: ${Buffer.byteLength(body)}`]), 'Connection: close'];
-    const raw = await openRaw(emu.url, `${head.join('\r\n')}\r\n\r\n${body}`);
-    await raw.waitFor(() => raw.closed());
-    t.test(row.file, async (t) => {
-      t.equal(raw.status(), rec.status, 'status');
-      const ours = new Map(raw.headers().map((l) => [l.slice(0, l.indexOf(':')).toLowerCase(), l.slice(l.indexOf(':') + 1).trim()]));
-      const names = (m: Map<string, string>): string[] => [...m.keys()].filter((k) => !NODE_HOP_HEADERS.has(k)).sort();
-      t.same(names(ours), names(rec.headers), 'header names');
-      for (const h of COMPARED_VALUES) if (rec.headers.has(h)) t.equal(ours.get(h), rec.headers.get(h), `${h} value`);
-      const chunked = ours.get('transfer-encoding') === 'chunked';
-      const ourBody = chunked ? parseChunked(raw.body()).chunks.join('') : raw.body().toString('utf8');
-      const recBody = chunked ? parseChunked(rec.body).chunks.join('') : rec.body.toString('utf8');
-      if ((rec.headers.get('content-type') ?? '').startsWith('text/html')) {
-        t.equal(ourBody, recBody, 'HTML error page, byte for byte');
-      } else {
-        t.same(shape(JSON.parse(ourBody), row.depth ?? 12), shape(JSON.parse(recBody), row.depth ?? 12), 'JSON shape');
-        t.match(ourBody, /^\{"[^"]+": /, 'Python json separators');
-      }
-    });
+    const raw = await sendRecorded(emu.url, req, headers);
+    t.test(row.file, async (t) => compareAnswer(t, raw, row.file, row.depth));
     if (row.file === 'auth_01_login_ok') token = await login(emu.url, LAB.users[0]);
   }
 });

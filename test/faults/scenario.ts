@@ -24,7 +24,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { connect, createServer, type Socket } from 'node:net';
 import { join } from 'node:path';
-import { startEmulator, type Emulator, type InstanceView } from '../../src/emulator/index.ts';
+import { DEFAULT_USER, startEmulator, type Emulator, type InstanceView } from '../../src/emulator/index.ts';
 import type { InstanceJson, PoolJson } from '../../src/http/api-shapes.ts';
 import { waitFor } from '../support/engine-harness.ts';
 import { freePort, startServiceProcess, writeConfig, type ServiceProcess } from '../support/service-process.ts';
@@ -44,7 +44,7 @@ const QUIET_MS = 2000;
 /** ScenarioSpec describes one fault scenario. */
 export interface ScenarioSpec {
   readonly name: string;
-  /** instances: how many reserved instances the pool has (gpu-<tag>-1 .. n); default 4. */
+  /** instances: how many reserved instances the pool has (gpu-dev-<tag>-1 .. n, inside the shipped ACL's target); default 4. */
   readonly instances?: number;
   readonly min?: number;
   readonly max?: number;
@@ -74,7 +74,7 @@ export interface ScenarioSpec {
 /** ScenarioContext is what a scenario's run() drives. */
 export interface ScenarioContext {
   readonly emu: Emulator;
-  /** ids are the pool's instance ids, in order (ids[0] = gpu-<tag>-1). */
+  /** ids are the pool's instance ids, in order (ids[0] = gpu-dev-<tag>-1). */
   readonly ids: readonly string[];
   readonly dbPath: string;
   /** service is the running service process (the current one after a restart). */
@@ -190,7 +190,7 @@ export async function runScenario(spec: ScenarioSpec): Promise<ScenarioResult> {
   const n = spec.instances ?? 4;
   const min = spec.min ?? 0;
   const max = spec.max ?? 3;
-  const ids = Array.from({ length: n }, (_, i) => `gpu-${tag}-${i + 1}`);
+  const ids = Array.from({ length: n }, (_, i) => `gpu-dev-${tag}-${i + 1}`);
   const running = new Set((spec.running ?? []).map((i) => ids[i - 1] ?? ''));
   const busyIds = (spec.busy ?? []).map((i) => ids[i - 1] ?? '');
   const emu = await startEmulator({
@@ -203,7 +203,8 @@ export async function runScenario(spec: ScenarioSpec): Promise<ScenarioResult> {
   const port = await freePort();
   const proxy = spec.proxy === true ? await startProxy(emu.url) : undefined;
   const configPath = writeConfig(dir, {
-    salt: { url: proxy?.url ?? emu.url, username: 'autoscaler', password: 'secret', eauth: 'pam', heartbeatInterval: '1s', heartbeatTimeout: '1s', timeout: '5s', ...spec.salt },
+    // the product's user with the shipped ACL (the emulator's default): a call outside the ACL fails here too
+    salt: { url: proxy?.url ?? emu.url, username: DEFAULT_USER.username, password: DEFAULT_USER.password, eauth: DEFAULT_USER.eauth, heartbeatInterval: '1s', heartbeatTimeout: '1s', timeout: '5s', ...spec.salt },
     store: { path: dbPath },
     http: { listen: `127.0.0.1:${port}`, apiToken: SCENARIO_API_TOKEN },
     engine: { evaluateInterval: '1s', reconcileInterval: `${RECONCILE_INTERVAL_MS}ms`, startConfirmWindow: '5s' }, // at least salt.timeout

@@ -32,20 +32,21 @@ function webhookBody(workload: number): string {
 
 t.test('the service guards its webhook and API and keeps every secret out of its log', async (t) => {
   const emu = await startEmulator({
-    instances: [{ id: 'gpu-sec-1' }, { id: 'gpu-sec-2' }],
-    users: [{ username: 'autoscaler', password: SALT_PASSWORD, eauth: 'pam' }],
+    instances: [{ id: 'gpu-dev-sec-1' }, { id: 'gpu-dev-sec-2' }],
+    // the product's user, its perms the shipped ACL (instances inside its target)
+    users: [{ username: 'salt-autoscaler', password: SALT_PASSWORD, eauth: 'pam' }],
     delays: { startMs: 50, bootMs: 100, deployMs: 100, stopMs: 50 },
   });
   const dir = mkdtempSync(join(tmpdir(), 'asc-security-'));
   t.teardown(async () => { await emu.close(); rmSync(dir, { recursive: true, force: true }); });
   const port = await freePort();
   const configPath = writeConfig(dir, {
-    salt: { url: emu.url, username: 'autoscaler', password: SALT_PASSWORD, eauth: 'pam', heartbeatInterval: '1s', heartbeatTimeout: '1s', timeout: '5s' },
+    salt: { url: emu.url, username: 'salt-autoscaler', password: SALT_PASSWORD, eauth: 'pam', heartbeatInterval: '1s', heartbeatTimeout: '1s', timeout: '5s' },
     store: { path: join(dir, 'state.db') },
     http: { listen: `127.0.0.1:${port}`, webhookToken: WEBHOOK_TOKEN, apiToken: API_TOKEN, bodyLimit: BODY_LIMIT_BYTES },
     engine: { evaluateInterval: '1s', reconcileInterval: '2s' },
     log: { level: 'trace' },
-    pools: [{ name: POOL, env: 'sec', instanceType: 't1', max: 2, strategy: 'target', provider: 'emu-cloud', reserved: ['gpu-sec-1', 'gpu-sec-2'], interval: '1s' }],
+    pools: [{ name: POOL, env: 'sec', instanceType: 't1', max: 2, strategy: 'target', provider: 'emu-cloud', reserved: ['gpu-dev-sec-1', 'gpu-dev-sec-2'], interval: '1s' }],
   });
   const service = await startServiceProcess(configPath, port);
   t.teardown(() => service.kill());
@@ -70,7 +71,7 @@ t.test('the service guards its webhook and API and keeps every secret out of its
     t.equal(await post(hook, webhookBody(1), `${WEBHOOK_TOKEN}x`), 401, 'the token with a suffix');
     t.equal(await post(hook, webhookBody(1), API_TOKEN), 401, 'the API token is not the webhook token');
     t.equal(await post(hook, webhookBody(1), WEBHOOK_TOKEN), 200, 'right token');
-    await waitFor('the accepted alert started an instance', () => emu.events.some((e) => e.tag === 'salt/cloud/gpu-sec-1/starting'), 15_000);
+    await waitFor('the accepted alert started an instance', () => emu.events.some((e) => e.tag === 'salt/cloud/gpu-dev-sec-1/starting'), 15_000);
   });
 
   await t.test('POST /api/* answers 401 without or with a wrong bearer token, 200 with the right one', async (t) => {

@@ -89,7 +89,7 @@ try {
   await exchange(lab, 'real_02_acl_denied_local_fun', 'POST', '/', [{ client: 'local', tgt: 'gpu-prod-type1-1', fun: 'cmd.run', arg: ['id'] }], token);
   await exchange(lab, 'real_03_acl_denied_local_args', 'POST', '/', [{ client: 'local', tgt: 'gpu-prod-type1-1', fun: 'cmd.retcode', arg: ['/bin/true'] }], token);
   await exchange(lab, 'real_04_acl_denied_local_target', 'POST', '/', [{ client: 'local', tgt: 'lab-other-1', fun: 'test.ping' }], token);
-  await exchange(lab, 'real_05_acl_denied_runner', 'POST', '/', [{ client: 'runner', fun: 'manage.versions' }], token);
+  await exchange(lab, 'real_05_acl_denied_runner', 'POST', '/', [{ client: 'runner', fun: 'jobs.active' }], token); // granted by @jobs: {}
   await exchange(lab, 'real_06_acl_denied_wheel_client', 'POST', '/', [{ client: 'wheel', fun: 'key.list_all' }], token);
   await exchange(lab, 'real_07_cloud_query_reserve', 'POST', '/', [{ client: 'runner', fun: 'cloud.query' }], token);
 

@@ -210,13 +210,18 @@ export class SaltClient {
     const token = await this.token();
     const res = await this.#send(endpoint, method, body, token);
     if (res.status !== 401) return res;
+    const what = callName(endpoint, body);
+    // a valid token without the permission (real_02, real_03): a fresh login would be refused the same way
+    if (htmlText(res.text) === AUTHORIZATION_REFUSED) {
+      throw new SaltApiError('ASC_ERR_SALT_AUTH', `salt-api refused ${what}: the user's external_auth entry does not grant it (${AUTHORIZATION_REFUSED})`, { endpoint, status: 401, body: htmlText(res.text) });
+    }
     this.#log.info({ endpoint }, 'salt-api refused the token, logging in again');
     this.invalidate(token);
     const fresh = await this.token();
     const again = await this.#send(endpoint, method, body, fresh);
     if (again.status === 401) {
       this.invalidate(fresh);
-      throw new SaltApiError('ASC_ERR_SALT_AUTH', `salt-api answered 401 to ${endpoint} right after a fresh login: check the user's external_auth permissions`, { endpoint, status: 401, body: again.text });
+      throw new SaltApiError('ASC_ERR_SALT_AUTH', `salt-api answered 401 to ${what} right after a fresh login (${htmlText(again.text)}): check the user's external_auth permissions`, { endpoint, status: 401, body: htmlText(again.text) });
     }
     return again;
   }
@@ -300,6 +305,19 @@ function localChunk(client: 'local' | 'local_async', tgt: string | readonly stri
     ...(opts.timeoutS === undefined ? {} : { timeout: opts.timeoutS }),
     ...(opts.fullReturn === undefined ? {} : { full_return: opts.fullReturn }),
   };
+}
+
+/** AUTHORIZATION_REFUSED is salt-api's page text for a call the user's external_auth entry does not grant (real_02). */
+const AUTHORIZATION_REFUSED = 'Authorization error occurred.';
+
+/** callName names a call for a message: `local cmd.run` for a lowstate, else the endpoint. */
+function callName(endpoint: string, body: unknown): string {
+  const chunk: unknown = Array.isArray(body) ? body[0] : undefined;
+  if (typeof chunk === 'object' && chunk !== null && 'fun' in chunk && typeof chunk.fun === 'string') {
+    const client = 'client' in chunk && typeof chunk.client === 'string' ? `${chunk.client} ` : '';
+    return `${client}${chunk.fun}`;
+  }
+  return endpoint;
 }
 
 /** htmlText pulls the human message out of a CherryPy HTML error page (its `<p>`), else returns the body. */

@@ -33,6 +33,8 @@ const API_TOKEN = 'real-salt-api-token-51c9';
 const MAX = { 'prod/type1': 2, 'dev/type1': 1 } as const;
 /** STEP_MS bounds each wait on Salt: a start + minion key exchange + reactor + orchestrate is ~5-15 s on 2 cores. */
 const STEP_MS = 90_000;
+/** DEFAULT_GATHER_MS: what Salt's default manage.up waits for a down minion (timeout 5 s + gather_job_timeout 10 s). */
+const DEFAULT_GATHER_MS = 15_000;
 /** ORDER is the way from a start to ready. */
 const ORDER = ['starting', 'booted', 'deploying', 'ready'];
 
@@ -348,7 +350,9 @@ for (const source of found.sources) {
       const median = sorted[Math.floor(sorted.length / 2)] ?? Number.POSITIVE_INFINITY;
       t.comment(`reconciles: ${durations.length}, median ${median} ms, max ${sorted.at(-1) ?? 0} ms; one default manage.up with stopped minions: ${defaultUpMs} ms`);
       t.ok(durations.length >= 3, 'reconciles were logged with their duration');
-      t.ok(median < defaultUpMs, `a whole reconcile (median ${median} ms) takes less than one manage.up with Salt's default timeouts (${defaultUpMs} ms)`);
+      // Before the fix every reconcile with a stopped reserve took >= 16 s (one default manage.up, real_16). The bound
+      // is that floor, not a speed target: measured medians are 2-6 s, on a loaded 2-core machine.
+      t.ok(median < DEFAULT_GATHER_MS, `a reconcile (median ${median} ms) does not wait out Salt's default manage.up timeouts (${DEFAULT_GATHER_MS} ms)`);
       await sameAsSalt(t, 'the ws run');
     });
 

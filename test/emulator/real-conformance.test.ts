@@ -2,10 +2,13 @@
 // real Salt 3006.10 master (test/fixtures/salt-api/real_*, test/real-salt/record.ts) like that master did.
 import t, { type Test } from 'tap';
 import { SHIPPED_MASTER_CONF, readMasterConf, startEmulator, type Emulator } from '../../src/emulator/index.ts';
+import { readdirSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { waitUntil } from './raw-client.ts';
 import { compareAnswer, readFixture, readRequest, sendRecorded } from './recordings.ts';
 
 const SECRET = 'real-salt-suite-secret';
+const FIXTURE_DIR = fileURLToPath(new URL('../fixtures/salt-api/', import.meta.url));
 /** The real-Salt lab of the recordings: the product's user through sharedsecret with the shipped ACL body, two reserved instances. */
 const LAB = {
   users: [{ username: 'salt-autoscaler', password: SECRET, eauth: 'sharedsecret', perms: readMasterConf(SHIPPED_MASTER_CONF).externalAuth['pam']?.['salt-autoscaler'] ?? [] }],
@@ -35,6 +38,11 @@ const TABLE: Row[] = [
 ];
 
 const body = (name: string): unknown => JSON.parse(readFixture(`${name}.body`).toString('utf8'));
+
+t.test('every real_* exchange recorded has a row here (the other fixture tables leave them to this one)', async (t) => {
+  const recorded = readdirSync(FIXTURE_DIR).filter((f) => /^real_\d.*\.body$/.test(f)).map((f) => f.slice(0, -'.body'.length)).sort();
+  t.same(recorded.filter((f) => f !== 'real_01_login_shipped_acl' && !TABLE.some((r) => r.file === f)), [], 'no recording without a row');
+});
 
 t.test('answers the real master\'s recordings with their status, headers and body shape', async (t) => {
   const emu = await startEmulator(LAB);

@@ -3,6 +3,7 @@
  * Every secret path is redacted: tokens, passwords, auth headers.
  */
 import { pino, type Logger, type DestinationStream } from 'pino';
+import { prettyDestination, type LogFormat } from './log-pretty.ts';
 
 /** REDACT_PATHS are censored in every log line, at any depth we know of. */
 export const REDACT_PATHS = [
@@ -14,13 +15,17 @@ export const REDACT_PATHS = [
   'authorization', 'cookie', '["x-auth-token"]',
 ];
 
-/** createLogger builds the root logger; `destination` lets tests capture the output. */
-export function createLogger(opts: { level?: string; destination?: DestinationStream } = {}): Logger {
+/**
+ * createLogger builds the root logger; `destination` lets tests capture the output. `format: 'pretty'` writes short
+ * human-readable lines to `destination` (or stdout) instead of JSON.
+ */
+export function createLogger(opts: { level?: string; destination?: DestinationStream; format?: LogFormat } = {}): Logger {
   const options = {
     level: opts.level ?? process.env['SALT_AUTOSCALER_LOG_LEVEL'] ?? 'info',
     redact: { paths: REDACT_PATHS, censor: '[redacted]' },
     base: { service: 'salt-autoscaler' },
   };
+  if (opts.format === 'pretty') return pino(options, prettyDestination({ out: opts.destination ?? process.stdout }));
   return opts.destination ? pino(options, opts.destination) : pino(options);
 }
 

@@ -40,6 +40,8 @@ export interface StatusPageData {
   readonly instances: readonly InstanceJson[];
   readonly decisions: readonly DecisionJson[];
   readonly nowMs: number;
+  /** notice: one line above everything (the demo's scaled-down settings). */
+  readonly notice?: string;
 }
 
 const cell = (text: string | number, cls?: string): string =>
@@ -94,7 +96,7 @@ export function renderStatusPage(data: StatusPageData): string {
 <body>
 <header><h1>salt-autoscaler</h1><span id="updated" data-state="server">rendered ${escapeHtml(new Date(data.nowMs).toISOString())}</span></header>
 <main>
-<section>
+${data.notice === undefined ? '' : `<p id="notice">${escapeHtml(data.notice)}</p>\n`}<section>
 <h2>Pools</h2>
 <table id="pools">
 <thead><tr><th>pool</th><th>min</th><th>max</th><th>ready</th><th>in flight</th><th>draining</th><th>failed</th><th>reserved</th><th>status</th></tr></thead>
@@ -138,6 +140,7 @@ ${decisionRows(data.decisions)}
 export interface StatusPageOptions {
   readonly engine: EngineApi;
   readonly now: () => number;
+  readonly notice?: string;
 }
 
 const staticFile = (name: string): string => readFileSync(new URL(`./static/${name}`, import.meta.url), 'utf8');
@@ -153,6 +156,7 @@ export function registerStatusPage(app: FastifyInstance, opts: StatusPageOptions
       instances: opts.engine.instances().map(instanceJson),
       decisions: newestFirst(opts.engine.decisions(undefined, STATUS_PAGE_DECISIONS)).slice(0, STATUS_PAGE_DECISIONS).map(decisionJson),
       nowMs: opts.now(),
+      ...(opts.notice === undefined ? {} : { notice: opts.notice }),
     });
     return reply
       .header('content-security-policy', STATUS_PAGE_CSP)

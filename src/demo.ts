@@ -241,7 +241,8 @@ export async function runDemo(args: DemoArgs): Promise<number> {
             body: JSON.stringify(alertPayload(pool, queue, Date.now())),
           });
         } catch (err) {
-          logger.warn({ err }, 'demo: webhook post failed');
+          // a post cut off by Ctrl-C is no news
+          if (!stopRequested) logger.warn({ err }, 'demo: webhook post failed');
         }
       }
       cycle = thisCycle;

@@ -5,14 +5,17 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { COMMANDS } from '../src/commands.ts';
+import { cliArgs } from './support/cli-process.ts';
 
 const BIN = fileURLToPath(new URL('../bin/salt-autoscaler.js', import.meta.url));
 
 function run(args: string[], env: Record<string, string> = {}): { status: number | null; stdout: string; stderr: string } {
-  const r = spawnSync(process.execPath, [BIN, ...args], { encoding: 'utf8', env: { ...process.env, ...env }, timeout: 30_000 });
+  const r = spawnSync(process.execPath, cliArgs(args), { encoding: 'utf8', env: { ...process.env, ...env }, timeout: 30_000 });
   return { status: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
+// each case is a child process through tsx: on 2 busy cores that is more than tap's default file timeout
+t.setTimeout(400_000);
 const dir = mkdtempSync(join(tmpdir(), 'asc-cli-'));
 t.teardown(() => rmSync(dir, { recursive: true, force: true }));
 const bad = join(dir, 'bad.yaml');
@@ -96,4 +99,11 @@ t.test('scale takes a negative delta as a positional (scale POOL -1)', async (t)
   t.notMatch(r.stderr, /unknown option/i);
   t.match(r.stderr, /http\.apiToken is not set/, 'it got past the parser to the token check');
   t.equal(r.status, 2);
+});
+
+t.test('the bin runs the compiled CLI in dist/ (built by npm ci through prepare)', async (t) => {
+  const r = spawnSync(process.execPath, [BIN, '--version'], { encoding: 'utf8', timeout: 30_000 });
+  t.equal(r.status, 0, r.stderr);
+  t.equal(r.stdout, `${PACKAGE_VERSION}\n`);
+  t.notMatch(readFileSync(BIN, 'utf8'), /tsx/, 'no TypeScript loader at run time');
 });

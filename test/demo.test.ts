@@ -8,10 +8,9 @@ import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { CYCLE_S, DEMO_POOLS, queueAt } from '../src/demo.ts';
+import { cliArgs } from './support/cli-process.ts';
 
-const BIN = fileURLToPath(new URL('../bin/salt-autoscaler.js', import.meta.url));
 
 function privateTmp(t: { teardown(fn: () => void): void }): string {
   const dir = mkdtempSync(join(tmpdir(), 'asc-demo-test-'));
@@ -32,7 +31,7 @@ t.test('the scripted queue rises, steps down, goes quiet and repeats every cycle
 t.test('bad flags exit 2 at once and leave no temp dir', async (t) => {
   const tmp = privateTmp(t);
   for (const args of [['--port', 'abc'], ['--port', '70000'], ['--duration-s', '-5'], ['--log-format', 'xml'], ['--bogus']]) {
-    const r = spawnSync(process.execPath, [BIN, 'demo', ...args], { encoding: 'utf8', env: { ...process.env, TMPDIR: tmp }, timeout: 30_000 });
+    const r = spawnSync(process.execPath, cliArgs(['demo', ...args]), { encoding: 'utf8', env: { ...process.env, TMPDIR: tmp }, timeout: 30_000 });
     t.equal(r.status, 2, `demo ${args.join(' ')} exits 2`);
     t.match(r.stderr, /^demo: /, 'and says what is wrong');
   }
@@ -47,7 +46,7 @@ t.test('a port in use exits 2 with the port named, without hanging, and leaves n
   const address = blocker.address();
   const port = typeof address === 'object' && address !== null ? address.port : 0;
   const began = Date.now();
-  const r = spawnSync(process.execPath, [BIN, 'demo', '--port', String(port)], { encoding: 'utf8', env: { ...process.env, TMPDIR: tmp }, timeout: 30_000 });
+  const r = spawnSync(process.execPath, cliArgs(['demo', '--port', String(port)]), { encoding: 'utf8', env: { ...process.env, TMPDIR: tmp }, timeout: 30_000 });
   t.equal(r.status, 2, r.stderr);
   t.match(r.stderr, new RegExp(`port ${port} on 127\\.0\\.0\\.1 is in use`));
   t.ok(Date.now() - began < 20_000, 'it does not wait');
@@ -57,7 +56,7 @@ t.test('a port in use exits 2 with the port named, without hanging, and leaves n
 for (const signal of ['SIGINT', 'SIGTERM'] as const) {
   t.test(`the banner comes first, the page says the settings are scaled, and ${signal} exits 0 and removes the temp dir`, async (t) => {
     const tmp = privateTmp(t);
-    const child = spawn(process.execPath, [BIN, 'demo', '--port', '0'], { env: { ...process.env, TMPDIR: tmp }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, cliArgs(['demo', '--port', '0']), { env: { ...process.env, TMPDIR: tmp }, stdio: ['ignore', 'pipe', 'pipe'] });
     const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
     t.teardown(() => { if (child.exitCode === null) child.kill('SIGKILL'); });
     let out = '';

@@ -7,7 +7,7 @@
  *                                     └─ long-running (serve, events, demo): wait until it works, then SIGINT: exit 0
  *
  * `salt-autoscaler` is put on PATH as the Salt formula installs it; `npx salt-autoscaler` is what a clone runs (both
- * run bin/salt-autoscaler.js of this checkout). A command that needs what no test can give (a real Salt master,
+ * run this checkout's sources). A command that needs what no test can give (a real Salt master,
  * systemd) goes in NEEDS_REAL_SYSTEM with its reason; the test fails when a listed command is no longer in the docs.
  */
 import t from 'tap';
@@ -18,6 +18,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startEmulator } from '../../src/emulator/index.ts';
 import { freePort, startServiceProcess, writeConfig } from '../support/service-process.ts';
+import { cliArgs } from '../support/cli-process.ts';
 import { allDocCommands } from './doc-commands.ts';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
@@ -91,7 +92,7 @@ t.test('every documented command runs against the emulator', async (t) => {
   // `salt-autoscaler` on PATH, as the formula's `npm install -g` puts it there
   const bin = join(dir, 'bin');
   mkdirSync(bin);
-  writeFileSync(join(bin, 'salt-autoscaler'), `#!/bin/sh\nexec "${process.execPath}" "${join(ROOT, 'bin/salt-autoscaler.js')}" "$@"\n`);
+  writeFileSync(join(bin, 'salt-autoscaler'), `#!/bin/sh\nexec ${[process.execPath, ...cliArgs([])].map((a) => `"${a}"`).join(' ')} "$@"\n`);
   chmodSync(join(bin, 'salt-autoscaler'), 0o755);
   const env = { ...process.env, PATH: `${bin}:${process.env['PATH'] ?? ''}`, SALT_AUTOSCALER_SALT_PASSWORD: 'secret' };
   const service = await startServiceProcess(config, port, { SALT_AUTOSCALER_SALT_PASSWORD: 'secret' });

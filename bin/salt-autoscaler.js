@@ -1,6 +1,4 @@
 #!/usr/bin/env node
-// bin/salt-autoscaler.js: entry point; runs the TypeScript CLI through tsx's loader.
-import { register } from 'tsx/esm/api';
-register();
-const { main } = await import('../src/cli.ts');
+// bin/salt-autoscaler.js: entry point; runs the compiled CLI in dist/ (`npm run build`, which `npm ci` runs as `prepare`).
+const { main } = await import('../dist/cli.js');
 process.exitCode = await main(process.argv.slice(2));

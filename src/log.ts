@@ -3,6 +3,7 @@
  * Every secret path is redacted: tokens, passwords, auth headers; every `url` field loses its query values.
  */
 import { pino, type Logger, type DestinationStream } from 'pino';
+import { prettyDestination, type LogFormat } from './log-pretty.ts';
 
 /** REDACT_PATHS are censored in every log line, at any depth we know of. */
 export const REDACT_PATHS = [
@@ -33,8 +34,11 @@ export function redactUrl(url: string): string {
   return line.length <= MAX_LOGGED_URL_CHARS ? line : `${line.slice(0, MAX_LOGGED_URL_CHARS)}…(${line.length} chars)`;
 }
 
-/** createLogger builds the root logger; `destination` lets tests capture the output. */
-export function createLogger(opts: { level?: string; destination?: DestinationStream } = {}): Logger {
+/**
+ * createLogger builds the root logger; `destination` lets tests capture the output. `format: 'pretty'` writes short
+ * human-readable lines to `destination` (or stdout) instead of JSON.
+ */
+export function createLogger(opts: { level?: string; destination?: DestinationStream; format?: LogFormat } = {}): Logger {
   const options = {
     level: opts.level ?? process.env['SALT_AUTOSCALER_LOG_LEVEL'] ?? 'info',
     redact: { paths: REDACT_PATHS, censor: '[redacted]' },
@@ -42,6 +46,7 @@ export function createLogger(opts: { level?: string; destination?: DestinationSt
     serializers: { url: (url: unknown) => (typeof url === 'string' ? redactUrl(url) : url) },
     base: { service: 'salt-autoscaler' },
   };
+  if (opts.format === 'pretty') return pino(options, prettyDestination({ out: opts.destination ?? process.stdout }));
   return opts.destination ? pino(options, opts.destination) : pino(options);
 }
 

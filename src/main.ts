@@ -13,6 +13,7 @@ import type { Config, PoolConfig } from './config/load.ts';
 import { toPoolSpec } from './config/load.ts';
 import { Engine, type EngineObserver, type ManagedPool } from './engine/engine.ts';
 import type { Clock } from './engine/ports.ts';
+import type { PoolSpec } from './core/types.ts';
 import { LeaseKeeper } from './engine/lease.ts';
 import { configWarnings } from './config/warnings.ts';
 import { createLogger } from './log.ts';
@@ -65,12 +66,23 @@ export function metricsObserver(metrics: Metrics, clock: Clock): EngineObserver 
   };
 }
 
+/** StartOptions are what a caller may add to the config: a logger, a clock, an abort signal, and the demo's tuning. */
+export interface StartOptions {
+  readonly logger?: Logger;
+  readonly clock?: Clock;
+  readonly signal?: AbortSignal;
+  /** tunePool adjusts a pool's spec where the config has no key for it (the demo's short adaptive peak window). */
+  readonly tunePool?: (spec: PoolSpec) => PoolSpec;
+  /** notice is shown on top of the status page. */
+  readonly notice?: string;
+}
+
 /**
  * startService runs salt-autoscaler from a validated config until stop() is called. It first takes the store lease
  * (one writer per state file): while another live process holds it, it waits on standby, with no HTTP server and no
  * Salt calls; an abort of `signal` meanwhile returns undefined.
  */
-export async function startService(config: Config, opts: { logger?: Logger; clock?: Clock; signal?: AbortSignal } = {}): Promise<Service | undefined> {
+export async function startService(config: Config, opts: StartOptions = {}): Promise<Service | undefined> {
   const logger = opts.logger ?? createLogger({ level: process.env['SALT_AUTOSCALER_LOG_LEVEL'] ?? config.log.level });
   const clock: Clock = opts.clock ?? { now: () => Date.now() };
   for (const w of configWarnings(config)) logger.warn({ component: 'config', path: w.path, reason: w.message }, 'dangerous setting');
@@ -110,7 +122,7 @@ export async function startService(config: Config, opts: { logger?: Logger; cloc
   // a pool reads PromQL only when it has a workloadQuery; the others live on Alertmanager notifications
   const queried = new Map(config.pools.filter((p) => p.workloadQuery !== undefined).map((p) => [p.name, p]));
   const engine = new Engine({
-    pools: config.pools.map(managedPool),
+    pools: config.pools.map(managedPool).map((m) => (opts.tunePool === undefined ? m : { ...m, spec: opts.tunePool(m.spec) })),
     salt: actions,
     store,
     clock,
@@ -136,6 +148,7 @@ export async function startService(config: Config, opts: { logger?: Logger; cloc
       bodyLimit: config.http.bodyLimitBytes,
     },
     logger,
+    ...(opts.notice === undefined ? {} : { notice: opts.notice }),
     registerWebhook: (instance) => alertmanagerWebhook(instance, {
       config,
       onSignal: (signal) => engine.alertSignal(signal),
@@ -156,7 +169,17 @@ export async function startService(config: Config, opts: { logger?: Logger; cloc
   }, 2_000);
   mirror.unref();
   const { host, port } = config.http;
-  await app.listen({ host, port });
+  try {
+    await app.listen({ host, port });
+  } catch (err) {
+    // nothing may keep the process alive after a failed start (a port in use): release what was taken, then throw
+    clearInterval(mirror);
+    await app.close();
+    await client.close();
+    lease.release();
+    store.close();
+    throw err;
+  }
   const address = app.server.address();
   const url = typeof address === 'object' && address !== null ? `http://${host}:${address.port}` : `http://${host}:${port}`;
   logger.info({ url, pools: config.pools.length, transport: config.salt.transport }, 'salt-autoscaler listening');

@@ -8,8 +8,9 @@
  *
  * Exit codes: 0 done, 1 the service refused or could not be reached (its reason is printed), 2 bad usage.
  */
-import { parseArgs } from 'node:util';
 import { request } from 'undici';
+import { commandSpec } from './commands.ts';
+import { parseCommandLine, stringValue, UsageError } from './command-line.ts';
 import type { Config } from './config/load.ts';
 import type { DecisionJson, InstanceJson, PoolJson } from './http/api-shapes.ts';
 import { formatAge } from './http/status-page.ts';
@@ -69,19 +70,18 @@ export function renderStatus(pools: readonly PoolJson[], instances: readonly Ins
 
 /** runOpsCommand runs one of status | pause | resume | scale against the service the config describes. */
 export async function runOpsCommand(action: OpsAction, args: readonly string[], config: Config, out: Out, err: Out): Promise<number> {
+  const spec = commandSpec(action);
+  if (spec === undefined) throw new Error(`no spec for ${action}`);
   let parsed;
   try {
-    parsed = parseArgs({
-      args: [...args],
-      options: { config: { type: 'string', short: 'c' }, json: { type: 'boolean' }, url: { type: 'string' }, limit: { type: 'string' } },
-      allowPositionals: true,
-      strict: true,
-    });
+    parsed = parseCommandLine(spec, args);
   } catch (e) {
-    err.write(`${action}: ${e instanceof Error ? e.message : String(e)}\n`);
+    if (!(e instanceof UsageError)) throw e;
+    err.write(`${e.message}\n`);
     return 2;
   }
-  const { values, positionals } = parsed;
+  const { positionals } = parsed;
+  const values = { url: stringValue(parsed, 'url'), limit: stringValue(parsed, 'limit'), json: parsed.values['json'] };
   const base = (values.url ?? serviceUrl(config)).replace(/\/+$/, '');
   const token = config.http.apiToken;
   try {

@@ -11,12 +11,18 @@
  */
 import { formatProblems, loadConfig, type Config } from './config/load.ts';
 import { ConfigError } from './errors.ts';
+import type { Logger } from './log.ts';
 import { startService, type Service } from './main.ts';
 
 interface Out { write(chunk: string): unknown }
 
-/** runServe serves `config` (already loaded from `path`) and resolves to the process exit code. */
-export async function runServe(path: string, config: Config, err: Out): Promise<number> {
+/**
+ * runServe serves `config` (already loaded from `path`) and resolves to the process exit code. `logger` builds the
+ * root logger of each start (default: JSON at the config's level).
+ */
+export async function runServe(path: string, config: Config, err: Out, logger?: (config: Config) => Logger): Promise<number> {
+  const start = (c: Config, signal: AbortSignal): Promise<Service | undefined> =>
+    startService(c, logger === undefined ? { signal } : { signal, logger: logger(c) });
   // signals are taken before the start: a process on standby for the store lease stops on them too
   const ac = new AbortController();
   const signalled = new Promise<'signal'>((resolve) => {
@@ -29,7 +35,7 @@ export async function runServe(path: string, config: Config, err: Out): Promise<
   const onHup = (): void => { reloads += 1; wake?.(); };
   process.on('SIGHUP', onHup);
   try {
-    let service: Service | undefined = await startService(config, { signal: ac.signal });
+    let service: Service | undefined = await start(config, ac.signal);
     while (service !== undefined) {
       const current: Service = service;
       const reload = new Promise<'reload'>((resolve) => {
@@ -52,7 +58,7 @@ export async function runServe(path: string, config: Config, err: Out): Promise<
       }
       err.write(`salt-autoscaler: SIGHUP: reloading ${path}\n`);
       await current.stop();
-      service = await startService(next, { signal: ac.signal });
+      service = await start(next, ac.signal);
     }
     return 0;
   } finally {

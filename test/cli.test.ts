@@ -1,17 +1,21 @@
 import t from 'tap';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { COMMANDS } from '../src/commands.ts';
+import { cliArgs } from './support/cli-process.ts';
 
 const BIN = fileURLToPath(new URL('../bin/salt-autoscaler.js', import.meta.url));
 
 function run(args: string[], env: Record<string, string> = {}): { status: number | null; stdout: string; stderr: string } {
-  const r = spawnSync(process.execPath, [BIN, ...args], { encoding: 'utf8', env: { ...process.env, ...env }, timeout: 30_000 });
+  const r = spawnSync(process.execPath, cliArgs(args), { encoding: 'utf8', env: { ...process.env, ...env }, timeout: 30_000 });
   return { status: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
+// each case is a child process through tsx: on 2 busy cores that is more than tap's default file timeout
+t.setTimeout(400_000);
 const dir = mkdtempSync(join(tmpdir(), 'asc-cli-'));
 t.teardown(() => rmSync(dir, { recursive: true, force: true }));
 const bad = join(dir, 'bad.yaml');
@@ -49,4 +53,58 @@ t.test('an unknown command prints the usage and exits 2', async (t) => {
   const r = run(['frobnicate']);
   t.equal(r.status, 2);
   t.match(r.stderr, /usage: salt-autoscaler/);
+});
+
+const PACKAGE_VERSION = (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+
+t.test('--version prints the version of package.json', async (t) => {
+  const r = run(['--version']);
+  t.equal(r.status, 0, r.stderr);
+  t.equal(r.stdout, `${PACKAGE_VERSION}\n`);
+});
+
+t.test('every command has --help with its flags and an example, exit 0, reading no config', async (t) => {
+  // a config path that would fail if read: --help must not get that far
+  for (const spec of COMMANDS) {
+    const r = run([spec.name, '--help', '--config', join(dir, 'nope.yaml')]);
+    t.equal(r.status, 0, `${spec.name} --help exits 0 (${r.stderr})`);
+    t.match(r.stdout, new RegExp(`^usage: salt-autoscaler ${spec.name}`), `${spec.name}: usage line`);
+    t.match(r.stdout, /\nexamples?:\n {2}\S/, `${spec.name}: an example`);
+    for (const flag of Object.keys(spec.options)) t.match(r.stdout, `--${flag}`, `${spec.name} --help lists --${flag}`);
+    t.equal(r.stderr, '', `${spec.name}: nothing on stderr`);
+  }
+  t.equal(run(['scale', '-h']).status, 0, '-h works too');
+});
+
+t.test('the top-level usage lists every command with its flags (demo --duration-s too)', async (t) => {
+  const r = run(['--help']);
+  t.equal(r.status, 0);
+  for (const spec of COMMANDS) t.match(r.stdout, `\n  ${spec.name}`);
+  t.match(r.stdout, 'demo [--port N] [--duration-s N]');
+  t.equal(run([]).status, 2, 'no command at all is bad usage');
+});
+
+t.test('bad usage exits 2 in every command, with the reason and a pointer to --help', async (t) => {
+  for (const args of [['serve', '--bogus'], ['check-config', 'a.yaml', 'b.yaml'], ['events', '--config'], ['render-rules', 'x'],
+    ['simulate', '--bogus'], ['simulate'], ['status', '--limit'], ['pause'], ['scale', 'prod/type1'], ['serve', '--log-format', 'xml']]) {
+    const r = run(args);
+    t.equal(r.status, 2, `${args.join(' ')} exits 2`);
+    t.match(r.stderr, new RegExp(`run 'salt-autoscaler ${args[0] ?? ''} --help'`), `${args.join(' ')} points to --help`);
+  }
+});
+
+t.test('scale takes a negative delta as a positional (scale POOL -1)', async (t) => {
+  const config = join(dir, 'ops.yaml');
+  writeFileSync(config, 'salt: {url: "https://salt:8000", username: u}\nhttp: {listen: "127.0.0.1:1"}\npools:\n  - {env: prod, instanceType: type1, max: 2, provider: p, reserved: [a]}\n');
+  const r = run(['scale', 'prod/type1', '-1', '--config', config]);
+  t.notMatch(r.stderr, /unknown option/i);
+  t.match(r.stderr, /http\.apiToken is not set/, 'it got past the parser to the token check');
+  t.equal(r.status, 2);
+});
+
+t.test('the bin runs the compiled CLI in dist/ (built by npm ci through prepare)', async (t) => {
+  const r = spawnSync(process.execPath, [BIN, '--version'], { encoding: 'utf8', timeout: 30_000 });
+  t.equal(r.status, 0, r.stderr);
+  t.equal(r.stdout, `${PACKAGE_VERSION}\n`);
+  t.notMatch(readFileSync(BIN, 'utf8'), /tsx/, 'no TypeScript loader at run time');
 });

@@ -7,7 +7,6 @@ import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { parseConfig } from '../src/config/load.ts';
 import { runOpsCommand, serviceUrl, type OpsAction } from '../src/ops-command.ts';
 import { buildTestApp } from './http/build.ts';
@@ -15,7 +14,7 @@ import { instance, poolView } from './http/fake-engine.ts';
 import { freePort, writeConfig } from './support/service-process.ts';
 
 const TOKEN = 'ops-token-5b1e';
-const BIN = fileURLToPath(new URL('../bin/salt-autoscaler.js', import.meta.url));
+import { cliArgs } from './support/cli-process.ts';
 
 function configFor(port: number, apiToken?: string): ReturnType<typeof parseConfig> {
   return parseConfig({
@@ -114,12 +113,12 @@ t.test('the CLI binary wires status to the config file, without the salt passwor
   // spawnSync would block this process's event loop, and with it the app the child asks: run it asynchronously
   const { spawn } = await import('node:child_process');
   const { SALT_AUTOSCALER_SALT_PASSWORD: _unset, ...env } = process.env;
-  const child = spawn(process.execPath, [BIN, 'status', '--config', configPath], { stdio: ['ignore', 'pipe', 'pipe'], env });
+  const child = spawn(process.execPath, cliArgs(['status', '--config', configPath]), { stdio: ['ignore', 'pipe', 'pipe'], env });
   let out = '';
   child.stdout.on('data', (d: Buffer) => { out += d.toString(); });
   const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
   t.equal(code, 0);
   t.match(out, /^POOL\s+READY/);
-  const bad = spawnSync(process.execPath, [BIN, 'status', '--config', join(dir, 'missing.yaml')], { encoding: 'utf8', timeout: 30_000 });
+  const bad = spawnSync(process.execPath, cliArgs(['status', '--config', join(dir, 'missing.yaml')]), { encoding: 'utf8', timeout: 30_000 });
   t.equal(bad.status, 2, 'a missing config file exits 2');
 });

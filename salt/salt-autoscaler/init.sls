@@ -2,7 +2,9 @@
   salt-autoscaler: install the service on the Salt master (apply it to the master's own minion,
   or `salt-call --local` on the master with this project's salt/ folder in file_roots).
 
-    Node.js (NodeSource or distro) -> salt-autoscaler (npm registry or release tarball)
+    Node.js (NodeSource or distro) -> salt-autoscaler: the packed npm package (compiled JavaScript in dist/,
+      no build and no TypeScript loader on the master), from the npm registry, a tarball URL, or a tarball
+      on the Salt file server (`npm pack` in a checkout)
     user salt-autoscaler (also the PAM user of the external_auth entry)
     /etc/salt-autoscaler/config.yaml (pillar salt_autoscaler:config), /etc/salt-autoscaler/env (0600)
     salt-autoscaler.service (systemd), the master.d snippet and the reactor SLS
@@ -11,6 +13,8 @@
 {%- set version = sa.install.version | string %}
 {%- if sa.install.source == 'tarball' %}
 {%-   set spec = sa.install.tarball_url %}
+{%- elif sa.install.source == 'salt' %}
+{%-   set spec = '/var/cache/salt-autoscaler/salt-autoscaler-' ~ version ~ '.tgz' %}
 {%- else %}
 {%-   set spec = 'salt-autoscaler@' ~ version %}
 {%- endif %}
@@ -50,12 +54,25 @@ salt_autoscaler_nodejs:
     - pkgs: [nodejs, npm]
 {%- endif %}
 
+{%- if sa.install.source == 'salt' %}
+
+salt_autoscaler_tarball:
+  file.managed:
+    - name: {{ spec | tojson }}
+    - source: {{ sa.install.salt_tarball | tojson }}
+    - makedirs: True
+    - mode: '0644'
+{%- endif %}
+
 salt_autoscaler_package:
   cmd.run:
     - name: npm install -g --omit=dev {{ spec | tojson }}
     - unless: test "$(node -p "require('$(npm root -g)/salt-autoscaler/package.json').version" 2>/dev/null)" = {{ version | tojson }}
     - require:
       - pkg: salt_autoscaler_nodejs
+{%- if sa.install.source == 'salt' %}
+      - file: salt_autoscaler_tarball
+{%- endif %}
 
 salt_autoscaler_user:
   group.present:

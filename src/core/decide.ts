@@ -22,6 +22,9 @@ import { desiredSize } from './strategies/desired-size.ts';
 import type { Decision, Instance, PoolHistory, PoolSpec, Workload } from './types.ts';
 import { IN_FLIGHT_STATES } from './types.ts';
 
+/** MANUAL_SOURCE marks a Workload that is a wanted size set by an operator (`scale POOL DELTA`), not a demand signal. */
+export const MANUAL_SOURCE = 'manual';
+
 /** PoolCounts is the census decide() reasons with. */
 export interface PoolCounts {
   readonly ready: number;
@@ -82,6 +85,10 @@ function wishOf(pool: PoolSpec, counts: PoolCounts, workload: Workload | undefin
       desired: counts.size,
       reason: `workload signal stale (age ${seconds(nowMs - workload.atMs)} > signalMaxAge ${seconds(pool.signalMaxAgeMs)})`,
     };
+  } else if (workload.source === MANUAL_SOURCE) {
+    // a manual scale asks for a size, not a workload: no strategy words (it would name a perInstance it does not use)
+    fresh = true;
+    wish = { desired: workload.value, reason: `wanted size ${workload.value} (size now ${counts.size})` };
   } else {
     fresh = true;
     wish = desiredSize({ pool, size: counts.size, inFlight: counts.inFlight, workload: workload.value, nowMs, memory: history.policy });

@@ -43,6 +43,8 @@ export interface AppOptions {
   readonly registerWebhook?: (app: FastifyInstance) => void | Promise<void>;
   /** now: the clock for instance ages on the status page (default Date.now). */
   readonly now?: () => number;
+  /** notice: a line the status page shows above everything (the demo says its settings are scaled down). */
+  readonly notice?: string;
 }
 
 /** QUIET_GET_PATHS are polled (scrapes, probes, the status page): their 2xx lines log at debug, not info. */
@@ -110,7 +112,7 @@ export function buildApp(opts: AppOptions): FastifyInstance {
   });
 
   registerApiRoutes(app, { engine: opts.engine, apiToken: opts.config.apiToken });
-  registerStatusPage(app, { engine: opts.engine, now });
+  registerStatusPage(app, { engine: opts.engine, now, ...(opts.notice === undefined ? {} : { notice: opts.notice }) });
 
   const registerWebhook = opts.registerWebhook;
   if (registerWebhook !== undefined) {

@@ -2,17 +2,65 @@
  * status-page: `GET /` — a small page that shows the pools, each instance's state and age, the last decisions
  * with their reasons and a chart of workload vs ready vs total capacity per pool.
  *
- * The first paint is rendered here from the engine's views; then `static/status.js` (vanilla JS, no framework)
- * polls `/api/*` every 2 s and redraws the tables and the inline-SVG charts. The page loads nothing but its own
- * files (a strict Content-Security-Policy), and every value goes into the DOM as text, never as markup.
+ * The first paint is rendered here from the engine's views, with the chart samples embedded as a JSON data block so
+ * that `static/status.js` (vanilla JS, no framework) draws the charts as soon as it loads; then it polls `/api/*`
+ * every 2 s and redraws the tables and the inline-SVG charts. The page loads nothing but its own files (a strict
+ * Content-Security-Policy), and every value goes into the DOM as text, never as markup.
+ *
+ * Decisions: the engine records a hold at most once per interval per pool, which still buries the actions; the page
+ * folds each pool's run of consecutive holds into one row, "holding since <first> (N hold decisions): <latest reason>",
+ * and a pool filter (`?pool=` or the select) narrows the decisions, instances and charts to one pool.
  */
 import { readFileSync } from 'node:fs';
 import type { FastifyInstance } from 'fastify';
 import type { EngineApi } from '../engine/ports.ts';
-import { decisionJson, instanceJson, newestFirst, poolJson, type DecisionJson, type InstanceJson, type PoolJson } from './api-shapes.ts';
+import { decisionJson, instanceJson, newestFirst, poolJson, seriesJson, type DecisionJson, type InstanceJson, type PoolJson, type SeriesPointJson } from './api-shapes.ts';
 
-/** STATUS_PAGE_DECISIONS is how many recent decisions the page shows. */
+/** STATUS_PAGE_DECISIONS is how many rows of decisions the page shows (after folding holds). */
 export const STATUS_PAGE_DECISIONS = 20;
+
+/** STATUS_PAGE_DECISIONS_READ is how many recorded decisions the page reads to fill those rows (holds fold away). */
+export const STATUS_PAGE_DECISIONS_READ = 300;
+
+/** DecisionRow is one row of the page's decision list: a decision, or a run of `holds` consecutive holds of one pool. */
+export interface DecisionRow extends DecisionJson {
+  /** holds: how many consecutive hold decisions of the pool this row stands for (1 for an action). */
+  readonly holds: number;
+  /** since: when the run of holds began (the oldest hold's `at`); equal to `at` for an action. */
+  readonly since: string;
+}
+
+/**
+ * collapseHolds folds each pool's consecutive holds (newest first in, newest first out) into one row that keeps the
+ * newest hold's reason, so the actions stay in view. static/status.js holds the same rule for its redraws.
+ */
+export function collapseHolds(decisions: readonly DecisionJson[]): DecisionRow[] {
+  const rows: { row: DecisionJson; holds: number; since: string }[] = [];
+  const openRun = new Map<string, { row: DecisionJson; holds: number; since: string }>();
+  for (const decision of decisions) {
+    const run = openRun.get(decision.pool);
+    if (decision.action === 'hold' && run !== undefined) {
+      run.holds += 1;
+      run.since = decision.at;
+      continue;
+    }
+    const entry = { row: decision, holds: 1, since: decision.at };
+    rows.push(entry);
+    if (decision.action === 'hold') openRun.set(decision.pool, entry);
+    else openRun.delete(decision.pool);
+  }
+  return rows.map(({ row, holds, since }) => ({ ...row, holds, since }));
+}
+
+/** shortTime renders an ISO time as `YYYY-MM-DD HH:MM:SSZ`. */
+function shortTime(iso: string): string {
+  return iso.replace('T', ' ').replace(/\.\d+Z$/, 'Z');
+}
+
+/** rowReason is the reason column of a decision row: a folded run of holds says since when and how many. */
+export function rowReason(row: DecisionRow): string {
+  return row.holds > 1 ? `holding since ${shortTime(row.since)} (${row.holds} hold decisions): ${row.reason}` : row.reason;
+}
 
 /** STATUS_PAGE_CSP allows only the page's own script, style and API calls. */
 export const STATUS_PAGE_CSP =
@@ -39,7 +87,13 @@ export interface StatusPageData {
   readonly pools: readonly PoolJson[];
   readonly instances: readonly InstanceJson[];
   readonly decisions: readonly DecisionJson[];
+  /** series: chart samples by pool name, embedded so the charts draw on load. */
+  readonly series?: Readonly<Record<string, readonly SeriesPointJson[]>>;
+  /** pool: show only this pool's decisions, instances and chart. */
+  readonly pool?: string;
   readonly nowMs: number;
+  /** notice: one line above everything (the demo's scaled-down settings). */
+  readonly notice?: string;
 }
 
 const cell = (text: string | number, cls?: string): string =>
@@ -65,12 +119,24 @@ function instanceRows(instances: readonly InstanceJson[], nowMs: number): string
 }
 
 function decisionRows(decisions: readonly DecisionJson[]): string {
-  if (decisions.length === 0) return '<tr class="empty"><td colspan="6">no decisions yet</td></tr>';
-  return decisions.map((decision) => `<tr>${[
-    cell(decision.at.replace('T', ' ').replace(/\.\d+Z$/, 'Z'), 'at'), cell(decision.pool),
-    cell(decision.dryRun ? `${decision.action} (dry run)` : decision.action, `action action-${decision.action}`),
-    cell(decision.count), cell(decision.targets.join(', ')), cell(decision.reason, 'reason'),
+  const rows = collapseHolds(decisions).slice(0, STATUS_PAGE_DECISIONS);
+  if (rows.length === 0) return '<tr class="empty"><td colspan="6">no decisions yet</td></tr>';
+  return rows.map((row) => `<tr data-pool="${escapeHtml(row.pool)}"${row.holds > 1 ? ` class="holds" data-holds="${row.holds}"` : ''}>${[
+    cell(shortTime(row.at), 'at'), cell(row.pool),
+    cell(row.dryRun ? `${row.action} (dry run)` : row.action, `action action-${row.action}`),
+    cell(row.count), cell(row.targets.join(', ')), cell(rowReason(row), 'reason'),
   ].join('')}</tr>`).join('\n');
+}
+
+function poolFilter(pools: readonly PoolJson[], selected: string | undefined): string {
+  const option = (value: string, label: string): string =>
+    `<option value="${escapeHtml(value)}"${(selected ?? '') === value ? ' selected' : ''}>${escapeHtml(label)}</option>`;
+  return `<label>pool <select id="pool-filter">${[option('', 'all pools'), ...pools.map((p) => option(p.name, p.name))].join('')}</select></label>`;
+}
+
+/** jsonBlock embeds data in a `<script type="application/json">` (not executed; `<` escaped so it cannot close the tag). */
+function jsonBlock(id: string, data: unknown): string {
+  return `<script type="application/json" id="${id}">${JSON.stringify(data).replace(/</g, '\\u003c')}</script>`;
 }
 
 function chartFigures(pools: readonly PoolJson[]): string {
@@ -81,6 +147,9 @@ function chartFigures(pools: readonly PoolJson[]): string {
 
 /** renderStatusPage renders the whole page (first paint) from the API shapes. */
 export function renderStatusPage(data: StatusPageData): string {
+  const pool = data.pool !== undefined && data.pools.some((p) => p.name === data.pool) ? data.pool : undefined;
+  const mine = <T extends { pool: string }>(rows: readonly T[]): readonly T[] => (pool === undefined ? rows : rows.filter((r) => r.pool === pool));
+  const chartPools = pool === undefined ? data.pools : data.pools.filter((p) => p.name === pool);
   return `<!doctype html>
 <html lang="en">
 <head>
@@ -92,9 +161,10 @@ export function renderStatusPage(data: StatusPageData): string {
 <script src="/static/status.js" defer></script>
 </head>
 <body>
-<header><h1>salt-autoscaler</h1><span id="updated" data-state="server">rendered ${escapeHtml(new Date(data.nowMs).toISOString())}</span></header>
+<header><h1>salt-autoscaler</h1>${poolFilter(data.pools, pool)}<span id="updated" data-state="server">rendered ${escapeHtml(new Date(data.nowMs).toISOString())}</span></header>
+${jsonBlock('initial-data', { pools: data.pools, series: data.series ?? {} })}
 <main>
-<section>
+${data.notice === undefined ? '' : `<p id="notice">${escapeHtml(data.notice)}</p>\n`}<section>
 <h2>Pools</h2>
 <table id="pools">
 <thead><tr><th>pool</th><th>min</th><th>max</th><th>ready</th><th>in flight</th><th>draining</th><th>failed</th><th>reserved</th><th>status</th></tr></thead>
@@ -107,7 +177,7 @@ ${poolRows(data.pools)}
 <h2>Workload and capacity</h2>
 <p class="legend"><span class="key key-workload">workload (right axis)</span> <span class="key key-ready">ready</span> <span class="key key-total">total (ready + in flight)</span> (instances, left axis)</p>
 <div id="charts">
-${chartFigures(data.pools)}
+${chartFigures(chartPools)}
 </div>
 </section>
 <section>
@@ -115,7 +185,7 @@ ${chartFigures(data.pools)}
 <table id="instances">
 <thead><tr><th>instance</th><th>pool</th><th>state</th><th>age</th><th>reason</th></tr></thead>
 <tbody>
-${instanceRows(data.instances, data.nowMs)}
+${instanceRows(mine(data.instances), data.nowMs)}
 </tbody>
 </table>
 </section>
@@ -124,7 +194,7 @@ ${instanceRows(data.instances, data.nowMs)}
 <table id="decisions">
 <thead><tr><th>at (UTC)</th><th>pool</th><th>action</th><th>count</th><th>targets</th><th>reason</th></tr></thead>
 <tbody>
-${decisionRows(data.decisions)}
+${decisionRows(mine(data.decisions))}
 </tbody>
 </table>
 </section>
@@ -138,6 +208,7 @@ ${decisionRows(data.decisions)}
 export interface StatusPageOptions {
   readonly engine: EngineApi;
   readonly now: () => number;
+  readonly notice?: string;
 }
 
 const staticFile = (name: string): string => readFileSync(new URL(`./static/${name}`, import.meta.url), 'utf8');
@@ -147,12 +218,18 @@ export function registerStatusPage(app: FastifyInstance, opts: StatusPageOptions
   const script = staticFile('status.js');
   const style = staticFile('status.css');
 
-  app.get('/', async (_request, reply) => {
+  app.get('/', async (request, reply) => {
+    const query = request.query as Record<string, unknown> | undefined;
+    const pool = typeof query?.['pool'] === 'string' && query['pool'] !== '' ? query['pool'] : undefined;
+    const pools = opts.engine.pools().map(poolJson);
     const html = renderStatusPage({
-      pools: opts.engine.pools().map(poolJson),
+      pools,
       instances: opts.engine.instances().map(instanceJson),
-      decisions: newestFirst(opts.engine.decisions(undefined, STATUS_PAGE_DECISIONS)).slice(0, STATUS_PAGE_DECISIONS).map(decisionJson),
+      decisions: newestFirst(opts.engine.decisions(pool, STATUS_PAGE_DECISIONS_READ)).map(decisionJson),
+      series: Object.fromEntries(pools.map((p) => [p.name, seriesJson(opts.engine.series(p.name))])),
+      ...(pool === undefined ? {} : { pool }),
       nowMs: opts.now(),
+      ...(opts.notice === undefined ? {} : { notice: opts.notice }),
     });
     return reply
       .header('content-security-policy', STATUS_PAGE_CSP)

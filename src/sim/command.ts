@@ -7,7 +7,8 @@
  */
 import { writeFile } from 'node:fs/promises';
 import { loadConfig, toPoolSpec } from '../config/load.ts';
-import { AutoscalerError } from '../errors.ts';
+import { commandSpec } from '../commands.ts';
+import { parseCommandLine, stringValue, synopsis, UsageError } from '../command-line.ts';
 import { renderSvg, renderTable } from './render.ts';
 import { runSimulationWithTimeline, type SimOptions } from './simulate.ts';
 import { loadTrace } from './trace.ts';
@@ -22,39 +23,27 @@ export interface SimulateArgs {
   readonly svg?: string;
 }
 
-const USAGE = 'usage: salt-autoscaler simulate --trace FILE [--config FILE] [--pool NAME] [--gpus-per-instance N] [--json] [--svg FILE]';
-
-/** parseSimulateArgs reads the command line; it throws ASC_ERR_SIM_ARGS naming what is wrong. */
+/** parseSimulateArgs reads the command line with the CLI's one parser; it throws ASC_ERR_SIM_ARGS naming what is wrong. */
 export function parseSimulateArgs(argv: readonly string[]): SimulateArgs {
-  const values: Record<string, string> = {};
-  let json = false;
-  for (let n = 0; n < argv.length; n += 1) {
-    const arg = argv[n] ?? '';
-    if (arg === '--json') {
-      json = true;
-      continue;
-    }
-    const [flag, inline] = arg.split(/=(.*)/s, 2);
-    if (flag !== '--trace' && flag !== '--config' && flag !== '--pool' && flag !== '--svg' && flag !== '--gpus-per-instance') {
-      throw new AutoscalerError('ASC_ERR_SIM_ARGS', `simulate: unknown argument '${arg}'\n${USAGE}`);
-    }
-    const value = inline ?? argv[(n += 1)];
-    if (value === undefined || value === '') throw new AutoscalerError('ASC_ERR_SIM_ARGS', `simulate: ${flag} needs a value\n${USAGE}`);
-    values[flag.slice(2)] = value;
-  }
-  const trace = values['trace'];
-  if (trace === undefined) throw new AutoscalerError('ASC_ERR_SIM_ARGS', `simulate: --trace FILE is required\n${USAGE}`);
-  const gpusText = values['gpus-per-instance'];
+  const spec = commandSpec('simulate');
+  if (spec === undefined) throw new Error('no spec for simulate');
+  const parsed = parseCommandLine(spec, argv, 'ASC_ERR_SIM_ARGS');
+  const trace = stringValue(parsed, 'trace');
+  if (trace === undefined) throw new UsageError(`simulate: --trace FILE is required\n${synopsis(spec)}`, 'ASC_ERR_SIM_ARGS');
+  const gpusText = stringValue(parsed, 'gpus-per-instance');
   const gpus = gpusText === undefined ? undefined : Number(gpusText);
   if (gpus !== undefined && !(Number.isInteger(gpus) && gpus > 0)) {
-    throw new AutoscalerError('ASC_ERR_SIM_ARGS', `simulate: --gpus-per-instance expects a positive integer, got '${gpusText ?? ''}'`);
+    throw new UsageError(`simulate: --gpus-per-instance expects a positive integer, got '${gpusText ?? ''}'`, 'ASC_ERR_SIM_ARGS');
   }
+  const config = stringValue(parsed, 'config');
+  const pool = stringValue(parsed, 'pool');
+  const svg = stringValue(parsed, 'svg');
   return {
     trace,
-    json,
-    ...(values['config'] === undefined ? {} : { config: values['config'] }),
-    ...(values['pool'] === undefined ? {} : { pool: values['pool'] }),
-    ...(values['svg'] === undefined ? {} : { svg: values['svg'] }),
+    json: parsed.values['json'] === true,
+    ...(config === undefined ? {} : { config }),
+    ...(pool === undefined ? {} : { pool }),
+    ...(svg === undefined ? {} : { svg }),
     ...(gpus === undefined ? {} : { gpusPerInstance: gpus }),
   };
 }
@@ -65,7 +54,7 @@ function optionsFromConfig(args: SimulateArgs): SimOptions {
   const config = loadConfig(args.config);
   const pool = args.pool === undefined ? config.pools[0] : config.pools.find((p) => p.name === args.pool);
   if (pool === undefined) {
-    throw new AutoscalerError('ASC_ERR_SIM_ARGS', `simulate: ${args.pool === undefined ? 'the config has no pool' : `no pool named '${args.pool}' in the config`}`);
+    throw new UsageError(`simulate: ${args.pool === undefined ? 'the config has no pool' : `no pool named '${args.pool}' in the config`}`, 'ASC_ERR_SIM_ARGS');
   }
   const spec = toPoolSpec(pool);
   return {

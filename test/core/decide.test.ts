@@ -218,3 +218,15 @@ t.test('with scale-in destroy, an idle created instance is drained before an idl
   const d = decide(p, fleet, load(1), NOW_MS, hist({ idleSinceMs: { 'gpu-1': NOW_MS - 600_000, 'gpu-c1': NOW_MS - 60_000 } }));
   t.same(d.kind === 'scaleDown' ? d.targets : [], ['gpu-c1']);
 });
+
+t.test('a manual wanted size is decided without strategy words (no invented perInstance)', async (t) => {
+  const spec = pool({ strategy: { kind: 'target', perInstance: 1 }, intervalMs: 0, upCooldownMs: 0, downCooldownMs: 0 });
+  const ready = [inst('gpu-1', 'ready'), inst('gpu-2', 'ready'), inst('gpu-3', 'stopped')];
+  const up = decide(spec, ready, { value: 3, atMs: NOW_MS, source: 'manual' }, NOW_MS, hist());
+  t.equal(up.kind, 'scaleUp');
+  t.equal(up.reason, 'wanted size 3 (size now 2): start 1 (ready 2, in flight 0, max 5)');
+  const down = decide(spec, ready, { value: 1, atMs: NOW_MS, source: 'manual' }, NOW_MS, hist({ idleSinceMs: { 'gpu-1': NOW_MS - 1, 'gpu-2': NOW_MS - 1 } }));
+  t.equal(down.kind, 'scaleDown');
+  t.notMatch(down.reason, /perInstance/);
+  t.match(down.reason, /^wanted size 1 \(size now 2\): drain 1/);
+});

@@ -49,3 +49,8 @@ t.test('observe keeps only samples that can still be the maximum, and ignores ou
   const late = observe(memory, { value: 99, atMs: 0, source: 't' }, 499 * 60_000);
   t.equal(late, memory);
 });
+
+t.test('adaptive says a peak window under a minute in seconds', async (t) => {
+  const memory = observe(undefined, { value: 9, atMs: 0, source: 'test' }, 0, 45_000);
+  t.equal(adaptive(input(2, 5, memory, 30_000), 1, 45_000).reason, 'workload 2, peak 9 in the last 45 s / perInstance 1 wants 9');
+});

@@ -25,6 +25,7 @@ import {
   alertmanagerConfigFromShipped, missingBinaries, prometheusConfig, startAlertmanager, startPrometheus, type ManagedProcess,
 } from '../support/e2e-processes.ts';
 import { freePort, startServiceProcess, writeConfig, type ServiceProcess } from '../support/service-process.ts';
+import { cliArgs } from '../support/cli-process.ts';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const POOL = 'e2e/t1';
@@ -137,7 +138,7 @@ t.test('a queue raised then drained through real Prometheus and Alertmanager sta
       idleCheck: { fun: 'cmd.retcode', args: ['/usr/local/bin/training-idle'] },
     }],
   });
-  const rules = execFileSync(process.execPath, [join(ROOT, 'bin/salt-autoscaler.js'), 'render-rules', '--config', configPath], { cwd: ROOT, encoding: 'utf8' });
+  const rules = execFileSync(process.execPath, cliArgs(['render-rules', '--config', configPath]), { cwd: ROOT, encoding: 'utf8' });
   t.match(rules, /queue_length\{env="e2e",instance_type="t1"\}\)\) >= 1/, 'render-rules wrote the scale-up rule of the pool');
   const ruleFile = join(dir, 'salt-autoscaler.rules.yml');
   writeFileSync(ruleFile, rules);

@@ -4,7 +4,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t from 'tap';
 import { chromium } from 'playwright-core';
-import { formatAge } from '../../src/http/status-page.ts';
+import { collapseHolds, formatAge } from '../../src/http/status-page.ts';
+import type { DecisionRecord } from '../../src/engine/ports.ts';
 import { buildTestApp } from './build.ts';
 import { FakeEngine, instance, poolView } from './fake-engine.ts';
 
@@ -114,5 +115,108 @@ t.test('the status page in headless Chromium shows a pool and follows a scale-up
   // It becomes ready: the next poll shows it so.
   engine.instanceList = engine.instanceList.map((i) => (i.id === 'gpu-prod-2' ? instance('gpu-prod-2', 'prod/type1', 'ready', Date.now(), 'ready event') : i));
   await page.locator('#instances tr[data-instance="gpu-prod-2"] td.state-ready').waitFor({ timeout: 10_000 });
+  t.same(pageErrors, [], 'no script errors or CSP violations');
+});
+
+/** holdsThenAction is a decision history, newest first: 30 holds of prod/type1 and 30 of dev/type2 (interleaved) after one scale-up of each. */
+function holdsThenAction(nowMs: number): DecisionRecord[] {
+  const records: DecisionRecord[] = [];
+  for (let n = 0; n < 30; n += 1) {
+    for (const pool of ['prod/type1', 'dev/type2']) {
+      records.push({ pool, atMs: nowMs - n * 20_000 - (pool === 'dev/type2' ? 5_000 : 0), decision: { kind: 'hold', reason: `${pool}: hold at 1 (${n})` }, dryRun: false });
+    }
+  }
+  records.push({ pool: 'prod/type1', atMs: nowMs - 700_000, decision: { kind: 'scaleUp', count: 1, targets: [{ kind: 'start', id: 'gpu-prod-1' }], reason: 'workload 2: start 1' }, dryRun: false });
+  records.push({ pool: 'dev/type2', atMs: nowMs - 710_000, decision: { kind: 'scaleUp', count: 1, targets: [{ kind: 'start', id: 'gpu-dev-1' }], reason: 'workload 1: start 1' }, dryRun: false });
+  return records;
+}
+
+t.test('collapseHolds folds each pool\'s consecutive holds into one row and keeps the actions', async (t) => {
+  const at = (s: number): string => new Date(NOW - s * 1000).toISOString();
+  const rows = collapseHolds([
+    { pool: 'a', at: at(0), action: 'hold', count: 0, targets: [], reason: 'newest hold a', dryRun: false },
+    { pool: 'b', at: at(1), action: 'hold', count: 0, targets: [], reason: 'hold b', dryRun: false },
+    { pool: 'a', at: at(2), action: 'hold', count: 0, targets: [], reason: 'older hold a', dryRun: false },
+    { pool: 'a', at: at(3), action: 'scaleDown', count: 1, targets: ['x'], reason: 'drain', dryRun: false },
+    { pool: 'a', at: at(4), action: 'hold', count: 0, targets: [], reason: 'hold before the drain', dryRun: false },
+  ]);
+  t.same(rows.map((r) => [r.pool, r.action, r.holds, r.reason, r.since]), [
+    ['a', 'hold', 2, 'newest hold a', at(2)],
+    ['b', 'hold', 1, 'hold b', at(1)],
+    ['a', 'scaleDown', 1, 'drain', at(3)],
+    ['a', 'hold', 1, 'hold before the drain', at(4)],
+  ]);
+});
+
+t.test('the first paint keeps actions in view behind many holds, and ?pool= shows one pool', async (t) => {
+  const engine = new FakeEngine();
+  engine.poolViews = [poolView('prod/type1'), poolView('dev/type2')];
+  engine.instanceList = [instance('gpu-prod-1', 'prod/type1', 'ready', NOW), instance('gpu-dev-1', 'dev/type2', 'ready', NOW)];
+  engine.decisionList = holdsThenAction(NOW);
+  engine.seriesByPool.set('prod/type1', [{ atMs: NOW - 1000, workload: 2, ready: 1, total: 1 }]);
+  const { app } = buildTestApp({ engine, now: () => NOW });
+  t.teardown(() => app.close());
+  const body = (await app.inject({ method: 'GET', url: '/' })).body;
+  const decisions = body.slice(body.indexOf('<table id="decisions">'));
+  t.match(decisions, /class="holds" data-holds="30"/, 'thirty holds are one row');
+  t.match(decisions, 'holding since 2026-11-28 07:50:20Z (30 hold decisions): prod/type1: hold at 1 (0)');
+  t.match(decisions, 'workload 2: start 1', 'the scale-up behind them is still listed');
+  t.match(decisions, 'workload 1: start 1');
+  t.match(body, /<script type="application\/json" id="initial-data">\{"pools":\[/, 'the chart samples are embedded for the first draw');
+  t.match(body, '<option value="dev/type2">dev/type2</option>');
+
+  const one = (await app.inject({ method: 'GET', url: '/?pool=dev%2Ftype2' })).body;
+  t.match(one, '<option value="dev/type2" selected>');
+  const table = (id: string): string => one.slice(one.indexOf(`<table id="${id}">`), one.indexOf('</table>', one.indexOf(`<table id="${id}">`)));
+  t.notMatch(table('decisions'), 'prod/type1', 'only the chosen pool\'s decisions');
+  t.notMatch(table('instances'), 'gpu-prod-1', 'only its instances');
+  t.match(table('instances'), 'gpu-dev-1');
+});
+
+t.test('in Chromium the charts draw on load without an API answer, and the pool filter narrows the page', { skip: existsSync(CHROMIUM) ? false : `${CHROMIUM} is absent` }, async (t) => {
+  const engine = new FakeEngine();
+  const nowMs = Date.now();
+  engine.poolViews = [poolView('prod/type1', { max: 3 }), poolView('dev/type2', { max: 2 })];
+  engine.instanceList = [instance('gpu-prod-1', 'prod/type1', 'ready', nowMs), instance('gpu-dev-1', 'dev/type2', 'ready', nowMs)];
+  engine.decisionList = holdsThenAction(nowMs);
+  engine.seriesByPool.set('prod/type1', [{ atMs: nowMs - 60_000, workload: 0, ready: 0, total: 0 }, { atMs: nowMs - 1_000, workload: 2, ready: 1, total: 1 }]);
+  engine.seriesByPool.set('dev/type2', [{ atMs: nowMs - 60_000, workload: 1, ready: 1, total: 1 }]);
+  const { app } = buildTestApp({ engine, now: () => Date.now() });
+  t.teardown(() => app.close());
+  const address = await app.listen({ host: '127.0.0.1', port: 0 });
+  const profile = await mkdtemp(join(tmpdir(), 'salt-autoscaler-chromium-'));
+  t.teardown(() => rm(profile, { recursive: true, force: true }));
+  const context = await chromium.launchPersistentContext(profile, {
+    executablePath: CHROMIUM, headless: true,
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+  });
+  t.teardown(() => context.close());
+  const page = context.pages()[0] ?? await context.newPage();
+  const pageErrors: string[] = [];
+  page.on('pageerror', (err) => pageErrors.push(err.message));
+  page.on('console', (msg) => { if (msg.type() === 'error') pageErrors.push(msg.text()); });
+  // hold every API answer: what the page shows now comes from the first paint alone
+  const held: (() => Promise<void>)[] = [];
+  let holding = true;
+  await page.route('**/api/**', (route) => (holding ? void held.push(() => route.continue()) : route.continue()));
+  await page.goto(`${address}/`);
+  await page.locator('#charts[data-drawn="initial"]').waitFor({ timeout: 10_000 });
+  t.equal(await page.locator('#charts figure[data-pool="prod/type1"] svg polyline').count(), 3, 'drawn from the embedded samples');
+  t.equal(await page.locator('#updated').getAttribute('data-state'), 'server', 'no API answer has come yet');
+  t.match(await page.locator('#decisions tbody').textContent(), 'workload 2: start 1', 'the action is in view behind the holds');
+  holding = false;
+  for (const release of held) await release();
+  await page.locator('#updated[data-state="ok"]').waitFor({ timeout: 10_000 });
+  t.equal(await page.locator('#decisions tr.holds').count(), 2, 'one folded row of holds per pool after the redraw');
+
+  await page.selectOption('#pool-filter', 'dev/type2');
+  // the change refreshes at once; decisions and instances are redrawn together
+  await page.locator('#instances tr[data-instance="gpu-prod-1"]').waitFor({ state: 'detached', timeout: 10_000 });
+  t.notMatch(await page.locator('#decisions tbody').textContent(), 'prod/type1', 'only the chosen pool\'s decisions');
+  t.match(await page.locator('#decisions tbody').textContent(), 'workload 1: start 1');
+  t.equal(await page.locator('#instances tr[data-instance="gpu-prod-1"]').count(), 0, 'the other pool\'s instances are hidden');
+  t.equal(await page.locator('#charts figure').count(), 1, 'one chart');
+  t.equal(await page.locator('#charts figure').getAttribute('data-pool'), 'dev/type2');
+  t.match(page.url(), /\?pool=dev%2Ftype2$/, 'the address keeps the filter');
   t.same(pageErrors, [], 'no script errors or CSP violations');
 });

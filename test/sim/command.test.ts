@@ -58,7 +58,7 @@ t.test('takes the pool bounds from the config file', async (t) => {
 });
 
 t.test('rejects unknown or incomplete arguments with ASC_ERR_SIM_ARGS', async (t) => {
-  t.throws(() => parseSimulateArgs(['--bogus']), { code: 'ASC_ERR_SIM_ARGS', message: /unknown argument '--bogus'/ });
+  t.throws(() => parseSimulateArgs(['--bogus']), { code: 'ASC_ERR_SIM_ARGS', message: /unknown option '--bogus'/ });
   t.throws(() => parseSimulateArgs(['--json']), { code: 'ASC_ERR_SIM_ARGS', message: /--trace FILE is required/ });
   t.throws(() => parseSimulateArgs(['--trace']), { code: 'ASC_ERR_SIM_ARGS', message: /--trace needs a value/ });
   t.throws(() => parseSimulateArgs(['--trace', 'x', '--gpus-per-instance', '0']), { code: 'ASC_ERR_SIM_ARGS' });

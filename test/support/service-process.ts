@@ -1,6 +1,6 @@
 /**
- * service-process: runs salt-autoscaler as a real child process (`bin/salt-autoscaler.js serve`), for the crash,
- * fault and end-to-end suites. Output is captured so tests can grep the logs.
+ * service-process: runs salt-autoscaler as a real child process (`salt-autoscaler serve` from the sources, see
+ * cli-process.ts), for the crash, fault and end-to-end suites. Output is captured so tests can grep the logs.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
@@ -8,6 +8,7 @@ import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { stringify } from 'yaml';
+import { cliArgs } from './cli-process.ts';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 
@@ -49,7 +50,7 @@ export interface SpawnedService extends ServiceProcess {
 
 /** spawnServiceProcess spawns the service and returns at once. */
 export function spawnServiceProcess(configPath: string, port: number, env: Record<string, string> = {}): SpawnedService {
-  const child = spawn(process.execPath, [join(ROOT, 'bin/salt-autoscaler.js'), 'serve', '--config', configPath], {
+  const child = spawn(process.execPath, cliArgs(['serve', '--config', configPath]), {
     cwd: ROOT,
     env: { ...process.env, SALT_AUTOSCALER_LOG_LEVEL: 'debug', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],

@@ -53,7 +53,7 @@ export function adaptive(input: StrategyInput, perInstance: number, peakWindowMs
   const per = perInstance > 0 ? perInstance : 1;
   const peak = Math.max(peakOf(input.memory, input.nowMs, peakWindowMs), input.workload);
   const desired = Math.max(0, Math.ceil(peak / per));
-  const windowMin = Math.round(peakWindowMs / 60_000);
-  const peakWords = peak > input.workload ? `, peak ${peak} in the last ${windowMin} min` : '';
+  const window = peakWindowMs < 60_000 ? `${Math.round(peakWindowMs / 1000)} s` : `${Math.round(peakWindowMs / 60_000)} min`;
+  const peakWords = peak > input.workload ? `, peak ${peak} in the last ${window}` : '';
   return { desired, reason: `workload ${input.workload}${peakWords} / perInstance ${per} wants ${desired}` };
 }

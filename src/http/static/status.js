@@ -1,11 +1,14 @@
-// status.js: the status page's poller (vanilla JS, no framework). Every 2 s it reads /api/pools,
-// /api/instances, /api/decisions and /api/series, then redraws the tables and one inline-SVG chart per pool.
+// status.js: the status page's poller (vanilla JS, no framework). On load it draws the charts from the samples the
+// server embedded (#initial-data), so they show at once; then every 2 s it reads /api/pools, /api/instances,
+// /api/decisions and /api/series and redraws the tables and one inline-SVG chart per pool. Consecutive holds of a
+// pool fold into one row (the rule of status-page.ts collapseHolds); the pool filter narrows everything to one pool.
 // Values go into the DOM with textContent only (never innerHTML), so a pool or minion name cannot inject markup.
-/* global document, window, fetch */
+/* global document, window, fetch, URL */
 'use strict';
 
 const POLL_MS = 2000;
 const DECISIONS = 20;
+const DECISIONS_READ = 300;
 const SVG_NS = 'http://www.w3.org/2000/svg';
 const CHART = { width: 560, height: 150, left: 34, right: 40, top: 8, bottom: 20 };
 
@@ -72,13 +75,42 @@ function renderInstances(instances, nowMs) {
   }), 'no instances', 5);
 }
 
+// collapseHolds mirrors status-page.ts collapseHolds: newest first in and out, one row per run of holds of a pool.
+function collapseHolds(decisions) {
+  const rows = [];
+  const openRun = new Map();
+  for (const decision of decisions) {
+    const run = openRun.get(decision.pool);
+    if (decision.action === 'hold' && run !== undefined) {
+      run.holds += 1;
+      run.since = decision.at;
+      continue;
+    }
+    const row = Object.assign({}, decision, { holds: 1, since: decision.at });
+    rows.push(row);
+    if (decision.action === 'hold') openRun.set(decision.pool, row);
+    else openRun.delete(decision.pool);
+  }
+  return rows;
+}
+
+function shortTime(iso) {
+  return iso.replace('T', ' ').replace(/\.\d+Z$/, 'Z');
+}
+
 function renderDecisions(decisions) {
-  fillBody('decisions', decisions.map((decision) => {
+  fillBody('decisions', collapseHolds(decisions).slice(0, DECISIONS).map((row) => {
     const tr = document.createElement('tr');
+    tr.dataset.pool = row.pool;
+    if (row.holds > 1) {
+      tr.className = 'holds';
+      tr.dataset.holds = String(row.holds);
+    }
+    const reason = row.holds > 1 ? 'holding since ' + shortTime(row.since) + ' (' + row.holds + ' hold decisions): ' + row.reason : row.reason;
     tr.append(
-      td(decision.at.replace('T', ' ').replace(/\.\d+Z$/, 'Z'), 'at'), td(decision.pool),
-      td(decision.dryRun ? decision.action + ' (dry run)' : decision.action, 'action action-' + decision.action),
-      td(decision.count), td(decision.targets.join(', ')), td(decision.reason, 'reason'),
+      td(shortTime(row.at), 'at'), td(row.pool),
+      td(row.dryRun ? row.action + ' (dry run)' : row.action, 'action action-' + row.action),
+      td(row.count), td(row.targets.join(', ')), td(reason, 'reason'),
     );
     return tr;
   }), 'no decisions yet', 6);
@@ -168,18 +200,33 @@ async function getJson(path) {
   return answer.json();
 }
 
+// selectedPool is the pool filter ('' = all pools), kept in the address as ?pool= so a reload keeps it.
+function selectedPool() {
+  const select = document.getElementById('pool-filter');
+  return select ? select.value : '';
+}
+
+function onlySelected(rows, key) {
+  const pool = selectedPool();
+  return pool === '' ? rows : rows.filter((row) => row[key] === pool);
+}
+
 async function refresh() {
   const updated = document.getElementById('updated');
+  const pool = selectedPool();
   try {
     const [pools, instances, decisions] = await Promise.all([
-      getJson('/api/pools'), getJson('/api/instances'), getJson('/api/decisions?limit=' + DECISIONS),
+      getJson('/api/pools'), getJson('/api/instances'),
+      getJson('/api/decisions?limit=' + DECISIONS_READ + (pool === '' ? '' : '&pool=' + encodeURIComponent(pool))),
     ]);
-    const series = await Promise.all(pools.map((pool) => getJson('/api/series?pool=' + encodeURIComponent(pool.name))));
+    const charted = onlySelected(pools, 'name');
+    const series = await Promise.all(charted.map((p) => getJson('/api/series?pool=' + encodeURIComponent(p.name))));
+    if (pool !== selectedPool()) return; // the filter changed meanwhile: the next refresh draws it
     const nowMs = Date.now();
     renderPools(pools);
-    renderInstances(instances, nowMs);
-    renderDecisions(decisions);
-    renderCharts(pools, new Map(pools.map((pool, index) => [pool.name, series[index]])));
+    renderInstances(onlySelected(instances, 'pool'), nowMs);
+    renderDecisions(onlySelected(decisions, 'pool'));
+    renderCharts(charted, new Map(charted.map((p, index) => [p.name, series[index]])));
     updated.textContent = 'updated ' + new Date(nowMs).toISOString().replace('T', ' ').replace(/\.\d+Z$/, 'Z');
     updated.dataset.state = 'ok';
   } catch (err) {
@@ -188,8 +235,30 @@ async function refresh() {
   }
 }
 
-function loop() {
-  refresh().finally(() => window.setTimeout(loop, POLL_MS));
+// drawInitialCharts draws the charts from the samples embedded in the page: no request, no timer
+function drawInitialCharts() {
+  const block = document.getElementById('initial-data');
+  if (!block) return;
+  const data = JSON.parse(block.textContent || '{}');
+  const pools = onlySelected(data.pools || [], 'name');
+  renderCharts(pools, new Map(pools.map((p) => [p.name, (data.series || {})[p.name] || []])));
+  document.getElementById('charts').dataset.drawn = 'initial';
 }
 
+let timer = null;
+function loop() {
+  refresh().finally(() => { timer = window.setTimeout(loop, POLL_MS); });
+}
+
+const filter = document.getElementById('pool-filter');
+if (filter) {
+  filter.addEventListener('change', () => {
+    const address = new URL(window.location.href);
+    if (filter.value === '') address.searchParams.delete('pool'); else address.searchParams.set('pool', filter.value);
+    window.history.replaceState(null, '', address.toString());
+    if (timer !== null) window.clearTimeout(timer);
+    loop();
+  });
+}
+drawInitialCharts();
 loop();

@@ -1,0 +1,139 @@
+/**
+ * commands: the spec of every `salt-autoscaler` command (its flags, positionals, help and example), read by the one
+ * parser in command-line.ts. Plain data: loading it reads no config and starts nothing, so `--help` is instant.
+ */
+import { synopsis, type CommandSpec, type OptionSpec } from './command-line.ts';
+
+/** DEFAULT_CONFIG_PATH is the config file a command reads when `--config` is not given. */
+export const DEFAULT_CONFIG_PATH = '/etc/salt-autoscaler/config.yaml';
+
+const CONFIG: OptionSpec = { type: 'string', short: 'c', value: 'FILE', help: `config file (default ${DEFAULT_CONFIG_PATH})` };
+const LOG_FORMAT: OptionSpec = { type: 'string', value: 'pretty|json', help: 'log lines as JSON (pino) or as short human-readable lines' };
+const URL_OPTION: OptionSpec = { type: 'string', value: 'URL', help: 'the service address (default: from http.listen of the config)' };
+const JSON_OUTPUT: OptionSpec = { type: 'boolean', help: 'print the answer as JSON' };
+
+const EXIT_CODES = 'exit codes: 0 ok, 1 runtime failure, 2 bad usage or invalid config';
+const OPS_NOTE = 'reads only http.listen and http.apiToken (or SALT_AUTOSCALER_API_TOKEN) from the config; the salt password is not needed';
+
+/** COMMANDS lists the commands in the order the usage text shows them. */
+export const COMMANDS: readonly CommandSpec[] = [
+  {
+    name: 'serve',
+    summary: 'Run the autoscaler: the engine, the HTTP API, the Alertmanager webhook and the status page. SIGHUP reloads the config file; SIGTERM / SIGINT stop it.',
+    options: { config: CONFIG, 'log-format': { ...LOG_FORMAT, help: 'log lines as JSON (default, for journald / log shippers) or pretty' } },
+    positionals: [],
+    examples: ['salt-autoscaler serve --config /etc/salt-autoscaler/config.yaml'],
+    notes: ['environment: SALT_AUTOSCALER_SALT_PASSWORD, SALT_AUTOSCALER_WEBHOOK_TOKEN, SALT_AUTOSCALER_API_TOKEN (secrets), SALT_AUTOSCALER_LOG_LEVEL', EXIT_CODES],
+  },
+  {
+    name: 'check-config',
+    summary: 'Validate a config file: print every problem with its path (exit 2), or a summary of the pools (exit 0). The salt password may come from SALT_AUTOSCALER_SALT_PASSWORD.',
+    options: { config: { ...CONFIG, help: 'config file (same as FILE)' } },
+    positionals: [{ name: 'FILE', required: false, help: `config file (default ${DEFAULT_CONFIG_PATH})` }],
+    examples: ['SALT_AUTOSCALER_SALT_PASSWORD=secret salt-autoscaler check-config examples/config.yaml'],
+    notes: [EXIT_CODES],
+  },
+  {
+    name: 'events',
+    summary: 'Print every salt event the service would see as one JSON line ({kind, tag, minion?, ..., data}), like salt-run state.event; logs go to stderr. Stops on SIGINT / SIGTERM.',
+    options: { config: CONFIG, 'log-format': LOG_FORMAT },
+    positionals: [],
+    examples: ['salt-autoscaler events --config /etc/salt-autoscaler/config.yaml'],
+    notes: [EXIT_CODES],
+  },
+  {
+    name: 'render-rules',
+    summary: 'Print the Prometheus rule file generated from the pools (scale alerts per pool plus alerts about the service).',
+    options: { config: CONFIG },
+    positionals: [],
+    examples: ['salt-autoscaler render-rules --config /etc/salt-autoscaler/config.yaml > /etc/prometheus/rules/salt-autoscaler.rules.yml'],
+    notes: [EXIT_CODES],
+  },
+  {
+    name: 'simulate',
+    summary: 'Replay a demand trace (CSV, optionally gzipped) through every policy and the perfect-foresight oracle; print a table or the report as JSON.',
+    options: {
+      trace: { type: 'string', value: 'FILE', required: true, help: 'the trace (time,running_gpus,pending_gpus,total_gpus per minute)' },
+      config: { type: 'string', short: 'c', value: 'FILE', help: 'take min, max, thresholds, interval, cooldowns, step and reserve from this config' },
+      pool: { type: 'string', value: 'NAME', help: 'the pool of --config to use (default: the first)' },
+      'gpus-per-instance': { type: 'string', value: 'N', help: 'GPUs one instance serves (default 8)' },
+      json: { type: 'boolean', help: 'print the SimReport as JSON' },
+      svg: { type: 'string', value: 'FILE', help: 'also write the chart of the default policy as SVG' },
+    },
+    positionals: [],
+    examples: ['salt-autoscaler simulate --trace test/fixtures/traces/vc3sl.csv.gz --json'],
+    notes: [EXIT_CODES],
+  },
+  {
+    name: 'demo',
+    summary: 'Run the real service against the bundled salt-api emulator, fed a scripted training queue, with demo-scaled pool settings. One cycle takes 2.5 minutes: scale-up, ready, a failed deploy and its back-off, drain with idle check, stop. Stops on Ctrl-C.',
+    options: {
+      port: { type: 'string', value: 'N', help: 'port of the status page and API on 127.0.0.1 (default 9717; 0 = any free port)' },
+      'duration-s': { type: 'string', value: 'N', help: 'stop by itself after N seconds (default: run until Ctrl-C)' },
+      'log-format': { ...LOG_FORMAT, help: 'pretty (default: one line per decision and instance transition) or json (every log line)' },
+    },
+    positionals: [],
+    examples: ['salt-autoscaler demo --port 9717'],
+    notes: [EXIT_CODES],
+  },
+  {
+    name: 'status',
+    summary: 'Show the pools, the running instances and the last decisions of the running service.',
+    options: { config: CONFIG, json: JSON_OUTPUT, limit: { type: 'string', value: 'N', help: 'how many decisions (1-1000, default 10)' }, url: URL_OPTION },
+    positionals: [],
+    examples: ['salt-autoscaler status --config /etc/salt-autoscaler/config.yaml'],
+    notes: [OPS_NOTE, EXIT_CODES],
+  },
+  {
+    name: 'pause',
+    summary: 'Pause a pool: it decides nothing until resumed (persisted across restarts). A manual scale still acts on a paused pool.',
+    options: { config: CONFIG, json: JSON_OUTPUT, url: URL_OPTION },
+    positionals: [{ name: 'POOL', required: true, help: 'the pool, e.g. prod/type1' }],
+    examples: ['salt-autoscaler pause prod/type1 --config /etc/salt-autoscaler/config.yaml'],
+    notes: [OPS_NOTE, EXIT_CODES],
+  },
+  {
+    name: 'resume',
+    summary: 'Resume a paused pool; it is evaluated at once.',
+    options: { config: CONFIG, json: JSON_OUTPUT, url: URL_OPTION },
+    positionals: [{ name: 'POOL', required: true, help: 'the pool, e.g. prod/type1' }],
+    examples: ['salt-autoscaler resume prod/type1 --config /etc/salt-autoscaler/config.yaml'],
+    notes: [OPS_NOTE, EXIT_CODES],
+  },
+  {
+    name: 'scale',
+    summary: 'Scale a pool by DELTA instances now, through the usual min/max caps, reserve and idle check (no cooldown). It acts on a paused pool too: a manual scale is an explicit order.',
+    options: { config: CONFIG, json: JSON_OUTPUT, url: URL_OPTION },
+    positionals: [
+      { name: 'POOL', required: true, help: 'the pool, e.g. prod/type1' },
+      { name: 'DELTA', required: true, help: 'a whole, non-zero number of instances: 2 starts two, -1 drains one' },
+    ],
+    examples: ['salt-autoscaler scale prod/type1 2 --config /etc/salt-autoscaler/config.yaml', 'salt-autoscaler scale prod/type1 -1 --config /etc/salt-autoscaler/config.yaml'],
+    notes: [OPS_NOTE, EXIT_CODES],
+  },
+];
+
+/** commandSpec returns the spec of a command by name. */
+export function commandSpec(name: string): CommandSpec | undefined {
+  return COMMANDS.find((c) => c.name === name);
+}
+
+/** usage is the top-level usage text (`salt-autoscaler --help`). */
+export function usage(): string {
+  return [
+    'usage: salt-autoscaler <command> [options]',
+    '       salt-autoscaler <command> --help     flags and an example of one command',
+    '       salt-autoscaler --version',
+    '',
+    'commands:',
+    ...COMMANDS.flatMap((c) => [`  ${synopsis(c).replace('usage: salt-autoscaler ', '')}`, `      ${firstSentence(c.summary)}`]),
+    '',
+    EXIT_CODES,
+    '',
+  ].join('\n');
+}
+
+function firstSentence(text: string): string {
+  const end = text.search(/\.(\s|$)/);
+  return end === -1 ? text : text.slice(0, end);
+}

@@ -182,7 +182,7 @@ export async function runDemo(args: DemoArgs): Promise<number> {
       delays: { startMs: 2_000, bootMs: 4_000, deployMs: 6_000, stopMs: 2_000, createMs: 8_000 },
     });
     const config = parseConfig({
-      salt: { url: emu.url, username: 'autoscaler', password: 'secret', eauth: 'pam', heartbeatInterval: '10s', heartbeatTimeout: '5s' },
+      salt: { url: emu.url, username: 'salt-autoscaler', password: 'secret', eauth: 'pam', heartbeatInterval: '10s', heartbeatTimeout: '5s' },
       store: { path: join(dir, 'state.db') },
       http: { listen: `127.0.0.1:${args.port}`, apiToken: 'demo-token' },
       engine: { evaluateInterval: '5s', reconcileInterval: '1m' },

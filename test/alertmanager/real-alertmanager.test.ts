@@ -1,6 +1,6 @@
 import t from 'tap';
 import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -46,6 +46,7 @@ t.test('a real Alertmanager delivers firing then resolved scale alerts through t
   const hookUrl = await app.listen({ host: '127.0.0.1', port: 0 });
 
   const dir = mkdtempSync(join(tmpdir(), 'asc-am-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
   writeFileSync(join(dir, 'token'), 'real-am-token\n');
   writeFileSync(join(dir, 'alertmanager.yml'), `
 route:

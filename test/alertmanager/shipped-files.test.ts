@@ -1,6 +1,6 @@
 import t from 'tap';
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parse } from 'yaml';
@@ -51,6 +51,7 @@ t.test('promtool accepts the shipped and a freshly generated rule file', { skip:
   t.equal(shipped.code, 0, shipped.output);
   t.match(shipped.output, /SUCCESS: 17 rules found/);
   const dir = mkdtempSync(join(tmpdir(), 'asc-rules-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
   const odd = join(dir, 'odd.rules.yml');
   const config = loadConfig(EXAMPLE, env, { checkFiles: false });
   writeFileSync(odd, renderRules({ ...config, pools: config.pools.map(({ workloadQuery: _q, ...p }) => ({ ...p, env: 'we"ird\\env' })) }));

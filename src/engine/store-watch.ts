@@ -72,7 +72,11 @@ export class StoreWatch {
       this.#opts.logger.error({ err, code: 'ASC_ERR_STORE_WRITE' }, 'state store not writable: nothing is sent to salt-api until a probe write succeeds');
       this.#opts.onWritable?.(false);
     }
-    // on every failed call, at most once per check interval (a full disk fails many calls in a row)
+    this.#integritySoon();
+  }
+
+  /** integritySoon checks integrity after a failure, at most once per check interval (a full disk fails many calls in a row). */
+  #integritySoon(): void {
     const now = this.#opts.clock.now();
     if (this.#integrityAtMs === undefined || now - this.#integrityAtMs >= (this.#opts.checkIntervalMs ?? 1_000)) this.#checkIntegrity();
   }
@@ -96,7 +100,8 @@ export class StoreWatch {
     try {
       this.#opts.store.probeWrite(this.#opts.clock.now());
     } catch {
-      return; // still full: said once when it began
+      this.#integritySoon(); // still failing: said once when it began; a corrupt file fails here too
+      return;
     }
     const was = this.#unwritable;
     this.#unwritable = undefined;

@@ -124,6 +124,7 @@ export class StoreWatch {
   }
 
   #checkIntegrity(): void {
+    this.#checkFile(); // a file gone is said as such, not as a failed check of the file now at the path
     if (this.#lost !== undefined) return;
     this.#integrityAtMs = this.#opts.clock.now();
     let result: string;

@@ -362,7 +362,9 @@ export class SqliteStore implements StateStore {
       const problems = rows.map((r) => String(r.quick_check));
       return problems.length === 1 && problems[0] === 'ok' ? 'ok' : problems.slice(0, 5).join('; ');
     } catch (err) {
-      return (err as Error).message;
+      // a busy file is no verdict (the next check decides); anything else that stops a read of the file is one
+      const code = (err as { code?: unknown }).code;
+      return code === 'SQLITE_BUSY' || code === 'SQLITE_LOCKED' ? 'ok' : (err as Error).message;
     } finally {
       db?.close();
     }

@@ -46,7 +46,6 @@ t.test('a real Alertmanager delivers firing then resolved scale alerts through t
   const hookUrl = await app.listen({ host: '127.0.0.1', port: 0 });
 
   const dir = mkdtempSync(join(tmpdir(), 'asc-am-'));
-  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
   writeFileSync(join(dir, 'token'), 'real-am-token\n');
   writeFileSync(join(dir, 'alertmanager.yml'), `
 route:
@@ -70,7 +69,9 @@ receivers:
   ], { stdio: ['ignore', 'ignore', 'pipe'] });
   let stderr = '';
   am.stderr.on('data', (chunk: Buffer) => { stderr += chunk.toString(); });
-  t.teardown(() => { am.kill('SIGTERM'); });
+  const amExited = new Promise((resolve) => am.once('exit', resolve));
+  // alertmanager writes its data dir until it exits: remove the dir only after
+  t.teardown(async () => { am.kill('SIGTERM'); await amExited; rmSync(dir, { recursive: true, force: true }); });
   const api = `http://127.0.0.1:${port}/api/v2/alerts`;
   await until('alertmanager to listen', 15_000, async () => (await fetch(`http://127.0.0.1:${port}/-/ready`).catch(() => undefined))?.ok ? true : undefined)
     .catch((err: unknown) => { throw new Error(`${String(err)}\n${stderr}`); });

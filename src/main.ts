@@ -23,6 +23,7 @@ import { SaltApiActions } from './salt/actions.ts';
 import { SaltClient } from './salt/client.ts';
 import { SaltEventStream } from './salt/event-stream.ts';
 import { openStore } from './store/sqlite-store.ts';
+import { AutoscalerError } from './errors.ts';
 import { buildApp } from './http/app.ts';
 import { alertmanagerWebhook } from './alertmanager/webhook.ts';
 
@@ -32,8 +33,11 @@ export interface Service {
   readonly app: FastifyInstance;
   readonly metrics: Metrics;
   readonly url: string;
-  /** lost resolves when another process took the store lease: this one no longer acts and should stop (exit 1). */
-  readonly lost: Promise<void>;
+  /**
+   * lost resolves when this process can no longer act safely, with why: another process took the store lease, or the
+   * state file was deleted, replaced or found corrupt. The service should stop and exit 1.
+   */
+  readonly lost: Promise<AutoscalerError>;
   stop(): Promise<void>;
 }
 
@@ -63,6 +67,8 @@ export function metricsObserver(metrics: Metrics, clock: Clock): EngineObserver 
     correction: (pool) => metrics.reconcileCorrections.inc({ pool }),
     reconcile: (result) => metrics.reconcileRuns.inc({ result }),
     openIntents: (n) => metrics.intentsOpen.set(n),
+    storeWritable: (writable) => metrics.storeWritable.set(writable ? 1 : 0),
+    storeFault: (fault) => metrics.storeFaults.inc({ fault }),
   };
 }
 
@@ -87,9 +93,12 @@ export async function startService(config: Config, opts: StartOptions = {}): Pro
   const clock: Clock = opts.clock ?? { now: () => Date.now() };
   for (const w of configWarnings(config)) logger.warn({ component: 'config', path: w.path, reason: w.message }, 'dangerous setting');
   const store = openStore(config.store.path, { logger });
-  let onLost = (): void => {};
-  const lost = new Promise<void>((resolve) => { onLost = resolve; });
-  const lease = new LeaseKeeper({ store, clock, ttlMs: config.store.leaseTtlMs, logger: logger.child({ component: 'lease' }), onLost: () => onLost() });
+  let onLost = (_err: AutoscalerError): void => {};
+  const lost = new Promise<AutoscalerError>((resolve) => { onLost = resolve; });
+  const lease = new LeaseKeeper({
+    store, clock, ttlMs: config.store.leaseTtlMs, logger: logger.child({ component: 'lease' }),
+    onLost: (holder) => onLost(new AutoscalerError('ASC_ERR_LEASE_NOT_HELD', `the store lease was taken by ${holder.owner}: this process stops acting`)),
+  });
   if (!await lease.acquire(opts.signal)) {
     store.close();
     return undefined;
@@ -139,6 +148,7 @@ export async function startService(config: Config, opts: StartOptions = {}): Pro
     evaluateIntervalMs: config.engine.evaluateIntervalMs,
     startConfirmWindowMs: config.engine.startConfirmWindowMs,
     gate: lease,
+    onStoreLost: (err) => onLost(err),
   });
   const app = buildApp({
     engine,

@@ -4,7 +4,7 @@
  *   start ──► running ──SIGHUP──► load + validate the file again ──valid──► stop, start with it ──► running
  *                │                                 └──invalid──► print every problem with its path, keep running
  *                ├──SIGTERM / SIGINT──► stop, exit 0
- *                └──store lease lost──► stop, exit 1
+ *                └──store lease lost, state file deleted, replaced or corrupt──► print the code, stop, exit 1
  *
  * A reload is a clean stop and start inside the process (the store lease is released and taken again, the startup
  * reconcile runs); an invalid file never takes a running service down.
@@ -42,10 +42,11 @@ export async function runServe(path: string, config: Config, err: Out, logger?: 
         wake = () => resolve('reload');
         if (reloads > 0) resolve('reload');
       });
-      const why = await Promise.race([signalled, current.lost.then(() => 'lost' as const), reload]);
+      const why = await Promise.race([signalled, current.lost, reload]);
       if (why !== 'reload') {
+        if (why !== 'signal') err.write(`salt-autoscaler: ${why.code}: ${why.message}; exiting\n`);
         await current.stop();
-        return why === 'lost' ? 1 : 0;
+        return why === 'signal' ? 0 : 1;
       }
       reloads = 0;
       let next: Config;

@@ -5,7 +5,7 @@
  *   per pool:  <scaleUpAlert>   (workload) >= upThreshold     labels env, instance_type, pool   annotation workload
  *              <scaleDownAlert> (workload) <= downThreshold
  *   self:      event stream disconnected, service absent, stream flapping, actions failing,
- *              pool stuck at max, instances failing to become ready
+ *              state store not writable, pool stuck at max, instances failing to become ready
  *
  * The metric names are the contract of src/prometheus/metrics.ts.
  */
@@ -95,6 +95,16 @@ export function selfRules(): Rule[] {
       for: '5m',
       labels: crit,
       annotations: { summary: 'salt-autoscaler {{ $labels.action }} actions failing ({{ $value }} in 15m)', description: 'salt-api calls for scaling actions fail; see GET /api/decisions and the service log.' },
+    },
+    {
+      alert: 'SaltAutoscalerStoreNotWritable',
+      expr: 'salt_autoscaler_store_writable == 0',
+      for: '1m',
+      labels: crit,
+      annotations: {
+        summary: 'salt-autoscaler cannot write its state database: it sends nothing to salt-api',
+        description: 'A write failed (disk full, read-only or I/O error) or the file was lost; no pool is scaled until a write succeeds. See /readyz (reason), the service log and the free space under store.path.',
+      },
     },
     {
       alert: 'SaltAutoscalerPoolAtMax',

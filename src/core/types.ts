@@ -193,8 +193,20 @@ export interface StateStore {
   tryLease(owner: string, nowMs: number, ttlMs: number, takeOver?: (holder: LeaseHolder) => boolean): LeaseHolder;
   /** releaseLease gives the lease up if `owner` holds it (a clean stop, so a standby takes over at once). */
   releaseLease(owner: string): void;
+  /**
+   * probeWrite makes one small durable write that needs new space (written and removed in one transaction) and
+   * throws when it fails: after a failed write (a full disk), it says whether the store can write again.
+   */
+  probeWrite(nowMs: number): void;
+  /** fileStatus compares the file at the store's path with the file it has open: gone, or another file, means another process may act on it. */
+  fileStatus(): StoreFileStatus;
+  /** integrityCheck runs `PRAGMA quick_check` on the file as a fresh open would read it: 'ok', or what is wrong. */
+  integrityCheck(): string;
   close(): void;
 }
+
+/** StoreFileStatus: the path still names the open file (`same`), names nothing (`missing`) or another file (`replaced`). */
+export type StoreFileStatus = 'same' | 'missing' | 'replaced';
 
 /** LeaseHolder is who holds the single-writer lease on the state file, since and until when. */
 export interface LeaseHolder {

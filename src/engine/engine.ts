@@ -24,6 +24,7 @@ import { IN_FLIGHT_STATES, type Decision, type Instance, type InstanceState, typ
 import type {
   ActGate, AlertSignal, Clock, DecisionRecord, EngineApi, EventSource, IdleResult, Intent, IntentKind, SaltActions, StateStore,
 } from './ports.ts';
+import { StoreWatch, type StoreFault } from './store-watch.ts';
 
 /** ManagedPool is one pool as the engine runs it: the core spec plus where its instances come from. */
 export interface ManagedPool {
@@ -46,6 +47,9 @@ export interface EngineObserver {
   correction(pool: string): void;
   reconcile(result: 'ok' | 'error'): void;
   openIntents(n: number): void;
+  /** storeWritable: the store became unwritable or lost (false) or writable again (true); said once at start (true). */
+  storeWritable?(writable: boolean): void;
+  storeFault?(fault: StoreFault): void;
 }
 
 /** EngineLogger is the subset of pino the engine uses. */
@@ -77,6 +81,12 @@ export interface EngineOptions {
   readonly startConfirmWindowMs?: number;
   /** gate: the "may I act now" check (the store lease); without it the engine always may. */
   readonly gate?: ActGate;
+  /** storeCheckIntervalMs: how often the store's file is compared with the open one and, while unwritable, a write is probed (1 s). */
+  readonly storeCheckIntervalMs?: number;
+  /** integrityCheckIntervalMs: how often `PRAGMA quick_check` runs on the store (5 min; also after a failed store call). */
+  readonly integrityCheckIntervalMs?: number;
+  /** onStoreLost: the state file was deleted, replaced or found corrupt: the engine no longer acts; the service should exit 1. */
+  readonly onStoreLost?: (err: AutoscalerError) => void;
 }
 
 interface PoolRuntime {
@@ -133,7 +143,8 @@ export class Engine implements EngineApi {
    * before any step runs), so the failed event's reason is replaced by it.
    */
   readonly #deployFailures = new Map<string, string>();
-  #storeOk = true;
+  /** #storeWatch: whether the store still carries the intent log; no action goes out while it does not. */
+  readonly #storeWatch: StoreWatch;
   #started = false;
   /** #reconciled: a reconcile has succeeded; no evaluation runs on the state of a previous life before it. */
   #reconciled = false;
@@ -154,6 +165,14 @@ export class Engine implements EngineApi {
   constructor(opts: EngineOptions) {
     this.#opts = opts;
     this.#log = opts.logger.child({ component: 'engine' });
+    this.#storeWatch = new StoreWatch({
+      store: opts.store, clock: opts.clock, logger: this.#log.child({ component: 'store-watch' }),
+      ...(opts.storeCheckIntervalMs === undefined ? {} : { checkIntervalMs: opts.storeCheckIntervalMs }),
+      ...(opts.integrityCheckIntervalMs === undefined ? {} : { integrityIntervalMs: opts.integrityCheckIntervalMs }),
+      onFault: (fault) => opts.observer?.storeFault?.(fault),
+      onWritable: (writable) => this.#storeWritable(writable),
+      onFatal: (err) => opts.onStoreLost?.(err),
+    });
     for (const managed of opts.pools) {
       const saved = opts.store.poolState(managed.spec.name);
       const history = (saved?.['history'] as PoolHistory | undefined) ?? { consecutiveFailures: 0, idleSinceMs: {} };
@@ -171,6 +190,8 @@ export class Engine implements EngineApi {
   async start(): Promise<void> {
     if (this.#started) return;
     this.#started = true;
+    this.#opts.observer?.storeWritable?.(true);
+    this.#storeWatch.start();
     const now = this.#now();
     for (const inst of this.#opts.store.loadInstances()) {
       if (this.#pools.has(inst.pool)) this.#index(inst);
@@ -200,6 +221,7 @@ export class Engine implements EngineApi {
   /** stop ends the loops and waits for in-flight work; the store stays open (the caller owns it). */
   async stop(): Promise<void> {
     this.#stopped = true;
+    this.#storeWatch.stop();
     for (const wake of this.#wakers) wake();
     this.#wakers.clear();
     for (const t of this.#timers) clearInterval(t);
@@ -354,8 +376,10 @@ export class Engine implements EngineApi {
   async #evaluate(rt: PoolRuntime, forced?: Decision): Promise<Decision | undefined> {
     const spec = rt.managed.spec;
     if (!this.#mayAct()) {
-      this.#log.warn({ pool: spec.name }, 'evaluation skipped: this process does not hold the store lease');
-      return { kind: 'hold', reason: 'this process does not hold the store lease (standby or lease lost): nothing is decided' };
+      const store = this.#storeWatch.problem();
+      this.#log.warn({ pool: spec.name, ...(store === undefined ? {} : { store: store.message }) }, store === undefined
+        ? 'evaluation skipped: this process does not hold the store lease' : 'evaluation skipped: the state store cannot carry the intent log');
+      return { kind: 'hold', reason: store === undefined ? 'this process does not hold the store lease (standby or lease lost): nothing is decided' : `nothing is decided: ${store.message}` };
     }
     if (this.#opts.workloadSource) {
       try {
@@ -481,7 +505,8 @@ export class Engine implements EngineApi {
     this.#countIntents();
     const started = this.#now();
     try {
-      if (!this.#mayAct()) throw new AutoscalerError('ASC_ERR_LEASE_NOT_HELD', `${kind} of ${id} not sent: this process does not hold the store lease`);
+      if (intent === undefined) throw new AutoscalerError('ASC_ERR_STORE_WRITE', `${kind} of ${id} not sent: its intent could not be written to the state store`);
+      if (!this.#mayAct()) throw this.#notActing(kind, id);
       await call();
       if (intent) this.#finish(intent.id, 'done');
       this.#opts.observer?.action(kind, 'ok');
@@ -952,8 +977,9 @@ export class Engine implements EngineApi {
     return this.#evaluate(rt, labelled);
   }
 
-  health(): { stream: boolean; store: boolean } {
-    return { stream: this.#opts.events ? this.#opts.events.connected : true, store: this.#storeOk };
+  health(): { stream: boolean; store: boolean; storeProblem?: string } {
+    const problem = this.#storeWatch.problem();
+    return { stream: this.#opts.events ? this.#opts.events.connected : true, store: problem === undefined, ...(problem === undefined ? {} : { storeProblem: problem.message }) };
   }
 
   // ---------------------------------------------------------------- plumbing
@@ -1026,18 +1052,35 @@ export class Engine implements EngineApi {
   }
 
 
+  /** mayAct: this process holds the store lease and the store can carry the intent log (writable, its file still the one open). */
   #mayAct(): boolean {
-    return this.#opts.gate?.mayAct() ?? true;
+    return (this.#opts.gate?.mayAct() ?? true) && this.#storeWatch.mayAct();
   }
 
+  /** notActing is the error of an action #mayAct() stopped: the store's problem, else the lease. */
+  #notActing(kind: IntentKind, id: string): AutoscalerError {
+    const store = this.#storeWatch.problem();
+    return store === undefined
+      ? new AutoscalerError('ASC_ERR_LEASE_NOT_HELD', `${kind} of ${id} not sent: this process does not hold the store lease`)
+      : new AutoscalerError(store.code, `${kind} of ${id} not sent: ${store.message}`);
+  }
+
+  /** storeWritable: once a probe write succeeds again, what memory holds is written back and Salt is asked for the truth. */
+  #storeWritable(writable: boolean): void {
+    this.#opts.observer?.storeWritable?.(writable);
+    if (!writable || this.#stopped) return;
+    this.#inBatch(() => { for (const inst of this.#instances.values()) this.#put(inst); });
+    for (const rt of this.#pools.values()) this.#savePool(rt);
+    this.#scheduleReconcile(0);
+  }
+
+  /** storeCall runs one store call; a failure is logged and reported to the store watch, which stops acting until a probe write succeeds. */
   #storeCall<T>(fn: () => T): T | undefined {
     try {
-      const v = fn();
-      this.#storeOk = true;
-      return v;
+      return fn();
     } catch (err) {
-      this.#storeOk = false;
-      this.#log.error({ err }, 'state store write failed');
+      this.#log.error({ err }, 'state store call failed');
+      this.#storeWatch.callFailed(err);
       return undefined;
     }
   }

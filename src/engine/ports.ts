@@ -40,5 +40,6 @@ export interface EngineApi {
   resume(pool: string): boolean;
   /** scale asks for a manual scale of `delta` instances (positive up, negative down), through the usual caps. */
   scale(pool: string, delta: number): Promise<Decision | undefined>;
-  health(): { readonly stream: boolean; readonly store: boolean };
+  /** health: the event stream is live; the store can carry the intent log (else storeProblem says why, and nothing is sent). */
+  health(): { readonly stream: boolean; readonly store: boolean; readonly storeProblem?: string };
 }

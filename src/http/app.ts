@@ -100,7 +100,8 @@ export function buildApp(opts: AppOptions): FastifyInstance {
     const health = opts.engine.health();
     const failed = [...(health.stream ? [] : ['stream']), ...(health.store ? [] : ['store'])];
     if (failed.length === 0) return { status: 'ready', stream: true, store: true };
-    return reply.code(503).send({ status: 'unready', stream: health.stream, store: health.store, failed });
+    const reason = health.storeProblem === undefined ? {} : { reason: health.storeProblem };
+    return reply.code(503).send({ status: 'unready', stream: health.stream, store: health.store, failed, ...reason });
   });
 
   app.get('/metrics', async (_request, reply) => {

@@ -42,6 +42,10 @@ export interface Metrics {
   readonly reconcileRuns: Counter<'result'>;
   readonly webhookRequests: Counter<'status'>;
   readonly intentsOpen: Gauge;
+  /** storeWritable: 1 while the state store takes writes, 0 while a write failed or its file is lost (nothing is sent to salt-api). */
+  readonly storeWritable: Gauge;
+  /** storeFaults: store faults found, by `fault` (write, replaced, corrupt). */
+  readonly storeFaults: Counter<'fault'>;
 }
 
 /** createMetrics builds a fresh registry with all our metrics and the default process metrics. */
@@ -154,6 +158,17 @@ export function createMetrics(opts: { readonly defaultMetrics?: boolean } = {}):
     intentsOpen: new Gauge({
       name: `${METRIC_PREFIX}intents_open`,
       help: 'Intents written to the store whose salt-api call has not finished',
+      registers,
+    }),
+    storeWritable: new Gauge({
+      name: `${METRIC_PREFIX}store_writable`,
+      help: '1 while the state store takes writes, 0 while a write failed or its file is lost: nothing is sent to salt-api',
+      registers,
+    }),
+    storeFaults: new Counter({
+      name: `${METRIC_PREFIX}store_faults_total`,
+      help: 'State store faults found, by fault (write: a store call failed, replaced: the file was deleted or replaced, corrupt: quick_check failed)',
+      labelNames: ['fault'] as const,
       registers,
     }),
   };

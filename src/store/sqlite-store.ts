@@ -8,11 +8,11 @@
  * Retention: the newest `decisionsPerPool` decisions per pool (exact), about `transitionsPerInstance`
  * transitions per instance (pruned every 32nd write), and `finishedIntentsKept` finished intents (pruned at open).
  */
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, statSync } from 'node:fs';
 import { dirname } from 'node:path';
 import BetterSqlite3, { type Database, type Statement } from 'better-sqlite3';
 import { z } from 'zod';
-import type { Decision, DecisionRecord, Instance, InstanceState, Intent, IntentKind, LeaseHolder, StateStore, Transition } from '../core/types.ts';
+import type { Decision, DecisionRecord, Instance, InstanceState, Intent, IntentKind, LeaseHolder, StateStore, StoreFileStatus, Transition } from '../core/types.ts';
 import { INSTANCE_STATES } from '../core/types.ts';
 import { AutoscalerError } from '../errors.ts';
 import type { Logger } from '../log.ts';
@@ -114,6 +114,25 @@ function openFailure(path: string, err: unknown): AutoscalerError {
     { cause: err });
 }
 
+/** PROBE_KEY is the pool_state key of the write probe: no pool is named '' (and the row never outlives its transaction). */
+const PROBE_KEY = '';
+/** PROBE_PAD: the probe's value is larger than a page, so it needs new pages as an intent on a full file would. */
+const PROBE_PAD = 'p'.repeat(8192);
+
+/** FileId is what names one file on one filesystem. */
+interface FileId { readonly dev: bigint; readonly ino: bigint }
+
+function fileId(path: string): FileId | undefined {
+  try {
+    const st = statSync(path, { bigint: true });
+    return { dev: st.dev, ino: st.ino };
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT' || code === 'ENOTDIR') return undefined;
+    throw err;
+  }
+}
+
 /** SqliteStore is the StateStore on one SQLite file; build it with openStore(). Not safe to share across processes that both write. */
 export class SqliteStore implements StateStore {
   readonly path: string;
@@ -141,6 +160,8 @@ export class SqliteStore implements StateStore {
   readonly #saveMany: (entries: readonly InstanceSave[]) => void;
   readonly #recordDecision: (pool: string, atMs: number, kind: string, count: number, targets: string, reason: string, dryRun: number) => void;
   readonly #transitionsSinceOpen = new Map<string, number>();
+  /** #file: the device and inode of the file opened (undefined in memory). */
+  readonly #file: FileId | undefined;
   #closed = false;
 
   /** constructor takes an open, migrated database; use openStore(). */
@@ -151,6 +172,7 @@ export class SqliteStore implements StateStore {
     this.#nowMs = opts.nowMs ?? (() => Date.now());
     this.#decisionsPerPool = opts.decisionsPerPool ?? 1000;
     this.#transitionsPerInstance = opts.transitionsPerInstance ?? 500;
+    this.#file = path === ':memory:' ? undefined : fileId(path);
     this.#stmt = {
       upsertInstance: db.prepare(`INSERT INTO instances (id, pool, state, since_ms, reason, last_start_ms, ready_ms, deploy_jid, created)
         VALUES (@id, @pool, @state, @since_ms, @reason, @last_start_ms, @ready_ms, @deploy_jid, @created)
@@ -309,6 +331,51 @@ export class SqliteStore implements StateStore {
   /** setPoolState replaces the pool's JSON runtime values. */
   setPoolState(pool: string, value: Readonly<Record<string, unknown>>): void {
     this.#stmt.setPoolState.run(pool, JSON.stringify(value));
+  }
+
+  /** probeWrite writes and removes a row larger than a page in one durable transaction; it throws what SQLite says when it cannot. */
+  probeWrite(nowMs: number): void {
+    this.#db.transaction(() => {
+      this.#stmt.setPoolState.run(PROBE_KEY, JSON.stringify({ probeAtMs: nowMs, pad: PROBE_PAD }));
+      this.#db.prepare('DELETE FROM pool_state WHERE pool = ?').run(PROBE_KEY);
+    })();
+  }
+
+  /** fileStatus stats the path and compares its device and inode with those of the file opened. */
+  fileStatus(): StoreFileStatus {
+    if (this.#file === undefined) return 'same';
+    const now = fileId(this.path);
+    if (now === undefined) return 'missing';
+    return now.dev === this.#file.dev && now.ino === this.#file.ino ? 'same' : 'replaced';
+  }
+
+  /**
+   * integrityCheck runs `PRAGMA quick_check` on a fresh read-only connection: this connection's page cache could
+   * hide what was written into the file behind its back, a fresh one reads what a restart would.
+   */
+  integrityCheck(): string {
+    if (this.#file === undefined) return String(this.#db.pragma('quick_check', { simple: true }));
+    let db: Database | undefined;
+    try {
+      db = new BetterSqlite3(this.path, { readonly: true, fileMustExist: true });
+      const rows = db.pragma('quick_check') as { quick_check?: unknown }[];
+      const problems = rows.map((r) => String(r.quick_check));
+      return problems.length === 1 && problems[0] === 'ok' ? 'ok' : problems.slice(0, 5).join('; ');
+    } catch (err) {
+      // a busy file is no verdict (the next check decides); anything else that stops a read of the file is one
+      const code = (err as { code?: unknown }).code;
+      return code === 'SQLITE_BUSY' || code === 'SQLITE_LOCKED' ? 'ok' : (err as Error).message;
+    } finally {
+      db?.close();
+    }
+  }
+
+  /**
+   * capPages caps the database at its current size (SQLite `max_page_count` on this connection), or lifts the cap
+   * (`false`): a write that needs a new page then fails with SQLITE_FULL, as on a full disk. For fault drills and tests.
+   */
+  capPages(on: boolean): void {
+    this.#db.pragma(`max_page_count = ${on ? 1 : 4294967294}`);
   }
 
   /** close checkpoints and closes the database; closing twice is a no-op. */

@@ -1,6 +1,6 @@
 import t from 'tap';
 import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -69,7 +69,9 @@ receivers:
   ], { stdio: ['ignore', 'ignore', 'pipe'] });
   let stderr = '';
   am.stderr.on('data', (chunk: Buffer) => { stderr += chunk.toString(); });
-  t.teardown(() => { am.kill('SIGTERM'); });
+  const amExited = new Promise((resolve) => am.once('exit', resolve));
+  // alertmanager writes its data dir until it exits: remove the dir only after
+  t.teardown(async () => { am.kill('SIGTERM'); await amExited; rmSync(dir, { recursive: true, force: true }); });
   const api = `http://127.0.0.1:${port}/api/v2/alerts`;
   await until('alertmanager to listen', 15_000, async () => (await fetch(`http://127.0.0.1:${port}/-/ready`).catch(() => undefined))?.ok ? true : undefined)
     .catch((err: unknown) => { throw new Error(`${String(err)}\n${stderr}`); });

@@ -1,6 +1,6 @@
 import t from 'tap';
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parse } from 'yaml';
@@ -43,13 +43,15 @@ t.test('the rules carry the alert contract: names, labels, workload annotation, 
   t.equal(scale.length, 2 * loadConfig(EXAMPLE, env, { checkFiles: false }).pools.length);
   const self = doc.groups.find((g) => g.name === 'salt-autoscaler-self')?.rules.map((r) => r.alert) ?? [];
   t.ok(self.includes('SaltAutoscalerEventStreamDisconnected') && self.includes('SaltAutoscalerActionsFailing') && self.includes('SaltAutoscalerPoolAtMax') && self.includes('SaltAutoscalerInstancesFailing'));
+  t.ok(self.includes('SaltAutoscalerStoreNotWritable'), 'the store alert is shipped');
 });
 
 t.test('promtool accepts the shipped and a freshly generated rule file', { skip: existsSync(PROMTOOL) ? false : `${PROMTOOL} not installed (apt install prometheus)` }, async (t) => {
   const shipped = run(PROMTOOL, ['check', 'rules', RULES]);
   t.equal(shipped.code, 0, shipped.output);
-  t.match(shipped.output, /SUCCESS: 16 rules found/);
+  t.match(shipped.output, /SUCCESS: 17 rules found/);
   const dir = mkdtempSync(join(tmpdir(), 'asc-rules-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
   const odd = join(dir, 'odd.rules.yml');
   const config = loadConfig(EXAMPLE, env, { checkFiles: false });
   writeFileSync(odd, renderRules({ ...config, pools: config.pools.map(({ workloadQuery: _q, ...p }) => ({ ...p, env: 'we"ird\\env' })) }));

@@ -1,5 +1,5 @@
 import t from 'tap';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runCheckConfig } from '../../src/config/check-config.ts';
@@ -11,6 +11,7 @@ function sink(): { write(s: string): boolean; text: () => string } {
 }
 
 const dir = mkdtempSync(join(tmpdir(), 'asc-check-'));
+t.teardown(() => rmSync(dir, { recursive: true, force: true }));
 const bad = join(dir, 'bad.yaml');
 writeFileSync(bad, [
   'salt: {url: "http://s:8000", username: u, password: p, extra: 1}',

@@ -1,5 +1,5 @@
 import t from 'tap';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ConfigError } from '../../src/errors.ts';
@@ -148,6 +148,7 @@ t.test('a YAML syntax error is ASC_ERR_CONFIG_READ with its line', async (t) => 
 
 t.test('loadConfig reads a file; a missing file is ASC_ERR_CONFIG_READ', async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'asc-config-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
   const file = join(dir, 'c.yaml');
   writeFileSync(file, 'salt: {url: "http://s:8000", username: u, password: p}\npools: [{env: e, instanceType: t, max: 2, provider: c, profile: p}]\n');
   t.equal(loadConfig(file, {}).pools[0]?.name, 'e/t');

@@ -63,8 +63,46 @@ const historyArb = (fleet: readonly Instance[]): fc.Arbitrary<PoolHistory> =>
     policy: observe(undefined, { value: h.peak, atMs: NOW_MS - 300_000, source: 'generated' }, NOW_MS - 300_000),
   }));
 
-const caseArb = fc.tuple(poolArb, fleetArb, workloadArb).chain(([pool, fleet, workload]) =>
-  historyArb(fleet).map((history) => ({ pool, fleet, workload, history })));
+interface Case { readonly pool: PoolSpec; readonly fleet: Instance[]; readonly workload: Workload | undefined; readonly history: PoolHistory }
+
+/**
+ * lean turns a third of the cases toward a scale-down (fresh low signal, idle-confirmed ready instances, no cooldown)
+ * and a third toward a scale-up (fresh high signal, stopped reserve, no backoff): uniform draws reach a scale-down in
+ * about 1% of cases, and the min and idle properties need many. The third left as drawn keeps the odd corners.
+ */
+function lean(c: Case, toward: 'down' | 'up' | 'none', value: number): Case {
+  const { pool, fleet, history } = c;
+  if (toward === 'none') return c;
+  const open: PoolSpec = { ...pool, paused: false };
+  const settled: PoolHistory = { ...history, consecutiveFailures: 0 };
+  delete (settled as { lastFailureMs?: number }).lastFailureMs;
+  if (toward === 'down') {
+    // at least min + 2 instances of the pool, three in four of them ready
+    const padded = [...fleet, ...Array.from({ length: Math.max(0, pool.min + 2 - fleet.length) }, (_, n): Instance => ({
+      id: `gpu-pad-${n}`, pool: pool.name, state: 'ready', sinceMs: NOW_MS - 60_000, reason: 'generated', created: false,
+    }))];
+    const ready = padded.map((i, n): Instance => (n % 4 === 3 ? i : { ...i, state: 'ready' }));
+    const { lastDownMs: _down, ...rest } = settled;
+    return {
+      pool: open, fleet: ready, workload: { value: Math.min(value, 1), atMs: NOW_MS - 10_000, source: 'generated' },
+      history: { ...rest, idleSinceMs: Object.fromEntries(ready.filter((i) => i.state === 'ready').map((i) => [i.id, NOW_MS - 900_000])) },
+    };
+  }
+  const reserve = fleet.map((i, n): Instance => (n % 2 === 0 ? { ...i, state: 'stopped', created: false } : i));
+  const { lastUpMs: _up, ...rest } = settled;
+  return { pool: open, fleet: reserve, workload: { value: 20 + value, atMs: NOW_MS - 10_000, source: 'generated' }, history: rest };
+}
+
+const caseArb: fc.Arbitrary<Case> = fc.tuple(poolArb, fleetArb, workloadArb, fc.constantFrom('down', 'up', 'none' as const), fc.integer({ min: 0, max: 40 }))
+  .chain(([pool, fleet, workload, toward, value]) =>
+    historyArb(fleet).map((history) => lean({ pool, fleet, workload, history }, toward, value)));
+
+t.test('the generated cases reach every decision kind in good measure', async (t) => {
+  const kinds = { hold: 0, scaleUp: 0, scaleDown: 0 };
+  const samples = fc.sample(caseArb, { numRuns: 2000, seed: 42 });
+  for (const c of samples) kinds[decide(c.pool, c.fleet, c.workload, NOW_MS, c.history).kind] += 1;
+  for (const [kind, n] of Object.entries(kinds)) t.ok(n / samples.length >= 0.1, `${kind}: ${n} of ${samples.length} (>= 10%)`);
+});
 
 const mine = (fleet: readonly Instance[]): Instance[] => fleet.filter((i) => i.pool === 'prod/type1');
 

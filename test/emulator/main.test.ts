@@ -1,7 +1,7 @@
 // main: the emulator runs as a child process, prints its URL as one JSON line and stops on SIGTERM.
 import t from 'tap';
 import { spawn } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -10,7 +10,8 @@ import { login, post, waitUntil } from './raw-client.ts';
 const MAIN = fileURLToPath(new URL('../../src/emulator/main.ts', import.meta.url));
 
 t.test('serves the world file as a process, drivable through the control API, until SIGTERM', async (t) => {
-  const dir = mkdtempSync(join(tmpdir(), 'emu-main-'));
+  const dir = mkdtempSync(join(tmpdir(), 'asc-emu-main-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
   const world = join(dir, 'world.yaml');
   writeFileSync(world, 'instances:\n  - id: gpu-1\n    state: running\nstaticMinions: [salt-master-minion]\n');
   const child = spawn(process.execPath, ['--import', 'tsx', MAIN, '--port', '0', '--world', world], { stdio: ['ignore', 'pipe', 'pipe'] });
@@ -33,7 +34,8 @@ t.test('serves the world file as a process, drivable through the control API, un
 });
 
 t.test('refuses an invalid world file with exit code 2 and the path of the problem', async (t) => {
-  const dir = mkdtempSync(join(tmpdir(), 'emu-main-'));
+  const dir = mkdtempSync(join(tmpdir(), 'asc-emu-main-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
   const world = join(dir, 'world.yaml');
   writeFileSync(world, 'instances:\n  - id: gpu-1\n    state: exploded\n');
   const child = spawn(process.execPath, ['--import', 'tsx', MAIN, '--world', world], { stdio: ['ignore', 'pipe', 'pipe'] });

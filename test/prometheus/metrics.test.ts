@@ -22,6 +22,8 @@ const CONTRACT_NAMES = [
   'salt_autoscaler_reconcile_runs_total',
   'salt_autoscaler_webhook_requests_total',
   'salt_autoscaler_intents_open',
+  'salt_autoscaler_store_writable',
+  'salt_autoscaler_store_faults_total',
 ];
 
 const pool = (name: string, min: number, max: number): PoolView => ({

@@ -2,7 +2,7 @@
 // timeouts, unreachable salt-api, TLS options, and no secret in any message or log line.
 import t from 'tap';
 import { Writable } from 'node:stream';
-import { writeFileSync, mkdtempSync } from 'node:fs';
+import { writeFileSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { SaltClient, htmlText, tlsOptions } from '../../src/salt/client.ts';
@@ -120,7 +120,8 @@ t.test('neither the password nor the token reaches an error message or a log lin
 });
 
 t.test('TLS options: a CA file is read, a missing one is a typed error, tlsVerify false is explicit', async (tt) => {
-  const dir = mkdtempSync(join(tmpdir(), 'salt-ca-'));
+  const dir = mkdtempSync(join(tmpdir(), 'asc-salt-ca-'));
+  tt.teardown(() => rmSync(dir, { recursive: true, force: true }));
   const pem = join(dir, 'ca.pem');
   writeFileSync(pem, '-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n');
   tt.same(tlsOptions({ caFile: pem, tlsVerify: true }), { ca: '-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n', rejectUnauthorized: true });

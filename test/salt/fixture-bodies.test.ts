@@ -197,9 +197,9 @@ const ROWS: Record<string, Row> = {
     await actions.start('gpu-dev-1');
     tt.pass('starting a running instance (changed: false) is not an error');
   },
-  req_33_cloud_action_stop: async (tt, { actions }) => {
+  req_33_cloud_action_stop: async (tt, { actions, server }) => {
     await actions.stop('gpu-dev-1');
-    tt.pass('stopped');
+    tt.same(server.seen.at(-1)?.body, [{ client: 'runner', fun: 'cloud.action', kwarg: { func: 'stop', instances: ['gpu-dev-1'] } }], 'sent cloud.action func=stop for the instance');
   },
   req_34_cloud_action_unknown_instance: async (tt, { actions }) => {
     await rejectsWith(tt, actions.start('gpu-dev-9'), 'ASC_ERR_ACTION_FAILED', /did not start gpu-dev-9.*Not Found/);
@@ -217,9 +217,11 @@ const ROWS: Record<string, Row> = {
     const setval = server.seen.find((s) => lowFun(s.body) === 'grains.setval')?.body as [{ arg: unknown[] }];
     tt.same(setval[0].arg, ['salt_autoscaler', { deployed_at: 1795850190, draining: true, ready: true }], 'keeps the other grain keys');
   },
-  req_50b_local_grains_setval_again: async (tt, { actions }) => {
+  req_50b_local_grains_setval_again: async (tt, { actions, server }) => {
     await actions.setDraining('lab-m1', false);
-    tt.pass('undrain answered');
+    const setval = server.seen.find((s) => lowFun(s.body) === 'grains.setval')?.body;
+    tt.match(setval, [{ client: 'local', tgt: 'lab-m1', fun: 'grains.setval' }], 'sent grains.setval to the minion');
+    tt.same((setval as [{ arg: unknown[] }] | undefined)?.[0].arg, ['salt_autoscaler', { deployed_at: 1795850190, draining: false, ready: true }], 'draining false, the other grain keys kept');
   },
   req_51_local_grains_item_list: async (tt, { actions, server }) => {
     const grains = await actions.readyGrains(['lab-m1', 'lab-m2']);
@@ -244,9 +246,9 @@ const ROWS: Record<string, Row> = {
     await actions.create('gpu-dev-9', 'gpu-dev');
     tt.match(server.seen.at(-1)?.body, [{ fun: 'cloud.profile', prof: 'gpu-dev', instances: ['gpu-dev-9'] }]);
   },
-  req_59_runner_cloud_destroy: async (tt, { actions }) => {
+  req_59_runner_cloud_destroy: async (tt, { actions, server }) => {
     await actions.destroy('gpu-dev-9');
-    tt.pass('destroyed: true');
+    tt.same(server.seen.at(-1)?.body, [{ client: 'runner', fun: 'cloud.destroy', instances: ['gpu-dev-9'] }], 'sent cloud.destroy for the instance');
   },
 };
 

@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { parseConfig, type Config } from '../../src/config/load.ts';
-import { Engine } from '../../src/engine/engine.ts';
+import { Engine, type EngineOptions } from '../../src/engine/engine.ts';
 import type { ActGate } from '../../src/engine/ports.ts';
 import { managedPool } from '../../src/main.ts';
 import { startEmulator, type Emulator, type EmulatorOptions } from '../../src/emulator/index.ts';
@@ -56,6 +56,8 @@ export async function startHarness(opts: {
   gate?: ActGate;
   /** salt: overrides of the config's salt section (e.g. a timeout within a short startConfirmWindow). */
   salt?: Record<string, unknown>;
+  /** store: the engine's store-watch settings (check intervals, onStoreLost). */
+  store?: Pick<EngineOptions, 'storeCheckIntervalMs' | 'integrityCheckIntervalMs' | 'onStoreLost' | 'observer'>;
 } = {}): Promise<Harness> {
   const emu = opts.emu ?? await startEmulator({
     instances: [{ id: 'gpu-t1-1' }, { id: 'gpu-t1-2' }, { id: 'gpu-t1-3' }],
@@ -95,6 +97,7 @@ export async function startHarness(opts: {
     startConfirmWindowMs: config.engine.startConfirmWindowMs,
     tickIntervalMs: 100,
     ...(opts.gate === undefined ? {} : { gate: opts.gate }),
+    ...opts.store,
   });
   await engine.start();
   return {

@@ -1,0 +1,160 @@
+/**
+ * store-watch: whether the state store can still carry the intent log, and so whether this process may act.
+ *
+ *   writable ──a store call fails (disk full, I/O)──► unwritable ──probe write every checkInterval succeeds──► writable
+ *      │              └──quick_check right away: fails──┐
+ *      │ every checkInterval and before each action:     │
+ *      │   the path names another file or none ─────────►├──► lost (fatal): acting stops for good, onFatal(err) (exit 1)
+ *      │ every integrityInterval: quick_check fails ─────┘
+ *
+ * Only a probe write brings an unwritable store back: on a full disk some writes (an update in place) still succeed,
+ * and one of them must not let an action out whose intent could not be written. mayAct() is false unless writable and
+ * not lost; it stats the path each time, so a deleted or replaced file stops the very next action.
+ */
+import { AutoscalerError } from '../errors.ts';
+import type { StateStore } from '../core/types.ts';
+import type { Clock } from './ports.ts';
+
+/** StoreFault is what went wrong with the store: a failed write, a file deleted or replaced, a failed integrity check. */
+export type StoreFault = 'write' | 'replaced' | 'corrupt';
+
+/** StoreWatchLogger is the slice of pino the watch logs through. */
+interface StoreWatchLogger {
+  info(obj: object, msg: string): void;
+  error(obj: object, msg: string): void;
+}
+
+/** StoreWatchOptions wires a StoreWatch; the intervals default to 1 s (file and probe) and 5 min (quick_check). */
+export interface StoreWatchOptions {
+  readonly store: Pick<StateStore, 'probeWrite' | 'fileStatus' | 'integrityCheck'>;
+  readonly clock: Clock;
+  readonly logger: StoreWatchLogger;
+  readonly checkIntervalMs?: number;
+  readonly integrityIntervalMs?: number;
+  /** onFault: a fault was found (for metrics). */
+  readonly onFault?: (fault: StoreFault) => void;
+  /** onWritable: the store became unwritable (false) or writable again (true). */
+  readonly onWritable?: (writable: boolean) => void;
+  /** onFatal: called once when the store is lost (replaced or corrupt): this process must stop. */
+  readonly onFatal?: (err: AutoscalerError) => void;
+}
+
+/** StoreWatch keeps the store's health; the engine reports failed store calls to it and asks it before acting. */
+export class StoreWatch {
+  readonly #opts: StoreWatchOptions;
+  #unwritable: string | undefined;
+  #lost: AutoscalerError | undefined;
+  #integrityAtMs: number | undefined;
+  readonly #timers: NodeJS.Timeout[] = [];
+
+  constructor(opts: StoreWatchOptions) {
+    this.#opts = opts;
+  }
+
+  /** start runs the periodic checks until stop(). */
+  start(): void {
+    if (this.#timers.length > 0) return;
+    this.#every(this.#opts.checkIntervalMs ?? 1_000, () => this.#check());
+    this.#every(this.#opts.integrityIntervalMs ?? 5 * 60_000, () => this.#checkIntegrity());
+  }
+
+  stop(): void {
+    for (const t of this.#timers) clearInterval(t);
+    this.#timers.length = 0;
+  }
+
+  /** callFailed takes a failed store call: the store counts as unwritable until a probe write succeeds, and its integrity is checked. */
+  callFailed(err: unknown): void {
+    if (this.#lost !== undefined) return;
+    this.#opts.onFault?.('write');
+    if (this.#unwritable === undefined) {
+      this.#unwritable = `a state store write failed: ${describe(err)}`;
+      this.#opts.logger.error({ err, code: 'ASC_ERR_STORE_WRITE' }, 'state store not writable: nothing is sent to salt-api until a probe write succeeds');
+      this.#opts.onWritable?.(false);
+    }
+    this.#integritySoon();
+  }
+
+  /** integritySoon checks integrity after a failure, at most once per check interval (a full disk fails many calls in a row). */
+  #integritySoon(): void {
+    const now = this.#opts.clock.now();
+    if (this.#integrityAtMs === undefined || now - this.#integrityAtMs >= (this.#opts.checkIntervalMs ?? 1_000)) this.#checkIntegrity();
+  }
+
+  /** mayAct: the store is writable, not lost, and its path still names the file this process has open. */
+  mayAct(): boolean {
+    if (this.#lost !== undefined || this.#unwritable !== undefined) return false;
+    this.#checkFile();
+    return this.#lost === undefined;
+  }
+
+  /** problem says why the store is not healthy (undefined when it is). */
+  problem(): { readonly code: 'ASC_ERR_STORE_WRITE' | 'ASC_ERR_STORE_REPLACED' | 'ASC_ERR_STORE_CORRUPT'; readonly message: string } | undefined {
+    if (this.#lost !== undefined) return { code: this.#lost.code as 'ASC_ERR_STORE_REPLACED' | 'ASC_ERR_STORE_CORRUPT', message: this.#lost.message };
+    return this.#unwritable === undefined ? undefined : { code: 'ASC_ERR_STORE_WRITE', message: this.#unwritable };
+  }
+
+  #check(): void {
+    this.#checkFile();
+    if (this.#lost !== undefined || this.#unwritable === undefined) return;
+    try {
+      this.#opts.store.probeWrite(this.#opts.clock.now());
+    } catch {
+      this.#integritySoon(); // still failing: said once when it began; a corrupt file fails here too
+      return;
+    }
+    const was = this.#unwritable;
+    this.#unwritable = undefined;
+    this.#opts.logger.info({ was }, 'state store writable again: acting resumes');
+    this.#opts.onWritable?.(true);
+  }
+
+  #checkFile(): void {
+    if (this.#lost !== undefined) return;
+    let status: string;
+    try {
+      status = this.#opts.store.fileStatus();
+    } catch (err) {
+      status = `not readable (${describe(err)})`;
+    }
+    if (status === 'same') return;
+    const what = status === 'missing' ? 'was deleted' : status === 'replaced' ? 'was replaced by another file' : `is ${status}`;
+    this.#fatal('replaced', new AutoscalerError('ASC_ERR_STORE_REPLACED',
+      `the state database file ${what} while this process had it open: another process may act on the same fleet; this one stops acting (restore the file or restart the service)`));
+  }
+
+  #checkIntegrity(): void {
+    this.#checkFile(); // a file gone is said as such, not as a failed check of the file now at the path
+    if (this.#lost !== undefined) return;
+    this.#integrityAtMs = this.#opts.clock.now();
+    let result: string;
+    try {
+      result = this.#opts.store.integrityCheck();
+    } catch (err) {
+      result = describe(err);
+    }
+    if (result === 'ok') return;
+    this.#fatal('corrupt', new AutoscalerError('ASC_ERR_STORE_CORRUPT',
+      `the state database failed its integrity check (PRAGMA quick_check: ${result}): this process stops acting; restore a backup or move the file away and restart`));
+  }
+
+  #fatal(fault: StoreFault, err: AutoscalerError): void {
+    this.#lost = err;
+    this.stop();
+    this.#opts.onFault?.(fault);
+    this.#opts.logger.error({ code: err.code, err }, 'state store lost: this process stops acting');
+    this.#opts.onWritable?.(false);
+    this.#opts.onFatal?.(err);
+  }
+
+  #every(ms: number, fn: () => void): void {
+    const t = setInterval(fn, ms);
+    t.unref();
+    this.#timers.push(t);
+  }
+}
+
+function describe(err: unknown): string {
+  const code = typeof err === 'object' && err !== null && 'code' in err ? ` (${String(err.code)})` : '';
+  return `${err instanceof Error ? err.message : String(err)}${code}`;
+}

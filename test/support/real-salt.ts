@@ -344,10 +344,10 @@ export class SaltLab {
   }
 
   /** runAsync runs a Salt CLI without blocking the test's event loop. */
-  async runAsync(name: string, args: string[], timeoutMs = 120_000): Promise<{ status: number | null; stdout: string; stderr: string }> {
+  async runAsync(name: string, args: string[], timeoutMs = 120_000, env: NodeJS.ProcessEnv = {}): Promise<{ status: number | null; stdout: string; stderr: string }> {
     const [cmd, ...rest] = this.command(name);
     return new Promise((resolve) => {
-      const child = spawn(cmd ?? name, [...rest, '-c', this.conf, ...args], { env: this.env(), stdio: ['ignore', 'pipe', 'pipe'] });
+      const child = spawn(cmd ?? name, [...rest, '-c', this.conf, ...args], { env: { ...this.env(), ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
       let stdout = '';
       let stderr = '';
       child.stdout.on('data', (d: Buffer) => { stdout += d.toString(); });
@@ -368,10 +368,7 @@ export class SaltLab {
 
   /** cloudByHand runs `salt-cloud -a <action> <name> -y` as an operator would (logged with by: 'operator'). */
   async cloudByHand(action: 'start' | 'stop', name: string): Promise<void> {
-    const [cmd, ...rest] = this.command('salt-cloud');
-    const r = spawnSync(cmd ?? 'salt-cloud', [...rest, '-c', this.conf, '-a', action, name, '-y', '--out=json'], {
-      env: { ...this.env(), LOCALPROC_ACTOR: 'operator' }, encoding: 'utf8', timeout: 120_000,
-    });
+    const r = await this.runAsync('salt-cloud', ['-a', action, name, '-y', '--out=json'], 120_000, { LOCALPROC_ACTOR: 'operator' });
     if (r.status !== 0) throw new Error(`salt-cloud -a ${action} ${name} exited ${r.status}: ${r.stderr}`);
   }
 

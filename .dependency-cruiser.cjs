@@ -13,13 +13,14 @@ module.exports = {
       comment: 'src/engine may import src/core, its own files and the error/log base, never an adapter',
       severity: 'error',
       from: { path: '^src/engine/' },
-      to: { path: '^src/(salt|alertmanager|prometheus|store|http|config|sim)/' },
+      to: { path: '^src/(salt-api|alertmanager|prometheus|store|http|config|sim|emulator)/' },
     },
     {
       name: 'adapters-do-not-import-each-other',
       severity: 'error',
-      from: { path: '^src/(salt|alertmanager|prometheus|store)/' },
-      to: { path: '^src/(engine|http|sim)/' },
+      comment: 'adapters import core/ and the engine ports (types), never the engine itself or another adapter',
+      from: { path: '^src/(salt-api|alertmanager|prometheus|store)/' },
+      to: { path: '^src/(engine|http|sim)/', pathNot: '^src/engine/ports\\.ts$' },
     },
     {
       name: 'no-circular',

@@ -8,8 +8,8 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { performance } from 'node:perf_hooks';
-import { sseReader } from '../src/salt/event-stream.ts';
-import { tryParseEvent } from '../src/salt/events.ts';
+import { sseReader } from '../src/salt-api/event-stream.ts';
+import { tryParseEvent } from '../src/salt-api/events.ts';
 
 /** IngestBench is the outcome of one run (throughputs in MB/s of SSE body and events/s). */
 export interface IngestBench {

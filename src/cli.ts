@@ -66,7 +66,7 @@ async function run(command: string, parsed: ParsedCommandLine, rest: readonly st
       const format = logFormat(command, parsed, 'json');
       let config: Config;
       try { config = loadConfig(configOf(parsed)); } catch (err) { return reportConfigError(err); }
-      const { runEventsCommand } = await import('./salt/events-command.ts');
+      const { runEventsCommand } = await import('./salt-api/events-command.ts');
       const { createLogger } = await import('./log.ts');
       const ac = new AbortController();
       process.once('SIGINT', () => ac.abort());

@@ -56,11 +56,3 @@ export const HEARTBEAT_TAG = 'salt-autoscaler/heartbeat';
 /** INSTANCE_TAG_PREFIX starts our own instance events: `salt-autoscaler/instance/<minion>/<ready|failed|draining>`. */
 export const INSTANCE_TAG_PREFIX = 'salt-autoscaler/instance/';
 
-/** EventSource is the salt-api event stream (SSE or websocket), already typed (a port; engine/ports.ts re-exports it). */
-export interface EventSource {
-  /** items yields typed events and gap signals until close(); it never throws for a malformed frame. */
-  items(): AsyncIterable<StreamItem>;
-  /** connected is true while a stream is open and its last heartbeat came back in time. */
-  readonly connected: boolean;
-  close(): Promise<void>;
-}

@@ -140,20 +140,6 @@ export interface AlertSignal {
   readonly expiresMs?: number;
 }
 
-/** IntentKind is a salt-api action written before it is sent. */
-export type IntentKind = 'start' | 'create' | 'stop' | 'destroy' | 'drain' | 'undrain';
-
-/** Intent is one action written to the store before the salt-api call, marked done or failed after. */
-export interface Intent {
-  readonly id: number;
-  readonly kind: IntentKind;
-  readonly instance: string;
-  readonly pool: string;
-  readonly createdMs: number;
-  readonly status: 'open' | 'done' | 'failed';
-  readonly detail?: string;
-}
-
 /** DecisionRecord is one decision kept for `GET /api/decisions` (contract shape, `at` as epoch ms). */
 export interface DecisionRecord {
   readonly pool: string;
@@ -162,100 +148,5 @@ export interface DecisionRecord {
   readonly dryRun: boolean;
 }
 
-/**
- * StateStore is the crash-safe state (SQLite in production). All writes are synchronous and durable on return.
- * It and its records live in core (not engine/ports.ts, which re-exports them) so the store adapter can implement it under the import rule.
- */
-export interface StateStore {
-  loadInstances(): readonly Instance[];
-  /** saveInstance upserts the instance and appends the transition to its history when given. */
-  saveInstance(instance: Instance, transition?: Transition): void;
-  history(id: string, limit?: number): readonly Transition[];
-  /** forgetInstance removes an instance and its history (a created instance that was destroyed). */
-  forgetInstance(id: string): void;
-  openIntent(kind: IntentKind, instance: string, pool: string, nowMs: number): Intent;
-  finishIntent(id: number, status: 'done' | 'failed', detail?: string): void;
-  openIntents(): readonly Intent[];
-  recordDecision(record: DecisionRecord): void;
-  decisions(pool?: string, limit?: number): readonly DecisionRecord[];
-  /** poolState / setPoolState keep small per-pool runtime values (paused, cooldown stamps) as JSON. */
-  poolState(pool: string): Readonly<Record<string, unknown>> | undefined;
-  setPoolState(pool: string, value: Readonly<Record<string, unknown>>): void;
-  /**
-   * atomically runs `fn` in one transaction: every write inside it becomes durable together, with one fsync. The engine
-   * writes a decision, its instances' transitions and their intents this way before it calls salt-api.
-   */
-  atomically<T>(fn: () => T): T;
-  /**
-   * tryLease takes the single-writer lease for `owner` until nowMs + ttlMs when it is free, expired or already
-   * `owner`'s, or when `takeOver(holder)` says the holder is gone; it returns the holder after the attempt.
-   */
-  tryLease(owner: string, nowMs: number, ttlMs: number, takeOver?: (holder: LeaseHolder) => boolean): LeaseHolder;
-  /** releaseLease gives the lease up if `owner` holds it (a clean stop, so a standby takes over at once). */
-  releaseLease(owner: string): void;
-  /**
-   * probeWrite makes one small durable write that needs new space (written and removed in one transaction) and
-   * throws when it fails: after a failed write (a full disk), it says whether the store can write again.
-   */
-  probeWrite(nowMs: number): void;
-  /** fileStatus compares the file at the store's path with the file it has open: gone, or another file, means another process may act on it. */
-  fileStatus(): StoreFileStatus;
-  /** integrityCheck runs `PRAGMA quick_check` on the file as a fresh open would read it: 'ok', or what is wrong. */
-  integrityCheck(): string;
-  close(): void;
-}
-
-/** StoreFileStatus: the path still names the open file (`same`), names nothing (`missing`) or another file (`replaced`). */
-export type StoreFileStatus = 'same' | 'missing' | 'replaced';
-
-/** LeaseHolder is who holds the single-writer lease on the state file, since and until when. */
-export interface LeaseHolder {
-  readonly owner: string;
-  readonly acquiredMs: number;
-  readonly expiresMs: number;
-}
-
-/**
- * CloudInstance is salt-cloud's view of one VM (`cloud.query` / `cloud.full_query`).
- * It and the other salt ports live in core (engine/ports.ts re-exports them) so the salt adapter can implement them under the import rule.
- */
-export interface CloudInstance {
-  readonly id: string;
-  /** state as salt-cloud reports it, lower-cased: `running`, `stopped`, `pending`, … */
-  readonly state: string;
-  readonly provider: string;
-}
-
-/** ReadyGrain is the `salt_autoscaler` grain the deploy orchestrate sets (`deployedAtMs` from `deployed_at` seconds). */
-export interface ReadyGrain {
-  readonly ready: boolean;
-  readonly deployedAtMs?: number;
-  readonly draining: boolean;
-}
-
 /** IdleResult is what an idle check says; an unreachable minion is never idle. */
 export type IdleResult = 'idle' | 'busy' | 'unreachable';
-
-/** SaltActions is everything the engine asks of Salt, through salt-api. Every method rejects with an AutoscalerError. */
-export interface SaltActions {
-  /** start runs `cloud.action func=start instances=[id]` (a list, never a string: Salt 3006 splits strings). */
-  start(id: string): Promise<void>;
-  /** create runs `cloud.profile prof=<profile> instances=[id]`. */
-  create(id: string, profile: string): Promise<void>;
-  /** stop runs `cloud.action func=stop instances=[id]`. */
-  stop(id: string): Promise<void>;
-  /** destroy runs `cloud.destroy instances=[id]`. */
-  destroy(id: string): Promise<void>;
-  /** setDraining sets (true) or clears (false) `salt_autoscaler:draining` on the minion. */
-  setDraining(id: string, draining: boolean): Promise<void>;
-  /** fireEvent runs runner `event.send` with the tag and data. */
-  fireEvent(tag: string, data: Readonly<Record<string, unknown>>): Promise<void>;
-  /** idleCheck runs the pool's idle check function on the minion; retcode 0 = idle, absent minion = unreachable. */
-  idleCheck(id: string, fun: string, args: readonly unknown[]): Promise<IdleResult>;
-  /** cloudInstances runs `cloud.query` (all providers, or the given ones) and flattens provider/driver/name. */
-  cloudInstances(providers?: readonly string[]): Promise<readonly CloudInstance[]>;
-  /** minionsUp runs `manage.up` for these minions (all of the master's when omitted) and returns those that answered. */
-  minionsUp(ids?: readonly string[]): Promise<readonly string[]>;
-  /** readyGrains runs `grains.item salt_autoscaler` on the listed minions; a missing minion or grain is absent from the map. */
-  readyGrains(ids: readonly string[]): Promise<ReadonlyMap<string, ReadyGrain>>;
-}

@@ -1,29 +1,237 @@
 /**
- * ports: the narrow interfaces the engine needs from the outside world. Adapters implement them
- * (salt/ for SaltActions and EventSource, store/ for StateStore); main.ts wires them; tests and the
- * simulator may pass their own.
+ * ports: every interface the engine needs from the outside world, in one place. Adapters implement them and may
+ * import this file (types only) and core/, nothing else of the engine; main.ts (the composition root) wires them;
+ * the engine's port-level tests pass fakes.
+ *
+ * ```
+ *   look                         decide (core/)            act                          remember / coordinate
+ *   EventSource  (salt-api bus)  decide, poolWish,         CloudTarget (start, create,  StateStore (instances, intents,
+ *   WorkloadSource (PromQL)      bookkeeping               stop, destroy, list)         decisions, pool state)
+ *   alertSignal (Alertmanager)                             MinionOps (idle check,       Leadership (may I act now,
+ *                                                          grains, presence, events)    acquire, keep, release, lost)
+ *   Clock (now and timers) · EngineLogger · EngineObserver (metrics) are used by every role.
+ * ```
+ * A new cloud (libvirt), workload source (Datadog) or leadership (etcd) is one adapter implementing one port here.
  */
-import type { AlertSignal, Decision, DecisionRecord, Instance, Intent, IntentKind, PoolView, StateStore, Transition } from '../core/types.ts';
+import type { StreamItem } from '../core/salt-event.ts';
+import type { AlertSignal, Decision, DecisionRecord, IdleResult, Instance, PoolView, Transition, Workload } from '../core/types.ts';
 
-/** CloudInstance, ReadyGrain, IdleResult, SaltActions and EventSource are defined in core (the salt adapter may import core, not engine) and re-exported here. */
-export type { CloudInstance, IdleResult, ReadyGrain, SaltActions } from '../core/types.ts';
-export type { EventSource } from '../core/salt-event.ts';
+export type { AlertSignal, DecisionRecord, IdleResult };
 
-/** IntentKind, Intent, DecisionRecord and StateStore are defined in core/types.ts (the store adapter may import core, not engine) and re-exported here. */
-export type { DecisionRecord, Intent, IntentKind, StateStore };
+// ---------------------------------------------------------------- act: the cloud target
 
-/** ActGate is the engine's "may I act now" check: false while this process does not hold the store lease. */
-export interface ActGate {
-  mayAct(): boolean;
+/** CloudInstance is the cloud's view of one VM (salt-cloud `cloud.query`). */
+export interface CloudInstance {
+  readonly id: string;
+  /** state as the cloud reports it, lower-cased: `running`, `stopped`, `pending`, … */
+  readonly state: string;
+  readonly provider: string;
 }
 
-/** Clock is the engine's only source of time. */
+/** CloudTarget is where instances come from and go to (salt-cloud through salt-api today). Every method rejects with an AutoscalerError. */
+export interface CloudTarget {
+  /** start starts a stopped instance (`cloud.action func=start instances=[id]`: a list, never a string: Salt 3006 splits strings). */
+  start(id: string): Promise<void>;
+  /** create creates a new instance from a profile (`cloud.profile prof=<profile> instances=[id]`). */
+  create(id: string, profile: string): Promise<void>;
+  /** stop stops a running instance (`cloud.action func=stop instances=[id]`). */
+  stop(id: string): Promise<void>;
+  /** destroy removes an instance (`cloud.destroy instances=[id]`). */
+  destroy(id: string): Promise<void>;
+  /** cloudInstances lists the instances of all providers, or of the given ones. */
+  cloudInstances(providers?: readonly string[]): Promise<readonly CloudInstance[]>;
+}
+
+// ---------------------------------------------------------------- act and look: the minions
+
+/** ReadyGrain is the `salt_autoscaler` grain the deploy orchestrate sets (`deployedAtMs` from `deployed_at` seconds). */
+export interface ReadyGrain {
+  readonly ready: boolean;
+  readonly deployedAtMs?: number;
+  readonly draining: boolean;
+}
+
+/** MinionOps is what the engine asks of the running minions (the Salt master through salt-api today). Every method rejects with an AutoscalerError. */
+export interface MinionOps {
+  /** idleCheck runs the pool's idle check function on the minion; retcode 0 = idle, absent minion = unreachable. */
+  idleCheck(id: string, fun: string, args: readonly unknown[]): Promise<IdleResult>;
+  /** readyGrains reads `salt_autoscaler` on the listed minions; a missing minion or grain is absent from the map. */
+  readyGrains(ids: readonly string[]): Promise<ReadonlyMap<string, ReadyGrain>>;
+  /** minionsUp says which of these minions answer (all of the master's when omitted). */
+  minionsUp(ids?: readonly string[]): Promise<readonly string[]>;
+  /** setDraining sets (true) or clears (false) `salt_autoscaler:draining` on the minion. */
+  setDraining(id: string, draining: boolean): Promise<void>;
+  /** fireEvent puts one event on the master's bus. */
+  fireEvent(tag: string, data: Readonly<Record<string, unknown>>): Promise<void>;
+}
+
+/** SaltActions is the salt-api adapter's whole surface: the cloud target and the minion operations of one master. */
+export interface SaltActions extends CloudTarget, MinionOps {}
+
+// ---------------------------------------------------------------- look: signals in
+
+/** EventSource is the event stream (salt-api SSE or websocket), already typed. */
+export interface EventSource {
+  /** items yields typed events and gap signals until close(); it never throws for a malformed frame. */
+  items(): AsyncIterable<StreamItem>;
+  /** connected is true while a stream is open and its last heartbeat came back in time. */
+  readonly connected: boolean;
+  close(): Promise<void>;
+}
+
+/** WorkloadSource is an optional pull signal (PromQL) for a pool: undefined = no value now. */
+export type WorkloadSource = (pool: string) => Promise<Workload | undefined>;
+
+// ---------------------------------------------------------------- remember: the store
+
+/** IntentKind is an action written before it is sent. */
+export type IntentKind = 'start' | 'create' | 'stop' | 'destroy' | 'drain' | 'undrain';
+
+/** Intent is one action written to the store before the call, marked done or failed after. */
+export interface Intent {
+  readonly id: number;
+  readonly kind: IntentKind;
+  readonly instance: string;
+  readonly pool: string;
+  readonly createdMs: number;
+  readonly status: 'open' | 'done' | 'failed';
+  readonly detail?: string;
+}
+
+/** StoreFileStatus: the path still names the open file (`same`), names nothing (`missing`) or another file (`replaced`). */
+export type StoreFileStatus = 'same' | 'missing' | 'replaced';
+
+/** LeaseHolder is who holds the single-writer lease on the state file, since and until when. */
+export interface LeaseHolder {
+  readonly owner: string;
+  readonly acquiredMs: number;
+  readonly expiresMs: number;
+}
+
+/** StateStore is the crash-safe state (SQLite in production). All writes are synchronous and durable on return. */
+export interface StateStore {
+  loadInstances(): readonly Instance[];
+  /** saveInstance upserts the instance and appends the transition to its history when given. */
+  saveInstance(instance: Instance, transition?: Transition): void;
+  history(id: string, limit?: number): readonly Transition[];
+  /** forgetInstance removes an instance and its history (a created instance that was destroyed). */
+  forgetInstance(id: string): void;
+  openIntent(kind: IntentKind, instance: string, pool: string, nowMs: number): Intent;
+  finishIntent(id: number, status: 'done' | 'failed', detail?: string): void;
+  openIntents(): readonly Intent[];
+  recordDecision(record: DecisionRecord): void;
+  decisions(pool?: string, limit?: number): readonly DecisionRecord[];
+  /** poolState / setPoolState keep small per-pool runtime values (paused, cooldown stamps) as JSON. */
+  poolState(pool: string): Readonly<Record<string, unknown>> | undefined;
+  setPoolState(pool: string, value: Readonly<Record<string, unknown>>): void;
+  /**
+   * atomically runs `fn` in one transaction: every write inside it becomes durable together, with one fsync. The engine
+   * writes a decision, its instances' transitions and their intents this way before it calls salt-api.
+   */
+  atomically<T>(fn: () => T): T;
+  /**
+   * tryLease takes the single-writer lease for `owner` until nowMs + ttlMs when it is free, expired or already
+   * `owner`'s, or when `takeOver(holder)` says the holder is gone; it returns the holder after the attempt.
+   */
+  tryLease(owner: string, nowMs: number, ttlMs: number, takeOver?: (holder: LeaseHolder) => boolean): LeaseHolder;
+  /** releaseLease gives the lease up if `owner` holds it (a clean stop, so a standby takes over at once). */
+  releaseLease(owner: string): void;
+  /**
+   * probeWrite makes one small durable write that needs new space (written and removed in one transaction) and
+   * throws when it fails: after a failed write (a full disk), it says whether the store can write again.
+   */
+  probeWrite(nowMs: number): void;
+  /** fileStatus compares the file at the store's path with the file it has open: gone, or another file, means another process may act on it. */
+  fileStatus(): StoreFileStatus;
+  /** integrityCheck runs `PRAGMA quick_check` on the file as a fresh open would read it: 'ok', or what is wrong. */
+  integrityCheck(): string;
+  close(): void;
+}
+
+// ---------------------------------------------------------------- coordinate: leadership
+
+/** LeaderView is who leads, as `GET /api/leader` shows it (processes named `host:pid…`). */
+export interface LeaderView {
+  readonly leader?: string;
+  readonly self: string;
+  readonly isLeader: boolean;
+  readonly sinceMs?: number;
+  readonly leaseRemainingMs?: number;
+}
+
+/**
+ * Leadership decides which process acts: the SQLite lease on one host (store/sqlite-lease.ts), an etcd election
+ * across hosts. Only the leader evaluates and sends; mayAct() is checked before an intent is opened and again
+ * before each call.
+ */
+export interface Leadership {
+  /** self names this process as leaders are named. */
+  readonly self: string;
+  /** acquire waits until this process leads (true) or `signal` aborts (false). */
+  acquire(signal?: AbortSignal): Promise<boolean>;
+  /** keep renews leadership in the background until release(); a loss calls the onLost listeners once. */
+  keep(): void;
+  /** mayAct: this process leads now, by its own clock (its lease is unexpired). */
+  mayAct(): boolean;
+  /** release gives leadership up (a clean stop), so another process takes over at once. */
+  release(): void | Promise<void>;
+  /** onLost registers what to do when another process took over. */
+  onLost(listener: (why: string) => void): void;
+  view(): LeaderView;
+}
+
+/** ActGate is the slice of Leadership the engine checks: "may I act now". */
+export type ActGate = Pick<Leadership, 'mayAct'>;
+
+// ---------------------------------------------------------------- time, logs, metrics
+
+/** Timer is a scheduled callback that can be cancelled. */
+export interface Timer {
+  cancel(): void;
+}
+
+/**
+ * Clock is the engine's only source of time: now, and timers. The system clock (engine/system-clock.ts) is the
+ * runtime's; the engine's port-level tests drive a fake one.
+ */
 export interface Clock {
   now(): number;
+  /** after runs fn once in ms (never keeping the process alive on its own). */
+  after?(ms: number, fn: () => void): Timer;
+  /** every runs fn every ms until cancelled. */
+  every?(ms: number, fn: () => void): Timer;
+  /** yieldTurn resolves after the events already queued have run (the coalescing point of an evaluation). */
+  yieldTurn?(): Promise<void>;
 }
 
-/** AlertSignal is defined in core/types.ts (adapters may import core, not engine) and re-exported here. */
-export type { AlertSignal };
+/** EngineLogger is the subset of pino the engine uses. */
+export interface EngineLogger {
+  info(obj: object, msg: string): void;
+  warn(obj: object, msg: string): void;
+  error(obj: object, msg: string): void;
+  debug(obj: object, msg: string): void;
+  child(bindings: Record<string, unknown>): EngineLogger;
+}
+
+/** StoreFault is what went wrong with the store: a failed write, a file deleted or replaced, a failed integrity check. */
+export type StoreFault = 'write' | 'replaced' | 'corrupt';
+
+/** EngineObserver receives what the engine does, for metrics (prom-client lives outside the engine). */
+export interface EngineObserver {
+  event(kind: string, lagMs: number | undefined): void;
+  ignored(reason: string): void;
+  decision(pool: string, outcome: Decision['kind']): void;
+  action(action: IntentKind, result: 'ok' | 'error' | 'dry_run'): void;
+  instanceFailed(pool: string): void;
+  correction(pool: string): void;
+  reconcile(result: 'ok' | 'error'): void;
+  openIntents(n: number): void;
+  /** storeWritable: the store became unwritable or lost (false) or writable again (true); said once at start (true). */
+  storeWritable?(writable: boolean): void;
+  storeFault?(fault: StoreFault): void;
+}
+
+// ---------------------------------------------------------------- the engine's own inbound port
 
 /** EngineApi is what the HTTP layer (API, status page, webhook) asks of the running engine. */
 export interface EngineApi {
@@ -32,7 +240,7 @@ export interface EngineApi {
   /** history: the newest `limit` transitions of one instance, oldest first (empty for an unknown id). */
   history(id: string, limit?: number): readonly Transition[];
   decisions(pool?: string, limit?: number): readonly DecisionRecord[];
-  /** workloadSeries: recent (atMs, workload, ready, paid) samples per pool for the status page chart. */
+  /** series: recent (atMs, workload, ready, paid) samples per pool for the status page chart. */
   series(pool: string): readonly { readonly atMs: number; readonly workload?: number; readonly ready: number; readonly total: number }[];
   /** alertSignal feeds one pool's signal from an Alertmanager notification and triggers an evaluation. */
   alertSignal(signal: AlertSignal): void;

@@ -12,11 +12,10 @@
  * not lost; it stats the path each time, so a deleted or replaced file stops the very next action.
  */
 import { AutoscalerError } from '../errors.ts';
-import type { StateStore } from '../core/types.ts';
-import type { Clock } from './ports.ts';
+import type { Clock, StateStore, StoreFault } from './ports.ts';
 
-/** StoreFault is what went wrong with the store: a failed write, a file deleted or replaced, a failed integrity check. */
-export type StoreFault = 'write' | 'replaced' | 'corrupt';
+export type { StoreFault };
+
 
 /** StoreWatchLogger is the slice of pino the watch logs through. */
 interface StoreWatchLogger {

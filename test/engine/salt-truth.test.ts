@@ -8,7 +8,7 @@
  */
 import t from 'tap';
 import pino from 'pino';
-import { SaltClient } from '../../src/salt/client.ts';
+import { SaltClient } from '../../src/salt-api/client.ts';
 import { startHarness, stateOf, waitFor, type Harness } from '../support/engine-harness.ts';
 
 const FAST = { startMs: 50, stopMs: 50, bootMs: 100, deployMs: 100, createMs: 50 };

@@ -21,7 +21,7 @@ import t, { type Test } from 'tap';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { SaltClient } from '../../src/salt/client.ts';
+import { SaltClient } from '../../src/salt-api/client.ts';
 import { createLogger } from '../../src/log.ts';
 import { alert, notification } from '../alertmanager/payloads.ts';
 import { PROFILE, PROVIDER, SHARED_SECRET, SaltLab, findSaltSources, type LabAction } from '../support/real-salt.ts';

@@ -12,9 +12,9 @@ import type { ActGate } from '../../src/engine/ports.ts';
 import { managedPool } from '../../src/main.ts';
 import { startEmulator, type Emulator, type EmulatorOptions } from '../../src/emulator/index.ts';
 import { createLogger, type Logger } from '../../src/log.ts';
-import { SaltApiActions } from '../../src/salt/actions.ts';
-import { SaltClient } from '../../src/salt/client.ts';
-import { SaltEventStream } from '../../src/salt/event-stream.ts';
+import { SaltApiActions } from '../../src/salt-api/actions.ts';
+import { SaltClient } from '../../src/salt-api/client.ts';
+import { SaltEventStream } from '../../src/salt-api/event-stream.ts';
 import { openStore, type SqliteStore } from '../../src/store/sqlite-store.ts';
 
 /** Harness is one running engine with its emulator; close() tears everything down. */

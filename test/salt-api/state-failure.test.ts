@@ -5,7 +5,7 @@
 import t from 'tap';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { classify, stateFailure } from '../../src/salt/events.ts';
+import { classify, stateFailure } from '../../src/salt-api/events.ts';
 
 const state = (id: string, result: boolean, comment: string, run: number, changes: Record<string, unknown> = {}): Record<string, unknown> =>
   ({ __id__: id, result, comment, __run_num__: run, changes, name: id });

@@ -4,9 +4,9 @@
 import t, { type Test } from 'tap';
 import { startEmulator, type Emulator, type EmulatorOptions } from '../../src/emulator/index.ts';
 import type { StreamItem } from '../../src/core/salt-event.ts';
-import { SaltClient } from '../../src/salt/client.ts';
-import { SaltApiActions } from '../../src/salt/actions.ts';
-import { SaltEventStream, type Transport } from '../../src/salt/event-stream.ts';
+import { SaltClient } from '../../src/salt-api/client.ts';
+import { SaltApiActions } from '../../src/salt-api/actions.ts';
+import { SaltEventStream, type Transport } from '../../src/salt-api/event-stream.ts';
 import { createLogger } from '../../src/log.ts';
 import { until } from './fixture-server.ts';
 

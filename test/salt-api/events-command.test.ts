@@ -3,7 +3,7 @@
 import t from 'tap';
 import { Writable } from 'node:stream';
 import { startEmulator } from '../../src/emulator/index.ts';
-import { eventLine, runEventsCommand } from '../../src/salt/events-command.ts';
+import { eventLine, runEventsCommand } from '../../src/salt-api/events-command.ts';
 import { createLogger } from '../../src/log.ts';
 import { until } from './fixture-server.ts';
 

@@ -2,9 +2,9 @@
 // real HTTP server replaying the fixture's status, content type and bytes; each row names its file.
 import t, { type Test } from 'tap';
 import { readdirSync } from 'node:fs';
-import { SaltClient } from '../../src/salt/client.ts';
-import { SaltApiActions } from '../../src/salt/actions.ts';
-import { EventFrame, JobAnswer, ReturnEnvelope } from '../../src/salt/wire.ts';
+import { SaltClient } from '../../src/salt-api/client.ts';
+import { SaltApiActions } from '../../src/salt-api/actions.ts';
+import { EventFrame, JobAnswer, ReturnEnvelope } from '../../src/salt-api/wire.ts';
 import { AutoscalerError, SaltApiError } from '../../src/errors.ts';
 import { createLogger } from '../../src/log.ts';
 import { FIXTURES, fixtureReply, loginReply, lowFun, startFixtureServer, type FixtureServer, type Reply } from './fixture-server.ts';
@@ -252,7 +252,7 @@ const ROWS: Record<string, Row> = {
   },
 };
 
-// real_*: the product's ACL on a real master, replayed by test/salt/real-login.test.ts, test/salt/acl-coverage.test.ts
+// real_*: the product's ACL on a real master, replayed by test/salt-api/real-login.test.ts, test/salt-api/acl-coverage.test.ts
 // and test/emulator/real-conformance.test.ts (which fails when one has no row there)
 const bodies = readdirSync(FIXTURES).filter((f) => f.endsWith('.body') && !f.startsWith('real_')).map((f) => f.slice(0, -'.body'.length)).sort();
 

@@ -8,9 +8,9 @@ import { join } from 'node:path';
 import { DEFAULT_USER, SHIPPED_MASTER_CONF, startEmulator, type Emulator } from '../../src/emulator/index.ts';
 import { POOL_DEFAULTS } from '../../src/config/schema.ts';
 import type { StreamItem } from '../../src/core/salt-event.ts';
-import { SaltClient } from '../../src/salt/client.ts';
-import { SaltApiActions } from '../../src/salt/actions.ts';
-import { SaltEventStream } from '../../src/salt/event-stream.ts';
+import { SaltClient } from '../../src/salt-api/client.ts';
+import { SaltApiActions } from '../../src/salt-api/actions.ts';
+import { SaltEventStream } from '../../src/salt-api/event-stream.ts';
 import { createLogger } from '../../src/log.ts';
 import { waitFor } from '../support/engine-harness.ts';
 

@@ -5,7 +5,7 @@ import { Writable } from 'node:stream';
 import { writeFileSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { SaltClient, htmlText, tlsOptions } from '../../src/salt/client.ts';
+import { SaltClient, htmlText, tlsOptions } from '../../src/salt-api/client.ts';
 import { AutoscalerError, SaltApiError } from '../../src/errors.ts';
 import { createLogger } from '../../src/log.ts';
 import { fixtureReply, loginReply, startFixtureServer } from './fixture-server.ts';

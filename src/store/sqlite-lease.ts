@@ -13,8 +13,7 @@
 import { readlinkSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { randomUUID } from 'node:crypto';
-import type { LeaseHolder, StateStore } from '../core/types.ts';
-import type { Clock } from './ports.ts';
+import type { Clock, LeaseHolder, StateStore } from '../engine/ports.ts';
 
 /** LeaseLogger is the slice of pino the keeper logs through. */
 interface LeaseLogger {

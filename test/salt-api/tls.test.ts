@@ -4,8 +4,8 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { SaltClient } from '../../src/salt/client.ts';
-import { SaltEventStream } from '../../src/salt/event-stream.ts';
+import { SaltClient } from '../../src/salt-api/client.ts';
+import { SaltEventStream } from '../../src/salt-api/event-stream.ts';
 import type { AutoscalerError } from '../../src/errors.ts';
 import { capturingLogger } from '../support/engine-harness.ts';
 

@@ -1,8 +1,8 @@
 import t from 'tap';
 import fc from 'fast-check';
 import { readFileSync } from 'node:fs';
-import { classify, tryParseEvent } from '../../src/salt/events.ts';
-import { sseReader } from '../../src/salt/event-stream.ts';
+import { classify, tryParseEvent } from '../../src/salt-api/events.ts';
+import { sseReader } from '../../src/salt-api/event-stream.ts';
 import { step, newInstance } from '../../src/core/lifecycle.ts';
 import type { SaltEvent } from '../../src/core/salt-event.ts';
 

@@ -3,8 +3,8 @@
 import t, { type Test } from 'tap';
 import { readdirSync } from 'node:fs';
 import type { SaltEvent } from '../../src/core/salt-event.ts';
-import { sseReader, wsFrameData } from '../../src/salt/event-stream.ts';
-import { classify, parseEvent, stampToMs, tryParseEvent } from '../../src/salt/events.ts';
+import { sseReader, wsFrameData } from '../../src/salt-api/event-stream.ts';
+import { classify, parseEvent, stampToMs, tryParseEvent } from '../../src/salt-api/events.ts';
 import { AutoscalerError } from '../../src/errors.ts';
 import { FIXTURES, fixture } from './fixture-server.ts';
 
@@ -136,7 +136,7 @@ const ROWS: Record<string, Row> = {
   'ws_08_master_restart.frames.jsonl': { kinds: { other: 2, 'job-new': 2, auth: 4, 'job-ret': 2 } },
 };
 
-// real_sse_*: the product's reactor and orchestrate on a real master, decoded by test/salt/real-events.test.ts
+// real_sse_*: the product's reactor and orchestrate on a real master, decoded by test/salt-api/real-events.test.ts
 const files = readdirSync(FIXTURES).filter((f) => (f.endsWith('.sse') || f.endsWith('.frames.jsonl')) && !f.startsWith('real_')).sort();
 
 t.test('every recorded stream has a row in the table', async (tt) => {

@@ -6,8 +6,8 @@ import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, type WebSocket as WsSocket } from 'ws';
 import type { StreamItem } from '../../src/core/salt-event.ts';
-import { SaltClient } from '../../src/salt/client.ts';
-import { SaltEventStream, type Transport } from '../../src/salt/event-stream.ts';
+import { SaltClient } from '../../src/salt-api/client.ts';
+import { SaltEventStream, type Transport } from '../../src/salt-api/event-stream.ts';
 import { createLogger } from '../../src/log.ts';
 import { fixture, fixtureReply, loginReply, lowFun, startFixtureServer, until, type FixtureServer, type Seen } from './fixture-server.ts';
 

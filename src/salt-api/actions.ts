@@ -8,7 +8,7 @@
  * - grains.item: a missing grain is `""` (req_51); cmd.retcode on a down minion answers `{}` (req_55): never idle.
  */
 import { AutoscalerError, SaltApiError, trimBody } from '../errors.ts';
-import type { CloudInstance, IdleResult, ReadyGrain, SaltActions } from '../core/types.ts';
+import type { CloudInstance, IdleResult, ReadyGrain, SaltActions } from '../engine/ports.ts';
 import type { Logger } from '../log.ts';
 import type { SaltClient } from './client.ts';
 import { CloudTree, GrainsItemReturn, NotActioned, ProfileReturn, ReadyGrainWire } from './wire.ts';

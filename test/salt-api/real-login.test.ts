@@ -3,8 +3,8 @@
 import t, { type Test } from 'tap';
 import http from 'node:http';
 import { readFileSync } from 'node:fs';
-import { SaltClient } from '../../src/salt/client.ts';
-import { SaltApiActions } from '../../src/salt/actions.ts';
+import { SaltClient } from '../../src/salt-api/client.ts';
+import { SaltApiActions } from '../../src/salt-api/actions.ts';
 import { createLogger } from '../../src/log.ts';
 
 const logger = createLogger({ level: 'silent' });

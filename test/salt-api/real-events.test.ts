@@ -4,8 +4,8 @@
 import t from 'tap';
 import { readFileSync } from 'node:fs';
 import type { SaltEvent } from '../../src/core/salt-event.ts';
-import { parseEvent } from '../../src/salt/events.ts';
-import { sseReader } from '../../src/salt/event-stream.ts';
+import { parseEvent } from '../../src/salt-api/events.ts';
+import { sseReader } from '../../src/salt-api/event-stream.ts';
 
 /** events reads a recorded stream as an EventSource parser sees it, fed in `chunk`-byte pieces (0: all at once). */
 function events(name: string, chunk = 0): SaltEvent[] {

@@ -159,6 +159,12 @@ export interface LeaderView {
   readonly leaseRemainingMs?: number;
 }
 
+/** FencedWrite is one key written (`value`) or deleted (no `value`) under the leadership fence. */
+export interface FencedWrite {
+  readonly key: string;
+  readonly value?: string;
+}
+
 /**
  * Leadership decides which process acts: the SQLite lease on one host (store/sqlite-lease.ts), an etcd election
  * across hosts. Only the leader evaluates and sends; mayAct() is checked before an intent is opened and again
@@ -178,6 +184,12 @@ export interface Leadership {
   /** onLost registers what to do when another process took over. */
   onLost(listener: (why: string) => void): void;
   view(): LeaderView;
+  /**
+   * fence writes `writes` only while this process still leads, in one step with that check (on etcd: one transaction
+   * that compares this process's own election key); false = not the leader, nothing written, and the action it
+   * guards is not sent. The SQLite lease, whose intents live in the same file as the lease, answers mayAct().
+   */
+  fence(writes: readonly FencedWrite[]): Promise<boolean>;
 }
 
 /** ActGate is the slice of Leadership the engine checks: "may I act now". */

@@ -14,7 +14,8 @@
  * minute, each start issued (start + deploy) earlier and paid from then.
  */
 import { decide } from '../core/decide.ts';
-import { ADAPTIVE_PEAK_WINDOW_MS, observe } from '../core/strategies/adaptive.ts';
+import { afterDecision, afterTransition, EMPTY_HISTORY, observeWorkload, withIdleChecks } from '../core/bookkeeping.ts';
+import { ADAPTIVE_PEAK_WINDOW_MS } from '../core/strategies/adaptive.ts';
 import type { Instance, PoolHistory, PoolSpec } from '../core/types.ts';
 import { applyInput, cloudStopped, instanceReady, minionStart, newSimInstance, type SimInput } from './instances.ts';
 import type { Trace } from './trace.ts';
@@ -182,11 +183,13 @@ export function simulatePolicy(
     due.set(minute, list);
   };
   const ignored: string[] = [];
+  let history: PoolHistory = EMPTY_HISTORY;
   const apply = (id: string, input: SimInput, nowMs: number): void => {
     const instance = fleet.get(id);
     if (instance === undefined) return;
     const applied = applyInput(instance, input, nowMs, pool.provisionTimeoutMs);
     if (applied.ignored !== undefined) ignored.push(`${id} at minute ${nowMs / MINUTE_MS}: ${applied.ignored}`);
+    else history = afterTransition(history, applied.instance, instance.state, nowMs).history;
     fleet.set(id, applied.instance);
   };
   // Warm start: the fleet serving the first minute's demand is already ready at t = 0 (same for every policy).
@@ -195,7 +198,6 @@ export function simulatePolicy(
     for (const input of [{ kind: 'start-issued' } as const, minionStart(id), instanceReady(id)]) apply(id, input, 0);
   }
 
-  let history: PoolHistory = { consecutiveFailures: 0, idleSinceMs: {} };
   let created = 0;
   let starts = 0;
   let stops = 0;
@@ -203,7 +205,6 @@ export function simulatePolicy(
   const unmet: number[] = [];
   const readyGpus: number[] = [];
   const paidGpus: number[] = [];
-  const peakWindowMs = pool.strategy.kind === 'adaptive' ? (pool.strategy.peakWindowMs ?? ADAPTIVE_PEAK_WINDOW_MS) : 0;
 
   for (let t = 0; t < trace.demandGpus.length; t += 1) {
     const nowMs = t * MINUTE_MS;
@@ -222,16 +223,17 @@ export function simulatePolicy(
     const known = Object.entries(history.idleSinceMs)
       .filter(([id]) => readyIds.has(id))
       .sort((a, b) => a[1] - b[1])
-      .slice(0, idleCount);
-    const idle: Record<string, number> = Object.fromEntries(known);
+      .slice(0, idleCount)
+      .map(([id]) => id);
+    const idle = new Set(known);
     for (const i of [...ready].reverse()) {
-      if (Object.keys(idle).length >= idleCount) break;
-      if (idle[i.id] === undefined) idle[i.id] = nowMs;
+      if (idle.size >= idleCount) break;
+      idle.add(i.id);
     }
-    history = { ...history, idleSinceMs: idle };
+    history = withIdleChecks(history, ready.map((i) => [i.id, idle.has(i.id) ? 'idle' : 'busy'] as const), nowMs);
 
     const workload = { value: policy.signal === 'demand' ? demand : missing, atMs: nowMs, source: 'trace' };
-    if (pool.strategy.kind === 'adaptive') history = { ...history, policy: observe(history.policy, workload, nowMs, peakWindowMs) };
+    history = observeWorkload(history, pool, workload, nowMs);
     const decision = decide(pool, [...fleet.values()], workload, nowMs, history);
 
     if (decision.kind === 'scaleUp') {
@@ -253,18 +255,15 @@ export function simulatePolicy(
         schedule(nowMs + bootMs + s.deployMs, id, instanceReady(id));
         starts += 1;
       }
-      history = { ...history, lastUpMs: nowMs };
     } else if (decision.kind === 'scaleDown') {
-      const idleLeft: Record<string, number> = { ...history.idleSinceMs };
       for (const id of decision.targets) {
         apply(id, { kind: 'drain-issued' }, nowMs);
         apply(id, { kind: 'stop-issued' }, nowMs);
         schedule(nowMs + s.stopMs, id, cloudStopped(id));
-        delete idleLeft[id];
         stops += 1;
       }
-      history = { ...history, lastDownMs: nowMs, idleSinceMs: idleLeft };
     }
+    history = afterDecision(history, decision, nowMs);
 
     let paid = 0;
     for (const i of fleet.values()) if (PAID_STATES.has(i.state)) paid += 1;

@@ -123,9 +123,11 @@ export async function benchMemory(opts: MemoryOptions = {}): Promise<MemoryBench
     client, transport: config.salt.transport, logger, heartbeatIntervalMs: config.salt.heartbeatIntervalMs, heartbeatTimeoutMs: config.salt.heartbeatTimeoutMs,
   });
   const clock = { now: () => Date.now() };
+  const saltActions = new SaltApiActions(client, logger);
   const engine = new Engine({
     pools: config.pools.map(managedPool),
-    salt: new SaltApiActions(client, logger),
+    cloud: saltActions,
+    minions: saltActions,
     store,
     clock,
     logger,

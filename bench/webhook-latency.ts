@@ -179,7 +179,8 @@ export async function benchWebhookLatency(opts: WebhookLatencyOptions = {}): Pro
   const began = performance.now();
   const engine = new Engine({
     pools: config.pools.map(managedPool),
-    salt,
+    cloud: salt,
+    minions: salt,
     store,
     clock,
     logger,

@@ -132,7 +132,8 @@ export async function startService(config: Config, opts: StartOptions = {}): Pro
   const queried = new Map(config.pools.filter((p) => p.workloadQuery !== undefined).map((p) => [p.name, p]));
   const engine = new Engine({
     pools: config.pools.map(managedPool).map((m) => (opts.tunePool === undefined ? m : { ...m, spec: opts.tunePool(m.spec) })),
-    salt: actions,
+    cloud: actions,
+    minions: actions,
     store,
     clock,
     logger,

@@ -85,9 +85,11 @@ export async function startHarness(opts: {
     client, transport: config.salt.transport, logger, heartbeatIntervalMs: config.salt.heartbeatIntervalMs,
     heartbeatTimeoutMs: config.salt.heartbeatTimeoutMs, reconnectBaseMs: 50, reconnectMaxMs: 500,
   });
+  const saltActions = new SaltApiActions(client, logger);
   const engine = new Engine({
     pools: config.pools.map(managedPool),
-    salt: new SaltApiActions(client, logger),
+    cloud: saltActions,
+    minions: saltActions,
     store,
     clock: { now: () => Date.now() },
     logger,

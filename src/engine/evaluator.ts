@@ -1,0 +1,158 @@
+/**
+ * evaluator: the evaluation loop. Per pool: pull the signal, merge it, fold it into the strategy's memory, run the
+ * idle checks when a drain is wanted, decide() with the pure core, record the decision, hand it to the executor.
+ *
+ * ```
+ *   evaluateSoon(pool) ─(next loop turn)─► [may act?] ─► signal (pulled + alert) ─► observeWorkload
+ *     ─► poolWish: drain wanted? ─yes─► idle checks (at most once per interval) ─► decide()
+ *                                └no──► idle confirmations dropped ──────────────┘
+ *     ─► hold: recorded once per interval · scaleUp: decision + transitions + intents in one transaction, then calls
+ *        · scaleDown: recorded, then each target drained
+ * ```
+ */
+import { afterDecision, mergeSignals, observeWorkload, withIdleChecks, withoutIdle } from '../core/bookkeeping.ts';
+import { decide, poolWish } from '../core/decide.ts';
+import type { Decision, PoolSpec, Workload } from '../core/types.ts';
+import type { EngineContext, EvaluatorRole } from './context.ts';
+import type { PoolRuntime } from './pool-state.ts';
+import type { Executor } from './executor.ts';
+
+const SERIES_MAX = 720;
+const PAID_STATES = new Set(['creating', 'starting', 'booted', 'deploying', 'ready', 'draining', 'stopping']);
+
+/** Evaluator runs each pool's evaluations, one at a time per pool. */
+export class Evaluator implements EvaluatorRole {
+  readonly #ctx: EngineContext;
+  readonly #executor: Executor;
+
+  constructor(ctx: EngineContext, executor: Executor) {
+    this.#ctx = ctx;
+    this.#executor = executor;
+  }
+
+  /** evaluateSoon queues one evaluation of the pool (coalesced while one runs). */
+  evaluateSoon(pool: string): void {
+    const rt = this.#ctx.pools.get(pool);
+    if (rt === undefined || this.#ctx.stopped() || !this.#ctx.reconciled()) return;
+    if (rt.scheduled) return;
+    if (rt.evaluating) { rt.again = true; return; }
+    rt.evaluating = true;
+    rt.scheduled = true;
+    this.#ctx.track((async () => {
+      try {
+        // the events of one loop turn (a start brings several) coalesce into one evaluation
+        await this.#ctx.clock.yieldTurn();
+        rt.scheduled = false;
+        do {
+          rt.again = false;
+          await this.evaluate(rt);
+        } while (rt.again && !this.#ctx.stopped());
+      } catch (err) {
+        this.#ctx.log.error({ pool, err }, 'evaluation failed');
+      } finally {
+        rt.evaluating = false;
+        rt.scheduled = false;
+      }
+    })());
+  }
+
+  /** workloadOf resolves the pool's current signal: a fresh PromQL value wins, then the alert state. */
+  workloadOf(rt: PoolRuntime, nowMs: number): Workload | undefined {
+    return mergeSignals(rt.managed.spec, rt.alert, rt.pulled, nowMs);
+  }
+
+  /** wantsCapacity says why, when the pool's current signal wants more than its ready and in-flight instances. */
+  wantsCapacity(rt: PoolRuntime): string | undefined {
+    const spec = rt.managed.spec;
+    if (rt.paused) return undefined;
+    const now = this.#ctx.clock.now();
+    const wish = poolWish(spec, this.#ctx.fleet.inPool(spec.name), this.workloadOf(rt, now), now, rt.history);
+    return wish.desired > wish.counts.size ? `the pool wants capacity again (${wish.because}): kept` : undefined;
+  }
+
+  /** evaluate runs one evaluation (or carries out `forced`, a manual scale's decision). */
+  async evaluate(rt: PoolRuntime, forced?: Decision): Promise<Decision | undefined> {
+    const ctx = this.#ctx;
+    const spec = rt.managed.spec;
+    if (!ctx.mayAct()) return this.#notDeciding(spec.name);
+    if (ctx.opts.workloadSource) {
+      try {
+        const w = await ctx.opts.workloadSource(spec.name);
+        if (w !== undefined) rt.pulled = w;
+      } catch (err) {
+        ctx.log.warn({ pool: spec.name, err }, 'workload query failed: signal stale');
+      }
+    }
+    const now = ctx.clock.now();
+    const workload = this.workloadOf(rt, now);
+    rt.history = observeWorkload(rt.history, spec, workload, now);
+    const effective: PoolSpec = rt.paused === spec.paused ? spec : { ...spec, paused: rt.paused };
+    // the idle check only matters when a drain is wanted: a busy pool puts no idle-check jobs on the master
+    const wish = poolWish(effective, ctx.fleet.inPool(spec.name), workload, now, rt.history);
+    if (forced === undefined) {
+      // (a manual scale ran its own idle check before it decided)
+      if (!effective.paused && wish.desired < wish.counts.size) await this.refreshIdle(rt, now);
+      else this.#forgetIdle(rt);
+    }
+    const decision = forced ?? decide(effective, ctx.fleet.inPool(spec.name), workload, now, rt.history);
+    this.#sample(rt, now, workload?.value);
+    ctx.opts.observer?.decision(spec.name, decision.kind);
+    if (decision.kind === 'hold' && !forced) {
+      // a hold is a value, not an event: keep one per interval (or when it follows an action), so the list stays readable
+      const last = rt.lastDecision;
+      if (last === undefined || last.kind !== 'hold' || now - last.atMs >= spec.intervalMs) this.#executor.record(rt, decision, now);
+      ctx.log.debug({ pool: spec.name, reason: decision.reason, workload: workload?.value }, 'hold');
+      return decision;
+    }
+    ctx.log.info({ pool: spec.name, action: decision.kind, reason: decision.reason, dryRun: spec.dryRun }, 'decision');
+    if (decision.kind === 'scaleUp') {
+      await this.#executor.scaleUp(rt, decision, now);
+    } else if (decision.kind === 'scaleDown') {
+      this.#executor.record(rt, decision, now);
+      rt.history = afterDecision(rt.history, decision, now);
+      ctx.savePool(rt);
+      await Promise.all(decision.targets.map((id) => this.#executor.drain(rt, id)));
+    } else {
+      this.#executor.record(rt, decision, now);
+    }
+    return decision;
+  }
+
+  /** notDeciding is the hold of a process that may not act (not the leader, or a store that cannot carry the intent log). */
+  #notDeciding(pool: string): Decision {
+    const store = this.#ctx.storeProblem();
+    this.#ctx.log.warn({ pool, ...(store === undefined ? {} : { store }) }, store === undefined
+      ? 'evaluation skipped: this process does not hold the store lease' : 'evaluation skipped: the state store cannot carry the intent log');
+    return { kind: 'hold', reason: store === undefined ? 'this process does not hold the store lease (standby or lease lost): nothing is decided' : `nothing is decided: ${store}` };
+  }
+
+  /** forgetIdle drops idle confirmations when no drain is wanted: an idle time counts from a check made while one was. */
+  #forgetIdle(rt: PoolRuntime): void {
+    const next = withoutIdle(rt.history);
+    if (next === rt.history) return;
+    rt.history = next;
+    delete rt.lastIdleCheckMs;
+  }
+
+  /** refreshIdle runs the idle check on ready instances above min, at most once per evaluate interval. */
+  async refreshIdle(rt: PoolRuntime, now: number): Promise<void> {
+    const spec = rt.managed.spec;
+    const ready = this.#ctx.fleet.inPool(spec.name).filter((i) => i.state === 'ready');
+    if (ready.length <= spec.min) return;
+    if (rt.lastIdleCheckMs !== undefined && now - rt.lastIdleCheckMs < Math.min(this.#ctx.opts.evaluateIntervalMs, spec.intervalMs)) return;
+    rt.lastIdleCheckMs = now;
+    const results = await Promise.all(ready.map(async (i) => [i.id, await this.#ctx.idleCheck(rt, i.id)] as const));
+    rt.history = withIdleChecks(rt.history, results, now);
+  }
+
+  #sample(rt: PoolRuntime, now: number, workload: number | undefined): void {
+    const list = this.#ctx.fleet.inPool(rt.managed.spec.name);
+    const ready = list.filter((i) => i.state === 'ready').length;
+    const total = list.filter((i) => PAID_STATES.has(i.state)).length;
+    const last = rt.series[rt.series.length - 1];
+    if (last === undefined || now - last.atMs >= 5_000 || last.ready !== ready || last.total !== total || last.workload !== workload) {
+      rt.series.push({ atMs: now, ready, total, ...(workload === undefined ? {} : { workload }) });
+      if (rt.series.length > SERIES_MAX) rt.series.splice(0, rt.series.length - SERIES_MAX);
+    }
+  }
+}

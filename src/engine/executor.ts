@@ -1,0 +1,272 @@
+/**
+ * executor: decision -> intents -> calls. Every action is written to the store as an intent before its call goes
+ * out and marked done or failed after; dry-run is handled here, in one place (the intent is not written, the
+ * call is not sent, the decision stays visible). It also drives a drain to its end: idle check, then stop or undrain.
+ *
+ * ```
+ *   scaleUp:   [may act?] ─► one transaction: decision, cooldown stamp, starting/creating transitions, intents ─► calls
+ *   scaleDown: drain-issued ─► intent + mark draining ─► idle check every interval until idle (stop) | busy past
+ *              drainTimeout or capacity wanted again (undrain, recorded)
+ *   stop / destroy ─► intent ─► call ─► the cloud's stopped event (or a reconcile) ends it
+ * ```
+ *
+ * Retry policy (the one place that decides it): a failed action is never retried blindly. The intent is marked
+ * failed, the instance keeps its in-flight state or moves on `action-failed`, and a reconcile is scheduled; the next
+ * evaluation decides again from Salt's truth. Failed instances are stopped and back the pool off (core/decide).
+ */
+import { AutoscalerError } from '../errors.ts';
+import { afterDecision } from '../core/bookkeeping.ts';
+import { newInstance } from '../core/lifecycle.ts';
+import type { Decision, Instance } from '../core/types.ts';
+import type { EngineContext, ExecutorRole } from './context.ts';
+import type { PoolRuntime } from './pool-state.ts';
+import type { IdleResult, Intent, IntentKind } from './ports.ts';
+
+/** Executor carries decisions out through the intent log. */
+export class Executor implements ExecutorRole {
+  readonly #ctx: EngineContext;
+  /** #sending: intents whose call runs in this process (never resolved as crash leftovers). */
+  readonly #sending = new Set<number>();
+  /** #failedStopAtMs: when the stop of a failed instance was last sent (reconcile resends a failed one, rate-limited). */
+  readonly #failedStopAtMs = new Map<string, number>();
+  #createSeq = 0;
+  openIntentCount = 0;
+
+  constructor(ctx: EngineContext) {
+    this.#ctx = ctx;
+  }
+
+  sending(intentId: number): boolean { return this.#sending.has(intentId); }
+  failedStopAtMs(id: string): number | undefined { return this.#failedStopAtMs.get(id); }
+  countIntents(): void { this.#ctx.opts.observer?.openIntents(this.openIntentCount); }
+
+  /** record keeps a decision for the API and remembers its kind and time. */
+  record(rt: PoolRuntime, decision: Decision, now: number): void {
+    const spec = rt.managed.spec;
+    rt.lastDecision = { kind: decision.kind, atMs: now };
+    this.#ctx.storeCall(() => this.#ctx.opts.store.recordDecision({ pool: spec.name, atMs: now, decision, dryRun: spec.dryRun }));
+  }
+
+  /** scaleUp makes the decision, the instances' transitions and their intents durable together (one fsync), then sends the calls. */
+  async scaleUp(rt: PoolRuntime, decision: Extract<Decision, { kind: 'scaleUp' }>, now: number): Promise<void> {
+    const ctx = this.#ctx;
+    let sends: (() => Promise<void>)[] = [];
+    ctx.storeCall(() => ctx.opts.store.atomically(() => {
+      this.record(rt, decision, now);
+      rt.history = afterDecision(rt.history, decision, now);
+      ctx.savePool(rt);
+      ctx.fleet.inBatch(() => {
+        sends = decision.targets.map((t) => (t.kind === 'start' ? this.#prepareStart(rt, t.id) : this.#prepareCreate(rt)));
+      });
+    }));
+    await Promise.all(sends.map((send) => send()));
+  }
+
+  /** open writes the intent of an action: undefined in dry-run (nothing is sent) or when this process may not act (nothing is written). */
+  #open(rt: PoolRuntime, kind: IntentKind, id: string): Intent | undefined {
+    const spec = rt.managed.spec;
+    if (spec.dryRun) {
+      this.#ctx.opts.observer?.action(kind, 'dry_run');
+      this.#ctx.log.info({ pool: spec.name, minion: id, action: kind }, 'dry-run: action not sent');
+      return undefined;
+    }
+    if (!this.#ctx.mayAct()) return undefined; // the gate holds before an intent is opened, and again before the call
+    const intent = this.#ctx.storeCall(() => this.#ctx.opts.store.openIntent(kind, id, spec.name, this.#ctx.clock.now()));
+    if (intent !== undefined) this.openIntentCount += 1;
+    return intent;
+  }
+
+  /** finish marks an intent done or failed and keeps the open-intent count. */
+  finish(intentId: number, status: 'done' | 'failed', detail?: string): void {
+    this.#ctx.storeCall(() => this.#ctx.opts.store.finishIntent(intentId, status, detail));
+    this.openIntentCount = Math.max(0, this.openIntentCount - 1);
+  }
+
+  /** send makes the call of an opened intent and marks the intent done or failed; no intent = not sent. */
+  async #send(rt: PoolRuntime, kind: IntentKind, id: string, intent: Intent | undefined, call: () => Promise<void>, onError?: (err: unknown) => void): Promise<boolean> {
+    const ctx = this.#ctx;
+    const spec = rt.managed.spec;
+    if (intent) this.#sending.add(intent.id);
+    this.countIntents();
+    const started = ctx.clock.now();
+    try {
+      if (intent === undefined) {
+        throw ctx.mayAct() ? new AutoscalerError('ASC_ERR_STORE_WRITE', `${kind} of ${id} not sent: its intent could not be written to the state store`) : ctx.notActing(kind, id);
+      }
+      if (!ctx.mayAct()) throw ctx.notActing(kind, id);
+      await call();
+      this.finish(intent.id, 'done');
+      ctx.opts.observer?.action(kind, 'ok');
+      ctx.log.info({ pool: spec.name, minion: id, action: kind, durationMs: ctx.clock.now() - started }, 'action done');
+      return true;
+    } catch (err) {
+      const detail = err instanceof Error ? err.message : String(err);
+      if (intent) this.finish(intent.id, 'failed', detail);
+      ctx.opts.observer?.action(kind, 'error');
+      ctx.log.warn({ pool: spec.name, minion: id, action: kind, err }, 'action failed');
+      onError?.(err);
+      ctx.reconciler.schedule(1_000);
+      return false;
+    } finally {
+      if (intent) this.#sending.delete(intent.id);
+      this.countIntents();
+    }
+  }
+
+  /** act is open + send for actions that need no shared transaction. */
+  async #act(rt: PoolRuntime, kind: IntentKind, id: string, call: () => Promise<void>): Promise<boolean> {
+    if (rt.managed.spec.dryRun) { this.#open(rt, kind, id); return false; }
+    return this.#send(rt, kind, id, this.#open(rt, kind, id), call);
+  }
+
+  /** prepareStart moves a reserved instance to starting and writes its intent; the returned function sends the call. */
+  #prepareStart(rt: PoolRuntime, id: string): () => Promise<void> {
+    const ctx = this.#ctx;
+    const inst = ctx.fleet.get(id);
+    if (inst === undefined) return async () => {};
+    if (rt.managed.spec.dryRun) { this.#open(rt, 'start', id); return async () => {}; }
+    ctx.apply(inst, { kind: 'start-issued' }, ctx.clock.now(), 'scale-up');
+    const intent = this.#open(rt, 'start', id);
+    return async () => {
+      // a failed call may still have started the VM: the reconcile it scheduled decides
+      await this.#send(rt, 'start', id, intent, () => ctx.opts.cloud.start(id), (err) => { ctx.reconciler.startUnconfirmed(id, err); });
+    };
+  }
+
+  /** prepareCreate names a new instance, moves it to creating and writes its intent; the returned function sends it. */
+  #prepareCreate(rt: PoolRuntime): () => Promise<void> {
+    const ctx = this.#ctx;
+    const profile = rt.managed.profile;
+    if (profile === undefined) return async () => {};
+    const id = this.#newName(rt);
+    if (rt.managed.spec.dryRun) { this.#open(rt, 'create', id); return async () => {}; }
+    const now = ctx.clock.now();
+    const inst: Instance = { ...newInstance(id, rt.managed.spec.name, now), created: true };
+    ctx.fleet.put(inst);
+    ctx.apply(inst, { kind: 'create-issued' }, now, 'scale-up');
+    const intent = this.#open(rt, 'create', id);
+    return async () => {
+      const ok = await this.#send(rt, 'create', id, intent, () => ctx.opts.cloud.create(id, profile));
+      if (!ok) this.actionFailed(id, 'create');
+    };
+  }
+
+  /**
+   * newName names an instance to create. With a `reservedPattern` of one `*` (`gpu-prod-type1-*`) the `*` becomes a
+   * unique suffix, so the new minion id falls inside the pool's pattern, and so inside the reactor's globs and the
+   * ACL's target that the pattern is kept in step with (a name from the profile, `gpu-type1-…`, would be outside
+   * both: never deployed, never reachable). Without one, `<profile or pool>-<suffix>`.
+   */
+  #newName(rt: PoolRuntime): string {
+    const pattern = rt.managed.reservedPattern;
+    const star = pattern === undefined ? -1 : pattern.indexOf('*');
+    const single = pattern !== undefined && star >= 0 && pattern.indexOf('*', star + 1) === -1 && !pattern.includes('?');
+    const base = (rt.managed.profile ?? rt.managed.spec.name).replace(/[^A-Za-z0-9-]+/g, '-');
+    for (;;) {
+      this.#createSeq += 1;
+      const suffix = `${this.#ctx.clock.now().toString(36)}${this.#createSeq.toString(36)}`;
+      const id = single && pattern !== undefined ? `${pattern.slice(0, star)}${suffix}${pattern.slice(star + 1)}` : `${base}-${suffix}`;
+      if (!this.#ctx.fleet.has(id)) return id;
+    }
+  }
+
+  /** drain marks a ready instance draining on its minion, then finishes the drain. */
+  async drain(rt: PoolRuntime, id: string): Promise<void> {
+    const ctx = this.#ctx;
+    const inst = ctx.fleet.get(id);
+    if (inst === undefined || inst.state !== 'ready') return;
+    const spec = rt.managed.spec;
+    if (spec.dryRun) { await this.#act(rt, 'drain', id, async () => {}); return; }
+    ctx.apply(inst, { kind: 'drain-issued' }, ctx.clock.now(), 'scale-down');
+    const marked = await this.#act(rt, 'drain', id, async () => {
+      await ctx.opts.minions.setDraining(id, true);
+      await ctx.opts.minions.fireEvent(`salt-autoscaler/instance/${id}/draining`, { id, pool: spec.name });
+    });
+    await this.finishDrain(rt, id, marked ? undefined : 'could not mark draining');
+  }
+
+  /**
+   * finishDrain waits (up to the pool's drainTimeout, re-checking every evaluate interval) for the draining instance's
+   * idle check to say idle, then stops it; busy or unreachable until the timeout = undrain, with the reason recorded.
+   * It also resumes drains a crash interrupted (instances found `draining` at startup).
+   */
+  async finishDrain(rt: PoolRuntime, id: string, failure?: string): Promise<void> {
+    const ctx = this.#ctx;
+    const spec = rt.managed.spec;
+    const began = ctx.clock.now();
+    let verdict: IdleResult = 'unreachable';
+    let wanted: string | undefined;
+    if (failure === undefined) {
+      for (;;) {
+        verdict = await ctx.idleCheck(rt, id);
+        if (verdict === 'idle' || ctx.stopped() || ctx.fleet.get(id)?.state !== 'draining') break;
+        if (ctx.clock.now() - began >= spec.drainTimeoutMs) break;
+        // the workload came back while it drains: this deployed, paid instance is the fastest capacity there is
+        wanted = ctx.evaluator.wantsCapacity(rt);
+        if (wanted !== undefined) break;
+        await ctx.sleep(Math.min(ctx.opts.evaluateIntervalMs, spec.drainTimeoutMs));
+      }
+    }
+    const current = ctx.fleet.get(id);
+    if (current === undefined || current.state !== 'draining' || ctx.stopped()) return;
+    if (verdict !== 'idle') {
+      const reason = failure ?? wanted ?? `idle check said ${verdict} for ${Math.round((ctx.clock.now() - began) / 1000)}s (drainTimeout ${Math.round(spec.drainTimeoutMs / 1000)}s): kept`;
+      ctx.apply(current, { kind: 'undrain', reason }, ctx.clock.now(), 'scale-down');
+      ctx.storeCall(() => ctx.opts.store.recordDecision({
+        pool: spec.name, atMs: ctx.clock.now(), dryRun: false,
+        decision: { kind: 'hold', reason: `scale-down of ${id} cancelled: ${reason}` },
+      }));
+      await this.#act(rt, 'undrain', id, () => ctx.opts.minions.setDraining(id, false));
+      return;
+    }
+    ctx.apply(current, { kind: this.#destroys(rt, current) ? 'destroy-issued' : 'stop-issued' }, ctx.clock.now(), 'scale-down');
+    await this.#sendStop(rt, current);
+  }
+
+  /**
+   * retryStop finishes a stop a crash cut off before it reached Salt: idle check first (time has passed), then the
+   * stop is sent again for the same instance, or the instance is undrained back to ready when it is busy again.
+   */
+  async retryStop(rt: PoolRuntime, inst: Instance): Promise<void> {
+    const ctx = this.#ctx;
+    const verdict = await ctx.idleCheck(rt, inst.id);
+    const current = ctx.fleet.get(inst.id);
+    if (current === undefined || current.state !== 'stopping' || ctx.stopped()) return;
+    if (verdict === 'idle') {
+      await this.#sendStop(rt, current);
+      return;
+    }
+    ctx.apply(current, { kind: 'undrain', reason: `the stop never reached Salt and the idle check now says ${verdict}` }, ctx.clock.now(), 'recovery');
+    await this.#act(rt, 'undrain', current.id, () => ctx.opts.minions.setDraining(current.id, false));
+  }
+
+  /** destroys: scale-in `destroy` removes instances created from the profile; everything else is stopped. */
+  #destroys(rt: PoolRuntime, inst: Instance): boolean {
+    return inst.created && rt.managed.spec.scaleIn === 'destroy';
+  }
+
+  /** sendStop sends the stop (or destroy) of a `stopping` instance through the intent log. */
+  async #sendStop(rt: PoolRuntime, inst: Instance): Promise<void> {
+    const { cloud } = this.#ctx.opts;
+    const destroy = this.#destroys(rt, inst);
+    const ok = destroy
+      ? await this.#act(rt, 'destroy', inst.id, () => cloud.destroy(inst.id))
+      : await this.#act(rt, 'stop', inst.id, () => cloud.stop(inst.id));
+    if (!ok) this.actionFailed(inst.id, destroy ? 'destroy' : 'stop');
+  }
+
+  /** stopFailed stops an instance that failed to become ready, so a broken VM does not burn money. */
+  async stopFailed(rt: PoolRuntime, inst: Instance): Promise<void> {
+    if (rt.managed.spec.dryRun) return;
+    this.#failedStopAtMs.set(inst.id, this.#ctx.clock.now());
+    const ok = await this.#act(rt, 'stop', inst.id, () => this.#ctx.opts.cloud.stop(inst.id));
+    if (ok) this.#failedStopAtMs.delete(inst.id);
+    else this.#ctx.log.warn({ minion: inst.id }, 'could not stop a failed instance; reconcile will retry');
+  }
+
+  /** actionFailed moves the instance on a failed call. */
+  actionFailed(id: string, action: IntentKind): void {
+    const inst = this.#ctx.fleet.get(id);
+    if (inst) this.#ctx.apply(inst, { kind: 'action-failed', action, reason: `${action} call failed` }, this.#ctx.clock.now(), 'action');
+  }
+}

@@ -1,0 +1,135 @@
+/**
+ * fleet: the engine's index of managed instances (by id and by pool), the one writer of instance state to the
+ * store, and the one caller of the lifecycle. Writes made inside `inBatch` (a reconcile pass, a scale-up) land in
+ * one store transaction.
+ *
+ * ```
+ *   input ──step(lifecycle)──► moved: index + save (or batch) ──► onMoved(inst, from)   (the engine reacts)
+ *                         └──► ignored ──► onIgnored(inst, input, result)               (confirm or log)
+ * ```
+ */
+import { newInstance, step, type LifecycleInput, type StepResult } from '../core/lifecycle.ts';
+import type { Instance, InstanceState, Transition } from '../core/types.ts';
+import type { ManagedPool } from './pool-state.ts';
+import type { EngineLogger, StateStore } from './ports.ts';
+
+/** globToRegExp turns a salt-style glob (`gpu-prod-*`) into an anchored RegExp. */
+export function globToRegExp(glob: string): RegExp {
+  const body = glob.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.');
+  return new RegExp(`^${body}$`);
+}
+
+/** FleetOptions wires the fleet index. */
+export interface FleetOptions {
+  readonly pools: readonly ManagedPool[];
+  readonly store: StateStore;
+  readonly log: EngineLogger;
+  readonly storeCall: <T>(fn: () => T) => T | undefined;
+  readonly onMoved: (inst: Instance, from: InstanceState, nowMs: number) => void;
+  readonly onIgnored: (inst: Instance, input: LifecycleInput, result: Extract<StepResult, { kind: 'ignored' }>, source: string) => void;
+}
+
+const DEFAULT_PROVISION_TIMEOUT_MS = 15 * 60_000;
+
+/** Fleet indexes the managed instances and writes every change of them. */
+export class Fleet {
+  readonly #opts: FleetOptions;
+  readonly #instances = new Map<string, Instance>();
+  readonly #byPool = new Map<string, Map<string, Instance>>();
+  readonly #patterns: { pool: string; re: RegExp }[] = [];
+  readonly #provisionTimeoutMs = new Map<string, number>();
+  /** #batch collects instance writes while inBatch runs, so they land in one transaction. */
+  #batch: { instance: Instance; transition?: Transition }[] | undefined;
+
+  constructor(opts: FleetOptions) {
+    this.#opts = opts;
+    for (const managed of opts.pools) {
+      this.#provisionTimeoutMs.set(managed.spec.name, managed.spec.provisionTimeoutMs);
+      if (managed.reservedPattern !== undefined) this.#patterns.push({ pool: managed.spec.name, re: globToRegExp(managed.reservedPattern) });
+    }
+  }
+
+  get size(): number { return this.#instances.size; }
+  get(id: string): Instance | undefined { return this.#instances.get(id); }
+  has(id: string): boolean { return this.#instances.has(id); }
+  /** all is a snapshot of every instance (safe to change the fleet while iterating it). */
+  all(): Instance[] { return [...this.#instances.values()]; }
+  /** inPool is a snapshot of one pool's instances. */
+  inPool(pool: string): Instance[] { return [...(this.#byPool.get(pool)?.values() ?? [])]; }
+  /** managedName: the id is one of ours, or matches a pool's reservedPattern. */
+  managedName(id: string): boolean { return this.#instances.has(id) || this.#patterns.some((p) => p.re.test(id)); }
+
+  /** adoptByPattern takes an unknown instance whose name matches a pool's reservedPattern into that pool, stopped. */
+  adoptByPattern(id: string, nowMs: number): Instance | undefined {
+    const match = this.#patterns.find((p) => p.re.test(id));
+    if (match === undefined) return undefined;
+    const inst = newInstance(id, match.pool, nowMs);
+    this.put(inst);
+    return inst;
+  }
+
+  /** step feeds one lifecycle input; a move is written and reported to onMoved, an ignored input to onIgnored. */
+  step(inst: Instance, input: LifecycleInput, nowMs: number, source: string): StepResult {
+    const provisionTimeoutMs = this.#provisionTimeoutMs.get(inst.pool) ?? DEFAULT_PROVISION_TIMEOUT_MS;
+    const result = step(inst, input, { nowMs, provisionTimeoutMs });
+    if (result.kind === 'ignored') {
+      this.#opts.onIgnored(inst, input, result, source);
+      return result;
+    }
+    const { transition } = result;
+    this.put(result.instance, transition);
+    this.#opts.log.info({ pool: inst.pool, minion: inst.id, from: transition.from, to: transition.to, reason: transition.reason }, 'instance state');
+    this.#opts.onMoved(result.instance, transition.from, nowMs);
+    return result;
+  }
+
+  /** index keeps the instance in memory, by id and by pool (no write: loading from the store). */
+  index(inst: Instance): void {
+    this.#instances.set(inst.id, inst);
+    let pool = this.#byPool.get(inst.pool);
+    if (pool === undefined) { pool = new Map(); this.#byPool.set(inst.pool, pool); }
+    pool.set(inst.id, inst);
+  }
+
+  /** put indexes the instance and writes it (with its transition), or adds it to the open batch. */
+  put(inst: Instance, transition?: Transition): void {
+    this.index(inst);
+    if (this.#batch !== undefined) {
+      this.#batch.push(transition === undefined ? { instance: inst } : { instance: inst, transition });
+      return;
+    }
+    this.#opts.storeCall(() => this.#opts.store.saveInstance(inst, transition));
+  }
+
+  /** forget drops a destroyed instance from memory and the store. */
+  forget(inst: Instance): void {
+    this.#instances.delete(inst.id);
+    this.#byPool.get(inst.pool)?.delete(inst.id);
+    this.#opts.storeCall(() => this.#opts.store.forgetInstance(inst.id));
+    this.#opts.log.info({ pool: inst.pool, minion: inst.id }, 'destroyed instance forgotten');
+  }
+
+  /** inBatch runs fn with instance writes collected, then writes them in one transaction (nested calls join the outer one). */
+  inBatch(fn: () => void): void {
+    const outer = this.#batch === undefined;
+    if (outer) this.#batch = [];
+    try {
+      fn();
+    } finally {
+      if (outer) {
+        const batch = this.#batch ?? [];
+        this.#batch = undefined;
+        if (batch.length > 0) {
+          this.#opts.storeCall(() => this.#opts.store.atomically(() => {
+            for (const e of batch) this.#opts.store.saveInstance(e.instance, e.transition);
+          }));
+        }
+      }
+    }
+  }
+
+  /** rewriteAll writes every instance again (after the store could not write for a while). */
+  rewriteAll(): void {
+    this.inBatch(() => { for (const inst of this.#instances.values()) this.put(inst); });
+  }
+}

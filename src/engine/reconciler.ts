@@ -1,0 +1,257 @@
+/**
+ * reconciler: Salt is the truth. At startup, after every stream gap, when an event contradicts what we hold, and
+ * every reconcile interval, it asks Salt for the cloud's and the minions' state, corrects every managed instance,
+ * resolves the intents a crash left open, and keeps the confirm window of start calls that may still happen.
+ *
+ * ```
+ *   cloud.query ─► adopt unknown names matching a reservedPattern
+ *     ─► manage.up of the managed instances the cloud reports running ─► grains.item of those running and up
+ *     ─► lifecycle 'observed' per instance (one store transaction) ─► forget destroyed created instances
+ *     ─► confirm window: unconfirmed starts settle (happened, or back to the reserve)
+ *     ─► open intents resolved (happened? done : failed; a stop cut off is idle-checked and sent again)
+ *     ─► what nothing covers any more: a start never carried out, a failed VM still running
+ * ```
+ */
+import type { LifecycleInput } from '../core/lifecycle.ts';
+import type { EngineContext, ReconcilerRole } from './context.ts';
+import type { Intent, ReadyGrain, Timer } from './ports.ts';
+
+/** FAILED_STOP_RETRY_MS: a failed instance still running gets its stop resent at most this often. */
+const FAILED_STOP_RETRY_MS = 5_000;
+const DEFAULT_CONFIRM_WINDOW_MS = 60_000;
+
+/** Reconciler brings the engine's view in line with Salt's. */
+export class Reconciler implements ReconcilerRole {
+  readonly #ctx: EngineContext;
+  #running: Promise<void> | undefined;
+  #again = false;
+  #timer: Timer | undefined;
+  /** #dueMs: when #timer fires (a sooner request replaces a later one). */
+  #dueMs = Number.POSITIVE_INFINITY;
+  /**
+   * #unconfirmedStarts: instances whose start call failed, with the time until which a reconcile may still see them
+   * start. A call that timed out or lost its connection may still be carried out by Salt, so it gets a window; an
+   * answer that says the start failed gets none.
+   */
+  readonly #unconfirmedStarts = new Map<string, { readonly untilMs: number; readonly intentId?: number }>();
+  /** succeeded: a reconcile has succeeded; no evaluation runs on the state of a previous life before it. */
+  succeeded = false;
+
+  constructor(ctx: EngineContext) {
+    this.#ctx = ctx;
+  }
+
+  confirmWindowMs(): number {
+    return this.#ctx.opts.startConfirmWindowMs ?? DEFAULT_CONFIRM_WINDOW_MS;
+  }
+
+  /** schedule asks for a reconcile in delayMs; an earlier pending one stands, a later one is brought forward. */
+  schedule(delayMs: number): void {
+    if (this.#ctx.stopped()) return;
+    const dueMs = this.#ctx.clock.now() + delayMs;
+    if (this.#timer) {
+      if (dueMs >= this.#dueMs) return;
+      this.#timer.cancel();
+    }
+    this.#dueMs = dueMs;
+    this.#timer = this.#ctx.clock.after(delayMs, () => {
+      this.#timer = undefined;
+      this.#dueMs = Number.POSITIVE_INFINITY;
+      this.#ctx.track(this.reconcile('gap'));
+    });
+  }
+
+  /** cancel drops a pending reconcile (the engine stops). */
+  cancel(): void {
+    this.#timer?.cancel();
+    this.#timer = undefined;
+  }
+
+  /** startUnconfirmed remembers a failed start call; a timeout or a lost connection leaves Salt time to carry it out. */
+  startUnconfirmed(id: string, err: unknown): void {
+    const code = typeof err === 'object' && err !== null && 'code' in err ? String(err.code) : '';
+    const windowMs = code === 'ASC_ERR_SALT_TIMEOUT' || code === 'ASC_ERR_SALT_NETWORK' ? this.confirmWindowMs() : 0;
+    this.#unconfirmedStarts.set(id, { untilMs: this.#ctx.clock.now() + windowMs });
+  }
+
+  /** reconcile asks Salt for the truth and corrects every managed instance; open intents are resolved. */
+  reconcile(why: string): Promise<void> {
+    if (this.#running) { this.#again = true; return this.#running; }
+    this.#running = (async () => {
+      try {
+        do {
+          this.#again = false;
+          await this.#once(why);
+        } while (this.#again && !this.#ctx.stopped());
+      } finally {
+        this.#running = undefined;
+      }
+    })();
+    return this.#running;
+  }
+
+  async #once(why: string): Promise<void> {
+    const ctx = this.#ctx;
+    const { fleet } = ctx;
+    const began = ctx.clock.now();
+    let cloud;
+    let up;
+    try {
+      const providers = [...new Set([...ctx.pools.values()].map((p) => p.managed.provider).filter((p): p is string => p !== undefined))];
+      cloud = await ctx.opts.cloud.cloudInstances(providers.length > 0 ? providers : undefined);
+      // presence only of the managed instances the cloud reports running: a stopped minion would make Salt wait
+      // its whole gather timeout, and minions outside the pools are none of our business
+      const runningIds = cloud.filter((c) => c.state !== 'stopped' && fleet.managedName(c.id)).map((c) => c.id);
+      up = runningIds.length === 0 ? [] : await ctx.opts.minions.minionsUp(runningIds);
+    } catch (err) {
+      ctx.opts.observer?.reconcile('error');
+      ctx.log.warn({ err, why }, 'reconcile failed: Salt did not answer; will retry');
+      this.schedule(5_000);
+      return;
+    }
+    const now = ctx.clock.now();
+    const cloudById = new Map(cloud.map((c) => [c.id, c]));
+    fleet.inBatch(() => {
+      for (const c of cloud) {
+        if (!fleet.has(c.id)) fleet.adoptByPattern(c.id, now);
+      }
+    });
+    const upSet = new Set(up);
+    const running = fleet.all().filter((i) => cloudById.get(i.id)?.state === 'running' && upSet.has(i.id));
+    let grains: ReadonlyMap<string, ReadyGrain> = new Map();
+    if (running.length > 0) {
+      try {
+        grains = await ctx.opts.minions.readyGrains(running.map((i) => i.id));
+      } catch (err) {
+        ctx.log.warn({ err }, 'reconcile: grains.item failed; readiness not corrected this pass');
+      }
+    }
+    const after = ctx.clock.now();
+    let corrections = 0;
+    fleet.inBatch(() => {
+      for (const inst of fleet.all()) {
+        if (inst.sinceMs > began) continue; // changed while we asked Salt: our snapshot is older than the event
+        const c = cloudById.get(inst.id);
+        const grain = grains.get(inst.id);
+        const input: LifecycleInput = {
+          kind: 'observed',
+          cloudState: c === undefined ? 'absent' : c.state,
+          minionUp: upSet.has(inst.id),
+          ...(grain === undefined ? {} : { grain }),
+        };
+        const before = inst.state;
+        const res = ctx.apply(inst, input, after, `reconcile (${why})`);
+        if (res.kind === 'moved') {
+          corrections += 1;
+          ctx.opts.observer?.correction(inst.pool);
+          ctx.log.info({ pool: inst.pool, minion: inst.id, from: before, to: res.instance.state, why }, 'reconcile corrected an instance');
+        }
+      }
+    });
+    // a created instance that is stopped here and gone from the cloud was destroyed: forget it
+    for (const inst of fleet.all()) {
+      if (inst.created && inst.state === 'stopped' && !cloudById.has(inst.id) && inst.sinceMs <= began) fleet.forget(inst);
+    }
+    this.#settleUnconfirmed(cloudById, began);
+    this.#resolveIntents(cloudById);
+    this.#settleUncovered(cloudById, began);
+    this.succeeded = true;
+    ctx.opts.observer?.reconcile('ok');
+    ctx.log.info({ why, instances: fleet.size, corrections, durationMs: ctx.clock.now() - began }, 'reconciled with Salt');
+    for (const name of ctx.pools.keys()) ctx.evaluator.evaluateSoon(name);
+  }
+
+  /** settleUnconfirmed ends the confirm window of failed start calls: Salt shows it happened, or the window ran out. */
+  #settleUnconfirmed(cloudById: ReadonlyMap<string, { state: string }>, began: number): void {
+    const ctx = this.#ctx;
+    for (const [id, pending] of [...this.#unconfirmedStarts]) {
+      const state = cloudById.get(id)?.state;
+      const inst = ctx.fleet.get(id);
+      const stillStopped = state === undefined || state === 'stopped';
+      const settled = inst?.state !== 'starting' || !stillStopped || began >= pending.untilMs;
+      if (!settled) { this.schedule(Math.max(1_000, pending.untilMs - began)); continue; }
+      this.#unconfirmedStarts.delete(id);
+      const happened = !(inst?.state === 'starting' && stillStopped);
+      if (pending.intentId !== undefined) {
+        const detail = `resolved on reconcile: cloud state ${state ?? 'absent'}; ${happened ? 'it happened' : 'not carried out by Salt within the confirm window: the instance is back in the reserve'}`;
+        ctx.executor.finish(pending.intentId, happened ? 'done' : 'failed', detail);
+      }
+      if (!happened) ctx.executor.actionFailed(id, 'start'); // Salt confirms it never started: back to the reserve
+    }
+  }
+
+  /**
+   * settleUncovered finishes what no open intent, call in this process or confirm window covers any more, from
+   * Salt's view of one reconcile (open intents are read once, only when a candidate needs them):
+   * - a `starting` instance Salt still reports stopped a whole confirm window after its start goes back to the
+   *   reserve: a start that failed just before a crash (the intent closed as failed, the instance not yet moved
+   *   back) would otherwise count as capacity until the provision timeout, then back the pool off;
+   * - a `failed` instance Salt still reports running gets its stop sent again (its stop call failed): a failed VM
+   *   must not burn money. At most once per FAILED_STOP_RETRY_MS per instance.
+   */
+  #settleUncovered(cloudById: ReadonlyMap<string, { state: string }>, began: number): void {
+    const ctx = this.#ctx;
+    let covered: Set<string> | undefined;
+    const isCovered = (id: string): boolean => {
+      covered ??= new Set((ctx.storeCall(() => ctx.opts.store.openIntents()) ?? []).map((i) => i.instance));
+      return covered.has(id);
+    };
+    for (const inst of ctx.fleet.all()) {
+      if (inst.sinceMs > began) continue;
+      const state = cloudById.get(inst.id)?.state;
+      const stopped = state === undefined || state === 'stopped';
+      if (inst.state === 'starting' && stopped && !this.#unconfirmedStarts.has(inst.id) && !isCovered(inst.id)) {
+        const waitMs = (inst.lastStartMs ?? inst.sinceMs) + this.confirmWindowMs() - began;
+        if (waitMs > 0) { this.schedule(Math.max(1_000, waitMs)); continue; }
+        ctx.log.info({ pool: inst.pool, minion: inst.id, cloud: state ?? 'absent' }, 'a start no call or intent covers was not carried out: back to the reserve');
+        ctx.executor.actionFailed(inst.id, 'start');
+      } else if (inst.state === 'failed' && !stopped) { // a stopped one was moved to stopped by the reconcile above
+        const last = ctx.executor.failedStopAtMs(inst.id);
+        if (last !== undefined && began - last < FAILED_STOP_RETRY_MS) { this.schedule(FAILED_STOP_RETRY_MS - (began - last)); continue; }
+        const rt = ctx.pools.get(inst.pool);
+        if (rt === undefined || isCovered(inst.id)) continue;
+        ctx.log.info({ pool: inst.pool, minion: inst.id, cloud: state }, 'failed instance still running in Salt: stop sent again');
+        ctx.track(ctx.executor.stopFailed(rt, inst));
+      }
+    }
+  }
+
+  /**
+   * resolveIntents closes intents left open by a crash: Salt's state says whether the action happened. A start not
+   * seen in Salt yet stays open for the confirm window (salt-api carries out a call whose client died); after it the
+   * instance goes back to the reserve and the next decision starts what is needed, so one need ends in one start.
+   * A stop cut off before Salt is idle-checked and sent again, or undrained. Nothing is redone blindly.
+   */
+  #resolveIntents(cloudById: ReadonlyMap<string, { state: string }>): void {
+    const ctx = this.#ctx;
+    const open: readonly Intent[] = ctx.storeCall(() => ctx.opts.store.openIntents()) ?? [];
+    for (const intent of open) {
+      if (ctx.executor.sending(intent.id)) continue; // its call is still running in this process
+      if ([...this.#unconfirmedStarts.values()].some((p) => p.intentId === intent.id)) continue; // being confirmed
+      const state = cloudById.get(intent.instance)?.state;
+      const happened = intent.kind === 'start' || intent.kind === 'create'
+        ? state !== undefined && state !== 'stopped'
+        : intent.kind === 'stop' ? state === 'stopped' || state === undefined
+        : intent.kind === 'destroy' ? state === undefined
+        : false;
+      const inst = ctx.fleet.get(intent.instance);
+      const rt = inst === undefined ? undefined : ctx.pools.get(inst.pool);
+      if (!happened && intent.kind === 'start' && inst?.state === 'starting') {
+        // salt-api may still be carrying the call out (it outlives our connection): confirm within the window
+        if (!this.#unconfirmedStarts.has(intent.instance)) {
+          this.#unconfirmedStarts.set(intent.instance, { untilMs: ctx.clock.now() + this.confirmWindowMs(), intentId: intent.id });
+          this.schedule(this.confirmWindowMs());
+          ctx.log.info({ intent: intent.id, minion: intent.instance }, 'open start intent not seen in Salt yet: confirming');
+        }
+        continue;
+      }
+      const detail = `resolved on reconcile: cloud state ${state ?? 'absent'}; ${happened ? 'it happened' : 'it did not happen and is not redone blindly'}`;
+      ctx.executor.finish(intent.id, happened ? 'done' : 'failed', detail);
+      ctx.log.info({ intent: intent.id, kind: intent.kind, minion: intent.instance, happened }, 'open intent resolved');
+      if (!happened && (intent.kind === 'stop' || intent.kind === 'destroy') && inst?.state === 'stopping' && rt !== undefined) {
+        ctx.track(ctx.executor.retryStop(rt, inst));
+      }
+    }
+    ctx.executor.countIntents();
+  }
+}

@@ -5,6 +5,7 @@
  * ```
  *   decision  ──afterDecision──►  lastUpMs / lastDownMs (cooldowns); a drained instance loses its idle confirmation
  *   transition ─afterTransition─► in flight → failed: consecutiveFailures + 1, lastFailureMs (back-off, core/safety)
+ *                                 in flight → failed, or a start that ended stopped: startFailedMs (the reserve's order)
  *                                 → ready (not from draining): consecutiveFailures = 0
  *                                 left ready: its idle confirmation is dropped
  *   idle checks ─withIdleChecks─► idleSinceMs keeps the first time each still-idle instance was seen idle
@@ -55,6 +56,13 @@ export function afterTransition(history: PoolHistory, instance: Instance, from: 
     next = { ...next, consecutiveFailures: next.consecutiveFailures + 1, lastFailureMs: nowMs };
   } else if (instance.state === 'ready' && from !== 'draining' && next.consecutiveFailures !== 0) {
     next = { ...next, consecutiveFailures: 0 };
+  }
+  const startFailed = instance.state === 'failed' ? IN_FLIGHT_STATES.includes(from) : instance.state === 'stopped' && (from === 'starting' || from === 'creating');
+  if (startFailed) {
+    next = { ...next, startFailedMs: { ...next.startFailedMs, [instance.id]: nowMs } };
+  } else if (instance.state === 'ready' && next.startFailedMs?.[instance.id] !== undefined) {
+    const { [instance.id]: _ok, ...others } = next.startFailedMs;
+    next = { ...next, startFailedMs: others };
   }
   if (instance.state !== 'ready' && next.idleSinceMs[instance.id] !== undefined) {
     const { [instance.id]: _gone, ...rest } = next.idleSinceMs;

@@ -133,7 +133,7 @@ export function decide(
     if (coolMs > 0) {
       return { kind: 'hold', reason: `${because}: would start ${wanted}, but up cooldown has ${seconds(coolMs)} left (${census})` };
     }
-    const targets = pickStartTargets(pool, mine, wanted);
+    const targets = pickStartTargets(pool, mine, wanted, history);
     if (targets.length === 0) {
       return {
         kind: 'hold',

@@ -55,8 +55,12 @@ export function isStoppedReserve(instance: Instance, pool?: Pick<PoolSpec, 'scal
 }
 
 /** pickStartTargets returns up to `count` distinct targets: stopped reserved instances by id, then creates if allowed. */
-export function pickStartTargets(pool: PoolSpec, instances: readonly Instance[], count: number): readonly StartTarget[] {
-  const reserve = instances.filter((i) => isStoppedReserve(i, pool)).sort((a, b) => Number(a.created) - Number(b.created) || a.id.localeCompare(b.id)).map((i) => i.id);
+export function pickStartTargets(pool: PoolSpec, instances: readonly Instance[], count: number, history?: Pick<PoolHistory, 'startFailedMs'>): readonly StartTarget[] {
+  const failedMs = (id: string): number => history?.startFailedMs?.[id] ?? Number.NEGATIVE_INFINITY;
+  const reserve = instances
+    .filter((i) => isStoppedReserve(i, pool))
+    .sort((a, b) => failedMs(a.id) - failedMs(b.id) || Number(a.created) - Number(b.created) || a.id.localeCompare(b.id))
+    .map((i) => i.id);
   const targets: StartTarget[] = reserve.slice(0, Math.max(0, count)).map((id) => ({ kind: 'start', id }));
   while (pool.canCreate && targets.length < count) targets.push({ kind: 'create' });
   return targets;

@@ -102,6 +102,11 @@ export interface PoolHistory {
   readonly lastFailureMs?: number;
   /** idleSinceMs: per ready instance, since when the idle check has confirmed it idle (absent = not known idle). */
   readonly idleSinceMs: Readonly<Record<string, number>>;
+  /**
+   * startFailedMs: per instance, when it last failed to start or to become ready (dropped once it is ready): the
+   * reserve is tried least recently failed first, so one broken VM is not started again and again while others wait.
+   */
+  readonly startFailedMs?: Readonly<Record<string, number>>;
   /** policy: opaque strategy memory (e.g. recent workload samples), reduced by the strategy itself. */
   readonly policy?: PolicyMemory;
 }

@@ -173,9 +173,9 @@ export class Engine implements EngineApi {
     if (rt === undefined) return;
     const effect = afterTransition(rt.history, inst, from, now);
     if (effect.provisioningFailed) this.#opts.observer?.instanceFailed(rt.managed.spec.name);
-    const failuresChanged = effect.history.consecutiveFailures !== rt.history.consecutiveFailures;
+    const kept = effect.history.consecutiveFailures !== rt.history.consecutiveFailures || effect.history.startFailedMs !== rt.history.startFailedMs;
     rt.history = effect.history;
-    if (failuresChanged) this.#savePool(rt);
+    if (kept) this.#savePool(rt); // idle confirmations are not worth a write: they are checked again
     if (inst.state === 'failed') this.#track(this.#executor.stopFailed(rt, inst));
     this.evaluateSoon(rt.managed.spec.name);
   }

@@ -1,6 +1,7 @@
 import t from 'tap';
 import { afterDecision, afterTransition, EMPTY_HISTORY, mergeSignals, newerAlert, observeWorkload, withIdleChecks, withoutIdle } from '../../src/core/bookkeeping.ts';
 import { newInstance } from '../../src/core/lifecycle.ts';
+import { pickStartTargets } from '../../src/core/safety.ts';
 import type { Instance, PoolSpec } from '../../src/core/types.ts';
 
 const spec: PoolSpec = {
@@ -79,4 +80,15 @@ t.test('a late notification does not replace a newer alert state', async (t) => 
   t.notOk(newerAlert(held, { ...held, atMs: 1_000 }));
   t.ok(newerAlert(held, { ...held, atMs: 3_000 }));
   t.ok(newerAlert(undefined, held));
+});
+
+t.test('an instance that failed to start or deploy goes to the back of the reserve until it is ready once', async (t) => {
+  const failed = afterTransition(EMPTY_HISTORY, inState('a', 'failed'), 'deploying', 50).history;
+  t.same(failed.startFailedMs, { a: 50 });
+  const refused = afterTransition(failed, inState('b', 'stopped'), 'starting', 60).history;
+  t.same(refused.startFailedMs, { a: 50, b: 60 });
+  t.same(afterTransition(refused, inState('a', 'ready'), 'deploying', 70).history.startFailedMs, { b: 60 });
+  const reserve = ['a', 'b', 'c'].map((id) => inState(id, 'stopped'));
+  t.same(pickStartTargets(spec, reserve, 3, refused).map((s) => (s.kind === 'start' ? s.id : 'create')), ['c', 'a', 'b'], 'never failed first, then least recently failed');
+  t.same(pickStartTargets(spec, reserve, 3).map((s) => (s.kind === 'start' ? s.id : 'create')), ['a', 'b', 'c'], 'by name without a history');
 });

@@ -13,7 +13,7 @@
 import { readlinkSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { randomUUID } from 'node:crypto';
-import type { Clock, LeaseHolder, StateStore } from '../engine/ports.ts';
+import type { Clock, FencedWrite, LeaderView, LeaseHolder, Leadership, StateStore } from '../engine/ports.ts';
 
 /** LeaseLogger is the slice of pino the keeper logs through. */
 interface LeaseLogger {
@@ -64,13 +64,17 @@ export function parseOwner(owner: string): { host: string; pid: number } | undef
   return m === null ? undefined : { host: m[1] ?? '', pid: Number(m[2]) };
 }
 
-export class LeaseKeeper {
+/** LeaseKeeper is the single-host leadership: the lease row in the state file (see the drawing above). */
+export class LeaseKeeper implements Leadership {
   readonly owner: string;
   readonly #opts: LeaseOptions;
   #expiresMs = 0;
   #held = false;
   #lost = false;
   #timer: NodeJS.Timeout | undefined;
+  #since: number | undefined;
+  #holder: LeaseHolder | undefined;
+  readonly #lostListeners: ((why: string) => void)[] = [];
 
   constructor(opts: LeaseOptions) {
     this.#opts = opts;
@@ -89,7 +93,9 @@ export class LeaseKeeper {
     const now = this.#opts.clock.now();
     const holder = this.#opts.store.tryLease(this.owner, now, this.#opts.ttlMs, this.#holderGone);
     this.#held = holder.owner === this.owner;
+    this.#holder = holder;
     if (this.#held) this.#expiresMs = holder.expiresMs;
+    if (this.#held) this.#since ??= now;
     return holder;
   }
 
@@ -138,6 +144,7 @@ export class LeaseKeeper {
       this.#stopTimer();
       this.#opts.logger.error({ holder: holder.owner }, 'store lease lost to another process: this process stops acting');
       this.#opts.onLost?.(holder);
+      for (const listener of this.#lostListeners) listener(`the store lease was taken by ${holder.owner}`);
     }
   }
 
@@ -146,11 +153,44 @@ export class LeaseKeeper {
     return this.#held && !this.#lost && this.#opts.clock.now() < this.#expiresMs;
   }
 
+  /** self names this process as the lease does (`<host>@<pid ns>:<pid>:<random>`). */
+  get self(): string {
+    return this.owner;
+  }
+
+  /** onLost registers what to do when another process took the lease from us (called once). */
+  onLost(listener: (why: string) => void): void {
+    this.#lostListeners.push(listener);
+  }
+
+  /** view says who holds the lease as this process last saw it. */
+  view(): LeaderView {
+    const now = this.#opts.clock.now();
+    const leads = this.mayAct();
+    const holder = this.#holder;
+    return {
+      self: this.owner,
+      isLeader: leads,
+      ...(holder === undefined ? {} : { leader: holder.owner }),
+      ...(leads && this.#since !== undefined ? { sinceMs: this.#since } : holder === undefined ? {} : { sinceMs: holder.acquiredMs }),
+      ...(leads ? { leaseRemainingMs: Math.max(0, this.#expiresMs - now) } : {}),
+    };
+  }
+
+  /**
+   * fence: the intents live in the same file as the lease, written in the same process under the same lock, so the
+   * check is mayAct() (a process stalled past its TTL sees its lease expired by its own clock and writes nothing).
+   */
+  async fence(_writes: readonly FencedWrite[]): Promise<boolean> {
+    return this.mayAct();
+  }
+
   /** release stops renewing and gives the lease up (a clean stop), so a standby takes over at once. */
   release(): void {
     this.#stopTimer();
     if (!this.#held) return;
     this.#held = false;
+    this.#since = undefined;
     try {
       this.#opts.store.releaseLease(this.owner);
     } catch (err) {

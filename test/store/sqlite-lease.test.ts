@@ -127,3 +127,28 @@ t.test('LeaseKeeper: a renewal that finds another holder is a loss: onLost once,
   t.same(lostTo, ['elsewhere:2:bb'], 'onLost is called once with the new holder');
   t.equal(keeper.mayAct(), false, 'and the keeper may not act');
 });
+
+t.test('LeaseKeeper as the Leadership port: view names the leader, fence follows mayAct, onLost listeners hear the loss', async (t) => {
+  const path = tempStorePath(t);
+  const a = openStore(path, { logger });
+  const b = openStore(path, { logger });
+  t.teardown(() => { a.close(); b.close(); });
+  let now = T0;
+  const clock = { now: () => now };
+  const keeper = new LeaseKeeper({ store: a, clock, ttlMs: 3_000, logger, owner: 'elsewhere:1:aa' });
+  const heard: string[] = [];
+  keeper.onLost((why) => heard.push(why));
+  await keeper.acquire();
+  t.same(keeper.view(), { self: 'elsewhere:1:aa', isLeader: true, leader: 'elsewhere:1:aa', sinceMs: T0, leaseRemainingMs: 3_000 });
+  t.equal(keeper.self, 'elsewhere:1:aa');
+  t.equal(await keeper.fence([{ key: 'k', value: 'v' }]), true, 'a leader passes the fence');
+  now += 10_000; // stalled past its TTL: by its own clock it no longer leads
+  t.equal(await keeper.fence([{ key: 'k', value: 'v' }]), false, 'an expired lease does not pass the fence');
+  t.equal(keeper.view().isLeader, false);
+  t.equal(b.tryLease('elsewhere:2:bb', now, 3_000).owner, 'elsewhere:2:bb');
+  keeper.keep();
+  t.teardown(() => keeper.release());
+  await new Promise((r) => setTimeout(r, 1_300));
+  t.same(heard, ['the store lease was taken by elsewhere:2:bb']);
+  t.match(keeper.view(), { self: 'elsewhere:1:aa', isLeader: false, leader: 'elsewhere:2:bb' });
+});

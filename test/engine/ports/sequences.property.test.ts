@@ -12,7 +12,7 @@ interface Phase {
   readonly workload: number;
   readonly busyMask: number;
   readonly ms: number;
-  readonly flip?: { readonly vm: number; readonly afterMs: number };
+  readonly flip?: { readonly vm: number; readonly afterMs: number } | undefined;
 }
 
 const phase: fc.Arbitrary<Phase> = fc.record({

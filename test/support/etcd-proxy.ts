@@ -1,6 +1,7 @@
 /**
  * etcd-proxy: a TCP proxy on loopback that delays every chunk by `delayMs` in each direction (order kept), for
- * "network-slow etcd". The delay can change while connections are open; `close()` drops every connection.
+ * "network-slow etcd". The delay can change while connections are open; `blackhole` drops every chunk (a partition
+ * that keeps connections open); `close()` drops every connection.
  */
 import { connect, createServer, type Server, type Socket } from 'node:net';
 
@@ -9,6 +10,8 @@ export interface DelayProxy {
   /** url: `http://127.0.0.1:<port>` to use as an etcd endpoint. */
   readonly url: string;
   delayMs: number;
+  /** blackhole: while true, chunks in both directions are dropped. */
+  blackhole: boolean;
   close(): Promise<void>;
 }
 
@@ -16,10 +19,11 @@ export interface DelayProxy {
 export async function startDelayProxy(targetUrl: string, delayMs = 0): Promise<DelayProxy> {
   const target = new URL(targetUrl);
   const sockets = new Set<Socket>();
-  const state = { delayMs };
+  const state = { delayMs, blackhole: false };
   const pipeDelayed = (from: Socket, to: Socket): void => {
     let lastAtMs = 0;
     from.on('data', (chunk: Buffer) => {
+      if (state.blackhole) return;
       const atMs = Math.max(lastAtMs, Date.now() + state.delayMs);
       lastAtMs = atMs;
       setTimeout(() => { if (!to.destroyed) to.write(chunk); }, atMs - Date.now());
@@ -43,6 +47,8 @@ export async function startDelayProxy(targetUrl: string, delayMs = 0): Promise<D
     url: `http://127.0.0.1:${port}`,
     get delayMs() { return state.delayMs; },
     set delayMs(ms: number) { state.delayMs = ms; },
+    get blackhole() { return state.blackhole; },
+    set blackhole(on: boolean) { state.blackhole = on; },
     close: async () => {
       for (const s of sockets) s.destroy();
       await new Promise<void>((resolve) => server.close(() => resolve()));

@@ -63,11 +63,12 @@ export type Compare =
   | { readonly key: string; readonly target: 'CREATE'; readonly createRevision: number; readonly result: 'EQUAL' }
   | { readonly key: string; readonly target: 'MOD'; readonly modRevision: number; readonly result: 'EQUAL' | 'LESS' | 'GREATER' };
 
-/** TxnOp is one request of a txn branch: a put (with an optional lease), a delete or a get. */
+/** TxnOp is one request of a txn branch: a put (with an optional lease), a delete, a get of one key or of a prefix. */
 export type TxnOp =
   | { readonly put: string; readonly value: string; readonly lease?: string }
   | { readonly delete: string }
-  | { readonly get: string };
+  | { readonly get: string }
+  | { readonly getPrefix: string };
 
 /** RangeOptions select keys: one key, or a prefix; sorted and limited as etcd does it. */
 export interface RangeOptions {
@@ -410,5 +411,6 @@ function compareRequest(c: Compare): Record<string, unknown> {
 function opRequest(op: TxnOp): Record<string, unknown> {
   if ('put' in op) return { request_put: { key: b64(op.put), value: b64(op.value), ...(op.lease === undefined ? {} : { lease: op.lease }) } };
   if ('delete' in op) return { request_delete_range: { key: b64(op.delete) } };
+  if ('getPrefix' in op) return { request_range: rangeRequest(op.getPrefix, { prefix: true }) };
   return { request_range: { key: b64(op.get) } };
 }

@@ -101,7 +101,7 @@ export class EtcdClient {
     this.#opts = opts;
     this.endpoints = opts.endpoints.map((e) => e.replace(/\/+$/, ''));
     this.#timeoutMs = opts.timeoutMs ?? 5_000;
-    this.#dispatcher = new Agent({ connect: readTls(opts.tls ?? {}), keepAliveTimeout: 10_000, pipelining: 0 });
+    this.#dispatcher = new Agent({ connect: readTls(opts.tls ?? {}), keepAliveTimeout: 10_000 });
   }
 
   /** endpoint is the member calls go to first (the last that answered). */

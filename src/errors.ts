@@ -24,6 +24,12 @@ export const ERROR_CODES = {
   ASC_ERR_STORE_REPLACED: 'the SQLite state database file was deleted or replaced under the running service: it stops acting and exits 1',
   ASC_ERR_STORE_CORRUPT: 'the SQLite state database failed its integrity check (PRAGMA quick_check) while the service ran: it stops acting and exits 1',
   ASC_ERR_ACTION_FAILED: 'a scaling action (start, create, stop, destroy, drain) failed',
+  ASC_ERR_ETCD_UNAVAILABLE: 'no etcd endpoint answered (connection refused or reset, or every member said no leader / unavailable)',
+  ASC_ERR_ETCD_TIMEOUT: 'an etcd call did not answer within its timeout on any endpoint (its outcome is unknown)',
+  ASC_ERR_ETCD_AUTH: 'etcd refused the user, the password or the auth token, or denied the permission (user/password in ha.etcd)',
+  ASC_ERR_ETCD_RESPONSE: 'etcd answered with an unexpected HTTP status or a body that does not match the gateway\'s shape',
+  ASC_ERR_ETCD_TLS: 'a TLS file of ha.etcd.tls (caFile, certFile, keyFile) could not be read',
+  ASC_ERR_ETCD_NOT_LEADER: 'a write to the shared state in etcd was refused because this process no longer leads (its election key is gone or not its own): nothing is sent',
   ASC_ERR_LEASE_NOT_HELD: 'an action was not sent because this process does not hold the store lease (standby, or lease lost or expired)',
   ASC_ERR_WEBHOOK_INVALID: 'an Alertmanager webhook payload failed validation',
   ASC_ERR_HTTP_AUTH: 'an HTTP API call carried no or a wrong bearer token, or the token it needs is not configured',
@@ -83,4 +89,25 @@ export class SaltApiError extends AutoscalerError {
 export function trimBody(body: string, max = 200): string {
   const flat = body.replace(/\s+/g, ' ').trim();
   return flat.length <= max ? flat : `${flat.slice(0, max)}…(${flat.length} chars)`;
+}
+
+/** EtcdError is a failed etcd call: which gateway path, the endpoint tried last, the HTTP status (0 = no answer) and a trimmed body. */
+export class EtcdError extends AutoscalerError {
+  readonly path: string;
+  readonly endpoint: string;
+  readonly status: number;
+  readonly body: string;
+  constructor(
+    code: 'ASC_ERR_ETCD_UNAVAILABLE' | 'ASC_ERR_ETCD_TIMEOUT' | 'ASC_ERR_ETCD_AUTH' | 'ASC_ERR_ETCD_RESPONSE' | 'ASC_ERR_ETCD_TLS' | 'ASC_ERR_ETCD_NOT_LEADER',
+    message: string,
+    detail: { path: string; endpoint: string; status: number; body?: string },
+    options?: { cause?: unknown },
+  ) {
+    super(code, message, options);
+    this.name = 'EtcdError';
+    this.path = detail.path;
+    this.endpoint = detail.endpoint;
+    this.status = detail.status;
+    this.body = trimBody(detail.body ?? '');
+  }
 }

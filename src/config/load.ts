@@ -11,7 +11,8 @@
  * check that reads a broken value is skipped (its problem is already reported).
  *
  * Secret precedence: a value written in the file wins; when the file does not set it, the env variable
- * (SALT_AUTOSCALER_SALT_PASSWORD, SALT_AUTOSCALER_WEBHOOK_TOKEN, SALT_AUTOSCALER_API_TOKEN) is used.
+ * (SALT_AUTOSCALER_SALT_PASSWORD, SALT_AUTOSCALER_WEBHOOK_TOKEN, SALT_AUTOSCALER_API_TOKEN, SALT_AUTOSCALER_ETCD_PASSWORD)
+ * is used.
  */
 import { accessSync, constants, readFileSync, statSync } from 'node:fs';
 import { parseDocument } from 'yaml';
@@ -154,6 +155,13 @@ function crossFieldProblems(raw: unknown, env: Env): { problems: ConfigProblem[]
       message: `must be at least salt.timeout (${formatDuration(timeoutMs)}), got ${formatDuration(windowMs)}: a start call may take that long to reach Salt, a shorter window gives the instance back to the reserve while its start is under way`,
     });
   }
+  const etcd = isPlainObject(doc['ha']) ? doc['ha']['etcd'] : undefined;
+  if (isPlainObject(etcd) && etcd['username'] !== undefined && etcd['password'] === undefined && nonEmpty(env[SECRET_ENV.etcdPassword]) === undefined) {
+    problems.push({ path: 'ha.etcd.password', message: `is required with ha.etcd.username: set it in the file or in env ${SECRET_ENV.etcdPassword}` });
+  }
+  if (isPlainObject(etcd) && etcd['username'] === undefined && etcd['password'] !== undefined) {
+    problems.push({ path: 'ha.etcd.username', message: 'is required with ha.etcd.password: etcd authenticates a user' });
+  }
   const http = doc['http'];
   for (const [key, envName] of [['webhookToken', SECRET_ENV.webhookToken], ['apiToken', SECRET_ENV.apiToken]] as const) {
     const fromEnv = nonEmpty(env[envName]);
@@ -186,9 +194,16 @@ export function checkConfig(raw: unknown, env: Env = process.env): ConfigCheck {
     alerts: file.alerts,
     engine: file.engine,
     log: file.log,
+    ...(file.ha === undefined ? {} : { ha: withEtcdPassword(file.ha, env) }),
     pools: cross.pools,
   };
   return { config: deepFreeze(config), problems: [] };
+}
+
+/** withEtcdPassword fills ha.etcd.password from env SALT_AUTOSCALER_ETCD_PASSWORD when the file does not set it. */
+function withEtcdPassword(ha: NonNullable<ConfigFile['ha']>, env: Env): NonNullable<ConfigFile['ha']> {
+  const password = ha.etcd.password ?? nonEmpty(env[SECRET_ENV.etcdPassword]);
+  return password === undefined ? ha : { ...ha, etcd: { ...ha.etcd, password } };
 }
 
 /** parseConfig validates an already-parsed document (YAML or JSON), resolves env secrets, returns it frozen; throws ConfigError with every problem. */

@@ -160,6 +160,7 @@ export function renderReference(): string {
     `| \`salt.password\` | \`${SECRET_ENV.saltPassword}\` |`,
     `| \`http.webhookToken\` | \`${SECRET_ENV.webhookToken}\` |`,
     `| \`http.apiToken\` | \`${SECRET_ENV.apiToken}\` |`,
+    `| \`ha.etcd.password\` | \`${SECRET_ENV.etcdPassword}\` |`,
     '',
     '## Keys',
     '',

@@ -317,6 +317,40 @@ export const MatrixSchema = z.strictObject({
   pool: PoolPatchSchema.prefault({}).describe('pool template; strings may use {env} and {instanceType}'),
 });
 
+/** EtcdSchema is `ha.etcd:` — the etcd cluster the autoscaler processes elect their leader on and share state in. */
+export const EtcdSchema = z
+  .strictObject({
+    endpoints: z
+      .array(httpUrl().refine((url) => !hasCredentials(url), 'must not carry credentials (user:password@): set ha.etcd.username and ha.etcd.password (or env SALT_AUTOSCALER_ETCD_PASSWORD)'))
+      .min(1, 'must list at least one etcd member')
+      .describe('etcd members\' client URLs, e.g. [https://etcd1:2379, https://etcd2:2379]; tried in order, failing over'),
+    prefix: z.string().regex(/^\/[^\s]*[^/\s]$|^\/$/, 'expected a key prefix starting with / and not ending with /, e.g. /salt-autoscaler').default('/salt-autoscaler')
+      .describe('key prefix: one autoscaler cluster per prefix (election under <prefix>/leader/, state under <prefix>/intents/ and <prefix>/pools/)'),
+    leaseTtl: duration({ minMs: 2_000, maxMs: 300_000, why: 'the leader renews every third of it; shorter flaps on a slow network, longer leaves a dead leader\'s pools unattended' })
+      .refine((ms) => ms % 1000 === 0, { message: 'must be whole seconds: etcd leases count in seconds' })
+      .prefault('10s')
+      .describe('leader lease: a follower takes over within this of the leader\'s death (2s to 5m, whole seconds)'),
+    timeout: duration({ minMs: 100, maxMs: 60_000, why: 'a call to one member must fail over to the next well within the lease' })
+      .prefault('2s').describe('timeout of one etcd call on one member (100ms to 1m)'),
+    tls: z
+      .strictObject({
+        caFile: z.string().min(1).optional().describe('PEM file with the CA that signed the members\' certificates'),
+        certFile: z.string().min(1).optional().describe('client certificate (PEM) when etcd asks for one (--client-cert-auth)'),
+        keyFile: z.string().min(1).optional().describe('private key (PEM) of certFile'),
+      })
+      .refine((tls) => (tls.certFile === undefined) === (tls.keyFile === undefined), { message: 'certFile and keyFile go together', path: ['keyFile'] })
+      .optional()
+      .describe('TLS towards etcd (https endpoints)'),
+    username: name().optional().describe('etcd user (when etcd auth is enabled)'),
+    password: z.string().min(1).optional().describe('etcd password; env SALT_AUTOSCALER_ETCD_PASSWORD when absent here'),
+  })
+  .transform(({ leaseTtl, timeout, ...rest }) => ({ ...rest, leaseTtlMs: leaseTtl, timeoutMs: timeout }));
+
+/** HaSchema is `ha:` — run as a highly available pair (or more); absent = one process, SQLite alone. */
+export const HaSchema = z.strictObject({
+  etcd: EtcdSchema.describe('leader election, fencing and shared state on etcd (3.4+)'),
+});
+
 /** ConfigFileSchema is the whole file as written (before pools are merged and completed). */
 export const ConfigFileSchema = z.strictObject({
   salt: SaltSchema.describe('salt-api connection'),
@@ -326,6 +360,7 @@ export const ConfigFileSchema = z.strictObject({
   alerts: AlertsSchema.prefault({}).describe('alert contract with Alertmanager'),
   engine: EngineSchema.prefault({}).describe('loop timing'),
   log: LogSchema.prefault({}).describe('logging'),
+  ha: HaSchema.optional().describe('high availability: several processes, one leader elected on etcd (absent: one process, SQLite alone)'),
   defaults: PoolPatchSchema.optional().describe('pool field defaults for every pool'),
   matrix: MatrixSchema.optional().describe('pools generated per env x instanceType'),
   pools: z.array(PoolPatchSchema).optional().describe('pools; an entry named like a matrix pool merges over it'),
@@ -373,6 +408,8 @@ export interface Config {
   readonly alerts: ConfigFile['alerts'];
   readonly engine: ConfigFile['engine'];
   readonly log: ConfigFile['log'];
+  /** ha: absent = one process; present = leader election on etcd (password resolved from env when not in the file). */
+  readonly ha?: ConfigFile['ha'];
   readonly pools: readonly PoolConfig[];
 }
 
@@ -393,6 +430,7 @@ export const SECRET_ENV = {
   saltPassword: 'SALT_AUTOSCALER_SALT_PASSWORD',
   webhookToken: 'SALT_AUTOSCALER_WEBHOOK_TOKEN',
   apiToken: 'SALT_AUTOSCALER_API_TOKEN',
+  etcdPassword: 'SALT_AUTOSCALER_ETCD_PASSWORD',
 } as const;
 
 function substitute(value: unknown, env: string, instanceType: string): unknown {

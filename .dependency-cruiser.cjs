@@ -13,13 +13,13 @@ module.exports = {
       comment: 'src/engine may import src/core, its own files and the error/log base, never an adapter',
       severity: 'error',
       from: { path: '^src/engine/' },
-      to: { path: '^src/(salt-api|alertmanager|prometheus|store|http|config|sim|emulator)/' },
+      to: { path: '^src/(salt-api|alertmanager|prometheus|store|etcd|http|config|sim|emulator)/' },
     },
     {
       name: 'adapters-do-not-import-each-other',
       severity: 'error',
       comment: 'adapters import core/ and the engine ports (types), never the engine itself or another adapter',
-      from: { path: '^src/(salt-api|alertmanager|prometheus|store)/' },
+      from: { path: '^src/(salt-api|alertmanager|prometheus|store|etcd)/' },
       to: { path: '^src/(engine|http|sim)/', pathNot: '^src/engine/ports\\.ts$' },
     },
     {

@@ -13,9 +13,10 @@ import type { AutoscalerError } from '../errors.ts';
 import type { LifecycleInput, StepResult } from '../core/lifecycle.ts';
 import type { Decision, Instance, Workload } from '../core/types.ts';
 import type { Fleet } from './fleet.ts';
+import type { IntentLog } from './intent-log.ts';
 import type { ManagedPool, PoolRuntime } from './pool-state.ts';
 import type {
-  ActGate, CloudTarget, Clock, EngineLogger, EngineObserver, EventSource, IdleResult, IntentKind, MinionOps, StateStore, WorkloadSource,
+  ActGate, CloudTarget, Clock, EngineLogger, EngineObserver, EventSource, IdleResult, IntentKind, MinionOps, StateReplica, StateStore, WorkloadSource,
 } from './ports.ts';
 import type { RunningClock } from './system-clock.ts';
 
@@ -37,6 +38,12 @@ export interface EngineOptions {
   readonly startConfirmWindowMs?: number;
   /** gate: the "may I act now" check (the leadership); without it the engine always may. */
   readonly gate?: ActGate;
+  /**
+   * replica: where open intents and pool state are shared with the other processes (etcd with `ha`). With it, the
+   * engine runs as a follower while the gate says no (events, read-only reconciles, no intents), and takeOver()
+   * makes it the leader with the replica's state.
+   */
+  readonly replica?: StateReplica;
   /** storeCheckIntervalMs: how often the store's file is compared with the open one and, while unwritable, a write is probed (1 s). */
   readonly storeCheckIntervalMs?: number;
   /** integrityCheckIntervalMs: how often `PRAGMA quick_check` runs on the store (5 min; also after a failed store call). */
@@ -90,6 +97,7 @@ export interface EngineContext {
   readonly clock: RunningClock;
   readonly log: EngineLogger;
   readonly fleet: Fleet;
+  readonly intents: IntentLog;
   readonly pools: ReadonlyMap<string, PoolRuntime>;
   /** storeCall runs one store call; a failure is logged and reported to the store watch (nothing is sent until it can write again). */
   storeCall<T>(fn: () => T): T | undefined;
@@ -108,6 +116,8 @@ export interface EngineContext {
   /** storeProblem: why the store cannot carry the intent log now (undefined when it can). */
   storeProblem(): string | undefined;
   stopped(): boolean;
+  /** following: another process leads (the gate says no, the store is fine): look, never act, leave crash leftovers to the leader. */
+  following(): boolean;
   reconciled(): boolean;
   evaluator: EvaluatorRole;
   executor: ExecutorRole;

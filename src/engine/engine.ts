@@ -24,6 +24,7 @@ import { Evaluator } from './evaluator.ts';
 import { Executor } from './executor.ts';
 import { Fleet } from './fleet.ts';
 import { Intake } from './intake.ts';
+import { IntentLog } from './intent-log.ts';
 import { loadPool, savedPool, type PoolRuntime, type SeriesPoint } from './pool-state.ts';
 import type { AlertSignal, DecisionRecord, EngineApi, EngineLogger, IdleResult, IntentKind, Timer } from './ports.ts';
 import { Reconciler } from './reconciler.ts';
@@ -42,6 +43,7 @@ export class Engine implements EngineApi {
   readonly #clock: RunningClock;
   readonly #pools = new Map<string, PoolRuntime>();
   readonly #fleet: Fleet;
+  readonly #intents: IntentLog;
   readonly #intake: Intake;
   readonly #evaluator: Evaluator;
   readonly #executor: Executor;
@@ -73,8 +75,9 @@ export class Engine implements EngineApi {
       onMoved: (inst, from, now) => { this.#afterTransition(inst, from, now); },
       onIgnored: (inst, input, result, source) => { this.#ignored(inst, input, result, source); },
     });
+    this.#intents = new IntentLog({ store: opts.store, storeCall, clock: this.#clock, log: this.#log, ...(opts.replica === undefined ? {} : { replica: opts.replica }) });
     const ctx: EngineContext = {
-      opts, clock: this.#clock, log: this.#log, fleet: this.#fleet, pools: this.#pools, storeCall,
+      opts, clock: this.#clock, log: this.#log, fleet: this.#fleet, intents: this.#intents, pools: this.#pools, storeCall,
       savePool: (rt) => { this.#savePool(rt); },
       apply: (inst, input, now, source) => this.#fleet.step(inst, input, now, source),
       idleCheck: (rt, id) => this.#idle(rt, id),
@@ -84,6 +87,7 @@ export class Engine implements EngineApi {
       notActing: (kind, id) => this.#notActing(kind, id),
       storeProblem: () => this.#storeWatch.problem()?.message,
       stopped: () => this.#stopped,
+      following: () => this.#following(),
       reconciled: () => this.#reconciler.succeeded,
       // the roles are set right below; nothing calls through the context before the constructor returns
       evaluator: undefined as unknown as Evaluator,
@@ -119,17 +123,57 @@ export class Engine implements EngineApi {
     this.#executor.openIntentCount = this.#storeCall(() => this.#opts.store.openIntents().length) ?? 0;
     if (this.#opts.events) this.#track(this.#intake.consume(this.#opts.events));
     await this.reconcile('startup'); // on failure it retries; evaluations wait for the first success
-    // drains a crash interrupted: finish them (idle check, then stop or undrain)
-    for (const inst of this.#fleet.all()) {
-      const rt = this.#pools.get(inst.pool);
-      if (inst.state === 'draining' && rt !== undefined && !rt.managed.spec.dryRun) this.#track(this.#executor.finishDrain(rt, inst.id));
-    }
+    if (!this.#following()) this.#resumeDrains();
     this.#timers.push(
       this.#clock.every(this.#opts.tickIntervalMs ?? 5_000, () => { this.#tick(); }),
       this.#clock.every(this.#opts.evaluateIntervalMs, () => { for (const name of this.#pools.keys()) this.evaluateSoon(name); }),
       this.#clock.every(this.#opts.reconcileIntervalMs, () => { this.#track(this.reconcile('periodic')); }),
     );
     for (const name of this.#pools.keys()) this.evaluateSoon(name);
+  }
+
+  /**
+   * takeOver makes this process the leader's engine once its leadership was won (with a replica): the replica's open
+   * intents and pool state become its own, a reconcile resolves the old leader's intents against Salt as a restart
+   * after a crash does (one need ends in one start), and the old leader's drains are finished.
+   */
+  async takeOver(): Promise<void> {
+    const pools = await this.#intents.importShared();
+    for (const [name, value] of pools) {
+      const rt = this.#pools.get(name);
+      if (rt === undefined) continue;
+      const taken = loadPool(rt.managed, { poolState: () => value, decisions: () => [] });
+      rt.history = taken.history;
+      rt.paused = taken.paused;
+      this.#storeCall(() => this.#opts.store.setPoolState(name, value));
+    }
+    const open = this.#storeCall(() => this.#opts.store.openIntents()) ?? [];
+    // the old leader's starts may still be carried out by Salt: they are in flight here too, so the confirm window holds
+    const now = this.#clock.now();
+    this.#fleet.inBatch(() => {
+      for (const intent of open) {
+        if (intent.kind !== 'start' && intent.kind !== 'create') continue;
+        let inst = this.#fleet.get(intent.instance);
+        if (inst === undefined && intent.kind === 'create' && this.#pools.has(intent.pool)) {
+          inst = { ...newInstance(intent.instance, intent.pool, now), created: true };
+          this.#fleet.put(inst);
+        }
+        if (inst?.state === 'stopped') this.#fleet.step(inst, { kind: intent.kind === 'start' ? 'start-issued' : 'create-issued' }, now, 'takeover: the old leader\'s open intent');
+      }
+    });
+    this.#executor.openIntentCount = open.length;
+    this.#executor.countIntents();
+    await this.reconcile('takeover');
+    this.#resumeDrains();
+    for (const name of this.#pools.keys()) this.evaluateSoon(name);
+  }
+
+  /** resumeDrains finishes the drains a crash or another leader left (idle check, then stop or undrain). */
+  #resumeDrains(): void {
+    for (const inst of this.#fleet.all()) {
+      const rt = this.#pools.get(inst.pool);
+      if (inst.state === 'draining' && rt !== undefined && !rt.managed.spec.dryRun) this.#track(this.#executor.finishDrain(rt, inst.id));
+    }
   }
 
   /** stop ends the loops and waits for in-flight work; the store stays open (the caller owns it). */
@@ -281,7 +325,14 @@ export class Engine implements EngineApi {
   }
 
   #savePool(rt: PoolRuntime): void {
-    this.#storeCall(() => this.#opts.store.setPoolState(rt.managed.spec.name, savedPool(rt)));
+    const value = savedPool(rt);
+    this.#storeCall(() => this.#opts.store.setPoolState(rt.managed.spec.name, value));
+    if (!this.#following()) this.#intents.poolState(rt.managed.spec.name, value);
+  }
+
+  /** following: another process leads (the gate says no while the store is fine). */
+  #following(): boolean {
+    return this.#opts.gate !== undefined && !this.#opts.gate.mayAct() && this.#storeWatch.mayAct();
   }
 
   /** mayAct: this process leads (holds the store lease) and the store can carry the intent log (writable, its file still the one open). */

@@ -120,6 +120,10 @@ export class Evaluator implements EvaluatorRole {
 
   /** notDeciding is the hold of a process that may not act (not the leader, or a store that cannot carry the intent log). */
   #notDeciding(pool: string): Decision {
+    if (this.#ctx.following()) {
+      this.#ctx.log.debug({ pool }, 'evaluation skipped: another process leads');
+      return { kind: 'hold', reason: 'another process leads (this one follows): nothing is decided here' };
+    }
     const store = this.#ctx.storeProblem();
     this.#ctx.log.warn({ pool, ...(store === undefined ? {} : { store }) }, store === undefined
       ? 'evaluation skipped: this process does not hold the store lease' : 'evaluation skipped: the state store cannot carry the intent log');

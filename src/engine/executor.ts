@@ -71,14 +71,14 @@ export class Executor implements ExecutorRole {
       return undefined;
     }
     if (!this.#ctx.mayAct()) return undefined; // the gate holds before an intent is opened, and again before the call
-    const intent = this.#ctx.storeCall(() => this.#ctx.opts.store.openIntent(kind, id, spec.name, this.#ctx.clock.now()));
+    const intent = this.#ctx.intents.open(kind, id, spec.name, this.#ctx.clock.now());
     if (intent !== undefined) this.openIntentCount += 1;
     return intent;
   }
 
   /** finish marks an intent done or failed and keeps the open-intent count. */
   finish(intentId: number, status: 'done' | 'failed', detail?: string): void {
-    this.#ctx.storeCall(() => this.#ctx.opts.store.finishIntent(intentId, status, detail));
+    this.#ctx.intents.finish(intentId, status, detail);
     this.openIntentCount = Math.max(0, this.openIntentCount - 1);
   }
 
@@ -93,6 +93,8 @@ export class Executor implements ExecutorRole {
       if (intent === undefined) {
         throw ctx.mayAct() ? new AutoscalerError('ASC_ERR_STORE_WRITE', `${kind} of ${id} not sent: its intent could not be written to the state store`) : ctx.notActing(kind, id);
       }
+      if (!ctx.mayAct()) throw ctx.notActing(kind, id);
+      await ctx.intents.shared(intent); // with a replica, the intent reaches it (fenced) before the call goes out
       if (!ctx.mayAct()) throw ctx.notActing(kind, id);
       await call();
       this.finish(intent.id, 'done');
@@ -257,7 +259,7 @@ export class Executor implements ExecutorRole {
 
   /** stopFailed stops an instance that failed to become ready, so a broken VM does not burn money. */
   async stopFailed(rt: PoolRuntime, inst: Instance): Promise<void> {
-    if (rt.managed.spec.dryRun) return;
+    if (rt.managed.spec.dryRun || this.#ctx.following()) return; // a follower leaves it to the leader
     this.#failedStopAtMs.set(inst.id, this.#ctx.clock.now());
     const ok = await this.#act(rt, 'stop', inst.id, () => this.#ctx.opts.cloud.stop(inst.id));
     if (ok) this.#failedStopAtMs.delete(inst.id);

@@ -148,6 +148,40 @@ export interface StateStore {
   close(): void;
 }
 
+/** NewIntent is an intent to open in the replica (`nowMs` is the engine's clock). */
+export interface NewIntent {
+  readonly kind: IntentKind;
+  readonly instance: string;
+  readonly pool: string;
+  readonly nowMs: number;
+}
+
+/** ReplicaBatch is any mix of writes the replica makes in one fenced step. */
+export interface ReplicaBatch {
+  readonly open?: readonly NewIntent[];
+  /** finish: replica ids of intents that are done or failed (a new leader no longer needs them). */
+  readonly finish?: readonly number[];
+  /** pools: a pool's new runtime state (as StateStore.setPoolState keeps it). */
+  readonly pools?: Readonly<Record<string, Readonly<Record<string, unknown>> | undefined>>;
+}
+
+/** ReplicaSnapshot is what a new leader reads: the open intents (replica ids) and every pool's runtime state. */
+export interface ReplicaSnapshot {
+  readonly intents: readonly Intent[];
+  readonly pools: ReadonlyMap<string, Readonly<Record<string, unknown>>>;
+}
+
+/**
+ * StateReplica is where the state a new leader on another host needs is kept when several processes share a fleet
+ * (etcd when `ha` is on): open intents and pool runtime state. Every write is fenced by the leadership, so a
+ * deposed leader's write fails; an intent reaches the replica before its call is sent.
+ */
+export interface StateReplica {
+  /** commit makes the writes in one fenced step and returns the opened intents with their replica ids, in order; it rejects when this process does not lead. */
+  commit(batch: ReplicaBatch): Promise<readonly Intent[]>;
+  load(): Promise<ReplicaSnapshot>;
+}
+
 // ---------------------------------------------------------------- coordinate: leadership
 
 /** LeaderView is who leads, as `GET /api/leader` shows it (processes named `host:pid…`). */

@@ -152,9 +152,11 @@ export class Reconciler implements ReconcilerRole {
     for (const inst of fleet.all()) {
       if (inst.created && inst.state === 'stopped' && !cloudById.has(inst.id) && inst.sinceMs <= began) fleet.forget(inst);
     }
-    this.#settleUnconfirmed(cloudById, began);
-    this.#resolveIntents(cloudById);
-    this.#settleUncovered(cloudById, began);
+    if (!ctx.following()) { // what a reconcile resolves, it resolves by acting: a follower only looks
+      this.#settleUnconfirmed(cloudById, began);
+      this.#resolveIntents(cloudById);
+      this.#settleUncovered(cloudById, began);
+    }
     this.succeeded = true;
     ctx.opts.observer?.reconcile('ok');
     ctx.log.info({ why, instances: fleet.size, corrections, durationMs: ctx.clock.now() - began }, 'reconciled with Salt');

@@ -7,7 +7,7 @@
  *   engine ──stop(id)───► FakeSalt: stopped ──stopEventMs──► salt/cloud/<id>/stopped event
  */
 import { Engine, type EngineOptions, type ManagedPool } from '../../src/engine/engine.ts';
-import type { CloudInstance, Clock, EngineLogger, EventSource, IdleResult, ReadyGrain, SaltActions, Timer } from '../../src/engine/ports.ts';
+import type { CloudInstance, Clock, EngineLogger, EventSource, IdleResult, Intent, ReadyGrain, ReplicaBatch, ReplicaSnapshot, SaltActions, StateReplica, Timer } from '../../src/engine/ports.ts';
 import type { StreamItem } from '../../src/core/salt-event.ts';
 import type { PoolSpec } from '../../src/core/types.ts';
 import { openStore, type SqliteStore } from '../../src/store/sqlite-store.ts';
@@ -123,15 +123,24 @@ export class FakeSalt implements SaltActions {
   hold = false;
   readonly #held: (() => void)[] = [];
   readonly #clock: FakeClock;
-  /** events: where the fake master puts its events (a new process subscribes a new stream). */
-  events: FakeEvents;
+  /** #streams: where the fake master puts its events (every process has its own stream). */
+  #streams: FakeEvents[] = [];
   readonly #opts: FakeSaltOptions;
 
   constructor(clock: FakeClock, events: FakeEvents, ids: readonly string[], opts: FakeSaltOptions = {}) {
     this.#clock = clock;
-    this.events = events;
+    this.#streams = [events];
     this.#opts = opts;
     for (const id of ids) this.vms.set(id, { state: 'stopped', up: false, ready: false, busy: false, draining: false });
+  }
+
+  /** subscribe adds a process's stream; a closed one stops receiving. */
+  subscribe(events: FakeEvents): void {
+    if (!this.#streams.includes(events)) this.#streams.push(events);
+  }
+
+  #push(item: StreamItem): void {
+    for (const s of this.#streams) s.push(item);
   }
 
   /** release lets held start calls answer. */
@@ -157,16 +166,16 @@ export class FakeSalt implements SaltActions {
     this.#clock.after(bootMs, () => {
       if (vm.state !== 'running') return;
       vm.up = true;
-      this.events.push({ kind: 'minion-start', tag: `salt/minion/${id}/start`, minion: id, data: {} });
+      this.#push({ kind: 'minion-start', tag: `salt/minion/${id}/start`, minion: id, data: {} });
     });
     this.#clock.after(bootMs + deployMs, () => {
       if (vm.state !== 'running' || !vm.up) return;
       if (this.#opts.deployFails?.has(id) === true) {
-        this.events.push({ kind: 'instance-failed', tag: `salt-autoscaler/instance/${id}/failed`, minion: id, data: {} });
+        this.#push({ kind: 'instance-failed', tag: `salt-autoscaler/instance/${id}/failed`, minion: id, data: {} });
         return;
       }
       vm.ready = true;
-      this.events.push({ kind: 'instance-ready', tag: `salt-autoscaler/instance/${id}/ready`, minion: id, data: {} });
+      this.#push({ kind: 'instance-ready', tag: `salt-autoscaler/instance/${id}/ready`, minion: id, data: {} });
     });
   }
 
@@ -190,7 +199,7 @@ export class FakeSalt implements SaltActions {
     const vm = this.#vm(id);
     Object.assign(vm, { state: 'stopped', up: false, ready: false, draining: false });
     this.#clock.after(this.#opts.stopEventMs ?? 1_000, () => {
-      this.events.push({ kind: 'cloud', what: 'stopped', tag: `salt/cloud/${id}/stopped`, minion: id, data: {} });
+      this.#push({ kind: 'cloud', what: 'stopped', tag: `salt/cloud/${id}/stopped`, minion: id, data: {} });
     });
   }
 
@@ -237,6 +246,41 @@ export class FakeSalt implements SaltActions {
   }
 }
 
+/**
+ * SharedStore is the fake of the HA coordination store (etcd): one leader at a time, open intents and pool state,
+ * every write fenced on "this writer is the leader". `replicaFor(name)` is one process's view of it.
+ */
+export class SharedStore {
+  leader: string | undefined;
+  readonly intents = new Map<number, Intent>();
+  readonly pools = new Map<string, Readonly<Record<string, unknown>>>();
+  commits = 0;
+  refused = 0;
+  #seq = 0;
+
+  replicaFor(name: string): StateReplica {
+    return {
+      commit: async (batch: ReplicaBatch): Promise<readonly Intent[]> => {
+        if (this.leader !== name) { this.refused += 1; throw new Error(`${name} does not lead`); }
+        this.commits += 1;
+        const opened = (batch.open ?? []).map((n) => ({ id: (this.#seq += 1), kind: n.kind, instance: n.instance, pool: n.pool, createdMs: n.nowMs, status: 'open' as const }));
+        for (const i of opened) this.intents.set(i.id, i);
+        for (const id of batch.finish ?? []) this.intents.delete(id);
+        for (const [pool, value] of Object.entries(batch.pools ?? {})) {
+          if (value === undefined) this.pools.delete(pool);
+          else this.pools.set(pool, value);
+        }
+        return opened;
+      },
+      load: async (): Promise<ReplicaSnapshot> => ({ intents: [...this.intents.values()], pools: new Map(this.pools) }),
+    };
+  }
+
+  gateFor(name: string): { mayAct(): boolean } {
+    return { mayAct: () => this.leader === name };
+  }
+}
+
 /** silentLogger drops every line (the port tests assert behaviour, not logs). */
 export const silentLogger: EngineLogger = createLogger({ level: 'silent' });
 
@@ -271,21 +315,26 @@ export interface WorldOptions {
   readonly engine?: Partial<EngineOptions>;
   /** reuse: the clock, salt and store of a previous world (the same fleet after a crash). */
   readonly reuse?: Pick<World, 'clock' | 'salt' | 'store'>;
+  /** peer: the clock and salt of another process on the same fleet (it keeps its own store). */
+  readonly peer?: Pick<World, 'clock' | 'salt'>;
+  /** shared: HA on a fake coordination store, as the process named `name`. */
+  readonly shared?: { readonly store: SharedStore; readonly name: string };
 }
 
 /** startWorld builds and starts an engine on fake ports (reconciled, loops running). */
 export async function startWorld(opts: WorldOptions = {}): Promise<World> {
   const reserved = Array.from({ length: opts.reserved ?? 4 }, (_, i) => `gpu-prod-type1-${String(i + 1).padStart(2, '0')}`);
-  const clock = opts.reuse?.clock ?? new FakeClock();
+  const clock = opts.reuse?.clock ?? opts.peer?.clock ?? new FakeClock();
   const events = new FakeEvents();
-  const salt = opts.reuse?.salt ?? new FakeSalt(clock, events, reserved, opts.salt);
-  salt.events = events; // a new process subscribes its own stream
+  const salt = opts.reuse?.salt ?? opts.peer?.salt ?? new FakeSalt(clock, events, reserved, opts.salt);
+  salt.subscribe(events); // a new process subscribes its own stream
   const store = opts.reuse?.store ?? openStore(':memory:', { logger: createLogger({ level: 'silent' }), nowMs: () => clock.now() });
   const pool: ManagedPool = { spec: poolSpec(opts.spec), reserved, idleCheck: { fun: 'cmd.retcode', args: ['busy-check'] } };
   let workload: number | undefined;
   const engine = new Engine({
     pools: [pool], cloud: salt, minions: salt, store, clock, logger: silentLogger, events,
     workloadSource: async () => (workload === undefined ? undefined : { value: workload, atMs: clock.now(), source: 'test' }),
+    ...(opts.shared === undefined ? {} : { gate: opts.shared.store.gateFor(opts.shared.name), replica: opts.shared.store.replicaFor(opts.shared.name) }),
     reconcileIntervalMs: 5 * 60_000, evaluateIntervalMs: 30_000, tickIntervalMs: 5_000, startConfirmWindowMs: 60_000,
     storeCheckIntervalMs: 3_600_000, integrityCheckIntervalMs: 3_600_000,
     ...opts.engine,

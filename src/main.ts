@@ -5,6 +5,8 @@
  * config ─► logger ─► store (SQLite) ─► lease (standby until held) ─► SaltClient ─► SaltApiActions ─┐
  *                                   └─► SaltEventStream ───────────────┼─► Engine ─► fastify (API, webhook, /metrics, status page)
  *                     PrometheusSource (optional) ─────────────────────┘
+ *   with `ha`: EtcdClient ─► EtcdLeadership (gate, with the lease) + EtcdSharedState (replica) ─► Engine as a follower;
+ *              campaign: won ─► engine.takeOver() ─► leads ─► lost ─► follows ─► campaign again
  * ```
  */
 import type { Logger } from 'pino';
@@ -12,7 +14,7 @@ import type { FastifyInstance } from 'fastify';
 import type { Config, PoolConfig } from './config/load.ts';
 import { toPoolSpec } from './config/load.ts';
 import { Engine, type EngineObserver, type ManagedPool } from './engine/engine.ts';
-import type { Clock } from './engine/ports.ts';
+import type { ActGate, Clock, LeaderView } from './engine/ports.ts';
 import type { PoolSpec } from './core/types.ts';
 import { LeaseKeeper } from './store/sqlite-lease.ts';
 import { configWarnings } from './config/warnings.ts';
@@ -23,6 +25,9 @@ import { SaltApiActions } from './salt-api/actions.ts';
 import { SaltClient } from './salt-api/client.ts';
 import { SaltEventStream } from './salt-api/event-stream.ts';
 import { openStore } from './store/sqlite-store.ts';
+import { EtcdClient } from './etcd/client.ts';
+import { EtcdLeadership } from './etcd/leadership.ts';
+import { EtcdSharedState } from './etcd/shared-state.ts';
 import { AutoscalerError } from './errors.ts';
 import { buildApp } from './http/app.ts';
 import { alertmanagerWebhook } from './alertmanager/webhook.ts';
@@ -105,6 +110,11 @@ export async function startService(config: Config, opts: StartOptions = {}): Pro
   }
   lease.keep();
   const metrics = createMetrics();
+  const ha = config.ha === undefined ? undefined : haParts(config.ha.etcd, logger);
+  // with ha, this process acts only while it holds both: its state file's lease and the etcd leadership
+  const gate: ActGate = ha === undefined ? lease : { mayAct: () => lease.mayAct() && ha.leadership.mayAct() };
+  const leaderView = (): LeaderView => (ha === undefined ? lease.view() : ha.leadership.view());
+  if (ha === undefined) metrics.leaderChanges.inc();
   const client = new SaltClient({
     url: config.salt.url,
     username: config.salt.username,
@@ -148,7 +158,8 @@ export async function startService(config: Config, opts: StartOptions = {}): Pro
     reconcileIntervalMs: config.engine.reconcileIntervalMs,
     evaluateIntervalMs: config.engine.evaluateIntervalMs,
     startConfirmWindowMs: config.engine.startConfirmWindowMs,
-    gate: lease,
+    gate,
+    ...(ha === undefined ? {} : { replica: ha.shared }),
     onStoreLost: (err) => onLost(err),
   });
   const app = buildApp({
@@ -160,6 +171,7 @@ export async function startService(config: Config, opts: StartOptions = {}): Pro
     },
     logger,
     ...(opts.notice === undefined ? {} : { notice: opts.notice }),
+    leader: leaderView,
     registerWebhook: (instance) => alertmanagerWebhook(instance, {
       config,
       onSignal: (signal) => engine.alertSignal(signal),
@@ -173,6 +185,7 @@ export async function startService(config: Config, opts: StartOptions = {}): Pro
   const mirror = setInterval(() => {
     const stats = events.stats;
     metrics.eventStreamConnected.set(events.connected ? 1 : 0);
+    metrics.leader.set(engine.leading() ? 1 : 0);
     metrics.streamReconnects.inc(Math.max(0, stats.reconnects - seen.reconnects));
     metrics.eventsMalformed.inc(Math.max(0, stats.malformed - seen.malformed));
     if (stats.heartbeatRttMs !== undefined) metrics.heartbeatRtt.observe(stats.heartbeatRttMs / 1000);
@@ -196,6 +209,8 @@ export async function startService(config: Config, opts: StartOptions = {}): Pro
   logger.info({ url, pools: config.pools.length, transport: config.salt.transport }, 'salt-autoscaler listening');
   // the engine starts after the HTTP server so /healthz answers while the first reconcile runs
   await engine.start();
+  const campaignAbort = new AbortController();
+  const campaign = ha === undefined ? Promise.resolve() : campaignLoop(ha.leadership, engine, metrics, logger, campaignAbort.signal);
   let stopped = false;
   return {
     engine,
@@ -207,11 +222,75 @@ export async function startService(config: Config, opts: StartOptions = {}): Pro
       if (stopped) return;
       stopped = true;
       clearInterval(mirror);
+      campaignAbort.abort();
       await app.close();
       await engine.stop();
+      await campaign;
+      if (ha !== undefined) {
+        await ha.leadership.release(); // a clean stop hands over at once
+        await ha.client.close();
+      }
       await client.close();
       lease.release();
       store.close();
     },
   };
+}
+
+/** HaParts are the etcd adapters of `ha.etcd`: one client, the leadership on it, the shared state fenced by it. */
+interface HaParts {
+  readonly client: EtcdClient;
+  readonly leadership: EtcdLeadership;
+  readonly shared: EtcdSharedState;
+}
+
+function haParts(etcd: NonNullable<Config['ha']>['etcd'], logger: Logger): HaParts {
+  const log = logger.child({ component: 'etcd' });
+  const client = new EtcdClient({
+    endpoints: etcd.endpoints, tls: etcd.tls, username: etcd.username, password: etcd.password, timeoutMs: etcd.timeoutMs, logger: log,
+  });
+  const leadership = new EtcdLeadership({ client, prefix: etcd.prefix, ttlMs: etcd.leaseTtlMs, logger: log });
+  const shared = new EtcdSharedState({ client, leadership, prefix: etcd.prefix });
+  return { client, leadership, shared };
+}
+
+/**
+ * campaignLoop runs for the life of an HA service: campaign; when won, take the old leader's state over and lead;
+ * when lost, follow and campaign again. A takeover that fails (etcd gone mid-way) gives the leadership up, so another
+ * process can take it, and campaigns again.
+ */
+async function campaignLoop(leadership: EtcdLeadership, engine: Engine, metrics: Metrics, logger: Logger, signal: AbortSignal): Promise<void> {
+  const log = logger.child({ component: 'ha' });
+  let lostTerm: (() => void) | undefined;
+  leadership.onLost((why) => {
+    engine.stepDown();
+    metrics.leaderLost.inc();
+    log.warn({ why }, 'leadership lost: this process follows (no intents, no calls) and campaigns again');
+    lostTerm?.();
+  });
+  while (!signal.aborted) {
+    let won: boolean;
+    try {
+      won = await leadership.acquire(signal);
+    } catch (err) {
+      log.error({ err }, 'etcd campaign failed: retrying');
+      await new Promise((resolve) => { setTimeout(resolve, 1_000).unref(); });
+      continue;
+    }
+    if (!won) return;
+    const lost = new Promise<void>((resolve) => { lostTerm = resolve; });
+    leadership.keep();
+    const began = performance.now();
+    try {
+      await engine.takeOver();
+    } catch (err) {
+      log.error({ err }, 'takeover failed: leadership given up');
+      await leadership.release();
+      continue;
+    }
+    metrics.takeoverSeconds.observe((performance.now() - began) / 1000);
+    metrics.leaderChanges.inc();
+    log.info({ self: leadership.self, takeoverMs: Math.round(performance.now() - began) }, 'this process leads');
+    await Promise.race([lost, new Promise<void>((resolve) => { signal.addEventListener('abort', () => { resolve(); }, { once: true }); })]);
+  }
 }

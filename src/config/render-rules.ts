@@ -107,6 +107,26 @@ export function selfRules(): Rule[] {
       },
     },
     {
+      alert: 'SaltAutoscalerNoLeader',
+      expr: 'max(salt_autoscaler_leader) < 1',
+      for: '2m',
+      labels: crit,
+      annotations: {
+        summary: 'no salt-autoscaler process leads: nothing is scaled',
+        description: 'Every process follows or waits (etcd unreachable or without quorum, or each process fenced out). See GET /api/leader on each process and the etcd health.',
+      },
+    },
+    {
+      alert: 'SaltAutoscalerLeaderFlapping',
+      expr: 'sum(increase(salt_autoscaler_leader_changes_total[1h])) > 4',
+      for: '0s',
+      labels: warn,
+      annotations: {
+        summary: 'salt-autoscaler leadership changed {{ $value }} times in 1h',
+        description: 'Leaders keep losing their lease (a slow or overloaded etcd, a leaseTtl too short for the network, processes that stall). Each takeover waits out start confirm windows; see the ha log lines and salt_autoscaler_takeover_seconds.',
+      },
+    },
+    {
       alert: 'SaltAutoscalerPoolAtMax',
       expr: `(sum by (pool) (salt_autoscaler_pool_instances{state=~"${IN_FLIGHT_OR_READY}"}) >= on (pool) max by (pool) (salt_autoscaler_pool_max)) > 0`,
       for: '30m',

@@ -116,6 +116,8 @@ export interface EngineContext {
   /** storeProblem: why the store cannot carry the intent log now (undefined when it can). */
   storeProblem(): string | undefined;
   stopped(): boolean;
+  /** takingOver: a takeover is resolving the old leader's state: reconciles may act, evaluations wait. */
+  takingOver(): boolean;
   /** following: another process leads (the gate says no, the store is fine): look, never act, leave crash leftovers to the leader. */
   following(): boolean;
   reconciled(): boolean;

@@ -55,11 +55,18 @@ export class Engine implements EngineApi {
   readonly #wakers = new Set<() => void>();
   #started = false;
   #stopped = false;
+  /**
+   * #term: with a replica, whether this process took over in the current leadership term: `none` until takeOver()
+   * (and again after stepDown()), `taking-over` while it resolves the old leader's state, then `leading`. Without a
+   * replica the gate alone decides (`leading`).
+   */
+  #term: 'none' | 'taking-over' | 'leading';
 
   constructor(opts: EngineOptions) {
     this.#opts = opts;
     this.#log = opts.logger.child({ component: 'engine' });
     this.#clock = withTimers(opts.clock);
+    this.#term = opts.replica === undefined ? 'leading' : 'none';
     this.#storeWatch = new StoreWatch({
       store: opts.store, clock: opts.clock, logger: this.#log.child({ component: 'store-watch' }),
       ...(opts.storeCheckIntervalMs === undefined ? {} : { checkIntervalMs: opts.storeCheckIntervalMs }),
@@ -88,6 +95,7 @@ export class Engine implements EngineApi {
       storeProblem: () => this.#storeWatch.problem()?.message,
       stopped: () => this.#stopped,
       following: () => this.#following(),
+      takingOver: () => this.#term === 'taking-over',
       reconciled: () => this.#reconciler.succeeded,
       // the roles are set right below; nothing calls through the context before the constructor returns
       evaluator: undefined as unknown as Evaluator,
@@ -138,6 +146,28 @@ export class Engine implements EngineApi {
    * after a crash does (one need ends in one start), and the old leader's drains are finished.
    */
   async takeOver(): Promise<void> {
+    this.#term = 'taking-over';
+    try {
+      await this.#takeOver();
+      this.#term = 'leading';
+    } catch (err) {
+      this.#term = 'none';
+      throw err;
+    }
+    for (const name of this.#pools.keys()) this.evaluateSoon(name);
+  }
+
+  /** leading: this process evaluates and acts now (it leads, took over, and its store can carry the intent log). */
+  leading(): boolean {
+    return this.#term === 'leading' && this.#mayAct();
+  }
+
+  /** stepDown: the leadership of this term is gone; until the next takeOver() this process follows. */
+  stepDown(): void {
+    if (this.#opts.replica !== undefined) this.#term = 'none';
+  }
+
+  async #takeOver(): Promise<void> {
     const pools = await this.#intents.importShared();
     for (const [name, value] of pools) {
       const rt = this.#pools.get(name);
@@ -165,7 +195,6 @@ export class Engine implements EngineApi {
     this.#executor.countIntents();
     await this.reconcile('takeover');
     this.#resumeDrains();
-    for (const name of this.#pools.keys()) this.evaluateSoon(name);
   }
 
   /** resumeDrains finishes the drains a crash or another leader left (idle check, then stop or undrain). */
@@ -332,12 +361,12 @@ export class Engine implements EngineApi {
 
   /** following: another process leads (the gate says no while the store is fine). */
   #following(): boolean {
-    return this.#opts.gate !== undefined && !this.#opts.gate.mayAct() && this.#storeWatch.mayAct();
+    return (this.#term === 'none' || (this.#opts.gate !== undefined && !this.#opts.gate.mayAct())) && this.#storeWatch.mayAct();
   }
 
   /** mayAct: this process leads (holds the store lease) and the store can carry the intent log (writable, its file still the one open). */
   #mayAct(): boolean {
-    return (this.#opts.gate?.mayAct() ?? true) && this.#storeWatch.mayAct();
+    return this.#term !== 'none' && (this.#opts.gate?.mayAct() ?? true) && this.#storeWatch.mayAct();
   }
 
   /** notActing is the error of an action #mayAct() stopped: the store's problem, else the lease. */

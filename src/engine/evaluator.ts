@@ -74,7 +74,7 @@ export class Evaluator implements EvaluatorRole {
   async evaluate(rt: PoolRuntime, forced?: Decision): Promise<Decision | undefined> {
     const ctx = this.#ctx;
     const spec = rt.managed.spec;
-    if (!ctx.mayAct()) return this.#notDeciding(spec.name);
+    if (!ctx.mayAct() || ctx.takingOver()) return this.#notDeciding(spec.name);
     if (ctx.opts.workloadSource) {
       try {
         const w = await ctx.opts.workloadSource(spec.name);
@@ -120,6 +120,7 @@ export class Evaluator implements EvaluatorRole {
 
   /** notDeciding is the hold of a process that may not act (not the leader, or a store that cannot carry the intent log). */
   #notDeciding(pool: string): Decision {
+    if (this.#ctx.takingOver()) return { kind: 'hold', reason: 'taking over from the old leader: its intents are resolved first' };
     if (this.#ctx.following()) {
       this.#ctx.log.debug({ pool }, 'evaluation skipped: another process leads');
       return { kind: 'hold', reason: 'another process leads (this one follows): nothing is decided here' };

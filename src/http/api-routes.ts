@@ -7,7 +7,7 @@
  */
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { z } from 'zod';
-import type { EngineApi } from '../engine/ports.ts';
+import type { EngineApi, LeaderView } from '../engine/ports.ts';
 import { decisionFields, decisionJson, instanceDetailJson, instanceJson, newestFirst, poolJson, seriesJson } from './api-shapes.ts';
 import { checkBearer } from './bearer-auth.ts';
 import { HttpError } from './http-error.ts';
@@ -26,6 +26,8 @@ export const MAX_SCALE_DELTA = 1000;
 export interface ApiRoutesOptions {
   readonly engine: EngineApi;
   readonly apiToken?: string | undefined;
+  /** leader: who leads (the leadership's view); without it this process is the only one and leads. */
+  readonly leader?: (() => LeaderView) | undefined;
 }
 
 const intString = z.string().regex(/^\d+$/, 'a whole number');
@@ -95,6 +97,18 @@ export function registerApiRoutes(app: FastifyInstance, opts: ApiRoutesOptions):
   const { engine } = opts;
 
   app.get('/api/pools', async () => engine.pools().map(poolJson));
+
+  app.get('/api/leader', async () => {
+    const view = opts.leader?.();
+    if (view === undefined) return { leader: null, self: null, isLeader: true, since: null, leaseRemainingMs: null };
+    return {
+      leader: view.leader ?? null,
+      self: view.self,
+      isLeader: view.isLeader,
+      since: view.sinceMs === undefined ? null : new Date(view.sinceMs).toISOString(),
+      leaseRemainingMs: view.leaseRemainingMs ?? null,
+    };
+  });
 
   app.get('/api/instances', async () => engine.instances().map(instanceJson));
 

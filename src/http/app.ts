@@ -12,7 +12,7 @@
  */
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyError, type FastifyInstance } from 'fastify';
 import { ZodError } from 'zod';
-import type { EngineApi } from '../engine/ports.ts';
+import type { EngineApi, LeaderView } from '../engine/ports.ts';
 import { AutoscalerError } from '../errors.ts';
 import { redactUrl, type Logger } from '../log.ts';
 import { syncPoolGauges, type Metrics } from '../prometheus/metrics.ts';
@@ -45,6 +45,8 @@ export interface AppOptions {
   readonly now?: () => number;
   /** notice: a line the status page shows above everything (the demo says its settings are scaled down). */
   readonly notice?: string;
+  /** leader: who leads, for `GET /api/leader` (the leadership's view). */
+  readonly leader?: () => LeaderView;
 }
 
 /** QUIET_GET_PATHS are polled (scrapes, probes, the status page): their 2xx lines log at debug, not info. */
@@ -112,7 +114,7 @@ export function buildApp(opts: AppOptions): FastifyInstance {
     return reply.type(opts.metrics.registry.contentType).send(text);
   });
 
-  registerApiRoutes(app, { engine: opts.engine, apiToken: opts.config.apiToken });
+  registerApiRoutes(app, { engine: opts.engine, apiToken: opts.config.apiToken, leader: opts.leader });
   registerStatusPage(app, { engine: opts.engine, now, ...(opts.notice === undefined ? {} : { notice: opts.notice }) });
 
   const registerWebhook = opts.registerWebhook;

@@ -46,6 +46,14 @@ export interface Metrics {
   readonly storeWritable: Gauge;
   /** storeFaults: store faults found, by `fault` (write, replaced, corrupt). */
   readonly storeFaults: Counter<'fault'>;
+  /** leader: 1 while this process leads (acts), 0 while it follows or waits. */
+  readonly leader: Gauge;
+  /** leaderChanges: times this process became the leader (a takeover, or the first election). */
+  readonly leaderChanges: Counter;
+  /** leaderLost: times this process lost the leadership it held. */
+  readonly leaderLost: Counter;
+  /** takeoverSeconds: from winning the election to the end of the takeover reconcile (the new leader may act). */
+  readonly takeoverSeconds: Histogram;
 }
 
 /** createMetrics builds a fresh registry with all our metrics and the default process metrics. */
@@ -169,6 +177,27 @@ export function createMetrics(opts: { readonly defaultMetrics?: boolean } = {}):
       name: `${METRIC_PREFIX}store_faults_total`,
       help: 'State store faults found, by fault (write: a store call failed, replaced: the file was deleted or replaced, corrupt: quick_check failed)',
       labelNames: ['fault'] as const,
+      registers,
+    }),
+    leader: new Gauge({
+      name: `${METRIC_PREFIX}leader`,
+      help: '1 while this process leads (evaluates and acts), 0 while it follows or waits for the lease',
+      registers,
+    }),
+    leaderChanges: new Counter({
+      name: `${METRIC_PREFIX}leader_changes_total`,
+      help: 'Times this process became the leader (the first election or a takeover)',
+      registers,
+    }),
+    leaderLost: new Counter({
+      name: `${METRIC_PREFIX}leader_lost_total`,
+      help: 'Times this process lost the leadership it held (lease expired, deposed, or fenced out)',
+      registers,
+    }),
+    takeoverSeconds: new Histogram({
+      name: `${METRIC_PREFIX}takeover_seconds`,
+      help: 'From winning the election to the end of the takeover reconcile (the old leader\'s intents resolved)',
+      buckets: [0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
       registers,
     }),
   };

@@ -340,6 +340,7 @@ export async function startWorld(opts: WorldOptions = {}): Promise<World> {
     ...opts.engine,
   });
   await engine.start();
+  if (opts.shared !== undefined && opts.shared.store.leader === opts.shared.name) await engine.takeOver(); // the elected one takes over
   await settle();
   return {
     clock, events, salt, store, engine, pool,

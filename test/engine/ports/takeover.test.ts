@@ -6,6 +6,23 @@
 import t from 'tap';
 import { SharedStore, startWorld, states } from '../../support/engine-ports.ts';
 
+t.test('an elected process that has not taken over yet decides nothing', async (t) => {
+  const shared = new SharedStore();
+  const a = await startWorld({ shared: { store: shared, name: 'a' } });
+  shared.leader = 'a'; // elected, but takeOver() has not run: the old leader's intents are not resolved yet
+  a.signal(20);
+  await a.clock.advance(60_000);
+  t.equal(a.salt.count('start'), 0, 'nothing before the takeover');
+  await a.engine.takeOver();
+  await a.clock.advance(1_000);
+  t.equal(a.salt.count('start'), 3, 'acts once it took over');
+  a.engine.stepDown();
+  a.signal(32);
+  await a.clock.advance(60_000);
+  t.equal(a.salt.count('start'), 3, 'nothing after stepping down, even while the gate still says yes');
+  await a.engine.stop();
+});
+
 t.test('a follower keeps a warm view, sends nothing and writes nothing to the shared state', async (t) => {
   const shared = new SharedStore();
   shared.leader = 'a';
@@ -70,6 +87,7 @@ t.test('a takeover after the old leader\'s call never reached Salt starts the ne
 t.test('a deposed leader that still believes it leads is refused by the fence and sends nothing', async (t) => {
   const shared = new SharedStore();
   let believes = true;
+  shared.leader = 'a';
   const a = await startWorld({ shared: { store: shared, name: 'a' }, engine: { gate: { mayAct: () => believes } } });
   shared.leader = 'b'; // another process won while this one was frozen; its own clock has not noticed yet
   a.signal(20);

@@ -115,3 +115,15 @@ t.test('an unknown route answers 404 as JSON', async (t) => {
   t.equal(res.statusCode, 404);
   t.same(res.json(), { error: 'no route GET /api/nothing', code: 'ASC_ERR_HTTP_NOT_FOUND' });
 });
+
+t.test('GET /api/leader says who leads, as the leadership sees it, with since as ISO 8601', async (t) => {
+  const view = { leader: 'host-b@4026531836:812:9f3a', self: 'host-a@4026531836:700:1c2d', isLeader: false, sinceMs: T0 };
+  const { app } = buildTestApp({ leader: () => view });
+  t.teardown(() => app.close());
+  const res = await app.inject({ method: 'GET', url: '/api/leader' });
+  t.equal(res.statusCode, 200);
+  t.same(res.json(), { leader: 'host-b@4026531836:812:9f3a', self: 'host-a@4026531836:700:1c2d', isLeader: false, since: '2026-11-28T07:00:00.000Z', leaseRemainingMs: null });
+  const alone = buildTestApp();
+  t.teardown(() => alone.app.close());
+  t.same((await alone.app.inject({ method: 'GET', url: '/api/leader' })).json(), { leader: null, self: null, isLeader: true, since: null, leaseRemainingMs: null }, 'without a leadership the one process leads');
+});

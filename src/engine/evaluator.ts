@@ -123,7 +123,7 @@ export class Evaluator implements EvaluatorRole {
     if (this.#ctx.takingOver()) return { kind: 'hold', reason: 'taking over from the old leader: its intents are resolved first' };
     if (this.#ctx.following()) {
       this.#ctx.log.debug({ pool }, 'evaluation skipped: another process leads');
-      return { kind: 'hold', reason: 'another process leads (this one follows): nothing is decided here' };
+      return { kind: 'hold', reason: 'another process leads (this one holds neither the store lease nor, with ha, the etcd leadership): nothing is decided here' };
     }
     const store = this.#ctx.storeProblem();
     this.#ctx.log.warn({ pool, ...(store === undefined ? {} : { store }) }, store === undefined

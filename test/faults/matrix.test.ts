@@ -159,6 +159,25 @@ const scenarios: ScenarioSpec[] = [
     },
   },
   {
+    // issue 12 break 4: one stale cloud event contradicting a ready, busy instance must be confirmed with Salt first
+    name: 'stale cloud stopped / destroyed events for ready busy instances',
+    needs: 0,
+    running: [1, 2],
+    busy: [1, 2],
+    async run(ctx) {
+      await ctx.setWorkload(2);
+      await ctx.waitService(2);
+      const [first, second] = ctx.ids;
+      if (first === undefined || second === undefined) throw new Error('the scenario needs two instances');
+      ctx.emu.fire(`salt/cloud/${first}/stopped`, { name: first, event: 'stopped instance' });
+      ctx.emu.fire(`salt/cloud/${second}/destroyed`, { name: second, event: 'destroyed instance' });
+      // (no fake `stopping`: the busy invariant counts `salt/cloud/<id>/stopping` events; test/engine/salt-truth covers it)
+      await new Promise((resolve) => { setTimeout(resolve, 3_000); }); // the confirming reconcile runs within 250 ms
+      await ctx.waitService(2);
+      await ctx.waitWorld(2);
+    },
+  },
+  {
     name: 'reordered salt events',
     needs: 2,
     busy: [1],

@@ -16,16 +16,29 @@ import { secretsEqual } from '../secret.ts';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
 import type { AlertSignal } from '../core/types.ts';
-import type { Config } from '../config/schema.ts';
-import { AlertBook, groupKeyDigest } from './alert-book.ts';
+import { AlertBook, groupKeyDigest, type AlertContract, type AlertPool } from './alert-book.ts';
 import { jsonContainersOver, MAX_ALERTS_PER_NOTIFICATION, MAX_JSON_CONTAINERS, parseWebhookPayload } from './webhook-schema.ts';
 
 /** WEBHOOK_PATH is the contract path of the receiver. */
 export const WEBHOOK_PATH = '/alertmanager/webhook';
 
+/** WebhookAuth is who may post: a bearer token and/or basic auth (neither = anyone; secrets, never logged). */
+export interface WebhookAuth {
+  readonly webhookToken?: string | undefined;
+  readonly webhookBasicAuth?: { readonly username: string; readonly password: string } | undefined;
+}
+
+/** WebhookConfig is the part of the service config the receiver reads; main.ts maps it from `http`, `alerts`, `pools`. */
+export interface WebhookConfig {
+  /** http: the credentials, and bodyLimitBytes, the largest notification accepted. */
+  readonly http: WebhookAuth & { readonly bodyLimitBytes: number };
+  readonly alerts: AlertContract;
+  readonly pools: readonly AlertPool[];
+}
+
 /** WebhookOptions configures alertmanagerWebhook. */
 export interface WebhookOptions {
-  readonly config: Pick<Config, 'http' | 'alerts' | 'pools'>;
+  readonly config: WebhookConfig;
   /** onSignal receives the pool's current signal after each notification that touched the pool. */
   readonly onSignal: (signal: AlertSignal) => void;
   readonly now: () => number;
@@ -39,7 +52,7 @@ export interface WebhookOptions {
 /** safeEqual compares two secrets in constant time (src/secret.ts). */
 export const safeEqual = secretsEqual;
 
-function authorized(header: string | undefined, http: Config['http']): boolean {
+function authorized(header: string | undefined, http: WebhookAuth): boolean {
   const { webhookToken, webhookBasicAuth } = http;
   if (webhookToken === undefined && webhookBasicAuth === undefined) return true;
   if (header === undefined) return false;

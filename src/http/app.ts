@@ -102,6 +102,7 @@ export function buildApp(opts: AppOptions): FastifyInstance {
     const status = errorStatus(err);
     const message = err instanceof Error ? err.message : String(err);
     if (status >= 500) request.log.error({ err, method: request.method, url: redactUrl(request.url) }, 'request failed');
+    // reply.headers() returns the reply itself (a thenable), not work to wait for
     if (err instanceof HttpError) void reply.headers(err.headers);
     const code = err instanceof AutoscalerError
       ? err.code
@@ -135,6 +136,7 @@ export function buildApp(opts: AppOptions): FastifyInstance {
 
   const registerWebhook = opts.registerWebhook;
   if (registerWebhook !== undefined) {
+    // avvio queues the plugin: it loads at ready() / listen() / inject(), and a failure to load rejects those
     void app.register(async (child) => {
       await registerWebhook(child);
     });

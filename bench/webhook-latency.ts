@@ -36,7 +36,7 @@ import type { CloudInstance, IdleResult, ReadyGrain, SaltActions, StateStore } f
 import { buildApp } from '../src/http/app.ts';
 import { createLogger } from '../src/log.ts';
 import { managedPool, metricsObserver } from '../src/main.ts';
-import { createMetrics } from '../src/prometheus/metrics.ts';
+import { createMetrics, exposition } from '../src/prometheus/metrics.ts';
 import { openStore } from '../src/store/sqlite-store.ts';
 import { DEFAULT_FLEET, FLEET_PROVIDER, fleetConfig, fleetInstanceIds, fleetPools, scaleUpPayload, type FleetShape } from './fleet.ts';
 import { latencyStats, round3, type LatencyStats } from './latency-stats.ts';
@@ -190,7 +190,7 @@ export async function benchWebhookLatency(opts: WebhookLatencyOptions = {}): Pro
   });
   const app = buildApp({
     engine,
-    metrics,
+    metrics: exposition(metrics),
     config: { bodyLimit: config.http.bodyLimitBytes },
     logger,
     registerWebhook: (instance) => alertmanagerWebhook(instance, {

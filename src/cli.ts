@@ -98,7 +98,7 @@ async function run(command: string, parsed: ParsedCommandLine, rest: readonly st
       return await runOpsCommand(command, rest, config, process.stdout, process.stderr);
     }
     case 'simulate': {
-      const { runSimulateCommand } = await import('./sim/command.ts');
+      const { runSimulateCommand } = await import('./simulate-command.ts');
       return await runSimulateCommand(rest, process.stdout);
     }
     case 'demo': {

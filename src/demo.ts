@@ -248,6 +248,7 @@ export async function runDemo(args: DemoArgs): Promise<number> {
       cycle = thisCycle;
     };
     await feed();
+    // feed logs its own failed posts; the interval does not wait for one feed to end before the next
     timer = setInterval(() => { void feed(); }, 5_000);
     const duration = args.durationS === undefined ? undefined : setTimeout(stopNow, args.durationS * 1000);
     await stopped;

@@ -19,8 +19,8 @@ import type { PoolSpec } from './core/types.ts';
 import { LeaseKeeper } from './store/sqlite-lease.ts';
 import { configWarnings } from './config/warnings.ts';
 import { createLogger } from './log.ts';
-import { createMetrics, observeEventLag, type Metrics } from './prometheus/metrics.ts';
-import { PrometheusSource } from './prometheus/source.ts';
+import { createMetrics, exposition, observeEventLag, type Metrics } from './prometheus/metrics.ts';
+import { PrometheusSource, type PoolQuery } from './prometheus/source.ts';
 import { SaltApiActions } from './salt-api/actions.ts';
 import { SaltClient } from './salt-api/client.ts';
 import { SaltEventStream } from './salt-api/event-stream.ts';
@@ -30,7 +30,7 @@ import { EtcdLeadership } from './etcd/leadership.ts';
 import { EtcdSharedState } from './etcd/shared-state.ts';
 import { AutoscalerError } from './errors.ts';
 import { buildApp } from './http/app.ts';
-import { alertmanagerWebhook } from './alertmanager/webhook.ts';
+import { alertmanagerWebhook, type WebhookConfig } from './alertmanager/webhook.ts';
 
 /** Service is a running salt-autoscaler: its engine, HTTP server and a stop function. */
 export interface Service {
@@ -56,6 +56,12 @@ export function managedPool(pool: PoolConfig): ManagedPool {
     ...(pool.profile === undefined ? {} : { profile: pool.profile }),
     idleCheck: pool.idleCheck,
   };
+}
+
+/** webhookConfig maps the config to what the Alertmanager receiver reads: its credentials, body limit, alert contract and pools. */
+export function webhookConfig(config: Pick<Config, 'http' | 'alerts' | 'pools'>): WebhookConfig {
+  const { webhookToken, webhookBasicAuth, bodyLimitBytes } = config.http;
+  return { http: { webhookToken, webhookBasicAuth, bodyLimitBytes }, alerts: config.alerts, pools: config.pools };
 }
 
 /** metricsObserver turns engine notifications into prom-client metric updates. */
@@ -139,7 +145,8 @@ export async function startService(config: Config, opts: StartOptions = {}): Pro
     logger,
   });
   // a pool reads PromQL only when it has a workloadQuery; the others live on Alertmanager notifications
-  const queried = new Map(config.pools.filter((p) => p.workloadQuery !== undefined).map((p) => [p.name, p]));
+  const queried = new Map<string, PoolQuery>();
+  for (const p of config.pools) if (p.workloadQuery !== undefined) queried.set(p.name, { name: p.name, query: p.workloadQuery });
   const engine = new Engine({
     pools: config.pools.map(managedPool).map((m) => (opts.tunePool === undefined ? m : { ...m, spec: opts.tunePool(m.spec) })),
     cloud: actions,
@@ -164,7 +171,7 @@ export async function startService(config: Config, opts: StartOptions = {}): Pro
   });
   const app = buildApp({
     engine,
-    metrics,
+    metrics: exposition(metrics),
     config: {
       ...(config.http.apiToken === undefined ? {} : { apiToken: config.http.apiToken }),
       bodyLimit: config.http.bodyLimitBytes,
@@ -173,7 +180,7 @@ export async function startService(config: Config, opts: StartOptions = {}): Pro
     ...(opts.notice === undefined ? {} : { notice: opts.notice }),
     leader: leaderView,
     registerWebhook: (instance) => alertmanagerWebhook(instance, {
-      config,
+      config: webhookConfig(config),
       onSignal: (signal) => engine.alertSignal(signal),
       now: () => clock.now(),
       logger,

@@ -23,8 +23,29 @@
  */
 import { createHash } from 'node:crypto';
 import type { AlertSignal } from '../core/types.ts';
-import type { Config, PoolConfig } from '../config/schema.ts';
 import type { WebhookAlert, WebhookPayload } from './webhook-schema.ts';
+
+/** AlertContract names what the book reads from an alert (config `alerts:`; main.ts passes it). */
+export interface AlertContract {
+  /** scaleUpAlert, scaleDownAlert: the alertnames asking a pool to scale up / down. */
+  readonly scaleUpAlert: string;
+  readonly scaleDownAlert: string;
+  /** envLabel, instanceTypeLabel: the labels naming a pool by its env and instance type. */
+  readonly envLabel: string;
+  readonly instanceTypeLabel: string;
+  /** poolLabel: the label naming a pool directly (wins over env + instance type). */
+  readonly poolLabel: string;
+  /** workloadAnnotation: the annotation (or label) carrying the workload value. */
+  readonly workloadAnnotation: string;
+}
+
+/** AlertPool is what the book knows of a pool: how alerts find it, and how long a signal without endsAt lives. */
+export interface AlertPool {
+  readonly name: string;
+  readonly env: string;
+  readonly instanceType: string;
+  readonly signalMaxAgeMs: number;
+}
 
 interface Entry {
   readonly direction: 'up' | 'down';
@@ -102,8 +123,8 @@ export function parseWorkload(text: string | undefined): number | undefined {
 
 /** AlertBook holds the current scale alerts per pool and turns them into AlertSignals. */
 export class AlertBook {
-  readonly #alerts: Config['alerts'];
-  readonly #pools: ReadonlyMap<string, PoolConfig>;
+  readonly #alerts: AlertContract;
+  readonly #pools: ReadonlyMap<string, AlertPool>;
   readonly #byLabels: ReadonlyMap<string, string>;
   readonly #entries = new Map<string, Map<string, Entry>>();
   /** groupPools: per group hash, how many entries each pool holds of that group — a notification visits only those. */
@@ -112,7 +133,7 @@ export class AlertBook {
   #count = 0;
   #sweptMs: number | undefined;
 
-  constructor(alerts: Config['alerts'], pools: readonly PoolConfig[]) {
+  constructor(alerts: AlertContract, pools: readonly AlertPool[]) {
     this.#alerts = alerts;
     this.#pools = new Map(pools.map((p) => [p.name, p]));
     const byLabels = new Map<string, string>();
@@ -282,7 +303,7 @@ export class AlertBook {
     return spec !== undefined && this.#live(entry, spec, nowMs);
   }
 
-  #live(entry: Entry, pool: PoolConfig, nowMs: number): boolean {
+  #live(entry: Entry, pool: AlertPool, nowMs: number): boolean {
     if (!entry.firing) return false;
     if (entry.endsAtMs !== undefined && entry.endsAtMs > entry.startsAtMs) return nowMs < entry.endsAtMs;
     return nowMs - entry.seenMs <= pool.signalMaxAgeMs;

@@ -16,16 +16,29 @@ import { secretsEqual } from '../secret.ts';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
 import type { AlertSignal } from '../core/types.ts';
-import type { Config } from '../config/schema.ts';
-import { AlertBook, groupKeyDigest } from './alert-book.ts';
+import { AlertBook, groupKeyDigest, type AlertContract, type AlertPool } from './alert-book.ts';
 import { jsonContainersOver, MAX_ALERTS_PER_NOTIFICATION, MAX_JSON_CONTAINERS, parseWebhookPayload } from './webhook-schema.ts';
 
 /** WEBHOOK_PATH is the contract path of the receiver. */
 export const WEBHOOK_PATH = '/alertmanager/webhook';
 
+/** WebhookAuth is who may post: a bearer token and/or basic auth (neither = anyone; secrets, never logged). */
+export interface WebhookAuth {
+  readonly webhookToken?: string | undefined;
+  readonly webhookBasicAuth?: { readonly username: string; readonly password: string } | undefined;
+}
+
+/** WebhookConfig is the part of the service config the receiver reads; main.ts maps it from `http`, `alerts`, `pools`. */
+export interface WebhookConfig {
+  /** http: the credentials, and bodyLimitBytes, the largest notification accepted. */
+  readonly http: WebhookAuth & { readonly bodyLimitBytes: number };
+  readonly alerts: AlertContract;
+  readonly pools: readonly AlertPool[];
+}
+
 /** WebhookOptions configures alertmanagerWebhook. */
 export interface WebhookOptions {
-  readonly config: Pick<Config, 'http' | 'alerts' | 'pools'>;
+  readonly config: WebhookConfig;
   /** onSignal receives the pool's current signal after each notification that touched the pool. */
   readonly onSignal: (signal: AlertSignal) => void;
   readonly now: () => number;
@@ -39,7 +52,7 @@ export interface WebhookOptions {
 /** safeEqual compares two secrets in constant time (src/secret.ts). */
 export const safeEqual = secretsEqual;
 
-function authorized(header: string | undefined, http: Config['http']): boolean {
+function authorized(header: string | undefined, http: WebhookAuth): boolean {
   const { webhookToken, webhookBasicAuth } = http;
   if (webhookToken === undefined && webhookBasicAuth === undefined) return true;
   if (header === undefined) return false;
@@ -65,19 +78,17 @@ interface HttpishError {
   readonly message: string;
 }
 
+/** FASTIFY_REJECTIONS: the answer to each fastify body-parsing error code (any other code is not one of these). */
+const FASTIFY_REJECTIONS: ReadonlyMap<string | undefined, { readonly status: number; readonly reason: string }> = new Map([
+  ['FST_ERR_CTP_BODY_TOO_LARGE', { status: 413, reason: 'body too large' }],
+  ['FST_ERR_CTP_INVALID_MEDIA_TYPE', { status: 415, reason: 'content type must be application/json' }],
+  ['FST_ERR_CTP_EMPTY_JSON_BODY', { status: 400, reason: 'empty body' }],
+  ['FST_ERR_CTP_INVALID_CONTENT_LENGTH', { status: 400, reason: 'content-length does not match the body' }],
+]);
+
 function reasonFor(err: HttpishError): { status: number; reason: string } {
-  switch (err.code) {
-    case 'FST_ERR_CTP_BODY_TOO_LARGE':
-      return { status: 413, reason: 'body too large' };
-    case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
-      return { status: 415, reason: 'content type must be application/json' };
-    case 'FST_ERR_CTP_EMPTY_JSON_BODY':
-      return { status: 400, reason: 'empty body' };
-    case 'FST_ERR_CTP_INVALID_CONTENT_LENGTH':
-      return { status: 400, reason: 'content-length does not match the body' };
-    default:
-      break;
-  }
+  const known = FASTIFY_REJECTIONS.get(err.code);
+  if (known !== undefined) return { ...known };
   if (err.statusCode !== undefined && err.statusCode >= 400 && err.statusCode < 500) {
     return { status: err.statusCode, reason: err.message.slice(0, 200) };
   }

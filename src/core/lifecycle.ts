@@ -427,20 +427,14 @@ function stepEvent(instance: Instance, event: SaltEvent, ctx: StepContext): Step
  * is ignored the second time (inputs are idempotent), and time never runs backwards in `sinceMs`.
  */
 export function step(instance: Instance, input: LifecycleInput, ctx: StepContext): StepResult {
-  switch (input.kind) {
-    case 'start-issued':
-    case 'create-issued':
-    case 'drain-issued':
-    case 'undrain':
-    case 'stop-issued':
-    case 'destroy-issued':
-    case 'action-failed':
-      return stepAction(instance, input, ctx);
-    case 'tick':
-      return stepTick(instance, ctx);
-    case 'observed':
-      return stepObserved(instance, input, ctx);
-    default:
-      return stepEvent(instance, input, ctx);
-  }
+  if (input.kind === 'tick') return stepTick(instance, ctx);
+  if (input.kind === 'observed') return stepObserved(instance, input, ctx);
+  return isAction(input) ? stepAction(instance, input, ctx) : stepEvent(instance, input, ctx);
+}
+
+const ACTION_KINDS: ReadonlySet<string> = new Set<LifecycleAction['kind']>(['start-issued', 'create-issued', 'drain-issued', 'undrain', 'stop-issued', 'destroy-issued', 'action-failed']);
+
+/** isAction tells the engine's own actions from Salt events (both are lifecycle inputs). */
+function isAction(input: LifecycleAction | SaltEvent): input is LifecycleAction {
+  return ACTION_KINDS.has(input.kind);
 }

@@ -259,6 +259,7 @@ async function runRunner(deps: MasterDeps, low: Lowstate, fun: string, user: str
       return { kind: 'error', message };
     }
   };
+  // execute never rejects: a failing runner becomes its ret event and an error LowResult
   if (async) {
     void execute();
     return { kind: 'ok', value: { tag: `salt/run/${jid}`, jid } };
@@ -267,7 +268,7 @@ async function runRunner(deps: MasterDeps, low: Lowstate, fun: string, user: str
   // goes on when it runs out, and salt-api answers 504 (real_15)
   const waitS = typeof low['timeout'] === 'number' ? low['timeout'] : REST_TIMEOUT_S;
   if (runS > waitS) {
-    void execute();
+    void execute(); // goes on past salt-api's wait, like the real runner
     await timers.sleep(waitS * saltSecondMs);
     return { kind: 'timeout' };
   }

@@ -30,7 +30,10 @@ const emulator = await startEmulator(opts);
 process.stdout.write(`${JSON.stringify({ url: emulator.url })}\n`);
 
 const stop = (): void => {
-  void emulator.close().then(() => process.exit(0));
+  emulator.close().then(() => process.exit(0), (err: unknown) => {
+    process.stderr.write(`salt-api emulator: close failed: ${err instanceof Error ? err.message : String(err)}\n`);
+    process.exit(1);
+  });
 };
 process.on('SIGTERM', stop);
 process.on('SIGINT', stop);

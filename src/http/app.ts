@@ -12,10 +12,10 @@
  */
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyError, type FastifyInstance } from 'fastify';
 import { ZodError } from 'zod';
+import type { Instance, PoolView } from '../core/types.ts';
 import type { EngineApi, LeaderView } from '../engine/ports.ts';
 import { AutoscalerError } from '../errors.ts';
 import { redactUrl, type Logger } from '../log.ts';
-import { syncPoolGauges, type Metrics } from '../prometheus/metrics.ts';
 import { registerApiRoutes } from './api-routes.ts';
 import { HttpError } from './http-error.ts';
 import { registerStatusPage } from './status-page.ts';
@@ -33,10 +33,29 @@ export interface HttpConfig {
   readonly bodyLimit: number;
 }
 
+/** ScrapeSnapshot is what one `GET /metrics` reads of the engine: pools, instances, the last workload per pool. */
+export interface ScrapeSnapshot {
+  readonly pools: readonly PoolView[];
+  readonly instances: readonly Instance[];
+  /** workloads: the last known workload per pool (undefined = unknown). */
+  readonly workloads: ReadonlyMap<string, number | undefined>;
+}
+
+/**
+ * MetricsExposition is the page `GET /metrics` serves. The app declares it and main.ts passes the Prometheus
+ * registry's (`exposition()` in src/prometheus/metrics.ts), so http/ does not import the prometheus adapter.
+ */
+export interface MetricsExposition {
+  /** contentType: the exposition format's content type. */
+  readonly contentType: string;
+  /** render refreshes what depends on the engine's views (the per-pool gauges) from `snapshot`, then returns the text. */
+  render(snapshot: ScrapeSnapshot): Promise<string>;
+}
+
 /** AppOptions is everything buildApp needs. */
 export interface AppOptions {
   readonly engine: EngineApi;
-  readonly metrics: Metrics;
+  readonly metrics: MetricsExposition;
   readonly config: HttpConfig;
   readonly logger: Logger;
   /** registerWebhook mounts the Alertmanager webhook route(s) in their own encapsulated context. */
@@ -85,6 +104,7 @@ export function buildApp(opts: AppOptions): FastifyInstance {
     const status = errorStatus(err);
     const message = err instanceof Error ? err.message : String(err);
     if (status >= 500) request.log.error({ err, method: request.method, url: redactUrl(request.url) }, 'request failed');
+    // reply.headers() returns the reply itself (a thenable), not work to wait for
     if (err instanceof HttpError) void reply.headers(err.headers);
     const code = err instanceof AutoscalerError
       ? err.code
@@ -109,9 +129,8 @@ export function buildApp(opts: AppOptions): FastifyInstance {
   app.get('/metrics', async (_request, reply) => {
     const pools = opts.engine.pools();
     const workloads = new Map(pools.map((pool) => [pool.name, opts.engine.series(pool.name).at(-1)?.workload]));
-    syncPoolGauges(opts.metrics, { pools, instances: opts.engine.instances(), workloads });
-    const text = await opts.metrics.registry.metrics();
-    return reply.type(opts.metrics.registry.contentType).send(text);
+    const text = await opts.metrics.render({ pools, instances: opts.engine.instances(), workloads });
+    return reply.type(opts.metrics.contentType).send(text);
   });
 
   registerApiRoutes(app, { engine: opts.engine, apiToken: opts.config.apiToken, leader: opts.leader });
@@ -119,6 +138,7 @@ export function buildApp(opts: AppOptions): FastifyInstance {
 
   const registerWebhook = opts.registerWebhook;
   if (registerWebhook !== undefined) {
+    // avvio queues the plugin: it loads at ready() / listen() / inject(), and a failure to load rejects those
     void app.register(async (child) => {
       await registerWebhook(child);
     });

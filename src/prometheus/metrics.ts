@@ -241,6 +241,20 @@ export function syncPoolGauges(metrics: Metrics, snapshot: PoolSnapshot): void {
   }
 }
 
+/**
+ * exposition is the `/metrics` page over the registry (the http app's MetricsExposition): each scrape first syncs the
+ * per-pool gauges from the engine's snapshot (syncPoolGauges), then renders every metric.
+ */
+export function exposition(metrics: Metrics): { readonly contentType: string; render(snapshot: PoolSnapshot): Promise<string> } {
+  return {
+    contentType: metrics.registry.contentType,
+    render: async (snapshot) => {
+      syncPoolGauges(metrics, snapshot);
+      return metrics.registry.metrics();
+    },
+  };
+}
+
 /** observeEventLag records `nowMs - stampMs` in seconds; a stamp in the future (clock skew) counts as 0. */
 export function observeEventLag(metrics: Metrics, stampMs: number, nowMs: number): void {
   metrics.eventLag.observe(Math.max(0, nowMs - stampMs) / 1000);

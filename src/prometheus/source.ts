@@ -13,7 +13,6 @@ import { request } from 'undici';
 import { z } from 'zod';
 import type { Logger } from 'pino';
 import type { Workload } from '../core/types.ts';
-import { defaultWorkloadQuery, type PoolConfig } from '../config/schema.ts';
 import { AutoscalerError, trimBody } from '../errors.ts';
 
 /** SampleSchema is a Prometheus sample `[<unix seconds>, "<value>"]`. */
@@ -36,6 +35,12 @@ export const QueryResponseSchema = z.discriminatedUnion('status', [
 
 /** FailureReason is why a query gave no workload (the `reason` of the failure count). */
 export type FailureReason = 'http' | 'timeout' | 'network' | 'response' | 'query_error' | 'empty' | 'ambiguous' | 'not_finite';
+
+/** PoolQuery is one pool's PromQL; the composition root resolves it from the config (workloadQuery or the default query). */
+export interface PoolQuery {
+  readonly name: string;
+  readonly query: string;
+}
 
 /** PrometheusSourceOptions configures a PrometheusSource. */
 export interface PrometheusSourceOptions {
@@ -81,12 +86,11 @@ export class PrometheusSource {
 
   /**
    * workload queries a pool's workload; undefined (logged and counted) when the answer is not one finite sample.
-   * Given a pool, its workloadQuery or the default query; given a pool name, `queries[name]` (undefined, not
-   * counted, when the pool has none).
+   * Given a PoolQuery, its query; given a pool name, `queries[name]` (undefined, not counted, when the pool has none).
    */
-  async workload(pool: string | Pick<PoolConfig, 'name' | 'env' | 'instanceType' | 'workloadQuery'>): Promise<Workload | undefined> {
+  async workload(pool: string | PoolQuery): Promise<Workload | undefined> {
     const name = typeof pool === 'string' ? pool : pool.name;
-    const query = typeof pool === 'string' ? this.#opts.queries?.[pool] : pool.workloadQuery ?? defaultWorkloadQuery(pool);
+    const query = typeof pool === 'string' ? this.#opts.queries?.[pool] : pool.query;
     if (query === undefined) return undefined;
     try {
       const workload = await this.#query(query);

@@ -3,6 +3,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseConfig } from '../../src/config/load.ts';
+import { defaultWorkloadQuery } from '../../src/config/schema.ts';
 import { PrometheusSource } from '../../src/prometheus/source.ts';
 import { capturingLogger, waitFor } from '../support/engine-harness.ts';
 import { startQueueExporter } from '../support/e2e-exporter.ts';
@@ -32,7 +33,8 @@ t.test('the PromQL workload source reads a pool\'s workloadQuery from a real Pro
   const prom = config.prometheus;
   if (prom === undefined) throw new Error('prometheus section missing');
   const source = new PrometheusSource({ url: prom.url, timeoutMs: prom.timeoutMs, logger: capturingLogger([]) });
-  const [pool, empty] = config.pools;
+  // what main.ts does: each pool's workloadQuery, or the default query
+  const [pool, empty] = config.pools.map((p) => ({ name: p.name, query: p.workloadQuery ?? defaultWorkloadQuery(p) }));
   if (pool === undefined || empty === undefined) throw new Error('pools missing');
 
   exporter.set(3);

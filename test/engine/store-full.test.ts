@@ -8,7 +8,7 @@ import t, { type Test } from 'tap';
 import BetterSqlite3 from 'better-sqlite3';
 import { buildApp } from '../../src/http/app.ts';
 import { metricsObserver } from '../../src/main.ts';
-import { createMetrics, type Metrics } from '../../src/prometheus/metrics.ts';
+import { createMetrics, exposition, type Metrics } from '../../src/prometheus/metrics.ts';
 import type { CallRecord } from '../../src/emulator/index.ts';
 import type { SqliteStore } from '../../src/store/sqlite-store.ts';
 import { capturingLogger, startHarness, waitFor, type Harness } from '../support/engine-harness.ts';
@@ -36,7 +36,7 @@ function fillStore(store: SqliteStore): number {
 async function withMetrics(t: Test, emulator: Parameters<typeof startHarness>[0]): Promise<{ h: Harness; metrics: Metrics; readyz: () => Promise<{ status: number; body: Record<string, unknown> }> }> {
   const metrics = createMetrics({ defaultMetrics: false });
   const h = await startHarness({ ...emulator, store: { storeCheckIntervalMs: 100, observer: metricsObserver(metrics, { now: () => Date.now() }) } });
-  const app = buildApp({ engine: h.engine, metrics, config: { bodyLimit: 1_048_576 }, logger: capturingLogger([]) });
+  const app = buildApp({ engine: h.engine, metrics: exposition(metrics), config: { bodyLimit: 1_048_576 }, logger: capturingLogger([]) });
   t.teardown(async () => { await app.close(); await h.close(); });
   const readyz = async (): Promise<{ status: number; body: Record<string, unknown> }> => {
     const res = await app.inject({ method: 'GET', url: '/readyz' });

@@ -5,7 +5,7 @@ import { Writable } from 'node:stream';
 import type { FastifyInstance } from 'fastify';
 import { buildApp, type AppOptions } from '../../src/http/app.ts';
 import { createLogger } from '../../src/log.ts';
-import { createMetrics, type Metrics } from '../../src/prometheus/metrics.ts';
+import { createMetrics, exposition, type Metrics } from '../../src/prometheus/metrics.ts';
 import { FakeEngine } from './fake-engine.ts';
 
 /** TestApp is an app, its engine, its metrics and every log line it wrote. */
@@ -32,7 +32,7 @@ export function buildTestApp(overrides: Partial<Omit<AppOptions, 'logger' | 'eng
     now: () => Date.parse('2026-11-28T08:00:00Z'),
     ...overrides,
     engine,
-    metrics,
+    metrics: exposition(metrics),
     logger: createLogger({ level: 'debug', destination }),
   });
   return { app, engine, metrics, logLines };

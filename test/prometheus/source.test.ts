@@ -40,7 +40,7 @@ function source(url: string, timeoutMs = 2000): { src: PrometheusSource; lines: 
   return { src, lines: () => lines.map((l) => JSON.parse(l) as Record<string, unknown>) };
 }
 
-const pool = { name: 'prod/type1', env: 'prod', instanceType: 'type1' };
+const pool = { name: 'prod/type1', query: defaultWorkloadQuery({ env: 'prod', instanceType: 'type1' }) };
 
 t.test('one finite sample is the workload, at the sample time', async (t) => {
   const prom = await prometheus(t, json(200, vector('7')));
@@ -52,7 +52,7 @@ t.test('one finite sample is the workload, at the sample time', async (t) => {
 t.test('the pool workloadQuery is sent as is; a scalar answer counts', async (t) => {
   const prom = await prometheus(t, json(200, { status: 'success', data: { resultType: 'scalar', result: [1764313230, '2.5'] } }));
   const { src } = source(`${prom.url}/`);
-  t.same(await src.workload({ ...pool, workloadQuery: 'scalar(sum(x{a="b"}))' }), { value: 2.5, atMs: 1764313230000, source: 'prometheus' });
+  t.same(await src.workload({ ...pool, query: 'scalar(sum(x{a="b"}))' }), { value: 2.5, atMs: 1764313230000, source: 'prometheus' });
   t.same(prom.queries, ['scalar(sum(x{a="b"}))']);
 });
 

@@ -3,8 +3,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import t from 'tap';
-import { parseSimulateArgs, runSimulateCommand } from '../../src/sim/command.ts';
-import type { SimReport } from '../../src/sim/simulate.ts';
+import { parseSimulateArgs, runSimulateCommand } from '../src/simulate-command.ts';
+import type { SimReport } from '../src/sim/simulate.ts';
 
 const CSV = ['time,running_gpus,pending_gpus,total_gpus', ...[8, 8, 20, 20, 20, 20, 20, 20, 0, 0].map((d, n) => `m${n},${d},0,24`)].join('\n');
 

@@ -1,17 +1,18 @@
 /**
- * command: `salt-autoscaler simulate --trace FILE [--config FILE] [--pool NAME] [--gpus-per-instance N] [--json] [--svg FILE]`.
+ * simulate-command: `salt-autoscaler simulate --trace FILE [--config FILE] [--pool NAME] [--gpus-per-instance N] [--json] [--svg FILE]`.
  *
  * Runs every policy on the trace and prints the table (or the SimReport as JSON); `--svg` also writes the
  * chart of the default policy. With `--config`, the pool's min, max, thresholds, interval, cooldowns, step
  * and reserve come from the service's config file (first pool, or `--pool`).
+ * A composition root (top level): it reads the config and hands the simulator (`src/sim/`) plain pool options.
  */
 import { writeFile } from 'node:fs/promises';
-import { loadConfig, toPoolSpec } from '../config/load.ts';
-import { commandSpec } from '../commands.ts';
-import { parseCommandLine, stringValue, synopsis, UsageError } from '../command-line.ts';
-import { renderSvg, renderTable } from './render.ts';
-import { runSimulationWithTimeline, type SimOptions } from './simulate.ts';
-import { loadTrace } from './trace.ts';
+import { loadConfig, toPoolSpec } from './config/load.ts';
+import { commandSpec } from './commands.ts';
+import { parseCommandLine, stringValue, synopsis, UsageError } from './command-line.ts';
+import { renderSvg, renderTable } from './sim/render.ts';
+import { runSimulationWithTimeline, type SimOptions } from './sim/simulate.ts';
+import { loadTrace } from './sim/trace.ts';
 
 /** SimulateArgs are the parsed arguments of `simulate`. */
 export interface SimulateArgs {

@@ -14,16 +14,22 @@ export interface RecordedCall {
   readonly method: string;
   readonly path: string;
   /** lowstates: the `fun` and `kwarg` of each lowstate chunk of a `POST /` (empty otherwise). */
-  readonly lowstates: readonly { readonly fun?: string; readonly kwarg?: unknown; readonly client?: string }[];
+  readonly lowstates: readonly { readonly fun?: string; readonly kwarg?: unknown; readonly client?: string; readonly tag?: string }[];
 }
 
 /** READ_ONLY_FUNS are the salt functions a follower may call (reconcile): they change nothing in Salt. */
 export const READ_ONLY_FUNS: ReadonlySet<string> = new Set(['cloud.query', 'cloud.full_query', 'manage.up', 'grains.item', 'grains.items', 'test.ping']);
 
-/** actingCalls are the recorded lowstates that change something (start, stop, create, grain writes, events, idle checks). */
+/** HEARTBEAT_TAG is the event every process's event stream fires to prove it is alive (followers too): not an action. */
+export const HEARTBEAT_TAG = 'salt-autoscaler/heartbeat';
+
+/**
+ * actingCalls are the recorded lowstates that change something or only the leader makes (start, stop, create, grain
+ * writes, events other than the stream heartbeat, idle checks).
+ */
 export function actingCalls(calls: readonly RecordedCall[]): { atMs: number; fun: string; kwarg: unknown }[] {
   return calls.flatMap((c) => c.lowstates
-    .filter((l) => l.fun !== undefined && !READ_ONLY_FUNS.has(l.fun))
+    .filter((l) => l.fun !== undefined && !READ_ONLY_FUNS.has(l.fun) && !(l.fun === 'event.send' && l.tag === HEARTBEAT_TAG))
     .map((l) => ({ atMs: c.atMs, fun: l.fun ?? '', kwarg: l.kwarg })));
 }
 
@@ -55,6 +61,7 @@ function lowstatesOf(raw: string): RecordedCall['lowstates'] {
         ...(typeof o['fun'] === 'string' ? { fun: o['fun'] } : {}),
         ...(typeof o['client'] === 'string' ? { client: o['client'] } : {}),
         ...(o['kwarg'] === undefined ? {} : { kwarg: o['kwarg'] }),
+        ...(typeof o['tag'] === 'string' ? { tag: o['tag'] } : {}),
       }];
     });
   } catch {

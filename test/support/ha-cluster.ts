@@ -63,6 +63,8 @@ export interface HaRigOptions {
   readonly busy?: readonly number[];
   /** etcdProxy: the services reach each member through a delay proxy (rig.proxies). */
   readonly etcdProxy?: boolean;
+  /** saltFailover: each process lists its own salt-api first and the others' after it (`salt.url` as a list). */
+  readonly saltFailover?: boolean;
   /** delays of the emulated world. */
   readonly delays?: { startMs?: number; bootMs?: number; deployMs?: number; stopMs?: number };
 }
@@ -106,11 +108,16 @@ export async function startHaRig(opts: HaRigOptions = {}): Promise<HaRig> {
   const dir = mkdtempSync(join(tmpdir(), 'asc-ha-'));
   const endpoints = proxies.length > 0 ? proxies.map((p) => p.url) : etcd.endpoints;
   const services: HaService[] = [];
-  for (let i = 0; i < (opts.services ?? 2); i++) {
-    const recorder = await startSaltRecorder(emu.url);
+  const count = opts.services ?? 2;
+  const recorders: SaltRecorder[] = [];
+  for (let i = 0; i < count; i++) recorders.push(await startSaltRecorder(emu.url));
+  for (let i = 0; i < count; i++) {
+    const recorder = recorders[i];
+    if (recorder === undefined) throw new Error('recorder');
     const port = await freePort();
+    const saltUrl = opts.saltFailover === true ? [recorder.url, ...recorders.filter((r) => r !== recorder).map((r) => r.url)] : recorder.url;
     const configPath = writeConfig(dir, {
-      salt: { url: recorder.url, username: DEFAULT_USER.username, password: DEFAULT_USER.password, eauth: DEFAULT_USER.eauth, heartbeatInterval: '1s', heartbeatTimeout: '1s', timeout: '5s' },
+      salt: { url: saltUrl, username: DEFAULT_USER.username, password: DEFAULT_USER.password, eauth: DEFAULT_USER.eauth, heartbeatInterval: '1s', heartbeatTimeout: '1s', timeout: '5s' },
       store: { path: join(dir, `state-${i}.db`) },
       http: { listen: `127.0.0.1:${port}`, apiToken: 'ha-api-token' },
       engine: { evaluateInterval: '1s', reconcileInterval: '3s', startConfirmWindow: '5s' },

@@ -24,8 +24,9 @@ function renderFor(id: string): z.infer<typeof Pillar> {
   const text = readFileSync(join(DIR, 'pillar-ha.example'), 'utf8');
   const masters = Object.fromEntries([...text.matchAll(/'(master\d)': '([^']+)'/g)].map((m) => [m[1], m[2]]));
   const own = masters[id];
-  if (own === undefined) throw new Error(`no salt-api for ${id}`);
-  const plain = text.replace(/^\{%[\s\S]*?%\}\n/gm, '').replace(/\{\{ own \}\}/g, own);
+  const other = masters[id === 'master1' ? 'master2' : 'master1'];
+  if (own === undefined || other === undefined) throw new Error(`no salt-api for ${id}`);
+  const plain = text.replace(/^\{%[\s\S]*?%\}\n/gm, '').replace(/\{\{ own \}\}/g, own).replace(/\{\{ other \}\}/g, other);
   return Pillar.parse(parse(plain));
 }
 
@@ -36,7 +37,9 @@ t.test('the HA pillar example gives each master a valid config on one etcd prefi
   });
   const [one, two] = configs;
   if (one === undefined || two === undefined) throw new Error('two masters');
-  t.not(one.config.salt.url, two.config.salt.url, 'each autoscaler talks to its own master\'s salt-api');
+  t.not(one.config.salt.url, two.config.salt.url, 'each autoscaler talks to its own master\'s salt-api first');
+  t.same(one.config.salt.urls, [one.config.salt.url, two.config.salt.url], 'and to the other master\'s when its own cannot be reached');
+  t.same(two.config.salt.urls, [two.config.salt.url, one.config.salt.url]);
   t.ok(one.config.ha !== undefined && two.config.ha !== undefined, 'both run with ha');
   t.same(one.config.ha?.etcd.endpoints, two.config.ha?.etcd.endpoints, 'one etcd cluster');
   t.equal(one.config.ha?.etcd.prefix, two.config.ha?.etcd.prefix, 'one prefix: one autoscaler cluster');

@@ -4,7 +4,7 @@
  * 15 s instead of 60 s, the memory bench 20 s, and the hostile-input flood 2,000 notifications instead of 10,000.
  *
  * ```
- *  ingest -> state -> sim -> webhook-latency -> hostile-input -> memory -> load   (one after another: they would skew each other)
+ *  ingest -> state -> sim -> webhook-latency -> hostile-input -> memory -> load -> takeover   (one after another: they would skew each other)
  * ```
  * ingest.ts and state.ts are written by other engineers; they are loaded by path so a missing or broken one is
  * reported as a row ("failed: ...") instead of stopping the other benches.
@@ -20,6 +20,7 @@ import { benchSim } from './sim.ts';
 import { benchSimRobustness } from './sim-robustness.ts';
 import { benchHostileInput, formatHostileInput } from './hostile-input.ts';
 import { benchWebhookLatency, formatWebhookLatency } from './webhook-latency.ts';
+import { benchTakeover } from './takeover.ts';
 
 /** SummaryRow is one line of the summary table. */
 export interface SummaryRow {
@@ -30,7 +31,7 @@ export interface SummaryRow {
 }
 
 /** BENCH_NAMES are the benches run.ts knows, in run order. */
-export const BENCH_NAMES = ['ingest', 'state', 'sim', 'sim-robustness', 'webhook-latency', 'hostile-input', 'memory', 'load'] as const;
+export const BENCH_NAMES = ['ingest', 'state', 'sim', 'sim-robustness', 'webhook-latency', 'hostile-input', 'memory', 'load', 'takeover'] as const;
 
 /** BenchName is one of BENCH_NAMES. */
 export type BenchName = typeof BENCH_NAMES[number];
@@ -168,6 +169,16 @@ export async function runAll(opts: { full: boolean; only?: readonly BenchName[];
       figure: `${r.requestsPerS}/s x ${r.seconds} s: p99 ${fmt(r.latency.p99Ms)} ms, errors ${r.errors}, rss ${r.rssBeforeMiB} -> ${r.rssAfterMiB} MiB (peak ${r.rssPeakMiB})`,
       target: '0 errors',
       verdict: r.errors === 0 ? 'met' : 'NOT met',
+    };
+  });
+  await step('takeover', async () => {
+    const r = await benchTakeover({ rounds: opts.full ? 9 : 5, log: opts.log });
+    results['takeover'] = r;
+    return {
+      bench: 'takeover (HA on etcd)',
+      figure: `kill -9 of the leader -> first start of the new leader: median ${r.takeoverMedianMs} ms of ${r.takeoverMs.length} (${r.takeoverMs.join(', ')}; elected median ${r.electedMedianMs} ms) at leaseTtl ${r.leaseTtlMs / 1000} s; etcd per scale action ${r.txnsPerAction} txns (${r.opsPerAction} ops, all processes), per evaluation ${r.txnsPerEvaluation} txns (${r.evaluations} evaluations in ${r.idleWindowS} s idle)`,
+      target: 'takeover median <= leaseTtl + 1 s',
+      verdict: r.targetMet ? 'met' : 'NOT met',
     };
   });
   return { rows, results };

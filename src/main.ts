@@ -122,7 +122,7 @@ export async function startService(config: Config, opts: StartOptions = {}): Pro
   const leaderView = (): LeaderView => (ha === undefined ? lease.view() : ha.leadership.view());
   if (ha === undefined) metrics.leaderChanges.inc();
   const client = new SaltClient({
-    url: config.salt.url,
+    url: config.salt.urls,
     username: config.salt.username,
     password: config.salt.password,
     eauth: config.salt.eauth,

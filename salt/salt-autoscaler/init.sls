@@ -7,6 +7,7 @@
       on the Salt file server (`npm pack` in a checkout)
     user salt-autoscaler (also the PAM user of the external_auth entry)
     /etc/salt-autoscaler/config.yaml (pillar salt_autoscaler:config), /etc/salt-autoscaler/env (0600)
+    with ha: /etc/salt-autoscaler/etcd/<ca|cert|key>.pem (pillar salt_autoscaler:etcd_tls), see pillar-ha.example
     salt-autoscaler.service (systemd), the master.d snippet and the reactor SLS
 -#}
 {%- from tpldir ~ '/map.jinja' import salt_autoscaler as sa with context %}
@@ -119,6 +120,26 @@ salt_autoscaler_config:
       - file: salt_autoscaler_config_dir
 {%- endif %}
 
+{#- ha on etcd: the client CA / certificate / key named by config.ha.etcd.tls, from the file server or pillar #}
+{%- for name, file in sa.etcd_tls | dictsort %}
+
+salt_autoscaler_etcd_tls_{{ name }}:
+  file.managed:
+    - name: {{ ('/etc/salt-autoscaler/etcd/' ~ name ~ '.pem') | tojson }}
+{%-   if file.source is defined %}
+    - source: {{ file.source | tojson }}
+{%-   else %}
+    - contents_pillar: {{ ('salt_autoscaler:etcd_tls:' ~ name ~ ':contents') | tojson }}
+{%-   endif %}
+    - makedirs: True
+    - user: root
+    - group: {{ sa.user | tojson }}
+    - mode: '0640'
+    - show_changes: False
+    - require:
+      - file: salt_autoscaler_config_dir
+{%- endfor %}
+
 salt_autoscaler_env:
   file.managed:
     - name: /etc/salt-autoscaler/env
@@ -159,6 +180,9 @@ salt_autoscaler_service:
 {%- endif %}
       - file: salt_autoscaler_env
       - file: salt_autoscaler_unit
+{%- for name in sa.etcd_tls | sort %}
+      - file: salt_autoscaler_etcd_tls_{{ name }}
+{%- endfor %}
 
 {%- if sa.salt_files.manage %}
 

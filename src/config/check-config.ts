@@ -20,7 +20,7 @@ export function runCheckConfig(path: string, out: Output, err: Output, env: Env 
     const config = loadConfig(path, env);
     const lines = [
       `config ${path}: ok`,
-      `salt: ${redactUrl(config.salt.url)} as ${config.salt.username} (eauth ${config.salt.eauth}, ${config.salt.transport})`,
+      `salt: ${config.salt.urls.map(redactUrl).join(', ')} as ${config.salt.username} (eauth ${config.salt.eauth}, ${config.salt.transport})`,
       `http: ${config.http.listen} (webhook token ${config.http.webhookToken === undefined ? 'not set' : 'set'}, api token ${config.http.apiToken === undefined ? 'not set' : 'set'})`,
       `prometheus: ${config.prometheus === undefined ? 'not configured (alerts only)' : redactUrl(config.prometheus.url)}`,
       `pools: ${config.pools.length}`,

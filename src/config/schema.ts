@@ -129,12 +129,14 @@ const bearerToken = () => z.string().superRefine((token, ctx) => {
 });
 const name = () => z.string().min(1, 'must not be empty');
 
+const saltUrl = () => httpUrl()
+  .refine((url) => !hasCredentials(url), 'must not carry credentials (user:password@): set salt.username and salt.password (or env SALT_AUTOSCALER_SALT_PASSWORD)');
+
 /** SaltFieldsSchema is `salt:` as written (SaltSchema renames its durations); its fields are checked one by one for cross-field rules. */
 export const SaltFieldsSchema = z
   .strictObject({
-    url: httpUrl()
-      .refine((url) => !hasCredentials(url), 'must not carry credentials (user:password@): set salt.username and salt.password (or env SALT_AUTOSCALER_SALT_PASSWORD)')
-      .describe('salt-api base URL, e.g. https://salt:8000 (no user:password@)'),
+    url: z.union([saltUrl(), z.array(saltUrl()).min(1, 'must list at least one salt-api')])
+      .describe('salt-api base URL, e.g. https://salt:8000 (no user:password@), or a list (one salt-api per master): the first that answers is used, with back-off and failover'),
     username: name().describe('salt-api user (external_auth entry)'),
     password: z.string().min(1).optional().describe('salt-api password; env SALT_AUTOSCALER_SALT_PASSWORD when absent here'),
     eauth: name().default('pam').describe('eauth backend sent to /login'),
@@ -151,8 +153,11 @@ export const SaltFieldsSchema = z
 
 /** SaltSchema is `salt:` — how to reach salt-api (rest_cherrypy). */
 export const SaltSchema = SaltFieldsSchema
-  .transform(({ heartbeatInterval, heartbeatTimeout, timeout, ...rest }) => ({
+  .transform(({ url, heartbeatInterval, heartbeatTimeout, timeout, ...rest }) => ({
     ...rest,
+    /** url: the first salt-api (the one shown); urls: all of them, in the order they are tried. */
+    url: typeof url === 'string' ? url : url[0] ?? '',
+    urls: typeof url === 'string' ? [url] : url,
     heartbeatIntervalMs: heartbeatInterval,
     heartbeatTimeoutMs: heartbeatTimeout,
     timeoutMs: timeout,

@@ -9,6 +9,17 @@
  * The token lifetime is `expire - start` from the /login answer, measured on our own clock from the
  * moment we logged in (so a skewed master clock does not matter). Logins are single-flight.
  * Neither the password nor the token ever reaches a message or a log line.
+ *
+ * More than one salt-api (`url` a list: one per master in a multi-master setup):
+ * ```
+ *  each call --> the first salt-api not in back-off (list order: the own master first) --answer--> done
+ *     | not reached (refused, unknown host, unreachable, connect timeout: the request was never sent)
+ *     v
+ *  that salt-api backs off (1 s, doubling to 30 s; reset by its next answer), the call goes to the next one,
+ *  logging in there (a token belongs to one master); every switch is logged (`salt-api: using another salt-api`)
+ * ```
+ * A call that may have reached salt-api (a timeout, a reset mid-answer, a 5xx) is never sent again elsewhere: it may
+ * have been carried out; the engine decides, as with one salt-api. The event stream connects to the one in use.
  */
 import { readFileSync } from 'node:fs';
 import { Agent, request, type Dispatcher } from 'undici';
@@ -21,8 +32,8 @@ import {
 
 /** SaltClientOptions configures a SaltClient. Durations in ms. */
 export interface SaltClientOptions {
-  /** url: the salt-api base URL, e.g. `https://salt:8000` (a path prefix is kept). */
-  readonly url: string;
+  /** url: the salt-api base URL, e.g. `https://salt:8000` (a path prefix is kept), or several, tried in order. */
+  readonly url: string | readonly string[];
   readonly username: string;
   readonly password: string;
   /** eauth: the external_auth backend (`pam`, `ldap`, `sharedsecret`, `auto`, ...). */
@@ -57,6 +68,8 @@ export interface LocalOptions {
 /** Session is the current salt-api token and when (our clock, epoch ms) to renew it and when it expires. */
 export interface Session {
   readonly token: string;
+  /** url: the salt-api that issued the token. */
+  readonly url?: string;
   readonly renewAtMs: number;
   readonly expiresAtMs: number;
 }
@@ -80,10 +93,17 @@ export function tlsOptions(opts: { readonly caFile?: string | undefined; readonl
   return ca === undefined ? { rejectUnauthorized: opts.tlsVerify } : { ca, rejectUnauthorized: opts.tlsVerify };
 }
 
+/** BACKOFF_MIN_MS and BACKOFF_MAX_MS bound how long a salt-api that could not be reached is skipped. */
+const BACKOFF_MIN_MS = 1_000;
+const BACKOFF_MAX_MS = 30_000;
+
+/** NOT_SENT are the connection errors after which the request certainly never reached salt-api. */
+const NOT_SENT: ReadonlySet<string> = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EHOSTUNREACH', 'ENETUNREACH', 'EAI_AGAIN', 'UND_ERR_CONNECT_TIMEOUT']);
+
 /** SaltClient talks to salt-api: login with renewal, lowstate clients, jobs, logout. */
 export class SaltClient {
-  /** baseUrl: the salt-api URL without a trailing slash. */
-  readonly baseUrl: string;
+  /** urls: every salt-api, without trailing slashes, in the order they are preferred. */
+  readonly urls: readonly string[];
   /** tls: the TLS settings, reused by the websocket transport. */
   readonly tls: TlsConnectOptions;
   /** dispatcher: the undici agent every call (and the SSE stream) goes through. */
@@ -95,10 +115,15 @@ export class SaltClient {
   readonly #now: () => number;
   #session: Session | undefined;
   #loggingIn: Promise<Session> | undefined;
+  #active = 0;
+  readonly #backoff: { untilMs: number; ms: number }[];
 
   constructor(opts: SaltClientOptions) {
     this.#opts = opts;
-    this.baseUrl = opts.url.replace(/\/+$/, '');
+    const urls = (typeof opts.url === 'string' ? [opts.url] : opts.url).map((u) => u.replace(/\/+$/, ''));
+    if (urls.length === 0) throw new SaltApiError('ASC_ERR_SALT_NETWORK', 'salt-api client needs at least one URL', { endpoint: '', status: 0 });
+    this.urls = urls;
+    this.#backoff = urls.map(() => ({ untilMs: 0, ms: 0 }));
     this.#log = opts.logger.child({ component: 'salt-client' });
     this.#now = opts.now ?? Date.now;
     this.tls = tlsOptions(opts);
@@ -106,10 +131,15 @@ export class SaltClient {
     this.dispatcher = new Agent({ connect: { ...this.tls }, keepAliveTimeout: 4_000 });
   }
 
-  /** token returns a valid session token, logging in or renewing first when needed. */
+  /** baseUrl: the salt-api in use (the one the last call went to), without a trailing slash. */
+  get baseUrl(): string {
+    return this.urls[this.#active] ?? '';
+  }
+
+  /** token returns a valid session token of the salt-api in use, logging in or renewing first when needed. */
   async token(): Promise<string> {
     const s = this.#session;
-    if (s !== undefined && this.#now() < s.renewAtMs) return s.token;
+    if (s !== undefined && this.#now() < s.renewAtMs && (s.url === undefined || s.url === this.baseUrl)) return s.token;
     return (await this.login()).token;
   }
 
@@ -137,7 +167,7 @@ export class SaltClient {
     const entry = answer.return[0];
     const lifetimeMs = Math.max(0, (entry.expire - entry.start) * 1000);
     const margin = this.#opts.renewBeforeMs ?? Math.min(60_000, lifetimeMs * 0.1);
-    const session: Session = { token: entry.token, expiresAtMs: startedMs + lifetimeMs, renewAtMs: startedMs + lifetimeMs - margin };
+    const session: Session = { token: entry.token, url: this.baseUrl, expiresAtMs: startedMs + lifetimeMs, renewAtMs: startedMs + lifetimeMs - margin };
     this.#session = session;
     this.logins += 1;
     this.#log.debug({ user: username, eauth, lifetimeMs, renewInMs: session.renewAtMs - startedMs }, 'salt-api login');
@@ -206,7 +236,66 @@ export class SaltClient {
     await this.dispatcher.close();
   }
 
+  /**
+   * #authed sends one authenticated call to the first salt-api not in back-off; one that cannot be reached backs off
+   * and the call (never sent) goes to the next one. With one salt-api this is the call itself.
+   */
   async #authed(endpoint: string, method: 'GET' | 'POST', body: unknown): Promise<Reply> {
+    if (this.urls.length === 1) return this.#authedOnce(endpoint, method, body);
+    const tried = new Set<number>();
+    for (;;) {
+      const index = this.#pick(tried);
+      tried.add(index);
+      this.#use(index);
+      try {
+        const reply = await this.#authedOnce(endpoint, method, body);
+        this.#reached(index);
+        return reply;
+      } catch (err) {
+        if (!neverSent(err)) {
+          if (err instanceof SaltApiError && err.status !== 0) this.#reached(index);
+          throw err;
+        }
+        this.#unreachable(index, err);
+        if (tried.size >= this.urls.length) throw err;
+      }
+    }
+  }
+
+  /** #pick is the first salt-api not tried in this call and not in back-off, else the untried one whose back-off ends first. */
+  #pick(tried: ReadonlySet<number>): number {
+    const now = this.#now();
+    const untried = this.urls.map((_, i) => i).filter((i) => !tried.has(i));
+    const ready = untried.find((i) => (this.#backoff[i]?.untilMs ?? 0) <= now);
+    if (ready !== undefined) return ready;
+    return untried.reduce((a, b) => ((this.#backoff[b]?.untilMs ?? 0) < (this.#backoff[a]?.untilMs ?? 0) ? b : a));
+  }
+
+  #use(index: number): void {
+    if (index === this.#active) return;
+    const from = this.baseUrl;
+    this.#active = index;
+    this.#log.warn({ url: this.baseUrl, from }, 'salt-api: using another salt-api');
+  }
+
+  #reached(index: number): void {
+    const b = this.#backoff[index];
+    if (b !== undefined && b.ms > 0) {
+      b.ms = 0;
+      b.untilMs = 0;
+      this.#log.info({ url: this.urls[index] }, 'salt-api answers again');
+    }
+  }
+
+  #unreachable(index: number, err: unknown): void {
+    const b = this.#backoff[index];
+    if (b === undefined) return;
+    b.ms = Math.min(BACKOFF_MAX_MS, b.ms === 0 ? BACKOFF_MIN_MS : b.ms * 2);
+    b.untilMs = this.#now() + b.ms;
+    this.#log.warn({ url: this.urls[index], backoffMs: b.ms, err }, 'salt-api could not be reached: trying the next one');
+  }
+
+  async #authedOnce(endpoint: string, method: 'GET' | 'POST', body: unknown): Promise<Reply> {
     const token = await this.token();
     const res = await this.#send(endpoint, method, body, token);
     if (res.status !== 401) return res;
@@ -294,6 +383,14 @@ interface Reply {
   readonly status: number;
   readonly text: string;
   readonly contentType: string;
+}
+
+/** neverSent: the call failed before its request reached salt-api (safe to send to another one). */
+function neverSent(err: unknown): boolean {
+  if (!(err instanceof SaltApiError) || err.code !== 'ASC_ERR_SALT_NETWORK') return false;
+  const cause: unknown = err.cause;
+  const code = typeof cause === 'object' && cause !== null && 'code' in cause && typeof cause.code === 'string' ? cause.code : undefined;
+  return code !== undefined && NOT_SENT.has(code);
 }
 
 function localChunk(client: 'local' | 'local_async', tgt: string | readonly string[], fun: string, opts: LocalOptions): Lowstate {

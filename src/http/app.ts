@@ -134,7 +134,7 @@ export function buildApp(opts: AppOptions): FastifyInstance {
   });
 
   registerApiRoutes(app, { engine: opts.engine, apiToken: opts.config.apiToken, leader: opts.leader });
-  registerStatusPage(app, { engine: opts.engine, now, ...(opts.notice === undefined ? {} : { notice: opts.notice }) });
+  registerStatusPage(app, { engine: opts.engine, now, leader: opts.leader, ...(opts.notice === undefined ? {} : { notice: opts.notice }) });
 
   const registerWebhook = opts.registerWebhook;
   if (registerWebhook !== undefined) {

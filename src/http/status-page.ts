@@ -13,7 +13,7 @@
  */
 import { readFileSync } from 'node:fs';
 import type { FastifyInstance } from 'fastify';
-import type { EngineApi } from '../engine/ports.ts';
+import type { EngineApi, LeaderView } from '../engine/ports.ts';
 import { decisionJson, instanceJson, newestFirst, poolJson, seriesJson, type DecisionJson, type InstanceJson, type PoolJson, type SeriesPointJson } from './api-shapes.ts';
 
 /** STATUS_PAGE_DECISIONS is how many rows of decisions the page shows (after folding holds). */
@@ -94,6 +94,15 @@ export interface StatusPageData {
   readonly nowMs: number;
   /** notice: one line above everything (the demo's scaled-down settings). */
   readonly notice?: string;
+  /** leader: who acts, when several processes share the fleet (`ha`); absent for a single process. */
+  readonly leader?: LeaderView;
+}
+
+/** leaderLine says in the header who leads: this process, another one, or nobody (with ha). */
+function leaderLine(view: LeaderView | undefined): string {
+  if (view === undefined) return '';
+  const text = view.isLeader ? `leader: this process (${view.self})` : view.leader === undefined ? `no leader (this process, ${view.self}, follows)` : `leader: ${view.leader} (this process follows)`;
+  return `<span id="leader" data-leader="${view.isLeader ? 'self' : view.leader === undefined ? 'none' : 'other'}">${escapeHtml(text)}</span>`;
 }
 
 const cell = (text: string | number, cls?: string): string =>
@@ -161,7 +170,7 @@ export function renderStatusPage(data: StatusPageData): string {
 <script src="/static/status.js" defer></script>
 </head>
 <body>
-<header><h1>salt-autoscaler</h1>${poolFilter(data.pools, pool)}<span id="updated" data-state="server">rendered ${escapeHtml(new Date(data.nowMs).toISOString())}</span></header>
+<header><h1>salt-autoscaler</h1>${poolFilter(data.pools, pool)}${leaderLine(data.leader)}<span id="updated" data-state="server">rendered ${escapeHtml(new Date(data.nowMs).toISOString())}</span></header>
 ${jsonBlock('initial-data', { pools: data.pools, series: data.series ?? {} })}
 <main>
 ${data.notice === undefined ? '' : `<p id="notice">${escapeHtml(data.notice)}</p>\n`}<section>
@@ -209,6 +218,8 @@ export interface StatusPageOptions {
   readonly engine: EngineApi;
   readonly now: () => number;
   readonly notice?: string;
+  /** leader: who leads (with ha), shown in the header. */
+  readonly leader?: (() => LeaderView) | undefined;
 }
 
 const staticFile = (name: string): string => readFileSync(new URL(`./static/${name}`, import.meta.url), 'utf8');
@@ -230,6 +241,7 @@ export function registerStatusPage(app: FastifyInstance, opts: StatusPageOptions
       ...(pool === undefined ? {} : { pool }),
       nowMs: opts.now(),
       ...(opts.notice === undefined ? {} : { notice: opts.notice }),
+      ...(opts.leader === undefined ? {} : { leader: opts.leader() }),
     });
     return reply
       .header('content-security-policy', STATUS_PAGE_CSP)

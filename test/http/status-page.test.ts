@@ -220,3 +220,21 @@ t.test('in Chromium the charts draw on load without an API answer, and the pool 
   t.match(page.url(), /\?pool=dev%2Ftype2$/, 'the address keeps the filter');
   t.same(pageErrors, [], 'no script errors or CSP violations');
 });
+
+t.test('GET / says in the header who leads: this process, another one, or nobody', async (t) => {
+  const cases = [
+    { view: { self: 'a:1:x', leader: 'a:1:x', isLeader: true }, want: /<span id="leader" data-leader="self">leader: this process \(a:1:x\)<\/span>/ },
+    { view: { self: 'a:1:x', leader: 'b:2:<y>', isLeader: false }, want: /data-leader="other">leader: b:2:&#60;y&#62; \(this process follows\)/ },
+    { view: { self: 'a:1:x', isLeader: false }, want: /data-leader="none">no leader \(this process, a:1:x, follows\)/ },
+  ];
+  for (const c of cases) {
+    const { app } = buildTestApp({ leader: () => c.view });
+    t.teardown(() => app.close());
+    const res = await app.inject({ method: 'GET', url: '/' });
+    t.equal(res.statusCode, 200);
+    t.match(res.body, c.want);
+  }
+  const alone = buildTestApp();
+  t.teardown(() => alone.app.close());
+  t.notMatch((await alone.app.inject({ method: 'GET', url: '/' })).body, /id="leader"/, 'no leader line without a leadership');
+});

@@ -17,7 +17,7 @@
  * finishIntent, per setPoolState, or per commit() of any mix of them; 1 txn per load().
  */
 import { z } from 'zod';
-import type { Intent, IntentKind, Leadership } from '../engine/ports.ts';
+import type { Intent, IntentKind, Leadership, NewIntent, ReplicaBatch, ReplicaSnapshot } from '../engine/ports.ts';
 import { EtcdError } from '../errors.ts';
 import type { EtcdClient } from './client.ts';
 
@@ -27,26 +27,12 @@ export const INTENTS_PER_TERM = 1_000_000;
 /** FenceHolder is what the shared state needs of the leadership: the fence, and the revision that numbers intents. */
 export type FenceHolder = Pick<Leadership, 'fence'> & { readonly createRevision: number };
 
-/** NewIntent is an intent to open (`createdMs` is the engine's clock). */
-export interface NewIntent {
-  readonly kind: IntentKind;
-  readonly instance: string;
-  readonly pool: string;
-  readonly nowMs: number;
-}
-
-/** SharedBatch is any mix of writes made in one fenced txn (the engine's "atomically"). */
-export interface SharedBatch {
-  readonly open?: readonly NewIntent[];
-  readonly finish?: readonly number[];
-  /** pools: a pool's new runtime state, or undefined to forget it. */
-  readonly pools?: Readonly<Record<string, Readonly<Record<string, unknown>> | undefined>>;
-}
+/** NewIntent and SharedBatch are the engine's replica port types (src/engine/ports.ts): one definition for both sides. */
+export type { NewIntent };
+export type SharedBatch = ReplicaBatch;
 
 /** SharedSnapshot is what load() reads: open intents (oldest first), pool states, the revision read at, and skipped keys. */
-export interface SharedSnapshot {
-  readonly intents: readonly Intent[];
-  readonly pools: ReadonlyMap<string, Readonly<Record<string, unknown>>>;
+export interface SharedSnapshot extends ReplicaSnapshot {
   readonly revision: number;
   /** skipped: keys under the prefixes whose value could not be read (kept, reported, never guessed). */
   readonly skipped: readonly string[];

@@ -22,11 +22,9 @@
  * the "my key is still there" check); a leader term adds one fenced put (its name and since); a waiting candidate
  * holds one watch.
  */
-import { readlinkSync } from 'node:fs';
-import { hostname } from 'node:os';
-import { randomUUID } from 'node:crypto';
 import type { FencedWrite, LeaderView, Leadership } from '../engine/ports.ts';
 import { AutoscalerError } from '../errors.ts';
+import { processName } from '../process-name.ts';
 import type { EtcdClient, EtcdLogger, TxnOp } from './client.ts';
 
 /** EtcdLeadershipOptions configures an EtcdLeadership. */
@@ -46,18 +44,6 @@ export interface EtcdLeadershipOptions {
 /** monotonicNow is epoch ms that never jump back (wall clock steps do not shorten or stretch a lease). */
 function monotonicNow(): number {
   return performance.timeOrigin + performance.now();
-}
-
-/** processName names this process `<hostname>@<pid ns inode>:<pid>:<random>` (two containers may share a hostname). */
-export function processName(): string {
-  let host = hostname();
-  try {
-    const ns = /\[(\d+)\]/.exec(readlinkSync('/proc/self/ns/pid'))?.[1];
-    if (ns !== undefined) host = `${host}@${ns}`;
-  } catch {
-    // not Linux: the hostname alone
-  }
-  return `${host}:${process.pid}:${randomUUID().slice(0, 8)}`;
 }
 
 /** ElectionValue is what a candidate writes into its election key. */

@@ -10,9 +10,7 @@
  * mayAct() is the engine's "may I act now" check: true only while our lease is unexpired by our own clock, so a
  * process whose event loop stalled past its TTL sends nothing before it has renewed.
  */
-import { readlinkSync } from 'node:fs';
-import { hostname } from 'node:os';
-import { randomUUID } from 'node:crypto';
+import { localHost, processName } from '../process-name.ts';
 import type { Clock, FencedWrite, LeaderView, LeaseHolder, Leadership, StateStore } from '../engine/ports.ts';
 
 /** LeaseLogger is the slice of pino the keeper logs through. */
@@ -45,19 +43,6 @@ export function pidAlive(pid: number): boolean {
   }
 }
 
-/**
- * localHost names this host and PID namespace (`<hostname>@<pid ns inode>` on Linux): two containers may share a
- * hostname and a state volume, and a pid is only meaningful inside its own namespace.
- */
-export function localHost(): string {
-  try {
-    const ns = /\[(\d+)\]/.exec(readlinkSync('/proc/self/ns/pid'))?.[1];
-    return ns === undefined ? hostname() : `${hostname()}@${ns}`;
-  } catch {
-    return hostname();
-  }
-}
-
 /** parseOwner splits `<host>:<pid>:<tag>` (undefined for an owner written otherwise). */
 export function parseOwner(owner: string): { host: string; pid: number } | undefined {
   const m = /^(.*):(\d+):[^:]+$/.exec(owner);
@@ -78,7 +63,7 @@ export class LeaseKeeper implements Leadership {
 
   constructor(opts: LeaseOptions) {
     this.#opts = opts;
-    this.owner = opts.owner ?? `${localHost()}:${process.pid}:${randomUUID().slice(0, 8)}`;
+    this.owner = opts.owner ?? processName();
   }
 
   /** holderGone: the holder runs on this host (and PID namespace) and its process is gone (a crash): no need to wait out its TTL. */

@@ -7,7 +7,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pino from 'pino';
-import { LeaseKeeper, localHost, parseOwner } from '../../src/store/sqlite-lease.ts';
+import { LeaseKeeper, parseOwner } from '../../src/store/sqlite-lease.ts';
+import { localHost } from '../../src/process-name.ts';
 import { openStore } from '../../src/store/sqlite-store.ts';
 
 const logger = pino({ level: 'silent' });

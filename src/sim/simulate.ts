@@ -18,6 +18,7 @@ import { afterDecision, afterTransition, EMPTY_HISTORY, observeWorkload, withIdl
 import { ADAPTIVE_PEAK_WINDOW_MS } from '../core/strategies/adaptive.ts';
 import type { Instance, PoolHistory, PoolSpec } from '../core/types.ts';
 import { applyInput, cloudStopped, instanceReady, minionStart, newSimInstance, type SimInput } from './instances.ts';
+import { exactOracle } from './oracle.ts';
 import type { Trace } from './trace.ts';
 
 const MINUTE_MS = 60_000;
@@ -280,23 +281,12 @@ export function simulatePolicy(
   };
 }
 
-/** oracleOf is perfect foresight: ceil(demand / gpus) ready every minute, each start paid for its lead time too. */
+/** oracleOf is perfect foresight: the exact minimum paid instance-minutes with nothing unmet (src/sim/oracle.ts). */
 export function oracleOf(trace: Trace, options: SimOptions = {}): Raw {
   const s = settingsOf(options);
   const leadMinutes = Math.ceil((s.startMs + s.deployMs) / MINUTE_MS);
-  let previous = Math.ceil((trace.demandGpus[0] ?? 0) / s.gpus);
-  let instanceMinutes = 0;
-  let starts = 0;
-  let stops = 0;
-  for (const demand of trace.demandGpus) {
-    const needed = Math.ceil(demand / s.gpus);
-    if (needed > previous) starts += needed - previous;
-    if (needed < previous) stops += previous - needed;
-    instanceMinutes += needed;
-    previous = needed;
-  }
-  instanceMinutes += starts * leadMinutes;
-  return { instanceMinutes, unmet: trace.demandGpus.map(() => 0), starts, stops };
+  const plan = exactOracle(trace.demandGpus.map((d) => Math.ceil(d / s.gpus)), leadMinutes);
+  return { ...plan, unmet: trace.demandGpus.map(() => 0) };
 }
 
 /** staticMaxOf keeps the pool's max ready all the time. */

@@ -7,6 +7,7 @@
 import { fileURLToPath } from 'node:url';
 import { runSimulation } from '../src/sim/simulate.ts';
 import { loadTrace, type Trace } from '../src/sim/trace.ts';
+import { shippedPool } from '../src/simulate-command.ts';
 import { HELIOS_TRACES } from './sim.ts';
 
 const POLICY = 'salt-autoscaler';
@@ -63,7 +64,7 @@ export async function benchSimRobustness(): Promise<RobustnessBench> {
   let worstUnmetShare = 0;
   for (const [i, t] of traces.entries()) {
     for (const v of variantsOf(t, traces[(i + 1) % traces.length] ?? t)) {
-      const p = runSimulation(v.trace).policies.find((x) => x.name === POLICY);
+      const p = runSimulation(v.trace, shippedPool(v.trace)).policies.find((x) => x.name === POLICY);
       if (p === undefined) throw new Error(`no ${POLICY} policy in the report`);
       const ok = p.unmetShare <= 0.0025 && p.costRatio <= 1.05;
       variants += 1;

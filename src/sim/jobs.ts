@@ -31,6 +31,8 @@ export class JobBook {
   #queue: Job[] = [];
   readonly #hosts = new Map<string, Job[]>();
   readonly #load = new Map<string, number>();
+  /** ids: the ready instances in id order (placement ties go to the first). */
+  #ids: readonly string[] = [];
   /** waits: jobs by minutes waited, counted when placed or when they end (or the trace ends) still queued. */
   readonly waits: WaitHistogram = [];
 
@@ -93,12 +95,13 @@ export class JobBook {
       this.#hosts.set(id, []);
       this.#load.set(id, 0);
     }
+    this.#ids = [...this.#hosts.keys()].sort();
   }
 
   /** place puts queued jobs on ready instances, in arrival order, each where it fits best. */
   place(minute: number): void {
     if (this.#queue.length === 0) return;
-    const ids = [...this.#hosts.keys()].sort();
+    const ids = this.#ids;
     const waiting: Job[] = [];
     for (const job of this.#queue) {
       let best: string | undefined;

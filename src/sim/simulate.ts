@@ -186,11 +186,18 @@ export function simulatePolicy(
   let history: PoolHistory = EMPTY_HISTORY;
   let failedStarts = 0;
   let stops = 0;
+  // kept in step with every transition: the ready set changed (jobs re-hosted), instances in flight, instances paid
+  let readyChanged = true;
+  let inFlight = 0;
+  let paid = 0;
   const apply = (id: string, input: SimInput, nowMs: number): void => {
     const instance = fleet.get(id);
     if (instance === undefined) return;
     const applied = applyInput(instance, input, nowMs, pool.provisionTimeoutMs);
     fleet.set(id, applied.instance);
+    if ((applied.instance.state === 'ready') !== (instance.state === 'ready')) readyChanged = true;
+    inFlight += (IN_FLIGHT_STATES.includes(applied.instance.state) ? 1 : 0) - (IN_FLIGHT_STATES.includes(instance.state) ? 1 : 0);
+    paid += (PAID_STATES.has(applied.instance.state) ? 1 : 0) - (PAID_STATES.has(instance.state) ? 1 : 0);
     if (applied.ignored !== undefined) {
       if (input.kind !== 'tick') ignored.push(`${id} at minute ${nowMs / MINUTE_MS}: ${applied.ignored}`);
       return;
@@ -228,12 +235,14 @@ export function simulatePolicy(
     const nowMs = t * MINUTE_MS;
     for (const event of due.get(t) ?? []) deliver(event, nowMs);
     due.delete(t);
-    for (const [id, instance] of fleet) if (IN_FLIGHT_STATES.includes(instance.state)) apply(id, { kind: 'tick' }, nowMs);
+    if (inFlight > 0) for (const [id, instance] of fleet) if (IN_FLIGHT_STATES.includes(instance.state)) apply(id, { kind: 'tick' }, nowMs);
 
     const demand = trace.demandGpus[t] ?? 0;
-    const ready = [...fleet.values()].filter((i) => i.state === 'ready');
+    const instances = [...fleet.values()];
+    const ready = instances.filter((i) => i.state === 'ready');
     jobs.follow(demand, t);
-    jobs.hostsAre(ready.map((i) => i.id));
+    if (readyChanged) jobs.hostsAre(ready.map((i) => i.id));
+    readyChanged = false;
     jobs.place(t);
     const queued = jobs.queuedGpus();
     unmet.push(queued);
@@ -242,7 +251,6 @@ export function simulatePolicy(
     const value = policy.signal === 'demand' ? demand : policy.signal === 'pending' ? queued : policy.signal(t, demand, queued);
     const workload = { value, atMs: nowMs, source: 'trace' };
     history = observeWorkload(history, pool, workload, nowMs);
-    const instances = [...fleet.values()];
     // as the engine's evaluator: the idle check runs only when a drain is wanted, and only above min
     const wish = poolWish(pool, instances, workload, nowMs, history);
     if (pool.paused || wish.desired >= wish.counts.size) history = withoutIdle(history);
@@ -277,8 +285,6 @@ export function simulatePolicy(
       }
     }
 
-    let paid = 0;
-    for (const i of fleet.values()) if (PAID_STATES.has(i.state)) paid += 1;
     instanceMinutes += paid;
     paidGpus.push(paid * s.gpus);
   }

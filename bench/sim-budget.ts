@@ -127,7 +127,7 @@ export async function benchSimBudget(opts: { readonly full: boolean; readonly lo
     ...rows.map((r) => {
       const f = r.family.result;
       const member = f === undefined ? 'none keeps it' : `${r.family.holdMinutes ?? 0}m, ${r.family.spare ?? 0}`;
-      return `| ${r.trace} | ${r.latency} | ${pct(r.budget)} | ${pct(r.policy.unmetShare)} | ${r.policy.costRatio.toFixed(3)} | ${member} | ${f === undefined ? '-' : pct(f.unmetShare)} | ${f === undefined ? '-' : f.costRatio.toFixed(3)} | ${verdict(r)} |`;
+      return `| ${r.trace.replace(/\|/g, '/')} | ${r.latency} | ${pct(r.budget)} | ${pct(r.policy.unmetShare)} | ${r.policy.costRatio.toFixed(3)} | ${member} | ${f === undefined ? '-' : pct(f.unmetShare)} | ${f === undefined ? '-' : f.costRatio.toFixed(3)} | ${verdict(r)} |`;
     }),
     '',
     `overall at the default budget (${pct(DEFAULT_WAIT_BUDGET)} %), 1x latency, ${overall.length} traces (recurring aside): policy ${overallCostRatio.toFixed(3)}x the oracle, tuned family ${familyOverallCostRatio.toFixed(3)}x`,

@@ -49,7 +49,7 @@ export function summed(a: Trace, b: Trace): Trace {
 export function concatenated(a: Trace, b: Trace): Trace {
   const ha = Math.floor(a.demandGpus.length / 2);
   const hb = Math.floor(b.demandGpus.length / 2);
-  return traceOf(`${a.name}|${b.name}`, [...a.demandGpus.slice(0, ha), ...b.demandGpus.slice(hb)], [...a.pendingGpus.slice(0, ha), ...b.pendingGpus.slice(hb)]);
+  return traceOf(`${a.name} then ${b.name}`, [...a.demandGpus.slice(0, ha), ...b.demandGpus.slice(hb)], [...a.pendingGpus.slice(0, ha), ...b.pendingGpus.slice(hb)]);
 }
 
 /** shuffledBlocks cuts the trace into blocks of `blockMinutes` and puts them in a seeded random order: no recurrence left. */

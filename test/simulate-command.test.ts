@@ -3,6 +3,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import t from 'tap';
+import { commandHelp } from '../src/command-line.ts';
+import { commandSpec } from '../src/commands.ts';
 import { parseSimulateArgs, runSimulateCommand } from '../src/simulate-command.ts';
 import type { SimReport } from '../src/sim/simulate.ts';
 
@@ -27,7 +29,7 @@ t.test('prints the SimReport as JSON for a gzip trace and writes the SVG chart',
   const svg = await readFile(join(dir, 'chart.svg'), 'utf8');
   t.match(svg, /^<svg xmlns="http:\/\/www.w3.org\/2000\/svg"/);
   t.equal(svg.match(/<polyline /g)?.length, 3, 'demand, ready and paid lines');
-  t.match(svg, 'tiny, salt-autoscaler: cost 0.929 x oracle');
+  t.match(svg, 'tiny, salt-autoscaler: cost 0.929 x oracle, waiting 35.294% (budget 0.250%)');
 });
 
 t.test('prints a table with one row per policy for a plain trace', async (t) => {
@@ -37,8 +39,9 @@ t.test('prints a table with one row per policy for a plain trace', async (t) => 
   const out = sink();
   t.equal(await runSimulateCommand(['--trace', join(dir, 'tiny.csv')], out), 0);
   const lines = out.text().trim().split('\n');
-  t.match(lines[0], 'trace tiny: 10 minutes, 8 GPUs/instance, demand 136 GPU-minutes');
-  t.match(lines[6], /^salt-autoscaler\s+26\s+0\.929\s+48\s+35\.294/);
+  t.match(lines[0], 'trace tiny: 10 minutes, 8 GPUs/instance, demand 136 GPU-minutes, waiting budget 0.25%');
+  t.match(lines[1], /^policy\s+instance-min\s+cost\/oracle\s+waiting GPU-min\s+waiting %\s+budget\s+p95 wait\s+max wait\s+max GPUs\s+starts\s+stops\s+failed$/);
+  t.match(lines[6], /^salt-autoscaler\s+26\s+0\.929\s+48\s+35\.294\s+OVER\s+4m\s+4m\s+12\s+2\s+0\s+0$/);
 });
 
 t.test('takes the pool bounds from the config file', async (t) => {
@@ -57,10 +60,48 @@ t.test('takes the pool bounds from the config file', async (t) => {
   t.equal(staticMax?.unmetGpuMinutes, 6 * 4, '20 GPUs of demand on 16 for 6 minutes');
 });
 
+t.test('takes latencies, jitter, failures, interval and budget from the command line', async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'sim-'));
+  t.teardown(() => rm(dir, { recursive: true, force: true }));
+  await writeFile(join(dir, 'tiny.csv'), CSV);
+  const run = async (...flags: string[]): Promise<SimReport> => {
+    const out = sink();
+    t.equal(await runSimulateCommand(['--trace', join(dir, 'tiny.csv'), '--json', ...flags], out), 0);
+    return JSON.parse(out.text()) as SimReport;
+  };
+  const policy = (report: SimReport, name: string) => report.policies.find((p) => p.name === name);
+  const wide = await run('--budget', '40%');
+  t.equal(wide.waitBudget, 0.4);
+  t.equal(policy(wide, 'salt-autoscaler')?.withinBudget, true, '35 % waiting is within a 40 % budget');
+  const slow = await run('--start-latency', '2m', '--deploy-latency', '180s');
+  t.equal(policy(slow, 'oracle')?.instanceMinutes, 20 + 2 * 5, 'the oracle pays the 5-minute lead');
+  t.equal(policy(slow, 'salt-autoscaler')?.unmetGpuMinutes, 12 * 5, 'the jobs wait the 5-minute lead');
+  const failing = await run('--failure-share', '100%', '--jitter', '0.3', '--seed', '4');
+  t.equal(policy(failing, 'salt-autoscaler')?.failedStarts, 2);
+  const fast = await run('--interval', '60s');
+  // the seed drains its two instances at minutes 8 and 9, when a 270 s cooldown after its start at minute 7 forbids it
+  t.equal(policy(fast, 'seed-threshold')?.stops, 2, 'one action per minute instead of per 270 s');
+  t.equal(policy(await run(), 'seed-threshold')?.stops, 0);
+});
+
+t.test('documents every flag in simulate --help', async (t) => {
+  const spec = commandSpec('simulate');
+  if (spec === undefined) throw new Error('no simulate command');
+  const help = commandHelp(spec);
+  for (const flag of ['--start-latency', '--deploy-latency', '--create-latency', '--stop-latency', '--jitter', '--failure-share', '--interval', '--budget', '--gpus-per-instance', '--seed', '--svg', '--chart-policy']) {
+    t.match(help, flag, flag);
+  }
+});
+
 t.test('rejects unknown or incomplete arguments with ASC_ERR_SIM_ARGS', async (t) => {
   t.throws(() => parseSimulateArgs(['--bogus']), { code: 'ASC_ERR_SIM_ARGS', message: /unknown option '--bogus'/ });
   t.throws(() => parseSimulateArgs(['--json']), { code: 'ASC_ERR_SIM_ARGS', message: /--trace FILE is required/ });
   t.throws(() => parseSimulateArgs(['--trace']), { code: 'ASC_ERR_SIM_ARGS', message: /--trace needs a value/ });
   t.throws(() => parseSimulateArgs(['--trace', 'x', '--gpus-per-instance', '0']), { code: 'ASC_ERR_SIM_ARGS' });
-  t.same(parseSimulateArgs(['--trace=a.csv', '--gpus-per-instance', '4']), { trace: 'a.csv', json: false, gpusPerInstance: 4 });
+  t.throws(() => parseSimulateArgs(['--trace', 'x', '--budget', '120%']), { code: 'ASC_ERR_SIM_ARGS', message: /--budget expects a share/ });
+  t.throws(() => parseSimulateArgs(['--trace', 'x', '--start-latency', 'soon']), { code: 'ASC_ERR_SIM_ARGS', message: /--start-latency expects a duration/ });
+  t.throws(() => parseSimulateArgs(['--trace', 'x', '--interval', '0s']), { code: 'ASC_ERR_SIM_ARGS', message: /--interval/ });
+  t.same(parseSimulateArgs(['--trace=a.csv', '--gpus-per-instance', '4']), { trace: 'a.csv', json: false, options: { gpusPerInstance: 4 } });
+  t.same(parseSimulateArgs(['--trace=a.csv', '--budget', '0.1%', '--jitter', '0.2', '--start-latency', '2m', '--interval', '60']).options,
+    { startLatencyMs: 120_000, latencyJitter: 0.2, waitBudget: 0.001 });
 });

@@ -4,6 +4,7 @@
  *   stopped --start-issued--> starting --minion-start--> booted --instance-ready--> ready
  *   stopped --create-issued--> creating --minion-start--> booted
  *   ready --drain-issued--> draining --stop-issued--> stopping --cloud stopped--> stopped
+ *   booted --instance-failed--> failed --stop-issued--> stopping (the engine stops a failed instance at once)
  *
  * The simulator speaks in the lifecycle's inputs (commands we issue and typed Salt events) and runs them
  * through the REAL state machine, `src/core/lifecycle.ts`; this is the only module that knows it.
@@ -22,6 +23,11 @@ export function minionStart(id: string): SimInput {
 /** instanceReady builds the `salt-autoscaler/instance/<id>/ready` event the deploy orchestrate fires. */
 export function instanceReady(id: string): SimInput {
   return { kind: 'instance-ready', tag: `salt-autoscaler/instance/${id}/ready`, minion: id, data: {} };
+}
+
+/** instanceFailed builds the `salt-autoscaler/instance/<id>/failed` event of a deploy orchestrate that failed. */
+export function instanceFailed(id: string, reason: string): SimInput {
+  return { kind: 'instance-failed', tag: `salt-autoscaler/instance/${id}/failed`, minion: id, reason, data: {} };
 }
 
 /** cloudStopped builds the `salt/cloud/<id>/stopped` event. */

@@ -8,11 +8,12 @@ function pad(value: string, width: number, right = true): string {
   return right ? value.padStart(width) : value.padEnd(width);
 }
 
-/** renderTable renders one report as a text table, one row per policy, with cost and unmet demand vs the oracle. */
+/** renderTable renders one report as a text table, one row per policy: cost against the oracle, waiting against the budget. */
 export function renderTable(report: SimReport): string {
-  const head = `trace ${report.trace}: ${report.minutes} minutes, ${report.gpusPerInstance} GPUs/instance, demand ${report.demandGpuMinutes} GPU-minutes`;
-  const columns = ['policy', 'instance-min', 'cost/oracle', 'unmet GPU-min', 'unmet %', 'p95 unmet', 'max unmet', 'starts', 'stops'];
-  const widths = [16, 12, 11, 13, 8, 9, 9, 7, 7];
+  const budget = `${(100 * report.waitBudget).toFixed(3).replace(/\.?0+$/, '')}%`;
+  const head = `trace ${report.trace}: ${report.minutes} minutes, ${report.gpusPerInstance} GPUs/instance, demand ${report.demandGpuMinutes} GPU-minutes, waiting budget ${budget}`;
+  const columns = ['policy', 'instance-min', 'cost/oracle', 'waiting GPU-min', 'waiting %', 'budget', 'p95 wait', 'max wait', 'max GPUs', 'starts', 'stops', 'failed'];
+  const widths = [16, 12, 11, 15, 9, 6, 8, 8, 8, 7, 7, 6];
   const line = (cells: readonly string[]): string => cells.map((c, n) => pad(c, widths[n] ?? 8, n > 0)).join('  ').trimEnd();
   const rows = report.policies.map((p) =>
     line([
@@ -21,13 +22,17 @@ export function renderTable(report: SimReport): string {
       p.costRatio.toFixed(3),
       String(p.unmetGpuMinutes),
       (100 * p.unmetShare).toFixed(3),
-      String(p.p95UnmetGpus),
+      p.withinBudget ? 'ok' : 'OVER',
+      `${p.p95WaitMinutes}m`,
+      `${p.maxWaitMinutes}m`,
       String(p.maxUnmetGpus),
       String(p.starts),
       String(p.stops),
+      String(p.failedStarts),
     ]),
   );
-  return [head, line(columns), ...rows].join('\n') + '\n';
+  const legend = 'waiting: GPU-minutes of jobs queued for an instance; p95 / max wait: minutes a job waited; max GPUs: most GPUs waiting at once';
+  return [head, line(columns), ...rows, legend].join('\n') + '\n';
 }
 
 function escapeXml(text: string): string {
@@ -70,7 +75,7 @@ export function renderSvg(report: SimReport, timeline: Timeline): string {
       })
       .join(' ');
   const result = report.policies.find((p) => p.name === timeline.policy);
-  const numbers = result === undefined ? '' : `: cost ${result.costRatio.toFixed(3)} x oracle, unmet ${(100 * result.unmetShare).toFixed(3)}%`;
+  const numbers = result === undefined ? '' : `: cost ${result.costRatio.toFixed(3)} x oracle, waiting ${(100 * result.unmetShare).toFixed(3)}% (budget ${(100 * report.waitBudget).toFixed(3)}%)`;
   const title = `${report.trace}, ${timeline.policy}${numbers} (${report.minutes} min)`;
   const legend = series
     .map((s, n) => `<text x="${left + 10 + n * 140}" y="${height - 12}" fill="${s.color}" font-size="12">&#9632; ${s.name}</text>`)

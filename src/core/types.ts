@@ -132,9 +132,12 @@ export interface PoolHistory {
  * with ha, in etcd). Buckets are indexed by `floor(atMs / bucketMs)`; arrays end with the bucket now open.
  */
 export interface BudgetMemory {
-  /** peakStart: bucket index of `peaks[0]`; peaks: the highest workload of each PEAK_BUCKET_MS bucket. */
+  /** peakStart: bucket index of `peaks[0]`; peaks: the highest workload of each PEAK_BUCKET_MS bucket (recurrence). */
   readonly peakStart: number;
   readonly peaks: readonly number[];
+  /** fineStart / fine: the highest workload of each FINE_BUCKET_MS bucket (the hold and the candidates' scores). */
+  readonly fineStart: number;
+  readonly fine: readonly number[];
   /** waitBucketMs / waitStart: the window's buckets; demand / waiting: workload-unit minutes per bucket. */
   readonly waitBucketMs: number;
   readonly waitStart: number;
@@ -146,6 +149,11 @@ export interface BudgetMemory {
   readonly price: number;
   /** period: the recurrence found in the peaks (in peak buckets) at the last hourly search; absent = none found. */
   readonly period?: number;
+  /**
+   * scores: per (hold, spare) candidate, in HOLD_CANDIDATES_MIN x SPARE_CANDIDATES order, its replayed cost and waiting
+   * (instance-minutes), two numbers each, summed over the peak buckets closed so far and decayed over the window.
+   */
+  readonly scores?: readonly number[];
   /** holdMin / spare: the candidate chosen at the last bucket close. */
   readonly holdMin: number;
   readonly spare: number;

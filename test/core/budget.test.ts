@@ -176,3 +176,11 @@ t.test('property: desired covers the workload now, memory is bounded, numbers st
   }), { numRuns: 60, seed: 13 });
   t.ok(seen.rise > 0 && seen.fall > 0 && seen.recurring > 0 && seen.zeroBudget > 0, `generator reaches every case: ${JSON.stringify(seen)}`);
 });
+
+t.test('a saved memory of another shape is started afresh, not trusted', async (t) => {
+  const pool = spec();
+  const odd = { ...EMPTY_HISTORY, budget: { peaks: 'x' } } as unknown as PoolHistory;
+  const h = observeWorkload(odd, pool, { value: 8, atMs: MIN, source: 't' }, MIN, 1);
+  t.same(h.budget?.fine, [8]);
+  t.equal(waitingShare(h.budget), 0);
+});

@@ -36,6 +36,9 @@ export const START_LATENCY_SAMPLES = 16;
 /** PEAK_BUCKET_MS is the width of one demand bucket (5 min); PEAK_BUCKETS of them are kept (72 h: three daily cycles). */
 export const PEAK_BUCKET_MS = 300_000;
 export const PEAK_BUCKETS = 864;
+/** FINE_BUCKET_MS is the width of one fine bucket (1 min); FINE_BUCKETS of them are kept (12 h): holds and scores. */
+export const FINE_BUCKET_MS = 60_000;
+export const FINE_BUCKETS = 720;
 /** WAIT_BUCKETS is how many buckets span the waiting window. */
 export const WAIT_BUCKETS = 168;
 /** TARGET_RATIO: the feedback aims the realised share at this part of the budget (the rest absorbs bad luck). */
@@ -48,8 +51,10 @@ export const COLD_HOLD_MIN = 60;
 
 const MINUTE_MS = 60_000;
 const MAX_GAP_MS = 15 * MINUTE_MS;
-const MIN_SCORE_BUCKETS = 12;
-const PRICE_STEP = 0.05;
+const MIN_SCORE_MINUTES = 60;
+/** SCORE_MEMORY_MS: the candidates' sums decay with this time constant (a day: recent enough to follow a change). */
+const SCORE_MEMORY_MS = 86_400_000;
+const PRICE_STEP = 0.01;
 const PRICE_ZERO_BUDGET = 1e9;
 /** period search: from 30 min to 24 h, at least MIN_REPEATS cycles in the history, and an autocorrelation this strong. */
 const MIN_PERIOD_BUCKETS = 6;
@@ -91,6 +96,8 @@ export function emptyBudgetMemory(pool: PoolSpec, nowMs: number): BudgetMemory {
   return {
     peakStart: Math.floor(nowMs / PEAK_BUCKET_MS),
     peaks: [],
+    fineStart: Math.floor(nowMs / FINE_BUCKET_MS),
+    fine: [],
     waitBucketMs,
     waitStart: Math.floor(nowMs / waitBucketMs),
     demand: [],
@@ -159,7 +166,8 @@ export function observeBudget(
   history: Pick<PoolHistory, 'startLatenciesMs'>,
   obs: BudgetObservation,
 ): BudgetMemory {
-  let m = memory ?? emptyBudgetMemory(pool, obs.atMs);
+  // a memory of another shape (an older version, a hand-edited store) is started afresh rather than trusted
+  let m = memory !== undefined && Array.isArray(memory.fine) && Array.isArray(memory.peaks) && Array.isArray(memory.demand) && Array.isArray(memory.waiting) ? memory : emptyBudgetMemory(pool, obs.atMs);
   const windowBucketMs = Math.max(MINUTE_MS, Math.ceil(waitWindowOf(pool) / WAIT_BUCKETS));
   if (m.waitBucketMs !== windowBucketMs) {
     // the window changed (a reload): its buckets no longer mean the same time, the waiting is measured afresh
@@ -189,10 +197,15 @@ export function observeBudget(
   const p = roll(m.peakStart, m.peaks, peakIndex, PEAK_BUCKETS);
   const slot = peakIndex - p.start;
   p.values[slot] = round3(Math.max(p.values[slot] ?? 0, obs.workload));
+  const fineIndex = Math.floor(obs.atMs / FINE_BUCKET_MS);
+  const f = roll(m.fineStart, m.fine, fineIndex, FINE_BUCKETS);
+  f.values[fineIndex - f.start] = round3(Math.max(f.values[fineIndex - f.start] ?? 0, obs.workload));
   const next: BudgetMemory = {
     ...m,
     peakStart: p.start,
     peaks: p.values,
+    fineStart: f.start,
+    fine: f.values,
     waitStart: dNow.start,
     demand: dNow.values,
     waiting: wNow.values,
@@ -209,62 +222,56 @@ interface Candidate {
   readonly waiting: number;
 }
 
-/** needsOf turns the closed peak buckets into instances needed per bucket. */
-function needsOf(memory: BudgetMemory, per: number): number[] {
-  return memory.peaks.slice(0, -1).map((v) => Math.ceil(v / per - 1e-9));
-}
-
 /**
- * scoreCandidates replays every (hold, spare) candidate on the closed buckets: capacity held at the peak of the last
- * `hold` (spare on top while that peak is above 0, none on an idle pool), capped at max; a bucket whose peak is above
- * it waits the start lead for the difference (less what a pre-warm from the period would have covered); every rise
- * of the level pays one start lead per instance.
+ * scoreCandidates replays every (hold, spare) candidate minute by minute on the fine buckets (instances needed per
+ * minute): the size decided at minute u is the peak of the last `hold` minutes (+ spare while that peak is above 0),
+ * raised to what a pre-warm from the period predicts one lead ahead, capped at max; it is paid from u. Capacity is
+ * ready at t only for what was decided at every minute of [t - lead, t] (a start takes the lead, a stop is at once);
+ * the need above it waits.
  */
-function scoreCandidates(needs: readonly number[], pool: PoolSpec, leadMin: number, period: number | undefined): Candidate[] {
+function scoreCandidates(needs: readonly number[], pool: PoolSpec, leadMin: number, prewarm: readonly number[], from: number): Candidate[] {
   const out: Candidate[] = [];
-  const bucketMin = PEAK_BUCKET_MS / MINUTE_MS;
   const n = needs.length;
-  const prewarm = new Array<number>(n).fill(0);
-  if (period !== undefined) {
-    for (let b = 0; b < n; b += 1) {
-      let low = Number.POSITIVE_INFINITY;
-      let seen = 0;
-      for (let k = 1; k <= PREWARM_LOOKBACK && b - k * period >= 0; k += 1) {
-        low = Math.min(low, needs[b - k * period] ?? 0);
-        seen += 1;
-      }
-      prewarm[b] = seen >= MIN_REPEATS ? low : 0;
-    }
-  }
+  const lead = Math.max(1, Math.round(leadMin));
   for (const holdMin of HOLD_CANDIDATES_MIN) {
-    const h = Math.round(holdMin / bucketMin);
-    // sliding max of the previous h buckets (monotone deque of indices)
-    const deque: number[] = [];
-    const held = new Array<number>(n).fill(0);
-    for (let b = 0; b < n; b += 1) {
-      while (deque.length > 0 && (deque[0] ?? 0) < b - h) deque.shift();
-      held[b] = deque.length > 0 ? needs[deque[0] ?? 0] ?? 0 : 0;
-      const v = needs[b] ?? 0;
-      while (deque.length > 0 && (needs[deque[deque.length - 1] ?? 0] ?? 0) <= v) deque.pop();
-      deque.push(b);
-    }
+    const held = slidingMax(needs, holdMin);
     for (const spare of SPARE_CANDIDATES) {
+      const decided = new Array<number>(n);
       let cost = 0;
-      let waiting = 0;
-      let previous = 0;
-      // with a period, only the buckets a pre-warm could have covered are scored (the same ones for every candidate)
-      for (let b = period === undefined ? 0 : Math.min(n - 1, MIN_REPEATS * period); b < n; b += 1) {
-        const hb = held[b] ?? 0;
-        const cap = Math.min(pool.max, Math.max(hb > 0 ? hb + spare : 0, prewarm[b] ?? 0));
-        const need = Math.min(pool.max, needs[b] ?? 0);
-        if (need > cap) waiting += (need - cap) * leadMin;
-        const level = Math.max(cap, need);
-        cost += level * bucketMin;
-        if (level > previous) cost += (level - previous) * leadMin;
-        previous = level;
+      for (let u = 0; u < n; u += 1) {
+        const hu = held[u] ?? 0;
+        decided[u] = Math.min(pool.max, Math.max(hu > 0 ? hu + spare : 0, prewarm[Math.min(n - 1, u + lead)] ?? 0));
+        if (u >= from) cost += decided[u] ?? 0;
       }
+      const ready = slidingMin(decided, lead);
+      let waiting = 0;
+      for (let t = Math.max(lead, from); t < n; t += 1) waiting += Math.max(0, Math.min(pool.max, needs[t] ?? 0) - (ready[t] ?? 0));
       out.push({ holdMin, spare, cost, waiting });
     }
+  }
+  return out;
+}
+
+/** slidingMax is, for each index, the highest value of the window [i - width, i] (a monotone deque). */
+function slidingMax(values: readonly number[], width: number): number[] {
+  return sliding(values, width, (a, b) => a >= b);
+}
+
+/** slidingMin is, for each index, the lowest value of the window [i - width, i]. */
+function slidingMin(values: readonly number[], width: number): number[] {
+  return sliding(values, width, (a, b) => a <= b);
+}
+
+function sliding(values: readonly number[], width: number, keeps: (a: number, b: number) => boolean): number[] {
+  const out = new Array<number>(values.length);
+  const deque: number[] = [];
+  let head = 0;
+  for (let i = 0; i < values.length; i += 1) {
+    const v = values[i] ?? 0;
+    while (deque.length > head && !keeps(values[deque[deque.length - 1] ?? 0] ?? 0, v)) deque.pop();
+    deque.push(i);
+    while ((deque[head] ?? 0) < i - width) head += 1;
+    out[i] = values[deque[head] ?? 0] ?? 0;
   }
   return out;
 }
@@ -313,14 +320,32 @@ function rechoose(memory: BudgetMemory, pool: PoolSpec, history: Pick<PoolHistor
   }
   price = Math.min(high, Math.max(low, price));
   const per = perInstanceOf(pool);
-  const needs = needsOf(memory, per);
-  if (needs.length < MIN_SCORE_BUCKETS) return { ...memory, price };
+  const needs = memory.fine.slice(0, -1).map((v) => Math.ceil(v / per - 1e-9));
+  if (needs.length < MIN_SCORE_MINUTES) return { ...memory, price };
   const leadMin = startLeadMs(history).leadMs / MINUTE_MS;
   // the period search is the dearest part (an autocorrelation over the history): once an hour is enough
   const searched = (memory.peakStart + memory.peaks.length - 1) % PERIOD_SEARCH_BUCKETS === 0 ? periodOf(memory.peaks.slice(0, -1))?.buckets : memory.period;
   const { period: _previous, ...rest } = memory;
   const withPeriod: BudgetMemory = { ...rest, price, ...(searched === undefined ? {} : { period: searched }) };
-  const candidates = scoreCandidates(needs, pool, leadMin, searched);
+  // what a pre-warm would have started for each minute of the fine history (0 without a period)
+  const prewarm = needs.map((_v, i) => {
+    if (searched === undefined) return 0;
+    const warm = prewarmAt(withPeriod, Math.floor(((memory.fineStart + i) * FINE_BUCKET_MS) / PEAK_BUCKET_MS), searched);
+    return warm === undefined ? 0 : Math.ceil(warm.level / per - 1e-9);
+  });
+  // only the minutes closed since the last score are added (the older ones are in the sums, decayed): the choice
+  // weighs the whole window the share is measured over, not only the hours the fine buckets still hold
+  const fresh = scoreCandidates(needs, pool, leadMin, prewarm, Math.max(0, needs.length - PEAK_BUCKET_MS / FINE_BUCKET_MS));
+  const decay = Math.exp(-PEAK_BUCKET_MS / Math.min(SCORE_MEMORY_MS, waitWindowOf(pool)));
+  // a new period changes what every candidate would have waited: the sums start again
+  const sums = memory.scores?.length === fresh.length * 2 && searched === memory.period ? memory.scores : [];
+  const scores: number[] = [];
+  const candidates = fresh.map((c, i) => {
+    const cost = round3((sums[2 * i] ?? 0) * decay + c.cost);
+    const waiting = round3((sums[2 * i + 1] ?? 0) * decay + c.waiting);
+    scores.push(cost, waiting);
+    return { ...c, cost, waiting };
+  });
   const current = candidates.find((c) => c.holdMin === memory.holdMin && c.spare === memory.spare);
   // over the budget, the choice may not get riskier than the one that overspent
   const allowed = share > budget && budget > 0 && current !== undefined ? candidates.filter((c) => c.waiting <= current.waiting) : candidates;
@@ -333,7 +358,8 @@ function rechoose(memory: BudgetMemory, pool: PoolSpec, history: Pick<PoolHistor
       bestScore = score;
     }
   }
-  return best === undefined ? withPeriod : { ...withPeriod, holdMin: best.holdMin, spare: best.spare };
+  const scored = { ...withPeriod, scores };
+  return best === undefined ? scored : { ...scored, holdMin: best.holdMin, spare: best.spare };
 }
 
 function perInstanceOf(pool: PoolSpec): number {
@@ -355,25 +381,27 @@ export interface Prewarm {
  */
 export function prewarmOf(memory: BudgetMemory | undefined, nowMs: number, lookaheadMs: number): Prewarm | undefined {
   if (memory?.period === undefined) return undefined;
-  const closed = memory.peaks.slice(0, -1);
-  const P = memory.period;
   let best: Prewarm | undefined;
-  const from = Math.floor(nowMs / PEAK_BUCKET_MS);
-  const to = Math.floor((nowMs + lookaheadMs) / PEAK_BUCKET_MS);
-  for (let j = from; j <= to; j += 1) {
-    let low = Number.POSITIVE_INFINITY;
-    let seen = 0;
-    for (let k = 1; k <= PREWARM_LOOKBACK; k += 1) {
-      const slot = j - k * P - memory.peakStart;
-      if (slot < 0 || slot >= closed.length) continue;
-      low = Math.min(low, closed[slot] ?? 0);
-      seen += 1;
-    }
-    if (seen >= MIN_REPEATS && low > 0 && (best === undefined || low > best.level)) {
-      best = { level: low, atMs: j * PEAK_BUCKET_MS, periodMin: (P * PEAK_BUCKET_MS) / MINUTE_MS, seen };
-    }
+  for (let j = Math.floor(nowMs / PEAK_BUCKET_MS); j <= Math.floor((nowMs + lookaheadMs) / PEAK_BUCKET_MS); j += 1) {
+    const warm = prewarmAt(memory, j, memory.period);
+    if (warm !== undefined && (best === undefined || warm.level > best.level)) best = warm;
   }
   return best;
+}
+
+/** prewarmAt is the level peak bucket `j` reached at the same phase of each of the last periods (the lowest), if seen often enough. */
+function prewarmAt(memory: BudgetMemory, j: number, period: number): Prewarm | undefined {
+  const closed = memory.peaks.length - 1;
+  let low = Number.POSITIVE_INFINITY;
+  let seen = 0;
+  for (let k = 1; k <= PREWARM_LOOKBACK; k += 1) {
+    const slot = j - k * period - memory.peakStart;
+    if (slot < 0 || slot >= closed) continue;
+    low = Math.min(low, memory.peaks[slot] ?? 0);
+    seen += 1;
+  }
+  if (seen < MIN_REPEATS || !(low > 0)) return undefined;
+  return { level: low, atMs: j * PEAK_BUCKET_MS, periodMin: (period * PEAK_BUCKET_MS) / MINUTE_MS, seen };
 }
 
 function percent(x: number): string {
@@ -397,13 +425,12 @@ export function budgetNote(pool: PoolSpec, memory: BudgetMemory | undefined): st
   return `waiting ${percent(waitingShare(memory))} of ${percent(waitBudgetOf(pool))} budget over ${windowWords(waitWindowOf(pool))}`;
 }
 
-/** peakWithin is the highest workload of the peak buckets that overlap the last `holdMs` (0 when none). */
+/** peakWithin is the highest workload of the fine buckets in the last `holdMs` (0 when none). */
 function peakWithin(memory: BudgetMemory, nowMs: number, holdMs: number): number {
-  const first = Math.floor((nowMs - holdMs) / PEAK_BUCKET_MS);
+  const first = Math.floor((nowMs - holdMs) / FINE_BUCKET_MS);
+  const last = Math.floor(nowMs / FINE_BUCKET_MS);
   let peak = 0;
-  for (let i = 0; i < memory.peaks.length; i += 1) {
-    if (memory.peakStart + i >= first && (memory.peakStart + i) * PEAK_BUCKET_MS <= nowMs) peak = Math.max(peak, memory.peaks[i] ?? 0);
-  }
+  for (let i = Math.max(0, first - memory.fineStart); i < memory.fine.length && memory.fineStart + i <= last; i += 1) peak = Math.max(peak, memory.fine[i] ?? 0);
   return peak;
 }
 

@@ -4,7 +4,7 @@ import { afterTransition, EMPTY_HISTORY, observeWorkload } from '../../src/core/
 import { decide } from '../../src/core/decide.ts';
 import { newInstance } from '../../src/core/lifecycle.ts';
 import {
-  budget, DEFAULT_START_LATENCY_MS, PEAK_BUCKETS, periodOf, startLeadMs, WAIT_BUCKETS, waitingShare, withStartLatency,
+  budget, budgetNote, DEFAULT_START_LATENCY_MS, PEAK_BUCKETS, periodOf, startLeadMs, WAIT_BUCKETS, waitingShare, withStartLatency,
 } from '../../src/core/strategies/budget.ts';
 import type { Instance, PoolHistory, PoolSpec } from '../../src/core/types.ts';
 
@@ -183,4 +183,11 @@ t.test('a saved memory of another shape is started afresh, not trusted', async (
   const h = observeWorkload(odd, pool, { value: 8, atMs: MIN, source: 't' }, MIN, 1);
   t.same(h.budget?.fine, [8]);
   t.equal(waitingShare(h.budget), 0);
+});
+
+t.test('the budget note words the window and small shares the way a user reads them', async (t) => {
+  t.equal(budgetNote(spec({ waitBudget: 0.0025, waitWindowMs: 3_600_000 }), undefined), 'waiting 0% of 0.25% budget over 1h');
+  t.equal(budgetNote(spec({ waitBudget: 0.00004, waitWindowMs: 90 * MIN }), undefined), 'waiting 0% of 0.004% budget over 90m');
+  t.equal(budgetNote(spec(), undefined), 'waiting 0% of 0.25% budget over 7d', 'defaults');
+  t.equal(withStartLatency(EMPTY_HISTORY, 2 * 86_400_000), EMPTY_HISTORY, 'a start-to-ready time over a day is no start lead');
 });

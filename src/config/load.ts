@@ -308,6 +308,8 @@ export function toPoolSpec(pool: PoolConfig): PoolSpec {
     failureBackoffMaxMs: pool.failureBackoff.maxMs,
     dryRun: pool.dryRun,
     paused: pool.paused,
+    waitBudget: pool.waitBudget,
+    waitWindowMs: pool.waitWindowMs,
   };
 }
 

@@ -134,6 +134,16 @@ export function selfRules(): Rule[] {
       annotations: { summary: 'pool {{ $labels.pool }} has been at its max for 30m', description: 'Work may be queueing; raise max or check the workload.' },
     },
     {
+      alert: 'SaltAutoscalerPoolOverBudget',
+      expr: 'max by (pool) (salt_autoscaler_pool_waiting_share) > on (pool) max by (pool) (salt_autoscaler_pool_wait_budget)',
+      for: '1h',
+      labels: warn,
+      annotations: {
+        summary: 'pool {{ $labels.pool }} waited {{ $value | humanizePercentage }} of its demand over its waitWindow, above its waitBudget',
+        description: 'The budget strategy spends more waiting than promised: demand rises faster than the measured start lead allows, or max is reached. Check salt_autoscaler_pool_instances against max, the start-to-ready times, and the decisions\' reasons.',
+      },
+    },
+    {
       alert: 'SaltAutoscalerInstancesFailing',
       expr: 'sum by (pool) (increase(salt_autoscaler_instances_failed_total[30m])) > 0',
       for: '0s',

@@ -72,6 +72,31 @@ const duration = (bounds: DurationBounds = {}) =>
     })
     .meta({ type: 'duration' });
 
+/** MAX_WAIT_BUDGET is the largest waitBudget accepted (a fraction): more waiting than this is not a budget but an outage. */
+export const MAX_WAIT_BUDGET = 0.5;
+
+/**
+ * waitShare is a share field: `0.25%` (a percentage) or a fraction (`0.0025`) -> fraction, in [0, MAX_WAIT_BUDGET].
+ */
+const waitShare = () =>
+  z
+    .union([z.number(), z.string()])
+    .transform((value, ctx) => {
+      const text = typeof value === 'number' ? String(value) : value.trim();
+      const m = /^(\d+(?:\.\d+)?(?:e-?\d+)?)(%?)$/.exec(text);
+      const fraction = m === null ? Number.NaN : Number(m[1]) / (m[2] === '%' ? 100 : 1);
+      if (!Number.isFinite(fraction)) {
+        ctx.addIssue({ code: 'custom', message: `expected a share like 0.25% or a fraction like 0.0025, got ${JSON.stringify(value).slice(0, 40)}` });
+        return z.NEVER;
+      }
+      if (fraction > MAX_WAIT_BUDGET) {
+        ctx.addIssue({ code: 'custom', message: `must be at most ${MAX_WAIT_BUDGET * 100}%, got ${+(fraction * 100).toPrecision(6)}%: a pool whose demand waits more than that is not on a budget (write 0.25% or 0.0025, not 0.25 for a quarter percent)` });
+        return z.NEVER;
+      }
+      return fraction;
+    })
+    .meta({ type: 'share' });
+
 /** MAX_BODY_LIMIT_BYTES is the largest http.bodyLimit accepted (64 MiB). */
 export const MAX_BODY_LIMIT_BYTES = 64 * 1_048_576;
 
@@ -262,8 +287,10 @@ export const POOL_DEFAULTS = {
   downThreshold: 0,
   intervalMs: 270_000,
   step: 1,
-  strategy: 'adaptive',
+  strategy: 'budget',
   perInstance: 1,
+  waitBudget: 0.0025,
+  waitWindowMs: 7 * 86_400_000,
   reserved: [] as readonly string[],
   idleCheck: { fun: 'cmd.retcode', args: ['/usr/local/bin/training-idle'] as readonly unknown[] },
   provisionTimeoutMs: 900_000,
@@ -289,8 +316,10 @@ export const PoolPatchSchema = z.strictObject({
   upCooldown: duration().optional().meta({ description: 'minimum time after an action before the next scale-up', default: 'interval' }),
   downCooldown: duration().optional().meta({ description: 'minimum time after an action before the next scale-down', default: 'interval' }),
   step: z.number().int().positive().optional().meta({ description: 'instances started or drained per action (threshold strategy)', default: show(POOL_DEFAULTS.step) }),
-  strategy: z.enum(['threshold', 'target', 'adaptive']).optional().meta({ description: 'threshold (step per action) | target (workload / perInstance) | adaptive', default: POOL_DEFAULTS.strategy }),
-  perInstance: z.number().positive().refine(Number.isFinite, 'must be finite').optional().meta({ description: 'workload units one instance serves (target, adaptive)', default: show(POOL_DEFAULTS.perInstance) }),
+  strategy: z.enum(['threshold', 'target', 'adaptive', 'budget']).optional().meta({ description: 'budget (spends waitBudget at the lowest cost, pre-warms recurring demand) | threshold (step per action) | target (workload / perInstance) | adaptive (peak of the last 30 min)', default: POOL_DEFAULTS.strategy }),
+  perInstance: z.number().positive().refine(Number.isFinite, 'must be finite').optional().meta({ description: 'workload units one instance serves (target, adaptive, budget)', default: show(POOL_DEFAULTS.perInstance) }),
+  waitBudget: waitShare().optional().meta({ description: 'share of the pool\'s demand (workload-unit minutes) that may wait for a ready instance, over waitWindow: `0.25%` or a fraction `0.0025`; 0 = never wait (headroom to the recent peak); at most 50% (budget strategy)', default: '0.25%' }),
+  waitWindow: duration({ minMs: 3_600_000, maxMs: MAX_DURATION_MS, why: 'the waiting share is measured over this window: shorter than an hour is noise, one bad start spends it all' }).optional().meta({ description: 'rolling window the waiting share is measured over (1h to 24d; budget strategy)', default: '7d' }),
   provider: name().optional().describe('salt-cloud provider of the pool\'s instances (required)'),
   reserved: z.array(name()).optional().meta({ description: 'minion ids of reserved (stopped) instances', default: '[]' }),
   reservedPattern: name().optional().describe('glob over salt-cloud instance names, e.g. gpu-{env}-{instanceType}-*'),
@@ -387,8 +416,11 @@ export interface PoolConfig {
   readonly upCooldownMs: number;
   readonly downCooldownMs: number;
   readonly step: number;
-  readonly strategy: 'threshold' | 'target' | 'adaptive';
+  readonly strategy: 'threshold' | 'target' | 'adaptive' | 'budget';
   readonly perInstance: number;
+  /** waitBudget: a fraction (0.0025 = 0.25%); waitWindowMs: the window it is measured over. */
+  readonly waitBudget: number;
+  readonly waitWindowMs: number;
   readonly provider: string;
   readonly reserved: readonly string[];
   readonly reservedPattern?: string;
@@ -602,6 +634,8 @@ function completePool(p: PoolPatch, path: string, problems: ConfigProblem[], ok:
     step: p.step ?? POOL_DEFAULTS.step,
     strategy: p.strategy ?? POOL_DEFAULTS.strategy,
     perInstance: p.perInstance ?? POOL_DEFAULTS.perInstance,
+    waitBudget: p.waitBudget ?? POOL_DEFAULTS.waitBudget,
+    waitWindowMs: p.waitWindow ?? POOL_DEFAULTS.waitWindowMs,
     provider: p.provider,
     reserved,
     ...(p.reservedPattern === undefined ? {} : { reservedPattern: p.reservedPattern }),

@@ -10,11 +10,15 @@
  *                                 left ready: its idle confirmation is dropped
  *   idle checks ─withIdleChecks─► idleSinceMs keeps the first time each still-idle instance was seen idle
  *   no drain wanted ─withoutIdle─► idle confirmations dropped (an idle time counts from a check made while one was)
- *   workload ──observeWorkload──► the strategy's memory (adaptive: recent peak samples)
+ *   workload ──observeWorkload──► the strategy's memory (adaptive: recent peak samples; budget: bucketed demand and
+ *                                 waiting above the READY capacity, its price and (hold, spare) choice)
+ *   in flight → ready: its start-to-ready time (startLatenciesMs: the budget strategy's measured lead)
  *   alert + pulled ─mergeSignals─► the pool's current workload (a fresh pulled value wins, then the alert's level)
  * ```
  */
 import { ADAPTIVE_PEAK_WINDOW_MS, observe } from './strategies/adaptive.ts';
+import { observeBudget, withStartLatency } from './strategies/budget.ts';
+import { MANUAL_SOURCE } from './decide.ts';
 import { IN_FLIGHT_STATES, type AlertSignal, type Decision, type IdleResult, type Instance, type InstanceState, type PoolHistory, type PoolSpec, type Workload } from './types.ts';
 
 /** EMPTY_HISTORY is the memory of a pool that has done nothing yet. */
@@ -57,6 +61,9 @@ export function afterTransition(history: PoolHistory, instance: Instance, from: 
   } else if (instance.state === 'ready' && from !== 'draining' && next.consecutiveFailures !== 0) {
     next = { ...next, consecutiveFailures: 0 };
   }
+  if (instance.state === 'ready' && IN_FLIGHT_STATES.includes(from) && instance.lastStartMs !== undefined) {
+    next = withStartLatency(next, nowMs - instance.lastStartMs);
+  }
   const startFailed = instance.state === 'failed' ? IN_FLIGHT_STATES.includes(from) : instance.state === 'stopped' && (from === 'starting' || from === 'creating');
   if (startFailed) {
     next = { ...next, startFailedMs: { ...next.startFailedMs, [instance.id]: nowMs } };
@@ -85,9 +92,20 @@ export function withoutIdle(history: PoolHistory): PoolHistory {
   return Object.keys(history.idleSinceMs).length === 0 ? history : { ...history, idleSinceMs: {} };
 }
 
-/** observeWorkload folds the pool's current workload into its strategy's memory (only strategies with memory keep one). */
-export function observeWorkload(history: PoolHistory, spec: PoolSpec, workload: Workload | undefined, nowMs: number): PoolHistory {
-  if (workload === undefined || spec.strategy.kind !== 'adaptive') return history;
+/**
+ * observeWorkload folds the pool's current workload into its strategy's memory (only strategies with memory keep one).
+ * `readyInstances` is the pool's READY count at this evaluation: the budget strategy measures the waiting (workload
+ * above ready x perInstance) from it; without it, demand is recorded but no waiting.
+ */
+export function observeWorkload(history: PoolHistory, spec: PoolSpec, workload: Workload | undefined, nowMs: number, readyInstances?: number): PoolHistory {
+  if (workload === undefined) return history;
+  if (spec.strategy.kind === 'budget') {
+    if (workload.source === MANUAL_SOURCE) return history;
+    const per = spec.strategy.perInstance > 0 ? spec.strategy.perInstance : 1;
+    const capacity = readyInstances === undefined ? {} : { readyCapacity: readyInstances * per };
+    return { ...history, budget: observeBudget(history.budget, spec, history, { workload: workload.value, atMs: nowMs, ...capacity }) };
+  }
+  if (spec.strategy.kind !== 'adaptive') return history;
   return { ...history, policy: observe(history.policy, workload, nowMs, spec.strategy.peakWindowMs ?? ADAPTIVE_PEAK_WINDOW_MS) };
 }
 

@@ -18,6 +18,7 @@
  * above max (they still run until Salt reports them stopped). "hold" is a value and starts no cooldown.
  */
 import { backoffLeftMs, capToBounds, cooldownLeftMs, pickIdleTargets, pickStartTargets } from './safety.ts';
+import { budgetNote } from './strategies/budget.ts';
 import { desiredSize } from './strategies/desired-size.ts';
 import type { Decision, Instance, PoolHistory, PoolSpec, Workload } from './types.ts';
 import { IN_FLIGHT_STATES } from './types.ts';
@@ -91,10 +92,11 @@ function wishOf(pool: PoolSpec, counts: PoolCounts, workload: Workload | undefin
     wish = { desired: workload.value, reason: `wanted size ${workload.value} (size now ${counts.size})` };
   } else {
     fresh = true;
-    wish = desiredSize({ pool, size: counts.size, inFlight: counts.inFlight, workload: workload.value, nowMs, memory: history.policy });
+    wish = desiredSize({ pool, size: counts.size, inFlight: counts.inFlight, workload: workload.value, nowMs, memory: history.policy, history });
   }
   const capped = capToBounds(pool, wish.desired);
-  return { counts, desired: capped.desired, fresh, because: capped.note === '' ? wish.reason : `${wish.reason}, ${capped.note}` };
+  const because = capped.note === '' ? wish.reason : `${wish.reason}, ${capped.note}`;
+  return { counts, desired: capped.desired, fresh, because: pool.strategy.kind === 'budget' ? `${because}; ${budgetNote(pool, history.budget)}` : because };
 }
 
 /** decide evaluates one pool: its instances (of this pool), its workload (undefined = missing), the time, its history. */
@@ -108,7 +110,7 @@ export function decide(
   const mine = instances.filter((i) => i.pool === pool.name);
   const counts = countInstances(mine);
   const census = `ready ${counts.ready}, in flight ${counts.inFlight}`;
-  if (pool.paused) return { kind: 'hold', reason: `pool paused (${census})` };
+  if (pool.paused) return { kind: 'hold', reason: `pool paused (${census}${pool.strategy.kind === 'budget' ? `; ${budgetNote(pool, history.budget)}` : ''})` };
 
   const { desired, fresh, because } = wishOf(pool, counts, workload, nowMs, history);
   if (desired > counts.size) {

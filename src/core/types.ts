@@ -47,7 +47,9 @@ export type Strategy =
   | { readonly kind: 'threshold' }
   | { readonly kind: 'target'; readonly perInstance: number }
   /** adaptive: target on the peak workload of the last `peakWindowMs` (default ADAPTIVE_PEAK_WINDOW_MS in strategies/adaptive.ts). */
-  | { readonly kind: 'adaptive'; readonly perInstance: number; readonly peakWindowMs?: number };
+  | { readonly kind: 'adaptive'; readonly perInstance: number; readonly peakWindowMs?: number }
+  /** budget: spends the pool's waitBudget at the lowest cost (strategies/budget.ts); the default. */
+  | { readonly kind: 'budget'; readonly perInstance: number };
 
 /** PoolSpec is the core's view of one pool's configuration (durations in ms). */
 export interface PoolSpec {
@@ -75,6 +77,13 @@ export interface PoolSpec {
   readonly failureBackoffMaxMs: number;
   readonly dryRun: boolean;
   readonly paused: boolean;
+  /**
+   * waitBudget: the share of the pool's demand (workload-unit minutes) that may wait for ready capacity, as a
+   * fraction (0.0025 = 0.25%; 0 = never wait). Absent: DEFAULT_WAIT_BUDGET (strategies/budget.ts).
+   */
+  readonly waitBudget?: number;
+  /** waitWindowMs: the rolling window the waiting share is measured over. Absent: DEFAULT_WAIT_WINDOW_MS (7 days). */
+  readonly waitWindowMs?: number;
 }
 
 /** Workload is the pool's demand signal at a point in time. `undefined` workload = missing. */
@@ -109,6 +118,45 @@ export interface PoolHistory {
   readonly startFailedMs?: Readonly<Record<string, number>>;
   /** policy: opaque strategy memory (e.g. recent workload samples), reduced by the strategy itself. */
   readonly policy?: PolicyMemory;
+  /**
+   * startLatenciesMs: the pool's most recent start-to-ready times (start issued -> ready), newest last, at most
+   * START_LATENCY_SAMPLES of them: the budget strategy's lead time is measured, not assumed.
+   */
+  readonly startLatenciesMs?: readonly number[];
+  /** budget: the budget strategy's memory (bucketed demand and waiting, its price and choice; strategies/budget.ts). */
+  readonly budget?: BudgetMemory;
+}
+
+/**
+ * BudgetMemory is the budget strategy's bounded memory (plain JSON: it is saved with the pool's state, in SQLite and,
+ * with ha, in etcd). Buckets are indexed by `floor(atMs / bucketMs)`; arrays end with the bucket now open.
+ */
+export interface BudgetMemory {
+  /** peakStart: bucket index of `peaks[0]`; peaks: the highest workload of each PEAK_BUCKET_MS bucket (recurrence). */
+  readonly peakStart: number;
+  readonly peaks: readonly number[];
+  /** fineStart / fine: the highest workload of each FINE_BUCKET_MS bucket (the hold and the candidates' scores). */
+  readonly fineStart: number;
+  readonly fine: readonly number[];
+  /** waitBucketMs / waitStart: the window's buckets; demand / waiting: workload-unit minutes per bucket. */
+  readonly waitBucketMs: number;
+  readonly waitStart: number;
+  readonly demand: readonly number[];
+  readonly waiting: readonly number[];
+  /** last: the previous observation (its workload and ready capacity hold until this one). */
+  readonly last?: { readonly atMs: number; readonly workload: number; readonly capacity?: number };
+  /** price: instance-minutes one instance-minute of waiting is worth; the feedback loop moves it. */
+  readonly price: number;
+  /** period: the recurrence found in the peaks (in peak buckets) at the last hourly search; absent = none found. */
+  readonly period?: number;
+  /**
+   * scores: per (hold, spare) candidate, in HOLD_CANDIDATES_MIN x SPARE_CANDIDATES order, its replayed cost and waiting
+   * (instance-minutes), two numbers each, summed over the peak buckets closed so far and decayed over the window.
+   */
+  readonly scores?: readonly number[];
+  /** holdMin / spare: the candidate chosen at the last bucket close. */
+  readonly holdMin: number;
+  readonly spare: number;
 }
 
 /** PolicyMemory is the adaptive strategy's pure memory: recent workload samples and learned levels. */
@@ -128,6 +176,10 @@ export interface PoolView {
   readonly failed: number;
   readonly reserved: number;
   readonly paused: boolean;
+  /** waitBudget: the pool's budget (fraction) and waitingShare: its realised waiting share over waitWindowMs (budget strategy only). */
+  readonly waitBudget?: number;
+  readonly waitingShare?: number;
+  readonly waitWindowMs?: number;
 }
 
 /**

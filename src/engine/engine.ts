@@ -18,6 +18,7 @@ import { afterTransition } from '../core/bookkeeping.ts';
 import { decide } from '../core/decide.ts';
 import { newInstance, type LifecycleInput, type StepResult } from '../core/lifecycle.ts';
 import type { StreamItem } from '../core/salt-event.ts';
+import { waitBudgetOf, waitingShare, waitWindowOf } from '../core/strategies/budget.ts';
 import { IN_FLIGHT_STATES, type Decision, type Instance, type InstanceState, type PoolSpec, type PoolView, type Transition } from '../core/types.ts';
 import type { EngineContext, EngineOptions } from './context.ts';
 import { Evaluator } from './evaluator.ts';
@@ -287,6 +288,9 @@ export class Engine implements EngineApi {
         failed: count((i) => i.state === 'failed'),
         reserved: count((i) => i.state === 'stopped' && !i.created),
         paused: rt.paused,
+        ...(rt.managed.spec.strategy.kind === 'budget'
+          ? { waitBudget: waitBudgetOf(rt.managed.spec), waitingShare: waitingShare(rt.history.budget), waitWindowMs: waitWindowOf(rt.managed.spec) }
+          : {}),
       };
     });
   }

@@ -47,11 +47,14 @@ export function isoTime(ms: number): string {
   return Number.isNaN(date.getTime()) ? new Date(0).toISOString() : date.toISOString();
 }
 
-/** poolJson copies exactly the contract fields (no extra internals leak). */
+/** poolJson copies exactly the contract fields, plus the budget strategy's waitBudget, waitingShare and waitWindowMs (no internals leak). */
 export function poolJson(pool: PoolView): PoolJson {
   return {
     name: pool.name, min: pool.min, max: pool.max, ready: pool.ready, inFlight: pool.inFlight,
     draining: pool.draining, failed: pool.failed, reserved: pool.reserved, paused: pool.paused,
+    ...(pool.waitBudget === undefined ? {} : { waitBudget: pool.waitBudget }),
+    ...(pool.waitingShare === undefined ? {} : { waitingShare: pool.waitingShare }),
+    ...(pool.waitWindowMs === undefined ? {} : { waitWindowMs: pool.waitWindowMs }),
   };
 }
 

@@ -108,11 +108,23 @@ function leaderLine(view: LeaderView | undefined): string {
 const cell = (text: string | number, cls?: string): string =>
   `<td${cls === undefined ? '' : ` class="${escapeHtml(cls)}"`}>${escapeHtml(String(text))}</td>`;
 
+const share = (x: number): string => `${(x * 100).toFixed(2)}%`;
+
+/** budgetText is the pool's realised waiting share against its budget (`0.12% of 0.25%`), `-` without a budget. */
+export function budgetText(pool: Pick<PoolJson, 'waitBudget' | 'waitingShare'>): string {
+  return pool.waitBudget === undefined ? '-' : `${share(pool.waitingShare ?? 0)} of ${share(pool.waitBudget)}`;
+}
+
+function budgetClass(pool: Pick<PoolJson, 'waitBudget' | 'waitingShare'>): string {
+  return pool.waitBudget !== undefined && (pool.waitingShare ?? 0) > pool.waitBudget ? 'budget warn' : 'budget';
+}
+
 function poolRows(pools: readonly PoolJson[]): string {
-  if (pools.length === 0) return '<tr class="empty"><td colspan="9">no pools configured</td></tr>';
+  if (pools.length === 0) return '<tr class="empty"><td colspan="10">no pools configured</td></tr>';
   return pools.map((pool) => `<tr data-pool="${escapeHtml(pool.name)}">${[
     cell(pool.name, 'name'), cell(pool.min), cell(pool.max), cell(pool.ready, 'ready'), cell(pool.inFlight, 'in-flight'),
     cell(pool.draining), cell(pool.failed, pool.failed > 0 ? 'failed warn' : 'failed'), cell(pool.reserved),
+    cell(budgetText(pool), budgetClass(pool)),
     cell(pool.paused ? 'paused' : 'active', pool.paused ? 'paused warn' : 'paused'),
   ].join('')}</tr>`).join('\n');
 }
@@ -176,7 +188,7 @@ ${jsonBlock('initial-data', { pools: data.pools, series: data.series ?? {} })}
 ${data.notice === undefined ? '' : `<p id="notice">${escapeHtml(data.notice)}</p>\n`}<section>
 <h2>Pools</h2>
 <table id="pools">
-<thead><tr><th>pool</th><th>min</th><th>max</th><th>ready</th><th>in flight</th><th>draining</th><th>failed</th><th>reserved</th><th>status</th></tr></thead>
+<thead><tr><th>pool</th><th>min</th><th>max</th><th>ready</th><th>in flight</th><th>draining</th><th>failed</th><th>reserved</th><th>waiting / budget</th><th>status</th></tr></thead>
 <tbody>
 ${poolRows(data.pools)}
 </tbody>

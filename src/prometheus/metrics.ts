@@ -34,6 +34,9 @@ export interface Metrics {
   readonly poolMax: Gauge<'pool'>;
   readonly poolMin: Gauge<'pool'>;
   readonly poolWorkload: Gauge<'pool'>;
+  /** poolWaitingShare / poolWaitBudget: the realised waiting share over the pool's waitWindow, and its waitBudget (fractions). */
+  readonly poolWaitingShare: Gauge<'pool'>;
+  readonly poolWaitBudget: Gauge<'pool'>;
   readonly decisions: Counter<'pool' | 'outcome'>;
   readonly actions: Counter<'action' | 'result'>;
   readonly instancesFailed: Counter<'pool'>;
@@ -112,6 +115,18 @@ export function createMetrics(opts: { readonly defaultMetrics?: boolean } = {}):
     poolMin: new Gauge({
       name: `${METRIC_PREFIX}pool_min`,
       help: 'Configured minimum size of a pool',
+      labelNames: ['pool'] as const,
+      registers,
+    }),
+    poolWaitingShare: new Gauge({
+      name: `${METRIC_PREFIX}pool_waiting_share`,
+      help: 'Share of a pool\'s demand (workload-unit minutes) that waited for a ready instance over its waitWindow (0.0025 = 0.25%; budget strategy)',
+      labelNames: ['pool'] as const,
+      registers,
+    }),
+    poolWaitBudget: new Gauge({
+      name: `${METRIC_PREFIX}pool_wait_budget`,
+      help: 'Configured waitBudget of a pool: the share of its demand that may wait (0.0025 = 0.25%; budget strategy)',
       labelNames: ['pool'] as const,
       registers,
     }),
@@ -233,9 +248,13 @@ export function syncPoolGauges(metrics: Metrics, snapshot: PoolSnapshot): void {
   metrics.poolMax.reset();
   metrics.poolMin.reset();
   metrics.poolWorkload.reset();
+  metrics.poolWaitingShare.reset();
+  metrics.poolWaitBudget.reset();
   for (const pool of snapshot.pools) {
     metrics.poolMax.set({ pool: pool.name }, pool.max);
     metrics.poolMin.set({ pool: pool.name }, pool.min);
+    if (pool.waitBudget !== undefined) metrics.poolWaitBudget.set({ pool: pool.name }, pool.waitBudget);
+    if (pool.waitingShare !== undefined) metrics.poolWaitingShare.set({ pool: pool.name }, pool.waitingShare);
     const workload = snapshot.workloads.get(pool.name);
     if (workload !== undefined && Number.isFinite(workload)) metrics.poolWorkload.set({ pool: pool.name }, workload);
   }

@@ -42,14 +42,14 @@ t.test('the rules carry the alert contract: names, labels, workload annotation, 
   t.match(down, { expr: '(sum(queue_length{env="prod",instance_type="type3"})) <= 0' });
   t.equal(scale.length, 2 * loadConfig(EXAMPLE, env, { checkFiles: false }).pools.length);
   const self = doc.groups.find((g) => g.name === 'salt-autoscaler-self')?.rules.map((r) => r.alert) ?? [];
-  t.ok(self.includes('SaltAutoscalerEventStreamDisconnected') && self.includes('SaltAutoscalerActionsFailing') && self.includes('SaltAutoscalerPoolAtMax') && self.includes('SaltAutoscalerInstancesFailing'));
+  t.ok(self.includes('SaltAutoscalerEventStreamDisconnected') && self.includes('SaltAutoscalerActionsFailing') && self.includes('SaltAutoscalerPoolAtMax') && self.includes('SaltAutoscalerInstancesFailing') && self.includes('SaltAutoscalerPoolOverBudget'));
   t.ok(self.includes('SaltAutoscalerStoreNotWritable'), 'the store alert is shipped');
 });
 
 t.test('promtool accepts the shipped and a freshly generated rule file', { skip: existsSync(PROMTOOL) ? false : `${PROMTOOL} not installed (apt install prometheus)` }, async (t) => {
   const shipped = run(PROMTOOL, ['check', 'rules', RULES]);
   t.equal(shipped.code, 0, shipped.output);
-  t.match(shipped.output, /SUCCESS: 19 rules found/);
+  t.match(shipped.output, /SUCCESS: 20 rules found/);
   const dir = mkdtempSync(join(tmpdir(), 'asc-rules-'));
   t.teardown(() => rmSync(dir, { recursive: true, force: true }));
   const odd = join(dir, 'odd.rules.yml');

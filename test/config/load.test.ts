@@ -28,7 +28,7 @@ t.test('a minimal config gets every default, in ms', async (t) => {
   t.equal(config.alerts.scaleUpAlert, 'SaltAutoscalerScaleUp');
   t.match(config.pools[0], {
     name: 'prod/type1', min: 0, upThreshold: 1, downThreshold: 0, intervalMs: 270_000, upCooldownMs: 270_000,
-    downCooldownMs: 270_000, step: 1, strategy: 'adaptive', perInstance: 1, provisionTimeoutMs: 900_000,
+    downCooldownMs: 270_000, step: 1, strategy: 'budget', perInstance: 1, waitBudget: 0.0025, waitWindowMs: 604_800_000, provisionTimeoutMs: 900_000,
     drainTimeoutMs: 600_000, scaleIn: 'stop', signalMaxAgeMs: 810_000, failureBackoff: { baseMs: 60_000, maxMs: 1_800_000 },
     idleCheck: { fun: 'cmd.retcode', args: ['/usr/local/bin/training-idle'] }, dryRun: false, paused: false,
   });
@@ -221,4 +221,26 @@ t.test('a broken field hides no other problem and invents none', async (t) => {
 t.test('store.leaseTtl below 3s is refused with its path', async (t) => {
   t.same(problemsOf(() => parseConfig({ salt, pools: [pool], store: { leaseTtl: '2s' } }, {})).map((p) => p.path), ['store.leaseTtl']);
   t.equal(parseConfig({ salt, pools: [pool], store: { leaseTtl: '1m' } }, {}).store.leaseTtlMs, 60_000);
+});
+
+t.test('waitBudget takes a percentage or a fraction, from defaults or the pool, and reaches the core spec', async (t) => {
+  const config = parseConfig({ salt, defaults: { waitBudget: '0.5%', waitWindow: '2d' }, pools: [pool, { ...pool, instanceType: 'type2', reserved: ['gpu-2'], waitBudget: 0.001 }, { ...pool, instanceType: 'type3', reserved: ['gpu-3'], waitBudget: 0 }] }, {});
+  t.same(config.pools.map((p) => [p.waitBudget, p.waitWindowMs]), [[0.005, 172_800_000], [0.001, 172_800_000], [0, 172_800_000]]);
+  const spec = toPoolSpec(config.pools[0]!);
+  t.equal(spec.waitBudget, 0.005);
+  t.equal(spec.waitWindowMs, 172_800_000);
+  t.same(spec.strategy, { kind: 'budget', perInstance: 1 }, 'budget is the default strategy');
+});
+
+t.test('a waitBudget or waitWindow out of bounds is reported with its path and why', async (t) => {
+  const problems = problemsOf(() => parseConfig({
+    salt,
+    defaults: { waitBudget: 'lots' },
+    pools: [{ ...pool, waitBudget: '60%' }, { ...pool, instanceType: 'type2', waitBudget: -1 }, { ...pool, instanceType: 'type3', waitWindow: '10m' }],
+  }, {}));
+  const byPath = new Map(problems.map((p) => [p.path, p.message]));
+  t.match(byPath.get('defaults.waitBudget'), /expected a share like 0\.25%/);
+  t.match(byPath.get('pools[0].waitBudget'), /at most 50%, got 60%/);
+  t.match(byPath.get('pools[1].waitBudget'), /expected a share/);
+  t.match(byPath.get('pools[2].waitWindow'), /at least 1h, got 10m: the waiting share is measured over this window/);
 });

@@ -127,3 +127,15 @@ t.test('GET /api/leader says who leads, as the leadership sees it, with since as
   t.teardown(() => alone.app.close());
   t.same((await alone.app.inject({ method: 'GET', url: '/api/leader' })).json(), { leader: null, self: null, isLeader: true, since: null, leaseRemainingMs: null }, 'without a leadership the one process leads');
 });
+
+t.test('GET /api/pools adds the budget and the realised waiting share of a budget pool', async (t) => {
+  const { app, engine } = buildTestApp();
+  t.teardown(() => app.close());
+  engine.poolViews = [{ ...poolView('prod/type1'), waitBudget: 0.0025, waitingShare: 0.0012, waitWindowMs: 604_800_000 }];
+  const res = await app.inject({ method: 'GET', url: '/api/pools' });
+  t.match(res.json(), [{ name: 'prod/type1', waitBudget: 0.0025, waitingShare: 0.0012, waitWindowMs: 604_800_000 }]);
+  const page = await app.inject({ method: 'GET', url: '/' });
+  t.match(page.body, '<td class="budget">0.12% of 0.25%</td>');
+  engine.poolViews = [{ ...poolView('prod/type1'), waitBudget: 0.0025, waitingShare: 0.004 }];
+  t.match((await app.inject({ method: 'GET', url: '/' })).body, '<td class="budget warn">0.40% of 0.25%</td>', 'over the budget is marked');
+});

@@ -14,6 +14,8 @@ const CONTRACT_NAMES = [
   'salt_autoscaler_pool_max',
   'salt_autoscaler_pool_min',
   'salt_autoscaler_pool_workload',
+  'salt_autoscaler_pool_waiting_share',
+  'salt_autoscaler_pool_wait_budget',
   'salt_autoscaler_decisions_total',
   'salt_autoscaler_actions_total',
   'salt_autoscaler_instances_failed_total',
@@ -86,4 +88,17 @@ t.test('event lag is observed in seconds and a future stamp counts as zero lag',
   t.match(text, 'salt_autoscaler_event_lag_seconds_sum 2.5');
   t.match(text, 'salt_autoscaler_event_lag_seconds_count 2');
   t.match(text, 'salt_autoscaler_event_lag_seconds_bucket{le="0.01"} 1');
+});
+
+t.test('a budget pool exports its waiting share and its budget; a pool without one exports neither', async (t) => {
+  const metrics = createMetrics({ defaultMetrics: false });
+  syncPoolGauges(metrics, {
+    pools: [{ ...pool('prod/type1', 0, 5), waitBudget: 0.0025, waitingShare: 0.001 }, pool('prod/type2', 0, 5)],
+    instances: [],
+    workloads: new Map(),
+  });
+  const text = await metrics.registry.metrics();
+  t.match(text, 'salt_autoscaler_pool_waiting_share{pool="prod/type1"} 0.001');
+  t.match(text, 'salt_autoscaler_pool_wait_budget{pool="prod/type1"} 0.0025');
+  t.notMatch(text, /salt_autoscaler_pool_wait_budget\{pool="prod\/type2"\}/);
 });

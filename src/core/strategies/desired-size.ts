@@ -2,6 +2,7 @@
  * desired-size: the dispatch from `PoolSpec.strategy` to one of the pure strategies.
  */
 import { adaptive } from './adaptive.ts';
+import { budget } from './budget.ts';
 import type { StrategyInput, StrategyResult } from './strategy.ts';
 import { target } from './target.ts';
 import { threshold } from './threshold.ts';
@@ -16,6 +17,8 @@ export function desiredSize(input: StrategyInput): StrategyResult {
       return target(input, strategy.perInstance);
     case 'adaptive':
       return adaptive(input, strategy.perInstance, strategy.peakWindowMs);
+    case 'budget':
+      return budget(input, strategy.perInstance);
     default:
       return strategy satisfies never;
   }

@@ -5,7 +5,7 @@
  * (nomad-autoscaler's plugins/strategy). It knows nothing of min, max, cooldowns or targets:
  * decide() applies those through safety.ts.
  */
-import type { PolicyMemory, PoolSpec } from '../types.ts';
+import type { PolicyMemory, PoolHistory, PoolSpec } from '../types.ts';
 
 /** StrategyInput is what every strategy sees: the pool, its current size (ready + in flight), the fresh workload. */
 export interface StrategyInput {
@@ -18,6 +18,8 @@ export interface StrategyInput {
   readonly nowMs: number;
   /** memory: the strategy's own memory (only `adaptive` reads it). */
   readonly memory: PolicyMemory | undefined;
+  /** history: the pool's budget memory and measured start times (only `budget` reads them). */
+  readonly history?: Pick<PoolHistory, 'budget' | 'startLatenciesMs'>;
 }
 
 /** StrategyResult is a wanted size (before min/max capping) with the words that explain it. */

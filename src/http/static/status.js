@@ -45,6 +45,12 @@ function fillBody(tableId, rows, emptyText, columns) {
   body.replaceWith(fresh);
 }
 
+/** budgetText: the realised waiting share against the budget, as the server renders it (status-page.ts). */
+function budgetText(pool) {
+  if (pool.waitBudget === undefined) return '-';
+  return ((pool.waitingShare ?? 0) * 100).toFixed(2) + '% of ' + (pool.waitBudget * 100).toFixed(2) + '%';
+}
+
 function renderPools(pools) {
   fillBody('pools', pools.map((pool) => {
     const tr = document.createElement('tr');
@@ -52,10 +58,11 @@ function renderPools(pools) {
     tr.append(
       td(pool.name, 'name'), td(pool.min), td(pool.max), td(pool.ready, 'ready'), td(pool.inFlight, 'in-flight'),
       td(pool.draining), td(pool.failed, pool.failed > 0 ? 'failed warn' : 'failed'), td(pool.reserved),
+      td(budgetText(pool), pool.waitBudget !== undefined && (pool.waitingShare ?? 0) > pool.waitBudget ? 'budget warn' : 'budget'),
       td(pool.paused ? 'paused' : 'active', pool.paused ? 'paused warn' : 'paused'),
     );
     return tr;
-  }), 'no pools configured', 9);
+  }), 'no pools configured', 10);
 }
 
 function renderInstances(instances, nowMs) {

@@ -1,0 +1,462 @@
+/**
+ * budget: salt-autoscaler's default strategy. It spends the pool's waiting budget (`waitBudget`, the share of
+ * demand that may wait for a ready instance over `waitWindow`), no more, at the lowest cost it can find.
+ *
+ * ```
+ *   every evaluation ──observeBudget──► demand and waiting (workload above READY capacity) integrated into
+ *                                       WAIT_BUCKETS buckets spanning waitWindow   -> realised waiting share
+ *                                       the workload's peak per PEAK_BUCKET_MS bucket (PEAK_BUCKETS of them)
+ *   a peak bucket closes ──────────────► price of waiting: x e^(+-) so the realised share tracks TARGET_RATIO x budget
+ *                                       (over the budget: the price rises faster and the choice may not get riskier)
+ *                                       score every (hold, spare) candidate on the pool's own bucketed demand:
+ *                                         paid instance-minutes (incl. the measured start lead per start)
+ *                                         + price x estimated waiting instance-minutes      -> the cheapest is kept
+ *                                       once an hour: look for a period in the bucketed demand (autocorrelation)
+ *   decide ──budget()──► desired = max(peak of the last `hold` + spare, workload now, pre-warm) / perInstance
+ *                        pre-warm: the level the demand reached at the same phase of each of the last periods,
+ *                        started one measured start lead (+ one interval) ahead of the predicted rise
+ * ```
+ *
+ * Why this shape: the hindsight-best "hold the peak of the last H minutes + S spare instances" is a strong family on
+ * real GPU demand, but which (H, S) fits depends on the trace. The controller picks it online, on the pool's own
+ * recent demand, with a cost model whose one free number (the price of waiting) is set by feedback from the waiting
+ * it actually measures, not by fitting constants to any trace. Memory is bounded: a few KB per pool.
+ */
+import type { BudgetMemory, PoolHistory, PoolSpec } from '../types.ts';
+import type { StrategyInput, StrategyResult } from './strategy.ts';
+
+/** DEFAULT_WAIT_BUDGET is the share of demand that may wait when the pool sets no waitBudget (0.25%). */
+export const DEFAULT_WAIT_BUDGET = 0.0025;
+/** DEFAULT_WAIT_WINDOW_MS is the window the waiting share is measured over when the pool sets no waitWindow (7 days). */
+export const DEFAULT_WAIT_WINDOW_MS = 7 * 86_400_000;
+/** DEFAULT_START_LATENCY_MS is the start lead assumed before any start of the pool has been seen to become ready. */
+export const DEFAULT_START_LATENCY_MS = 300_000;
+/** START_LATENCY_SAMPLES is how many recent start-to-ready times a pool keeps. */
+export const START_LATENCY_SAMPLES = 16;
+/** PEAK_BUCKET_MS is the width of one demand bucket (5 min); PEAK_BUCKETS of them are kept (72 h: three daily cycles). */
+export const PEAK_BUCKET_MS = 300_000;
+export const PEAK_BUCKETS = 864;
+/** FINE_BUCKET_MS is the width of one fine bucket (1 min); FINE_BUCKETS of them are kept (12 h): holds and scores. */
+export const FINE_BUCKET_MS = 60_000;
+export const FINE_BUCKETS = 720;
+/** WAIT_BUCKETS is how many buckets span the waiting window. */
+export const WAIT_BUCKETS = 168;
+/** TARGET_RATIO: the feedback aims the realised share at this part of the budget (the rest absorbs bad luck). */
+export const TARGET_RATIO = 0.7;
+/** HOLD_CANDIDATES_MIN / SPARE_CANDIDATES are the (hold, spare) grid scored online. */
+export const HOLD_CANDIDATES_MIN: readonly number[] = [0, 5, 10, 15, 20, 30, 45, 60, 90, 120, 180, 240, 360];
+export const SPARE_CANDIDATES: readonly number[] = [0, 1, 2, 3, 4];
+/** COLD_HOLD_MIN is the hold used until an hour of demand has been seen. */
+export const COLD_HOLD_MIN = 60;
+
+const MINUTE_MS = 60_000;
+const MAX_GAP_MS = 15 * MINUTE_MS;
+const MIN_SCORE_MINUTES = 60;
+/** SCORE_MEMORY_MS: the candidates' sums decay with this time constant (a day: recent enough to follow a change). */
+const SCORE_MEMORY_MS = 86_400_000;
+const PRICE_STEP = 0.01;
+const PRICE_ZERO_BUDGET = 1e9;
+/** period search: from 30 min to 24 h, at least MIN_REPEATS cycles in the history, and an autocorrelation this strong. */
+const MIN_PERIOD_BUCKETS = 6;
+const MAX_PERIOD_BUCKETS = 288;
+const MIN_REPEATS = 3;
+const MIN_PERIOD_R = 0.6;
+const MIN_PERIOD_DIP = 0.5;
+const PREWARM_LOOKBACK = 5;
+const PERIOD_SEARCH_BUCKETS = 12;
+/** PREWARM_MARGIN_MS: a pre-warm starts this much before the measured lead (a few evaluations may pass first). */
+const PREWARM_MARGIN_MS = 60_000;
+
+/** waitBudgetOf / waitWindowOf are the pool's budget and window, with their defaults. */
+export function waitBudgetOf(pool: PoolSpec): number {
+  return pool.waitBudget ?? DEFAULT_WAIT_BUDGET;
+}
+export function waitWindowOf(pool: PoolSpec): number {
+  return pool.waitWindowMs ?? DEFAULT_WAIT_WINDOW_MS;
+}
+
+/** initialPrice is the price of waiting before any feedback: the rarer waiting may be, the dearer it is. */
+export function initialPrice(budget: number): number {
+  return budget > 0 ? 0.1 / budget : PRICE_ZERO_BUDGET;
+}
+
+function priceBounds(budget: number): readonly [number, number] {
+  if (budget <= 0) return [PRICE_ZERO_BUDGET, PRICE_ZERO_BUDGET];
+  const p0 = initialPrice(budget);
+  return [p0 / 1000, p0 * 1000];
+}
+
+function round3(x: number): number {
+  return Math.round(x * 1000) / 1000;
+}
+
+/** emptyBudgetMemory is the memory of a pool that has seen no workload yet. */
+export function emptyBudgetMemory(pool: PoolSpec, nowMs: number): BudgetMemory {
+  const waitBucketMs = Math.max(MINUTE_MS, Math.ceil(waitWindowOf(pool) / WAIT_BUCKETS));
+  return {
+    peakStart: Math.floor(nowMs / PEAK_BUCKET_MS),
+    peaks: [],
+    fineStart: Math.floor(nowMs / FINE_BUCKET_MS),
+    fine: [],
+    waitBucketMs,
+    waitStart: Math.floor(nowMs / waitBucketMs),
+    demand: [],
+    waiting: [],
+    price: initialPrice(waitBudgetOf(pool)),
+    holdMin: COLD_HOLD_MIN,
+    spare: 0,
+  };
+}
+
+/** roll extends a bucket array (starting at bucket `start`) up to bucket `index`, keeping at most `keep` buckets. */
+function roll(start: number, values: readonly number[], index: number, keep: number): { start: number; values: number[] } {
+  const out = [...values];
+  let first = start;
+  if (out.length === 0) first = index;
+  while (first + out.length <= index) out.push(0);
+  if (out.length > keep) {
+    const drop = out.length - keep;
+    out.splice(0, drop);
+    first += drop;
+  }
+  return { start: first, values: out };
+}
+
+/** startLeadMs is the pool's measured start lead: the p90 of its recent start-to-ready times (the default before any). */
+export function startLeadMs(history: Pick<PoolHistory, 'startLatenciesMs'> | undefined): { readonly leadMs: number; readonly seen: number } {
+  const seen = history?.startLatenciesMs ?? [];
+  if (seen.length === 0) return { leadMs: DEFAULT_START_LATENCY_MS, seen: 0 };
+  const sorted = [...seen].sort((a, b) => a - b);
+  return { leadMs: sorted[Math.min(sorted.length - 1, Math.ceil(0.9 * sorted.length) - 1)] ?? DEFAULT_START_LATENCY_MS, seen: seen.length };
+}
+
+/** withStartLatency keeps one more start-to-ready time (at most START_LATENCY_SAMPLES, newest last). */
+export function withStartLatency(history: PoolHistory, latencyMs: number): PoolHistory {
+  if (!(latencyMs > 0) || latencyMs > 86_400_000) return history;
+  const kept = [...(history.startLatenciesMs ?? []), Math.round(latencyMs)].slice(-START_LATENCY_SAMPLES);
+  return { ...history, startLatenciesMs: kept };
+}
+
+/** waitingShare is the realised share of demand that waited over the memory's window (0 with no demand). */
+export function waitingShare(memory: BudgetMemory | undefined): number {
+  if (memory === undefined) return 0;
+  let demand = 0;
+  let waiting = 0;
+  for (const d of memory.demand) demand += d;
+  for (const w of memory.waiting) waiting += w;
+  return demand > 0 ? waiting / demand : 0;
+}
+
+/** BudgetObservation is one evaluation's view: the workload and, when known, the READY capacity (ready x perInstance). */
+export interface BudgetObservation {
+  readonly workload: number;
+  readonly atMs: number;
+  /** readyCapacity: workload units the ready instances serve; absent = unknown (no waiting is counted). */
+  readonly readyCapacity?: number;
+}
+
+/**
+ * observeBudget folds one evaluation into the memory: the time since the previous observation is charged at the
+ * previous workload (and waiting, when its capacity was known); the peak bucket takes the workload; when a peak
+ * bucket closes, the price is updated and the candidates are scored again. Out-of-order observations are ignored.
+ */
+export function observeBudget(
+  memory: BudgetMemory | undefined,
+  pool: PoolSpec,
+  history: Pick<PoolHistory, 'startLatenciesMs'>,
+  obs: BudgetObservation,
+): BudgetMemory {
+  // a memory of another shape (an older version, a hand-edited store) is started afresh rather than trusted
+  let m = memory !== undefined && Array.isArray(memory.fine) && Array.isArray(memory.peaks) && Array.isArray(memory.demand) && Array.isArray(memory.waiting) ? memory : emptyBudgetMemory(pool, obs.atMs);
+  const windowBucketMs = Math.max(MINUTE_MS, Math.ceil(waitWindowOf(pool) / WAIT_BUCKETS));
+  if (m.waitBucketMs !== windowBucketMs) {
+    // the window changed (a reload): its buckets no longer mean the same time, the waiting is measured afresh
+    m = { ...m, waitBucketMs: windowBucketMs, waitStart: Math.floor(obs.atMs / windowBucketMs), demand: [], waiting: [] };
+  }
+  const last = m.last;
+  if (last !== undefined && obs.atMs < last.atMs) return m;
+  let { waitStart, demand, waiting } = m;
+  if (last !== undefined) {
+    const minutes = Math.min(obs.atMs - last.atMs, MAX_GAP_MS) / MINUTE_MS;
+    const index = Math.floor(last.atMs / m.waitBucketMs);
+    const d = roll(waitStart, demand, index, WAIT_BUCKETS);
+    const w = roll(waitStart, waiting, index, WAIT_BUCKETS);
+    const slot = index - d.start;
+    d.values[slot] = round3((d.values[slot] ?? 0) + Math.max(0, last.workload) * minutes);
+    if (last.capacity !== undefined) w.values[slot] = round3((w.values[slot] ?? 0) + Math.max(0, last.workload - last.capacity) * minutes);
+    waitStart = d.start;
+    demand = d.values;
+    waiting = w.values;
+  }
+  const now = Math.floor(obs.atMs / m.waitBucketMs);
+  const dNow = roll(waitStart, demand, now, WAIT_BUCKETS);
+  const wNow = roll(waitStart, waiting, now, WAIT_BUCKETS);
+
+  const peakIndex = Math.floor(obs.atMs / PEAK_BUCKET_MS);
+  const closes = m.peaks.length > 0 && peakIndex >= m.peakStart + m.peaks.length;
+  const p = roll(m.peakStart, m.peaks, peakIndex, PEAK_BUCKETS);
+  const slot = peakIndex - p.start;
+  p.values[slot] = round3(Math.max(p.values[slot] ?? 0, obs.workload));
+  const fineIndex = Math.floor(obs.atMs / FINE_BUCKET_MS);
+  const f = roll(m.fineStart, m.fine, fineIndex, FINE_BUCKETS);
+  f.values[fineIndex - f.start] = round3(Math.max(f.values[fineIndex - f.start] ?? 0, obs.workload));
+  const next: BudgetMemory = {
+    ...m,
+    peakStart: p.start,
+    peaks: p.values,
+    fineStart: f.start,
+    fine: f.values,
+    waitStart: dNow.start,
+    demand: dNow.values,
+    waiting: wNow.values,
+    last: { atMs: obs.atMs, workload: obs.workload, ...(obs.readyCapacity === undefined ? {} : { capacity: obs.readyCapacity }) },
+  };
+  return closes ? rechoose(next, pool, history) : next;
+}
+
+/** Candidate is one (hold, spare) choice with its scored cost and estimated waiting (instance-minutes). */
+interface Candidate {
+  readonly holdMin: number;
+  readonly spare: number;
+  readonly cost: number;
+  readonly waiting: number;
+}
+
+/**
+ * scoreCandidates replays every (hold, spare) candidate minute by minute on the fine buckets (instances needed per
+ * minute): the size decided at minute u is the peak of the last `hold` minutes (+ spare while that peak is above 0),
+ * raised to what a pre-warm from the period predicts one lead ahead, capped at max; it is paid from u. Capacity is
+ * ready at t only for what was decided at every minute of [t - lead, t] (a start takes the lead, a stop is at once);
+ * the need above it waits.
+ */
+function scoreCandidates(needs: readonly number[], pool: PoolSpec, leadMin: number, prewarm: readonly number[], from: number): Candidate[] {
+  const out: Candidate[] = [];
+  const n = needs.length;
+  const lead = Math.max(1, Math.round(leadMin));
+  for (const holdMin of HOLD_CANDIDATES_MIN) {
+    const held = slidingMax(needs, holdMin);
+    for (const spare of SPARE_CANDIDATES) {
+      const decided = new Array<number>(n);
+      let cost = 0;
+      for (let u = 0; u < n; u += 1) {
+        const hu = held[u] ?? 0;
+        decided[u] = Math.min(pool.max, Math.max(hu > 0 ? hu + spare : 0, prewarm[Math.min(n - 1, u + lead)] ?? 0));
+        if (u >= from) cost += decided[u] ?? 0;
+      }
+      const ready = slidingMin(decided, lead);
+      let waiting = 0;
+      for (let t = Math.max(lead, from); t < n; t += 1) waiting += Math.max(0, Math.min(pool.max, needs[t] ?? 0) - (ready[t] ?? 0));
+      out.push({ holdMin, spare, cost, waiting });
+    }
+  }
+  return out;
+}
+
+/** slidingMax is, for each index, the highest value of the window [i - width, i] (a monotone deque). */
+function slidingMax(values: readonly number[], width: number): number[] {
+  return sliding(values, width, (a, b) => a >= b);
+}
+
+/** slidingMin is, for each index, the lowest value of the window [i - width, i]. */
+function slidingMin(values: readonly number[], width: number): number[] {
+  return sliding(values, width, (a, b) => a <= b);
+}
+
+function sliding(values: readonly number[], width: number, keeps: (a: number, b: number) => boolean): number[] {
+  const out = new Array<number>(values.length);
+  const deque: number[] = [];
+  let head = 0;
+  for (let i = 0; i < values.length; i += 1) {
+    const v = values[i] ?? 0;
+    while (deque.length > head && !keeps(values[deque[deque.length - 1] ?? 0] ?? 0, v)) deque.pop();
+    deque.push(i);
+    while ((deque[head] ?? 0) < i - width) head += 1;
+    out[i] = values[deque[head] ?? 0] ?? 0;
+  }
+  return out;
+}
+
+/** periodOf finds the strongest clear period of the bucketed needs (in buckets), or undefined without strong evidence. */
+export function periodOf(needs: readonly number[]): { readonly buckets: number; readonly r: number } | undefined {
+  const n = needs.length;
+  if (n < MIN_REPEATS * MIN_PERIOD_BUCKETS) return undefined;
+  let mean = 0;
+  for (const v of needs) mean += v;
+  mean /= n;
+  let variance = 0;
+  for (const v of needs) variance += (v - mean) ** 2;
+  if (variance <= 0) return undefined;
+  const maxLag = Math.min(MAX_PERIOD_BUCKETS, Math.floor(n / MIN_REPEATS));
+  const r = new Array<number>(maxLag + 2).fill(0);
+  for (let lag = 1; lag <= maxLag + 1 && lag < n; lag += 1) {
+    let s = 0;
+    for (let i = 0; i + lag < n; i += 1) s += ((needs[i] ?? 0) - mean) * ((needs[i + lag] ?? 0) - mean);
+    r[lag] = s / variance;
+  }
+  let best: { buckets: number; r: number } | undefined;
+  for (let lag = MIN_PERIOD_BUCKETS; lag <= maxLag; lag += 1) {
+    const rl = r[lag] ?? 0;
+    if (rl < MIN_PERIOD_R || rl < (r[lag - 1] ?? 0) || rl < (r[lag + 1] ?? 0)) continue;
+    // a period, not persistence: the correlation dips well below it half a cycle away
+    let dip = Number.POSITIVE_INFINITY;
+    for (let k = Math.max(1, Math.floor(lag / 4)); k <= Math.ceil((3 * lag) / 4); k += 1) dip = Math.min(dip, r[k] ?? 0);
+    if (rl - dip < MIN_PERIOD_DIP) continue;
+    // the shortest period wins over its multiples unless a multiple is clearly stronger
+    if (best === undefined || rl > best.r + 0.1) best = { buckets: lag, r: rl };
+  }
+  return best;
+}
+
+/** rechoose runs at each peak-bucket close: the price follows the realised share, then the cheapest candidate is kept. */
+function rechoose(memory: BudgetMemory, pool: PoolSpec, history: Pick<PoolHistory, 'startLatenciesMs'>): BudgetMemory {
+  const budget = waitBudgetOf(pool);
+  const [low, high] = priceBounds(budget);
+  let price = memory.price;
+  const share = waitingShare(memory);
+  if (budget > 0) {
+    const error = share / (TARGET_RATIO * budget) - 1;
+    const over = share > budget;
+    price *= Math.exp(PRICE_STEP * Math.max(-1, Math.min(over ? 4 : 2, error)));
+  }
+  price = Math.min(high, Math.max(low, price));
+  const per = perInstanceOf(pool);
+  const needs = memory.fine.slice(0, -1).map((v) => Math.ceil(v / per - 1e-9));
+  if (needs.length < MIN_SCORE_MINUTES) return { ...memory, price };
+  const leadMin = startLeadMs(history).leadMs / MINUTE_MS;
+  // the period search is the dearest part (an autocorrelation over the history): once an hour is enough
+  const searched = (memory.peakStart + memory.peaks.length - 1) % PERIOD_SEARCH_BUCKETS === 0 ? periodOf(memory.peaks.slice(0, -1))?.buckets : memory.period;
+  const { period: _previous, ...rest } = memory;
+  const withPeriod: BudgetMemory = { ...rest, price, ...(searched === undefined ? {} : { period: searched }) };
+  // what a pre-warm would have started for each minute of the fine history (0 without a period)
+  const prewarm = needs.map((_v, i) => {
+    if (searched === undefined) return 0;
+    const warm = prewarmAt(withPeriod, Math.floor(((memory.fineStart + i) * FINE_BUCKET_MS) / PEAK_BUCKET_MS), searched);
+    return warm === undefined ? 0 : Math.ceil(warm.level / per - 1e-9);
+  });
+  // only the minutes closed since the last score are added (the older ones are in the sums, decayed): the choice
+  // weighs the whole window the share is measured over, not only the hours the fine buckets still hold
+  const fresh = scoreCandidates(needs, pool, leadMin, prewarm, Math.max(0, needs.length - PEAK_BUCKET_MS / FINE_BUCKET_MS));
+  const decay = Math.exp(-PEAK_BUCKET_MS / Math.min(SCORE_MEMORY_MS, waitWindowOf(pool)));
+  // a new period changes what every candidate would have waited: the sums start again
+  const sums = memory.scores?.length === fresh.length * 2 && searched === memory.period ? memory.scores : [];
+  const scores: number[] = [];
+  const candidates = fresh.map((c, i) => {
+    const cost = round3((sums[2 * i] ?? 0) * decay + c.cost);
+    const waiting = round3((sums[2 * i + 1] ?? 0) * decay + c.waiting);
+    scores.push(cost, waiting);
+    return { ...c, cost, waiting };
+  });
+  const current = candidates.find((c) => c.holdMin === memory.holdMin && c.spare === memory.spare);
+  // over the budget, the choice may not get riskier than the one that overspent
+  const allowed = share > budget && budget > 0 && current !== undefined ? candidates.filter((c) => c.waiting <= current.waiting) : candidates;
+  let best: Candidate | undefined;
+  let bestScore = Number.POSITIVE_INFINITY;
+  for (const c of allowed) {
+    const score = c.cost + price * c.waiting;
+    if (score < bestScore - 1e-9) {
+      best = c;
+      bestScore = score;
+    }
+  }
+  const scored = { ...withPeriod, scores };
+  return best === undefined ? scored : { ...scored, holdMin: best.holdMin, spare: best.spare };
+}
+
+function perInstanceOf(pool: PoolSpec): number {
+  const per = pool.strategy.kind === 'threshold' ? 1 : pool.strategy.perInstance;
+  return per > 0 ? per : 1;
+}
+
+/** Prewarm is a predicted rise: the level expected, when, and from what. */
+export interface Prewarm {
+  readonly level: number;
+  readonly atMs: number;
+  readonly periodMin: number;
+  readonly seen: number;
+}
+
+/**
+ * prewarmOf predicts the demand from now to `lookaheadMs` ahead: when the bucketed demand has a clear period, the
+ * level it reached at the same phase in each of the last periods (the lowest of them: only what recurred every time).
+ */
+export function prewarmOf(memory: BudgetMemory | undefined, nowMs: number, lookaheadMs: number): Prewarm | undefined {
+  if (memory?.period === undefined) return undefined;
+  let best: Prewarm | undefined;
+  for (let j = Math.floor(nowMs / PEAK_BUCKET_MS); j <= Math.floor((nowMs + lookaheadMs) / PEAK_BUCKET_MS); j += 1) {
+    const warm = prewarmAt(memory, j, memory.period);
+    if (warm !== undefined && (best === undefined || warm.level > best.level)) best = warm;
+  }
+  return best;
+}
+
+/** prewarmAt is the level peak bucket `j` reached at the same phase of each of the last periods (the lowest), if seen often enough. */
+function prewarmAt(memory: BudgetMemory, j: number, period: number): Prewarm | undefined {
+  const closed = memory.peaks.length - 1;
+  let low = Number.POSITIVE_INFINITY;
+  let seen = 0;
+  for (let k = 1; k <= PREWARM_LOOKBACK; k += 1) {
+    const slot = j - k * period - memory.peakStart;
+    if (slot < 0 || slot >= closed) continue;
+    low = Math.min(low, memory.peaks[slot] ?? 0);
+    seen += 1;
+  }
+  if (seen < MIN_REPEATS || !(low > 0)) return undefined;
+  return { level: low, atMs: j * PEAK_BUCKET_MS, periodMin: (period * PEAK_BUCKET_MS) / MINUTE_MS, seen };
+}
+
+function percent(x: number): string {
+  const p = x * 100;
+  return `${p === 0 ? '0' : p < 0.01 ? p.toPrecision(1) : p.toFixed(2)}%`;
+}
+
+function windowWords(ms: number): string {
+  if (ms % 86_400_000 === 0) return `${ms / 86_400_000}d`;
+  if (ms % 3_600_000 === 0) return `${ms / 3_600_000}h`;
+  return `${Math.round(ms / MINUTE_MS)}m`;
+}
+
+function clock(ms: number): string {
+  const minutes = Math.floor(ms / MINUTE_MS) % 1440;
+  return `${String(Math.floor(minutes / 60)).padStart(2, '0')}:${String(minutes % 60).padStart(2, '0')}`;
+}
+
+/** budgetNote says where the pool's budget stands, for every decision's reason. */
+export function budgetNote(pool: PoolSpec, memory: BudgetMemory | undefined): string {
+  return `waiting ${percent(waitingShare(memory))} of ${percent(waitBudgetOf(pool))} budget over ${windowWords(waitWindowOf(pool))}`;
+}
+
+/** peakWithin is the highest workload of the fine buckets in the last `holdMs` (0 when none). */
+function peakWithin(memory: BudgetMemory, nowMs: number, holdMs: number): number {
+  const first = Math.floor((nowMs - holdMs) / FINE_BUCKET_MS);
+  const last = Math.floor(nowMs / FINE_BUCKET_MS);
+  let peak = 0;
+  for (let i = Math.max(0, first - memory.fineStart); i < memory.fine.length && memory.fineStart + i <= last; i += 1) peak = Math.max(peak, memory.fine[i] ?? 0);
+  return peak;
+}
+
+/** budget returns the size that holds the chosen peak + spare, serves the workload now and pre-warms a predicted rise. */
+export function budget(input: StrategyInput, perInstance: number): StrategyResult {
+  const per = perInstance > 0 ? perInstance : 1;
+  const memory = input.history?.budget;
+  const holdMin = memory?.holdMin ?? COLD_HOLD_MIN;
+  const spare = memory?.spare ?? 0;
+  const peak = Math.max(memory === undefined || holdMin === 0 ? 0 : peakWithin(memory, input.nowMs, holdMin * MINUTE_MS), input.workload);
+  const held = Math.ceil(peak / per - 1e-9);
+  let desired = Math.max(0, held > 0 ? held + spare : 0);
+  const { leadMs, seen } = startLeadMs(input.history);
+  const lead = `lead ${Math.round(leadMs / 1000)}s (${seen === 0 ? 'assumed' : `p90 of ${seen} starts`})`;
+  const parts = [`workload ${input.workload}${peak > input.workload ? `, peak ${peak} in the last ${holdMin} min` : ''} / perInstance ${per}${spare > 0 && held > 0 ? ` + ${spare} spare` : ''} wants ${desired}`];
+  const warm = prewarmOf(memory, input.nowMs, leadMs + PREWARM_MARGIN_MS);
+  if (warm !== undefined) {
+    const wanted = Math.ceil(warm.level / per - 1e-9);
+    if (wanted > desired) {
+      desired = wanted;
+      parts.push(`pre-warm: ${warm.level} expected at ${clock(warm.atMs)} (period ${warm.periodMin} min, seen ${warm.seen} times) wants ${wanted}`);
+    }
+  }
+  const price = memory === undefined ? '' : `, price ${Math.round(memory.price)}`;
+  return {
+    desired,
+    reason: `${parts.join('; ')} (budget: hold ${holdMin} min + ${spare} spare${price}, ${lead})`,
+  };
+}

@@ -1,0 +1,193 @@
+import t from 'tap';
+import fc from 'fast-check';
+import { afterTransition, EMPTY_HISTORY, observeWorkload } from '../../src/core/bookkeeping.ts';
+import { decide } from '../../src/core/decide.ts';
+import { newInstance } from '../../src/core/lifecycle.ts';
+import {
+  budget, budgetNote, DEFAULT_START_LATENCY_MS, PEAK_BUCKETS, periodOf, startLeadMs, WAIT_BUCKETS, waitingShare, withStartLatency,
+} from '../../src/core/strategies/budget.ts';
+import type { Instance, PoolHistory, PoolSpec } from '../../src/core/types.ts';
+
+const MIN = 60_000;
+const spec = (over: Partial<PoolSpec> = {}): PoolSpec => ({
+  name: 'p', env: 'prod', instanceType: 't', min: 0, max: 8, upThreshold: 1, downThreshold: 0, intervalMs: MIN,
+  upCooldownMs: MIN, downCooldownMs: MIN, step: 1, strategy: { kind: 'budget', perInstance: 8 },
+  provisionTimeoutMs: 30 * MIN, drainTimeoutMs: 30 * MIN, scaleIn: 'stop', canCreate: false, signalMaxAgeMs: 10 * MIN,
+  failureBackoffBaseMs: MIN, failureBackoffMaxMs: 30 * MIN, dryRun: false, paused: false, ...over,
+});
+
+/** feed observes one workload per minute with `ready(t)` ready instances. */
+function feed(pool: PoolSpec, demand: readonly number[], ready: (t: number, d: number) => number, start: PoolHistory = EMPTY_HISTORY): PoolHistory {
+  let h = start;
+  demand.forEach((d, t) => {
+    h = observeWorkload(h, pool, { value: d, atMs: t * MIN, source: 'trace' }, t * MIN, ready(t, d));
+  });
+  return h;
+}
+
+/** bursts: 10-minute bursts of `high` at irregular gaps (no period), `low` between. */
+function bursts(minutes: number, high: number, low: number): number[] {
+  let seed = 11;
+  const out: number[] = [];
+  while (out.length < minutes) {
+    seed = (seed * 16807) % 2147483647;
+    const gap = 20 + (seed % 70);
+    for (let m = 0; m < gap; m += 1) out.push(low);
+    for (let m = 0; m < 10; m += 1) out.push(high);
+  }
+  return out.slice(0, minutes);
+}
+
+const want = (pool: PoolSpec, h: PoolHistory, workload: number, nowMs: number) =>
+  budget({ pool, size: 0, workload, nowMs, memory: undefined, history: h }, 8);
+
+t.test('the waiting share is the workload above READY capacity over the demand, sampled each evaluation', async (t) => {
+  const pool = spec();
+  // 10 minutes of 16 GPUs, 1 ready instance (8 GPUs) for the first 5 minutes, 2 afterwards
+  const h = feed(pool, Array.from({ length: 11 }, () => 16), (m) => (m < 5 ? 1 : 2));
+  t.equal(waitingShare(h.budget), 0.25, '5 minutes x 8 GPUs waited of 10 x 16');
+  const none = feed(pool, [4, 4, 4], () => 0, EMPTY_HISTORY);
+  t.equal(observeWorkload(none, pool, undefined, 3 * MIN), none, 'a missing signal changes nothing');
+  const blind = feed(pool, [16, 16, 16], () => 0);
+  t.equal(waitingShare(feed(pool, [16, 16], () => 2, EMPTY_HISTORY).budget), 0);
+  t.ok(waitingShare(blind.budget) > 0);
+  t.equal(waitingShare(undefined), 0);
+});
+
+t.test('every decision of a budget pool says where the budget stands', async (t) => {
+  const pool = spec({ waitBudget: 0.0025 });
+  const h = feed(pool, Array.from({ length: 11 }, () => 16), (m) => (m < 5 ? 1 : 2));
+  const d = decide(pool, [], { value: 16, atMs: 10 * MIN, source: 'trace' }, 10 * MIN, h);
+  t.match(d.reason, /waiting 25\.00% of 0\.25% budget over 7d/);
+  t.match(decide({ ...pool, paused: true }, [], undefined, 10 * MIN, h).reason, /pool paused .*waiting 25\.00% of 0\.25% budget/);
+  t.match(decide(pool, [], undefined, 10 * MIN, h).reason, /no workload signal; waiting/);
+});
+
+t.test('the start lead is measured: the p90 of recent start-to-ready times, a default before any', async (t) => {
+  t.same(startLeadMs(EMPTY_HISTORY), { leadMs: DEFAULT_START_LATENCY_MS, seen: 0 });
+  let h: PoolHistory = EMPTY_HISTORY;
+  for (const s of [200, 210, 190, 220, 205, 600, 200, 195, 215, 210]) h = withStartLatency(h, s * 1000);
+  t.same(startLeadMs(h), { leadMs: 220_000, seen: 10 }, 'p90 of ten: one slow outlier does not set the lead');
+  t.equal(withStartLatency(h, -5), h, 'a negative time is not kept');
+  for (let n = 0; n < 40; n += 1) h = withStartLatency(h, 100_000);
+  t.equal(h.startLatenciesMs?.length, 16, 'bounded');
+  // the lifecycle's start -> ready transition records it
+  const ready: Instance = { ...newInstance('a', 'p', 0), state: 'ready', lastStartMs: 1_000 };
+  t.same(afterTransition(EMPTY_HISTORY, ready, 'deploying', 241_000).history.startLatenciesMs, [240_000]);
+  t.equal(afterTransition(EMPTY_HISTORY, ready, 'draining', 241_000).history.startLatenciesMs, undefined, 'back from draining is no start');
+});
+
+t.test('with waiting over its budget, the strategy holds capacity longer; on spare budget it gets cheaper', async (t) => {
+  const pool = spec({ waitBudget: 0.0025 });
+  // bursty demand that always waits (nothing ready): the price rises and the hold gets long
+  const demand = bursts(12 * 60, 64, 0);
+  const over = feed(pool, demand, () => 0);
+  t.equal(over.budget?.period, undefined, 'no period in irregular bursts');
+  t.ok((over.budget?.holdMin ?? 0) >= 30, `hold ${over.budget?.holdMin} min after overspending`);
+  t.ok((over.budget?.price ?? 0) > 40, 'the price of waiting rose');
+  const lastBurst = demand.lastIndexOf(64);
+  const after = want(pool, over, 0, (lastBurst + 5) * MIN);
+  t.ok(after.desired >= 8, 'the recent peak is held after demand fell');
+  t.match(after.reason, /budget: hold \d+ min/);
+  // the same demand always served: nothing waits, the price falls
+  const served = feed(pool, demand, () => 8);
+  t.ok((served.budget?.price ?? 0) < 40, 'the price of waiting fell');
+});
+
+t.test('a budget of 0 holds the recent peak and does not explode', async (t) => {
+  const pool = spec({ waitBudget: 0 });
+  const demand = bursts(6 * 60, 40, 8);
+  const h = feed(pool, demand, () => 0);
+  const r = want(pool, h, 8, (demand.lastIndexOf(40) + 5) * MIN);
+  t.ok(r.desired >= 5 && r.desired <= pool.max + 4, `desired ${r.desired}`);
+  t.ok(Number.isFinite(h.budget?.price ?? Number.NaN));
+  t.ok((h.budget?.holdMin ?? 0) > 0 || (h.budget?.spare ?? 0) > 0, 'capacity is held above the workload now');
+});
+
+t.test('recurring demand is pre-warmed one start lead ahead; the reason names what and from what', async (t) => {
+  const pool = spec();
+  const cycle = (m: number): number => (m % 90 < 60 ? 0 : 64);
+  const days = Array.from({ length: 12 * 90 }, (_, m) => cycle(m));
+  const h = feed(pool, days, (_m, d) => Math.ceil(d / 8));
+  t.equal(h.budget?.period, 18, 'period of 90 min in 5-min buckets');
+  const rise = 12 * 90 * MIN + 60 * MIN;
+  const early = want(pool, h, 0, rise - 4 * MIN);
+  t.equal(early.desired, 8);
+  t.match(early.reason, /pre-warm: 64 expected at \d\d:\d\d \(period 90 min, seen 5 times\)/);
+  t.equal(want(pool, h, 0, rise - 40 * MIN).desired, 0, 'nothing is started long before');
+});
+
+t.test('demand that does not recur is never pre-warmed: shuffled and trending series find no period', async (t) => {
+  const pool = spec();
+  let seed = 3;
+  const rnd = (): number => { seed = (seed * 16807) % 2147483647; return seed / 2147483647; };
+  const noise = Array.from({ length: 600 }, () => Math.floor(rnd() * 10));
+  t.equal(periodOf(noise), undefined, 'noise');
+  t.equal(periodOf(Array.from({ length: 600 }, (_, i) => Math.floor(i / 40))), undefined, 'a slow trend is persistence, not a period');
+  t.equal(periodOf(Array.from({ length: 600 }, () => 3)), undefined, 'flat');
+  t.equal(periodOf([1, 2]), undefined, 'too short');
+  const walk: number[] = [];
+  let level = 20;
+  for (let m = 0; m < 48 * 60; m += 1) { level = Math.max(0, level + Math.round((rnd() - 0.5) * 6)); walk.push(level); }
+  const h = feed(pool, walk, (_m, d) => Math.ceil(d / 8));
+  t.equal(h.budget?.period, undefined);
+  t.notMatch(want(pool, h, 10, 48 * 60 * MIN).reason, /pre-warm/);
+});
+
+t.test('the memory stays bounded and is plain JSON', async (t) => {
+  const pool = spec({ waitWindowMs: 86_400_000 });
+  const h = feed(pool, Array.from({ length: 4 * 1440 }, (_, m) => (m * 7) % 61), () => 3);
+  const m = h.budget;
+  t.ok(m !== undefined && m.peaks.length <= PEAK_BUCKETS && m.demand.length <= WAIT_BUCKETS && m.waiting.length <= WAIT_BUCKETS);
+  t.same(JSON.parse(JSON.stringify(h)), h);
+  t.ok(JSON.stringify(m).length < 8_000, `${JSON.stringify(m).length} bytes`);
+  // an observation older than the last is ignored; a changed window restarts the waiting buckets
+  t.same(observeWorkload(h, pool, { value: 1, atMs: 0, source: 't' }, 0, 0).budget, m);
+  const moved = observeWorkload(h, { ...pool, waitWindowMs: 2 * 86_400_000 }, { value: 1, atMs: 4 * 1440 * MIN, source: 't' }, 4 * 1440 * MIN, 0);
+  t.equal(moved.budget?.demand.length, 1);
+  t.equal(observeWorkload(h, pool, { value: 5, atMs: 4 * 1440 * MIN, source: 'manual' }, 4 * 1440 * MIN, 0), h, 'a manual size is no demand');
+});
+
+// property: whatever the demand (rises, falls, recurrence) and budget (0 included), the strategy serves the workload
+// now, stays within its memory bounds, and its share and price stay finite.
+t.test('property: desired covers the workload now, memory is bounded, numbers stay finite', async (t) => {
+  const seen = { rise: 0, fall: 0, recurring: 0, zeroBudget: 0 };
+  const shape = fc.oneof(
+    fc.record({ kind: fc.constant('steps' as const), levels: fc.array(fc.integer({ min: 0, max: 64 }), { minLength: 2, maxLength: 12 }), minutes: fc.integer({ min: 1, max: 90 }) }),
+    fc.record({ kind: fc.constant('recurring' as const), low: fc.integer({ min: 0, max: 8 }), high: fc.integer({ min: 16, max: 64 }), off: fc.integer({ min: 20, max: 80 }), on: fc.integer({ min: 10, max: 40 }) }),
+  );
+  fc.assert(fc.property(shape, fc.constantFrom(0, 0.001, 0.0025, 0.01), fc.integer({ min: 0, max: 8 }), (s, waitBudget, readyAt) => {
+    const demand: number[] = [];
+    if (s.kind === 'steps') for (const l of s.levels) for (let m = 0; m < s.minutes; m += 1) demand.push(l);
+    else for (let m = 0; m < 8 * (s.off + s.on); m += 1) demand.push(m % (s.off + s.on) < s.off ? s.low : s.high);
+    for (let i = 1; i < demand.length; i += 1) {
+      if ((demand[i] ?? 0) > (demand[i - 1] ?? 0)) { seen.rise += 1; break; }
+    }
+    if (demand.some((d, i) => i > 0 && d < (demand[i - 1] ?? 0))) seen.fall += 1;
+    if (s.kind === 'recurring') seen.recurring += 1;
+    if (waitBudget === 0) seen.zeroBudget += 1;
+    const pool = spec({ waitBudget });
+    const h = feed(pool, demand, () => readyAt);
+    const last = demand[demand.length - 1] ?? 0;
+    const r = want(pool, h, last, (demand.length - 1) * MIN);
+    const m = h.budget;
+    return r.desired >= Math.ceil(last / 8) && m !== undefined && m.peaks.length <= PEAK_BUCKETS && m.demand.length <= WAIT_BUCKETS
+      && Number.isFinite(m.price) && m.price > 0 && waitingShare(m) >= 0 && waitingShare(m) <= 1 && /waiting|budget/.test(r.reason);
+  }), { numRuns: 60, seed: 13 });
+  t.ok(seen.rise > 0 && seen.fall > 0 && seen.recurring > 0 && seen.zeroBudget > 0, `generator reaches every case: ${JSON.stringify(seen)}`);
+});
+
+t.test('a saved memory of another shape is started afresh, not trusted', async (t) => {
+  const pool = spec();
+  const odd = { ...EMPTY_HISTORY, budget: { peaks: 'x' } } as unknown as PoolHistory;
+  const h = observeWorkload(odd, pool, { value: 8, atMs: MIN, source: 't' }, MIN, 1);
+  t.same(h.budget?.fine, [8]);
+  t.equal(waitingShare(h.budget), 0);
+});
+
+t.test('the budget note words the window and small shares the way a user reads them', async (t) => {
+  t.equal(budgetNote(spec({ waitBudget: 0.0025, waitWindowMs: 3_600_000 }), undefined), 'waiting 0% of 0.25% budget over 1h');
+  t.equal(budgetNote(spec({ waitBudget: 0.00004, waitWindowMs: 90 * MIN }), undefined), 'waiting 0% of 0.004% budget over 90m');
+  t.equal(budgetNote(spec(), undefined), 'waiting 0% of 0.25% budget over 7d', 'defaults');
+  t.equal(withStartLatency(EMPTY_HISTORY, 2 * 86_400_000), EMPTY_HISTORY, 'a start-to-ready time over a day is no start lead');
+});

@@ -21,18 +21,10 @@ import { parseArgs } from 'node:util';
 import { performance } from 'node:perf_hooks';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
-import { pino } from 'pino';
 import { parseConfig } from '../src/config/load.ts';
-import { Engine } from '../src/engine/engine.ts';
-import { createLogger } from '../src/log.ts';
-import { managedPool, metricsObserver } from '../src/main.ts';
-import { createMetrics } from '../src/prometheus/metrics.ts';
-import { SaltApiActions } from '../src/salt-api/actions.ts';
-import { SaltClient } from '../src/salt-api/client.ts';
-import { SaltEventStream } from '../src/salt-api/event-stream.ts';
-import { openStore } from '../src/store/sqlite-store.ts';
 import { busNoise, fireAtRate, startEmulatorProcess, type FireStats } from './emulator-process.ts';
 import { DEFAULT_FLEET, FLEET_PROVIDER, fleetConfig, fleetInstanceIds, type FleetShape } from './fleet.ts';
+import { streamingEngine } from './streaming-engine.ts';
 import { waitUntil } from './webhook-latency.ts';
 
 /** MemorySample is one reading, in MiB. */
@@ -113,29 +105,7 @@ export async function benchMemory(opts: MemoryOptions = {}): Promise<MemoryBench
   const ids = fleetInstanceIds(shape);
   const emu = await startEmulatorProcess(dir, { instances: ids.map((id) => ({ id, provider: FLEET_PROVIDER, state: 'stopped' as const })) });
   const config = parseConfig(fleetConfig({ shape, saltUrl: emu.url, storePath: join(dir, 'state.db'), heartbeatInterval: '5s' }), {});
-  const logger = createLogger({ level: 'info', destination: pino.destination({ dest: '/dev/null', sync: true }) });
-  const store = openStore(config.store.path, { logger });
-  const client = new SaltClient({
-    url: config.salt.url, username: config.salt.username, password: config.salt.password, eauth: config.salt.eauth,
-    tlsVerify: true, timeoutMs: config.salt.timeoutMs, logger,
-  });
-  const stream = new SaltEventStream({
-    client, transport: config.salt.transport, logger, heartbeatIntervalMs: config.salt.heartbeatIntervalMs, heartbeatTimeoutMs: config.salt.heartbeatTimeoutMs,
-  });
-  const clock = { now: () => Date.now() };
-  const saltActions = new SaltApiActions(client, logger);
-  const engine = new Engine({
-    pools: config.pools.map(managedPool),
-    cloud: saltActions,
-    minions: saltActions,
-    store,
-    clock,
-    logger,
-    observer: metricsObserver(createMetrics(), clock),
-    events: stream,
-    reconcileIntervalMs: config.engine.reconcileIntervalMs,
-    evaluateIntervalMs: config.engine.evaluateIntervalMs,
-  });
+  const { engine, stream, close } = streamingEngine(config);
   const samples: MemorySample[] = [];
   const run = async (): Promise<{ afterStartup: MemorySample; fire: FireStats; received: number }> => {
     await engine.start();
@@ -157,9 +127,7 @@ export async function benchMemory(opts: MemoryOptions = {}): Promise<MemoryBench
   try {
     measured = await run();
   } finally {
-    await engine.stop();
-    await client.close();
-    store.close();
+    await close();
     await emu.close();
     rmSync(dir, { recursive: true, force: true });
   }

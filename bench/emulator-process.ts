@@ -51,7 +51,10 @@ export async function startEmulatorProcess(dir: string, world: EmulatorOptions):
     child,
     async close() {
       if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
+      // a starved machine can leave the child's close hanging: it must not outlive the bench
+      const kill = setTimeout(() => { if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL'); }, 5_000);
       await exited;
+      clearTimeout(kill);
     },
   };
 }

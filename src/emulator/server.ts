@@ -598,6 +598,14 @@ export async function startEmulator(input: EmulatorOptions = {}): Promise<Emulat
         controlReply(res, 200, { ok: true });
         return;
       }
+      case 'POST /_emulator/fire-many': {
+        // a burst in one request (a job's returns from thousands of minions land on a real bus within a second)
+        const b = z.array(z.strictObject({ tag: z.string().min(1), data: z.record(z.string(), z.unknown()).default({}) })).safeParse(body);
+        if (!b.success) return bad(b.error.message);
+        for (const e of b.data) bus.publish(e.tag, e.data);
+        controlReply(res, 200, { ok: true, fired: b.data.length });
+        return;
+      }
       default:
         controlReply(res, 404, { error: `no control route ${route}` });
     }

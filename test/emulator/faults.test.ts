@@ -205,6 +205,10 @@ t.test('the control API drives faults and reads state from another process', asy
   t.equal(emu.world.instance('gpu-1')?.busy, true);
   await control('fire', { tag: 'test/tag', data: { x: 1 } });
   t.ok(emu.events.some((e) => e.tag === 'test/tag'));
+  const many = await control('fire-many', [{ tag: 'test/burst/1', data: { n: 1 } }, { tag: 'test/burst/2' }]);
+  t.same(many.json, { ok: true, fired: 2 }, 'fire-many puts a burst on the bus in one request');
+  t.same(emu.events.filter((e) => e.tag.startsWith('test/burst/')).map((e) => e.tag), ['test/burst/1', 'test/burst/2']);
+  t.equal((await control('fire-many', { tag: 'not-a-list' })).status, 400, 'a burst is a list');
   const state = await control('state');
   t.match(state.json, { instances: [{ id: 'gpu-1', state: 'stopped', busy: true }] });
   const calls = await control('calls');

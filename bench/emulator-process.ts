@@ -51,7 +51,10 @@ export async function startEmulatorProcess(dir: string, world: EmulatorOptions):
     child,
     async close() {
       if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
+      // a starved machine can leave the child's close hanging: it must not outlive the bench
+      const kill = setTimeout(() => { if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL'); }, 5_000);
       await exited;
+      clearTimeout(kill);
     },
   };
 }
@@ -107,10 +110,16 @@ export async function fireAtRate(url: string, ratePerS: number, durationMs: numb
   return { fired, failed, maxLagMs: Math.round(maxLagMs) };
 }
 
-/** busNoise is a realistic mix of Salt bus traffic about the fleet's minions: job returns, auth, cloud, minion starts. */
+/**
+ * busNoise is a steady-state mix of Salt bus traffic: job new/returns and auth about the fleet's minions, and
+ * salt-cloud starts and minion starts of the master's OTHER machines (`other-<n>`, no pool's): a cloud or minion
+ * start of a stopped fleet instance is a VM started outside the autoscaler, which the lifecycle follows (it moves
+ * the instance on its way), so noise about the fleet itself would move all 10,000 instances within a minute.
+ */
 export function busNoise(ids: readonly string[]): (i: number) => BusEventSpec {
   return (i) => {
-    const id = ids[i % ids.length] ?? 'unknown';
+    const fleetId = ids[i % ids.length] ?? 'unknown';
+    const id = i % 5 >= 3 ? `other-${i % 1000}` : fleetId;
     const jid = `2026${String(i).padStart(16, '0')}`;
     switch (i % 5) {
       case 0:

@@ -15,8 +15,7 @@
  * Each pool is asked to scale up (the same alert re-sent with a later endsAt, as Alertmanager repeats it), so
  * real starts reach the emulator while the cooldown holds the rest: the service does real work, not only 200s.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -26,8 +25,9 @@ import { Pool } from 'undici';
 import { WEBHOOK_PATH } from '../src/alertmanager/webhook.ts';
 import { freePort, writeConfig } from '../test/support/service-process.ts';
 import { busNoise, fireAtRate, startEmulatorProcess, type FireStats } from './emulator-process.ts';
-import { DEFAULT_FLEET, FLEET_PROVIDER, fleetConfig, fleetInstanceIds, fleetPools, scaleUpPayload, type FleetPool, type FleetShape } from './fleet.ts';
-import { latencyStats, type LatencyStats } from './latency-stats.ts';
+import { DEFAULT_FLEET, FLEET_PROVIDER, fleetConfig, fleetInstanceIds, fleetPools, instanceIdOf, scaleUpPayload, type FleetPool, type FleetShape } from './fleet.ts';
+import { cpuSecondsOf, rssMiBOf, startServiceChild, waitServiceReady } from './service-child.ts';
+import { formatStats, latencyStats, type LatencyStats } from './latency-stats.ts';
 import { formatMachine, machineLoad, type MachineLoad } from './machine.ts';
 
 /** LoadBench is the outcome of one run. */
@@ -61,6 +61,12 @@ export interface LoadBench {
   readonly machine: MachineLoad;
   /** p99BySecondMs: p99 latency of the requests due in each second of the run (where a stall happened). */
   readonly p99BySecondMs: readonly number[];
+  /**
+   * wave: the first second, every pool asked to scale up once (1,000 pools in the same second): from each pool's
+   * first notification (when it was due) to the moment its `cloud.action start` reached the emulator.
+   * `missing` = pools whose start never arrived (counted as errors of the wave).
+   */
+  readonly wave: { readonly pools: number; readonly toCall: LatencyStats; readonly missing: number };
 }
 
 /** LoadOptions sizes the run (defaults: 60 s, 1,000 requests/s, 1,000 events/s, 1,000 pools x 10). */
@@ -74,78 +80,39 @@ export interface LoadOptions {
 const WEBHOOK_TOKEN = 'bench-load-token';
 const CONNECTIONS = 16;
 
-function rssMiBOf(pid: number | undefined): number {
-  if (pid === undefined) return Number.NaN;
-  try {
-    const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-    return m?.[1] === undefined ? Number.NaN : Math.round((Number(m[1]) / 1024) * 10) / 10;
-  } catch {
-    return Number.NaN;
-  }
+/** StartCall is one `cloud.action start` the emulator received: the instance and when the request arrived. */
+interface StartCall {
+  readonly id: string;
+  readonly receivedAtMs: number;
 }
 
-const ROOT = fileURLToPath(new URL('..', import.meta.url));
-
-/** ServiceChild is `salt-autoscaler serve` as a child process whose log goes to a file (not through this process). */
-interface ServiceChild {
-  readonly url: string;
-  readonly child: ChildProcess;
-  logTail(): string;
-  stop(): Promise<void>;
-}
-
-/**
- * startServiceChild spawns `bin/salt-autoscaler.js serve` like test/support/service-process.ts does, but with
- * stdout/stderr going to a file: at 1,000 requests/s the info log is ~300 KB/s, and reading it through a pipe
- * would cost this (measuring) process CPU and could stall the service on a full pipe.
- */
-async function startServiceChild(configPath: string, port: number, logPath: string): Promise<ServiceChild> {
-  const fd = openSync(logPath, 'a');
-  // BENCH_SERVICE_NODE_ARGS passes node flags to the service only, e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof`
-  const nodeArgs = (process.env['BENCH_SERVICE_NODE_ARGS'] ?? '').split(' ').filter((a) => a !== '');
-  const child = spawn(process.execPath, [...nodeArgs, join(ROOT, 'bin/salt-autoscaler.js'), 'serve', '--config', configPath], {
-    cwd: ROOT, env: { ...process.env, SALT_AUTOSCALER_LOG_LEVEL: 'info' }, stdio: ['ignore', fd, fd],
-  });
-  closeSync(fd);
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  const url = `http://127.0.0.1:${port}`;
-  const logTail = (): string => readFileSync(logPath, 'utf8').slice(-3000);
-  const deadline = performance.now() + 30_000;
-  for (;;) {
-    if (child.exitCode !== null) throw new Error(`service exited with ${child.exitCode}:\n${logTail()}`);
-    const res = await fetch(`${url}/healthz`).catch(() => undefined);
-    if (res?.ok === true) break;
-    if (performance.now() > deadline) { child.kill('SIGKILL'); throw new Error(`service did not answer /healthz:\n${logTail()}`); }
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-  return {
-    url, child, logTail,
-    async stop() {
-      if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
-      await exited;
-    },
-  };
-}
-
-/** cpuSecondsOf is the user + system CPU time a process has used so far, from /proc/<pid>/stat. */
-function cpuSecondsOf(pid: number | undefined): number {
-  if (pid === undefined) return Number.NaN;
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    // after the command: state is field 3, utime 14 and stime 15 (1-based, man proc) -> indexes 11 and 12 here
-    return (Number(fields[11]) + Number(fields[12])) / 100;
-  } catch {
-    return Number.NaN;
-  }
-}
-
-async function countStarts(emulatorUrl: string): Promise<number> {
+async function startCalls(emulatorUrl: string): Promise<StartCall[]> {
   const res = await fetch(`${emulatorUrl}/_emulator/calls`);
   const calls: unknown = await res.json();
-  if (!Array.isArray(calls)) return 0;
-  return calls.filter((c: unknown) => typeof c === 'object' && c !== null && 'fun' in c && c.fun === 'cloud.action'
-    && 'kwarg' in c && typeof c.kwarg === 'object' && c.kwarg !== null && 'func' in c.kwarg && c.kwarg.func === 'start').length;
+  if (!Array.isArray(calls)) return [];
+  const out: StartCall[] = [];
+  for (const c of calls as { fun?: string; receivedAtMs?: number; kwarg?: { func?: string; instances?: unknown } }[]) {
+    if (c.fun !== 'cloud.action' || c.kwarg?.func !== 'start' || !Array.isArray(c.kwarg.instances)) continue;
+    for (const id of c.kwarg.instances) out.push({ id: String(id), receivedAtMs: c.receivedAtMs ?? Number.NaN });
+  }
+  return out;
+}
+
+/** waveOf matches each pool's first notification (epoch ms) with the first start of one of its instances after it. */
+function waveOf(firstAskedAtMs: ReadonlyMap<string, number>, poolOfId: ReadonlyMap<string, string>, starts: readonly StartCall[]): LoadBench['wave'] {
+  const firstStart = new Map<string, number>();
+  for (const s of starts) {
+    const pool = poolOfId.get(s.id);
+    const asked = pool === undefined ? undefined : firstAskedAtMs.get(pool);
+    if (pool === undefined || asked === undefined || s.receivedAtMs < asked - 5) continue;
+    firstStart.set(pool, Math.min(firstStart.get(pool) ?? Number.POSITIVE_INFINITY, s.receivedAtMs));
+  }
+  const toCall: number[] = [];
+  for (const [pool, asked] of firstAskedAtMs) {
+    const at = firstStart.get(pool);
+    if (at !== undefined) toCall.push(Math.max(0, at - asked));
+  }
+  return { pools: firstAskedAtMs.size, toCall: latencyStats(toCall), missing: firstAskedAtMs.size - toCall.length };
 }
 
 /** benchLoad starts the emulator and the service as child processes and drives both at fixed rates. */
@@ -171,20 +138,11 @@ export async function benchLoad(opts: LoadOptions = {}): Promise<LoadBench> {
   try {
     // ready = the event stream is open and startup is over: the first reconcile ran and every pool was evaluated
     // once (its first hold is recorded), so the load does not start inside the service's startup work
-    const readyBy = performance.now() + 120_000;
-    const lastPool = fleetPools(shape).at(-1)?.name ?? '';
-    for (;;) {
-      const res = await fetch(`${service.url}/readyz`).catch(() => undefined);
-      const decisions = res?.status === 200
-        ? await fetch(`${service.url}/api/decisions?pool=${encodeURIComponent(lastPool)}`).then((r) => r.json() as Promise<unknown>).catch(() => undefined)
-        : undefined;
-      if (Array.isArray(decisions) && decisions.length > 0) break;
-      if (performance.now() > readyBy) throw new Error(`service not ready within 120 s:\n${service.logTail()}`);
-      await new Promise((resolve) => setTimeout(resolve, 100));
-    }
+    await waitServiceReady(service, fleetPools(shape).at(-1)?.name ?? '');
     const rssBeforeMiB = rssMiBOf(pid);
-    const startsBefore = await countStarts(emu.url);
+    const startsBefore = (await startCalls(emu.url)).length;
     const pools = fleetPools(shape);
+    const firstAskedAtMs = new Map<string, number>();
     const alertStartMs = Date.now();
     // the same alert re-sent, with endsAt moved on each second (Alertmanager's repeat); bodies built once per second
     let bodies: string[] = [];
@@ -217,6 +175,7 @@ export async function benchLoad(opts: LoadOptions = {}): Promise<LoadBench> {
           const dueMs = begin + (i * 1000) / requestsPerS;
           const pool = pools[i % pools.length];
           if (pool === undefined) continue;
+          if (i < requestsPerS && !firstAskedAtMs.has(pool.name)) firstAskedAtMs.set(pool.name, performance.timeOrigin + dueMs);
           const body = bodyFor(i, pool);
           const p: Promise<void> = http.request({
             path: WEBHOOK_PATH, method: 'POST', body,
@@ -245,7 +204,11 @@ export async function benchLoad(opts: LoadOptions = {}): Promise<LoadBench> {
     } finally {
       clearInterval(rssTimer);
     }
-    const startsSent = (await countStarts(emu.url)) - startsBefore;
+    const starts = await startCalls(emu.url);
+    const startsSent = starts.length - startsBefore;
+    const poolOfId = new Map<string, string>();
+    for (const p of pools) for (let k = 1; k <= shape.instancesPerPool; k += 1) poolOfId.set(instanceIdOf(p.env, p.instanceType, k), p.name);
+    const wave = waveOf(firstAskedAtMs, poolOfId, starts.slice(startsBefore));
     const rssAfterMiB = rssMiBOf(pid);
     const errors = Object.entries(statuses).filter(([status]) => status !== '200').reduce((a, [, n]) => a + n, 0);
     return {
@@ -269,6 +232,7 @@ export async function benchLoad(opts: LoadOptions = {}): Promise<LoadBench> {
       machine: machineLoad(),
       secondHalf: latencyStats(bySecond.slice(Math.floor(seconds / 2)).flatMap((xs) => xs ?? [])),
       p99BySecondMs: Array.from(bySecond, (xs) => Math.round(latencyStats(xs ?? []).p99Ms)),
+      wave,
     };
   } finally {
     await http.close();
@@ -284,6 +248,7 @@ export function formatLoad(r: LoadBench): string {
     `load: ${r.requestsPerS} webhook req/s for ${r.seconds} s + ${r.eventsPerS} salt events/s (fired ${r.fire.fired}, failed ${r.fire.failed})`,
     `  latency (from due time): p50 ${r.latency.p50Ms.toFixed(2)} ms, p99 ${r.latency.p99Ms.toFixed(2)} ms, max ${r.latency.maxMs.toFixed(2)} ms (n=${r.latency.n}, achieved ${r.achievedPerS}/s)`,
     `  second half: p50 ${r.secondHalf.p50Ms.toFixed(2)} ms, p99 ${r.secondHalf.p99Ms.toFixed(2)} ms (n=${r.secondHalf.n})`,
+    `  wave (first second, ${r.wave.pools} pools asked once each): notification -> cloud.action start at the emulator ${formatStats(r.wave.toCall)}; pools without a start: ${r.wave.missing}`,
     `  errors: ${r.errors} (${JSON.stringify(r.statuses)}); starts sent to salt-api: ${r.startsSent}`,
     `  service rss: before ${r.rssBeforeMiB} MiB, peak ${r.rssPeakMiB} MiB, after ${r.rssAfterMiB} MiB`,
     `  p99 per second (ms): ${r.p99BySecondMs.join(' ')}`,

@@ -1,17 +1,18 @@
 /**
- * bench/memory: the engine's memory with 10,000 instances (1,000 pools x 10) while 1,000 salt events/s stream
- * in for ~20 s through the real SaltEventStream (SSE) from the salt-api emulator. `npx tsx bench/memory.ts [--seconds N]`.
+ * bench/memory: the memory of `salt-autoscaler serve` (a child process, as users run it) with 10,000 instances
+ * (1,000 pools x 10) while 1,000 salt events/s stream in from the salt-api emulator, then a 10,000-minion
+ * job-return burst. `npx tsx bench/memory.ts [--seconds N]`.
  *
  * ```
- *  bench --POST /_emulator/fire (1,000/s, open loop)--> emulator child process --SSE /events-->
- *     SaltEventStream --> Engine.handle --> lifecycle (bus noise: every event ignored or informational)
- *  this process: SaltClient + SaltApiActions + SaltEventStream + Engine + SQLite store   <-- RSS / heap sampled every 1 s
+ *  bench --POST /_emulator/fire (1,000/s, open loop)--> emulator child --SSE /events--> service child
+ *  bench --POST /_emulator/fire-many (one job's 10,000 returns at once)--> emulator child --SSE--> service child
+ *  bench <-- VmRSS (/proc/<pid>/status) and heap used (GET /metrics nodejs_heap_size_used_bytes), every second
  * ```
- * The emulator runs as a child process: its bus keeps every event it ever published, which must not count
- * as ours. The figures: RSS and heap before anything is built, after startup (reconcile of 10,000 instances),
- * then every second while streaming, each after a full GC (so heap = retained heap, not GC sawtooth); "steady" is
- * the median of the second half, "slope" the least-squares growth per minute over the second half (a leak shows
- * as a steady positive slope).
+ * The figures: RSS and heap after startup (reconcile of 10,000 instances, every pool evaluated), then every second
+ * while streaming; "steady" is the median of the second half, "slope" the least-squares growth per minute over the
+ * second half (a leak shows as a steady positive slope; the heap is read without a forced GC, so the slope over
+ * many samples is what says flat, not one sample). The burst: RSS just before it, and its peak over the 5 s after
+ * (the growth is what absorbing it cost).
  */
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -19,21 +20,10 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { performance } from 'node:perf_hooks';
-import { setFlagsFromString } from 'node:v8';
-import { runInNewContext } from 'node:vm';
-import { pino } from 'pino';
-import { parseConfig } from '../src/config/load.ts';
-import { Engine } from '../src/engine/engine.ts';
-import { createLogger } from '../src/log.ts';
-import { managedPool, metricsObserver } from '../src/main.ts';
-import { createMetrics } from '../src/prometheus/metrics.ts';
-import { SaltApiActions } from '../src/salt-api/actions.ts';
-import { SaltClient } from '../src/salt-api/client.ts';
-import { SaltEventStream } from '../src/salt-api/event-stream.ts';
-import { openStore } from '../src/store/sqlite-store.ts';
-import { busNoise, fireAtRate, startEmulatorProcess, type FireStats } from './emulator-process.ts';
-import { DEFAULT_FLEET, FLEET_PROVIDER, fleetConfig, fleetInstanceIds, type FleetShape } from './fleet.ts';
-import { waitUntil } from './webhook-latency.ts';
+import { freePort, writeConfig } from '../test/support/service-process.ts';
+import { busNoise, fireAtRate, startEmulatorProcess, type BusEventSpec, type FireStats } from './emulator-process.ts';
+import { DEFAULT_FLEET, FLEET_PROVIDER, fleetConfig, fleetInstanceIds, fleetPools, type FleetShape } from './fleet.ts';
+import { rssMiBOf, startServiceChild, waitServiceReady } from './service-child.ts';
 
 /** MemorySample is one reading, in MiB. */
 export interface MemorySample {
@@ -42,13 +32,22 @@ export interface MemorySample {
   readonly heapUsedMiB: number;
 }
 
+/** BurstResult is what a 10,000-minion job-return burst cost the service (MiB). */
+export interface BurstResult {
+  readonly returns: number;
+  readonly rssBeforeMiB: number;
+  readonly rssPeakMiB: number;
+  readonly rssGrowthMiB: number;
+  /** received: the emulator took the burst (it went out on the stream). */
+  readonly received: boolean;
+}
+
 /** MemoryBench is the outcome of one run (MiB). */
 export interface MemoryBench {
   readonly name: 'memory';
   readonly instances: number;
   readonly eventsPerS: number;
   readonly seconds: number;
-  readonly before: MemorySample;
   readonly afterStartup: MemorySample;
   readonly after: MemorySample;
   /** steadyRssMiB / steadyHeapMiB: medians over the second half of the streaming phase. */
@@ -58,8 +57,7 @@ export interface MemoryBench {
   readonly rssSlopeMiBPerMin: number;
   readonly heapSlopeMiBPerMin: number;
   readonly fire: FireStats;
-  /** received: events the SaltEventStream delivered (stats.events) during the run. */
-  readonly received: number;
+  readonly burst: BurstResult;
   readonly samples: readonly MemorySample[];
 }
 
@@ -68,22 +66,11 @@ export interface MemoryOptions {
   readonly shape?: FleetShape;
   readonly seconds?: number;
   readonly eventsPerS?: number;
+  /** burstReturns: job returns in the burst (default one per instance). */
+  readonly burstReturns?: number;
 }
 
 const MIB = 1024 * 1024;
-
-/** fullGc is V8's gc(), reached without --expose-gc: samples read the heap that is really retained, not GC sawtooth. */
-const fullGc: () => void = (() => {
-  setFlagsFromString('--expose-gc');
-  const gc: unknown = runInNewContext('gc');
-  return typeof gc === 'function' ? () => { (gc as () => void)(); } : () => {};
-})();
-
-function sample(atS: number): MemorySample {
-  fullGc();
-  const m = process.memoryUsage();
-  return { atS: Math.round(atS * 10) / 10, rssMiB: Math.round((m.rss / MIB) * 10) / 10, heapUsedMiB: Math.round((m.heapUsed / MIB) * 10) / 10 };
-}
 
 function median(xs: readonly number[]): number {
   const s = [...xs].sort((a, b) => a - b);
@@ -102,96 +89,104 @@ export function slopePerMin(points: readonly { x: number; y: number }[]): number
   return sxx === 0 ? 0 : Math.round((sxy / sxx) * 60 * 100) / 100;
 }
 
-/** benchMemory runs the engine over a streamed fleet and samples its memory. */
+/** heapUsedMiBOf reads nodejs_heap_size_used_bytes from the service's /metrics. */
+async function heapUsedMiBOf(url: string): Promise<number> {
+  const text = await fetch(`${url}/metrics`).then((r) => r.text()).catch(() => '');
+  const m = /^nodejs_heap_size_used_bytes (\d+(?:\.\d+)?)/m.exec(text);
+  return m?.[1] === undefined ? Number.NaN : Math.round((Number(m[1]) / MIB) * 10) / 10;
+}
+
+/** jobReturns is one `test.ping`-style job's returns from `ids`: what a master's bus carries when a job targets them all. */
+function jobReturns(ids: readonly string[], count: number): BusEventSpec[] {
+  const jid = '20261202120000000000';
+  return Array.from({ length: count }, (_, i) => {
+    const id = ids[i % ids.length] ?? 'unknown';
+    return {
+      tag: `salt/job/${jid}/ret/${id}`,
+      data: { cmd: '_return', id, success: true, return: { salt_autoscaler: { ready: true, deployed_at: 1_796_000_000, draining: false } }, retcode: 0, jid, fun: 'grains.item', fun_args: ['salt_autoscaler'] },
+    };
+  });
+}
+
+/** benchMemory runs the service as a child over a streamed fleet and samples its memory. */
 export async function benchMemory(opts: MemoryOptions = {}): Promise<MemoryBench> {
   const shape = opts.shape ?? DEFAULT_FLEET;
   const seconds = opts.seconds ?? 20;
   const eventsPerS = opts.eventsPerS ?? 1_000;
-  const before = sample(0);
-  const began = performance.now();
   const dir = mkdtempSync(join(existsSync('/dev/shm') ? '/dev/shm' : tmpdir(), 'asc-bench-memory-'));
   const ids = fleetInstanceIds(shape);
   const emu = await startEmulatorProcess(dir, { instances: ids.map((id) => ({ id, provider: FLEET_PROVIDER, state: 'stopped' as const })) });
-  const config = parseConfig(fleetConfig({ shape, saltUrl: emu.url, storePath: join(dir, 'state.db'), heartbeatInterval: '5s' }), {});
-  const logger = createLogger({ level: 'info', destination: pino.destination({ dest: '/dev/null', sync: true }) });
-  const store = openStore(config.store.path, { logger });
-  const client = new SaltClient({
-    url: config.salt.url, username: config.salt.username, password: config.salt.password, eauth: config.salt.eauth,
-    tlsVerify: true, timeoutMs: config.salt.timeoutMs, logger,
-  });
-  const stream = new SaltEventStream({
-    client, transport: config.salt.transport, logger, heartbeatIntervalMs: config.salt.heartbeatIntervalMs, heartbeatTimeoutMs: config.salt.heartbeatTimeoutMs,
-  });
-  const clock = { now: () => Date.now() };
-  const saltActions = new SaltApiActions(client, logger);
-  const engine = new Engine({
-    pools: config.pools.map(managedPool),
-    cloud: saltActions,
-    minions: saltActions,
-    store,
-    clock,
-    logger,
-    observer: metricsObserver(createMetrics(), clock),
-    events: stream,
-    reconcileIntervalMs: config.engine.reconcileIntervalMs,
-    evaluateIntervalMs: config.engine.evaluateIntervalMs,
-  });
   const samples: MemorySample[] = [];
-  const run = async (): Promise<{ afterStartup: MemorySample; fire: FireStats; received: number }> => {
-    await engine.start();
-    await waitUntil(() => stream.connected, 30_000);
-    const t0 = performance.now();
-    const afterStartup = sample((t0 - began) / 1000);
-    const receivedBefore = stream.stats.events;
-    const sampler = setInterval(() => samples.push(sample((performance.now() - t0) / 1000)), 1_000);
-    try {
-      const fire = await fireAtRate(emu.url, eventsPerS, seconds * 1000, busNoise(ids));
-      // let the stream catch up with what was fired (bounded: a lost event must not hang the bench)
-      await waitUntil(() => stream.stats.events - receivedBefore >= fire.fired - fire.failed, 10_000).catch(() => undefined);
-      return { afterStartup, fire, received: stream.stats.events - receivedBefore };
-    } finally {
-      clearInterval(sampler);
-    }
-  };
-  let measured: { afterStartup: MemorySample; fire: FireStats; received: number };
   try {
-    measured = await run();
+    const port = await freePort();
+    const configPath = writeConfig(dir, fleetConfig({ shape, saltUrl: emu.url, storePath: join(dir, 'state.db'), listen: `127.0.0.1:${port}`, heartbeatInterval: '5s' }));
+    const service = await startServiceChild(configPath, port, join(dir, 'service.log'));
+    try {
+      const pid = service.child.pid;
+      await waitServiceReady(service, fleetPools(shape).at(-1)?.name ?? '');
+      const t0 = performance.now();
+      const read = async (): Promise<MemorySample> => ({
+        atS: Math.round((performance.now() - t0) / 100) / 10, rssMiB: rssMiBOf(pid), heapUsedMiB: await heapUsedMiBOf(service.url),
+      });
+      const afterStartup = await read();
+      let sampling = Promise.resolve();
+      const sampler = setInterval(() => { sampling = read().then((s) => { samples.push(s); }); }, 1_000);
+      let fire: FireStats;
+      try {
+        fire = await fireAtRate(emu.url, eventsPerS, seconds * 1000, busNoise(ids));
+      } finally {
+        clearInterval(sampler);
+        await sampling;
+      }
+      const after = await read();
+      // the burst: one job's returns from every minion at once
+      const returns = jobReturns(ids, opts.burstReturns ?? ids.length);
+      const rssBeforeMiB = rssMiBOf(pid);
+      let rssPeakMiB = rssBeforeMiB;
+      const peak = setInterval(() => { rssPeakMiB = Math.max(rssPeakMiB, rssMiBOf(pid)); }, 50);
+      let received = false;
+      try {
+        const res = await fetch(`${emu.url}/_emulator/fire-many`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(returns) });
+        received = res.ok;
+        await res.body?.cancel();
+        await new Promise((resolve) => setTimeout(resolve, 5_000));
+      } finally {
+        clearInterval(peak);
+      }
+      const half = samples.slice(Math.floor(samples.length / 2));
+      return {
+        name: 'memory',
+        instances: ids.length,
+        eventsPerS,
+        seconds,
+        afterStartup,
+        after,
+        steadyRssMiB: median(half.map((s) => s.rssMiB)),
+        steadyHeapMiB: median(half.map((s) => s.heapUsedMiB)),
+        rssSlopeMiBPerMin: slopePerMin(half.map((s) => ({ x: s.atS, y: s.rssMiB }))),
+        heapSlopeMiBPerMin: slopePerMin(half.map((s) => ({ x: s.atS, y: s.heapUsedMiB }))),
+        fire,
+        burst: { returns: returns.length, rssBeforeMiB, rssPeakMiB, rssGrowthMiB: Math.round((rssPeakMiB - rssBeforeMiB) * 10) / 10, received },
+        samples,
+      };
+    } finally {
+      await service.stop();
+    }
   } finally {
-    await engine.stop();
-    await client.close();
-    store.close();
     await emu.close();
     rmSync(dir, { recursive: true, force: true });
   }
-  const after = sample((performance.now() - began) / 1000);
-  const half = samples.slice(Math.floor(samples.length / 2));
-  return {
-    name: 'memory',
-    instances: ids.length,
-    eventsPerS,
-    seconds,
-    before,
-    afterStartup: measured.afterStartup,
-    after,
-    steadyRssMiB: median(half.map((s) => s.rssMiB)),
-    steadyHeapMiB: median(half.map((s) => s.heapUsedMiB)),
-    rssSlopeMiBPerMin: slopePerMin(half.map((s) => ({ x: s.atS, y: s.rssMiB }))),
-    heapSlopeMiBPerMin: slopePerMin(half.map((s) => ({ x: s.atS, y: s.heapUsedMiB }))),
-    fire: measured.fire,
-    received: measured.received,
-    samples,
-  };
 }
 
 /** formatMemory renders the result as a few lines. */
 export function formatMemory(r: MemoryBench): string {
   return [
-    `memory: ${r.instances} instances, ${r.eventsPerS} events/s for ${r.seconds} s (fired ${r.fire.fired}, failed ${r.fire.failed}, received ${r.received})`,
-    `  before:        rss ${r.before.rssMiB} MiB, heap ${r.before.heapUsedMiB} MiB`,
+    `memory (serve as a child process): ${r.instances} instances, ${r.eventsPerS} events/s for ${r.seconds} s (fired ${r.fire.fired}, failed ${r.fire.failed})`,
     `  after startup: rss ${r.afterStartup.rssMiB} MiB, heap ${r.afterStartup.heapUsedMiB} MiB`,
     `  steady:        rss ${r.steadyRssMiB} MiB, heap ${r.steadyHeapMiB} MiB (medians of the second half)`,
     `  slope:         rss ${r.rssSlopeMiBPerMin} MiB/min, heap ${r.heapSlopeMiBPerMin} MiB/min (second half)`,
     `  after:         rss ${r.after.rssMiB} MiB, heap ${r.after.heapUsedMiB} MiB`,
+    `  burst of ${r.burst.returns} job returns: rss ${r.burst.rssBeforeMiB} -> peak ${r.burst.rssPeakMiB} MiB (+${r.burst.rssGrowthMiB})`,
   ].join('\n');
 }
 

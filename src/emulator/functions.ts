@@ -9,6 +9,7 @@ import { localAllowed, specAllowed, type Acl } from './acl.ts';
 import type { EventBus, Timers } from './bus.ts';
 import type { CloudResult, World } from './world.ts';
 import { globMatch, type JidGenerator } from './wire.ts';
+import type { CallDelays } from './options.ts';
 
 /** LowstateSchema is one lowstate chunk; unknown keys are kept (runners take them as kwargs). */
 export const LowstateSchema = z.looseObject({
@@ -99,6 +100,8 @@ export interface MasterDeps {
   readonly enabledClients: readonly string[];
   /** saltSecondMs: how long one second of Salt's timeouts lasts in the emulator. */
   readonly saltSecondMs: number;
+  /** callDelays: the master's answer time per function (none: at once). */
+  readonly callDelays?: CallDelays | undefined;
 }
 
 const RESERVED = new Set(['client', 'fun', 'tgt', 'tgt_type', 'arg', 'kwarg', 'token', 'username', 'password', 'eauth', 'timeout', 'full_return', 'match', 'ret', 'expr_form']);
@@ -127,6 +130,7 @@ export async function runLowstate(deps: MasterDeps, low: Lowstate, caller: Calle
     case 'local_async': {
       const minions = targetMinions(deps.world, low.tgt, low.tgt_type);
       if (!localAllowed(caller.perms, { fun, args: argList(low), kwargs: low.kwarg ?? {}, minions })) return { kind: 'refused', message: MSG_NOT_AUTHORIZED };
+      await answerTime(deps, fun, () => minions.length);
       return { kind: 'ok', value: runLocal(deps, low, fun, user, minions, client === 'local_async') };
     }
     case 'runner':
@@ -135,11 +139,27 @@ export async function runLowstate(deps: MasterDeps, low: Lowstate, caller: Calle
       const verdict = specAllowed(caller.perms, client === 'wheel' ? 'wheel' : 'runner', fun, low.kwarg ?? {});
       if (verdict === 'bad-syntax') return { kind: 'invalid', message: MSG_BAD_SYNTAX };
       if (verdict === 'refused') return { kind: 'refused', message: specRefusal(caller) };
+      await answerTime(deps, fun, () => coveredMinions(deps, fun, runnerKwargs(low)));
       return client === 'wheel' ? runWheel(deps, fun, user) : runRunner(deps, low, fun, user, client === 'runner_async');
     }
     default:
       return { kind: 'disabled', client };
   }
+}
+
+/** answerTime waits the master's answer time of `fun` (callDelays), `covered()` minions counted only when it matters. */
+async function answerTime(deps: MasterDeps, fun: string, covered: () => number): Promise<void> {
+  const model = deps.callDelays?.[fun] ?? deps.callDelays?.['*'];
+  if (model === undefined) return;
+  const ms = model.ms + (model.perMinionMs === undefined || model.perMinionMs === 0 ? 0 : model.perMinionMs * covered());
+  if (ms > 0) await deps.timers.sleep(ms);
+}
+
+/** coveredMinions is how many minions a runner call is about: manage.up's targets, cloud.query's nodes. */
+function coveredMinions(deps: MasterDeps, fun: string, kwargs: Readonly<Record<string, unknown>>): number {
+  if (fun === 'manage.up' || fun === 'manage.status') return presence(deps, kwargs).targeted.length;
+  if (fun === 'cloud.query' || fun === 'cloud.full_query') return deps.world.allNodes().length;
+  return 0;
 }
 
 // ---- local -----------------------------------------------------------------------------------------
@@ -148,8 +168,8 @@ export async function runLowstate(deps: MasterDeps, low: Lowstate, caller: Calle
 export function targetMinions(world: World, tgt: unknown, tgtType: string | undefined): string[] {
   const accepted = world.acceptedMinions();
   if (tgtType === 'list') {
-    const ids = Array.isArray(tgt) ? tgt.map(String) : String(tgt ?? '').split(',');
-    return accepted.filter((id) => ids.includes(id));
+    const ids = new Set(Array.isArray(tgt) ? tgt.map(String) : String(tgt ?? '').split(','));
+    return accepted.filter((id) => ids.has(id));
   }
   const pattern = Array.isArray(tgt) ? tgt.map(String).join(',') : String(tgt ?? '');
   return accepted.filter((id) => globMatch(pattern, id));
@@ -378,7 +398,8 @@ const RUNNERS: Readonly<Record<string, Runner>> = {
   'jobs.active': async () => ({}),
   'manage.status': async (deps, _args, kwargs) => {
     const { targeted, up } = presence(deps, kwargs);
-    return { up, down: targeted.filter((id) => !up.includes(id)) };
+    const upSet = new Set(up);
+    return { up, down: targeted.filter((id) => !upSet.has(id)) };
   },
   'event.send': async (deps, args, kwargs) => {
     const tag = String(kwargs['tag'] ?? args[0] ?? '');

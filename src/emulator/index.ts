@@ -5,7 +5,7 @@
 export { startEmulator } from './server.ts';
 export type { Emulator, CallRecord, CallMatch, FaultControls, WorldControls, ControlFault } from './server.ts';
 export type { EmulatorOptions, InstanceOption, Delays } from './options.ts';
-export { EmulatorOptionsSchema, DEFAULT_DELAYS, DEFAULT_USER, PERMISSIVE_USER } from './options.ts';
+export { EmulatorOptionsSchema, DEFAULT_DELAYS, DEFAULT_USER, PERMISSIVE_USER, REAL_MASTER_CALL_DELAYS, type CallDelays } from './options.ts';
 export { PERMISSIVE_ACL, type Acl, type AclEntry } from './acl.ts';
 export { readMasterConf, SHIPPED_MASTER_CONF, type MasterConf } from './master-conf.ts';
 export type { BusEvent } from './bus.ts';

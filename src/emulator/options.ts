@@ -51,12 +51,38 @@ export const EmulatorOptionsSchema = z.strictObject({
     /** saltSecondMs: how long one second of Salt's own timeouts (manage.up's ping wait, salt-api's wait) lasts. */
     saltSecondMs: z.number().min(0).optional(),
   }).optional(),
+  /**
+   * callDelays: how long the master takes to answer one lowstate chunk, by function name (`'*'`: every other
+   * function): `ms` plus `perMinionMs` for each minion it covers (the targeted minions of a local call or of
+   * manage.up, every cloud instance of cloud.query). None by default (tests answer at once); the fleet benches
+   * pass REAL_MASTER_CALL_DELAYS.
+   */
+  callDelays: z.record(z.string(), z.strictObject({ ms: z.number().min(0), perMinionMs: z.number().min(0).optional() })).optional(),
   busy: z.array(z.string()).optional(),
   masterId: z.string().min(1).optional(),
 });
 
 /** EmulatorOptions configures `startEmulator`. */
 export type EmulatorOptions = z.input<typeof EmulatorOptionsSchema>;
+
+/** CallDelays is `callDelays` resolved: per function, a fixed part and a per-minion part, in ms. */
+export type CallDelays = Readonly<Record<string, { readonly ms: number; readonly perMinionMs?: number | undefined }>>;
+
+/**
+ * REAL_MASTER_CALL_DELAYS model a Salt 3006 master with salt-api (rest_cherrypy) on a 2-core VM: a runner call
+ * forks a runner process and loads the loader (~0.5 s); cloud.query asks the cloud provider for every node (paged
+ * listing, ~0.2 ms a node on top of ~1 s); a local call publishes a job and gathers the returns (~0.3 s plus
+ * ~0.05 ms a minion for the master to decrypt and store each return); manage.up is a local test.ping run by a
+ * runner. These are estimates from the recorded lab master's order of magnitude (real_07..16), not a timing of a
+ * 10,000-minion master: see docs/benchmarks.md.
+ */
+export const REAL_MASTER_CALL_DELAYS: CallDelays = {
+  'cloud.query': { ms: 1_000, perMinionMs: 0.2 },
+  'cloud.action': { ms: 800 },
+  'manage.up': { ms: 800, perMinionMs: 0.05 },
+  'grains.item': { ms: 300, perMinionMs: 0.05 },
+  '*': { ms: 300 },
+};
 
 /** Delays are the resolved simulation timings in ms. */
 export interface Delays {

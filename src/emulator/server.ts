@@ -33,7 +33,9 @@ import {
 
 /** CallRecord is one salt-api request the emulator answered (one per lowstate chunk for `POST /`). */
 export interface CallRecord {
+  /** atMs: when the answer was sent; receivedAtMs: when the request's body had arrived (before any delay). */
   readonly atMs: number;
+  readonly receivedAtMs: number;
   readonly method: string;
   readonly path: string;
   readonly client?: string;
@@ -195,6 +197,7 @@ export async function startEmulator(input: EmulatorOptions = {}): Promise<Emulat
   const permsOf = (username: string): Acl => users.find((x) => x.username === username)?.perms ?? [];
   const master: MasterDeps = {
     world, bus, jids, now, jobs, saltTokens, checkCredentials, tokenExpireS, timers, enabledClients, saltSecondMs: delays.saltSecondMs,
+    callDelays: opts.callDelays,
   };
 
   // ---- helpers ------------------------------------------------------------------------------------
@@ -297,15 +300,15 @@ export async function startEmulator(input: EmulatorOptions = {}): Promise<Emulat
     return true;
   }
 
-  function record(method: string, path: string, lows: readonly Lowstate[], status: number): void {
+  function record(method: string, path: string, lows: readonly Lowstate[], status: number, receivedAtMs: number): void {
     const atMs = now();
     if (lows.length === 0) {
-      calls.push({ atMs, method, path, status });
+      calls.push({ atMs, receivedAtMs, method, path, status });
       return;
     }
     for (const low of lows) {
       calls.push({
-        atMs, method, path, status,
+        atMs, receivedAtMs, method, path, status,
         ...(low.client === undefined ? {} : { client: low.client }),
         ...(low.fun === undefined ? {} : { fun: low.fun }),
         ...(low.kwarg === undefined ? {} : { kwarg: low.kwarg }),
@@ -595,6 +598,14 @@ export async function startEmulator(input: EmulatorOptions = {}): Promise<Emulat
         controlReply(res, 200, { ok: true });
         return;
       }
+      case 'POST /_emulator/fire-many': {
+        // a burst in one request (a job's returns from thousands of minions land on a real bus within a second)
+        const b = z.array(z.strictObject({ tag: z.string().min(1), data: z.record(z.string(), z.unknown()).default({}) })).safeParse(body);
+        if (!b.success) return bad(b.error.message);
+        for (const e of b.data) bus.publish(e.tag, e.data);
+        controlReply(res, 200, { ok: true, fired: b.data.length });
+        return;
+      }
       default:
         controlReply(res, 404, { error: `no control route ${route}` });
     }
@@ -624,6 +635,7 @@ export async function startEmulator(input: EmulatorOptions = {}): Promise<Emulat
     const chunks: Buffer[] = [];
     for await (const c of req) chunks.push(c as Buffer);
     const raw = Buffer.concat(chunks).toString('utf8');
+    const receivedAtMs = now();
     const body = parseBody(req, raw);
     if (path.startsWith('/_emulator/')) {
       handleControl(req, res, path, body);
@@ -642,7 +654,7 @@ export async function startEmulator(input: EmulatorOptions = {}): Promise<Emulat
       fail.left -= 1;
       if (fail.status === 500) replyJson(res, 500, { status: 500, return: 'An unexpected error occurred' }, { cacheControl: true });
       else replyHtml(res, fail.status, fail.status === 401 ? MSG_NO_PERMISSION : 'The server is currently unavailable.', path === '/events' ? { allow: 'GET, HEAD', chunked: true } : {});
-      record(method, path, lows, fail.status);
+      record(method, path, lows, fail.status, receivedAtMs);
       return;
     }
     const wantsYaml = (req.headers.accept ?? '').includes('application/x-yaml');
@@ -658,7 +670,7 @@ export async function startEmulator(input: EmulatorOptions = {}): Promise<Emulat
       replyHtml(res, 404, `The path '${path}' was not found.`);
       status = 404;
     }
-    record(method, path, lows, status);
+    record(method, path, lows, status, receivedAtMs);
   }
 
   // ---- websocket ----------------------------------------------------------------------------------
@@ -695,11 +707,11 @@ export async function startEmulator(input: EmulatorOptions = {}): Promise<Emulat
     const key = req.headers['sec-websocket-key'];
     if (token === undefined || !streamTokenValid('session', token)) {
       rejectUpgrade(socket, typeof key === 'string' ? key : undefined);
-      calls.push({ atMs: now(), method: 'GET', path: url.pathname, status: 401 });
+      calls.push({ atMs: now(), receivedAtMs: now(), method: 'GET', path: url.pathname, status: 401 });
       return;
     }
     wss.handleUpgrade(req, socket, head, (ws) => {
-      calls.push({ atMs: now(), method: 'GET', path: url.pathname, status: 101 });
+      calls.push({ atMs: now(), receivedAtMs: now(), method: 'GET', path: url.pathname, status: 101 });
       const stream: WsStream = { ws, socket, unsubscribe: () => undefined };
       let ready = false;
       ws.on('message', (_data, isBinary) => {

@@ -11,7 +11,7 @@ import { AutoscalerError, SaltApiError, trimBody } from '../errors.ts';
 import type { CloudInstance, IdleResult, ReadyGrain, SaltActions } from '../engine/ports.ts';
 import type { Logger } from '../log.ts';
 import type { SaltClient } from './client.ts';
-import { CloudTree, GrainsItemReturn, NotActioned, ProfileReturn, ReadyGrainWire } from './wire.ts';
+import { CloudTree, GrainsItemReturn, NotActioned, ProfileReturn, ReadyGrainWire, isCloudTree, isGrainsItemReturn } from './wire.ts';
 
 /** PRESENCE_TIMEOUT_S / PRESENCE_GATHER_TIMEOUT_S: manage.up's test.ping wait and its job-gather wait, in seconds. */
 const PRESENCE_TIMEOUT_S = 2;
@@ -93,12 +93,12 @@ export class SaltApiActions implements SaltActions {
   /** cloudInstances runs `cloud.query` and flattens provider/driver/name; `providers` filters by provider name. */
   async cloudInstances(providers?: readonly string[]): Promise<readonly CloudInstance[]> {
     const ret = await this.#client.runner('cloud.query');
-    const tree = CloudTree.safeParse(ret);
-    if (!tree.success) {
-      throw new SaltApiError('ASC_ERR_SALT_RESPONSE', 'cloud.query returned an unexpected shape, expected {provider: {driver: {name: node}}}', { endpoint: '/', status: 200, body: JSON.stringify(ret) ?? '' }, { cause: tree.error });
+    if (!isCloudTree(ret)) {
+      const cause = CloudTree.safeParse(ret).error; // the slow path says what is wrong
+      throw new SaltApiError('ASC_ERR_SALT_RESPONSE', 'cloud.query returned an unexpected shape, expected {provider: {driver: {name: node}}}', { endpoint: '/', status: 200, body: JSON.stringify(ret) ?? '' }, { cause });
     }
     const out: CloudInstance[] = [];
-    for (const [provider, drivers] of Object.entries(tree.data)) {
+    for (const [provider, drivers] of Object.entries(ret)) {
       if (providers !== undefined && !providers.includes(provider)) continue;
       for (const nodes of Object.values(drivers)) {
         for (const [name, node] of Object.entries(nodes)) {
@@ -133,11 +133,11 @@ export class SaltApiActions implements SaltActions {
     const map = new Map<string, ReadyGrain>();
     if (ids.length === 0) return map;
     const ret = await this.#client.local(ids, 'grains.item', { arg: [GRAIN], tgtType: 'list' });
-    const all = GrainsItemReturn.safeParse(ret);
-    if (!all.success) {
-      throw new SaltApiError('ASC_ERR_SALT_RESPONSE', 'grains.item returned an unexpected shape', { endpoint: '/', status: 200, body: JSON.stringify(ret) ?? '' }, { cause: all.error });
+    if (!isGrainsItemReturn(ret)) {
+      const cause = GrainsItemReturn.safeParse(ret).error;
+      throw new SaltApiError('ASC_ERR_SALT_RESPONSE', 'grains.item returned an unexpected shape', { endpoint: '/', status: 200, body: JSON.stringify(ret) ?? '' }, { cause });
     }
-    for (const [id, answer] of Object.entries(all.data)) {
+    for (const [id, answer] of Object.entries(ret)) {
       if (!isRecord(answer)) continue;
       const grain = ReadyGrainWire.safeParse(answer[GRAIN]);
       if (!grain.success || grain.data === '') continue;
@@ -176,9 +176,8 @@ function isRecord(v: unknown): v is Record<string, unknown> {
 /** nodeIn finds the node for `id` in a `{provider: {driver: {name: node}}}` tree; undefined if not actioned. */
 function nodeIn(ret: unknown, id: string): Record<string, unknown> | undefined {
   if (NotActioned.safeParse(ret).success) return undefined;
-  const tree = CloudTree.safeParse(ret);
-  if (!tree.success) return undefined;
-  for (const drivers of Object.values(tree.data)) {
+  if (!isCloudTree(ret)) return undefined;
+  for (const drivers of Object.values(ret)) {
     for (const nodes of Object.values(drivers)) {
       const node = nodes[id];
       if (isRecord(node)) return node;

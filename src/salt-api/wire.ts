@@ -98,6 +98,38 @@ export const CloudTree = z.record(z.string(), z.record(z.string(), z.record(z.st
 /** CloudTree's parsed type. */
 export type CloudTree = z.infer<typeof CloudTree>;
 
+/**
+ * isCloudTree is CloudTree's check without zod's copy: a cloud.query of 10,000 instances would be copied node by
+ * node on every reconcile (bench/reconcile.ts), so the answer is narrowed in place (same acceptance as CloudTree).
+ */
+export function isCloudTree(value: unknown): value is CloudTree {
+  if (!isPlainRecord(value)) return false;
+  for (const provider in value) {
+    const drivers = value[provider];
+    if (!isPlainRecord(drivers)) return false;
+    for (const driver in drivers) if (!isPlainRecord(drivers[driver])) return false;
+  }
+  return true;
+}
+
+/** isPlainRecord: a JSON object (not null, not an array). */
+function isPlainRecord(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+/**
+ * isGrainsItemReturn is GrainsItemReturn's check without the copy: per minion an object, a string (an error) or a
+ * boolean.
+ */
+export function isGrainsItemReturn(value: unknown): value is Record<string, Record<string, unknown> | string | boolean> {
+  if (!isPlainRecord(value)) return false;
+  for (const id in value) {
+    const answer = value[id];
+    if (!isPlainRecord(answer) && typeof answer !== 'string' && typeof answer !== 'boolean') return false;
+  }
+  return true;
+}
+
 /** ProfileReturn is `cloud.profile`: keyed by instance name (req_58). */
 export const ProfileReturn = z.record(z.string(), z.unknown());
 

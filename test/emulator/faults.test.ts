@@ -205,6 +205,10 @@ t.test('the control API drives faults and reads state from another process', asy
   t.equal(emu.world.instance('gpu-1')?.busy, true);
   await control('fire', { tag: 'test/tag', data: { x: 1 } });
   t.ok(emu.events.some((e) => e.tag === 'test/tag'));
+  const many = await control('fire-many', [{ tag: 'test/burst/1', data: { n: 1 } }, { tag: 'test/burst/2' }]);
+  t.same(many.json, { ok: true, fired: 2 }, 'fire-many puts a burst on the bus in one request');
+  t.same(emu.events.filter((e) => e.tag.startsWith('test/burst/')).map((e) => e.tag), ['test/burst/1', 'test/burst/2']);
+  t.equal((await control('fire-many', { tag: 'not-a-list' })).status, 400, 'a burst is a list');
   const state = await control('state');
   t.match(state.json, { instances: [{ id: 'gpu-1', state: 'stopped', busy: true }] });
   const calls = await control('calls');
@@ -213,4 +217,20 @@ t.test('the control API drives faults and reads state from another process', asy
 
 t.test('refuses invalid options with ASC_ERR_EMULATOR_OPTIONS naming the bad field', async (t) => {
   await t.rejects(startEmulator({ delays: { bootMs: -1 } }), { code: 'ASC_ERR_EMULATOR_OPTIONS', message: /delays\.bootMs/ });
+});
+
+t.test('callDelays make the master answer a function after its fixed plus per-minion time, others at once', async (t) => {
+  const emu = await startEmulator({
+    staticMinions: ['m1', 'm2', 'm3', 'm4'],
+    callDelays: { 'manage.up': { ms: 100, perMinionMs: 50 }, 'grains.item': { ms: 0 } },
+  });
+  t.teardown(() => emu.close());
+  const token = await login(emu.url);
+  const up = await post(emu.url, token, { client: 'runner', fun: 'manage.up', kwarg: { tgt: ['m1', 'm2'], tgt_type: 'list' } });
+  t.same(up.body, { return: [['m1', 'm2']] }, 'the answer is the same as without a delay');
+  const call = emu.calls.find((c) => c.fun === 'manage.up');
+  t.ok(call !== undefined && call.atMs - call.receivedAtMs >= 190, 'held 100 ms + 2 minions x 50 ms before answering');
+  await post(emu.url, token, { client: 'local', tgt: '*', fun: 'grains.item', arg: ['os'] });
+  const grains = emu.calls.find((c) => c.fun === 'grains.item');
+  t.ok(grains !== undefined && grains.atMs >= grains.receivedAtMs, 'a call records when it arrived and when it was answered');
 });

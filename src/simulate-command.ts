@@ -92,7 +92,7 @@ export interface ShippedPoolOptions {
   readonly gpusPerInstance?: number;
   /** patch: pool fields as a config file writes them (parsed: durations in ms), over the shipped defaults. */
   readonly patch?: PoolPatch;
-  /** waitBudget: the pool's budget (fraction), once PoolSpec carries one. */
+  /** waitBudget: the pool's budget (fraction); absent: the config's default. */
   readonly waitBudget?: number;
 }
 
@@ -114,8 +114,7 @@ export function shippedPool(trace: Trace, opts: ShippedPoolOptions = {}): PoolSp
     throw new UsageError(`simulate: the simulated pool is not a valid config pool: ${problems.map((p) => `${p.path}: ${p.message}`).join('; ')}`, 'ASC_ERR_SIM_ARGS');
   }
   const spec = toPoolSpec(pool);
-  // TODO(#13): when PoolSpec carries waitBudget (branch budget), the merge sets it here: { ...spec, waitBudget: opts.waitBudget ?? spec.waitBudget }
-  return { ...spec, name: `sim/${trace.name}` };
+  return { ...spec, name: `sim/${trace.name}`, ...(opts.waitBudget === undefined ? {} : { waitBudget: opts.waitBudget }) };
 }
 
 /** configPatch takes the pool of `--config` (first, or `--pool`) as the fields the simulator uses from it. */

@@ -19,6 +19,7 @@
  * config defaults, src/simulate-command.ts); the baselines change only their strategy and signal.
  */
 import { decide, poolWish } from '../core/decide.ts';
+import { DEFAULT_WAIT_BUDGET } from '../core/strategies/budget.ts';
 import { afterDecision, afterTransition, EMPTY_HISTORY, observeWorkload, withIdleChecks, withoutIdle } from '../core/bookkeeping.ts';
 import { IN_FLIGHT_STATES, type Instance, type PoolHistory, type PoolSpec } from '../core/types.ts';
 import { applyInput, cloudStopped, instanceFailed, instanceReady, minionStart, newSimInstance, type SimInput } from './instances.ts';
@@ -30,8 +31,8 @@ import type { Trace } from './trace.ts';
 const MINUTE_MS = 60_000;
 const PAID_STATES: ReadonlySet<string> = new Set(['creating', 'starting', 'booted', 'deploying', 'ready', 'draining']);
 
-/** DEFAULT_WAIT_BUDGET is the share of demand that may wait when no budget is given (0.25 %, the config's default). */
-export const DEFAULT_WAIT_BUDGET = 0.0025;
+/** DEFAULT_WAIT_BUDGET is the share of demand that may wait when no budget is given (the budget strategy's default). */
+export { DEFAULT_WAIT_BUDGET };
 
 /** PoolOverrides are the pool settings a simulation may take from a config file (durations in ms). */
 export type PoolOverrides = Partial<Pick<PoolSpec, 'min' | 'max' | 'upThreshold' | 'downThreshold' | 'intervalMs' | 'upCooldownMs' | 'downCooldownMs' | 'step' | 'canCreate'>>;
@@ -250,7 +251,8 @@ export function simulatePolicy(
 
     const value = policy.signal === 'demand' ? demand : policy.signal === 'pending' ? queued : policy.signal(t, demand, queued);
     const workload = { value, atMs: nowMs, source: 'trace' };
-    history = observeWorkload(history, pool, workload, nowMs);
+    // as the engine: the budget strategy measures the waiting above the READY capacity
+    history = observeWorkload(history, pool, workload, nowMs, ready.length);
     // as the engine's evaluator: the idle check runs only when a drain is wanted, and only above min
     const wish = poolWish(pool, instances, workload, nowMs, history);
     if (pool.paused || wish.desired >= wish.counts.size) history = withoutIdle(history);

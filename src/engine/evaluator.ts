@@ -12,18 +12,14 @@
  */
 import { afterDecision, mergeSignals, observeWorkload, withIdleChecks, withoutIdle } from '../core/bookkeeping.ts';
 import { decide, poolWish } from '../core/decide.ts';
-import type { Decision, PoolHistory, PoolSpec, Workload } from '../core/types.ts';
+import { closedPeakBucket } from '../core/strategies/budget.ts';
+import type { Decision, PoolSpec, Workload } from '../core/types.ts';
 import type { EngineContext, EvaluatorRole } from './context.ts';
 import type { PoolRuntime } from './pool-state.ts';
 import type { Executor } from './executor.ts';
 
 const SERIES_MAX = 720;
 
-/** closedBucket says whether the budget memory moved on to a new peak bucket (or was just created). */
-function closedBucket(before: PoolHistory['budget'], after: PoolHistory['budget']): boolean {
-  if (after === undefined) return false;
-  return before === undefined || before.peakStart + before.peaks.length !== after.peakStart + after.peaks.length;
-}
 const PAID_STATES = new Set(['creating', 'starting', 'booted', 'deploying', 'ready', 'draining', 'stopping']);
 
 /** Evaluator runs each pool's evaluations, one at a time per pool. */
@@ -98,7 +94,7 @@ export class Evaluator implements EvaluatorRole {
     // the budget strategy measures the waiting it spends: the workload against the READY capacity, each evaluation
     rt.history = observeWorkload(rt.history, spec, fresh, now, readyNow);
     // its buckets survive restarts and reloads: saved whenever one closes (every few minutes, not every evaluation)
-    if (before !== rt.history.budget && closedBucket(before, rt.history.budget)) ctx.savePool(rt);
+    if (closedPeakBucket(before, rt.history.budget)) ctx.savePool(rt);
     const effective: PoolSpec = rt.paused === spec.paused ? spec : { ...spec, paused: rt.paused };
     // the idle check only matters when a drain is wanted: a busy pool puts no idle-check jobs on the master
     const wish = poolWish(effective, ctx.fleet.inPool(spec.name), workload, now, rt.history);

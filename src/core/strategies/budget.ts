@@ -137,6 +137,12 @@ export function withStartLatency(history: PoolHistory, latencyMs: number): PoolH
   return { ...history, startLatenciesMs: kept };
 }
 
+/** closedPeakBucket says whether the memory moved on to a new peak bucket between two observations (or was just created). */
+export function closedPeakBucket(before: BudgetMemory | undefined, after: BudgetMemory | undefined): boolean {
+  if (after === undefined) return false;
+  return before === undefined || before.peakStart + before.peaks.length !== after.peakStart + after.peaks.length;
+}
+
 /** waitingShare is the realised share of demand that waited over the memory's window (0 with no demand). */
 export function waitingShare(memory: BudgetMemory | undefined): number {
   if (memory === undefined) return 0;

@@ -18,10 +18,10 @@ async function sawStarting(ctx: ScenarioContext, count = 1): Promise<void> {
 }
 
 /** inState waits until the service reports some instance in `state`. */
-async function inState(ctx: ScenarioContext, state: string): Promise<void> {
+async function inState(ctx: ScenarioContext, state: string, timeoutMs?: number): Promise<void> {
   await ctx.until(`an instance ${state} in the service`, async () => {
     try { return (await ctx.instances()).some((i) => i.state === state); } catch { return false; }
-  });
+  }, timeoutMs);
 }
 
 const scenarios: ScenarioSpec[] = [
@@ -253,7 +253,8 @@ const scenarios: ScenarioSpec[] = [
     async run(ctx) {
       ctx.emu.faults.delayNext(2, 5000, { fun: 'grains.setval' }); // a wide draining window, so a busy machine's polls see it
       await ctx.setWorkload(1);
-      await inState(ctx, 'draining');
+      // the signal, the evaluation and the idle checks before a drain all run slower on a loaded machine: 60 s, not 20
+      await inState(ctx, 'draining', 60_000);
       await ctx.kill();
       await ctx.restart();
       await ctx.setWorkload(1);

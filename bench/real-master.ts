@@ -24,7 +24,7 @@ import { performance } from 'node:perf_hooks';
 import { SaltClient } from '../src/salt-api/client.ts';
 import { SaltApiActions } from '../src/salt-api/actions.ts';
 import { createLogger } from '../src/log.ts';
-import { REAL_MASTER_CALL_DELAYS } from '../src/emulator/index.ts';
+import { REAL_MASTER_CALL_DELAYS, type CallDelays } from '../src/emulator/index.ts';
 import { SHARED_SECRET, SaltLab, findSaltSources } from '../test/support/real-salt.ts';
 import { formatMachine, machineLoad, type MachineLoad } from './machine.ts';
 
@@ -128,6 +128,30 @@ export async function runRealMaster(opts: { sizes: readonly number[]; minions: n
   return { salt, timings, fits, machine: machineLoad() };
 }
 
+/** ModelCheck compares REAL_MASTER_CALL_DELAYS with one measured call: the model's time over the median. */
+export interface ModelCheck {
+  readonly call: string;
+  readonly nodes: number;
+  readonly measuredMs: number;
+  readonly modelMs: number;
+  readonly ratio: number;
+}
+
+/**
+ * checkModel puts the emulator's model next to each measurement: `cloud.query` scales with the nodes listed, the
+ * minion calls with the minions asked (the lab's live ones). `ok` when the model is within 0.7x-1.5x of every
+ * median: neither much faster than a real master (the reconcile bench would flatter us) nor far slower.
+ */
+export function checkModel(timings: readonly CallTiming[], model: CallDelays = REAL_MASTER_CALL_DELAYS): { checks: ModelCheck[]; ok: boolean } {
+  const checks = timings.map((t): ModelCheck => {
+    const delay = model[t.call] ?? model['*'] ?? { ms: 0 };
+    const scale = t.call === 'cloud.query' ? t.nodes : t.call === 'cloud.action' ? 0 : t.minions;
+    const modelMs = delay.ms + (delay.perMinionMs ?? 0) * scale;
+    return { call: t.call, nodes: t.nodes, measuredMs: t.medianMs, modelMs: Math.round(modelMs), ratio: Math.round((modelMs / Math.max(1, t.medianMs)) * 100) / 100 };
+  });
+  return { checks, ok: checks.length > 0 && checks.every((c) => c.ratio >= 0.7 && c.ratio <= 1.5) };
+}
+
 async function main(): Promise<void> {
   const { values } = parseArgs({ options: {
     sizes: { type: 'string', default: '100,1000,5000' }, minions: { type: 'string', default: '3' },
@@ -148,6 +172,8 @@ async function main(): Promise<void> {
     const model = REAL_MASTER_CALL_DELAYS[f.call] ?? REAL_MASTER_CALL_DELAYS['*'];
     console.log(`| ${f.call} | ${f.ms} | ${f.perNodeMs} | ${model?.ms ?? '-'} + ${model?.perMinionMs ?? 0}/node |`);
   }
+  const { checks, ok } = checkModel(r.timings);
+  console.log(`model / measured: ${checks.map((c) => `${c.call}@${c.nodes} ${c.ratio}x`).join(', ')}: ${ok ? 'within 0.7-1.5x' : 'OUTSIDE 0.7-1.5x'}`);
   const dir = join(fileURLToPath(new URL('.', import.meta.url)), 'results');
   mkdirSync(dir, { recursive: true });
   writeFileSync(join(dir, 'real-master.json'), JSON.stringify(r, null, 2) + '\n');

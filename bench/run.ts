@@ -4,7 +4,7 @@
  * 15 s instead of 60 s, sim-budget takes the reversed and shuffled transforms only, the memory bench 20 s instead of 10 min, and the hostile-input flood 2,000 notifications instead of 10,000.
  *
  * ```
- *  ingest -> state -> sim -> sim-budget -> webhook-latency -> hostile-input -> memory -> reconcile -> load -> takeover   (one after another: they would skew each other)
+ *  ingest -> state -> sim -> sim-budget -> webhook-latency -> hostile-input -> memory -> real-master -> reconcile -> load -> takeover   (one after another: they would skew each other)
  * ```
  * ingest.ts and state.ts are written by other engineers; they are loaded by path so a missing or broken one is
  * reported as a row ("failed: ...") instead of stopping the other benches.
@@ -22,6 +22,7 @@ import { benchHostileInput, formatHostileInput } from './hostile-input.ts';
 import { benchWebhookLatency, formatWebhookLatency } from './webhook-latency.ts';
 import { benchTakeover } from './takeover.ts';
 import { benchReconcile, formatReconcile } from './reconcile.ts';
+import { checkModel, runRealMaster } from './real-master.ts';
 
 /** SummaryRow is one line of the summary table. */
 export interface SummaryRow {
@@ -32,7 +33,7 @@ export interface SummaryRow {
 }
 
 /** BENCH_NAMES are the benches run.ts knows, in run order. */
-export const BENCH_NAMES = ['ingest', 'state', 'sim', 'sim-budget', 'webhook-latency', 'hostile-input', 'memory', 'reconcile', 'load', 'takeover'] as const;
+export const BENCH_NAMES = ['ingest', 'state', 'sim', 'sim-budget', 'webhook-latency', 'hostile-input', 'memory', 'real-master', 'reconcile', 'load', 'takeover'] as const;
 
 /** BenchName is one of BENCH_NAMES. */
 export type BenchName = typeof BENCH_NAMES[number];
@@ -169,6 +170,19 @@ export async function runAll(opts: { full: boolean; only?: readonly BenchName[];
       figure: `serve child, ${r.instances} instances, ${r.eventsPerS} events/s x ${r.seconds} s: steady rss ${r.steadyRssMiB} MiB (after startup ${r.afterStartup.rssMiB}), heap steady ${r.steadyHeapMiB} MiB, slope ${r.heapSlopeMiBPerMin} MiB/min (rss ${r.rssSlopeMiBPerMin})`,
       target: 'steady rss <= 120 MiB, heap flat (slope <= 1 MiB/min)',
       verdict: r.steadyRssMiB <= 120 && r.heapSlopeMiBPerMin <= 1 ? 'met' : 'NOT met',
+    };
+  });
+  await step('real-master', async () => {
+    const r = await runRealMaster({ sizes: opts.full ? [100, 2_000, 5_000, 10_000] : [100, 2_000], minions: 3, rounds: 3, log: opts.log });
+    results['real-master'] = { ...r, machine: undefined };
+    if (r.skipped !== undefined) return { bench: 'real-master (salt-api timing)', figure: `skipped: ${r.skipped}`, target: 'emulator model within 0.7-1.5x of a real master', verdict: 'n/a' };
+    const { checks, ok } = checkModel(r.timings);
+    const medians = [...new Set(r.timings.map((t) => t.call))].map((call) => `${call} ${r.timings.filter((t) => t.call === call).map((t) => `${t.medianMs}@${t.nodes}`).join('/')}`);
+    return {
+      bench: 'real-master (salt-api timing)',
+      figure: `${r.salt}, median ms @ nodes: ${medians.join('; ')}; REAL_MASTER_CALL_DELAYS / measured ${Math.min(...checks.map((c) => c.ratio))}-${Math.max(...checks.map((c) => c.ratio))}x`,
+      target: 'emulator model within 0.7-1.5x of a real master',
+      verdict: ok ? 'met' : 'NOT met',
     };
   });
   await step('reconcile', async () => {

@@ -138,14 +138,14 @@ export interface ModelCheck {
 }
 
 /**
- * checkModel puts the emulator's model next to each measurement: `cloud.query` scales with the nodes listed, the
+ * checkModel puts the emulator's model next to each measurement: `cloud.query` and `cloud.action` scale with the nodes, the
  * minion calls with the minions asked (the lab's live ones). `ok` when the model is within 0.7x-1.5x of every
  * median: neither much faster than a real master (the reconcile bench would flatter us) nor far slower.
  */
 export function checkModel(timings: readonly CallTiming[], model: CallDelays = REAL_MASTER_CALL_DELAYS): { checks: ModelCheck[]; ok: boolean } {
   const checks = timings.map((t): ModelCheck => {
     const delay = model[t.call] ?? model['*'] ?? { ms: 0 };
-    const scale = t.call === 'cloud.query' ? t.nodes : t.call === 'cloud.action' ? 0 : t.minions;
+    const scale = t.call === 'cloud.query' || t.call === 'cloud.action' ? t.nodes : t.minions;
     const modelMs = delay.ms + (delay.perMinionMs ?? 0) * scale;
     return { call: t.call, nodes: t.nodes, measuredMs: t.medianMs, modelMs: Math.round(modelMs), ratio: Math.round((modelMs / Math.max(1, t.medianMs)) * 100) / 100 };
   });

@@ -155,10 +155,11 @@ async function answerTime(deps: MasterDeps, fun: string, covered: () => number):
   if (ms > 0) await deps.timers.sleep(ms);
 }
 
-/** coveredMinions is how many minions a runner call is about: manage.up's targets, cloud.query's nodes. */
+/** coveredMinions is how many minions a runner call is about: manage.up's targets, the cloud calls' nodes. */
 function coveredMinions(deps: MasterDeps, fun: string, kwargs: Readonly<Record<string, unknown>>): number {
   if (fun === 'manage.up' || fun === 'manage.status') return presence(deps, kwargs).targeted.length;
-  if (fun === 'cloud.query' || fun === 'cloud.full_query') return deps.world.allNodes().length;
+  // salt-cloud lists every node for a query, and for an action too (to find the instance's provider)
+  if (fun === 'cloud.query' || fun === 'cloud.full_query' || fun === 'cloud.action') return deps.world.allNodes().length;
   return 0;
 }
 

@@ -69,17 +69,19 @@ export type EmulatorOptions = z.input<typeof EmulatorOptionsSchema>;
 export type CallDelays = Readonly<Record<string, { readonly ms: number; readonly perMinionMs?: number | undefined }>>;
 
 /**
- * REAL_MASTER_CALL_DELAYS model a Salt 3006 master with salt-api (rest_cherrypy) on a 2-core VM, from
- * `npx tsx bench/real-master.ts --sizes 100,2000,5000 --rounds 3` on Salt 3006.10 (bench/results/real-master.json):
- * cloud.query took 0.9-1.3 s at 100 to 5,000 nodes (least squares: 1,041 ms + 0.029 ms a node, with the lab's
- * localproc driver listing local directories; a real provider pages an HTTP API, so 0.05 ms a node is kept as
- * margin); cloud.action 1.1 s; manage.up 0.7-0.9 s and grains.item 0.25-0.3 s with the 3 live minions the lab
- * could run. Their per-minion parts (the master decrypting and storing each return) are estimates, not timings:
- * thousands of live minions cannot be run on this machine. See docs/benchmarks.md.
+ * REAL_MASTER_CALL_DELAYS model a Salt master with salt-api (rest_cherrypy) on a 2-core VM, from
+ * `npx tsx bench/real-master.ts` on Salt 3006.10 (100 to 10,000 nodes) and 3007.0 (100 and 10,000 nodes), see
+ * docs/benchmarks.md: cloud.query took 0.9-1.3 s up to 5,000 nodes and 1.7-2.4 s at 10,000 (the lab's localproc
+ * driver lists local directories; a real provider pages an HTTP API, which can only be slower); cloud.action
+ * 1.0-1.1 s at 100 nodes and 1.6-1.7 s at 10,000 (salt-cloud lists the nodes to find the instance's provider);
+ * manage.up 0.7-1.0 s and grains.item 0.2-0.35 s with the 3 live minions the lab runs. Their per-minion parts (the
+ * master decrypting and storing each return) are estimates, not timings: thousands of live minions cannot be run
+ * on this machine. `cloud.query` and `cloud.action` scale with the nodes the world holds, the others with the
+ * minions they target (functions.ts, coveredMinions).
  */
 export const REAL_MASTER_CALL_DELAYS: CallDelays = {
-  'cloud.query': { ms: 1_050, perMinionMs: 0.05 },
-  'cloud.action': { ms: 1_100 },
+  'cloud.query': { ms: 1_000, perMinionMs: 0.12 },
+  'cloud.action': { ms: 1_000, perMinionMs: 0.06 },
   'manage.up': { ms: 800, perMinionMs: 0.05 },
   'grains.item': { ms: 300, perMinionMs: 0.05 },
   '*': { ms: 300 },

@@ -234,3 +234,16 @@ t.test('callDelays make the master answer a function after its fixed plus per-mi
   const grains = emu.calls.find((c) => c.fun === 'grains.item');
   t.ok(grains !== undefined && grains.atMs >= grains.receivedAtMs, 'a call records when it arrived and when it was answered');
 });
+
+t.test('callDelays of the cloud calls scale with the nodes the world holds (salt-cloud lists them for a query and an action)', async (t) => {
+  const instances = Array.from({ length: 20 }, (_, i) => ({ id: `gpu-${i + 1}` }));
+  const emu = await startEmulator({ instances, callDelays: { 'cloud.action': { ms: 0, perMinionMs: 10 }, 'cloud.query': { ms: 0, perMinionMs: 10 } } });
+  t.teardown(() => emu.close());
+  const token = await login(emu.url);
+  await post(emu.url, token, START('gpu-1'));
+  await post(emu.url, token, { client: 'runner', fun: 'cloud.query' });
+  for (const fun of ['cloud.action', 'cloud.query']) {
+    const call = emu.calls.find((c) => c.fun === fun);
+    t.ok(call !== undefined && call.atMs - call.receivedAtMs >= 190, `${fun} held 20 nodes x 10 ms (${call === undefined ? '-' : call.atMs - call.receivedAtMs} ms)`);
+  }
+});

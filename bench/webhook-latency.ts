@@ -86,7 +86,7 @@ const STORE_WRITES = new Set(['saveInstance', 'saveInstances', 'openIntent', 'fi
 
 /**
  * countingStore wraps the real store and counts its commits, so the bench can say how many sit before start():
- * a write outside `atomically` is one commit; an `atomically` block is one commit whatever it writes.
+ * a write outside `atomically` is one commit; an `atomically` block or a group commit is one commit whatever it writes.
  */
 function countingStore(inner: StateStore): { store: StateStore; commits: () => number } {
   let commits = 0;
@@ -97,6 +97,9 @@ function countingStore(inner: StateStore): { store: StateStore; commits: () => n
       if (typeof value !== 'function') return value;
       const fn = value as (...args: unknown[]) => unknown;
       return (...args: unknown[]): unknown => {
+        // a group commit (begin ... commit) is one commit, whatever joins it
+        if (key === 'begin') { if (depth === 0) commits += 1; depth += 1; }
+        if (key === 'commit') depth -= 1;
         if (key === 'atomically') {
           if (depth === 0) commits += 1;
           depth += 1;

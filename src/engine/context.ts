@@ -19,6 +19,7 @@ import type {
   ActGate, CloudTarget, Clock, EngineLogger, EngineObserver, EventSource, IdleResult, IntentKind, MinionOps, StateReplica, StateStore, WorkloadSource,
 } from './ports.ts';
 import type { RunningClock } from './system-clock.ts';
+import type { TurnCommit } from './turn-commit.ts';
 
 /** EngineOptions wires the engine; main.ts builds it from the config. */
 export interface EngineOptions {
@@ -99,6 +100,8 @@ export interface EngineContext {
   readonly fleet: Fleet;
   readonly intents: IntentLog;
   readonly pools: ReadonlyMap<string, PoolRuntime>;
+  /** turn: the group commit of the current turn (the decisions and intents of the pools evaluated together). */
+  readonly turn: TurnCommit;
   /** storeCall runs one store call; a failure is logged and reported to the store watch (nothing is sent until it can write again). */
   storeCall<T>(fn: () => T): T | undefined;
   savePool(rt: PoolRuntime): void;

@@ -31,6 +31,7 @@ import type { AlertSignal, DecisionRecord, EngineApi, EngineLogger, IdleResult, 
 import { Reconciler } from './reconciler.ts';
 import { StoreWatch } from './store-watch.ts';
 import { withTimers, type RunningClock } from './system-clock.ts';
+import { TurnCommit } from './turn-commit.ts';
 
 export type { EngineOptions } from './context.ts';
 export { globToRegExp } from './fleet.ts';
@@ -86,6 +87,7 @@ export class Engine implements EngineApi {
     this.#intents = new IntentLog({ store: opts.store, storeCall, clock: this.#clock, log: this.#log, ...(opts.replica === undefined ? {} : { replica: opts.replica }) });
     const ctx: EngineContext = {
       opts, clock: this.#clock, log: this.#log, fleet: this.#fleet, intents: this.#intents, pools: this.#pools, storeCall,
+      turn: new TurnCommit({ store: opts.store, storeCall }),
       savePool: (rt) => { this.#savePool(rt); },
       apply: (inst, input, now, source) => this.#fleet.step(inst, input, now, source),
       idleCheck: (rt, id) => this.#idle(rt, id),

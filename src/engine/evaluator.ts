@@ -26,13 +26,18 @@ const PAID_STATES = new Set(['creating', 'starting', 'booted', 'deploying', 'rea
 export class Evaluator implements EvaluatorRole {
   readonly #ctx: EngineContext;
   readonly #executor: Executor;
+  /** #due: the pools whose evaluation waits for the next loop turn, in the order they were asked for. */
+  #due: PoolRuntime[] = [];
 
   constructor(ctx: EngineContext, executor: Executor) {
     this.#ctx = ctx;
     this.#executor = executor;
   }
 
-  /** evaluateSoon queues one evaluation of the pool (coalesced while one runs). */
+  /**
+   * evaluateSoon queues one evaluation of the pool (coalesced while one runs). The pools queued in one loop turn
+   * are evaluated together in the next one, so their decisions and intents share one group commit.
+   */
   evaluateSoon(pool: string): void {
     const rt = this.#ctx.pools.get(pool);
     if (rt === undefined || this.#ctx.stopped() || !this.#ctx.reconciled()) return;
@@ -40,22 +45,31 @@ export class Evaluator implements EvaluatorRole {
     if (rt.evaluating) { rt.again = true; return; }
     rt.evaluating = true;
     rt.scheduled = true;
-    this.#ctx.track((async () => {
-      try {
-        // the events of one loop turn (a start brings several) coalesce into one evaluation
-        await this.#ctx.clock.yieldTurn();
-        rt.scheduled = false;
-        do {
-          rt.again = false;
-          await this.evaluate(rt);
-        } while (rt.again && !this.#ctx.stopped());
-      } catch (err) {
-        this.#ctx.log.error({ pool, err }, 'evaluation failed');
-      } finally {
-        rt.evaluating = false;
-        rt.scheduled = false;
-      }
-    })());
+    this.#due.push(rt);
+    if (this.#due.length > 1) return;
+    // the events of one loop turn (a start brings several, a burst of notifications many pools) coalesce into one turn
+    this.#ctx.track(this.#ctx.clock.yieldTurn().then(async () => {
+      const due = this.#due;
+      this.#due = [];
+      // every evaluation runs to its first wait before the turn commits (turn-commit.ts)
+      await Promise.all(due.map((d) => this.#run(d)));
+    }));
+  }
+
+  /** run evaluates the pool until no new evaluation was asked for while it ran. */
+  async #run(rt: PoolRuntime): Promise<void> {
+    rt.scheduled = false;
+    try {
+      do {
+        rt.again = false;
+        await this.evaluate(rt);
+      } while (rt.again && !this.#ctx.stopped());
+    } catch (err) {
+      this.#ctx.log.error({ pool: rt.managed.spec.name, err }, 'evaluation failed');
+    } finally {
+      rt.evaluating = false;
+      rt.scheduled = false;
+    }
   }
 
   /** workloadOf resolves the pool's current signal: a fresh PromQL value wins, then the alert state. */
@@ -109,7 +123,7 @@ export class Evaluator implements EvaluatorRole {
     if (decision.kind === 'hold' && !forced) {
       // a hold is a value, not an event: keep one per interval (or when it follows an action), so the list stays readable
       const last = rt.lastDecision;
-      if (last === undefined || last.kind !== 'hold' || now - last.atMs >= spec.intervalMs) this.#executor.record(rt, decision, now);
+      if (last === undefined || last.kind !== 'hold' || now - last.atMs >= spec.intervalMs) this.#executor.recordInTurn(rt, decision, now);
       ctx.log.debug({ pool: spec.name, reason: decision.reason, workload: workload?.value }, 'hold');
       return decision;
     }

@@ -22,6 +22,9 @@ import type { EngineContext, ExecutorRole } from './context.ts';
 import type { PoolRuntime } from './pool-state.ts';
 import type { IdleResult, Intent, IntentKind } from './ports.ts';
 
+/** Send sends one prepared action; `committed` says whether the turn that wrote its intent is durable. */
+type Send = (committed: boolean) => Promise<void>;
+
 /** Executor carries decisions out through the intent log. */
 export class Executor implements ExecutorRole {
   readonly #ctx: EngineContext;
@@ -47,19 +50,36 @@ export class Executor implements ExecutorRole {
     this.#ctx.storeCall(() => this.#ctx.opts.store.recordDecision({ pool: spec.name, atMs: now, decision, dryRun: spec.dryRun }));
   }
 
-  /** scaleUp makes the decision, the instances' transitions and their intents durable together (one fsync), then sends the calls. */
+  /**
+   * scaleUp writes the decision, the instances' transitions and their intents in the turn's group commit (one
+   * transaction, one fsync, for every pool evaluated in this turn), then sends the calls once it is durable. A turn
+   * that could not commit sends none of them: each action fails with the store's error (and is reported).
+   */
   async scaleUp(rt: PoolRuntime, decision: Extract<Decision, { kind: 'scaleUp' }>, now: number): Promise<void> {
     const ctx = this.#ctx;
-    let sends: (() => Promise<void>)[] = [];
-    ctx.storeCall(() => ctx.opts.store.atomically(() => {
+    let sends: Send[] = [];
+    const { durable } = ctx.turn.join(() => ctx.storeCall(() => ctx.opts.store.atomically(() => {
       this.record(rt, decision, now);
       rt.history = afterDecision(rt.history, decision, now);
       ctx.savePool(rt);
       ctx.fleet.inBatch(() => {
         sends = decision.targets.map((t) => (t.kind === 'start' ? this.#prepareStart(rt, t.id) : this.#prepareCreate(rt)));
       });
-    }));
-    await Promise.all(sends.map((send) => send()));
+    })));
+    const committed = await durable;
+    await Promise.all(sends.map((send) => send(committed)));
+  }
+
+  /** recordInTurn records a decision in the turn's group commit (a hold: nothing waits for it). */
+  recordInTurn(rt: PoolRuntime, decision: Decision, now: number): void {
+    this.#ctx.turn.join(() => { this.record(rt, decision, now); });
+  }
+
+  /** written is the intent when the turn that wrote it committed; a rolled-back intent is no intent (its action is not sent). */
+  #written(intent: Intent | undefined, committed: boolean): Intent | undefined {
+    if (committed || intent === undefined) return intent;
+    this.openIntentCount = Math.max(0, this.openIntentCount - 1);
+    return undefined;
   }
 
   /** open writes the intent of an action: undefined in dry-run (nothing is sent) or when this process may not act (nothing is written). */
@@ -122,21 +142,21 @@ export class Executor implements ExecutorRole {
   }
 
   /** prepareStart moves a reserved instance to starting and writes its intent; the returned function sends the call. */
-  #prepareStart(rt: PoolRuntime, id: string): () => Promise<void> {
+  #prepareStart(rt: PoolRuntime, id: string): Send {
     const ctx = this.#ctx;
     const inst = ctx.fleet.get(id);
     if (inst === undefined) return async () => {};
     if (rt.managed.spec.dryRun) { this.#open(rt, 'start', id); return async () => {}; }
     ctx.apply(inst, { kind: 'start-issued' }, ctx.clock.now(), 'scale-up');
     const intent = this.#open(rt, 'start', id);
-    return async () => {
+    return async (committed) => {
       // a failed call may still have started the VM: the reconcile it scheduled decides
-      await this.#send(rt, 'start', id, intent, () => ctx.opts.cloud.start(id), (err) => { ctx.reconciler.startUnconfirmed(id, err); });
+      await this.#send(rt, 'start', id, this.#written(intent, committed), () => ctx.opts.cloud.start(id), (err) => { ctx.reconciler.startUnconfirmed(id, err); });
     };
   }
 
   /** prepareCreate names a new instance, moves it to creating and writes its intent; the returned function sends it. */
-  #prepareCreate(rt: PoolRuntime): () => Promise<void> {
+  #prepareCreate(rt: PoolRuntime): Send {
     const ctx = this.#ctx;
     const profile = rt.managed.profile;
     if (profile === undefined) return async () => {};
@@ -147,8 +167,8 @@ export class Executor implements ExecutorRole {
     ctx.fleet.put(inst);
     ctx.apply(inst, { kind: 'create-issued' }, now, 'scale-up');
     const intent = this.#open(rt, 'create', id);
-    return async () => {
-      const ok = await this.#send(rt, 'create', id, intent, () => ctx.opts.cloud.create(id, profile));
+    return async (committed) => {
+      const ok = await this.#send(rt, 'create', id, this.#written(intent, committed), () => ctx.opts.cloud.create(id, profile));
       if (!ok) this.actionFailed(id, 'create');
     };
   }

@@ -130,6 +130,13 @@ export interface StateStore {
    */
   atomically<T>(fn: () => T): T;
   /**
+   * begin opens a transaction that every write joins until `commit()` (an `atomically` block inside it becomes a
+   * savepoint): the engine's group commit of one turn. It throws when a transaction is already open.
+   */
+  begin(): void;
+  /** commit makes the writes since `begin()` durable together (one fsync); when it throws, they are rolled back. */
+  commit(): void;
+  /**
    * tryLease takes the single-writer lease for `owner` until nowMs + ttlMs when it is free, expired or already
    * `owner`'s, or when `takeOver(holder)` says the holder is gone; it returns the holder after the attempt.
    */

@@ -6,7 +6,8 @@
  * request --> onRequest (POST /api/*: bearer apiToken) --> route --> reply
  *                 |                                          |
  *                 +------ HttpError / zod / fastify 4xx -----+--> error handler --> {error, code} JSON
- * onResponse: one log line {method, url, status, durationMs}; headers and query values are never logged
+ * onResponse: one log line {method, url, status, durationMs} (debug for polled GETs and accepted webhooks); headers
+ *             and query values are never logged
  * ```
  * Every error answers JSON `{error, code?}`: a bad request is 4xx with its reason, never a 500.
  */
@@ -71,6 +72,12 @@ export interface AppOptions {
 /** QUIET_GET_PATHS are polled (scrapes, probes, the status page): their 2xx lines log at debug, not info. */
 const QUIET_GET_PATHS = /^\/(metrics|healthz|readyz|api\/(pools|instances|decisions|series)|static\/.*)?(\?.*)?$/;
 
+/**
+ * QUIET_POST_PATHS log their own line of record at info (the webhook's `webhook notification`): their 2xx request
+ * lines log at debug, so a notification costs one info line, not two, on the path to its salt-api call.
+ */
+const QUIET_POST_PATHS = /^\/alertmanager\/webhook\/?(\?.*)?$/;
+
 /** errorStatus picks the HTTP status for an error thrown by a route, a hook or fastify itself. */
 function errorStatus(err: unknown): number {
   if (err instanceof HttpError) return err.statusCode;
@@ -95,7 +102,7 @@ export function buildApp(opts: AppOptions): FastifyInstance {
 
   app.addHook('onResponse', async (request, reply) => {
     const line = { method: request.method, url: redactUrl(request.url), status: reply.statusCode, durationMs: Math.round(reply.elapsedTime * 10) / 10 };
-    const quiet = request.method === 'GET' && reply.statusCode < 400 && QUIET_GET_PATHS.test(request.url);
+    const quiet = reply.statusCode < 400 && (request.method === 'GET' ? QUIET_GET_PATHS : request.method === 'POST' ? QUIET_POST_PATHS : undefined)?.test(request.url) === true;
     if (quiet) request.log.debug(line, 'request');
     else request.log.info(line, 'request');
   });

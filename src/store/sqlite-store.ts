@@ -233,6 +233,27 @@ export class SqliteStore implements StateStore {
     return this.#db.transaction(fn)();
   }
 
+  /** begin opens the transaction of a group commit (deferred, as `atomically`); it throws when one is open. */
+  begin(): void {
+    if (this.#db.inTransaction) throw new AutoscalerError('ASC_ERR_STORE_WRITE', 'a group commit was begun inside an open transaction');
+    this.#db.exec('BEGIN');
+  }
+
+  /** commit ends the group commit's transaction (one fsync); a failed COMMIT is rolled back and rethrown. */
+  commit(): void {
+    try {
+      this.#db.exec('COMMIT');
+    } catch (err) {
+      this.rollback();
+      throw err;
+    }
+  }
+
+  /** rollback drops the writes since begin() (a no-op without an open transaction). For fault drills and tests. */
+  rollback(): void {
+    if (this.#db.inTransaction) this.#db.exec('ROLLBACK');
+  }
+
   /**
    * tryLease takes or renews the single-writer lease in one IMMEDIATE transaction (the write lock first, so two
    * processes never both see the lease free) and returns the holder afterwards.

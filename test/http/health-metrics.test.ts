@@ -100,3 +100,15 @@ t.test('registerWebhook mounts its routes on the app', async (t) => {
   t.equal(res.statusCode, 200);
   t.same(res.json(), { received: true });
 });
+
+t.test('an accepted webhook request logs its request line at debug (the webhook logs the notification at info); a rejected one at info', async (t) => {
+  const { app, logLines } = buildTestApp({
+    config: { bodyLimit: 65_536 },
+    registerWebhook: (instance) => { instance.post('/alertmanager/webhook', async (request, reply) => reply.code(request.headers['x-reject'] === undefined ? 200 : 400).send({})); },
+  });
+  t.teardown(() => app.close());
+  await app.inject({ method: 'POST', url: '/alertmanager/webhook', payload: {} });
+  await app.inject({ method: 'POST', url: '/alertmanager/webhook', payload: {}, headers: { 'x-reject': '1' } });
+  const levels = logLines.map((line) => JSON.parse(line) as { level: number; msg: string }).filter((line) => line.msg === 'request').map((line) => line.level);
+  t.same(levels, [20, 30]);
+});

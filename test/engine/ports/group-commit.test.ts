@@ -1,0 +1,106 @@
+/**
+ * group commit: the pools notified together are evaluated in one turn, and their decisions, transitions and
+ * intents go to the store in one transaction; no start goes out before that transaction is durable, and a turn
+ * that cannot commit sends nothing and says so.
+ */
+import t from 'tap';
+import { Engine, type ManagedPool } from '../../../src/engine/engine.ts';
+import { TurnCommit } from '../../../src/engine/turn-commit.ts';
+import { createLogger } from '../../../src/log.ts';
+import { openStore, type SqliteStore } from '../../../src/store/sqlite-store.ts';
+import { FakeClock, FakeEvents, FakeSalt, poolSpec, settle, silentLogger } from '../../support/engine-ports.ts';
+
+const POOLS = ['a', 'b', 'c'];
+
+/** journalled wraps the store so the test sees its transactions, and can make the next commit fail. */
+function journalled(inner: SqliteStore, journal: string[]): { store: SqliteStore; failNextCommit: () => void } {
+  let fail = false;
+  const store = new Proxy(inner, {
+    get(target, key, receiver) {
+      if (key === 'begin') return () => { journal.push('begin'); target.begin(); };
+      if (key === 'commit') {
+        return () => {
+          if (fail) { fail = false; journal.push('commit failed'); target.rollback(); throw new Error('disk I/O error'); }
+          journal.push('commit');
+          target.commit();
+        };
+      }
+      const value: unknown = Reflect.get(target, key, receiver);
+      return typeof value === 'function' ? (value as (...args: unknown[]) => unknown).bind(target) : value;
+    },
+  });
+  return { store, failNextCommit: () => { fail = true; } };
+}
+
+async function world(): Promise<{ engine: Engine; salt: FakeSalt; journal: string[]; store: SqliteStore; failNextCommit: () => void; clock: FakeClock }> {
+  const clock = new FakeClock();
+  const events = new FakeEvents();
+  const pools: ManagedPool[] = POOLS.map((name) => ({
+    spec: poolSpec({ name, step: 1 }), reserved: [`${name}-01`, `${name}-02`], idleCheck: { fun: 'cmd.retcode', args: ['busy-check'] },
+  }));
+  const salt = new FakeSalt(clock, events, pools.flatMap((p) => p.reserved));
+  const journal: string[] = [];
+  const sqlite = openStore(':memory:', { logger: createLogger({ level: 'silent' }), nowMs: () => clock.now() });
+  const { store, failNextCommit } = journalled(sqlite, journal);
+  const start = salt.start.bind(salt);
+  salt.start = async (id: string): Promise<void> => { journal.push(`start ${id}`); await start(id); };
+  const engine = new Engine({
+    pools, cloud: salt, minions: salt, store, clock, logger: silentLogger, events,
+    reconcileIntervalMs: 5 * 60_000, evaluateIntervalMs: 30_000, tickIntervalMs: 5_000, startConfirmWindowMs: 60_000,
+    storeCheckIntervalMs: 3_600_000, integrityCheckIntervalMs: 3_600_000,
+  });
+  await engine.start();
+  await settle();
+  return { engine, salt, journal, store: sqlite, failNextCommit, clock };
+}
+
+function notifyAll(engine: Engine, clock: FakeClock): void {
+  for (const pool of POOLS) engine.alertSignal({ pool, direction: 'up', workload: 8, atMs: clock.now(), expiresMs: clock.now() + 60_000 });
+}
+
+t.test('pools notified in one turn write their scale-ups in one transaction, and every start goes out after it commits', async (t) => {
+  const w = await world();
+  t.teardown(async () => { await w.engine.stop(); w.store.close(); });
+  w.journal.length = 0;
+  notifyAll(w.engine, w.clock);
+  await settle();
+  const firstStart = w.journal.findIndex((l) => l.startsWith('start'));
+  t.same(w.journal.slice(0, firstStart), ['begin', 'commit'], 'one transaction before any start');
+  t.same(w.journal.filter((l) => l.startsWith('start')).sort(), ['start a-01', 'start b-01', 'start c-01'], 'then the three starts');
+  t.equal(w.store.decisions().filter((d) => d.decision.kind === 'scaleUp').length, 3, 'the three decisions are stored');
+  t.equal(w.store.openIntents().length, 0, 'every intent was closed once its start answered');
+});
+
+t.test('a turn whose commit fails sends none of its starts, leaves no intent behind, and says the store cannot write', async (t) => {
+  const w = await world();
+  t.teardown(async () => { await w.engine.stop(); w.store.close(); });
+  w.failNextCommit();
+  notifyAll(w.engine, w.clock);
+  await settle();
+  t.equal(w.salt.count('start'), 0, 'no start was sent');
+  t.same(w.journal.filter((l) => l.startsWith('start')), []);
+  t.equal(w.store.openIntents().length, 0, 'the rolled-back intents are not in the store');
+  t.equal(w.store.decisions().filter((d) => d.decision.kind === 'scaleUp').length, 0, 'nor the decisions');
+  t.equal(w.engine.health().store, false, 'the failed commit is reported: the store counts as unwritable');
+});
+
+t.test('a lone write commits in the same turn, and a failed commit resolves its writes as not durable', async (t) => {
+  const journal: string[] = [];
+  let failures = 0;
+  let failCommit = false;
+  const turn = new TurnCommit({
+    store: { begin: () => { journal.push('begin'); }, commit: () => { if (failCommit) throw new Error('full'); journal.push('commit'); } },
+    storeCall: <T>(fn: () => T): T | undefined => { try { return fn(); } catch { failures += 1; return undefined; } },
+  });
+  const first = turn.join(() => { journal.push('write 1'); return 1; });
+  const second = turn.join(() => { journal.push('write 2'); return 2; });
+  t.same([first.value, second.value], [1, 2], 'a write runs at once and gives back its value');
+  t.same(journal, ['begin', 'write 1', 'write 2'], 'both writes join one transaction');
+  t.same(await Promise.all([first.durable, second.durable]), [true, true], 'durable once committed');
+  t.same(journal, ['begin', 'write 1', 'write 2', 'commit'], 'one commit, without any timer');
+  failCommit = true;
+  const third = turn.join(() => 3);
+  t.equal(await third.durable, false, 'a failed commit: not durable');
+  t.equal(failures, 1, 'and the failure went to storeCall (reported)');
+  t.equal(turn.commits, 2);
+});

@@ -73,7 +73,8 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const) {
     t.match(page, /<p id="notice">Demo: pool settings are scaled down/);
     t.equal(demoDirs(tmp).length, 1, 'the state lives in one temp dir while it runs');
     // the first scripted scale-up comes at about 8 s: wait for its line, then stop
-    while (!/scaleUp: /.test(out)) {
+    // the decision line and the status-page line after it are separate writes: wait for both
+    while (!/scaleUp: .*\n {10}status page http/.test(out)) {
       if (Date.now() > deadline + 20_000 || child.exitCode !== null) throw new Error(`no scale-up line:\n${out}`);
       await new Promise((r) => setTimeout(r, 100));
     }

@@ -22,7 +22,6 @@
 import { StringDecoder } from 'node:string_decoder';
 import { createParser, type ParseError } from 'eventsource-parser';
 import { request } from 'undici';
-import WebSocket from 'ws';
 import { HEARTBEAT_TAG, type StreamGap, type StreamItem } from '../core/salt-event.ts';
 import type { EventSource } from '../engine/ports.ts';
 import { SaltApiError, trimBody } from '../errors.ts';
@@ -285,7 +284,9 @@ export class SaltEventStream implements EventSource {
     return conn.signal.aborted ? 'aborted' : 'ended';
   }
 
-  #ws(token: string, conn: AbortController, onOpen: () => void): Promise<Outcome> {
+  async #ws(token: string, conn: AbortController, onOpen: () => void): Promise<Outcome> {
+    // loaded only for `transport: ws`: the module costs ~15 MiB of RSS to a service that streams over SSE
+    const { default: WebSocket } = await import('ws');
     const base = this.#o.client.baseUrl.replace(/^http/, 'ws');
     const { tls } = this.#o.client;
     return new Promise<Outcome>((resolve, reject) => {

@@ -1,18 +1,18 @@
 import t from 'tap';
-import { DEFAULT_WAIT_BUDGET, runSimulation } from '../../src/sim/simulate.ts';
-import { loadTrace } from '../../src/sim/trace.ts';
-import { shippedPool } from '../../src/simulate-command.ts';
+import { DEFAULT_WAIT_BUDGET, runSimulation } from '../../../src/sim/simulate.ts';
+import { loadTrace } from '../../../src/sim/trace.ts';
+import { shippedPool } from '../../../src/simulate-command.ts';
 
 // The shipped default (the config's default pool) on the four Helios virtual clusters, May 2020 (44,640 minutes each).
 // Goal (issue 13): waiting within the default budget (0.25 % of demand GPU-minutes) AND cost <= 1.05 x the exact oracle.
 // The budget is held on all four; the cost goal is not met on vc3sl (1.14x, docs/policy.md), so the cost assertion is a
 // regression guard at 1.2x, not the goal. A baseline already within the budget is a cheaper answer the policy must find
 // (it may not cost more than it); a baseline over the budget must wait more than the policy.
-const TRACES = ['vc3sl', 'vc6YE', 'vcJLV', 'vcgkz'];
-
-for (const name of TRACES) {
+// One trace a file (test/sim/helios/<trace>.test.ts): a trace takes ~50 s on a loaded 2-core CI machine, so four in
+// one file outran tap's 120 s per-file timeout; one a file they also run side by side.
+export function checkTrace(name: string): void {
   t.test(`the default policy keeps its budget on Helios ${name}: it waits less than a baseline over budget, costs no more than one within it`, async (t) => {
-    const trace = await loadTrace(new URL(`../fixtures/traces/${name}.csv.gz`, import.meta.url).pathname);
+    const trace = await loadTrace(new URL(`../../fixtures/traces/${name}.csv.gz`, import.meta.url).pathname);
     const report = runSimulation(trace, shippedPool(trace));
     const get = (policy: string) => report.policies.find((p) => p.name === policy);
     const ours = get('salt-autoscaler');

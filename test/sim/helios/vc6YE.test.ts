@@ -1,0 +1,3 @@
+import { checkTrace } from './check.ts';
+
+checkTrace('vc6YE');

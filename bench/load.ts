@@ -1,7 +1,8 @@
 /**
  * bench/load: the real service (`salt-autoscaler serve` as a child process) under 1,000 Alertmanager webhook
  * requests/s for 60 s while 1,000 salt events/s stream in from the salt-api emulator, all over loopback.
- * `npx tsx bench/load.ts [--seconds 60] [--rate 1000] [--events 1000]`.
+ * `npx tsx bench/load.ts [--seconds 60] [--rate 1000] [--events 1000] [--keep-log <path>] [--boot-ms N] [--deploy-ms N]
+ * [--store-dir DIR]` (keep the service's log; the emulator's boot and deploy times; where the store lives).
  *
  * ```
  *  bench: fixed-rate scheduler (open loop) --undici, 16 keep-alive connections--> service child: POST /alertmanager/webhook
@@ -15,7 +16,7 @@
  * Each pool is asked to scale up (the same alert re-sent with a later endsAt, as Alertmanager repeats it), so
  * real starts reach the emulator while the cooldown holds the rest: the service does real work, not only 200s.
  */
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -53,6 +54,8 @@ export interface LoadBench {
   /** serviceCpuPercent / emulatorCpuPercent: CPU used during the run, 100 = one full core (loopback: all share the machine). */
   readonly serviceCpuPercent: number;
   readonly emulatorCpuPercent: number;
+  /** serviceCpuS: CPU seconds the service used during the run: the cost of the run's fixed work, less noisy than latency on a shared machine. */
+  readonly serviceCpuS: number;
   /** benchCpuPercent: this process (the two fixed-rate clients). */
   readonly benchCpuPercent: number;
   /** secondHalf: latency of the requests due in the second half of the run (steady state after the first wave). */
@@ -75,6 +78,16 @@ export interface LoadOptions {
   readonly requestsPerS?: number;
   readonly eventsPerS?: number;
   readonly shape?: FleetShape;
+  /** keepLogPath: where to copy the service's log after the run (to read its timeline; default: not kept). */
+  readonly keepLogPath?: string;
+  /**
+   * bootMs / deployMs: the emulator's boot and deploy times of a started instance (default: the emulator's own, 50 ms
+   * each, which puts every started instance's boot and deploy events inside the wave's second; a real VM boots in 30 s+).
+   */
+  readonly bootMs?: number;
+  readonly deployMs?: number;
+  /** storeDir: where the run's files (the SQLite store among them) live (default /dev/shm when present: tmpfs, no fsync cost). */
+  readonly storeDir?: string;
 }
 
 const WEBHOOK_TOKEN = 'bench-load-token';
@@ -121,9 +134,10 @@ export async function benchLoad(opts: LoadOptions = {}): Promise<LoadBench> {
   const requestsPerS = opts.requestsPerS ?? 1_000;
   const eventsPerS = opts.eventsPerS ?? 1_000;
   const shape = opts.shape ?? DEFAULT_FLEET;
-  const dir = mkdtempSync(join(existsSync('/dev/shm') ? '/dev/shm' : tmpdir(), 'asc-bench-load-'));
+  const dir = mkdtempSync(join(opts.storeDir ?? (existsSync('/dev/shm') ? '/dev/shm' : tmpdir()), 'asc-bench-load-'));
   const ids = fleetInstanceIds(shape);
-  const emu = await startEmulatorProcess(dir, { instances: ids.map((id) => ({ id, provider: FLEET_PROVIDER, state: 'stopped' as const })) });
+  const delays = { ...(opts.bootMs === undefined ? {} : { bootMs: opts.bootMs }), ...(opts.deployMs === undefined ? {} : { deployMs: opts.deployMs }) };
+  const emu = await startEmulatorProcess(dir, { instances: ids.map((id) => ({ id, provider: FLEET_PROVIDER, state: 'stopped' as const })), delays });
   const port = await freePort();
   const configPath = writeConfig(dir, fleetConfig({
     shape, saltUrl: emu.url, storePath: join(dir, 'state.db'), listen: `127.0.0.1:${port}`, webhookToken: WEBHOOK_TOKEN, heartbeatInterval: '5s',
@@ -165,7 +179,7 @@ export async function benchLoad(opts: LoadOptions = {}): Promise<LoadBench> {
     let sent = 0;
     let elapsedS: number;
     let fire: FireStats;
-    let cpu: { service: number; emulator: number; bench: number };
+    let cpu: { service: number; emulator: number; bench: number; serviceS: number };
     try {
       while (sent < total) {
         const due = Math.min(total, Math.floor(((performance.now() - begin) * requestsPerS) / 1000) + 1);
@@ -199,6 +213,7 @@ export async function benchLoad(opts: LoadOptions = {}): Promise<LoadBench> {
         service: Math.round((100 * (cpuSecondsOf(pid) - cpuBefore.service)) / elapsedS),
         emulator: Math.round((100 * (cpuSecondsOf(emu.child.pid) - cpuBefore.emulator)) / elapsedS),
         bench: Math.round(((({ user, system }) => user + system)(process.cpuUsage(cpuBefore.bench)) / 1e4) / elapsedS),
+        serviceS: Math.round((cpuSecondsOf(pid) - cpuBefore.service) * 100) / 100,
       };
       fire = await firing;
     } finally {
@@ -228,6 +243,7 @@ export async function benchLoad(opts: LoadOptions = {}): Promise<LoadBench> {
       startsSent,
       serviceCpuPercent: cpu.service,
       emulatorCpuPercent: cpu.emulator,
+      serviceCpuS: cpu.serviceS,
       benchCpuPercent: cpu.bench,
       machine: machineLoad(),
       secondHalf: latencyStats(bySecond.slice(Math.floor(seconds / 2)).flatMap((xs) => xs ?? [])),
@@ -238,6 +254,7 @@ export async function benchLoad(opts: LoadOptions = {}): Promise<LoadBench> {
     await http.close();
     await service.stop();
     await emu.close();
+    if (opts.keepLogPath !== undefined) copyFileSync(join(dir, 'service.log'), opts.keepLogPath);
     rmSync(dir, { recursive: true, force: true });
   }
 }
@@ -252,17 +269,21 @@ export function formatLoad(r: LoadBench): string {
     `  errors: ${r.errors} (${JSON.stringify(r.statuses)}); starts sent to salt-api: ${r.startsSent}`,
     `  service rss: before ${r.rssBeforeMiB} MiB, peak ${r.rssPeakMiB} MiB, after ${r.rssAfterMiB} MiB`,
     `  p99 per second (ms): ${r.p99BySecondMs.join(' ')}`,
-    `  cpu during the run: service ${r.serviceCpuPercent}%, emulator ${r.emulatorCpuPercent}%, bench clients ${r.benchCpuPercent}% (100% = one core)`,
+    `  cpu during the run: service ${r.serviceCpuPercent}%, emulator ${r.emulatorCpuPercent}%, bench clients ${r.benchCpuPercent}% (100% = one core); service ${r.serviceCpuS} CPU-s`,
     `  machine: ${formatMachine(r.machine)}`,
   ].join('\n');
 }
 
 if (process.argv[1] !== undefined && fileURLToPath(import.meta.url) === process.argv[1]) {
-  const { values } = parseArgs({ options: { seconds: { type: 'string' }, rate: { type: 'string' }, events: { type: 'string' } }, strict: true });
+  const { values } = parseArgs({ options: { seconds: { type: 'string' }, rate: { type: 'string' }, events: { type: 'string' }, 'keep-log': { type: 'string' }, 'boot-ms': { type: 'string' }, 'deploy-ms': { type: 'string' }, 'store-dir': { type: 'string' } }, strict: true });
   const result = await benchLoad({
     ...(values.seconds === undefined ? {} : { durationS: Number(values.seconds) }),
     ...(values.rate === undefined ? {} : { requestsPerS: Number(values.rate) }),
     ...(values.events === undefined ? {} : { eventsPerS: Number(values.events) }),
+    ...(values['keep-log'] === undefined ? {} : { keepLogPath: values['keep-log'] }),
+    ...(values['boot-ms'] === undefined ? {} : { bootMs: Number(values['boot-ms']) }),
+    ...(values['deploy-ms'] === undefined ? {} : { deployMs: Number(values['deploy-ms']) }),
+    ...(values['store-dir'] === undefined ? {} : { storeDir: values['store-dir'] }),
   });
   process.stdout.write(`${formatLoad(result)}\n`);
 }

@@ -45,6 +45,7 @@ export class Engine implements EngineApi {
   readonly #clock: RunningClock;
   readonly #pools = new Map<string, PoolRuntime>();
   readonly #fleet: Fleet;
+  readonly #turn: TurnCommit;
   readonly #intents: IntentLog;
   readonly #intake: Intake;
   readonly #evaluator: Evaluator;
@@ -79,6 +80,7 @@ export class Engine implements EngineApi {
     });
     for (const managed of opts.pools) this.#pools.set(managed.spec.name, loadPool(managed, opts.store));
     const storeCall = <T>(fn: () => T): T | undefined => this.#storeCall(fn);
+    this.#turn = new TurnCommit({ store: opts.store, storeCall });
     this.#fleet = new Fleet({
       pools: opts.pools, store: opts.store, log: this.#log, storeCall,
       onMoved: (inst, from, now) => { this.#afterTransition(inst, from, now); },
@@ -87,7 +89,7 @@ export class Engine implements EngineApi {
     this.#intents = new IntentLog({ store: opts.store, storeCall, clock: this.#clock, log: this.#log, ...(opts.replica === undefined ? {} : { replica: opts.replica }) });
     const ctx: EngineContext = {
       opts, clock: this.#clock, log: this.#log, fleet: this.#fleet, intents: this.#intents, pools: this.#pools, storeCall,
-      turn: new TurnCommit({ store: opts.store, storeCall }),
+      turn: this.#turn,
       savePool: (rt) => { this.#savePool(rt); },
       apply: (inst, input, now, source) => this.#fleet.step(inst, input, now, source),
       idleCheck: (rt, id) => this.#idle(rt, id),
@@ -218,6 +220,7 @@ export class Engine implements EngineApi {
     this.#reconciler.cancel();
     await this.#opts.events?.close();
     await Promise.allSettled([...this.#pending]);
+    this.#turn.flush(); // the last events' turn, not left to an immediate after the store may be closed
   }
 
   /** handle feeds one stream item into the lifecycle (public for tests and the simulator). */

@@ -102,6 +102,14 @@ export class Executor implements ExecutorRole {
     this.openIntentCount = Math.max(0, this.openIntentCount - 1);
   }
 
+  /**
+   * finishInTurn is finish for a call that answered: the answers that come in together share one commit (`loop`).
+   * A crash before it leaves the intent open, and the startup reconcile resolves it from Salt's truth.
+   */
+  #finishInTurn(intentId: number, status: 'done' | 'failed', detail?: string): void {
+    this.#ctx.turn.join(() => { this.finish(intentId, status, detail); }, 'loop');
+  }
+
   /** send makes the call of an opened intent and marks the intent done or failed; no intent = not sent. */
   async #send(rt: PoolRuntime, kind: IntentKind, id: string, intent: Intent | undefined, call: () => Promise<void>, onError?: (err: unknown) => void): Promise<boolean> {
     const ctx = this.#ctx;
@@ -117,13 +125,13 @@ export class Executor implements ExecutorRole {
       await ctx.intents.shared(intent); // with a replica, the intent reaches it (fenced) before the call goes out
       if (!ctx.mayAct()) throw ctx.notActing(kind, id);
       await call();
-      this.finish(intent.id, 'done');
+      this.#finishInTurn(intent.id, 'done');
       ctx.opts.observer?.action(kind, 'ok');
       ctx.log.info({ pool: spec.name, minion: id, action: kind, durationMs: ctx.clock.now() - started }, 'action done');
       return true;
     } catch (err) {
       const detail = err instanceof Error ? err.message : String(err);
-      if (intent) this.finish(intent.id, 'failed', detail);
+      if (intent) this.#finishInTurn(intent.id, 'failed', detail);
       ctx.opts.observer?.action(kind, 'error');
       ctx.log.warn({ pool: spec.name, minion: id, action: kind, err }, 'action failed');
       onError?.(err);
@@ -135,10 +143,15 @@ export class Executor implements ExecutorRole {
     }
   }
 
-  /** act is open + send for actions that need no shared transaction. */
+  /**
+   * act is open + send for actions that need no shared transaction. An intent written while a turn is open (an
+   * event's turn: a failed instance's stop) is durable only with that turn: its call waits for the commit.
+   */
   async #act(rt: PoolRuntime, kind: IntentKind, id: string, call: () => Promise<void>): Promise<boolean> {
     if (rt.managed.spec.dryRun) { this.#open(rt, kind, id); return false; }
-    return this.#send(rt, kind, id, this.#open(rt, kind, id), call);
+    const intent = this.#open(rt, kind, id);
+    const turn = this.#ctx.turn.pending();
+    return this.#send(rt, kind, id, intent === undefined || turn === undefined ? intent : this.#written(intent, await turn), call);
   }
 
   /** prepareStart moves a reserved instance to starting and writes its intent; the returned function sends the call. */

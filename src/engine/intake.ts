@@ -5,7 +5,8 @@
  * ```
  *   stream gap ──────────────────────────────► reconciler.schedule (0 ms on connect, 250 ms on a gap)
  *   job-ret with a failing state (deploying) ─► remembered as the why of its coming failed event
- *   lifecycle event of a managed minion ──────► fleet.step (unknown id matching a reservedPattern: adopted)
+ *   lifecycle event of a managed minion ──────► fleet.step (unknown id matching a reservedPattern: adopted), in the
+ *                                               turn's group commit: the events of one read share one transaction
  *   alert signal ─────────────────────────────► pool.alert (a late notification does not replace a newer one)
  * ```
  */
@@ -67,10 +68,15 @@ export class Intake {
     }
     const id = minionOf(item);
     if (id === undefined) return;
-    const inst = this.#ctx.fleet.get(id) ?? this.#ctx.fleet.adoptByPattern(id, now);
-    if (inst === undefined) return;
-    const failure = item.kind === 'instance-failed' ? this.#deployFailures.get(id) : undefined;
-    this.#ctx.apply(inst, item.kind === 'instance-failed' && failure !== undefined ? { ...item, reason: failure } : item, now, `event ${item.tag}`);
+    const known = this.#ctx.fleet.get(id);
+    if (known === undefined && !this.#ctx.fleet.managedName(id)) return;
+    // the events of one read of the stream share one commit (turn-commit.ts, `loop`)
+    this.#ctx.turn.join(() => {
+      const inst = known ?? this.#ctx.fleet.adoptByPattern(id, now);
+      if (inst === undefined) return;
+      const failure = item.kind === 'instance-failed' ? this.#deployFailures.get(id) : undefined;
+      this.#ctx.apply(inst, item.kind === 'instance-failed' && failure !== undefined ? { ...item, reason: failure } : item, now, `event ${item.tag}`);
+    }, 'loop');
   }
 
   /** settled: the instance is no longer on its way to ready; a remembered deploy failure is dropped. */

@@ -6,6 +6,8 @@
  * - `instances` is always a LIST: Salt 3006 turns a string into a set of its characters (req_25b).
  * - cloud.profile answers keyed by instance name (req_58).
  * - grains.item: a missing grain is `""` (req_51); cmd.retcode on a down minion answers `{}` (req_55): never idle.
+ *
+ * A cloud call that succeeded logs at debug (with what Salt said): its line of record is the engine's `action done`.
  */
 import { AutoscalerError, SaltApiError, trimBody } from '../errors.ts';
 import type { CloudInstance, IdleResult, ReadyGrain, SaltActions } from '../engine/ports.ts';
@@ -48,7 +50,7 @@ export class SaltApiActions implements SaltActions {
     if (!isRecord(node) || 'Error' in node || 'error' in node) {
       throw failed('create', id, ret);
     }
-    this.#log.info({ minion: id, profile }, 'instance created');
+    this.#log.debug({ minion: id, profile }, 'instance created');
   }
 
   /** destroy runs `cloud.destroy instances=[id]`. */
@@ -56,7 +58,7 @@ export class SaltApiActions implements SaltActions {
     const ret = await this.#client.runner('cloud.destroy', { instances: [id] });
     const node = nodeIn(ret, id);
     if (node === undefined || node['destroyed'] === false) throw failed('destroy', id, ret);
-    this.#log.info({ minion: id }, 'instance destroyed');
+    this.#log.debug({ minion: id }, 'instance destroyed');
   }
 
   /** setDraining sets `salt_autoscaler:draining` (keeping the grain's other keys) with grains.setval. */
@@ -155,7 +157,7 @@ export class SaltApiActions implements SaltActions {
     const ret = await this.#client.lowstate({ client: 'runner', fun: 'cloud.action', kwarg: { func, instances: [id] } });
     const node = nodeIn(ret, id);
     if (node === undefined) throw failed(func, id, ret);
-    this.#log.info({ minion: id, action: func, changed: node['changed'] }, 'cloud action done');
+    this.#log.debug({ minion: id, action: func, changed: node['changed'] }, 'cloud action done');
   }
 
   async #grainObject(id: string): Promise<Readonly<Record<string, unknown>>> {

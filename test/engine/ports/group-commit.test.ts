@@ -1,7 +1,8 @@
 /**
  * group commit: the pools notified together are evaluated in one turn, and their decisions, transitions and
  * intents go to the store in one transaction; no start goes out before that transaction is durable, and a turn
- * that cannot commit sends nothing and says so.
+ * that cannot commit sends nothing and says so. The salt events read together share one transaction too, and an
+ * action their turn decides (a failed instance's stop) goes out only once it committed.
  */
 import t from 'tap';
 import { Engine, type ManagedPool } from '../../../src/engine/engine.ts';
@@ -32,7 +33,7 @@ function journalled(inner: SqliteStore, journal: string[]): { store: SqliteStore
   return { store, failNextCommit: () => { fail = true; } };
 }
 
-async function world(): Promise<{ engine: Engine; salt: FakeSalt; journal: string[]; store: SqliteStore; failNextCommit: () => void; clock: FakeClock }> {
+async function world(): Promise<{ engine: Engine; salt: FakeSalt; journal: string[]; store: SqliteStore; failNextCommit: () => void; clock: FakeClock; events: FakeEvents }> {
   const clock = new FakeClock();
   const events = new FakeEvents();
   const pools: ManagedPool[] = POOLS.map((name) => ({
@@ -44,6 +45,8 @@ async function world(): Promise<{ engine: Engine; salt: FakeSalt; journal: strin
   const { store, failNextCommit } = journalled(sqlite, journal);
   const start = salt.start.bind(salt);
   salt.start = async (id: string): Promise<void> => { journal.push(`start ${id}`); await start(id); };
+  const stop = salt.stop.bind(salt);
+  salt.stop = async (id: string): Promise<void> => { journal.push(`stop ${id}`); await stop(id); };
   const engine = new Engine({
     pools, cloud: salt, minions: salt, store, clock, logger: silentLogger, events,
     reconcileIntervalMs: 5 * 60_000, evaluateIntervalMs: 30_000, tickIntervalMs: 5_000, startConfirmWindowMs: 60_000,
@@ -51,7 +54,7 @@ async function world(): Promise<{ engine: Engine; salt: FakeSalt; journal: strin
   });
   await engine.start();
   await settle();
-  return { engine, salt, journal, store: sqlite, failNextCommit, clock };
+  return { engine, salt, journal, store: sqlite, failNextCommit, clock, events };
 }
 
 function notifyAll(engine: Engine, clock: FakeClock): void {
@@ -103,4 +106,74 @@ t.test('a lone write commits in the same turn, and a failed commit resolves its 
   t.equal(await third.durable, false, 'a failed commit: not durable');
   t.equal(failures, 1, 'and the failure went to storeCall (reported)');
   t.equal(turn.commits, 2);
+});
+
+/** pushAll puts one event per pool's first instance on the stream at once (one read of the stream). */
+function pushAll(events: FakeEvents, kind: 'minion-start' | 'instance-failed'): void {
+  for (const pool of POOLS) {
+    const minion = `${pool}-01`;
+    events.push({ kind, tag: kind === 'minion-start' ? `salt/minion/${minion}/start` : `salt-autoscaler/instance/${minion}/failed`, minion, data: {} });
+  }
+}
+
+t.test('the salt events read together move their instances in one transaction', async (t) => {
+  const w = await world();
+  t.teardown(async () => { await w.engine.stop(); w.store.close(); });
+  notifyAll(w.engine, w.clock);
+  await settle();
+  w.journal.length = 0;
+  pushAll(w.events, 'minion-start');
+  await settle();
+  t.same(w.journal, ['begin', 'commit'], 'one transaction for the three events');
+  const states = w.store.loadInstances().filter((i) => i.id.endsWith('-01')).map((i) => i.state);
+  t.same(states, ['booted', 'booted', 'booted'], 'the three transitions are in the store');
+});
+
+t.test("an event's turn that decides a stop sends it once committed, and not at all when the commit fails", async (t) => {
+  for (const failCommit of [false, true]) {
+    const w = await world();
+    notifyAll(w.engine, w.clock);
+    await settle();
+    pushAll(w.events, 'minion-start');
+    await settle();
+    w.journal.length = 0;
+    if (failCommit) w.failNextCommit();
+    pushAll(w.events, 'instance-failed'); // three deploys failed: three stops decided in the events' turn
+    await settle();
+    const stops = w.journal.filter((l) => l.startsWith('stop'));
+    if (failCommit) {
+      t.same(stops, [], 'a turn that could not commit sends no stop');
+      t.equal(w.store.openIntents().length, 0, 'and leaves no intent behind');
+      t.equal(w.engine.health().store, false, 'and says the store cannot write');
+    } else {
+      t.same(w.journal.slice(0, 2), ['begin', 'commit'], 'the events\' transaction committed before any stop');
+      t.same(stops.sort(), ['stop a-01', 'stop b-01', 'stop c-01'], 'then the three stops');
+    }
+    await w.engine.stop();
+    w.store.close();
+  }
+});
+
+t.test('a loop turn commits at the end of the event-loop turn, and a microtask join into it commits it sooner', async (t) => {
+  const journal: string[] = [];
+  const turn = new TurnCommit({
+    store: { begin: () => { journal.push('begin'); }, commit: () => { journal.push('commit'); } },
+    storeCall: <T>(fn: () => T): T | undefined => fn(),
+  });
+  t.equal(turn.pending(), undefined, 'no turn open: nothing to wait for');
+  const event = turn.join(() => { journal.push('event'); }, 'loop');
+  t.equal(turn.pending(), event.durable, 'an open turn: a write now waits for its commit');
+  await Promise.resolve();
+  t.same(journal, ['begin', 'event'], 'still open after the microtasks of the event');
+  const second = turn.join(() => { journal.push('event 2'); }, 'loop');
+  await new Promise<void>((resolve) => { setImmediate(resolve); });
+  t.same(journal, ['begin', 'event', 'event 2', 'commit'], 'one commit at the end of the loop turn');
+  t.same(await Promise.all([event.durable, second.durable]), [true, true]);
+  journal.length = 0;
+  turn.join(() => { journal.push('event'); }, 'loop');
+  const decision = turn.join(() => { journal.push('decision'); });
+  t.equal(await decision.durable, true);
+  t.same(journal, ['begin', 'event', 'decision', 'commit'], 'the microtask join committed the turn without waiting for the loop');
+  await new Promise<void>((resolve) => { setImmediate(resolve); });
+  t.equal(turn.commits, 2, 'the loop commit of a turn already committed does nothing');
 });

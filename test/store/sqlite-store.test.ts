@@ -148,6 +148,12 @@ t.test('only the newest decisions per pool are kept', async (t) => {
     for (const pool of ['a', 'b', 'c']) store.recordDecision({ pool, atMs: i, decision: { kind: 'hold', reason: `r${i}` }, dryRun: false });
   }
   for (const pool of ['a', 'b', 'c']) t.same(store.decisions(pool, 1000).map((d) => d.atMs), [39, 38, 37, 36, 35], `pool ${pool}`);
+  // the table is pruned every 32nd decision of a pool: at most 31 beyond the 5 kept, never the 120 written
+  const all = store.decisions(undefined, 1000);
+  for (const pool of ['a', 'b', 'c']) {
+    const stored = all.filter((d) => d.pool === pool).length;
+    t.ok(stored >= 5 && stored <= 5 + 31, `pool ${pool}: ${stored} rows stored of 40 written`);
+  }
 });
 
 t.test('pool state is undefined until set, then replaced as a whole', async (t) => {

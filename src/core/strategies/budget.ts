@@ -230,54 +230,52 @@ interface Candidate {
 
 /**
  * scoreCandidates replays every (hold, spare) candidate minute by minute on the fine buckets (instances needed per
- * minute): the size decided at minute u is the peak of the last `hold` minutes (+ spare while that peak is above 0),
- * raised to what a pre-warm from the period predicts one lead ahead, capped at max; it is paid from u. Capacity is
- * ready at t only for what was decided at every minute of [t - lead, t] (a start takes the lead, a stop is at once);
- * the need above it waits.
+ * minute) and adds up the minutes from `from` on: the size decided at minute u is the peak of the last `hold` minutes
+ * (+ spare while that peak is above 0), raised to what a pre-warm from the period predicts one lead ahead (`prewarm(i)`:
+ * instances for minute i), capped at max; it is paid from u. Capacity is ready at t only for what was decided at
+ * every minute of [t - lead, t] (a start takes the lead, a stop is at once); the need above it waits. Only the minutes
+ * [from - lead, end) are replayed: the sums from `from` depend on nothing earlier, so each close costs O(lead), not
+ * O(the fine history).
  */
-function scoreCandidates(needs: readonly number[], pool: PoolSpec, leadMin: number, prewarm: readonly number[], from: number): Candidate[] {
-  const out: Candidate[] = [];
+function scoreCandidates(needs: readonly number[], pool: PoolSpec, leadMin: number, prewarm: (i: number) => number, from: number): Candidate[] {
   const n = needs.length;
   const lead = Math.max(1, Math.round(leadMin));
-  for (const holdMin of HOLD_CANDIDATES_MIN) {
-    const held = slidingMax(needs, holdMin);
+  const lo = Math.max(0, from - lead);
+  const span = Math.max(0, n - lo);
+  // held[k][u - lo]: the peak of the needs in [u - hold_k, u]; the holds grow, so each widens the previous window
+  const held = HOLD_CANDIDATES_MIN.map(() => new Array<number>(span));
+  const warm = new Array<number>(span);
+  for (let u = lo; u < n; u += 1) {
+    let peak = 0;
+    let reached = u + 1;
+    for (const [k, holdMin] of HOLD_CANDIDATES_MIN.entries()) {
+      const first = Math.max(0, u - holdMin);
+      for (let i = reached - 1; i >= first; i -= 1) peak = Math.max(peak, needs[i] ?? 0);
+      reached = Math.min(reached, first);
+      (held[k] as number[])[u - lo] = peak;
+    }
+    warm[u - lo] = prewarm(Math.min(n - 1, u + lead));
+  }
+  const out: Candidate[] = [];
+  const decided = new Array<number>(span);
+  for (const [k, holdMin] of HOLD_CANDIDATES_MIN.entries()) {
+    const heldK = held[k] ?? [];
     for (const spare of SPARE_CANDIDATES) {
-      const decided = new Array<number>(n);
       let cost = 0;
-      for (let u = 0; u < n; u += 1) {
-        const hu = held[u] ?? 0;
-        decided[u] = Math.min(pool.max, Math.max(hu > 0 ? hu + spare : 0, prewarm[Math.min(n - 1, u + lead)] ?? 0));
-        if (u >= from) cost += decided[u] ?? 0;
+      for (let u = lo; u < n; u += 1) {
+        const hu = heldK[u - lo] ?? 0;
+        const size = Math.min(pool.max, Math.max(hu > 0 ? hu + spare : 0, warm[u - lo] ?? 0));
+        decided[u - lo] = size;
+        if (u >= from) cost += size;
       }
-      const ready = slidingMin(decided, lead);
       let waiting = 0;
-      for (let t = Math.max(lead, from); t < n; t += 1) waiting += Math.max(0, Math.min(pool.max, needs[t] ?? 0) - (ready[t] ?? 0));
+      for (let t = Math.max(lead, from); t < n; t += 1) {
+        let ready = Number.POSITIVE_INFINITY;
+        for (let u = t - lead; u <= t; u += 1) ready = Math.min(ready, decided[u - lo] ?? 0);
+        waiting += Math.max(0, Math.min(pool.max, needs[t] ?? 0) - ready);
+      }
       out.push({ holdMin, spare, cost, waiting });
     }
-  }
-  return out;
-}
-
-/** slidingMax is, for each index, the highest value of the window [i - width, i] (a monotone deque). */
-function slidingMax(values: readonly number[], width: number): number[] {
-  return sliding(values, width, (a, b) => a >= b);
-}
-
-/** slidingMin is, for each index, the lowest value of the window [i - width, i]. */
-function slidingMin(values: readonly number[], width: number): number[] {
-  return sliding(values, width, (a, b) => a <= b);
-}
-
-function sliding(values: readonly number[], width: number, keeps: (a: number, b: number) => boolean): number[] {
-  const out = new Array<number>(values.length);
-  const deque: number[] = [];
-  let head = 0;
-  for (let i = 0; i < values.length; i += 1) {
-    const v = values[i] ?? 0;
-    while (deque.length > head && !keeps(values[deque[deque.length - 1] ?? 0] ?? 0, v)) deque.pop();
-    deque.push(i);
-    while ((deque[head] ?? 0) < i - width) head += 1;
-    out[i] = values[deque[head] ?? 0] ?? 0;
   }
   return out;
 }
@@ -334,11 +332,11 @@ function rechoose(memory: BudgetMemory, pool: PoolSpec, history: Pick<PoolHistor
   const { period: _previous, ...rest } = memory;
   const withPeriod: BudgetMemory = { ...rest, price, ...(searched === undefined ? {} : { period: searched }) };
   // what a pre-warm would have started for each minute of the fine history (0 without a period)
-  const prewarm = needs.map((_v, i) => {
+  const prewarm = (i: number): number => {
     if (searched === undefined) return 0;
     const warm = prewarmAt(withPeriod, Math.floor(((memory.fineStart + i) * FINE_BUCKET_MS) / PEAK_BUCKET_MS), searched);
     return warm === undefined ? 0 : Math.ceil(warm.level / per - 1e-9);
-  });
+  };
   // only the minutes closed since the last score are added (the older ones are in the sums, decayed): the choice
   // weighs the whole window the share is measured over, not only the hours the fine buckets still hold
   const fresh = scoreCandidates(needs, pool, leadMin, prewarm, Math.max(0, needs.length - PEAK_BUCKET_MS / FINE_BUCKET_MS));

@@ -323,6 +323,13 @@ function biasFactor(bias: readonly [number, number] | undefined): number {
   return Math.min(BIAS_MAX, Math.max(1 / BIAS_MAX, bias[1] / bias[0]));
 }
 
+/** firstBest is the first candidate no later one beats. */
+function firstBest(candidates: readonly Candidate[], beats: (a: Candidate, b: Candidate) => boolean): Candidate | undefined {
+  let best: Candidate | undefined;
+  for (const c of candidates) if (best === undefined || beats(c, best)) best = c;
+  return best;
+}
+
 /** rechoose runs at each peak-bucket close: the candidates' sums take the closed minutes, then the cheapest within AIM_RATIO x budget is kept. */
 function rechoose(memory: BudgetMemory, pool: PoolSpec, history: Pick<PoolHistory, 'startLatenciesMs'>): BudgetMemory {
   const budget = waitBudgetOf(pool);
@@ -362,14 +369,11 @@ function rechoose(memory: BudgetMemory, pool: PoolSpec, history: Pick<PoolHistor
     round3((memory.bias?.[1] ?? 0) * decay + (memory.waitedSinceClose ?? 0) / per),
   ];
   const factor = biasFactor(bias);
-  let best: Candidate | undefined;
-  for (const c of candidates) {
-    const fits = factor * c.waiting <= aim * need;
-    const bestFits = best !== undefined && factor * best.waiting <= aim * need;
-    if (best === undefined
-      || (fits && (!bestFits || c.cost < best.cost - 1e-9))
-      || (!fits && !bestFits && (c.waiting < best.waiting - 1e-9 || (c.waiting <= best.waiting + 1e-9 && c.cost < best.cost - 1e-9)))) best = c;
-  }
+  // the cheapest whose corrected waiting fits the aim; when none does, the one that waits least (then the cheapest)
+  const fitting = candidates.filter((c) => factor * c.waiting <= aim * need);
+  const best = fitting.length > 0
+    ? firstBest(fitting, (a, b) => a.cost < b.cost - 1e-9)
+    : firstBest(candidates, (a, b) => a.waiting < b.waiting - 1e-9 || (a.waiting <= b.waiting + 1e-9 && a.cost < b.cost - 1e-9));
   // until the replay tells the candidates apart on waiting (a rise some hold would have served), nothing says the
   // cheapest is safe: the cold choice stays (the first rise of a pool waits the same under every candidate)
   const apart = memory.apart === true || candidates.some((c) => Math.abs(c.waiting - (candidates[0]?.waiting ?? 0)) > 1e-9);

@@ -11,8 +11,9 @@
  *                                         estimated waiting, into sums decayed over SCORE_MEMORY_MS; the estimate is
  *                                         corrected by measured / estimated waiting of the choices in effect
  *                                       -> the cheapest candidate whose estimated share is within AIM_RATIO x budget
- *                                          is kept (none: the one that waits least; before any rise has told the
- *                                          candidates apart, the cold hold stays)
+ *                                          is kept (none: the lowest cost + waiting / aim; budget 0: the one that
+ *                                          waits least; before any rise has told the candidates apart, the cold
+ *                                          hold stays)
  *                                       once an hour: look for a period in the bucketed demand (autocorrelation)
  *   decide ──budget()──► desired = max(peak of the last `hold` + spare, workload now, pre-warm) / perInstance
  *                        pre-warm: the level the demand reached at the same phase of each of the last periods,
@@ -369,11 +370,16 @@ function rechoose(memory: BudgetMemory, pool: PoolSpec, history: Pick<PoolHistor
     round3((memory.bias?.[1] ?? 0) * decay + (memory.waitedSinceClose ?? 0) / per),
   ];
   const factor = biasFactor(bias);
-  // the cheapest whose corrected waiting fits the aim; when none does, the one that waits least (then the cheapest)
+  // the cheapest whose corrected waiting fits the aim; when none does, waiting is traded against cost at the aim's
+  // rate (an instance-minute of waiting is worth the 1 / aim instance-minutes of demand it may come with), not bought
+  // off at any price; with a budget of 0, the one that waits least (then the cheapest)
   const fitting = candidates.filter((c) => factor * c.waiting <= aim * need);
+  const costOf = (c: Candidate): number => c.cost + (factor * c.waiting) / aim;
   const best = fitting.length > 0
     ? firstBest(fitting, (a, b) => a.cost < b.cost - 1e-9)
-    : firstBest(candidates, (a, b) => a.waiting < b.waiting - 1e-9 || (a.waiting <= b.waiting + 1e-9 && a.cost < b.cost - 1e-9));
+    : aim > 0
+      ? firstBest(candidates, (a, b) => costOf(a) < costOf(b) - 1e-9)
+      : firstBest(candidates, (a, b) => a.waiting < b.waiting - 1e-9 || (a.waiting <= b.waiting + 1e-9 && a.cost < b.cost - 1e-9));
   // until the replay tells the candidates apart on waiting (a rise some hold would have served), nothing says the
   // cheapest is safe: the cold choice stays (the first rise of a pool waits the same under every candidate)
   const apart = memory.apart === true || candidates.some((c) => Math.abs(c.waiting - (candidates[0]?.waiting ?? 0)) > 1e-9);

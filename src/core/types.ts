@@ -145,8 +145,6 @@ export interface BudgetMemory {
   readonly waiting: readonly number[];
   /** last: the previous observation (its workload and ready capacity hold until this one). */
   readonly last?: { readonly atMs: number; readonly workload: number; readonly capacity?: number };
-  /** price: instance-minutes one instance-minute of waiting is worth; the feedback loop moves it. */
-  readonly price: number;
   /** period: the recurrence found in the peaks (in peak buckets) at the last hourly search; absent = none found. */
   readonly period?: number;
   /**
@@ -157,6 +155,15 @@ export interface BudgetMemory {
   /** holdMin / spare: the candidate chosen at the last bucket close. */
   readonly holdMin: number;
   readonly spare: number;
+  /** waitedSinceClose: waiting (workload-unit minutes) measured since the last peak-bucket close. */
+  readonly waitedSinceClose?: number;
+  /**
+   * bias: the replay's estimated waiting of the candidates in effect and the waiting measured meanwhile (instance-minutes),
+   * decayed like the scores: their ratio corrects every candidate's estimate for what the replay does not model.
+   */
+  readonly bias?: readonly [number, number];
+  /** apart: the replay has told the candidates apart on waiting once (before that the cold hold stays). */
+  readonly apart?: true;
 }
 
 /** PolicyMemory is the adaptive strategy's pure memory: recent workload samples and learned levels. */

@@ -77,21 +77,25 @@ t.test('the start lead is measured: the p90 of recent start-to-ready times, a de
   t.equal(afterTransition(EMPTY_HISTORY, ready, 'draining', 241_000).history.startLatenciesMs, undefined, 'back from draining is no start');
 });
 
-t.test('with waiting over its budget, the strategy holds capacity longer; on spare budget it gets cheaper', async (t) => {
+t.test('with waiting over its budget, the strategy holds capacity longer; a looser budget is cheaper', async (t) => {
   const pool = spec({ waitBudget: 0.0025 });
-  // bursty demand that always waits (nothing ready): the price rises and the hold gets long
+  // bursty demand that always waits (nothing ready): more waits than the replay estimates, the hold gets long
   const demand = bursts(12 * 60, 64, 0);
   const over = feed(pool, demand, () => 0);
   t.equal(over.budget?.period, undefined, 'no period in irregular bursts');
   t.ok((over.budget?.holdMin ?? 0) >= 30, `hold ${over.budget?.holdMin} min after overspending`);
-  t.ok((over.budget?.price ?? 0) > 40, 'the price of waiting rose');
+  const [estimated, measured] = over.budget?.bias ?? [0, 0];
+  t.ok(measured > estimated, `measured waiting ${measured} above the replay's ${estimated}: its estimates are scaled up`);
   const lastBurst = demand.lastIndexOf(64);
   const after = want(pool, over, 0, (lastBurst + 5) * MIN);
   t.ok(after.desired >= 8, 'the recent peak is held after demand fell');
   t.match(after.reason, /budget: hold \d+ min/);
-  // the same demand always served: nothing waits, the price falls
+  // the same demand always served: nothing waits, the replay's estimates are scaled down and the choice is cheaper
   const served = feed(pool, demand, () => 8);
-  t.ok((served.budget?.price ?? 0) < 40, 'the price of waiting fell');
+  t.ok((served.budget?.bias?.[1] ?? 1) < (served.budget?.bias?.[0] ?? 0), 'less measured than estimated');
+  // a looser budget on the same demand: a cheaper (shorter) hold fits it
+  const loose = feed(spec({ waitBudget: 0.2 }), demand, () => 8).budget;
+  t.ok((loose?.holdMin ?? 0) + 60 * (loose?.spare ?? 0) < (served.budget?.holdMin ?? 0) + 60 * (served.budget?.spare ?? 0), `hold ${loose?.holdMin} + ${loose?.spare} at 20 % is cheaper than ${served.budget?.holdMin} + ${served.budget?.spare} at 0.25 %`);
 });
 
 t.test('a budget of 0 holds the recent peak and does not explode', async (t) => {
@@ -100,7 +104,7 @@ t.test('a budget of 0 holds the recent peak and does not explode', async (t) => 
   const h = feed(pool, demand, () => 0);
   const r = want(pool, h, 8, (demand.lastIndexOf(40) + 5) * MIN);
   t.ok(r.desired >= 5 && r.desired <= pool.max + 4, `desired ${r.desired}`);
-  t.ok(Number.isFinite(h.budget?.price ?? Number.NaN));
+  t.match(want(pool, h, 0, 0).reason, /aims at 0%/, 'a budget of 0 aims at no waiting');
   t.ok((h.budget?.holdMin ?? 0) > 0 || (h.budget?.spare ?? 0) > 0, 'capacity is held above the workload now');
 });
 
@@ -149,7 +153,7 @@ t.test('the memory stays bounded and is plain JSON', async (t) => {
 });
 
 // property: whatever the demand (rises, falls, recurrence) and budget (0 included), the strategy serves the workload
-// now, stays within its memory bounds, and its share and price stay finite.
+// now, stays within its memory bounds, and its share and bias stay finite.
 t.test('property: desired covers the workload now, memory is bounded, numbers stay finite', async (t) => {
   const seen = { rise: 0, fall: 0, recurring: 0, zeroBudget: 0 };
   const shape = fc.oneof(
@@ -172,7 +176,7 @@ t.test('property: desired covers the workload now, memory is bounded, numbers st
     const r = want(pool, h, last, (demand.length - 1) * MIN);
     const m = h.budget;
     return r.desired >= Math.ceil(last / 8) && m !== undefined && m.peaks.length <= PEAK_BUCKETS && m.demand.length <= WAIT_BUCKETS
-      && Number.isFinite(m.price) && m.price > 0 && waitingShare(m) >= 0 && waitingShare(m) <= 1 && /waiting|budget/.test(r.reason);
+      && (m.bias ?? [0, 0]).every((x) => Number.isFinite(x) && x >= 0) && waitingShare(m) >= 0 && waitingShare(m) <= 1 && /waiting|budget/.test(r.reason);
   }), { numRuns: 60, seed: 13 });
   t.ok(seen.rise > 0 && seen.fall > 0 && seen.recurring > 0 && seen.zeroBudget > 0, `generator reaches every case: ${JSON.stringify(seen)}`);
 });

@@ -6,11 +6,14 @@
  *   every evaluation ──observeBudget──► demand and waiting (workload above READY capacity) integrated into
  *                                       WAIT_BUCKETS buckets spanning waitWindow   -> realised waiting share
  *                                       the workload's peak per PEAK_BUCKET_MS bucket (PEAK_BUCKETS of them)
- *   a peak bucket closes ──────────────► price of waiting: x e^(+-) so the realised share tracks TARGET_RATIO x budget
- *                                       (over the budget: the price rises faster and the choice may not get riskier)
- *                                       score every (hold, spare) candidate on the pool's own bucketed demand:
- *                                         paid instance-minutes (incl. the measured start lead per start)
- *                                         + price x estimated waiting instance-minutes      -> the cheapest is kept
+ *   a peak bucket closes ──────────────► replay every (hold, spare) candidate on the last 5 min of the pool's demand:
+ *                                         paid instance-minutes (incl. the measured start lead per start) and
+ *                                         estimated waiting, into sums decayed over SCORE_MEMORY_MS; the estimate is
+ *                                         corrected by measured / estimated waiting of the choices in effect
+ *                                       -> the cheapest candidate whose estimated share is within AIM_RATIO x budget
+ *                                          is kept (none: the lowest cost + waiting / aim; budget 0: the one that
+ *                                          waits least; before any rise has told the candidates apart, the cold
+ *                                          hold stays)
  *                                       once an hour: look for a period in the bucketed demand (autocorrelation)
  *   decide ──budget()──► desired = max(peak of the last `hold` + spare, workload now, pre-warm) / perInstance
  *                        pre-warm: the level the demand reached at the same phase of each of the last periods,
@@ -19,8 +22,10 @@
  *
  * Why this shape: the hindsight-best "hold the peak of the last H minutes + S spare instances" is a strong family on
  * real GPU demand, but which (H, S) fits depends on the trace. The controller picks it online, on the pool's own
- * recent demand, with a cost model whose one free number (the price of waiting) is set by feedback from the waiting
- * it actually measures, not by fitting constants to any trace. Memory is bounded: a few KB per pool.
+ * recent demand (a few days, so a rare rise still counts): the cheapest whose estimated waiting share fits the budget,
+ * with a margin. A price of waiting steered by the lagged 7-day share was tried before: it limit-cycled between no
+ * hold and long holds. Tried and not kept: planning on what the window can still spend (it spent a quiet week's
+ * savings in a day and cost more). No constant in it was fitted to a trace. Memory is bounded: a few KB per pool.
  */
 import type { BudgetMemory, PoolHistory, PoolSpec } from '../types.ts';
 import type { StrategyInput, StrategyResult } from './strategy.ts';
@@ -41,8 +46,12 @@ export const FINE_BUCKET_MS = 60_000;
 export const FINE_BUCKETS = 720;
 /** WAIT_BUCKETS is how many buckets span the waiting window. */
 export const WAIT_BUCKETS = 168;
-/** TARGET_RATIO: the feedback aims the realised share at this part of the budget (the rest absorbs bad luck). */
-export const TARGET_RATIO = 0.7;
+/**
+ * AIM_RATIO: the controller plans the window's share at this part of the budget. The rest absorbs what it cannot see:
+ * it measures waiting as the workload above READY capacity, while jobs that do not fit the free GPUs of one instance
+ * wait too (the simulator counts them), and a rise no candidate foresaw.
+ */
+export const AIM_RATIO = 0.7;
 /** HOLD_CANDIDATES_MIN / SPARE_CANDIDATES are the (hold, spare) grid scored online. */
 export const HOLD_CANDIDATES_MIN: readonly number[] = [0, 5, 10, 15, 20, 30, 45, 60, 90, 120, 180, 240, 360];
 export const SPARE_CANDIDATES: readonly number[] = [0, 1, 2, 3, 4];
@@ -52,10 +61,14 @@ export const COLD_HOLD_MIN = 60;
 const MINUTE_MS = 60_000;
 const MAX_GAP_MS = 15 * MINUTE_MS;
 const MIN_SCORE_MINUTES = 60;
-/** SCORE_MEMORY_MS: the candidates' sums decay with this time constant (a day: recent enough to follow a change). */
-const SCORE_MEMORY_MS = 86_400_000;
-const PRICE_STEP = 0.01;
-const PRICE_ZERO_BUDGET = 1e9;
+/**
+ * SCORE_MEMORY_MS: the candidates' sums decay with this time constant (3 days, at most the window): long enough that a
+ * rare rise still weighs on the estimate, short enough to follow a change of habit.
+ */
+const SCORE_MEMORY_MS = 3 * 86_400_000;
+/** BIAS_MAX bounds the correction of the replay's waiting; BIAS_MIN_EVIDENCE: estimated instance-minutes before it applies. */
+const BIAS_MAX = 3;
+const BIAS_MIN_EVIDENCE = 10;
 /** period search: from 30 min to 24 h, at least MIN_REPEATS cycles in the history, and an autocorrelation this strong. */
 const MIN_PERIOD_BUCKETS = 6;
 const MAX_PERIOD_BUCKETS = 288;
@@ -75,17 +88,6 @@ export function waitWindowOf(pool: PoolSpec): number {
   return pool.waitWindowMs ?? DEFAULT_WAIT_WINDOW_MS;
 }
 
-/** initialPrice is the price of waiting before any feedback: the rarer waiting may be, the dearer it is. */
-export function initialPrice(budget: number): number {
-  return budget > 0 ? 0.1 / budget : PRICE_ZERO_BUDGET;
-}
-
-function priceBounds(budget: number): readonly [number, number] {
-  if (budget <= 0) return [PRICE_ZERO_BUDGET, PRICE_ZERO_BUDGET];
-  const p0 = initialPrice(budget);
-  return [p0 / 1000, p0 * 1000];
-}
-
 function round3(x: number): number {
   return Math.round(x * 1000) / 1000;
 }
@@ -102,7 +104,6 @@ export function emptyBudgetMemory(pool: PoolSpec, nowMs: number): BudgetMemory {
     waitStart: Math.floor(nowMs / waitBucketMs),
     demand: [],
     waiting: [],
-    price: initialPrice(waitBudgetOf(pool)),
     holdMin: COLD_HOLD_MIN,
     spare: 0,
   };
@@ -164,7 +165,7 @@ export interface BudgetObservation {
 /**
  * observeBudget folds one evaluation into the memory: the time since the previous observation is charged at the
  * previous workload (and waiting, when its capacity was known); the peak bucket takes the workload; when a peak
- * bucket closes, the price is updated and the candidates are scored again. Out-of-order observations are ignored.
+ * bucket closes, the candidates are scored again and one is chosen. Out-of-order observations are ignored.
  */
 export function observeBudget(
   memory: BudgetMemory | undefined,
@@ -182,6 +183,7 @@ export function observeBudget(
   const last = m.last;
   if (last !== undefined && obs.atMs < last.atMs) return m;
   let { waitStart, demand, waiting } = m;
+  let waited = m.waitedSinceClose ?? 0;
   if (last !== undefined) {
     const minutes = Math.min(obs.atMs - last.atMs, MAX_GAP_MS) / MINUTE_MS;
     const index = Math.floor(last.atMs / m.waitBucketMs);
@@ -189,7 +191,11 @@ export function observeBudget(
     const w = roll(waitStart, waiting, index, WAIT_BUCKETS);
     const slot = index - d.start;
     d.values[slot] = round3((d.values[slot] ?? 0) + Math.max(0, last.workload) * minutes);
-    if (last.capacity !== undefined) w.values[slot] = round3((w.values[slot] ?? 0) + Math.max(0, last.workload - last.capacity) * minutes);
+    if (last.capacity !== undefined) {
+      const more = Math.max(0, last.workload - last.capacity) * minutes;
+      w.values[slot] = round3((w.values[slot] ?? 0) + more);
+      waited = round3(waited + more);
+    }
     waitStart = d.start;
     demand = d.values;
     waiting = w.values;
@@ -215,6 +221,7 @@ export function observeBudget(
     waitStart: dNow.start,
     demand: dNow.values,
     waiting: wNow.values,
+    waitedSinceClose: waited,
     last: { atMs: obs.atMs, workload: obs.workload, ...(obs.readyCapacity === undefined ? {} : { capacity: obs.readyCapacity }) },
   };
   return closes ? rechoose(next, pool, history) : next;
@@ -230,54 +237,52 @@ interface Candidate {
 
 /**
  * scoreCandidates replays every (hold, spare) candidate minute by minute on the fine buckets (instances needed per
- * minute): the size decided at minute u is the peak of the last `hold` minutes (+ spare while that peak is above 0),
- * raised to what a pre-warm from the period predicts one lead ahead, capped at max; it is paid from u. Capacity is
- * ready at t only for what was decided at every minute of [t - lead, t] (a start takes the lead, a stop is at once);
- * the need above it waits.
+ * minute) and adds up the minutes from `from` on: the size decided at minute u is the peak of the last `hold` minutes
+ * (+ spare while that peak is above 0), raised to what a pre-warm from the period predicts one lead ahead (`prewarm(i)`:
+ * instances for minute i), capped at max; it is paid from u. Capacity is ready at t only for what was decided at
+ * every minute of [t - lead, t] (a start takes the lead, a stop is at once); the need above it waits. Only the minutes
+ * [from - lead, end) are replayed: the sums from `from` depend on nothing earlier, so each close costs O(lead), not
+ * O(the fine history).
  */
-function scoreCandidates(needs: readonly number[], pool: PoolSpec, leadMin: number, prewarm: readonly number[], from: number): Candidate[] {
-  const out: Candidate[] = [];
+function scoreCandidates(needs: readonly number[], pool: PoolSpec, leadMin: number, prewarm: (i: number) => number, from: number): Candidate[] {
   const n = needs.length;
   const lead = Math.max(1, Math.round(leadMin));
-  for (const holdMin of HOLD_CANDIDATES_MIN) {
-    const held = slidingMax(needs, holdMin);
+  const lo = Math.max(0, from - lead);
+  const span = Math.max(0, n - lo);
+  // held[k][u - lo]: the peak of the needs in [u - hold_k, u]; the holds grow, so each widens the previous window
+  const held = HOLD_CANDIDATES_MIN.map(() => new Array<number>(span));
+  const warm = new Array<number>(span);
+  for (let u = lo; u < n; u += 1) {
+    let peak = 0;
+    let reached = u + 1;
+    for (const [k, holdMin] of HOLD_CANDIDATES_MIN.entries()) {
+      const first = Math.max(0, u - holdMin);
+      for (let i = reached - 1; i >= first; i -= 1) peak = Math.max(peak, needs[i] ?? 0);
+      reached = Math.min(reached, first);
+      (held[k] as number[])[u - lo] = peak;
+    }
+    warm[u - lo] = prewarm(Math.min(n - 1, u + lead));
+  }
+  const out: Candidate[] = [];
+  const decided = new Array<number>(span);
+  for (const [k, holdMin] of HOLD_CANDIDATES_MIN.entries()) {
+    const heldK = held[k] ?? [];
     for (const spare of SPARE_CANDIDATES) {
-      const decided = new Array<number>(n);
       let cost = 0;
-      for (let u = 0; u < n; u += 1) {
-        const hu = held[u] ?? 0;
-        decided[u] = Math.min(pool.max, Math.max(hu > 0 ? hu + spare : 0, prewarm[Math.min(n - 1, u + lead)] ?? 0));
-        if (u >= from) cost += decided[u] ?? 0;
+      for (let u = lo; u < n; u += 1) {
+        const hu = heldK[u - lo] ?? 0;
+        const size = Math.min(pool.max, Math.max(hu > 0 ? hu + spare : 0, warm[u - lo] ?? 0));
+        decided[u - lo] = size;
+        if (u >= from) cost += size;
       }
-      const ready = slidingMin(decided, lead);
       let waiting = 0;
-      for (let t = Math.max(lead, from); t < n; t += 1) waiting += Math.max(0, Math.min(pool.max, needs[t] ?? 0) - (ready[t] ?? 0));
+      for (let t = Math.max(lead, from); t < n; t += 1) {
+        let ready = Number.POSITIVE_INFINITY;
+        for (let u = t - lead; u <= t; u += 1) ready = Math.min(ready, decided[u - lo] ?? 0);
+        waiting += Math.max(0, Math.min(pool.max, needs[t] ?? 0) - ready);
+      }
       out.push({ holdMin, spare, cost, waiting });
     }
-  }
-  return out;
-}
-
-/** slidingMax is, for each index, the highest value of the window [i - width, i] (a monotone deque). */
-function slidingMax(values: readonly number[], width: number): number[] {
-  return sliding(values, width, (a, b) => a >= b);
-}
-
-/** slidingMin is, for each index, the lowest value of the window [i - width, i]. */
-function slidingMin(values: readonly number[], width: number): number[] {
-  return sliding(values, width, (a, b) => a <= b);
-}
-
-function sliding(values: readonly number[], width: number, keeps: (a: number, b: number) => boolean): number[] {
-  const out = new Array<number>(values.length);
-  const deque: number[] = [];
-  let head = 0;
-  for (let i = 0; i < values.length; i += 1) {
-    const v = values[i] ?? 0;
-    while (deque.length > head && !keeps(values[deque[deque.length - 1] ?? 0] ?? 0, v)) deque.pop();
-    deque.push(i);
-    while ((deque[head] ?? 0) < i - width) head += 1;
-    out[i] = values[deque[head] ?? 0] ?? 0;
   }
   return out;
 }
@@ -313,38 +318,42 @@ export function periodOf(needs: readonly number[]): { readonly buckets: number; 
   return best;
 }
 
-/** rechoose runs at each peak-bucket close: the price follows the realised share, then the cheapest candidate is kept. */
+/** biasFactor is measured / estimated waiting of the choices in effect (bounded; 1 before enough was estimated). */
+function biasFactor(bias: readonly [number, number] | undefined): number {
+  if (bias === undefined || bias[0] < BIAS_MIN_EVIDENCE) return 1;
+  return Math.min(BIAS_MAX, Math.max(1 / BIAS_MAX, bias[1] / bias[0]));
+}
+
+/** firstBest is the first candidate no later one beats. */
+function firstBest(candidates: readonly Candidate[], beats: (a: Candidate, b: Candidate) => boolean): Candidate | undefined {
+  let best: Candidate | undefined;
+  for (const c of candidates) if (best === undefined || beats(c, best)) best = c;
+  return best;
+}
+
+/** rechoose runs at each peak-bucket close: the candidates' sums take the closed minutes, then the cheapest within AIM_RATIO x budget is kept. */
 function rechoose(memory: BudgetMemory, pool: PoolSpec, history: Pick<PoolHistory, 'startLatenciesMs'>): BudgetMemory {
   const budget = waitBudgetOf(pool);
-  const [low, high] = priceBounds(budget);
-  let price = memory.price;
-  const share = waitingShare(memory);
-  if (budget > 0) {
-    const error = share / (TARGET_RATIO * budget) - 1;
-    const over = share > budget;
-    price *= Math.exp(PRICE_STEP * Math.max(-1, Math.min(over ? 4 : 2, error)));
-  }
-  price = Math.min(high, Math.max(low, price));
   const per = perInstanceOf(pool);
   const needs = memory.fine.slice(0, -1).map((v) => Math.ceil(v / per - 1e-9));
-  if (needs.length < MIN_SCORE_MINUTES) return { ...memory, price };
+  if (needs.length < MIN_SCORE_MINUTES) return memory;
   const leadMin = startLeadMs(history).leadMs / MINUTE_MS;
   // the period search is the dearest part (an autocorrelation over the history): once an hour is enough
   const searched = (memory.peakStart + memory.peaks.length - 1) % PERIOD_SEARCH_BUCKETS === 0 ? periodOf(memory.peaks.slice(0, -1))?.buckets : memory.period;
   const { period: _previous, ...rest } = memory;
-  const withPeriod: BudgetMemory = { ...rest, price, ...(searched === undefined ? {} : { period: searched }) };
+  const withPeriod: BudgetMemory = { ...rest, ...(searched === undefined ? {} : { period: searched }) };
   // what a pre-warm would have started for each minute of the fine history (0 without a period)
-  const prewarm = needs.map((_v, i) => {
+  const prewarm = (i: number): number => {
     if (searched === undefined) return 0;
     const warm = prewarmAt(withPeriod, Math.floor(((memory.fineStart + i) * FINE_BUCKET_MS) / PEAK_BUCKET_MS), searched);
     return warm === undefined ? 0 : Math.ceil(warm.level / per - 1e-9);
-  });
+  };
   // only the minutes closed since the last score are added (the older ones are in the sums, decayed): the choice
   // weighs the whole window the share is measured over, not only the hours the fine buckets still hold
   const fresh = scoreCandidates(needs, pool, leadMin, prewarm, Math.max(0, needs.length - PEAK_BUCKET_MS / FINE_BUCKET_MS));
   const decay = Math.exp(-PEAK_BUCKET_MS / Math.min(SCORE_MEMORY_MS, waitWindowOf(pool)));
   // a new period changes what every candidate would have waited: the sums start again
-  const sums = memory.scores?.length === fresh.length * 2 && searched === memory.period ? memory.scores : [];
+  const sums = memory.scores?.length === fresh.length * 2 + 1 && searched === memory.period ? memory.scores : [];
   const scores: number[] = [];
   const candidates = fresh.map((c, i) => {
     const cost = round3((sums[2 * i] ?? 0) * decay + c.cost);
@@ -352,20 +361,30 @@ function rechoose(memory: BudgetMemory, pool: PoolSpec, history: Pick<PoolHistor
     scores.push(cost, waiting);
     return { ...c, cost, waiting };
   });
-  const current = candidates.find((c) => c.holdMin === memory.holdMin && c.spare === memory.spare);
-  // over the budget, the choice may not get riskier than the one that overspent
-  const allowed = share > budget && budget > 0 && current !== undefined ? candidates.filter((c) => c.waiting <= current.waiting) : candidates;
-  let best: Candidate | undefined;
-  let bestScore = Number.POSITIVE_INFINITY;
-  for (const c of allowed) {
-    const score = c.cost + price * c.waiting;
-    if (score < bestScore - 1e-9) {
-      best = c;
-      bestScore = score;
-    }
-  }
-  const scored = { ...withPeriod, scores };
-  return best === undefined ? scored : { ...scored, holdMin: best.holdMin, spare: best.spare };
+  const need = round3((sums[2 * fresh.length] ?? 0) * decay + needs.slice(Math.max(0, needs.length - PEAK_BUCKET_MS / FINE_BUCKET_MS)).reduce((x, y) => x + y, 0));
+  scores.push(need);
+  const aim = AIM_RATIO * budget;
+  const inEffect = fresh.find((c) => c.holdMin === memory.holdMin && c.spare === memory.spare);
+  const bias: [number, number] = [
+    round3((memory.bias?.[0] ?? 0) * decay + (inEffect?.waiting ?? 0)),
+    round3((memory.bias?.[1] ?? 0) * decay + (memory.waitedSinceClose ?? 0) / per),
+  ];
+  const factor = biasFactor(bias);
+  // the cheapest whose corrected waiting fits the aim; when none does, waiting is traded against cost at the aim's
+  // rate (an instance-minute of waiting is worth the 1 / aim instance-minutes of demand it may come with), not bought
+  // off at any price; with a budget of 0, the one that waits least (then the cheapest)
+  const fitting = candidates.filter((c) => factor * c.waiting <= aim * need);
+  const costOf = (c: Candidate): number => c.cost + (factor * c.waiting) / aim;
+  const best = fitting.length > 0
+    ? firstBest(fitting, (a, b) => a.cost < b.cost - 1e-9)
+    : aim > 0
+      ? firstBest(candidates, (a, b) => costOf(a) < costOf(b) - 1e-9)
+      : firstBest(candidates, (a, b) => a.waiting < b.waiting - 1e-9 || (a.waiting <= b.waiting + 1e-9 && a.cost < b.cost - 1e-9));
+  // until the replay tells the candidates apart on waiting (a rise some hold would have served), nothing says the
+  // cheapest is safe: the cold choice stays (the first rise of a pool waits the same under every candidate)
+  const apart = memory.apart === true || candidates.some((c) => Math.abs(c.waiting - (candidates[0]?.waiting ?? 0)) > 1e-9);
+  const scored = { ...withPeriod, scores, bias, waitedSinceClose: 0, ...(apart ? { apart: true as const } : {}) };
+  return best === undefined || !apart ? scored : { ...scored, holdMin: best.holdMin, spare: best.spare };
 }
 
 function perInstanceOf(pool: PoolSpec): number {
@@ -460,9 +479,9 @@ export function budget(input: StrategyInput, perInstance: number): StrategyResul
       parts.push(`pre-warm: ${warm.level} expected at ${clock(warm.atMs)} (period ${warm.periodMin} min, seen ${warm.seen} times) wants ${wanted}`);
     }
   }
-  const price = memory === undefined ? '' : `, price ${Math.round(memory.price)}`;
+  const aim = `, aims at ${percent(AIM_RATIO * waitBudgetOf(input.pool))}${memory?.bias === undefined ? '' : ` with replay waiting x${biasFactor(memory.bias).toFixed(2)}`}`;
   return {
     desired,
-    reason: `${parts.join('; ')} (budget: hold ${holdMin} min + ${spare} spare${price}, ${lead})`,
+    reason: `${parts.join('; ')} (budget: hold ${holdMin} min + ${spare} spare${aim}, ${lead})`,
   };
 }

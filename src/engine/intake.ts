@@ -12,12 +12,54 @@
 import { newerAlert } from '../core/bookkeeping.ts';
 import { eventMinion } from '../core/lifecycle.ts';
 import type { SaltEvent, StreamItem } from '../core/salt-event.ts';
-import { IN_FLIGHT_STATES } from '../core/types.ts';
+import { IN_FLIGHT_STATES, type Instance } from '../core/types.ts';
 import type { EngineContext } from './context.ts';
-import type { AlertSignal, EventSource } from './ports.ts';
+import type { AlertSignal, EventInterest, EventSource } from './ports.ts';
 
 /** LIFECYCLE_KINDS are the events that move an instance; the others (job returns, auth, keys, our own draining echo) are not fed. */
 const LIFECYCLE_KINDS: ReadonlySet<SaltEvent['kind']> = new Set(['minion-start', 'cloud', 'instance-ready', 'instance-failed', 'run-new', 'run-ret']);
+
+/** InterestView is what the interest reads of the fleet (Fleet implements it). */
+export interface InterestView {
+  get(id: string): { readonly state: Instance['state'] } | undefined;
+  /** managedName: the id is one of ours, or matches a pool's reservedPattern (an event for it would adopt it). */
+  managedName(id: string): boolean;
+}
+
+/**
+ * eventInterest says, from the tag alone, which events `Intake.handle` reads beyond counting them: the lifecycle
+ * events of a managed name, the run events (their orchestrate's minion is in the body), the job returns of an
+ * instance on its way to ready (the why of a coming failed event). Auth, key, job-new, draining echoes and
+ * other tags are never read; the stream reads heartbeats itself.
+ */
+export function eventInterest(fleet: InterestView): EventInterest {
+  return (kind, tagMinion) => {
+    switch (kind) {
+      case 'run-new':
+      case 'run-ret':
+        return true;
+      case 'job-ret': {
+        const inst = fleet.get(tagMinion);
+        return inst !== undefined && IN_FLIGHT_STATES.includes(inst.state);
+      }
+      case 'minion-start':
+      case 'cloud':
+      case 'instance-ready':
+      case 'instance-failed':
+        return fleet.managedName(tagMinion);
+      case 'auth':
+      case 'key':
+      case 'job-new':
+      case 'instance-draining':
+      case 'heartbeat':
+      case 'other':
+      case 'gap':
+        return false;
+      default:
+        return kind satisfies never;
+    }
+  };
+}
 
 /** minionOf is the managed instance an event is about, if it is one the lifecycle takes. */
 function minionOf(event: SaltEvent): string | undefined {
@@ -40,6 +82,7 @@ export class Intake {
 
   /** consume reads the event source until it ends or the engine stops. */
   async consume(source: EventSource): Promise<void> {
+    source.setInterest?.(eventInterest(this.#ctx.fleet));
     try {
       for await (const item of source.items()) {
         if (this.#ctx.stopped()) break;

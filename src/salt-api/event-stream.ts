@@ -22,12 +22,12 @@
 import { StringDecoder } from 'node:string_decoder';
 import { createParser, type ParseError } from 'eventsource-parser';
 import { request } from 'undici';
-import { HEARTBEAT_TAG, type StreamGap, type StreamItem } from '../core/salt-event.ts';
-import type { EventSource } from '../engine/ports.ts';
+import { HEARTBEAT_TAG, type SaltEvent, type SaltEventKind, type StreamGap, type StreamItem } from '../core/salt-event.ts';
+import type { EventInterest, EventSource } from '../engine/ports.ts';
 import { SaltApiError, trimBody } from '../errors.ts';
 import type { Logger } from '../log.ts';
 import type { SaltClient } from './client.ts';
-import { tryParseEvent } from './events.ts';
+import { classifyTag, frameTag, tryParseEvent } from './events.ts';
 
 /** Transport is how events are read from salt-api: SSE (`/events`) or websocket (`/ws`). */
 export type Transport = 'sse' | 'ws';
@@ -56,6 +56,8 @@ export interface SaltEventStreamOptions {
 export interface StreamStats {
   readonly events: number;
   readonly malformed: number;
+  /** skipped: per kind, the frames whose body was not parsed because the engine does not read them (setInterest). */
+  readonly skipped: Readonly<Partial<Record<SaltEventKind, number>>>;
   readonly reconnects: number;
   readonly gaps: number;
   readonly lastEventMs: number | undefined;
@@ -95,8 +97,9 @@ export class SaltEventStream implements EventSource {
   #pending: PendingBeat | undefined;
   #beatTimer: NodeJS.Timeout | undefined;
   #sleep: { timer: NodeJS.Timeout; resolve: () => void } | undefined;
+  readonly #frames: EventFrames;
   #stats = {
-    events: 0, malformed: 0, reconnects: 0, gaps: 0, lastEventMs: undefined as number | undefined,
+    reconnects: 0, gaps: 0, lastEventMs: undefined as number | undefined,
     heartbeatsSent: 0, heartbeatsMissed: 0, heartbeatsFailed: 0, heartbeatRttMs: undefined as number | undefined,
   };
 
@@ -104,6 +107,7 @@ export class SaltEventStream implements EventSource {
     this.#o = opts;
     this.#log = opts.logger.child({ component: 'salt-events', transport: opts.transport });
     this.#now = opts.now ?? Date.now;
+    this.#frames = new EventFrames(this.#log);
     this.#random = opts.random ?? Math.random;
     this.#fire = opts.fireHeartbeat ?? (async (tag, data) => {
       const ret = await opts.client.runner('event.send', { tag, data });
@@ -120,7 +124,13 @@ export class SaltEventStream implements EventSource {
 
   /** stats is a snapshot of the counters. */
   get stats(): StreamStats {
-    return { ...this.#stats };
+    const f = this.#frames;
+    return { ...this.#stats, events: f.events, malformed: f.malformed, skipped: { ...f.skipped } };
+  }
+
+  /** setInterest: from now on, frames whose tag says the engine does not read them are counted, not parsed. */
+  setInterest(interest: EventInterest): void {
+    this.#frames.interest = interest;
   }
 
   /** items starts the stream (once) and yields events and gaps until close(); leaving the loop closes the stream. */
@@ -233,15 +243,12 @@ export class SaltEventStream implements EventSource {
   }
 
   #frame(text: string): void {
-    const event = tryParseEvent(text);
-    if (event === undefined) {
-      this.#stats.malformed += 1;
-      this.#log.debug({ sample: trimBody(text, 120) }, 'malformed salt event frame skipped');
-      return;
-    }
-    this.#stats.events += 1;
+    const event = this.#frames.read(text);
+    if (event === undefined) return;
+    // a skipped frame proves the stream alive as well as a parsed one
     this.#stats.lastEventMs = this.#now();
     this.#attempt = 0;
+    if (event === SKIPPED) return;
     const pending = this.#pending;
     if (event.kind === 'heartbeat' && pending !== undefined && event.seq === pending.seq && event.data['sent_at'] === pending.sentAt) {
       clearTimeout(pending.timer);
@@ -330,10 +337,7 @@ export class SaltEventStream implements EventSource {
         const data = wsFrameData(text);
         ack();
         if (data !== undefined) this.#frame(data);
-        else if (text !== 'server received message') {
-          this.#stats.malformed += 1;
-          this.#log.debug({ sample: trimBody(text, 120) }, 'malformed salt event frame skipped');
-        }
+        else if (text !== 'server received message') this.#frames.malformedFrame(text);
       });
       ws.on('close', (code) => {
         if (code === 1001) this.#log.info('salt-api is shutting down (ws 1001)');
@@ -390,6 +394,51 @@ export class SaltEventStream implements EventSource {
     this.#beatTimer = undefined;
     if (this.#pending !== undefined) clearTimeout(this.#pending.timer);
     this.#pending = undefined;
+  }
+}
+
+/** SKIPPED is what EventFrames.read returns for a frame counted as skipped. */
+export const SKIPPED = 'skipped';
+
+/**
+ * EventFrames turns the JSON text of each frame into a typed event: a frame whose tag (read from the text's end,
+ * frameTag) says the interest does not read it is counted in `skipped` by kind and not parsed; heartbeats are
+ * always parsed (the stream reads them); a malformed frame is counted, logged at debug and skipped.
+ */
+export class EventFrames {
+  /** interest: undefined = every frame is parsed (`salt-autoscaler events`, or before the engine consumes). */
+  interest: EventInterest | undefined;
+  events = 0;
+  malformed = 0;
+  readonly skipped: Partial<Record<SaltEventKind, number>> = {};
+  readonly #log: Logger | undefined;
+
+  constructor(log?: Logger) {
+    this.#log = log;
+  }
+
+  /** read returns the frame's typed event, SKIPPED when the interest does not read it, undefined when it is malformed. */
+  read(text: string): SaltEvent | typeof SKIPPED | undefined {
+    const interest = this.interest;
+    const tag = interest === undefined ? undefined : frameTag(text);
+    const subject = tag === undefined ? undefined : classifyTag(tag);
+    if (subject !== undefined && subject.kind !== 'heartbeat' && interest?.(subject.kind, subject.minion) === false) {
+      this.skipped[subject.kind] = (this.skipped[subject.kind] ?? 0) + 1;
+      return SKIPPED;
+    }
+    const event = tryParseEvent(text, subject);
+    if (event === undefined) {
+      this.malformedFrame(text);
+      return undefined;
+    }
+    this.events += 1;
+    return event;
+  }
+
+  /** malformedFrame counts and logs a frame that is no event. */
+  malformedFrame(text: string): void {
+    this.malformed += 1;
+    this.#log?.debug({ sample: trimBody(text, 120) }, 'malformed salt event frame skipped');
   }
 }
 

@@ -56,7 +56,7 @@ const TAG_MEMBER = '"tag": "';
 /**
  * frameTag reads the tag of a salt-api event frame from the end of its JSON text, without parsing it: salt-api
  * writes `{"data": {...}, "tag": "<tag>"}`, the tag last. It answers only when the text ends with that member and
- * the tag has no quote or escape: in a valid JSON text, the string before the final `}` preceded by `"tag": `
+ * the tag has no escape: in a valid JSON text, the string before the final `}` preceded by `"tag": `
  * is then the outer object's tag. Anything else is undefined (the caller parses the frame to know).
  */
 export function frameTag(json: string): string | undefined {
@@ -69,8 +69,9 @@ export function frameTag(json: string): string | undefined {
   while (before > 0 && json.charCodeAt(before) <= 32) before -= 1;
   const sep = json.charCodeAt(before);
   if (sep !== 44 && sep !== 123) return undefined;
+  // in a valid JSON text a quote inside the tag is escaped: no backslash means no quote either
   const tag = json.slice(key + TAG_MEMBER.length, end - 1);
-  return tag.includes('"') || tag.includes('\\') ? undefined : tag;
+  return tag.includes('\\') ? undefined : tag;
 }
 
 /**

@@ -27,26 +27,26 @@ export interface InterestView {
 }
 
 /**
- * eventInterest says, from the tag alone, which events `Intake.handle` reads beyond counting them: the lifecycle
- * events of a managed name, the run events (their orchestrate's minion is in the body), the job returns of an
- * instance on its way to ready (the why of a coming failed event). Auth, key, job-new, draining echoes and
- * other tags are never read; the stream reads heartbeats itself.
+ * eventInterest says, before an event's body is parsed, which events `Intake.handle` reads beyond counting them:
+ * the lifecycle events of a managed name, the run events of an orchestrate (its minion is in the body), the job
+ * returns of an instance on its way to ready (the why of a coming failed event). Auth, key, job-new, draining
+ * echoes, run events that are no orchestrate and other tags are never read; the stream reads heartbeats itself.
  */
 export function eventInterest(fleet: InterestView): EventInterest {
-  return (kind, tagMinion) => {
+  return (kind, minion) => {
     switch (kind) {
       case 'run-new':
       case 'run-ret':
-        return true;
+        return minion === undefined || (minion !== '' && fleet.managedName(minion));
       case 'job-ret': {
-        const inst = fleet.get(tagMinion);
+        const inst = minion === undefined ? undefined : fleet.get(minion);
         return inst !== undefined && IN_FLIGHT_STATES.includes(inst.state);
       }
       case 'minion-start':
       case 'cloud':
       case 'instance-ready':
       case 'instance-failed':
-        return fleet.managedName(tagMinion);
+        return minion !== undefined && fleet.managedName(minion);
       case 'auth':
       case 'key':
       case 'job-new':

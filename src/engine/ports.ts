@@ -71,10 +71,11 @@ export interface SaltActions extends CloudTarget, MinionOps {}
 // ---------------------------------------------------------------- look: signals in
 
 /**
- * EventInterest says whether the engine reads an event, from what its tag alone tells: its kind and the minion the
- * tag names ('' when it names none: run, auth, key, job-new, heartbeat, other). It is asked as each frame arrives.
+ * EventInterest says whether the engine reads an event, from what is known before its body is parsed: its kind and
+ * the minion it is about: the one its tag names, '' when it names none (job-new, heartbeat, other, a run event that
+ * is no orchestrate), undefined when only the body says (auth, key, an orchestrate's run event). Asked as each frame arrives.
  */
-export type EventInterest = (kind: SaltEventKind, tagMinion: string) => boolean;
+export type EventInterest = (kind: SaltEventKind, minion: string | undefined) => boolean;
 
 /** EventSource is the event stream (salt-api SSE or websocket), already typed. */
 export interface EventSource {

@@ -27,7 +27,7 @@ import type { EventInterest, EventSource } from '../engine/ports.ts';
 import { SaltApiError, trimBody } from '../errors.ts';
 import type { Logger } from '../log.ts';
 import type { SaltClient } from './client.ts';
-import { classifyTag, frameTag, tryParseEvent } from './events.ts';
+import { classifyTag, frameTag, mayBeOrchestrate, tryParseEvent, type TagSubject } from './events.ts';
 
 /** Transport is how events are read from salt-api: SSE (`/events`) or websocket (`/ws`). */
 export type Transport = 'sse' | 'ws';
@@ -397,12 +397,19 @@ export class SaltEventStream implements EventSource {
   }
 }
 
+/** knownMinion is the minion an event is about as far as its tag and a look at its text say (EventInterest). */
+function knownMinion(subject: TagSubject, text: string): string | undefined {
+  if (subject.kind === 'run-new' || subject.kind === 'run-ret') return mayBeOrchestrate(text) ? undefined : '';
+  return subject.kind === 'auth' || subject.kind === 'key' ? undefined : subject.minion;
+}
+
 /** SKIPPED is what EventFrames.read returns for a frame counted as skipped. */
 export const SKIPPED = 'skipped';
 
 /**
  * EventFrames turns the JSON text of each frame into a typed event: a frame whose tag (read from the text's end,
- * frameTag) says the interest does not read it is counted in `skipped` by kind and not parsed; heartbeats are
+ * frameTag; for a run event, whether its text can be an orchestrate's) says the interest does not read it is counted
+ * in `skipped` by kind and not parsed; heartbeats are
  * always parsed (the stream reads them); a malformed frame is counted, logged at debug and skipped.
  */
 export class EventFrames {
@@ -422,7 +429,7 @@ export class EventFrames {
     const interest = this.interest;
     const tag = interest === undefined ? undefined : frameTag(text);
     const subject = tag === undefined ? undefined : classifyTag(tag);
-    if (subject !== undefined && subject.kind !== 'heartbeat' && interest?.(subject.kind, subject.minion) === false) {
+    if (subject !== undefined && subject.kind !== 'heartbeat' && interest?.(subject.kind, knownMinion(subject, text)) === false) {
       this.skipped[subject.kind] = (this.skipped[subject.kind] ?? 0) + 1;
       return SKIPPED;
     }

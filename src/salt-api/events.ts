@@ -140,6 +140,17 @@ function saltTag(tag: string): TagSubject {
   return { kind: 'job-ret', jid: tag.slice(s1 + 1, s2), minion: tag.slice(s3 + 1), what: '' };
 }
 
+/** ORCHESTRATE_FUN is the runner function of a deploy orchestrate: the only run events that name a minion. */
+const ORCHESTRATE_FUN = 'runner.state.orchestrate';
+
+/**
+ * mayBeOrchestrate is false only when a run event's frame text cannot be an orchestrate's: it does not contain
+ * `runner.state.orchestrate`, nor a `\u` escape that could spell it otherwise. Such a run event names no minion.
+ */
+export function mayBeOrchestrate(json: string): boolean {
+  return json.includes(ORCHESTRATE_FUN) || json.includes('\\u');
+}
+
 /** classify turns a tag and its data object into a typed event (unknown tags are `other`). */
 export function classify(tag: string, data: EventData, subject?: TagSubject): SaltEvent {
   // Events are built field by field (no object spread): this runs once per bus event, see bench/ingest.ts.
@@ -169,7 +180,7 @@ export function classify(tag: string, data: EventData, subject?: TagSubject): Sa
     case 'run-new':
     case 'run-ret': {
       const fun = str(data['fun']);
-      const orchestrateMinion = fun === 'runner.state.orchestrate' ? targetMinion(data['fun_args']) : undefined;
+      const orchestrateMinion = fun === ORCHESTRATE_FUN ? targetMinion(data['fun_args']) : undefined;
       const ev: Draft<'run-new'> | Draft<'run-ret'> = t.kind === 'run-new' ? { kind: 'run-new', tag, data, jid: t.jid } : { kind: 'run-ret', tag, data, jid: t.jid };
       if (fun !== undefined) ev.fun = fun;
       if (orchestrateMinion !== undefined) ev.orchestrateMinion = orchestrateMinion;

@@ -13,7 +13,7 @@ const view = (states: Record<string, InstanceState>, pattern = /^gpu-t1-/): Inte
 
 t.test('the engine reads lifecycle events of managed names, run events, and job returns of instances on their way', async (t) => {
   const interest = eventInterest(view({ 'gpu-t1-1': 'deploying', 'gpu-t1-2': 'ready' }));
-  const rows: [Parameters<typeof interest>[0], string, boolean, string][] = [
+  const rows: [Parameters<typeof interest>[0], string | undefined, boolean, string][] = [
     ['job-ret', 'gpu-t1-1', true, 'a deploying instance: its failed state run is the why of its failed event'],
     ['job-ret', 'gpu-t1-2', false, 'a ready instance: nothing reads its job returns'],
     ['job-ret', 'lab-m1', false, 'a minion the autoscaler does not manage'],
@@ -23,14 +23,16 @@ t.test('the engine reads lifecycle events of managed names, run events, and job 
     ['instance-ready', 'gpu-t1-1', true, 'our own ready event'],
     ['instance-failed', 'gpu-t1-1', true, 'our own failed event'],
     ['instance-draining', 'gpu-t1-1', false, 'our own draining echo: informational'],
-    ['run-new', '', true, 'the orchestrate names its minion in the body'],
-    ['run-ret', '', true, 'the orchestrate names its minion in the body'],
+    ['run-new', undefined, true, 'an orchestrate names its minion in the body'],
+    ['run-ret', undefined, true, 'an orchestrate names its minion in the body'],
+    ['run-ret', '', false, 'a run event that is no orchestrate names no minion'],
+    ['job-ret', undefined, false, 'a job return whose minion is not known'],
     ['job-new', '', false, 'job publications'],
-    ['auth', '', false, 'auth'],
-    ['key', '', false, 'key events'],
+    ['auth', undefined, false, 'auth'],
+    ['key', undefined, false, 'key events'],
     ['other', '', false, 'anything else'],
   ];
-  for (const [kind, minion, reads, why] of rows) t.equal(interest(kind, minion), reads, `${kind} ${minion}: ${why}`);
+  for (const [kind, minion, reads, why] of rows) t.equal(interest(kind, minion), reads, `${kind} ${minion ?? '(in the body)'}: ${why}`);
 });
 
 t.test('the service skips, counted by kind, the events its engine does not read, and still reads the ones it does', async (t) => {
@@ -45,7 +47,8 @@ t.test('the service skips, counted by kind, the events its engine does not read,
   h.emu.fire('salt/job/1/new', { jid: '1', minions: ['lab-m1'], fun: 'test.ping' });
   h.emu.fire('salt/job/1/ret/lab-m1', { id: 'lab-m1', fun: 'state.sls', success: false, return: ['boom'] });
   h.emu.fire('salt/custom/thing', { x: 1 });
-  await waitFor('four skipped', () => ['auth', 'job-new', 'job-ret', 'other'].every((k) => (h.stream.stats.skipped[k as 'auth'] ?? 0) > (before[k as 'auth'] ?? 0)), 10_000);
+  h.emu.fire('salt/run/3/ret', { fun: 'runner.cloud.action', fun_args: [{ func: 'start', instances: ['gpu-t1-1'] }], success: true, return: {} });
+  await waitFor('five skipped', () => ['auth', 'job-new', 'job-ret', 'other', 'run-ret'].every((k) => (h.stream.stats.skipped[k as 'auth'] ?? 0) > (before[k as 'auth'] ?? 0)), 10_000);
   // the lifecycle still reads what it needs: a deploy's failing state run, then its failed event
   h.engine.alertSignal({ pool: 'test/t1', direction: 'up', workload: 1, atMs: Date.now() });
   await waitFor('gpu-t1-1 deploying', () => stateOf(h, 'gpu-t1-1') === 'deploying', 10_000);

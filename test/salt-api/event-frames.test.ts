@@ -5,7 +5,8 @@ import t from 'tap';
 import { readdirSync, readFileSync } from 'node:fs';
 import type { SaltEventKind } from '../../src/core/salt-event.ts';
 import { EventFrames, SKIPPED } from '../../src/salt-api/event-stream.ts';
-import { classifyTag, frameTag, tryParseEvent } from '../../src/salt-api/events.ts';
+import fc from 'fast-check';
+import { classifyTag, frameTag, mayBeOrchestrate, tryParseEvent } from '../../src/salt-api/events.ts';
 import { FIXTURES } from './fixture-server.ts';
 
 const lines = readdirSync(FIXTURES).filter((f) => f.endsWith('.sse')).sort()
@@ -68,4 +69,40 @@ t.test('a heartbeat is parsed even when the interest reads nothing', async (t) =
   const e = frames.read('{"data": {"seq": 7, "sent_at": 1.5, "_stamp": "2026-12-06T01:00:00.000000"}, "tag": "salt-autoscaler/heartbeat"}');
   t.match(e, { kind: 'heartbeat', seq: 7 });
   t.same(frames.skipped, {});
+});
+
+t.test('a run event whose text cannot be an orchestrate\'s is asked about with no minion; an orchestrate\'s only from its body', async (t) => {
+  const frames = new EventFrames();
+  const asked = new Map<string, string | undefined>();
+  frames.interest = (kind, minion) => { if (kind === 'run-new' || kind === 'run-ret') asked.set(`${kind}`, minion); return false; };
+  let orchestrates = 0;
+  for (const line of lines) {
+    const e = tryParseEvent(line);
+    if (e?.kind !== 'run-new' && e?.kind !== 'run-ret') continue;
+    asked.clear();
+    frames.read(line);
+    const minion = asked.get(e.kind);
+    if (e.orchestrateMinion !== undefined) orchestrates += 1;
+    t.equal(minion, e.orchestrateMinion === undefined ? '' : undefined, `${e.tag} ${e.fun ?? ''}`);
+  }
+  t.ok(orchestrates >= 5, `${orchestrates} recorded orchestrate run events`);
+});
+
+t.test('mayBeOrchestrate is never false for a frame that parses into an orchestrate\'s run event (escapes included)', async (t) => {
+  const seen = { orchestrate: 0, other: 0 };
+  const funArb = fc.constantFrom('runner.state.orchestrate', 'runner.cloud.action', 'runner.event.send', 'state.orchestrate');
+  const frameArb = fc.tuple(funArb, fc.constantFrom('salt/run/1/new', 'salt/run/1/ret'), fc.boolean(), fc.boolean()).map(([fun, tag, escape, target]) => {
+    const data = { fun, fun_args: [target ? { pillar: { target_minion: 'gpu-1' } } : 'x'], _stamp: '2026-12-06T01:00:00.000000' };
+    const text = JSON.stringify({ data, tag }).replace(/"([^"]*)":/g, '"$1": ').replace(/,"/g, ', "');
+    // some producers escape letters: `runner.state.orch\u0065strate` is the same string once parsed
+    return escape ? text.replace('orchestrate', 'orch\\u0065strate') : text;
+  });
+  fc.assert(fc.property(frameArb, (text) => {
+    const e = tryParseEvent(text);
+    const isOrchestrate = (e?.kind === 'run-new' || e?.kind === 'run-ret') && e.orchestrateMinion !== undefined;
+    if (isOrchestrate) seen.orchestrate += 1;
+    else seen.other += 1;
+    return !isOrchestrate || mayBeOrchestrate(text);
+  }), { numRuns: 2_000, seed: 1609 });
+  t.ok(seen.orchestrate > 200 && seen.other > 200, JSON.stringify(seen));
 });

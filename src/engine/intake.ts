@@ -3,6 +3,7 @@
  * lifecycle inputs, signal updates and reconcile requests. It decides nothing.
  *
  * ```
+ *   (before parsing) eventInterest ──────────► the stream skips, counted, what nothing below reads
  *   stream gap ──────────────────────────────► reconciler.schedule (0 ms on connect, 250 ms on a gap)
  *   job-ret with a failing state (deploying) ─► remembered as the why of its coming failed event
  *   lifecycle event of a managed minion ──────► fleet.step (unknown id matching a reservedPattern: adopted)

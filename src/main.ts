@@ -19,7 +19,7 @@ import type { PoolSpec } from './core/types.ts';
 import { LeaseKeeper } from './store/sqlite-lease.ts';
 import { configWarnings } from './config/warnings.ts';
 import { createLogger } from './log.ts';
-import { createMetrics, exposition, observeEventLag, type Metrics } from './prometheus/metrics.ts';
+import { countSkippedEvents, createMetrics, exposition, observeEventLag, type Metrics } from './prometheus/metrics.ts';
 import { PrometheusSource, type PoolQuery } from './prometheus/source.ts';
 import { SaltApiActions } from './salt-api/actions.ts';
 import { SaltClient } from './salt-api/client.ts';
@@ -189,12 +189,14 @@ export async function startService(config: Config, opts: StartOptions = {}): Pro
   });
   // the stream keeps plain counters; mirror them into prom-client (counters only move forward)
   let seen = { reconnects: 0, malformed: 0 };
+  let seenSkipped: Record<string, number> = {};
   const mirror = setInterval(() => {
     const stats = events.stats;
     metrics.eventStreamConnected.set(events.connected ? 1 : 0);
     metrics.leader.set(engine.leading() ? 1 : 0);
     metrics.streamReconnects.inc(Math.max(0, stats.reconnects - seen.reconnects));
     metrics.eventsMalformed.inc(Math.max(0, stats.malformed - seen.malformed));
+    seenSkipped = countSkippedEvents(metrics, stats.skipped, seenSkipped);
     if (stats.heartbeatRttMs !== undefined) metrics.heartbeatRtt.observe(stats.heartbeatRttMs / 1000);
     seen = { reconnects: stats.reconnects, malformed: stats.malformed };
   }, 2_000);

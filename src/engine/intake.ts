@@ -3,6 +3,7 @@
  * lifecycle inputs, signal updates and reconcile requests. It decides nothing.
  *
  * ```
+ *   (before parsing) eventInterest ──────────► the stream skips, counted, what nothing below reads
  *   stream gap ──────────────────────────────► reconciler.schedule (0 ms on connect, 250 ms on a gap)
  *   job-ret with a failing state (deploying) ─► remembered as the why of its coming failed event
  *   lifecycle event of a managed minion ──────► fleet.step (unknown id matching a reservedPattern: adopted), in the
@@ -13,12 +14,54 @@
 import { newerAlert } from '../core/bookkeeping.ts';
 import { eventMinion } from '../core/lifecycle.ts';
 import type { SaltEvent, StreamItem } from '../core/salt-event.ts';
-import { IN_FLIGHT_STATES } from '../core/types.ts';
+import { IN_FLIGHT_STATES, type Instance } from '../core/types.ts';
 import type { EngineContext } from './context.ts';
-import type { AlertSignal, EventSource } from './ports.ts';
+import type { AlertSignal, EventInterest, EventSource } from './ports.ts';
 
 /** LIFECYCLE_KINDS are the events that move an instance; the others (job returns, auth, keys, our own draining echo) are not fed. */
 const LIFECYCLE_KINDS: ReadonlySet<SaltEvent['kind']> = new Set(['minion-start', 'cloud', 'instance-ready', 'instance-failed', 'run-new', 'run-ret']);
+
+/** InterestView is what the interest reads of the fleet (Fleet implements it). */
+export interface InterestView {
+  get(id: string): { readonly state: Instance['state'] } | undefined;
+  /** managedName: the id is one of ours, or matches a pool's reservedPattern (an event for it would adopt it). */
+  managedName(id: string): boolean;
+}
+
+/**
+ * eventInterest says, before an event's body is parsed, which events `Intake.handle` reads beyond counting them:
+ * the lifecycle events of a managed name, the run events of an orchestrate (its minion is in the body), the job
+ * returns of an instance on its way to ready (the why of a coming failed event). Auth, key, job-new, draining
+ * echoes, run events that are no orchestrate and other tags are never read; the stream reads heartbeats itself.
+ */
+export function eventInterest(fleet: InterestView): EventInterest {
+  return (kind, minion) => {
+    switch (kind) {
+      case 'run-new':
+      case 'run-ret':
+        return minion === undefined || (minion !== '' && fleet.managedName(minion));
+      case 'job-ret': {
+        const inst = minion === undefined ? undefined : fleet.get(minion);
+        return inst !== undefined && IN_FLIGHT_STATES.includes(inst.state);
+      }
+      case 'minion-start':
+      case 'cloud':
+      case 'instance-ready':
+      case 'instance-failed':
+        return minion !== undefined && fleet.managedName(minion);
+      case 'auth':
+      case 'key':
+      case 'job-new':
+      case 'instance-draining':
+      case 'heartbeat':
+      case 'other':
+      case 'gap':
+        return false;
+      default:
+        return kind satisfies never;
+    }
+  };
+}
 
 /** minionOf is the managed instance an event is about, if it is one the lifecycle takes. */
 function minionOf(event: SaltEvent): string | undefined {
@@ -41,6 +84,7 @@ export class Intake {
 
   /** consume reads the event source until it ends or the engine stops. */
   async consume(source: EventSource): Promise<void> {
+    source.setInterest?.(eventInterest(this.#ctx.fleet));
     try {
       for await (const item of source.items()) {
         if (this.#ctx.stopped()) break;

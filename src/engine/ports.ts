@@ -13,7 +13,7 @@
  * ```
  * A new cloud (libvirt), workload source (Datadog) or leadership (etcd) is one adapter implementing one port here.
  */
-import type { StreamItem } from '../core/salt-event.ts';
+import type { SaltEventKind, StreamItem } from '../core/salt-event.ts';
 import type { AlertSignal, Decision, DecisionRecord, IdleResult, Instance, PoolView, Transition, Workload } from '../core/types.ts';
 
 export type { AlertSignal, DecisionRecord, IdleResult };
@@ -70,10 +70,22 @@ export interface SaltActions extends CloudTarget, MinionOps {}
 
 // ---------------------------------------------------------------- look: signals in
 
+/**
+ * EventInterest says whether the engine reads an event, from what is known before its body is parsed: its kind and
+ * the minion it is about: the one its tag names, '' when it names none (job-new, heartbeat, other, a run event that
+ * is no orchestrate), undefined when only the body says (auth, key, an orchestrate's run event). Asked as each frame arrives.
+ */
+export type EventInterest = (kind: SaltEventKind, minion: string | undefined) => boolean;
+
 /** EventSource is the event stream (salt-api SSE or websocket), already typed. */
 export interface EventSource {
   /** items yields typed events and gap signals until close(); it never throws for a malformed frame. */
   items(): AsyncIterable<StreamItem>;
+  /**
+   * setInterest (optional) lets a source skip, without parsing their bodies, the events the engine does not read;
+   * it counts them (never drops them silently). A source without it yields every event.
+   */
+  setInterest?(interest: EventInterest): void;
   /** connected is true while a stream is open and its last heartbeat came back in time. */
   readonly connected: boolean;
   close(): Promise<void>;

@@ -26,6 +26,8 @@ export interface Metrics {
   /** events: typed Salt events received, by `kind` (the SaltEventKind). */
   readonly events: Counter<'kind'>;
   readonly eventsMalformed: Counter;
+  /** eventsSkipped: events the engine does not read, by the `kind` their tag says: counted, not parsed (also in `events`). */
+  readonly eventsSkipped: Counter<'kind'>;
   /** eventLag: now - the event's `_stamp`, in seconds. */
   readonly eventLag: Histogram;
   /** heartbeatRtt: time from firing a heartbeat event to seeing it back on the stream, in seconds. */
@@ -86,6 +88,12 @@ export function createMetrics(opts: { readonly defaultMetrics?: boolean } = {}):
     eventsMalformed: new Counter({
       name: `${METRIC_PREFIX}events_malformed_total`,
       help: 'Event stream frames that could not be parsed into a Salt event',
+      registers,
+    }),
+    eventsSkipped: new Counter({
+      name: `${METRIC_PREFIX}events_skipped_total`,
+      help: 'Salt events the engine does not read, by the kind their tag says: counted (also in events_total), their body not parsed',
+      labelNames: ['kind'] as const,
       registers,
     }),
     eventLag: new Histogram({
@@ -272,6 +280,23 @@ export function exposition(metrics: Metrics): { readonly contentType: string; re
       return metrics.registry.metrics();
     },
   };
+}
+
+/**
+ * countSkippedEvents adds what the stream skipped since `seen` (its cumulative counts by kind) to events_skipped_total
+ * and to events_total, which counts every event received; it returns the counts to pass as `seen` next time.
+ */
+export function countSkippedEvents(metrics: Metrics, skipped: Readonly<Record<string, number | undefined>>, seen: Readonly<Record<string, number | undefined>>): Record<string, number> {
+  const now: Record<string, number> = {};
+  for (const [kind, n = 0] of Object.entries(skipped)) {
+    const added = n - (seen[kind] ?? 0);
+    if (added > 0) {
+      metrics.eventsSkipped.inc({ kind }, added);
+      metrics.events.inc({ kind }, added);
+    }
+    now[kind] = n;
+  }
+  return now;
 }
 
 /** observeEventLag records `nowMs - stampMs` in seconds; a stamp in the future (clock skew) counts as 0. */

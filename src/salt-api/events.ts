@@ -17,7 +17,7 @@
  * Each frame is JSON-parsed exactly once; `data` is kept as parsed, never re-parsed.
  */
 import { AutoscalerError } from '../errors.ts';
-import { HEARTBEAT_TAG, INSTANCE_TAG_PREFIX, type EventData, type SaltEvent } from '../core/salt-event.ts';
+import { HEARTBEAT_TAG, INSTANCE_TAG_PREFIX, type EventData, type SaltEvent, type SaltEventKind } from '../core/salt-event.ts';
 
 /** parseEvent parses one frame's JSON text into a typed event; it throws ASC_ERR_SALT_STREAM when the frame is malformed. */
 export function parseEvent(json: string): SaltEvent {
@@ -35,8 +35,11 @@ export function parseEvent(json: string): SaltEvent {
   return classify(value['tag'], value['data']);
 }
 
-/** tryParseEvent is parseEvent that returns undefined for a malformed frame (no exception cost on the stream). */
-export function tryParseEvent(json: string): SaltEvent | undefined {
+/**
+ * tryParseEvent is parseEvent that returns undefined for a malformed frame (no exception cost on the stream).
+ * `subject` is classifyTag of the frame's tag when the caller has read it already (frameTag), not read twice.
+ */
+export function tryParseEvent(json: string, subject?: TagSubject): SaltEvent | undefined {
   let value: unknown;
   try {
     value = JSON.parse(json);
@@ -44,43 +47,141 @@ export function tryParseEvent(json: string): SaltEvent | undefined {
     return undefined;
   }
   if (!isRecord(value) || typeof value['tag'] !== 'string' || !isRecord(value['data'])) return undefined;
-  return classify(value['tag'], value['data']);
+  return classify(value['tag'], value['data'], subject);
+}
+
+/** TAG_MEMBER is how salt-api's `json.dumps` writes the frame's last member: `, "tag": "<tag>"}`. */
+const TAG_MEMBER = '"tag": "';
+
+/**
+ * frameTag reads the tag of a salt-api event frame from the end of its JSON text, without parsing it: salt-api
+ * writes `{"data": {...}, "tag": "<tag>"}`, the tag last. It answers only when the text ends with that member and
+ * the tag has no escape: in a valid JSON text, the string before the final `}` preceded by `"tag": `
+ * is then the outer object's tag. Anything else is undefined (the caller parses the frame to know).
+ */
+export function frameTag(json: string): string | undefined {
+  let end = json.length - 1;
+  while (end > 0 && json.charCodeAt(end) <= 32) end -= 1;
+  if (end < 2 || json.charCodeAt(end) !== 125 || json.charCodeAt(end - 1) !== 34) return undefined;
+  const key = json.lastIndexOf(TAG_MEMBER, end - 1);
+  if (key < 1) return undefined;
+  let before = key - 1;
+  while (before > 0 && json.charCodeAt(before) <= 32) before -= 1;
+  const sep = json.charCodeAt(before);
+  if (sep !== 44 && sep !== 123) return undefined;
+  // in a valid JSON text a quote inside the tag is escaped: no backslash means no quote either
+  const tag = json.slice(key + TAG_MEMBER.length, end - 1);
+  return tag.includes('\\') ? undefined : tag;
+}
+
+/**
+ * TagSubject is what a tag alone says about an event: its kind and, where the tag names them, its jid, its minion
+ * and (cloud) what happened. `minion` is only the tag's: run events name theirs in the body, auth and key too.
+ */
+export interface TagSubject {
+  readonly kind: Exclude<SaltEventKind, 'gap'>;
+  readonly jid: string;
+  readonly minion: string;
+  readonly what: string;
+}
+
+const SALT_PREFIX = 'salt/';
+
+/**
+ * classifyTag reads a tag's kind and subject with indexOf only (no split, no array): it runs once per bus event,
+ * before the body is parsed, so the stream can skip the bodies nobody reads. Fields the kind has not are ''.
+ */
+export function classifyTag(tag: string): TagSubject {
+  if (tag.startsWith(SALT_PREFIX)) return saltTag(tag);
+  if (tag.startsWith(INSTANCE_TAG_PREFIX)) {
+    const from = INSTANCE_TAG_PREFIX.length;
+    const slash = tag.indexOf('/', from);
+    if (slash > from && tag.indexOf('/', slash + 1) === -1) {
+      const suffix = tag.slice(slash + 1);
+      const kind = suffix === 'ready' ? 'instance-ready' : suffix === 'failed' ? 'instance-failed' : suffix === 'draining' ? 'instance-draining' : undefined;
+      if (kind !== undefined) return { kind, jid: '', minion: tag.slice(from, slash), what: '' };
+    }
+    return OTHER;
+  }
+  return tag === HEARTBEAT_TAG ? HEARTBEAT : OTHER;
+}
+
+const OTHER: TagSubject = { kind: 'other', jid: '', minion: '', what: '' };
+const HEARTBEAT: TagSubject = { kind: 'heartbeat', jid: '', minion: '', what: '' };
+const AUTH: TagSubject = { kind: 'auth', jid: '', minion: '', what: '' };
+const KEY: TagSubject = { kind: 'key', jid: '', minion: '', what: '' };
+
+/** saltTag classifies `salt/<area>[/<a>[/<b>[/<c>]]]`; five segments or more after `salt` are `other`. */
+function saltTag(tag: string): TagSubject {
+  const from = SALT_PREFIX.length;
+  const s1 = tag.indexOf('/', from);
+  if (s1 === -1) {
+    const area = tag.slice(from);
+    return area === 'auth' ? AUTH : area === 'key' ? KEY : OTHER;
+  }
+  const s2 = tag.indexOf('/', s1 + 1);
+  if (s2 === -1) return OTHER;
+  const s3 = tag.indexOf('/', s2 + 1);
+  const area = tag.slice(from, s1);
+  if (s3 === -1) {
+    // salt/<area>/<a>/<b>
+    const a = tag.slice(s1 + 1, s2);
+    const b = tag.slice(s2 + 1);
+    switch (area) {
+      case 'job': return b === 'new' ? { kind: 'job-new', jid: a, minion: '', what: '' } : OTHER;
+      case 'run': return b === 'new' ? { kind: 'run-new', jid: a, minion: '', what: '' } : b === 'ret' ? { kind: 'run-ret', jid: a, minion: '', what: '' } : OTHER;
+      case 'minion': return b === 'start' && a !== '' ? { kind: 'minion-start', jid: '', minion: a, what: '' } : OTHER;
+      case 'cloud': return a !== '' && b !== '' ? { kind: 'cloud', jid: '', minion: a, what: b } : OTHER;
+      default: return OTHER;
+    }
+  }
+  // salt/job/<jid>/ret/<minion>, and nothing longer
+  if (area !== 'job' || tag.indexOf('/', s3 + 1) !== -1 || s3 + 1 === tag.length || tag.slice(s2 + 1, s3) !== 'ret') return OTHER;
+  return { kind: 'job-ret', jid: tag.slice(s1 + 1, s2), minion: tag.slice(s3 + 1), what: '' };
+}
+
+/** ORCHESTRATE_FUN is the runner function of a deploy orchestrate: the only run events that name a minion. */
+const ORCHESTRATE_FUN = 'runner.state.orchestrate';
+
+/**
+ * mayBeOrchestrate is false only when a run event's frame text cannot be an orchestrate's: it does not contain
+ * `runner.state.orchestrate`, nor a `\u` escape that could spell it otherwise. Such a run event names no minion.
+ */
+export function mayBeOrchestrate(json: string): boolean {
+  return json.includes(ORCHESTRATE_FUN) || json.includes('\\u');
 }
 
 /** classify turns a tag and its data object into a typed event (unknown tags are `other`). */
-export function classify(tag: string, data: EventData): SaltEvent {
+export function classify(tag: string, data: EventData, subject?: TagSubject): SaltEvent {
   // Events are built field by field (no object spread): this runs once per bus event, see bench/ingest.ts.
   const stampMs = stampToMs(data['_stamp']);
-  if (tag.startsWith('salt/')) {
-    const parts = tag.split('/', 6);
-    const area = parts[1];
-    const p2 = parts[2] ?? '';
-    if (area === 'job' && parts.length >= 4) {
-      if (parts.length === 4 && parts[3] === 'new') {
-        const ev: Draft<'job-new'> = { kind: 'job-new', tag, data, jid: p2, minions: strings(data['minions']) };
-        const fun = str(data['fun']);
-        if (fun !== undefined) ev.fun = fun;
-        return stamped(ev, stampMs);
-      }
-      const minion = parts[4] ?? '';
-      if (parts.length === 5 && parts[3] === 'ret' && minion !== '') {
-        const ev: Draft<'job-ret'> = { kind: 'job-ret', tag, data, jid: p2, minion };
-        const fun = str(data['fun']);
-        if (fun !== undefined) ev.fun = fun;
-        const success = bool(data['success']);
-        if (success !== undefined) ev.success = success;
-        const retcode = num(data['retcode']);
-        if (retcode !== undefined) ev.retcode = retcode;
-        if (success === false && fun !== undefined && fun.startsWith('state.')) {
-          const failure = stateFailure(data['return']);
-          if (failure !== undefined) ev.failure = failure;
-        }
-        return stamped(ev, stampMs);
-      }
-    } else if (area === 'run' && parts.length === 4 && (parts[3] === 'new' || parts[3] === 'ret')) {
+  const t = subject ?? classifyTag(tag);
+  switch (t.kind) {
+    case 'job-new': {
+      const ev: Draft<'job-new'> = { kind: 'job-new', tag, data, jid: t.jid, minions: strings(data['minions']) };
       const fun = str(data['fun']);
-      const orchestrateMinion = fun === 'runner.state.orchestrate' ? targetMinion(data['fun_args']) : undefined;
-      const ev: Draft<'run-new'> | Draft<'run-ret'> = parts[3] === 'new' ? { kind: 'run-new', tag, data, jid: p2 } : { kind: 'run-ret', tag, data, jid: p2 };
+      if (fun !== undefined) ev.fun = fun;
+      return stamped(ev, stampMs);
+    }
+    case 'job-ret': {
+      const ev: Draft<'job-ret'> = { kind: 'job-ret', tag, data, jid: t.jid, minion: t.minion };
+      const fun = str(data['fun']);
+      if (fun !== undefined) ev.fun = fun;
+      const success = bool(data['success']);
+      if (success !== undefined) ev.success = success;
+      const retcode = num(data['retcode']);
+      if (retcode !== undefined) ev.retcode = retcode;
+      if (success === false && fun !== undefined && fun.startsWith('state.')) {
+        const failure = stateFailure(data['return']);
+        if (failure !== undefined) ev.failure = failure;
+      }
+      return stamped(ev, stampMs);
+    }
+    case 'run-new':
+    case 'run-ret': {
+      const fun = str(data['fun']);
+      const orchestrateMinion = fun === ORCHESTRATE_FUN ? targetMinion(data['fun_args']) : undefined;
+      const ev: Draft<'run-new'> | Draft<'run-ret'> = t.kind === 'run-new' ? { kind: 'run-new', tag, data, jid: t.jid } : { kind: 'run-ret', tag, data, jid: t.jid };
       if (fun !== undefined) ev.fun = fun;
       if (orchestrateMinion !== undefined) ev.orchestrateMinion = orchestrateMinion;
       if (ev.kind === 'run-ret') {
@@ -93,52 +194,47 @@ export function classify(tag: string, data: EventData): SaltEvent {
         }
       }
       return stamped(ev, stampMs);
-    } else if (area === 'minion' && parts.length === 4 && parts[3] === 'start' && p2 !== '') {
-      return stamped<Draft<'minion-start'>>({ kind: 'minion-start', tag, data, minion: p2 }, stampMs);
-    } else if (area === 'auth' && parts.length === 2) {
+    }
+    case 'minion-start':
+      return stamped<Draft<'minion-start'>>({ kind: 'minion-start', tag, data, minion: t.minion }, stampMs);
+    case 'auth': {
       const ev: Draft<'auth'> = { kind: 'auth', tag, data };
       const minion = str(data['id']);
       if (minion !== undefined) ev.minion = minion;
       return stamped(ev, stampMs);
-    } else if (area === 'key' && parts.length === 2) {
+    }
+    case 'key': {
       const ev: Draft<'key'> = { kind: 'key', tag, data };
       const minion = str(data['id']);
       if (minion !== undefined) ev.minion = minion;
       const act = str(data['act']);
       if (act !== undefined) ev.act = act;
       return stamped(ev, stampMs);
-    } else if (area === 'cloud' && parts.length === 4 && p2 !== '' && parts[3] !== '') {
-      return stamped<Draft<'cloud'>>({ kind: 'cloud', tag, data, minion: p2, what: parts[3] ?? '' }, stampMs);
     }
-    return stamped<Draft<'other'>>({ kind: 'other', tag, data }, stampMs);
-  }
-  if (tag.startsWith(INSTANCE_TAG_PREFIX)) {
-    const rest = tag.slice(INSTANCE_TAG_PREFIX.length);
-    const slash = rest.indexOf('/');
-    if (slash > 0 && rest.indexOf('/', slash + 1) === -1) {
-      const minion = rest.slice(0, slash);
-      switch (rest.slice(slash + 1)) {
-        case 'ready': return stamped<Draft<'instance-ready'>>({ kind: 'instance-ready', tag, data, minion }, stampMs);
-        case 'draining': return stamped<Draft<'instance-draining'>>({ kind: 'instance-draining', tag, data, minion }, stampMs);
-        case 'failed': {
-          const ev: Draft<'instance-failed'> = { kind: 'instance-failed', tag, data, minion };
-          const reason = failReason(data);
-          if (reason !== undefined) ev.reason = reason;
-          return stamped(ev, stampMs);
-        }
-        default: break;
-      }
+    case 'cloud':
+      return stamped<Draft<'cloud'>>({ kind: 'cloud', tag, data, minion: t.minion, what: t.what }, stampMs);
+    case 'instance-ready':
+      return stamped<Draft<'instance-ready'>>({ kind: 'instance-ready', tag, data, minion: t.minion }, stampMs);
+    case 'instance-draining':
+      return stamped<Draft<'instance-draining'>>({ kind: 'instance-draining', tag, data, minion: t.minion }, stampMs);
+    case 'instance-failed': {
+      const ev: Draft<'instance-failed'> = { kind: 'instance-failed', tag, data, minion: t.minion };
+      const reason = failReason(data);
+      if (reason !== undefined) ev.reason = reason;
+      return stamped(ev, stampMs);
     }
-    return stamped<Draft<'other'>>({ kind: 'other', tag, data }, stampMs);
+    case 'heartbeat': {
+      const inner = data['data'];
+      const seq = num(data['seq']) ?? (isRecord(inner) ? num(inner['seq']) : undefined);
+      const ev: Draft<'heartbeat'> = { kind: 'heartbeat', tag, data };
+      if (seq !== undefined) ev.seq = seq;
+      return stamped(ev, stampMs);
+    }
+    case 'other':
+      return stamped<Draft<'other'>>({ kind: 'other', tag, data }, stampMs);
+    default:
+      return t.kind satisfies never;
   }
-  if (tag === HEARTBEAT_TAG) {
-    const inner = data['data'];
-    const seq = num(data['seq']) ?? (isRecord(inner) ? num(inner['seq']) : undefined);
-    const ev: Draft<'heartbeat'> = { kind: 'heartbeat', tag, data };
-    if (seq !== undefined) ev.seq = seq;
-    return stamped(ev, stampMs);
-  }
-  return stamped<Draft<'other'>>({ kind: 'other', tag, data }, stampMs);
 }
 
 /** Draft is one SaltEvent variant with writable fields, filled in by classify. */

@@ -1,5 +1,5 @@
 import t from 'tap';
-import { createMetrics, observeEventLag, syncPoolGauges } from '../../src/prometheus/metrics.ts';
+import { countSkippedEvents, createMetrics, observeEventLag, syncPoolGauges } from '../../src/prometheus/metrics.ts';
 import type { Instance, PoolView } from '../../src/core/types.ts';
 
 /** CONTRACT_NAMES are the names render-rules and the Grafana dashboard rely on. */
@@ -78,6 +78,20 @@ t.test('pool gauges count every state and reset a state that empties', async (t)
   t.match(text, 'salt_autoscaler_pool_instances{pool="prod/type1",state="ready"} 1');
   t.match(text, 'salt_autoscaler_pool_instances{pool="prod/type1",state="starting"} 0');
   t.notMatch(text, 'salt_autoscaler_pool_workload{pool="prod/type1"}', 'an unknown workload is not reported as a stale value');
+});
+
+t.test('skipped events count by kind in events_skipped_total and in events_total, each only once', async (t) => {
+  const metrics = createMetrics({ defaultMetrics: false });
+  metrics.events.inc({ kind: 'job-ret' });
+  let seen = countSkippedEvents(metrics, { other: 3, 'job-ret': 2 }, {});
+  seen = countSkippedEvents(metrics, { other: 5, 'job-ret': 2, auth: 1 }, seen);
+  t.same(seen, { other: 5, 'job-ret': 2, auth: 1 });
+  const text = await metrics.registry.metrics();
+  t.match(text, 'salt_autoscaler_events_skipped_total{kind="other"} 5');
+  t.match(text, 'salt_autoscaler_events_skipped_total{kind="job-ret"} 2');
+  t.match(text, 'salt_autoscaler_events_skipped_total{kind="auth"} 1');
+  t.match(text, 'salt_autoscaler_events_total{kind="job-ret"} 3', 'one read and two skipped');
+  t.match(text, 'salt_autoscaler_events_total{kind="other"} 5');
 });
 
 t.test('event lag is observed in seconds and a future stamp counts as zero lag', async (t) => {

@@ -1,6 +1,7 @@
 // Every recorded event stream (`*.sse`, `*.frames.jsonl`) goes through our real decoding path (the SSE reader
 // or the websocket frame reader, then the tag classifier) with the expected typed result; each row names its file.
 import t, { type Test } from 'tap';
+import fc from 'fast-check';
 import { readdirSync } from 'node:fs';
 import type { SaltEvent } from '../../src/core/salt-event.ts';
 import { sseReader, wsFrameData } from '../../src/salt-api/event-stream.ts';
@@ -198,6 +199,23 @@ t.test('stampToMs reads Salt stamps as UTC and refuses the rest', async (tt) => 
   tt.equal(stampToMs('yesterday'), undefined);
   tt.equal(stampToMs(17), undefined);
   tt.notOk('stampMs' in classify('salt/auth', { _stamp: 'bad' }));
+});
+
+t.test('stampToMs agrees with Date.UTC on generated stamps in any order (the day it remembers never leaks)', async (tt) => {
+  const pad = (n: number, w: number): string => String(n).padStart(w, '0');
+  const stampArb = fc.record({
+    y: fc.constantFrom(1970, 2000, 2024, 2026, 2100), mo: fc.integer({ min: 0, max: 13 }), d: fc.integer({ min: 0, max: 32 }),
+    h: fc.integer({ min: 0, max: 24 }), mi: fc.integer({ min: 0, max: 60 }), s: fc.integer({ min: 0, max: 59 }), us: fc.integer({ min: 0, max: 999_999 }),
+  });
+  let valid = 0;
+  fc.assert(fc.property(fc.array(stampArb, { minLength: 1, maxLength: 5 }), (stamps) => stamps.every(({ y, mo, d, h, mi, s, us }) => {
+    const text = `${pad(y, 4)}-${pad(mo, 2)}-${pad(d, 2)}T${pad(h, 2)}:${pad(mi, 2)}:${pad(s, 2)}.${pad(us, 6)}`;
+    const ok = mo >= 1 && mo <= 12 && d >= 1 && d <= 31 && h <= 23 && mi <= 59;
+    if (ok) valid += 1;
+    // days past a month's end roll over, as Date.UTC does (Salt never writes them)
+    return stampToMs(text) === (ok ? Date.UTC(y, mo - 1, d, h, mi, s, Math.floor(us / 1000)) : undefined);
+  })), { numRuns: 3_000, seed: 1608 });
+  tt.ok(valid > 1000, `${valid} valid stamps among the generated`);
 });
 
 t.test('a malformed frame is a typed error from parseEvent and undefined from tryParseEvent', async (tt) => {

@@ -14,7 +14,7 @@
  * many samples is what says flat, not one sample). The burst: RSS just before it, and its peak over the 5 s after
  * (the growth is what absorbing it cost).
  */
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -23,7 +23,7 @@ import { performance } from 'node:perf_hooks';
 import { freePort, writeConfig } from '../test/support/service-process.ts';
 import { busNoise, fireAtRate, startEmulatorProcess, type BusEventSpec, type FireStats } from './emulator-process.ts';
 import { DEFAULT_FLEET, FLEET_PROVIDER, fleetConfig, fleetInstanceIds, fleetPools, type FleetShape } from './fleet.ts';
-import { rssMiBOf, startServiceChild, waitServiceReady } from './service-child.ts';
+import { cpuSecondsOf, rssMiBOf, startServiceChild, waitServiceReady } from './service-child.ts';
 
 /** MemorySample is one reading, in MiB. */
 export interface MemorySample {
@@ -57,6 +57,8 @@ export interface MemoryBench {
   readonly rssSlopeMiBPerMin: number;
   readonly heapSlopeMiBPerMin: number;
   readonly fire: FireStats;
+  /** cpuShare: the service's CPU time over the streaming phase's wall time (1 = one core), what its GC costs shows here. */
+  readonly cpuShare: number;
   readonly burst: BurstResult;
   readonly samples: readonly MemorySample[];
 }
@@ -68,6 +70,8 @@ export interface MemoryOptions {
   readonly eventsPerS?: number;
   /** burstReturns: job returns in the burst (default one per instance). */
   readonly burstReturns?: number;
+  /** keepLog: copy the service's log (and what `BENCH_SERVICE_NODE_ARGS` like `--trace-gc` print) there at the end. */
+  readonly keepLog?: string;
 }
 
 const MIB = 1024 * 1024;
@@ -129,6 +133,7 @@ export async function benchMemory(opts: MemoryOptions = {}): Promise<MemoryBench
         atS: Math.round((performance.now() - t0) / 100) / 10, rssMiB: rssMiBOf(pid), heapUsedMiB: await heapUsedMiBOf(service.url),
       });
       const afterStartup = await read();
+      const cpu0 = cpuSecondsOf(pid);
       let sampling = Promise.resolve();
       const sampler = setInterval(() => { sampling = read().then((s) => { samples.push(s); }); }, 1_000);
       let fire: FireStats;
@@ -138,6 +143,7 @@ export async function benchMemory(opts: MemoryOptions = {}): Promise<MemoryBench
         clearInterval(sampler);
         await sampling;
       }
+      const cpuShare = Math.round(((cpuSecondsOf(pid) - cpu0) / ((performance.now() - t0) / 1000)) * 100) / 100;
       const after = await read();
       // the burst: one job's returns from every minion at once
       const returns = jobReturns(ids, opts.burstReturns ?? ids.length);
@@ -161,16 +167,18 @@ export async function benchMemory(opts: MemoryOptions = {}): Promise<MemoryBench
         seconds,
         afterStartup,
         after,
-        steadyRssMiB: median(half.map((s) => s.rssMiB)),
-        steadyHeapMiB: median(half.map((s) => s.heapUsedMiB)),
+        steadyRssMiB: Math.round(median(half.map((s) => s.rssMiB)) * 10) / 10,
+        steadyHeapMiB: Math.round(median(half.map((s) => s.heapUsedMiB)) * 10) / 10,
         rssSlopeMiBPerMin: slopePerMin(half.map((s) => ({ x: s.atS, y: s.rssMiB }))),
         heapSlopeMiBPerMin: slopePerMin(half.map((s) => ({ x: s.atS, y: s.heapUsedMiB }))),
         fire,
+        cpuShare,
         burst: { returns: returns.length, rssBeforeMiB, rssPeakMiB, rssGrowthMiB: Math.round((rssPeakMiB - rssBeforeMiB) * 10) / 10, received },
         samples,
       };
     } finally {
       await service.stop();
+      if (opts.keepLog !== undefined) copyFileSync(join(dir, 'service.log'), opts.keepLog);
     }
   } finally {
     await emu.close();
@@ -185,13 +193,16 @@ export function formatMemory(r: MemoryBench): string {
     `  after startup: rss ${r.afterStartup.rssMiB} MiB, heap ${r.afterStartup.heapUsedMiB} MiB`,
     `  steady:        rss ${r.steadyRssMiB} MiB, heap ${r.steadyHeapMiB} MiB (medians of the second half)`,
     `  slope:         rss ${r.rssSlopeMiBPerMin} MiB/min, heap ${r.heapSlopeMiBPerMin} MiB/min (second half)`,
-    `  after:         rss ${r.after.rssMiB} MiB, heap ${r.after.heapUsedMiB} MiB`,
+    `  after:         rss ${r.after.rssMiB} MiB, heap ${r.after.heapUsedMiB} MiB; service cpu ${r.cpuShare} of a core while streaming`,
     `  burst of ${r.burst.returns} job returns: rss ${r.burst.rssBeforeMiB} -> peak ${r.burst.rssPeakMiB} MiB (+${r.burst.rssGrowthMiB})`,
   ].join('\n');
 }
 
 if (process.argv[1] !== undefined && fileURLToPath(import.meta.url) === process.argv[1]) {
-  const { values } = parseArgs({ options: { seconds: { type: 'string' } }, strict: true });
-  const result = await benchMemory(values.seconds === undefined ? {} : { seconds: Number(values.seconds) });
+  const { values } = parseArgs({ options: { seconds: { type: 'string' }, 'keep-log': { type: 'string' } }, strict: true });
+  const result = await benchMemory({
+    ...(values.seconds === undefined ? {} : { seconds: Number(values.seconds) }),
+    ...(values['keep-log'] === undefined ? {} : { keepLog: values['keep-log'] }),
+  });
   process.stdout.write(`${formatMemory(result)}\n`);
 }

@@ -1,7 +1,7 @@
 /**
  * bench/memory: the memory of `salt-autoscaler serve` (a child process, as users run it) with 10,000 instances
  * (1,000 pools x 10) while 1,000 salt events/s stream in from the salt-api emulator, then a 10,000-minion
- * job-return burst. `npx tsx bench/memory.ts [--seconds N]`.
+ * job-return burst. `npx tsx bench/memory.ts [--seconds N] [--scrape-every S]`.
  *
  * ```
  *  bench --POST /_emulator/fire (1,000/s, open loop)--> emulator child --SSE /events--> service child
@@ -11,8 +11,8 @@
  * The figures: RSS and heap after startup (reconcile of 10,000 instances, every pool evaluated), then every second
  * while streaming; "steady" is the median of the second half, "slope" the least-squares growth per minute over the
  * second half (a leak shows as a steady positive slope; the heap is read without a forced GC, so the slope over
- * many samples is what says flat, not one sample). The burst: RSS just before it, and its peak over the 5 s after
- * (the growth is what absorbing it cost).
+ * many samples is what says flat, not one sample; `--scrape-every 15` reads it as often as a Prometheus would).
+ * The burst: RSS just before it, and its peak over the 5 s after (the growth is what absorbing it cost).
  */
 import { copyFileSync, existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -48,6 +48,7 @@ export interface MemoryBench {
   readonly instances: number;
   readonly eventsPerS: number;
   readonly seconds: number;
+  readonly scrapeEveryS: number;
   readonly afterStartup: MemorySample;
   readonly after: MemorySample;
   /** steadyRssMiB / steadyHeapMiB: medians over the second half of the streaming phase. */
@@ -72,6 +73,12 @@ export interface MemoryOptions {
   readonly burstReturns?: number;
   /** keepLog: copy the service's log (and what `BENCH_SERVICE_NODE_ARGS` like `--trace-gc` print) there at the end. */
   readonly keepLog?: string;
+  /**
+   * scrapeEveryS: read the heap from GET /metrics every N seconds (default 1; RSS is read every second). Each scrape
+   * makes the service render 1,000 pools' metrics (~10 MiB of garbage): 1 s is the worst case, a Prometheus scrape
+   * interval (15 s, 60 s by default) is what a user's service sees.
+   */
+  readonly scrapeEveryS?: number;
 }
 
 const MIB = 1024 * 1024;
@@ -129,13 +136,18 @@ export async function benchMemory(opts: MemoryOptions = {}): Promise<MemoryBench
       const pid = service.child.pid;
       await waitServiceReady(service, fleetPools(shape).at(-1)?.name ?? '');
       const t0 = performance.now();
-      const read = async (): Promise<MemorySample> => ({
-        atS: Math.round((performance.now() - t0) / 100) / 10, rssMiB: rssMiBOf(pid), heapUsedMiB: await heapUsedMiBOf(service.url),
+      const read = async (heap = true): Promise<MemorySample> => ({
+        atS: Math.round((performance.now() - t0) / 100) / 10, rssMiB: rssMiBOf(pid), heapUsedMiB: heap ? await heapUsedMiBOf(service.url) : Number.NaN,
       });
+      const scrapeEveryS = opts.scrapeEveryS ?? 1;
+      let tick = 0;
       const afterStartup = await read();
       const cpu0 = cpuSecondsOf(pid);
       let sampling = Promise.resolve();
-      const sampler = setInterval(() => { sampling = read().then((s) => { samples.push(s); }); }, 1_000);
+      const sampler = setInterval(() => {
+        tick += 1;
+        sampling = read(tick % scrapeEveryS === 0).then((s) => { samples.push(s); });
+      }, 1_000);
       let fire: FireStats;
       try {
         fire = await fireAtRate(emu.url, eventsPerS, seconds * 1000, busNoise(ids));
@@ -160,17 +172,19 @@ export async function benchMemory(opts: MemoryOptions = {}): Promise<MemoryBench
         clearInterval(peak);
       }
       const half = samples.slice(Math.floor(samples.length / 2));
+      const heapHalf = half.filter((s) => Number.isFinite(s.heapUsedMiB));
       return {
         name: 'memory',
         instances: ids.length,
         eventsPerS,
         seconds,
+        scrapeEveryS,
         afterStartup,
         after,
         steadyRssMiB: Math.round(median(half.map((s) => s.rssMiB)) * 10) / 10,
-        steadyHeapMiB: Math.round(median(half.map((s) => s.heapUsedMiB)) * 10) / 10,
+        steadyHeapMiB: Math.round(median(heapHalf.map((s) => s.heapUsedMiB)) * 10) / 10,
         rssSlopeMiBPerMin: slopePerMin(half.map((s) => ({ x: s.atS, y: s.rssMiB }))),
-        heapSlopeMiBPerMin: slopePerMin(half.map((s) => ({ x: s.atS, y: s.heapUsedMiB }))),
+        heapSlopeMiBPerMin: slopePerMin(heapHalf.map((s) => ({ x: s.atS, y: s.heapUsedMiB }))),
         fire,
         cpuShare,
         burst: { returns: returns.length, rssBeforeMiB, rssPeakMiB, rssGrowthMiB: Math.round((rssPeakMiB - rssBeforeMiB) * 10) / 10, received },
@@ -189,7 +203,7 @@ export async function benchMemory(opts: MemoryOptions = {}): Promise<MemoryBench
 /** formatMemory renders the result as a few lines. */
 export function formatMemory(r: MemoryBench): string {
   return [
-    `memory (serve as a child process): ${r.instances} instances, ${r.eventsPerS} events/s for ${r.seconds} s (fired ${r.fire.fired}, failed ${r.fire.failed})`,
+    `memory (serve as a child process): ${r.instances} instances, ${r.eventsPerS} events/s for ${r.seconds} s (fired ${r.fire.fired}, failed ${r.fire.failed}), /metrics read every ${r.scrapeEveryS} s`,
     `  after startup: rss ${r.afterStartup.rssMiB} MiB, heap ${r.afterStartup.heapUsedMiB} MiB`,
     `  steady:        rss ${r.steadyRssMiB} MiB, heap ${r.steadyHeapMiB} MiB (medians of the second half)`,
     `  slope:         rss ${r.rssSlopeMiBPerMin} MiB/min, heap ${r.heapSlopeMiBPerMin} MiB/min (second half)`,
@@ -199,9 +213,10 @@ export function formatMemory(r: MemoryBench): string {
 }
 
 if (process.argv[1] !== undefined && fileURLToPath(import.meta.url) === process.argv[1]) {
-  const { values } = parseArgs({ options: { seconds: { type: 'string' }, 'keep-log': { type: 'string' } }, strict: true });
+  const { values } = parseArgs({ options: { seconds: { type: 'string' }, 'scrape-every': { type: 'string' }, 'keep-log': { type: 'string' } }, strict: true });
   const result = await benchMemory({
     ...(values.seconds === undefined ? {} : { seconds: Number(values.seconds) }),
+    ...(values['scrape-every'] === undefined ? {} : { scrapeEveryS: Number(values['scrape-every']) }),
     ...(values['keep-log'] === undefined ? {} : { keepLog: values['keep-log'] }),
   });
   process.stdout.write(`${formatMemory(result)}\n`);

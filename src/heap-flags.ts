@@ -11,9 +11,10 @@
  *   --semi-space-growth-factor=1   the young generation stays at its initial 2 x 1 MiB instead of growing to 2 x 16
  *   --heap-growing-percent=N       the next full collection is due at live size x (1 + N/100) (V8: up to 4x)
  *
- * A flag the user sets (on node's command line or in NODE_OPTIONS) wins: a flag of the same family is not set
- * here, e.g. `NODE_OPTIONS=--max-semi-space-size=16` keeps V8's young generation sizing, and
- * `NODE_OPTIONS=--heap-growing-percent=0` V8's own growing factor.
+ * A flag the user sets wins: a flag of the same family is not set here, e.g. `NODE_OPTIONS=--max-semi-space-size=16`
+ * keeps V8's young generation sizing up to 16 MiB. Node takes only a few V8 flags from NODE_OPTIONS (not these two), so
+ * SALT_AUTOSCALER_HEAP_FLAGS replaces the list: `none` sets nothing (V8's own sizing), `--heap-growing-percent=50` sets
+ * just that.
  */
 import { setFlagsFromString } from 'node:v8';
 
@@ -34,20 +35,37 @@ function flagName(arg: string): string {
   return arg.replace(/^-+/, '').split('=')[0]?.replaceAll('_', '-') ?? '';
 }
 
+/** HEAP_FLAGS_ENV names the environment variable that replaces SERVE_HEAP_FLAGS (`none`, or V8 flags). */
+export const HEAP_FLAGS_ENV = 'SALT_AUTOSCALER_HEAP_FLAGS';
+
+/** HeapFlagsChoice is the flags to set, or why the user's HEAP_FLAGS_ENV was refused. */
+export type HeapFlagsChoice = { readonly flags: readonly string[] } | { readonly problem: string };
+
 /**
- * heapFlagsToSet returns the flags of SERVE_HEAP_FLAGS the user did not set themselves in `execArgv` (node's own
- * command-line options) or `nodeOptions` (the NODE_OPTIONS environment variable).
+ * heapFlagsToSet returns the user's HEAP_FLAGS_ENV list when it is set, else the flags of SERVE_HEAP_FLAGS the user
+ * did not set themselves in `execArgv` (node's own command-line options) or NODE_OPTIONS.
  */
-export function heapFlagsToSet(execArgv: readonly string[], nodeOptions: string | undefined): string[] {
+export function heapFlagsToSet(execArgv: readonly string[], env: Readonly<Record<string, string | undefined>>): HeapFlagsChoice {
+  const chosen = env[HEAP_FLAGS_ENV];
+  if (chosen !== undefined) {
+    const flags = chosen.split(/\s+/).filter((a) => a !== '');
+    if (flags.length === 1 && flags[0] === 'none') return { flags: [] };
+    const bad = flags.find((f) => !/^--[a-z][a-z0-9_-]*(=[^\s=]+)?$/.test(f));
+    if (bad !== undefined || flags.length === 0) {
+      return { problem: `${HEAP_FLAGS_ENV}: expected 'none' or V8 flags such as --heap-growing-percent=50, got '${bad ?? chosen}'` };
+    }
+    return { flags };
+  }
   // NODE_OPTIONS may quote its arguments ("--import=file:///a b.mjs" "--max-semi-space-size=8"), as test runners write it
-  const fromEnv = (nodeOptions ?? '').split(/\s+/).map((a) => a.replace(/^"|"$/g, ''));
+  const fromEnv = (env['NODE_OPTIONS'] ?? '').split(/\s+/).map((a) => a.replace(/^"|"$/g, ''));
   const userArgs = [...execArgv, ...fromEnv].filter((a) => a.startsWith('-')).map(flagName);
-  return SERVE_HEAP_FLAGS.filter((f) => !f.userFlags.some((name) => userArgs.includes(name))).map((f) => f.flag);
+  return { flags: SERVE_HEAP_FLAGS.filter((f) => !f.userFlags.some((name) => userArgs.includes(name))).map((f) => f.flag) };
 }
 
-/** applyServeHeapFlags sets the flags of SERVE_HEAP_FLAGS the user did not set, and returns them. */
-export function applyServeHeapFlags(): string[] {
-  const flags = heapFlagsToSet(process.execArgv, process.env['NODE_OPTIONS']);
-  for (const flag of flags) setFlagsFromString(flag);
-  return flags;
+/** applyServeHeapFlags sets the flags heapFlagsToSet chooses for this process; it returns the problem when it refused. */
+export function applyServeHeapFlags(): string | undefined {
+  const choice = heapFlagsToSet(process.execArgv, process.env);
+  if ('problem' in choice) return choice.problem;
+  for (const flag of choice.flags) setFlagsFromString(flag);
+  return undefined;
 }

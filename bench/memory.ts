@@ -1,7 +1,7 @@
 /**
  * bench/memory: the memory of `salt-autoscaler serve` (a child process, as users run it) with 10,000 instances
  * (1,000 pools x 10) while 1,000 salt events/s stream in from the salt-api emulator, then a 10,000-minion
- * job-return burst. `npx tsx bench/memory.ts [--seconds N]`.
+ * job-return burst. `npx tsx bench/memory.ts [--seconds N] [--scrape-every S]`.
  *
  * ```
  *  bench --POST /_emulator/fire (1,000/s, open loop)--> emulator child --SSE /events--> service child
@@ -11,10 +11,10 @@
  * The figures: RSS and heap after startup (reconcile of 10,000 instances, every pool evaluated), then every second
  * while streaming; "steady" is the median of the second half, "slope" the least-squares growth per minute over the
  * second half (a leak shows as a steady positive slope; the heap is read without a forced GC, so the slope over
- * many samples is what says flat, not one sample). The burst: RSS just before it, and its peak over the 5 s after
- * (the growth is what absorbing it cost).
+ * many samples is what says flat, not one sample; `--scrape-every 15` reads it as often as a Prometheus would).
+ * The burst: RSS just before it, and its peak over the 5 s after (the growth is what absorbing it cost).
  */
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -23,7 +23,7 @@ import { performance } from 'node:perf_hooks';
 import { freePort, writeConfig } from '../test/support/service-process.ts';
 import { busNoise, fireAtRate, startEmulatorProcess, type BusEventSpec, type FireStats } from './emulator-process.ts';
 import { DEFAULT_FLEET, FLEET_PROVIDER, fleetConfig, fleetInstanceIds, fleetPools, type FleetShape } from './fleet.ts';
-import { rssMiBOf, startServiceChild, waitServiceReady } from './service-child.ts';
+import { cpuSecondsOf, rssMiBOf, startServiceChild, waitServiceReady } from './service-child.ts';
 
 /** MemorySample is one reading, in MiB. */
 export interface MemorySample {
@@ -48,6 +48,7 @@ export interface MemoryBench {
   readonly instances: number;
   readonly eventsPerS: number;
   readonly seconds: number;
+  readonly scrapeEveryS: number;
   readonly afterStartup: MemorySample;
   readonly after: MemorySample;
   /** steadyRssMiB / steadyHeapMiB: medians over the second half of the streaming phase. */
@@ -57,6 +58,8 @@ export interface MemoryBench {
   readonly rssSlopeMiBPerMin: number;
   readonly heapSlopeMiBPerMin: number;
   readonly fire: FireStats;
+  /** cpuShare: the service's CPU time over the streaming phase's wall time (1 = one core), what its GC costs shows here. */
+  readonly cpuShare: number;
   readonly burst: BurstResult;
   readonly samples: readonly MemorySample[];
 }
@@ -68,6 +71,14 @@ export interface MemoryOptions {
   readonly eventsPerS?: number;
   /** burstReturns: job returns in the burst (default one per instance). */
   readonly burstReturns?: number;
+  /** keepLog: copy the service's log (and what `BENCH_SERVICE_NODE_ARGS` like `--trace-gc` print) there at the end. */
+  readonly keepLog?: string;
+  /**
+   * scrapeEveryS: read the heap from GET /metrics every N seconds (default 1; RSS is read every second). Each scrape
+   * makes the service render 1,000 pools' metrics (~10 MiB of garbage): 1 s is the worst case, a Prometheus scrape
+   * interval (15 s, 60 s by default) is what a user's service sees.
+   */
+  readonly scrapeEveryS?: number;
 }
 
 const MIB = 1024 * 1024;
@@ -125,12 +136,18 @@ export async function benchMemory(opts: MemoryOptions = {}): Promise<MemoryBench
       const pid = service.child.pid;
       await waitServiceReady(service, fleetPools(shape).at(-1)?.name ?? '');
       const t0 = performance.now();
-      const read = async (): Promise<MemorySample> => ({
-        atS: Math.round((performance.now() - t0) / 100) / 10, rssMiB: rssMiBOf(pid), heapUsedMiB: await heapUsedMiBOf(service.url),
+      const read = async (heap = true): Promise<MemorySample> => ({
+        atS: Math.round((performance.now() - t0) / 100) / 10, rssMiB: rssMiBOf(pid), heapUsedMiB: heap ? await heapUsedMiBOf(service.url) : Number.NaN,
       });
+      const scrapeEveryS = opts.scrapeEveryS ?? 1;
+      let tick = 0;
       const afterStartup = await read();
+      const cpu0 = cpuSecondsOf(pid);
       let sampling = Promise.resolve();
-      const sampler = setInterval(() => { sampling = read().then((s) => { samples.push(s); }); }, 1_000);
+      const sampler = setInterval(() => {
+        tick += 1;
+        sampling = read(tick % scrapeEveryS === 0).then((s) => { samples.push(s); });
+      }, 1_000);
       let fire: FireStats;
       try {
         fire = await fireAtRate(emu.url, eventsPerS, seconds * 1000, busNoise(ids));
@@ -138,6 +155,7 @@ export async function benchMemory(opts: MemoryOptions = {}): Promise<MemoryBench
         clearInterval(sampler);
         await sampling;
       }
+      const cpuShare = Math.round(((cpuSecondsOf(pid) - cpu0) / ((performance.now() - t0) / 1000)) * 100) / 100;
       const after = await read();
       // the burst: one job's returns from every minion at once
       const returns = jobReturns(ids, opts.burstReturns ?? ids.length);
@@ -154,23 +172,27 @@ export async function benchMemory(opts: MemoryOptions = {}): Promise<MemoryBench
         clearInterval(peak);
       }
       const half = samples.slice(Math.floor(samples.length / 2));
+      const heapHalf = half.filter((s) => Number.isFinite(s.heapUsedMiB));
       return {
         name: 'memory',
         instances: ids.length,
         eventsPerS,
         seconds,
+        scrapeEveryS,
         afterStartup,
         after,
-        steadyRssMiB: median(half.map((s) => s.rssMiB)),
-        steadyHeapMiB: median(half.map((s) => s.heapUsedMiB)),
+        steadyRssMiB: Math.round(median(half.map((s) => s.rssMiB)) * 10) / 10,
+        steadyHeapMiB: Math.round(median(heapHalf.map((s) => s.heapUsedMiB)) * 10) / 10,
         rssSlopeMiBPerMin: slopePerMin(half.map((s) => ({ x: s.atS, y: s.rssMiB }))),
-        heapSlopeMiBPerMin: slopePerMin(half.map((s) => ({ x: s.atS, y: s.heapUsedMiB }))),
+        heapSlopeMiBPerMin: slopePerMin(heapHalf.map((s) => ({ x: s.atS, y: s.heapUsedMiB }))),
         fire,
+        cpuShare,
         burst: { returns: returns.length, rssBeforeMiB, rssPeakMiB, rssGrowthMiB: Math.round((rssPeakMiB - rssBeforeMiB) * 10) / 10, received },
         samples,
       };
     } finally {
       await service.stop();
+      if (opts.keepLog !== undefined) copyFileSync(join(dir, 'service.log'), opts.keepLog);
     }
   } finally {
     await emu.close();
@@ -181,17 +203,21 @@ export async function benchMemory(opts: MemoryOptions = {}): Promise<MemoryBench
 /** formatMemory renders the result as a few lines. */
 export function formatMemory(r: MemoryBench): string {
   return [
-    `memory (serve as a child process): ${r.instances} instances, ${r.eventsPerS} events/s for ${r.seconds} s (fired ${r.fire.fired}, failed ${r.fire.failed})`,
+    `memory (serve as a child process): ${r.instances} instances, ${r.eventsPerS} events/s for ${r.seconds} s (fired ${r.fire.fired}, failed ${r.fire.failed}), /metrics read every ${r.scrapeEveryS} s`,
     `  after startup: rss ${r.afterStartup.rssMiB} MiB, heap ${r.afterStartup.heapUsedMiB} MiB`,
     `  steady:        rss ${r.steadyRssMiB} MiB, heap ${r.steadyHeapMiB} MiB (medians of the second half)`,
     `  slope:         rss ${r.rssSlopeMiBPerMin} MiB/min, heap ${r.heapSlopeMiBPerMin} MiB/min (second half)`,
-    `  after:         rss ${r.after.rssMiB} MiB, heap ${r.after.heapUsedMiB} MiB`,
+    `  after:         rss ${r.after.rssMiB} MiB, heap ${r.after.heapUsedMiB} MiB; service cpu ${r.cpuShare} of a core while streaming`,
     `  burst of ${r.burst.returns} job returns: rss ${r.burst.rssBeforeMiB} -> peak ${r.burst.rssPeakMiB} MiB (+${r.burst.rssGrowthMiB})`,
   ].join('\n');
 }
 
 if (process.argv[1] !== undefined && fileURLToPath(import.meta.url) === process.argv[1]) {
-  const { values } = parseArgs({ options: { seconds: { type: 'string' } }, strict: true });
-  const result = await benchMemory(values.seconds === undefined ? {} : { seconds: Number(values.seconds) });
+  const { values } = parseArgs({ options: { seconds: { type: 'string' }, 'scrape-every': { type: 'string' }, 'keep-log': { type: 'string' } }, strict: true });
+  const result = await benchMemory({
+    ...(values.seconds === undefined ? {} : { seconds: Number(values.seconds) }),
+    ...(values['scrape-every'] === undefined ? {} : { scrapeEveryS: Number(values['scrape-every']) }),
+    ...(values['keep-log'] === undefined ? {} : { keepLog: values['keep-log'] }),
+  });
   process.stdout.write(`${formatMemory(result)}\n`);
 }

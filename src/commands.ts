@@ -23,7 +23,11 @@ export const COMMANDS: readonly CommandSpec[] = [
     options: { config: CONFIG, 'log-format': { ...LOG_FORMAT, help: 'log lines as JSON (default, for journald / log shippers) or pretty' } },
     positionals: [],
     examples: ['salt-autoscaler serve --config /etc/salt-autoscaler/config.yaml'],
-    notes: ['environment: SALT_AUTOSCALER_SALT_PASSWORD, SALT_AUTOSCALER_WEBHOOK_TOKEN, SALT_AUTOSCALER_API_TOKEN (secrets), SALT_AUTOSCALER_LOG_LEVEL', EXIT_CODES],
+    notes: [
+      'environment: SALT_AUTOSCALER_SALT_PASSWORD, SALT_AUTOSCALER_WEBHOOK_TOKEN, SALT_AUTOSCALER_API_TOKEN (secrets), SALT_AUTOSCALER_LOG_LEVEL',
+      'memory: serve sets V8 flags --semi-space-growth-factor=1 --heap-growing-percent=20 (a daemon\'s GC sizing, no heap cap); SALT_AUTOSCALER_HEAP_FLAGS=none keeps V8\'s own, or lists the flags to set instead',
+      EXIT_CODES,
+    ],
   },
   {
     name: 'check-config',

@@ -108,3 +108,9 @@ t.test('the bin runs the compiled CLI in dist/ (built by npm ci through prepare)
   t.equal(r.stdout, `${PACKAGE_VERSION}\n`);
   t.notMatch(readFileSync(BIN, 'utf8'), /tsx/, 'no TypeScript loader at run time');
 });
+
+t.test('serve refuses a SALT_AUTOSCALER_HEAP_FLAGS that is not V8 flags with exit 2, before reading the config', async (t) => {
+  const r = spawnSync(process.execPath, [BIN, 'serve', '--config', bad], { encoding: 'utf8', timeout: 30_000, env: { ...process.env, SALT_AUTOSCALER_HEAP_FLAGS: 'small' } });
+  t.equal(r.status, 2);
+  t.equal(r.stderr, "salt-autoscaler serve: SALT_AUTOSCALER_HEAP_FLAGS: expected 'none' or V8 flags such as --heap-growing-percent=50, got 'small'\n");
+});

@@ -149,7 +149,8 @@ export interface BudgetMemory {
   readonly period?: number;
   /**
    * scores: per (hold, spare) candidate, in HOLD_CANDIDATES_MIN x SPARE_CANDIDATES order, its replayed cost and waiting
-   * (instance-minutes), two numbers each, summed over the peak buckets closed so far and decayed over the window.
+   * (instance-minutes), two numbers each, summed over the peak buckets closed so far and decayed over the window;
+   * then one last number, the demand (instance-minutes) summed and decayed the same way: what the waiting is a share of.
    */
   readonly scores?: readonly number[];
   /** holdMin / spare: the candidate chosen at the last bucket close. */

@@ -350,7 +350,8 @@ function rechoose(memory: BudgetMemory, pool: PoolSpec, history: Pick<PoolHistor
   };
   // only the minutes closed since the last score are added (the older ones are in the sums, decayed): the choice
   // weighs the whole window the share is measured over, not only the hours the fine buckets still hold
-  const fresh = scoreCandidates(needs, pool, leadMin, prewarm, Math.max(0, needs.length - PEAK_BUCKET_MS / FINE_BUCKET_MS));
+  const closedFrom = Math.max(0, needs.length - PEAK_BUCKET_MS / FINE_BUCKET_MS);
+  const fresh = scoreCandidates(needs, pool, leadMin, prewarm, closedFrom);
   const decay = Math.exp(-PEAK_BUCKET_MS / Math.min(SCORE_MEMORY_MS, waitWindowOf(pool)));
   // a new period changes what every candidate would have waited: the sums start again
   const sums = memory.scores?.length === fresh.length * 2 + 1 && searched === memory.period ? memory.scores : [];
@@ -361,7 +362,7 @@ function rechoose(memory: BudgetMemory, pool: PoolSpec, history: Pick<PoolHistor
     scores.push(cost, waiting);
     return { ...c, cost, waiting };
   });
-  const need = round3((sums[2 * fresh.length] ?? 0) * decay + needs.slice(Math.max(0, needs.length - PEAK_BUCKET_MS / FINE_BUCKET_MS)).reduce((x, y) => x + y, 0));
+  const need = round3((sums[2 * fresh.length] ?? 0) * decay + needs.slice(closedFrom).reduce((x, y) => x + y, 0));
   scores.push(need);
   const aim = AIM_RATIO * budget;
   const inEffect = fresh.find((c) => c.holdMin === memory.holdMin && c.spare === memory.spare);

@@ -483,7 +483,7 @@ export function sseReader(onData: (data: string) => void, log?: Logger): SseRead
         return;
       }
       const bytes = Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
-      if (atLineStart && bytes.indexOf(TAG_FIELD) === 0) bytes[0] = COLON;
+      if (atLineStart && bytes.subarray(0, TAG_FIELD.length).equals(TAG_FIELD)) bytes[0] = COLON;
       for (let at = bytes.indexOf(TAG_LINE); at !== -1; at = bytes.indexOf(TAG_LINE, at + TAG_LINE.length)) bytes[at + 1] = COLON;
       parser.feed(decoder.write(bytes));
       atLineStart = bytes.length > 0 ? bytes[bytes.length - 1] === LF : atLineStart;

@@ -222,9 +222,10 @@ export class SqliteStore implements StateStore {
     });
     if (transition !== undefined) {
       this.#stmt.insertTransition.run(instance.id, transition.from, transition.to, transition.atMs, transition.reason);
-      // prune the instance's history on its 1st, 33rd, 65th... transition since open, not on every write
-      const n = this.#transitionsSinceOpen.get(instance.id) ?? 0;
-      this.#transitionsSinceOpen.set(instance.id, n + 1);
+      // prune the instance's history on its 32nd, 64th... transition since open, not on every write (nor on the first:
+      // a scale-up moves instances that are each at their first transition since open, and a restart left at most 31 over)
+      const n = (this.#transitionsSinceOpen.get(instance.id) ?? 0) + 1;
+      this.#transitionsSinceOpen.set(instance.id, n);
       if (n % 32 === 0) this.#stmt.pruneTransitions.run(instance.id, instance.id, this.#transitionsPerInstance);
     }
   }

@@ -21,7 +21,7 @@
  * in all (estimated; resolved and expired entries go first, then the least recently seen).
  * Pure apart from its own state: time is passed in.
  */
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import type { AlertSignal } from '../core/types.ts';
 import type { WebhookAlert, WebhookPayload } from './webhook-schema.ts';
 
@@ -81,7 +81,7 @@ const ENTRY_OVERHEAD_BYTES = 256;
 
 /** hashGroupKey is the book's name for a group: the first 32 hex digits of the SHA-256 of its groupKey. */
 export function hashGroupKey(groupKey: string): string {
-  return createHash('sha256').update(groupKey, 'utf8').digest('hex').slice(0, 32);
+  return hash('sha256', groupKey, 'hex').slice(0, 32);
 }
 
 /** GROUP_KEY_LOG_CHARS: a groupKey up to this long is logged whole, a longer one as its first characters. */

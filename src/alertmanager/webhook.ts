@@ -7,10 +7,12 @@
  *           --at most MAX_JSON_CONTAINERS objects + arrays (a scan)?-----> 400 {status:'error', reason}
  *           --JSON parses? version "4"? schema?-------------------------> 400 {status:'error', reason}
  *             (at most MAX_ALERTS_PER_NOTIFICATION alerts; stops at the first invalid one)
- *           --AlertBook.apply, onSignal per touched pool----------------> 200 {status:'ok', accepted, ignored}
+ *           --AlertBook.apply, onSignal per touched pool
+ *           --(next loop turn: the engine's evaluations of those pools send their calls)--> 200 {status:'ok', accepted, ignored}
  *
  * It answers fast and never with a 5xx: Alertmanager retries 5xx, and a payload we cannot read will not get
- * better by being sent again.
+ * better by being sent again. The salt-api calls a notification leads to go out before its answer: the answer's
+ * serialization, write and log line wait one loop turn, the one in which the engine evaluates the pools signalled.
  */
 import { secretsEqual } from '../secret.ts';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
@@ -164,6 +166,9 @@ export async function alertmanagerWebhook(app: FastifyInstance, opts: WebhookOpt
         log.error({ err, pool }, 'onSignal failed');
       }
     }
+    // the calls first: the engine evaluates the signalled pools in the next loop turn (evaluateSoon), and their calls
+    // go out in it; the answer and its log line, which Alertmanager and the operator can wait a turn for, come after
+    if (result.pools.length > 0) await new Promise((resolve) => { setImmediate(resolve); });
     // a bounded digest (a groupKey can be as long as the body): its start and the hash the alert book keys it by
     log.info({ groupKey: groupKeyDigest(parsed.data.groupKey), group: result.group, accepted: result.accepted, ignored: result.ignored.length, pools: result.pools }, 'webhook notification');
     return answer(reply, 200, { status: 'ok', accepted: result.accepted, ignored: result.ignored });

@@ -9,7 +9,10 @@
  *
  * Only a probe write brings an unwritable store back: on a full disk some writes (an update in place) still succeed,
  * and one of them must not let an action out whose intent could not be written. mayAct() is false unless writable and
- * not lost; it stats the path each time, so a deleted or replaced file stops the very next action.
+ * not lost; it stats the path once per event-loop turn (the first mayAct() of the turn), so a deleted or replaced file
+ * stops the next action of a later turn. Within one turn the engine runs synchronously or on microtasks (an evaluation
+ * from its decision to its calls asks four times): a stat there would answer what the turn's first one did, as no
+ * other code of this process runs in between, and the file can change right after any stat whichever it is.
  */
 import { AutoscalerError } from '../errors.ts';
 import type { Clock, StateStore, StoreFault } from './ports.ts';
@@ -44,6 +47,8 @@ export class StoreWatch {
   #unwritable: string | undefined;
   #lost: AutoscalerError | undefined;
   #integrityAtMs: number | undefined;
+  /** #fileSeen: the path was found naming the open file in this event-loop turn (cleared at its end). */
+  #fileSeen = false;
   readonly #timers: NodeJS.Timeout[] = [];
 
   constructor(opts: StoreWatchOptions) {
@@ -80,11 +85,15 @@ export class StoreWatch {
     if (this.#integrityAtMs === undefined || now - this.#integrityAtMs >= (this.#opts.checkIntervalMs ?? 1_000)) this.#checkIntegrity();
   }
 
-  /** mayAct: the store is writable, not lost, and its path still names the file this process has open. */
+  /** mayAct: the store is writable, not lost, and its path still names the file this process has open (stat once a loop turn). */
   mayAct(): boolean {
     if (this.#lost !== undefined || this.#unwritable !== undefined) return false;
+    if (this.#fileSeen) return true;
     this.#checkFile();
-    return this.#lost === undefined;
+    if (this.#lost !== undefined) return false;
+    this.#fileSeen = true;
+    setImmediate(() => { this.#fileSeen = false; });
+    return true;
   }
 
   /** problem says why the store is not healthy (undefined when it is). */

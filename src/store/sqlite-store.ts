@@ -52,8 +52,6 @@ const intentRow = z.object({
   id: int, kind: z.enum(INTENT_KINDS), instance: z.string(), pool: z.string(), created_ms: int,
   status: z.enum(['open', 'done', 'failed']), detail: z.string().nullable(),
 });
-/** insertedIntentRow is what INSERT ... RETURNING gives back (built once: a zod schema compiles on its first parse). */
-const insertedIntentRow = intentRow.extend({ finished_ms: int.nullable() });
 const startTarget = z.union([z.object({ kind: z.literal('start'), id: z.string() }), z.object({ kind: z.literal('create') })]);
 const decisionRow = z.object({
   pool: z.string(), at_ms: int, kind: z.enum(['hold', 'scaleUp', 'scaleDown']), count: int, targets: z.string(), reason: z.string(), dry_run: int,
@@ -159,6 +157,10 @@ export class SqliteStore implements StateStore {
     readonly poolState: Statement;
     readonly setPoolState: Statement;
   };
+  /** #tx: BEGIN, COMMIT and ROLLBACK of a group commit, prepared once (exec parses its SQL on every call). */
+  readonly #tx: { readonly begin: Statement; readonly commit: Statement; readonly rollback: Statement };
+  /** #atomically runs a function in a transaction; built once (better-sqlite3 builds four wrappers per `transaction()`). */
+  readonly #atomically: (fn: () => unknown) => unknown;
   readonly #saveMany: (entries: readonly InstanceSave[]) => void;
   readonly #recordDecision: (pool: string, atMs: number, kind: string, count: number, targets: string, reason: string, dryRun: number) => void;
   readonly #transitionsSinceOpen = new Map<string, number>();
@@ -186,7 +188,7 @@ export class SqliteStore implements StateStore {
         (SELECT seq FROM transitions WHERE instance = ? ORDER BY seq DESC LIMIT 1 OFFSET ?)`),
       allInstances: db.prepare('SELECT * FROM instances ORDER BY pool, id'),
       history: db.prepare('SELECT from_state, to_state, at_ms, reason FROM transitions WHERE instance = ? ORDER BY seq DESC LIMIT ?'),
-      insertIntent: db.prepare(`INSERT INTO intents (kind, instance, pool, created_ms, status) VALUES (?, ?, ?, ?, 'open') RETURNING *`),
+      insertIntent: db.prepare(`INSERT INTO intents (kind, instance, pool, created_ms, status) VALUES (?, ?, ?, ?, 'open')`),
       finishIntent: db.prepare('UPDATE intents SET status = ?, detail = ?, finished_ms = ? WHERE id = ?'),
       openIntents: db.prepare(`SELECT id, kind, instance, pool, created_ms, status, detail FROM intents WHERE status = 'open' ORDER BY id`),
       insertDecision: db.prepare('INSERT INTO decisions (pool, at_ms, kind, count, targets, reason, dry_run) VALUES (?, ?, ?, ?, ?, ?, ?)'),
@@ -197,6 +199,8 @@ export class SqliteStore implements StateStore {
       poolState: db.prepare('SELECT value FROM pool_state WHERE pool = ?'),
       setPoolState: db.prepare('INSERT INTO pool_state (pool, value) VALUES (?, ?) ON CONFLICT (pool) DO UPDATE SET value = excluded.value'),
     };
+    this.#tx = { begin: db.prepare('BEGIN'), commit: db.prepare('COMMIT'), rollback: db.prepare('ROLLBACK') };
+    this.#atomically = db.transaction((fn: () => unknown) => fn());
     this.#saveMany = db.transaction((entries: readonly InstanceSave[]) => {
       for (const e of entries) this.#save(e.instance, e.transition);
     });
@@ -218,9 +222,10 @@ export class SqliteStore implements StateStore {
     });
     if (transition !== undefined) {
       this.#stmt.insertTransition.run(instance.id, transition.from, transition.to, transition.atMs, transition.reason);
-      // prune the instance's history on its 1st, 33rd, 65th... transition since open, not on every write
-      const n = this.#transitionsSinceOpen.get(instance.id) ?? 0;
-      this.#transitionsSinceOpen.set(instance.id, n + 1);
+      // prune the instance's history on its 32nd, 64th... transition since open, not on every write (nor on the first:
+      // a scale-up moves instances that are each at their first transition since open, and a restart left at most 31 over)
+      const n = (this.#transitionsSinceOpen.get(instance.id) ?? 0) + 1;
+      this.#transitionsSinceOpen.set(instance.id, n);
       if (n % 32 === 0) this.#stmt.pruneTransitions.run(instance.id, instance.id, this.#transitionsPerInstance);
     }
   }
@@ -236,19 +241,19 @@ export class SqliteStore implements StateStore {
 
   /** atomically runs fn in one transaction (nested writes join it): one fsync for all of them. */
   atomically<T>(fn: () => T): T {
-    return this.#db.transaction(fn)();
+    return this.#atomically(fn) as T;
   }
 
   /** begin opens the transaction of a group commit (deferred, as `atomically`); it throws when one is open. */
   begin(): void {
     if (this.#db.inTransaction) throw new AutoscalerError('ASC_ERR_STORE_WRITE', 'a group commit was begun inside an open transaction');
-    this.#db.exec('BEGIN');
+    this.#tx.begin.run();
   }
 
   /** commit ends the group commit's transaction (one fsync); a failed COMMIT is rolled back and rethrown. */
   commit(): void {
     try {
-      this.#db.exec('COMMIT');
+      this.#tx.commit.run();
     } catch (err) {
       this.rollback();
       throw err;
@@ -257,7 +262,7 @@ export class SqliteStore implements StateStore {
 
   /** rollback drops the writes since begin() (a no-op without an open transaction). For fault drills and tests. */
   rollback(): void {
-    if (this.#db.inTransaction) this.#db.exec('ROLLBACK');
+    if (this.#db.inTransaction) this.#tx.rollback.run();
   }
 
   /**
@@ -308,10 +313,13 @@ export class SqliteStore implements StateStore {
     }).reverse();
   }
 
-  /** openIntent writes an open intent and returns once it is durable (fsynced). */
+  /**
+   * openIntent writes an open intent and returns once it is durable (fsynced); the intent returned is the row
+   * written (its values and the id SQLite gave it), not read back.
+   */
   openIntent(kind: IntentKind, instance: string, pool: string, nowMs: number): Intent {
-    const row: unknown = this.#stmt.insertIntent.get(kind, instance, pool, nowMs);
-    return toIntent(parseRow(insertedIntentRow, 'intents', row));
+    const { lastInsertRowid } = this.#stmt.insertIntent.run(kind, instance, pool, nowMs);
+    return { id: Number(lastInsertRowid), kind, instance, pool, createdMs: nowMs, status: 'open' };
   }
 
   /** finishIntent marks an intent done or failed (with a detail); an unknown id is logged, not thrown. */

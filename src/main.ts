@@ -147,6 +147,8 @@ export async function startService(config: Config, opts: StartOptions = {}): Pro
   // a pool reads PromQL only when it has a workloadQuery; the others live on Alertmanager notifications
   const queried = new Map<string, PoolQuery>();
   for (const p of config.pools) if (p.workloadQuery !== undefined) queried.set(p.name, { name: p.name, query: p.workloadQuery });
+  const waitingQueried = new Map<string, PoolQuery>();
+  for (const p of config.pools) if (p.waitingQuery !== undefined) waitingQueried.set(p.name, { name: p.name, query: p.waitingQuery });
   const engine = new Engine({
     pools: config.pools.map(managedPool).map((m) => (opts.tunePool === undefined ? m : { ...m, spec: opts.tunePool(m.spec) })),
     cloud: actions,
@@ -159,6 +161,10 @@ export async function startService(config: Config, opts: StartOptions = {}): Pro
     ...(prom === undefined ? {} : {
       workloadSource: async (pool: string) => {
         const p = queried.get(pool);
+        return p === undefined ? undefined : prom.workload(p);
+      },
+      queuedSource: async (pool: string) => {
+        const p = waitingQueried.get(pool);
         return p === undefined ? undefined : prom.workload(p);
       },
     }),

@@ -325,6 +325,7 @@ export const PoolPatchSchema = z.strictObject({
   reservedPattern: name().optional().describe('glob over salt-cloud instance names, e.g. gpu-{env}-{instanceType}-*'),
   profile: name().optional().describe('salt-cloud profile to create instances from when no reserved one is left'),
   workloadQuery: name().optional().describe('PromQL giving the workload; default sum(queue_length{env=..., instance_type=...})'),
+  waitingQuery: name().optional().describe('PromQL giving the work queued for an instance now (workload units), e.g. the scheduler\'s pending GPUs: the budget strategy counts it as waiting, which also sees jobs that fit no single instance\'s free slots; without it, waiting is the workload above READY capacity'),
   idleCheck: IdleCheckSchema.optional().meta({ description: 'idle check run on a minion before it is stopped', default: show(POOL_DEFAULTS.idleCheck) }),
   provisionTimeout: duration().optional().meta({ description: 'an instance not ready within this after start is failed', default: '15m' }),
   drainTimeout: duration().optional().meta({ description: 'a draining instance not idle within this goes back to ready', default: '10m' }),
@@ -426,6 +427,7 @@ export interface PoolConfig {
   readonly reservedPattern?: string;
   readonly profile?: string;
   readonly workloadQuery?: string;
+  readonly waitingQuery?: string;
   readonly idleCheck: { readonly fun: string; readonly args: readonly unknown[] };
   readonly provisionTimeoutMs: number;
   readonly drainTimeoutMs: number;
@@ -641,6 +643,7 @@ function completePool(p: PoolPatch, path: string, problems: ConfigProblem[], ok:
     ...(p.reservedPattern === undefined ? {} : { reservedPattern: p.reservedPattern }),
     ...(p.profile === undefined ? {} : { profile: p.profile }),
     ...(p.workloadQuery === undefined ? {} : { workloadQuery: p.workloadQuery }),
+    ...(p.waitingQuery === undefined ? {} : { waitingQuery: p.waitingQuery }),
     idleCheck: {
       fun: p.idleCheck?.fun ?? POOL_DEFAULTS.idleCheck.fun,
       args: p.idleCheck?.args ?? (p.idleCheck?.fun === undefined ? POOL_DEFAULTS.idleCheck.args : []),

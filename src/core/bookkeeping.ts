@@ -95,15 +95,17 @@ export function withoutIdle(history: PoolHistory): PoolHistory {
 /**
  * observeWorkload folds the pool's current workload into its strategy's memory (only strategies with memory keep one).
  * `readyInstances` is the pool's READY count at this evaluation: the budget strategy measures the waiting (workload
- * above ready x perInstance) from it; without it, demand is recorded but no waiting.
+ * above ready x perInstance) from it; without it, demand is recorded but no waiting. `queued`, when the pool has a
+ * queue signal, is the work its scheduler reports waiting (it also sees jobs that fit no single instance's free slots).
  */
-export function observeWorkload(history: PoolHistory, spec: PoolSpec, workload: Workload | undefined, nowMs: number, readyInstances?: number): PoolHistory {
+export function observeWorkload(history: PoolHistory, spec: PoolSpec, workload: Workload | undefined, nowMs: number, readyInstances?: number, queued?: number): PoolHistory {
   if (workload === undefined) return history;
   if (spec.strategy.kind === 'budget') {
     if (workload.source === MANUAL_SOURCE) return history;
     const per = spec.strategy.perInstance > 0 ? spec.strategy.perInstance : 1;
     const capacity = readyInstances === undefined ? {} : { readyCapacity: readyInstances * per };
-    return { ...history, budget: observeBudget(history.budget, spec, history, { workload: workload.value, atMs: nowMs, ...capacity }) };
+    const waiting = queued === undefined || !Number.isFinite(queued) ? {} : { queued: Math.max(0, queued) };
+    return { ...history, budget: observeBudget(history.budget, spec, history, { workload: workload.value, atMs: nowMs, ...capacity, ...waiting }) };
   }
   if (spec.strategy.kind !== 'adaptive') return history;
   return { ...history, policy: observe(history.policy, workload, nowMs, spec.strategy.peakWindowMs ?? ADAPTIVE_PEAK_WINDOW_MS) };

@@ -143,8 +143,8 @@ export interface BudgetMemory {
   readonly waitStart: number;
   readonly demand: readonly number[];
   readonly waiting: readonly number[];
-  /** last: the previous observation (its workload and ready capacity hold until this one). */
-  readonly last?: { readonly atMs: number; readonly workload: number; readonly capacity?: number };
+  /** last: the previous observation (its workload, ready capacity and queued work hold until this one). */
+  readonly last?: { readonly atMs: number; readonly workload: number; readonly capacity?: number; readonly queued?: number };
   /** period: the recurrence found in the peaks (in peak buckets) at the last hourly search; absent = none found. */
   readonly period?: number;
   /**

@@ -32,6 +32,8 @@ export interface EngineOptions {
   readonly observer?: EngineObserver;
   readonly events?: EventSource;
   readonly workloadSource?: WorkloadSource;
+  /** queuedSource: the pool's queued work (its waitingQuery), the waiting the budget strategy measures; undefined = none. */
+  readonly queuedSource?: WorkloadSource;
   readonly reconcileIntervalMs: number;
   readonly evaluateIntervalMs: number;
   readonly tickIntervalMs?: number;

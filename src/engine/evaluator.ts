@@ -15,6 +15,7 @@ import { decide, poolWish } from '../core/decide.ts';
 import { closedPeakBucket } from '../core/strategies/budget.ts';
 import type { Decision, PoolSpec, Workload } from '../core/types.ts';
 import type { EngineContext, EvaluatorRole } from './context.ts';
+import type { WorkloadSource } from './ports.ts';
 import type { PoolRuntime } from './pool-state.ts';
 import type { Executor } from './executor.ts';
 
@@ -86,27 +87,36 @@ export class Evaluator implements EvaluatorRole {
     return wish.desired > wish.counts.size ? `the pool wants capacity again (${wish.because}): kept` : undefined;
   }
 
+  /** #pull reads one pulled signal of the pool (PromQL); a failure is logged and gives no value (the held one stays). */
+  async #pull(source: WorkloadSource | undefined, pool: string, failed: string): Promise<Workload | undefined> {
+    if (source === undefined) return undefined;
+    try {
+      return await source(pool);
+    } catch (err) {
+      this.#ctx.log.warn({ pool, err }, failed);
+      return undefined;
+    }
+  }
+
   /** evaluate runs one evaluation (or carries out `forced`, a manual scale's decision). */
   async evaluate(rt: PoolRuntime, forced?: Decision): Promise<Decision | undefined> {
     const ctx = this.#ctx;
     const spec = rt.managed.spec;
     if (!ctx.mayAct() || ctx.takingOver()) return this.#notDeciding(spec.name);
-    if (ctx.opts.workloadSource) {
-      try {
-        const w = await ctx.opts.workloadSource(spec.name);
-        if (w !== undefined) rt.pulled = w;
-      } catch (err) {
-        ctx.log.warn({ pool: spec.name, err }, 'workload query failed: signal stale');
-      }
-    }
+    const pulled = await this.#pull(ctx.opts.workloadSource, spec.name, 'workload query failed: signal stale');
+    if (pulled !== undefined) rt.pulled = pulled;
+    const queued = await this.#pull(ctx.opts.queuedSource, spec.name, 'waiting query failed: waiting measured against ready capacity');
+    if (queued !== undefined) rt.queued = queued;
     const now = ctx.clock.now();
     const workload = this.workloadOf(rt, now);
     // (a stale signal is not demand: the budget strategy counts neither demand nor waiting on it)
     const fresh = spec.strategy.kind !== 'budget' || (workload !== undefined && now - workload.atMs <= spec.signalMaxAgeMs) ? workload : undefined;
     const readyNow = ctx.fleet.inPool(spec.name).filter((i) => i.state === 'ready').length;
     const before = rt.history.budget;
-    // the budget strategy measures the waiting it spends: the workload against the READY capacity, each evaluation
-    rt.history = observeWorkload(rt.history, spec, fresh, now, readyNow);
+    // the budget strategy measures the waiting it spends: the workload against the READY capacity, each evaluation,
+    // and the queued work when the pool has a waitingQuery (a stale value is not used)
+    const queuedNow = rt.queued !== undefined && now - rt.queued.atMs <= spec.signalMaxAgeMs ? rt.queued.value : undefined;
+    rt.history = observeWorkload(rt.history, spec, fresh, now, readyNow, queuedNow);
     // its buckets survive restarts and reloads: saved whenever one closes (every few minutes, not every evaluation)
     if (closedPeakBucket(before, rt.history.budget)) ctx.savePool(rt);
     const effective: PoolSpec = rt.paused === spec.paused ? spec : { ...spec, paused: rt.paused };

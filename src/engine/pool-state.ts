@@ -48,6 +48,8 @@ export interface PoolRuntime {
   /** alert / pulled: the pushed (Alertmanager) and pulled (PromQL) signal, merged by core's mergeSignals. */
   alert?: AlertSignal;
   pulled?: Workload;
+  /** queued: the pulled queued work (waitingQuery), what the budget strategy counts as waiting when it is fresh. */
+  queued?: Workload;
   evaluating: boolean;
   again: boolean;
   /** scheduled: an evaluation is queued for the next loop turn (triggers in the same turn coalesce). */

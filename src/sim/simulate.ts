@@ -8,7 +8,7 @@
  *     deliver due events (minion start, ready or failed, cloud stopped) ─► afterTransition (failures, back-off)
  *       a failed instance: stop issued at once (as the engine does)
  *     jobs follow the demand, queued jobs are placed on ready instances (jobs.ts) ─► waiting = queued GPUs
- *     workload (demand, or the queue for the seed) ─► observeWorkload ─► poolWish: drain wanted?
+ *     workload (demand, or the queue for the seed) + the queue ─► observeWorkload ─► poolWish: drain wanted?
  *       yes: idle check of every ready instance (idle = no job on it) ─► withIdleChecks   no: withoutIdle
  *     decide() ─► start / create (latencies drawn, latency.ts) | drain + stop of the confirmed-idle targets
  *     ─► afterDecision ─► pay every instance between its start command and its stop command
@@ -251,8 +251,9 @@ export function simulatePolicy(
 
     const value = policy.signal === 'demand' ? demand : policy.signal === 'pending' ? queued : policy.signal(t, demand, queued);
     const workload = { value, atMs: nowMs, source: 'trace' };
-    // as the engine: the budget strategy measures the waiting above the READY capacity
-    history = observeWorkload(history, pool, workload, nowMs, ready.length);
+    // as the engine with a waitingQuery: the budget strategy measures the waiting above the READY capacity and the
+    // scheduler's queue (the jobs no ready instance takes)
+    history = observeWorkload(history, pool, workload, nowMs, ready.length, queued);
     // as the engine's evaluator: the idle check runs only when a drain is wanted, and only above min
     const wish = poolWish(pool, instances, workload, nowMs, history);
     if (pool.paused || wish.desired >= wish.counts.size) history = withoutIdle(history);

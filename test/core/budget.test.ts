@@ -54,6 +54,38 @@ t.test('the waiting share is the workload above READY capacity over the demand, 
   t.equal(waitingShare(undefined), 0);
 });
 
+t.test('with a queue signal, queued work is waiting too: a job that fits no ready instance counts although the pool holds it in total', async (t) => {
+  const pool = spec();
+  // 10 minutes of 16 GPUs on 2 ready instances (16 GPUs in total) while the scheduler reports 8 GPUs queued
+  let h = EMPTY_HISTORY;
+  for (let m = 0; m <= 10; m += 1) h = observeWorkload(h, pool, { value: 16, atMs: m * MIN, source: 'trace' }, m * MIN, 2, m < 5 ? 8 : 0);
+  t.equal(waitingShare(h.budget), 0.25, '5 minutes x 8 queued GPUs of 10 x 16: the ready capacity alone would say 0');
+  // the queue never lowers what the ready capacity shows: work above it cannot be running
+  let under = EMPTY_HISTORY;
+  for (let m = 0; m <= 10; m += 1) under = observeWorkload(under, pool, { value: 16, atMs: m * MIN, source: 'trace' }, m * MIN, 1, 0);
+  t.equal(waitingShare(under.budget), 0.5, 'workload above 1 ready instance waits whatever the queue says');
+  const odd = observeWorkload(EMPTY_HISTORY, pool, { value: 4, atMs: 0, source: 'trace' }, 0, 1, Number.NaN);
+  t.equal(odd.budget?.last?.queued, undefined, 'a queue value that is not a number is not kept');
+});
+
+t.test('queued work that the ready instances do not take gets its own instance; without a queue the size is the workload\'s', async (t) => {
+  const pool = spec();
+  // 40 GPUs on 5 ready instances (40 GPUs), 8 of them queued: a job that fits no instance's free slots
+  let h = EMPTY_HISTORY;
+  for (let m = 0; m <= 3; m += 1) h = observeWorkload(h, pool, { value: 40, atMs: m * MIN, source: 'trace' }, m * MIN, 5, m === 3 ? 8 : 0);
+  const queued = want(pool, h, 40, 3 * MIN);
+  t.equal(queued.desired, 6, 'ready 5 + one for the queued job');
+  t.match(queued.reason, /8 queued that 5 ready instances do not take wants 6/);
+  let none = EMPTY_HISTORY;
+  for (let m = 0; m <= 3; m += 1) none = observeWorkload(none, pool, { value: 40, atMs: m * MIN, source: 'trace' }, m * MIN, 5);
+  t.equal(want(pool, none, 40, 3 * MIN).desired, 5, 'no queue signal: 40 / 8');
+  // a rise: the queue is the work above the ready capacity, counted once, not twice
+  let rise = EMPTY_HISTORY;
+  for (let m = 0; m <= 3; m += 1) rise = observeWorkload(rise, pool, { value: 40, atMs: m * MIN, source: 'trace' }, m * MIN, 3, 16);
+  t.equal(want(pool, rise, 40, 3 * MIN).desired, 5, '3 ready + 16 queued = 40 / 8');
+  t.equal(want(pool, h, 40, 3 * MIN + 2 * pool.intervalMs).desired, 5, 'a queue older than one interval is not acted on');
+});
+
 t.test('every decision of a budget pool says where the budget stands', async (t) => {
   const pool = spec({ waitBudget: 0.0025 });
   const h = feed(pool, Array.from({ length: 11 }, () => 16), (m) => (m < 5 ? 1 : 2));

@@ -66,9 +66,9 @@ const MIN_SCORE_MINUTES = 60;
  * rare rise still weighs on the estimate, short enough to follow a change of habit.
  */
 const SCORE_MEMORY_MS = 3 * 86_400_000;
-/** BIAS_MAX bounds the correction of the replay's waiting; BIAS_MIN_EVIDENCE: estimated instance-minutes before it applies. */
+/** BIAS_MAX bounds the correction of the replay's waiting; BIAS_PRIOR: the instance-minutes its prior (1) weighs. */
 const BIAS_MAX = 3;
-const BIAS_MIN_EVIDENCE = 10;
+const BIAS_PRIOR = 10;
 /** period search: from 30 min to 24 h, at least MIN_REPEATS cycles in the history, and an autocorrelation this strong. */
 const MIN_PERIOD_BUCKETS = 6;
 const MAX_PERIOD_BUCKETS = 288;
@@ -160,6 +160,13 @@ export interface BudgetObservation {
   readonly atMs: number;
   /** readyCapacity: workload units the ready instances serve; absent = unknown (no waiting is counted). */
   readonly readyCapacity?: number;
+  /**
+   * queued: the work waiting for an instance now, as the pool's scheduler reports it (workload units), when the
+   * service has that signal. It sees what the workload above READY capacity cannot: a job that fits no single
+   * instance's free slots waits although the pool has the capacity in total. The waiting counted is the larger of
+   * the two (work above the ready capacity cannot be running, whatever the queue says).
+   */
+  readonly queued?: number;
 }
 
 /**
@@ -191,8 +198,9 @@ export function observeBudget(
     const w = roll(waitStart, waiting, index, WAIT_BUCKETS);
     const slot = index - d.start;
     d.values[slot] = round3((d.values[slot] ?? 0) + Math.max(0, last.workload) * minutes);
-    if (last.capacity !== undefined) {
-      const more = Math.max(0, last.workload - last.capacity) * minutes;
+    if (last.capacity !== undefined || last.queued !== undefined) {
+      const above = last.capacity === undefined ? 0 : last.workload - last.capacity;
+      const more = Math.max(0, above, last.queued ?? 0) * minutes;
       w.values[slot] = round3((w.values[slot] ?? 0) + more);
       waited = round3(waited + more);
     }
@@ -222,7 +230,12 @@ export function observeBudget(
     demand: dNow.values,
     waiting: wNow.values,
     waitedSinceClose: waited,
-    last: { atMs: obs.atMs, workload: obs.workload, ...(obs.readyCapacity === undefined ? {} : { capacity: obs.readyCapacity }) },
+    last: {
+      atMs: obs.atMs,
+      workload: obs.workload,
+      ...(obs.readyCapacity === undefined ? {} : { capacity: obs.readyCapacity }),
+      ...(obs.queued === undefined ? {} : { queued: obs.queued }),
+    },
   };
   return closes ? rechoose(next, pool, history) : next;
 }
@@ -318,10 +331,14 @@ export function periodOf(needs: readonly number[]): { readonly buckets: number; 
   return best;
 }
 
-/** biasFactor is measured / estimated waiting of the choices in effect (bounded; 1 before enough was estimated). */
+/**
+ * biasFactor is measured / estimated waiting of the choices in effect, each with BIAS_PRIOR instance-minutes added (a
+ * prior that the replay is right: a few minutes either way move it little, while much waiting measured against
+ * little estimated moves it at once), bounded by BIAS_MAX.
+ */
 function biasFactor(bias: readonly [number, number] | undefined): number {
-  if (bias === undefined || bias[0] < BIAS_MIN_EVIDENCE) return 1;
-  return Math.min(BIAS_MAX, Math.max(1 / BIAS_MAX, bias[1] / bias[0]));
+  if (bias === undefined) return 1;
+  return Math.min(BIAS_MAX, Math.max(1 / BIAS_MAX, (bias[1] + BIAS_PRIOR) / (bias[0] + BIAS_PRIOR)));
 }
 
 /** firstBest is the first candidate no later one beats. */
@@ -472,6 +489,17 @@ export function budget(input: StrategyInput, perInstance: number): StrategyResul
   const { leadMs, seen } = startLeadMs(input.history);
   const lead = `lead ${Math.round(leadMs / 1000)}s (${seen === 0 ? 'assumed' : `p90 of ${seen} starts`})`;
   const parts = [`workload ${input.workload}${peak > input.workload ? `, peak ${peak} in the last ${holdMin} min` : ''} / perInstance ${per}${spare > 0 && held > 0 ? ` + ${spare} spare` : ''} wants ${desired}`];
+  // work the scheduler reports queued although the ready capacity would hold it in total (a job that fits no single
+  // instance's free slots) gets its own instances, as a scheduler-aware autoscaler scales up for unschedulable work:
+  // the ready instances plus what the queue needs (for a rise, the same as the workload's own count)
+  const last = memory?.last;
+  if (last?.queued !== undefined && last.queued > 0 && last.capacity !== undefined && input.nowMs - last.atMs <= input.pool.intervalMs) {
+    const fit = Math.ceil((last.capacity + last.queued) / per - 1e-9);
+    if (fit > desired) {
+      desired = fit;
+      parts.push(`${last.queued} queued that ${last.capacity / per} ready instances do not take wants ${fit}`);
+    }
+  }
   const warm = prewarmOf(memory, input.nowMs, leadMs + PREWARM_MARGIN_MS);
   if (warm !== undefined) {
     const wanted = Math.ceil(warm.level / per - 1e-9);

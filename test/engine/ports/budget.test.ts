@@ -29,6 +29,40 @@ t.test('a budget pool measures the waiting while its instances start, and every 
   await w.engine.stop();
 });
 
+t.test('a pool with a waiting query counts the queued work as waiting and starts an instance for work no ready one takes', async (t) => {
+  // the scheduler's queue: an 8-GPU job that fits neither of the first two instances (4 GPUs busy on each), placed
+  // once a third is ready; then every instance runs a job (the idle check says busy)
+  let fragmented = false;
+  const queuedNow = (): number => {
+    if (!fragmented) return 0;
+    if ((states(w).ready ?? 0) < 3) return 8;
+    for (const vm of w.salt.vms.values()) if (vm.state === 'running') vm.busy = true;
+    return 0;
+  };
+  const w = await startWorld({ spec: budgetPool, engine: { queuedSource: async () => ({ value: queuedNow(), atMs: w.clock.now(), source: 'test' }) } });
+  w.signal(16);
+  await w.clock.advance(5 * 60_000);
+  t.same(states(w), { ready: 2, stopped: 2 });
+  // the 16 GPUs fit the 2 ready instances in total, but the scheduler reports an 8-GPU job queued (fragmentation)
+  fragmented = true;
+  w.engine.evaluateSoon('gpu');
+  await w.clock.advance(60_000);
+  t.equal(w.salt.count('start'), 3, 'a third instance started for the queued job');
+  // the third instance is ready and takes the job: the queue empties, nothing more starts
+  await w.clock.advance(10 * 60_000);
+  // the same pool and signal without the queue: what the workload above READY capacity alone shows
+  const plain = await startWorld({ spec: budgetPool });
+  plain.signal(16);
+  await plain.clock.advance(16 * 60_000);
+  const shares = [w, plain].map((x) => x.engine.pools()[0]?.waitingShare ?? 0);
+  t.ok((shares[0] ?? 0) > (shares[1] ?? 0), `the queued job waited: share ${shares[0]} with the queue, ${shares[1]} without`);
+  await plain.engine.stop();
+  t.equal(w.salt.count('start'), 3, 'no more starts once the queue is empty');
+  t.equal(states(w).ready, 3);
+  t.ok(w.engine.decisions('gpu').some((d) => /8 queued that 2 ready instances do not take wants 3/.test(d.decision.reason)), 'the reason names the queue');
+  await w.engine.stop();
+});
+
 t.test('the budget memory and the measured start times survive a restart through the SQLite store', async (t) => {
   const first = await startWorld({ spec: budgetPool });
   first.signal(20);

@@ -1,8 +1,9 @@
 /**
  * bench/load: the real service (`salt-autoscaler serve` as a child process) under 1,000 Alertmanager webhook
  * requests/s for 60 s while 1,000 salt events/s stream in from the salt-api emulator, all over loopback.
- * `npx tsx bench/load.ts [--seconds 60] [--rate 1000] [--events 1000] [--keep-log <path>] [--boot-ms N] [--deploy-ms N]
- * [--store-dir DIR]` (keep the service's log; the emulator's boot and deploy times; where the store lives).
+ * `npx tsx bench/load.ts [--seconds 60] [--rate 1000] [--events 1000] [--keep-log <path>] [--keep-calls <path>] [--boot-ms N]
+ * [--deploy-ms N] [--store-dir DIR]` (keep the service's log; keep the wave's due times and the salt-api calls the
+ * emulator received, to join with the log; the emulator's boot and deploy times; where the store lives).
  *
  * ```
  *  bench: fixed-rate scheduler (open loop) --undici, 16 keep-alive connections--> service child: POST /alertmanager/webhook
@@ -16,7 +17,7 @@
  * Each pool is asked to scale up (the same alert re-sent with a later endsAt, as Alertmanager repeats it), so
  * real starts reach the emulator while the cooldown holds the rest: the service does real work, not only 200s.
  */
-import { copyFileSync, existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -80,6 +81,12 @@ export interface LoadOptions {
   readonly shape?: FleetShape;
   /** keepLogPath: where to copy the service's log after the run (to read its timeline; default: not kept). */
   readonly keepLogPath?: string;
+  /**
+   * keepCallsPath: where to write, as JSON, each wave pool's first due time (`askedAtMs`, epoch ms) and every call the
+   * emulator received during the run (`calls`: `receivedAtMs`, `atMs`, `fun`, `kwarg`, ...), to split a pool's wave
+   * time into its stages with the kept log (default: not kept).
+   */
+  readonly keepCallsPath?: string;
   /**
    * bootMs / deployMs: the emulator's boot and deploy times of a started instance (default: the emulator's own, 50 ms
    * each, which puts every started instance's boot and deploy events inside the wave's second; a real VM boots in 30 s+).
@@ -229,6 +236,10 @@ export async function benchLoad(opts: LoadOptions = {}): Promise<LoadBench> {
       clearInterval(rssTimer);
     }
     const starts = await startCalls(emu.url);
+    if (opts.keepCallsPath !== undefined) {
+      const calls: unknown = await (await fetch(`${emu.url}/_emulator/calls`)).json();
+      writeFileSync(opts.keepCallsPath, JSON.stringify({ askedAtMs: Object.fromEntries(firstAskedAtMs), calls }));
+    }
     const startsSent = starts.length - startsBefore;
     const poolOfId = new Map<string, string>();
     for (const p of pools) for (let k = 1; k <= shape.instancesPerPool; k += 1) poolOfId.set(instanceIdOf(p.env, p.instanceType, k), p.name);
@@ -284,12 +295,13 @@ export function formatLoad(r: LoadBench): string {
 }
 
 if (process.argv[1] !== undefined && fileURLToPath(import.meta.url) === process.argv[1]) {
-  const { values } = parseArgs({ options: { seconds: { type: 'string' }, rate: { type: 'string' }, events: { type: 'string' }, 'keep-log': { type: 'string' }, 'boot-ms': { type: 'string' }, 'deploy-ms': { type: 'string' }, 'store-dir': { type: 'string' } }, strict: true });
+  const { values } = parseArgs({ options: { seconds: { type: 'string' }, rate: { type: 'string' }, events: { type: 'string' }, 'keep-log': { type: 'string' }, 'keep-calls': { type: 'string' }, 'boot-ms': { type: 'string' }, 'deploy-ms': { type: 'string' }, 'store-dir': { type: 'string' } }, strict: true });
   const result = await benchLoad({
     ...(values.seconds === undefined ? {} : { durationS: Number(values.seconds) }),
     ...(values.rate === undefined ? {} : { requestsPerS: Number(values.rate) }),
     ...(values.events === undefined ? {} : { eventsPerS: Number(values.events) }),
     ...(values['keep-log'] === undefined ? {} : { keepLogPath: values['keep-log'] }),
+    ...(values['keep-calls'] === undefined ? {} : { keepCallsPath: values['keep-calls'] }),
     ...(values['boot-ms'] === undefined ? {} : { bootMs: Number(values['boot-ms']) }),
     ...(values['deploy-ms'] === undefined ? {} : { deployMs: Number(values['deploy-ms']) }),
     ...(values['store-dir'] === undefined ? {} : { storeDir: values['store-dir'] }),

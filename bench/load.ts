@@ -1,12 +1,13 @@
 /**
  * bench/load: the real service (`salt-autoscaler serve` as a child process) under 1,000 Alertmanager webhook
  * requests/s for 60 s while 1,000 salt events/s stream in from the salt-api emulator, all over loopback.
- * `npx tsx bench/load.ts [--seconds 60] [--rate 1000] [--events 1000] [--keep-log <path>] [--boot-ms N] [--deploy-ms N]
- * [--store-dir DIR]` (keep the service's log; the emulator's boot and deploy times; where the store lives).
+ * `npx tsx bench/load.ts [--seconds 60] [--rate 1000] [--events 1000] [--keep-log <path>] [--keep-calls <path>] [--boot-ms N]
+ * [--deploy-ms N] [--store-dir DIR]` (keep the service's log; keep the wave's due times and the salt-api calls the
+ * emulator received, to join with the log; the emulator's boot and deploy times; where the store lives).
  *
  * ```
  *  bench: fixed-rate scheduler (open loop) --undici, 16 keep-alive connections--> service child: POST /alertmanager/webhook
- *  bench: fixed-rate firer --POST /_emulator/fire--> emulator child --SSE--> service child (SaltEventStream -> Engine)
+ *  bench: fixed-rate firer --POST /_emulator/fire-many (a 10 ms tick's events)--> emulator child --SSE--> service child (SaltEventStream -> Engine)
  *  service child --salt-api calls (cloud.action start, grains, ...)--> emulator child (world boots and deploys them)
  * ```
  * Open loop: request i is due at begin + i/rate whether or not earlier ones have answered, and its latency is
@@ -16,7 +17,7 @@
  * Each pool is asked to scale up (the same alert re-sent with a later endsAt, as Alertmanager repeats it), so
  * real starts reach the emulator while the cooldown holds the rest: the service does real work, not only 200s.
  */
-import { copyFileSync, existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -26,7 +27,7 @@ import { Pool } from 'undici';
 import { WEBHOOK_PATH } from '../src/alertmanager/webhook.ts';
 import { freePort, writeConfig } from '../test/support/service-process.ts';
 import { busNoise, fireAtRate, startEmulatorProcess, type FireStats } from './emulator-process.ts';
-import { DEFAULT_FLEET, FLEET_PROVIDER, fleetConfig, fleetInstanceIds, fleetPools, instanceIdOf, scaleUpPayload, type FleetPool, type FleetShape } from './fleet.ts';
+import { DEFAULT_FLEET, FLEET_PROVIDER, fleetConfig, fleetInstanceIds, fleetPools, instanceIdOf, scaleUpPayload, type FleetShape } from './fleet.ts';
 import { cpuSecondsOf, rssMiBOf, startServiceChild, waitServiceReady } from './service-child.ts';
 import { formatStats, latencyStats, type LatencyStats } from './latency-stats.ts';
 import { formatMachine, machineLoad, type MachineLoad } from './machine.ts';
@@ -80,6 +81,12 @@ export interface LoadOptions {
   readonly shape?: FleetShape;
   /** keepLogPath: where to copy the service's log after the run (to read its timeline; default: not kept). */
   readonly keepLogPath?: string;
+  /**
+   * keepCallsPath: where to write, as JSON, each wave pool's first due time (`askedAtMs`, epoch ms) and every call the
+   * emulator received during the run (`calls`: `receivedAtMs`, `atMs`, `fun`, `kwarg`, ...), to split a pool's wave
+   * time into its stages with the kept log (default: not kept).
+   */
+  readonly keepCallsPath?: string;
   /**
    * bootMs / deployMs: the emulator's boot and deploy times of a started instance (default: the emulator's own, 50 ms
    * each, which puts every started instance's boot and deploy events inside the wave's second; a real VM boots in 30 s+).
@@ -158,17 +165,26 @@ export async function benchLoad(opts: LoadOptions = {}): Promise<LoadBench> {
     const pools = fleetPools(shape);
     const firstAskedAtMs = new Map<string, number>();
     const alertStartMs = Date.now();
-    // the same alert re-sent, with endsAt moved on each second (Alertmanager's repeat); bodies built once per second
-    let bodies: string[] = [];
-    let bodiesSecond = -1;
-    const bodyFor = (i: number, pool: FleetPool): string => {
+    // the same alert re-sent, with endsAt moved on each second (Alertmanager's repeat). Each pool's body is cut once,
+    // before the clock starts, around its endsAt, so a request costs a concatenation: rebuilding 1,000 bodies at each
+    // second stalled this (measuring) loop 4-12 ms, counted as the service's latency.
+    const endsAtField = /"endsAt":"[^"]*"/;
+    const templates = pools.map((p, k) => {
+      const body = JSON.stringify(scaleUpPayload(p, alertStartMs, 5 + (k % 7)));
+      const at = endsAtField.exec(body);
+      if (at === null) throw new Error('bench: the scale-up payload has no endsAt');
+      return { before: `${body.slice(0, at.index)}"endsAt":"`, after: `"${body.slice(at.index + at[0].length)}` };
+    });
+    let endsAt = '';
+    let endsAtSecond = -1;
+    const bodyFor = (i: number): string => {
       const second = Math.floor(i / requestsPerS);
-      if (second !== bodiesSecond) {
-        bodiesSecond = second;
-        const endsAt = new Date(Date.now() + 15 * 60_000).toISOString();
-        bodies = pools.map((p, k) => JSON.stringify(scaleUpPayload(p, alertStartMs, 5 + (k % 7))).replace(/"endsAt":"[^"]*"/, `"endsAt":"${endsAt}"`));
+      if (second !== endsAtSecond) {
+        endsAtSecond = second;
+        endsAt = new Date(Date.now() + 15 * 60_000).toISOString();
       }
-      return bodies[i % pools.length] ?? JSON.stringify(scaleUpPayload(pool, alertStartMs, 5));
+      const t = templates[i % pools.length];
+      return t === undefined ? '' : `${t.before}${endsAt}${t.after}`;
     };
     const total = seconds * requestsPerS;
     const inFlight = new Set<Promise<void>>();
@@ -190,7 +206,7 @@ export async function benchLoad(opts: LoadOptions = {}): Promise<LoadBench> {
           const pool = pools[i % pools.length];
           if (pool === undefined) continue;
           if (i < requestsPerS && !firstAskedAtMs.has(pool.name)) firstAskedAtMs.set(pool.name, performance.timeOrigin + dueMs);
-          const body = bodyFor(i, pool);
+          const body = bodyFor(i);
           const p: Promise<void> = http.request({
             path: WEBHOOK_PATH, method: 'POST', body,
             headers: { 'content-type': 'application/json', authorization: `Bearer ${WEBHOOK_TOKEN}` },
@@ -220,6 +236,10 @@ export async function benchLoad(opts: LoadOptions = {}): Promise<LoadBench> {
       clearInterval(rssTimer);
     }
     const starts = await startCalls(emu.url);
+    if (opts.keepCallsPath !== undefined) {
+      const calls: unknown = await (await fetch(`${emu.url}/_emulator/calls`)).json();
+      writeFileSync(opts.keepCallsPath, JSON.stringify({ askedAtMs: Object.fromEntries(firstAskedAtMs), calls }));
+    }
     const startsSent = starts.length - startsBefore;
     const poolOfId = new Map<string, string>();
     for (const p of pools) for (let k = 1; k <= shape.instancesPerPool; k += 1) poolOfId.set(instanceIdOf(p.env, p.instanceType, k), p.name);
@@ -275,12 +295,13 @@ export function formatLoad(r: LoadBench): string {
 }
 
 if (process.argv[1] !== undefined && fileURLToPath(import.meta.url) === process.argv[1]) {
-  const { values } = parseArgs({ options: { seconds: { type: 'string' }, rate: { type: 'string' }, events: { type: 'string' }, 'keep-log': { type: 'string' }, 'boot-ms': { type: 'string' }, 'deploy-ms': { type: 'string' }, 'store-dir': { type: 'string' } }, strict: true });
+  const { values } = parseArgs({ options: { seconds: { type: 'string' }, rate: { type: 'string' }, events: { type: 'string' }, 'keep-log': { type: 'string' }, 'keep-calls': { type: 'string' }, 'boot-ms': { type: 'string' }, 'deploy-ms': { type: 'string' }, 'store-dir': { type: 'string' } }, strict: true });
   const result = await benchLoad({
     ...(values.seconds === undefined ? {} : { durationS: Number(values.seconds) }),
     ...(values.rate === undefined ? {} : { requestsPerS: Number(values.rate) }),
     ...(values.events === undefined ? {} : { eventsPerS: Number(values.events) }),
     ...(values['keep-log'] === undefined ? {} : { keepLogPath: values['keep-log'] }),
+    ...(values['keep-calls'] === undefined ? {} : { keepCallsPath: values['keep-calls'] }),
     ...(values['boot-ms'] === undefined ? {} : { bootMs: Number(values['boot-ms']) }),
     ...(values['deploy-ms'] === undefined ? {} : { deployMs: Number(values['deploy-ms']) }),
     ...(values['store-dir'] === undefined ? {} : { storeDir: values['store-dir'] }),

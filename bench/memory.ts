@@ -4,7 +4,7 @@
  * job-return burst. `npx tsx bench/memory.ts [--seconds N] [--scrape-every S]`.
  *
  * ```
- *  bench --POST /_emulator/fire (1,000/s, open loop)--> emulator child --SSE /events--> service child
+ *  bench --POST /_emulator/fire-many (1,000/s in 10 ms ticks, open loop)--> emulator child --SSE /events--> service child
  *  bench --POST /_emulator/fire-many (one job's 10,000 returns at once)--> emulator child --SSE--> service child
  *  bench <-- VmRSS (/proc/<pid>/status) and heap used (GET /metrics nodejs_heap_size_used_bytes), every second
  * ```

@@ -157,6 +157,14 @@ const LoginSchema = z.looseObject({
   token_expire: z.union([z.number(), z.string()]).optional(),
 });
 
+// the schemas of the request bodies are built once: building a zod schema (and its compiled fast path) per request
+// cost the emulator more CPU than answering it, on the machine the service under test shares (docs/benchmarks.md)
+const LowstatesSchema = z.union([LowstateSchema, z.array(LowstateSchema)]);
+const BusySchema = z.strictObject({ id: z.string(), busy: z.boolean() });
+const FailDeploySchema = z.strictObject({ id: z.string(), fail: z.boolean() });
+const FireSchema = z.strictObject({ tag: z.string().min(1), data: z.record(z.string(), z.unknown()).default({}) });
+const FireManySchema = z.array(FireSchema);
+
 /** startEmulator starts a salt-api emulator on `opts.port` (default: a random free port) of `opts.host`. */
 export async function startEmulator(input: EmulatorOptions = {}): Promise<Emulator> {
   const parsedOpts = EmulatorOptionsSchema.safeParse(input);
@@ -288,7 +296,7 @@ export async function startEmulator(input: EmulatorOptions = {}): Promise<Emulat
   }
 
   function lowstates(body: unknown): Lowstate[] | undefined {
-    const parsed = z.union([LowstateSchema, z.array(LowstateSchema)]).safeParse(body);
+    const parsed = LowstatesSchema.safeParse(body);
     if (!parsed.success) return undefined;
     return Array.isArray(parsed.data) ? parsed.data : [parsed.data];
   }
@@ -578,21 +586,21 @@ export async function startEmulator(input: EmulatorOptions = {}): Promise<Emulat
         return;
       }
       case 'POST /_emulator/busy': {
-        const b = z.strictObject({ id: z.string(), busy: z.boolean() }).safeParse(body);
+        const b = BusySchema.safeParse(body);
         if (!b.success) return bad(b.error.message);
         world.setBusy(b.data.id, b.data.busy);
         controlReply(res, 200, { ok: true });
         return;
       }
       case 'POST /_emulator/fail-deploy': {
-        const b = z.strictObject({ id: z.string(), fail: z.boolean() }).safeParse(body);
+        const b = FailDeploySchema.safeParse(body);
         if (!b.success) return bad(b.error.message);
         world.setFailDeploy(b.data.id, b.data.fail);
         controlReply(res, 200, { ok: true });
         return;
       }
       case 'POST /_emulator/fire': {
-        const b = z.strictObject({ tag: z.string().min(1), data: z.record(z.string(), z.unknown()).default({}) }).safeParse(body);
+        const b = FireSchema.safeParse(body);
         if (!b.success) return bad(b.error.message);
         bus.publish(b.data.tag, b.data.data);
         controlReply(res, 200, { ok: true });
@@ -600,7 +608,7 @@ export async function startEmulator(input: EmulatorOptions = {}): Promise<Emulat
       }
       case 'POST /_emulator/fire-many': {
         // a burst in one request (a job's returns from thousands of minions land on a real bus within a second)
-        const b = z.array(z.strictObject({ tag: z.string().min(1), data: z.record(z.string(), z.unknown()).default({}) })).safeParse(body);
+        const b = FireManySchema.safeParse(body);
         if (!b.success) return bad(b.error.message);
         for (const e of b.data) bus.publish(e.tag, e.data);
         controlReply(res, 200, { ok: true, fired: b.data.length });

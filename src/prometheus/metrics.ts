@@ -6,7 +6,9 @@
  * use them verbatim. Add metrics freely; never rename one.
  */
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
-import { INSTANCE_STATES, type Instance, type PoolView } from '../core/types.ts';
+import { PoolMetrics, type PoolSnapshot } from './pool-metrics.ts';
+
+export type { PoolSnapshot } from './pool-metrics.ts';
 
 /** METRIC_PREFIX starts every metric name of ours (process metrics keep prom-client's default names). */
 export const METRIC_PREFIX = 'salt_autoscaler_';
@@ -32,13 +34,11 @@ export interface Metrics {
   readonly eventLag: Histogram;
   /** heartbeatRtt: time from firing a heartbeat event to seeing it back on the stream, in seconds. */
   readonly heartbeatRtt: Histogram;
-  readonly poolInstances: Gauge<'pool' | 'state'>;
-  readonly poolMax: Gauge<'pool'>;
-  readonly poolMin: Gauge<'pool'>;
-  readonly poolWorkload: Gauge<'pool'>;
-  /** poolWaitingShare / poolWaitBudget: the realised waiting share over the pool's waitWindow, and its waitBudget (fractions). */
-  readonly poolWaitingShare: Gauge<'pool'>;
-  readonly poolWaitBudget: Gauge<'pool'>;
+  /**
+   * pools: the per-pool gauges (pool_instances by state, pool_max, pool_min, pool_waiting_share, pool_wait_budget,
+   * pool_workload), rendered from the engine's snapshot at each scrape, outside the registry (src/prometheus/pool-metrics.ts).
+   */
+  readonly pools: PoolMetrics;
   readonly decisions: Counter<'pool' | 'outcome'>;
   readonly actions: Counter<'action' | 'result'>;
   readonly instancesFailed: Counter<'pool'>;
@@ -102,46 +102,11 @@ export function createMetrics(opts: { readonly defaultMetrics?: boolean } = {}):
       buckets: [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60],
       registers,
     }),
+    pools: new PoolMetrics(),
     heartbeatRtt: new Histogram({
       name: `${METRIC_PREFIX}heartbeat_rtt_seconds`,
       help: 'Round trip of a heartbeat event fired through salt-api and seen on the event stream, in seconds',
       buckets: [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
-      registers,
-    }),
-    poolInstances: new Gauge({
-      name: `${METRIC_PREFIX}pool_instances`,
-      help: 'Instances of a pool, by lifecycle state',
-      labelNames: ['pool', 'state'] as const,
-      registers,
-    }),
-    poolMax: new Gauge({
-      name: `${METRIC_PREFIX}pool_max`,
-      help: 'Configured maximum size of a pool',
-      labelNames: ['pool'] as const,
-      registers,
-    }),
-    poolMin: new Gauge({
-      name: `${METRIC_PREFIX}pool_min`,
-      help: 'Configured minimum size of a pool',
-      labelNames: ['pool'] as const,
-      registers,
-    }),
-    poolWaitingShare: new Gauge({
-      name: `${METRIC_PREFIX}pool_waiting_share`,
-      help: 'Share of a pool\'s demand (workload-unit minutes) that waited for a ready instance over its waitWindow (0.0025 = 0.25%; budget strategy)',
-      labelNames: ['pool'] as const,
-      registers,
-    }),
-    poolWaitBudget: new Gauge({
-      name: `${METRIC_PREFIX}pool_wait_budget`,
-      help: 'Configured waitBudget of a pool: the share of its demand that may wait (0.0025 = 0.25%; budget strategy)',
-      labelNames: ['pool'] as const,
-      registers,
-    }),
-    poolWorkload: new Gauge({
-      name: `${METRIC_PREFIX}pool_workload`,
-      help: 'Last known workload (demand signal) of a pool',
-      labelNames: ['pool'] as const,
       registers,
     }),
     decisions: new Counter({
@@ -227,57 +192,24 @@ export function createMetrics(opts: { readonly defaultMetrics?: boolean } = {}):
   return metrics;
 }
 
-/** PoolSnapshot is what syncPoolGauges needs to know of the pools at one instant. */
-export interface PoolSnapshot {
-  readonly pools: readonly PoolView[];
-  readonly instances: readonly Instance[];
-  /** workloads: the last known workload per pool (absent or undefined = unknown, the gauge is removed). */
-  readonly workloads: ReadonlyMap<string, number | undefined>;
-}
+/** POOLS_AFTER names the registry's metric the per-pool families follow on the page (their place among the others). */
+const POOLS_AFTER = `${METRIC_PREFIX}heartbeat_rtt_seconds`;
 
 /**
- * syncPoolGauges sets the per-pool gauges from a snapshot (level-triggered, idempotent: safe to call on every
- * scrape). Every state of every pool gets a value, 0 included, so a state that empties does not keep its last count.
- */
-export function syncPoolGauges(metrics: Metrics, snapshot: PoolSnapshot): void {
-  const counts = new Map<string, number>();
-  for (const instance of snapshot.instances) {
-    const key = `${instance.pool}\u0000${instance.state}`;
-    counts.set(key, (counts.get(key) ?? 0) + 1);
-  }
-  const poolNames = new Set<string>(snapshot.pools.map((pool) => pool.name));
-  for (const instance of snapshot.instances) poolNames.add(instance.pool);
-  metrics.poolInstances.reset();
-  for (const pool of poolNames) {
-    for (const state of INSTANCE_STATES) {
-      metrics.poolInstances.set({ pool, state }, counts.get(`${pool}\u0000${state}`) ?? 0);
-    }
-  }
-  metrics.poolMax.reset();
-  metrics.poolMin.reset();
-  metrics.poolWorkload.reset();
-  metrics.poolWaitingShare.reset();
-  metrics.poolWaitBudget.reset();
-  for (const pool of snapshot.pools) {
-    metrics.poolMax.set({ pool: pool.name }, pool.max);
-    metrics.poolMin.set({ pool: pool.name }, pool.min);
-    if (pool.waitBudget !== undefined) metrics.poolWaitBudget.set({ pool: pool.name }, pool.waitBudget);
-    if (pool.waitingShare !== undefined) metrics.poolWaitingShare.set({ pool: pool.name }, pool.waitingShare);
-    const workload = snapshot.workloads.get(pool.name);
-    if (workload !== undefined && Number.isFinite(workload)) metrics.poolWorkload.set({ pool: pool.name }, workload);
-  }
-}
-
-/**
- * exposition is the `/metrics` page over the registry (the http app's MetricsExposition): each scrape first syncs the
- * per-pool gauges from the engine's snapshot (syncPoolGauges), then renders every metric.
+ * exposition is the `/metrics` page (the http app's MetricsExposition): the registry's metrics as prom-client renders
+ * them (Registry.metrics: families apart by a blank line, a newline at the end), with the per-pool families rendered
+ * from the engine's snapshot (metrics.pools) after POOLS_AFTER.
  */
 export function exposition(metrics: Metrics): { readonly contentType: string; render(snapshot: PoolSnapshot): Promise<string> } {
+  const { registry } = metrics;
   return {
-    contentType: metrics.registry.contentType,
+    contentType: registry.contentType,
     render: async (snapshot) => {
-      syncPoolGauges(metrics, snapshot);
-      return metrics.registry.metrics();
+      const names = registry.getMetricsAsArray().map((metric) => metric.name);
+      const texts = await Promise.all(names.map(async (name) => registry.getSingleMetricAsString(name)));
+      const at = names.indexOf(POOLS_AFTER) + 1;
+      texts.splice(at === 0 ? texts.length : at, 0, metrics.pools.render(snapshot));
+      return `${texts.join('\n\n')}\n`;
     },
   };
 }

@@ -1,5 +1,5 @@
 import t from 'tap';
-import { countSkippedEvents, createMetrics, observeEventLag, syncPoolGauges } from '../../src/prometheus/metrics.ts';
+import { countSkippedEvents, createMetrics, exposition, observeEventLag } from '../../src/prometheus/metrics.ts';
 import type { Instance, PoolView } from '../../src/core/types.ts';
 
 /** CONTRACT_NAMES are the names render-rules and the Grafana dashboard rely on. */
@@ -37,7 +37,7 @@ const instance = (id: string, poolName: string, state: Instance['state']): Insta
 
 t.test('exposes every contract metric name with its HELP and TYPE', async (t) => {
   const metrics = createMetrics();
-  const text = await metrics.registry.metrics();
+  const text = await exposition(metrics).render({ pools: [], instances: [], workloads: new Map() });
   for (const name of CONTRACT_NAMES) {
     t.match(text, new RegExp(`^# TYPE ${name} (gauge|counter|histogram)$`, 'm'), name);
   }
@@ -55,13 +55,12 @@ t.test('two registries are independent: counting in one does not show in the oth
 });
 
 t.test('pool gauges count every state and reset a state that empties', async (t) => {
-  const metrics = createMetrics({ defaultMetrics: false });
-  syncPoolGauges(metrics, {
+  const page = exposition(createMetrics({ defaultMetrics: false }));
+  let text = await page.render({
     pools: [pool('prod/type1', 1, 5)],
     instances: [instance('a', 'prod/type1', 'ready'), instance('b', 'prod/type1', 'ready'), instance('c', 'prod/type1', 'starting')],
     workloads: new Map([['prod/type1', 7]]),
   });
-  let text = await metrics.registry.metrics();
   t.match(text, 'salt_autoscaler_pool_instances{pool="prod/type1",state="ready"} 2');
   t.match(text, 'salt_autoscaler_pool_instances{pool="prod/type1",state="starting"} 1');
   t.match(text, 'salt_autoscaler_pool_instances{pool="prod/type1",state="failed"} 0');
@@ -69,12 +68,11 @@ t.test('pool gauges count every state and reset a state that empties', async (t)
   t.match(text, 'salt_autoscaler_pool_min{pool="prod/type1"} 1');
   t.match(text, 'salt_autoscaler_pool_workload{pool="prod/type1"} 7');
 
-  syncPoolGauges(metrics, {
+  text = await page.render({
     pools: [pool('prod/type1', 1, 5)],
     instances: [instance('a', 'prod/type1', 'ready')],
     workloads: new Map(),
   });
-  text = await metrics.registry.metrics();
   t.match(text, 'salt_autoscaler_pool_instances{pool="prod/type1",state="ready"} 1');
   t.match(text, 'salt_autoscaler_pool_instances{pool="prod/type1",state="starting"} 0');
   t.notMatch(text, 'salt_autoscaler_pool_workload{pool="prod/type1"}', 'an unknown workload is not reported as a stale value');
@@ -105,13 +103,11 @@ t.test('event lag is observed in seconds and a future stamp counts as zero lag',
 });
 
 t.test('a budget pool exports its waiting share and its budget; a pool without one exports neither', async (t) => {
-  const metrics = createMetrics({ defaultMetrics: false });
-  syncPoolGauges(metrics, {
+  const text = await exposition(createMetrics({ defaultMetrics: false })).render({
     pools: [{ ...pool('prod/type1', 0, 5), waitBudget: 0.0025, waitingShare: 0.001 }, pool('prod/type2', 0, 5)],
     instances: [],
     workloads: new Map(),
   });
-  const text = await metrics.registry.metrics();
   t.match(text, 'salt_autoscaler_pool_waiting_share{pool="prod/type1"} 0.001');
   t.match(text, 'salt_autoscaler_pool_wait_budget{pool="prod/type1"} 0.0025');
   t.notMatch(text, /salt_autoscaler_pool_wait_budget\{pool="prod\/type2"\}/);

@@ -370,18 +370,23 @@ for (const source of found.sources) {
       await t.rejects(client.local(id, 'cmd.run', { arg: ['id'] }), { code: 'ASC_ERR_SALT_AUTH' }, 'cmd.run is refused');
       await t.rejects(client.local(id, 'cmd.retcode', { arg: ['/bin/true'] }), { code: 'ASC_ERR_SALT_AUTH' }, 'cmd.retcode of another command is refused');
       await t.rejects(client.runner('manage.versions'), { code: 'ASC_ERR_SALT_AUTH' }, 'a runner outside @runner is refused');
-      // Allowed means salt-api took the call and answered with the minion's return. A minion can miss a ping's
-      // gather window on a loaded machine (CI saw `false` once, after 15 s), so a ping that came back `false` is
-      // asked again, of whichever instance is ready then: a refusal throws ASC_ERR_SALT_AUTH on the first try.
-      let answer: unknown;
-      let pinged: string = id;
+      // Allowed means salt-api took the call and answered with a minion's return. A minion can miss a ping's
+      // gather window on a loaded machine, or stay deaf for a while after the master restart of step 9 (CI saw one
+      // instance answer `false` four times in a row, 3006.10). So every ready instance is pinged in one call, and
+      // again up to 4 times: one `true` shows the ACL let the call through; a refusal throws ASC_ERR_SALT_AUTH at once.
+      let answer: Record<string, unknown> = {};
+      let pinged: string[] = [id];
       for (let attempt = 0; attempt < 4; attempt += 1) {
-        pinged = (await instances()).find((i) => i.state === 'ready')?.id ?? id;
-        answer = await client.local(pinged, 'test.ping');
-        if ((answer as Record<string, unknown>)[pinged] === true) break;
-        t.comment(`test.ping of ${pinged} answered ${JSON.stringify(answer)}; asking again`);
+        const ready = (await instances()).filter((i) => i.state === 'ready').map((i) => i.id);
+        pinged = ready.length > 0 ? ready : [id];
+        answer = (await client.local(pinged, 'test.ping', { tgtType: 'list' })) as Record<string, unknown>;
+        if (Object.values(answer).includes(true)) break;
+        t.comment(`test.ping of ${pinged.join(', ')} answered ${JSON.stringify(answer)}; asking again`);
+        for (const name of pinged) t.comment(`${name}'s minion log ends:\n${lab.minionLogTail(name, 15)}`);
       }
-      t.same(answer, { [pinged]: true }, 'test.ping, in the ACL, is allowed');
+      const yes = Object.entries(answer).filter(([, v]) => v === true).map(([k]) => k);
+      t.ok(yes.length > 0, `test.ping, in the ACL, is allowed (true from ${yes.join(', ') || 'none'} of ${pinged.join(', ')})`);
+      t.same(Object.keys(answer).filter((k) => !pinged.includes(k)), [], 'only the targeted minions answered');
       await t.rejects(client.wheel('key.list_all'), 'the wheel client is not enabled');
     });
 

@@ -384,6 +384,13 @@ export class SaltLab {
     return join(this.dir, 'instances', name);
   }
 
+  /** minionLogTail is the last `lines` lines of an instance's minion log (for a failure's diagnosis), or why there are none. */
+  minionLogTail(name: string, lines: number): string {
+    const log = join(this.instanceDir(name), 'root', 'minion.log');
+    if (!existsSync(log)) return `(no ${log}; minion ${this.running(name) ? 'running' : 'not running'})`;
+    return `(minion ${this.running(name) ? 'running' : 'not running'})\n` + readFileSync(log, 'utf8').split('\n').slice(-lines - 1).join('\n');
+  }
+
   /** running is true when the instance's minion process is alive. */
   running(name: string): boolean {
     const pid = minionPid(this.instanceDir(name));

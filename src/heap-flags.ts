@@ -11,21 +11,12 @@
  *   --semi-space-growth-factor=1   the young generation stays at its initial 2 x 1 MiB instead of growing to 2 x 16
  *   --heap-growing-percent=N       the next full collection is due at live size x (1 + N/100) (V8: up to 4x)
  *
- * Once the service has started (its long-lived state built), `growYoungGeneration` lets the young generation grow
- * once, to 2 x 2 MiB, and no further: with 1,000 scale-ups in flight (pending calls, open requests) 1 MiB is
- * scavenged every few milliseconds and everything in flight is copied each time. V8 grows new space only when more
- * than its size survived scavenges since its last growth, by `--semi-space-growth-factor`, up to
- * `--max-semi-space-size` (read once at startup, so not settable here): the factor is set to 2 until a scavenge shows
- * the new size, then back to 1. V8 shrinks new space again only when allocation falls under ~1 MB/s, so it is a
- * fixed cap, not a burst-only growth (docs/benchmarks.md, branch s24-wave).
- *
  * A flag the user sets wins: a flag of the same family is not set here, e.g. `NODE_OPTIONS=--max-semi-space-size=16`
  * keeps V8's young generation sizing up to 16 MiB. Node takes only a few V8 flags from NODE_OPTIONS (not these two), so
  * SALT_AUTOSCALER_HEAP_FLAGS replaces the list: `none` sets nothing (V8's own sizing), `--heap-growing-percent=50` sets
  * just that.
  */
-import { PerformanceObserver } from 'node:perf_hooks';
-import { getHeapSpaceStatistics, setFlagsFromString } from 'node:v8';
+import { setFlagsFromString } from 'node:v8';
 
 /** HeapFlag is one V8 flag set for serve, and the flags whose presence on the user's side means "leave it". */
 export interface HeapFlag {
@@ -71,43 +62,10 @@ export function heapFlagsToSet(execArgv: readonly string[], env: Readonly<Record
   return { flags: SERVE_HEAP_FLAGS.filter((f) => !f.userFlags.some((name) => userArgs.includes(name))).map((f) => f.flag) };
 }
 
-/** FIXED_YOUNG_FLAG is the flag that keeps the young generation at its size; growYoungGeneration needs serve to have set it. */
-const FIXED_YOUNG_FLAG = '--semi-space-growth-factor=1';
-
-/** YOUNG_GENERATION_CAP_BYTES is the young generation growYoungGeneration lets V8 grow to: 2 semi-spaces of 2 MiB. */
-export const YOUNG_GENERATION_CAP_BYTES = 2 * 2 * 1024 * 1024;
-
-/** youngFixed: serve set FIXED_YOUNG_FLAG in this process (the user left the young generation to it). */
-let youngFixed = false;
-
 /** applyServeHeapFlags sets the flags heapFlagsToSet chooses for this process; it returns the problem when it refused. */
 export function applyServeHeapFlags(): string | undefined {
   const choice = heapFlagsToSet(process.execArgv, process.env);
   if ('problem' in choice) return choice.problem;
   for (const flag of choice.flags) setFlagsFromString(flag);
-  youngFixed = choice.flags.includes(FIXED_YOUNG_FLAG);
   return undefined;
-}
-
-/** newSpaceBytes is the young generation's size (both semi-spaces). */
-export function newSpaceBytes(): number {
-  return getHeapSpaceStatistics().find((s) => s.space_name === 'new_space')?.space_size ?? 0;
-}
-
-/**
- * growYoungGeneration lets the young generation grow once more to `capBytes` (see the file comment); it does nothing
- * when serve did not fix its size (a user flag or HEAP_FLAGS_ENV chose) or when it is that size already. Call it
- * once the process's long-lived state is built: the survivors of a startup would grow it on at once.
- */
-export function growYoungGeneration(capBytes = YOUNG_GENERATION_CAP_BYTES): void {
-  if (!youngFixed || newSpaceBytes() >= capBytes) return;
-  youngFixed = false;
-  // a growth doubles it: the factor goes back to 1 at the first collection that finds it at the cap or over
-  setFlagsFromString('--semi-space-growth-factor=2');
-  const watch = new PerformanceObserver(() => {
-    if (newSpaceBytes() < capBytes) return;
-    setFlagsFromString(FIXED_YOUNG_FLAG);
-    watch.disconnect();
-  });
-  watch.observe({ entryTypes: ['gc'] });
 }

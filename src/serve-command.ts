@@ -11,7 +11,6 @@
  */
 import { formatProblems, loadConfig, type Config } from './config/load.ts';
 import { ConfigError } from './errors.ts';
-import { growYoungGeneration } from './heap-flags.ts';
 import type { Logger } from './log.ts';
 import { startService, type Service } from './main.ts';
 
@@ -37,8 +36,6 @@ export async function runServe(path: string, config: Config, err: Out, logger?: 
   process.on('SIGHUP', onHup);
   try {
     let service: Service | undefined = await start(config, ac.signal);
-    // started: the long-lived state is built, a burst of scale-ups may come (src/heap-flags.ts)
-    growYoungGeneration();
     while (service !== undefined) {
       const current: Service = service;
       const reload = new Promise<'reload'>((resolve) => {

@@ -62,8 +62,6 @@ export interface EvaluatorRole {
   workloadOf(rt: PoolRuntime, nowMs: number): Workload | undefined;
   /** wantsCapacity says why, when the pool's current signal wants more than its ready and in-flight instances. */
   wantsCapacity(rt: PoolRuntime): string | undefined;
-  /** scaleUpBurst says whether scale-ups are being decided in a burst (many pools at once) at `nowMs`. */
-  scaleUpBurst(nowMs: number): boolean;
 }
 
 /** ExecutorRole is what the other roles ask of the executor (decision -> intents -> calls). */

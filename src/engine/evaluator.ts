@@ -21,13 +21,6 @@ import type { Executor } from './executor.ts';
 
 const SERIES_MAX = 720;
 
-/**
- * BURST_WINDOW_MS / BURST_SCALE_UPS: this many scale-up decisions inside one window (or the one before it) is a burst
- * of them, 160 pools a second: the intake lets the salt events wait while it lasts (intake.ts, `consume`).
- */
-export const BURST_WINDOW_MS = 100;
-export const BURST_SCALE_UPS = 16;
-
 const PAID_STATES = new Set(['creating', 'starting', 'booted', 'deploying', 'ready', 'draining', 'stopping']);
 
 /** Evaluator runs each pool's evaluations, one at a time per pool. */
@@ -36,8 +29,6 @@ export class Evaluator implements EvaluatorRole {
   readonly #executor: Executor;
   /** #due: the pools whose evaluation waits for the next loop turn, in the order they were asked for. */
   #due: PoolRuntime[] = [];
-  /** #burst: the scale-ups decided in the current window (since `startMs`) and in the window before it. */
-  readonly #burst = { startMs: -Infinity, count: 0, before: 0 };
 
   constructor(ctx: EngineContext, executor: Executor) {
     this.#ctx = ctx;
@@ -64,20 +55,6 @@ export class Evaluator implements EvaluatorRole {
       // every evaluation runs to its first wait before the turn commits (turn-commit.ts)
       await Promise.all(due.map((d) => this.#run(d)));
     }));
-  }
-
-  /** scaleUpBurst says whether scale-ups are being decided in a burst (BURST_SCALE_UPS in a window) at `nowMs`. */
-  scaleUpBurst(nowMs: number): boolean {
-    this.#rollWindow(nowMs);
-    return this.#burst.count >= BURST_SCALE_UPS || this.#burst.before >= BURST_SCALE_UPS;
-  }
-
-  #rollWindow(nowMs: number): void {
-    const b = this.#burst;
-    if (nowMs - b.startMs < BURST_WINDOW_MS) return;
-    b.before = nowMs - b.startMs < 2 * BURST_WINDOW_MS ? b.count : 0;
-    b.startMs = nowMs;
-    b.count = 0;
   }
 
   /** run evaluates the pool until no new evaluation was asked for while it ran. */
@@ -162,8 +139,6 @@ export class Evaluator implements EvaluatorRole {
     }
     ctx.log.info({ pool: spec.name, action: decision.kind, reason: decision.reason, dryRun: spec.dryRun }, 'decision');
     if (decision.kind === 'scaleUp') {
-      this.#rollWindow(now);
-      this.#burst.count += 1;
       await this.#executor.scaleUp(rt, decision, now);
     } else if (decision.kind === 'scaleDown') {
       this.#executor.record(rt, decision, now);

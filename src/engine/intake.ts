@@ -10,13 +10,6 @@
  *                                               turn's group commit: the events of one read share one transaction
  *   alert signal ─────────────────────────────► pool.alert (a late notification does not replace a newer one)
  * ```
- *
- * Notifications first: while scale-ups are decided in a burst (many pools notified at once, evaluator.ts
- * `scaleUpBurst`), the next stream item waits (in the stream's queue, in order, nothing dropped; the stream still
- * counts and skips malformed frames as it reads them) until the burst is over, at most MAX_HOLD_MS; then every item
- * read meanwhile is taken before the stream may wait again. The burst's CPU goes to the notifications and their
- * calls; the started instances' events, taken together afterwards, share one commit and their pools'
- * re-evaluations coalesce.
  */
 import { newerAlert } from '../core/bookkeeping.ts';
 import { eventMinion } from '../core/lifecycle.ts';
@@ -27,12 +20,6 @@ import type { AlertSignal, EventInterest, EventSource } from './ports.ts';
 
 /** LIFECYCLE_KINDS are the events that move an instance; the others (job returns, auth, keys, our own draining echo) are not fed. */
 const LIFECYCLE_KINDS: ReadonlySet<SaltEvent['kind']> = new Set(['minion-start', 'cloud', 'instance-ready', 'instance-failed', 'run-new', 'run-ret']);
-
-/** MAX_HOLD_MS: the longest the stream's items wait for a burst of scale-ups to end. */
-export const MAX_HOLD_MS = 1_000;
-
-/** HOLD_CHECK_MS: how often a held stream looks whether the burst is over. */
-const HOLD_CHECK_MS = 25;
 
 /** InterestView is what the interest reads of the fleet (Fleet implements it). */
 export interface InterestView {
@@ -90,8 +77,6 @@ export class Intake {
    * before any step runs), so the failed event's reason is replaced by it.
    */
   readonly #deployFailures = new Map<string, string>();
-  /** #backlog: a wait for a burst just ended; the items read meanwhile are taken (until the loop turns) without another. */
-  #backlog = false;
 
   constructor(ctx: EngineContext) {
     this.#ctx = ctx;
@@ -103,24 +88,11 @@ export class Intake {
     try {
       for await (const item of source.items()) {
         if (this.#ctx.stopped()) break;
-        await this.#burstOver();
-        if (this.#ctx.stopped()) break;
         this.handle(item);
       }
     } catch (err) {
       this.#ctx.log.error({ err }, 'event stream ended with an error');
     }
-  }
-
-  /** burstOver resolves once no burst of scale-ups holds the stream (at once when none does or a backlog is taken), within MAX_HOLD_MS. */
-  async #burstOver(): Promise<void> {
-    const ctx = this.#ctx;
-    const since = ctx.clock.now();
-    if (this.#backlog || !ctx.evaluator.scaleUpBurst(since)) return;
-    while (!ctx.stopped() && ctx.evaluator.scaleUpBurst(ctx.clock.now()) && ctx.clock.now() - since < MAX_HOLD_MS) await ctx.sleep(HOLD_CHECK_MS);
-    // the stream yields what it read meanwhile without waiting for the loop: one loop turn takes the whole backlog
-    this.#backlog = true;
-    void ctx.clock.yieldTurn().then(() => { this.#backlog = false; });
   }
 
   /** handle feeds one stream item into the lifecycle. */

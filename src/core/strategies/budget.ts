@@ -6,6 +6,7 @@
  *   every evaluation ──observeBudget──► demand and waiting (workload above READY capacity) integrated into
  *                                       WAIT_BUCKETS buckets spanning waitWindow   -> realised waiting share
  *                                       the workload's peak per PEAK_BUCKET_MS bucket (PEAK_BUCKETS of them)
+ *                                       and per hour (HOUR_BUCKETS of them: 4 weeks)
  *   a peak bucket closes ──────────────► replay every (hold, spare) candidate on the last 5 min of the pool's demand:
  *                                         paid instance-minutes (incl. the measured start lead per start) and
  *                                         estimated waiting, into sums decayed over SCORE_MEMORY_MS; the estimate is
@@ -14,7 +15,8 @@
  *                                          is kept (none: the lowest cost + waiting / aim; budget 0: the one that
  *                                          waits least; before any rise has told the candidates apart, the cold
  *                                          hold stays)
- *                                       once an hour: look for a period in the bucketed demand (autocorrelation)
+ *                                       once an hour: look for a period (autocorrelation): a week in the hourly
+ *                                       peaks if clearly stronger than the days in it, else 30 min..24 h in the 5-min
  *   decide ──budget()──► desired = max(peak of the last `hold` + spare, workload now, pre-warm) / perInstance
  *                        pre-warm: the level the demand reached at the same phase of each of the last periods,
  *                        started one measured start lead (+ one interval) ahead of the predicted rise

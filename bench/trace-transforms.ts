@@ -84,6 +84,18 @@ export function recurring(idleMinutes = 60, busyMinutes = 30, gpus = 64, days = 
   return traceOf(`recurring ${idleMinutes}m@0/${busyMinutes}m@${gpus}`, demand);
 }
 
+/**
+ * weekly is a synthetic trace that recurs by the week and not by the day: `gpus` GPUs from 08:00 to 20:00 on the first
+ * five days of each week, nothing at night nor on the two days after them, for `weeks` weeks.
+ */
+export function weekly(gpus = 64, weeks = 6): Trace {
+  const demand = Array.from({ length: weeks * 7 * 1440 }, (_, i) => {
+    const minuteOfDay = i % 1440;
+    return Math.floor(i / 1440) % 7 < 5 && minuteOfDay >= 480 && minuteOfDay < 1200 ? gpus : 0;
+  });
+  return traceOf(`weekly ${gpus} GPUs 08-20h on 5 of 7 days`, demand);
+}
+
 /** TransformSet says which transforms to make: all of them, or the ones that test generalisation hardest. */
 export type TransformSet = 'all' | 'core';
 

@@ -145,7 +145,16 @@ export interface BudgetMemory {
   readonly waiting: readonly number[];
   /** last: the previous observation (its workload, ready capacity and queued work hold until this one). */
   readonly last?: { readonly atMs: number; readonly workload: number; readonly capacity?: number; readonly queued?: number };
-  /** period: the recurrence found in the peaks (in peak buckets) at the last hourly search; absent = none found. */
+  /**
+   * hourStart / hours: the highest workload of each hour (HOUR_BUCKETS of them, 4 weeks): weekly recurrence. Absent in
+   * a memory written before they were kept: they start with the next observation.
+   */
+  readonly hourStart?: number;
+  readonly hours?: readonly number[];
+  /**
+   * period: the recurrence found at the last hourly search, in peak buckets (a weekly one: 2016); absent = none found.
+   * A period the 5-min peaks cannot hold three times is read from the hourly peaks.
+   */
   readonly period?: number;
   /**
    * scores: per (hold, spare) candidate, in HOLD_CANDIDATES_MIN x SPARE_CANDIDATES order, its replayed cost and waiting

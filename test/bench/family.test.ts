@@ -1,6 +1,6 @@
 import t from 'tap';
 import { holdPeakSignal, tuneFamily } from '../../bench/family.ts';
-import { compressed, concatenated, recurring, reversed, scaled, shifted, shuffledBlocks, stretched, summed } from '../../bench/trace-transforms.ts';
+import { compressed, concatenated, recurring, reversed, scaled, shifted, shuffledBlocks, stretched, summed, weekly } from '../../bench/trace-transforms.ts';
 import { parseTrace } from '../../src/sim/trace.ts';
 import { shippedPool } from '../../src/simulate-command.ts';
 
@@ -40,4 +40,9 @@ t.test('the transforms keep whole GPUs and what they promise of the demand', asy
   const r = recurring(60, 30, 64, 1);
   t.equal(r.demandGpus.length, 1440);
   t.same([r.demandGpus[59], r.demandGpus[60], r.demandGpus[89], r.demandGpus[90]], [0, 64, 64, 0]);
+  const w = weekly(64, 2);
+  t.equal(w.demandGpus.length, 14 * 1440);
+  const day = (d: number): number => sum(w.demandGpus.slice(d * 1440, (d + 1) * 1440));
+  t.same(Array.from({ length: 14 }, (_, d) => day(d) / (64 * 60)), [12, 12, 12, 12, 12, 0, 0, 12, 12, 12, 12, 12, 0, 0], 'weekly: 12 busy hours on 5 of 7 days');
+  t.same([w.demandGpus[479], w.demandGpus[480], w.demandGpus[1199], w.demandGpus[1200]], [0, 64, 64, 0], 'from 08:00 to 20:00');
 });

@@ -4,7 +4,7 @@ import { afterTransition, EMPTY_HISTORY, observeWorkload } from '../../src/core/
 import { decide } from '../../src/core/decide.ts';
 import { newInstance } from '../../src/core/lifecycle.ts';
 import {
-  budget, budgetNote, DEFAULT_START_LATENCY_MS, PEAK_BUCKETS, periodOf, startLeadMs, WAIT_BUCKETS, waitingShare, withStartLatency,
+  budget, budgetNote, DEFAULT_START_LATENCY_MS, HOUR_BUCKETS, PEAK_BUCKETS, periodOf, startLeadMs, WAIT_BUCKETS, waitingShare, withStartLatency,
 } from '../../src/core/strategies/budget.ts';
 import type { Instance, PoolHistory, PoolSpec } from '../../src/core/types.ts';
 
@@ -16,10 +16,11 @@ const spec = (over: Partial<PoolSpec> = {}): PoolSpec => ({
   failureBackoffBaseMs: MIN, failureBackoffMaxMs: 30 * MIN, dryRun: false, paused: false, ...over,
 });
 
-/** feed observes one workload per minute with `ready(t)` ready instances. */
-function feed(pool: PoolSpec, demand: readonly number[], ready: (t: number, d: number) => number, start: PoolHistory = EMPTY_HISTORY): PoolHistory {
+/** feed observes one workload per minute (from minute `from`) with `ready(t)` ready instances. */
+function feed(pool: PoolSpec, demand: readonly number[], ready: (t: number, d: number) => number, start: PoolHistory = EMPTY_HISTORY, from = 0): PoolHistory {
   let h = start;
-  demand.forEach((d, t) => {
+  demand.forEach((d, i) => {
+    const t = from + i;
     h = observeWorkload(h, pool, { value: d, atMs: t * MIN, source: 'trace' }, t * MIN, ready(t, d));
   });
   return h;
@@ -168,6 +169,106 @@ t.test('demand that does not recur is never pre-warmed: shuffled and trending se
   const h = feed(pool, walk, (_m, d) => Math.ceil(d / 8));
   t.equal(h.budget?.period, undefined);
   t.notMatch(want(pool, h, 10, 48 * 60 * MIN).reason, /pre-warm/);
+});
+
+/** peaksOf is what the memory keeps of a demand given minute by minute: the 5-min peaks of the last 72 h and the hourly peaks of the last 4 weeks (closed buckets only). */
+function peaksOf(demand: readonly number[]): { needs: number[]; hours: number[] } {
+  const peak = (width: number): number[] => {
+    const out: number[] = [];
+    demand.forEach((d, m) => { const k = Math.floor(m / width); out[k] = Math.max(out[k] ?? 0, d); });
+    return out;
+  };
+  return { needs: peak(5).slice(-(PEAK_BUCKETS - 1)), hours: peak(60).slice(-(HOUR_BUCKETS - 1)) };
+}
+
+/** weekdays: `level` from `from` h for `hours` h on the days of the week `busy(day)` says, for 4 weeks; `jitter` (0..1) varies each hour's level. */
+function weekdays(busy: (day: number) => boolean, from: number, hours: number, level: number, jitter = 0, seed = 5): number[] {
+  let x = seed;
+  const rnd = (): number => { x = (x * 16807) % 2147483647; return x / 2147483647; };
+  let hourLevel = level;
+  return Array.from({ length: 28 * 1440 }, (_, m) => {
+    if (m % 60 === 0) hourLevel = Math.round(level * (1 - jitter * rnd()));
+    const hour = Math.floor(m / 60) % 24;
+    return busy(Math.floor(m / 1440) % 7) && hour >= from && hour < from + hours ? hourLevel : 0;
+  });
+}
+
+t.test('a week is found in the hourly peaks when the days within it do not explain the demand; a daily habit stays daily', async (t) => {
+  const week = peaksOf(weekdays((d) => d < 5, 8, 12, 64));
+  t.same(periodOf(week.needs, week.hours), { buckets: 2016, r: periodOf(week.needs, week.hours)?.r }, 'weekdays busy, two days empty: 7 days');
+  t.ok((periodOf(week.needs, week.hours)?.r ?? 0) > 0.9);
+  const day = peaksOf(weekdays(() => true, 8, 12, 64, 0.2));
+  t.equal(periodOf(day.needs, day.hours)?.buckets, 288, 'the same hours every day: 24 h, although it repeats at 7 days too');
+  t.equal(periodOf(week.needs, week.hours.slice(-3 * 168 + 1))?.buckets, undefined, 'under three weeks of hours no week is taken (the last 72 h: two empty days and a busy one)');
+  let seed = 9;
+  const rnd = (): number => { seed = (seed * 16807) % 2147483647; return seed / 2147483647; };
+  const noise = peaksOf(Array.from({ length: 28 * 1440 }, () => (rnd() < 0.02 ? Math.floor(rnd() * 64) : 0)));
+  t.equal(periodOf(noise.needs, noise.hours), undefined, 'rare random bursts: no period');
+});
+
+// property: whatever the busy hours, level, jitter and the days left empty, a weekly habit is found as a week, a daily
+// one as a day, and random demand as none.
+t.test('property: periodOf tells weekly, daily and random demand apart', async (t) => {
+  const seen = { weekly: 0, daily: 0, noise: 0, twoEmptyDays: 0, oneEmptyDay: 0, jittered: 0 };
+  const habit = fc.record({
+    from: fc.integer({ min: 0, max: 14 }), hours: fc.integer({ min: 3, max: 10 }), level: fc.integer({ min: 8, max: 64 }),
+    jitter: fc.constantFrom(0, 0.1, 0.3), seed: fc.integer({ min: 1, max: 1_000_000 }),
+  });
+  const shape = fc.oneof(
+    fc.record({ kind: fc.constant('weekly' as const), habit, empty: fc.uniqueArray(fc.integer({ min: 0, max: 6 }), { minLength: 1, maxLength: 2 }) }),
+    fc.record({ kind: fc.constant('daily' as const), habit }),
+    fc.record({ kind: fc.constant('noise' as const), share: fc.constantFrom(0.01, 0.1, 0.5), seed: fc.integer({ min: 1, max: 1_000_000 }) }),
+  );
+  fc.assert(fc.property(shape, (s) => {
+    seen[s.kind] += 1;
+    if (s.kind === 'noise') {
+      let x = s.seed;
+      const rnd = (): number => { x = (x * 16807) % 2147483647; return x / 2147483647; };
+      const p = peaksOf(Array.from({ length: 28 * 1440 }, () => (rnd() < s.share ? Math.floor(rnd() * 64) : 0)));
+      return periodOf(p.needs, p.hours) === undefined;
+    }
+    const h = s.habit;
+    if (h.jitter > 0) seen.jittered += 1;
+    if (s.kind === 'daily') {
+      const p = peaksOf(weekdays(() => true, h.from, h.hours, h.level, h.jitter, h.seed));
+      return periodOf(p.needs, p.hours)?.buckets === 288;
+    }
+    if (s.empty.length === 2) seen.twoEmptyDays += 1; else seen.oneEmptyDay += 1;
+    const p = peaksOf(weekdays((d) => !s.empty.includes(d), h.from, h.hours, h.level, h.jitter, h.seed));
+    return periodOf(p.needs, p.hours)?.buckets === 2016;
+  }), { numRuns: 60, seed: 17 });
+  t.ok(Object.values(seen).every((n) => n > 0), `generator reaches every case: ${JSON.stringify(seen)}`);
+});
+
+t.test('a weekly habit is pre-warmed from its fourth week; the reason names the week, the day and the level', async (t) => {
+  const pool = spec();
+  // days 0..4 busy 08-20 h, days 5 and 6 empty (day 0 is 1970-01-01, a Thursday)
+  const demand = weekdays((d) => d < 5, 8, 12, 64);
+  const h = feed(pool, demand, (_m, d) => Math.ceil(d / 8));
+  t.equal(h.budget?.period, 2016, 'a week, in 5-min buckets');
+  const rise = 28 * 1440 * MIN + 8 * 60 * MIN;
+  const early = want(pool, h, 0, rise - 4 * MIN);
+  t.equal(early.desired, 8);
+  t.match(early.reason, /pre-warm: 64 expected at Thu 08:00 \(period 7 d, seen 4 times\) wants 8/, 'the same hour of the 4 weeks before');
+  t.ok(JSON.stringify(h.budget).length < 12_000, `four weeks of hours keep the memory small: ${JSON.stringify(h.budget).length} bytes`);
+  t.equal(h.budget?.hours?.length, HOUR_BUCKETS);
+  t.equal(want(pool, h, 0, rise - 3 * 60 * MIN).desired, 0, 'nothing is started hours before');
+  // feed the five busy days of the fourth week; the empty days after them get no pre-warm, a daily habit would have
+  const busyWeek = feed(pool, demand.slice(0, 5 * 1440), (_m, d) => Math.ceil(d / 8), h, 28 * 1440);
+  t.equal(busyWeek.budget?.period, 2016);
+  t.equal(want(pool, busyWeek, 0, (33 * 1440 + 8 * 60 - 4) * MIN).desired, 0, 'the first empty day is not pre-warmed');
+  t.notMatch(want(pool, busyWeek, 0, (33 * 1440 + 8 * 60 - 4) * MIN).reason, /pre-warm/);
+});
+
+t.test('a memory saved before the hourly peaks were kept loads, and starts them', async (t) => {
+  const pool = spec();
+  const h = feed(pool, Array.from({ length: 600 }, (_, m) => (m % 90 < 60 ? 0 : 64)), (_m, d) => Math.ceil(d / 8));
+  const { hours: _hours, hourStart: _hourStart, ...older } = h.budget ?? { hours: [], hourStart: 0 };
+  const loaded = observeWorkload({ ...h, budget: older as NonNullable<PoolHistory['budget']> }, pool, { value: 8, atMs: 600 * MIN, source: 't' }, 600 * MIN, 1);
+  t.same(loaded.budget?.hours, [8]);
+  t.equal(loaded.budget?.hourStart, 10);
+  t.same(loaded.budget?.peaks.slice(0, -1), h.budget?.peaks, 'the rest of the memory is kept');
+  t.equal(loaded.budget?.holdMin, h.budget?.holdMin);
 });
 
 t.test('the memory stays bounded and is plain JSON', async (t) => {

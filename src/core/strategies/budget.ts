@@ -6,6 +6,7 @@
  *   every evaluation ──observeBudget──► demand and waiting (workload above READY capacity) integrated into
  *                                       WAIT_BUCKETS buckets spanning waitWindow   -> realised waiting share
  *                                       the workload's peak per PEAK_BUCKET_MS bucket (PEAK_BUCKETS of them)
+ *                                       and per hour (HOUR_BUCKETS of them: 4 weeks)
  *   a peak bucket closes ──────────────► replay every (hold, spare) candidate on the last 5 min of the pool's demand:
  *                                         paid instance-minutes (incl. the measured start lead per start) and
  *                                         estimated waiting, into sums decayed over SCORE_MEMORY_MS; the estimate is
@@ -14,7 +15,8 @@
  *                                          is kept (none: the lowest cost + waiting / aim; budget 0: the one that
  *                                          waits least; before any rise has told the candidates apart, the cold
  *                                          hold stays)
- *                                       once an hour: look for a period in the bucketed demand (autocorrelation)
+ *                                       once an hour: look for a period (autocorrelation): a week in the hourly
+ *                                       peaks if clearly stronger than the days in it, else 30 min..24 h in the 5-min
  *   decide ──budget()──► desired = max(peak of the last `hold` + spare, workload now, pre-warm) / perInstance
  *                        pre-warm: the level the demand reached at the same phase of each of the last periods,
  *                        started one measured start lead (+ one interval) ahead of the predicted rise
@@ -38,9 +40,15 @@ export const DEFAULT_WAIT_WINDOW_MS = 7 * 86_400_000;
 export const DEFAULT_START_LATENCY_MS = 300_000;
 /** START_LATENCY_SAMPLES is how many recent start-to-ready times a pool keeps. */
 export const START_LATENCY_SAMPLES = 16;
-/** PEAK_BUCKET_MS is the width of one demand bucket (5 min); PEAK_BUCKETS of them are kept (72 h: three daily cycles). */
+/**
+ * PEAK_BUCKET_MS is the width of one demand bucket (5 min); PEAK_BUCKETS of them are kept: 72 h closed (three daily
+ * cycles, what a daily period needs to be searched at all) and the bucket now open.
+ */
 export const PEAK_BUCKET_MS = 300_000;
-export const PEAK_BUCKETS = 864;
+export const PEAK_BUCKETS = 865;
+/** HOUR_BUCKET_MS is the width of one hourly bucket; HOUR_BUCKETS of them are kept (4 weeks: a weekly period, three times + now). */
+export const HOUR_BUCKET_MS = 3_600_000;
+export const HOUR_BUCKETS = 672;
 /** FINE_BUCKET_MS is the width of one fine bucket (1 min); FINE_BUCKETS of them are kept (12 h): holds and scores. */
 export const FINE_BUCKET_MS = 60_000;
 export const FINE_BUCKETS = 720;
@@ -75,6 +83,11 @@ const MAX_PERIOD_BUCKETS = 288;
 const MIN_REPEATS = 3;
 const MIN_PERIOD_R = 0.6;
 const MIN_PERIOD_DIP = 0.5;
+/** CLEARLY_STRONGER: a longer period wins over a shorter one (its divisor) only if it correlates this much more. */
+const CLEARLY_STRONGER = 0.1;
+/** a week and a day in hourly buckets: the weekly period is weighed against the daily ones it contains. */
+const WEEK_HOURS = 168;
+const DAY_HOURS = 24;
 const PREWARM_LOOKBACK = 5;
 const PERIOD_SEARCH_BUCKETS = 12;
 /** PREWARM_MARGIN_MS: a pre-warm starts this much before the measured lead (a few evaluations may pass first). */
@@ -98,6 +111,8 @@ export function emptyBudgetMemory(pool: PoolSpec, nowMs: number): BudgetMemory {
   return {
     peakStart: Math.floor(nowMs / PEAK_BUCKET_MS),
     peaks: [],
+    hourStart: Math.floor(nowMs / HOUR_BUCKET_MS),
+    hours: [],
     fineStart: Math.floor(nowMs / FINE_BUCKET_MS),
     fine: [],
     waitBucketMs,
@@ -217,6 +232,10 @@ export function observeBudget(
   const p = roll(m.peakStart, m.peaks, peakIndex, PEAK_BUCKETS);
   const slot = peakIndex - p.start;
   p.values[slot] = round3(Math.max(p.values[slot] ?? 0, obs.workload));
+  const hourIndex = Math.floor(obs.atMs / HOUR_BUCKET_MS);
+  // a memory from before the hours were kept has none: they start now
+  const hr = roll(m.hourStart ?? hourIndex, Array.isArray(m.hours) ? m.hours : [], hourIndex, HOUR_BUCKETS);
+  hr.values[hourIndex - hr.start] = round3(Math.max(hr.values[hourIndex - hr.start] ?? 0, obs.workload));
   const fineIndex = Math.floor(obs.atMs / FINE_BUCKET_MS);
   const f = roll(m.fineStart, m.fine, fineIndex, FINE_BUCKETS);
   f.values[fineIndex - f.start] = round3(Math.max(f.values[fineIndex - f.start] ?? 0, obs.workload));
@@ -224,6 +243,8 @@ export function observeBudget(
     ...m,
     peakStart: p.start,
     peaks: p.values,
+    hourStart: hr.start,
+    hours: hr.values,
     fineStart: f.start,
     fine: f.values,
     waitStart: dNow.start,
@@ -300,33 +321,75 @@ function scoreCandidates(needs: readonly number[], pool: PoolSpec, leadMin: numb
   return out;
 }
 
-/** periodOf finds the strongest clear period of the bucketed needs (in buckets), or undefined without strong evidence. */
-export function periodOf(needs: readonly number[]): { readonly buckets: number; readonly r: number } | undefined {
-  const n = needs.length;
-  if (n < MIN_REPEATS * MIN_PERIOD_BUCKETS) return undefined;
+/**
+ * autocorrelation is r[lag] of the series for lags 1..maxLag (undefined for a flat series). `perPair`: each lag's sum
+ * is averaged over its own pairs (n - lag of them) rather than over n, so lags far apart weigh alike: a week against
+ * the days within it, on a history of three weeks, would otherwise lose a third of its correlation to the shorter overlap.
+ */
+function autocorrelation(values: readonly number[], maxLag: number, perPair = false): number[] | undefined {
+  const n = values.length;
   let mean = 0;
-  for (const v of needs) mean += v;
+  for (const v of values) mean += v;
   mean /= n;
   let variance = 0;
-  for (const v of needs) variance += (v - mean) ** 2;
-  if (variance <= 0) return undefined;
-  const maxLag = Math.min(MAX_PERIOD_BUCKETS, Math.floor(n / MIN_REPEATS));
-  const r = new Array<number>(maxLag + 2).fill(0);
-  for (let lag = 1; lag <= maxLag + 1 && lag < n; lag += 1) {
+  for (const v of values) variance += (v - mean) ** 2;
+  if (!(variance > 0)) return undefined;
+  const r = new Array<number>(maxLag + 1).fill(0);
+  for (let lag = 1; lag <= maxLag && lag < n; lag += 1) {
     let s = 0;
-    for (let i = 0; i + lag < n; i += 1) s += ((needs[i] ?? 0) - mean) * ((needs[i + lag] ?? 0) - mean);
-    r[lag] = s / variance;
+    for (let i = 0; i + lag < n; i += 1) s += ((values[i] ?? 0) - mean) * ((values[i + lag] ?? 0) - mean);
+    r[lag] = perPair ? (s / (n - lag)) / (variance / n) : s / variance;
   }
-  let best: { buckets: number; r: number } | undefined;
+  return r;
+}
+
+/** dipsBefore: a period, not persistence: the correlation dips well below r[lag] half a cycle away. */
+function dipsBefore(r: readonly number[], lag: number): boolean {
+  let dip = Number.POSITIVE_INFINITY;
+  for (let k = Math.max(1, Math.floor(lag / 4)); k <= Math.ceil((3 * lag) / 4); k += 1) dip = Math.min(dip, r[k] ?? 0);
+  return (r[lag] ?? 0) - dip >= MIN_PERIOD_DIP;
+}
+
+/** Period is a recurrence found in the pool's demand: its length in peak buckets and its autocorrelation. */
+export interface Period {
+  readonly buckets: number;
+  readonly r: number;
+}
+
+/**
+ * periodOf finds the strongest clear period of the demand, or undefined without strong evidence: a week in the hourly
+ * peaks (`hours`, oldest first) when it correlates clearly more than every whole number of days within it (a daily
+ * habit repeats at 7 days too: the week is taken only for what the days do not explain, such as an empty weekend);
+ * otherwise the strongest period from 30 min to 24 h in the 5-min peaks (`needs`). The length is in 5-min buckets.
+ */
+export function periodOf(needs: readonly number[], hours: readonly number[] = []): Period | undefined {
+  return weeklyOf(hours) ?? shortPeriodOf(needs);
+}
+
+function weeklyOf(hours: readonly number[]): Period | undefined {
+  if (hours.length < MIN_REPEATS * WEEK_HOURS) return undefined;
+  const r = autocorrelation(hours, WEEK_HOURS + 1, true);
+  if (r === undefined) return undefined;
+  const week = r[WEEK_HOURS] ?? 0;
+  if (week < MIN_PERIOD_R || week < (r[WEEK_HOURS - 1] ?? 0) || week < (r[WEEK_HOURS + 1] ?? 0) || !dipsBefore(r, WEEK_HOURS)) return undefined;
+  let days = Number.NEGATIVE_INFINITY;
+  for (let lag = DAY_HOURS; lag < WEEK_HOURS; lag += DAY_HOURS) days = Math.max(days, r[lag] ?? 0);
+  if (week <= days + CLEARLY_STRONGER) return undefined;
+  return { buckets: (WEEK_HOURS * HOUR_BUCKET_MS) / PEAK_BUCKET_MS, r: week };
+}
+
+function shortPeriodOf(needs: readonly number[]): Period | undefined {
+  const n = needs.length;
+  if (n < MIN_REPEATS * MIN_PERIOD_BUCKETS) return undefined;
+  const maxLag = Math.min(MAX_PERIOD_BUCKETS, Math.floor(n / MIN_REPEATS));
+  const r = autocorrelation(needs, maxLag + 1);
+  if (r === undefined) return undefined;
+  let best: Period | undefined;
   for (let lag = MIN_PERIOD_BUCKETS; lag <= maxLag; lag += 1) {
     const rl = r[lag] ?? 0;
-    if (rl < MIN_PERIOD_R || rl < (r[lag - 1] ?? 0) || rl < (r[lag + 1] ?? 0)) continue;
-    // a period, not persistence: the correlation dips well below it half a cycle away
-    let dip = Number.POSITIVE_INFINITY;
-    for (let k = Math.max(1, Math.floor(lag / 4)); k <= Math.ceil((3 * lag) / 4); k += 1) dip = Math.min(dip, r[k] ?? 0);
-    if (rl - dip < MIN_PERIOD_DIP) continue;
+    if (rl < MIN_PERIOD_R || rl < (r[lag - 1] ?? 0) || rl < (r[lag + 1] ?? 0) || !dipsBefore(r, lag)) continue;
     // the shortest period wins over its multiples unless a multiple is clearly stronger
-    if (best === undefined || rl > best.r + 0.1) best = { buckets: lag, r: rl };
+    if (best === undefined || rl > best.r + CLEARLY_STRONGER) best = { buckets: lag, r: rl };
   }
   return best;
 }
@@ -356,13 +419,13 @@ function rechoose(memory: BudgetMemory, pool: PoolSpec, history: Pick<PoolHistor
   if (needs.length < MIN_SCORE_MINUTES) return memory;
   const leadMin = startLeadMs(history).leadMs / MINUTE_MS;
   // the period search is the dearest part (an autocorrelation over the history): once an hour is enough
-  const searched = (memory.peakStart + memory.peaks.length - 1) % PERIOD_SEARCH_BUCKETS === 0 ? periodOf(memory.peaks.slice(0, -1))?.buckets : memory.period;
+  const searched = (memory.peakStart + memory.peaks.length - 1) % PERIOD_SEARCH_BUCKETS === 0 ? periodOf(memory.peaks.slice(0, -1), (memory.hours ?? []).slice(0, -1))?.buckets : memory.period;
   const { period: _previous, ...rest } = memory;
   const withPeriod: BudgetMemory = { ...rest, ...(searched === undefined ? {} : { period: searched }) };
   // what a pre-warm would have started for each minute of the fine history (0 without a period)
   const prewarm = (i: number): number => {
     if (searched === undefined) return 0;
-    const warm = prewarmAt(withPeriod, Math.floor(((memory.fineStart + i) * FINE_BUCKET_MS) / PEAK_BUCKET_MS), searched);
+    const warm = prewarmAt(withPeriod, (memory.fineStart + i) * FINE_BUCKET_MS, searched);
     return warm === undefined ? 0 : Math.ceil(warm.level / per - 1e-9);
   };
   // only the minutes closed since the last score are added (the older ones are in the sums, decayed): the choice
@@ -426,25 +489,34 @@ export function prewarmOf(memory: BudgetMemory | undefined, nowMs: number, looka
   if (memory?.period === undefined) return undefined;
   let best: Prewarm | undefined;
   for (let j = Math.floor(nowMs / PEAK_BUCKET_MS); j <= Math.floor((nowMs + lookaheadMs) / PEAK_BUCKET_MS); j += 1) {
-    const warm = prewarmAt(memory, j, memory.period);
+    const warm = prewarmAt(memory, j * PEAK_BUCKET_MS, memory.period);
     if (warm !== undefined && (best === undefined || warm.level > best.level)) best = warm;
   }
   return best;
 }
 
-/** prewarmAt is the level peak bucket `j` reached at the same phase of each of the last periods (the lowest), if seen often enough. */
-function prewarmAt(memory: BudgetMemory, j: number, period: number): Prewarm | undefined {
-  const closed = memory.peaks.length - 1;
+/**
+ * prewarmAt is the level the bucket holding `atMs` reached at the same phase of each of the last periods (the lowest),
+ * if seen often enough: in the 5-min peaks, or in the hourly peaks for a period they cannot hold three times (a week).
+ */
+function prewarmAt(memory: BudgetMemory, atMs: number, period: number): Prewarm | undefined {
+  const hourly = period * MIN_REPEATS > PEAK_BUCKETS;
+  const bucketMs = hourly ? HOUR_BUCKET_MS : PEAK_BUCKET_MS;
+  const values = hourly ? memory.hours ?? [] : memory.peaks;
+  const start = hourly ? memory.hourStart ?? 0 : memory.peakStart;
+  const step = Math.round((period * PEAK_BUCKET_MS) / bucketMs);
+  const j = Math.floor(atMs / bucketMs);
+  const closed = values.length - 1;
   let low = Number.POSITIVE_INFINITY;
   let seen = 0;
   for (let k = 1; k <= PREWARM_LOOKBACK; k += 1) {
-    const slot = j - k * period - memory.peakStart;
+    const slot = j - k * step - start;
     if (slot < 0 || slot >= closed) continue;
-    low = Math.min(low, memory.peaks[slot] ?? 0);
+    low = Math.min(low, values[slot] ?? 0);
     seen += 1;
   }
   if (seen < MIN_REPEATS || !(low > 0)) return undefined;
-  return { level: low, atMs: j * PEAK_BUCKET_MS, periodMin: (period * PEAK_BUCKET_MS) / MINUTE_MS, seen };
+  return { level: low, atMs: j * bucketMs, periodMin: (period * PEAK_BUCKET_MS) / MINUTE_MS, seen };
 }
 
 function percent(x: number): string {
@@ -458,9 +530,20 @@ function windowWords(ms: number): string {
   return `${Math.round(ms / MINUTE_MS)}m`;
 }
 
-function clock(ms: number): string {
+const WEEKDAYS = ['Thu', 'Fri', 'Sat', 'Sun', 'Mon', 'Tue', 'Wed'] as const;
+
+/** clock words a time of day (UTC), with its weekday when the period is longer than a day. */
+function clock(ms: number, withDay: boolean): string {
   const minutes = Math.floor(ms / MINUTE_MS) % 1440;
-  return `${String(Math.floor(minutes / 60)).padStart(2, '0')}:${String(minutes % 60).padStart(2, '0')}`;
+  const day = withDay ? `${WEEKDAYS[Math.floor(ms / 86_400_000) % 7] ?? ''} ` : '';
+  return `${day}${String(Math.floor(minutes / 60)).padStart(2, '0')}:${String(minutes % 60).padStart(2, '0')}`;
+}
+
+/** periodWords words a period: minutes under two hours, whole days past one, hours otherwise. */
+function periodWords(minutes: number): string {
+  if (minutes > 1440 && minutes % 1440 === 0) return `${minutes / 1440} d`;
+  if (minutes >= 120 && minutes % 60 === 0) return `${minutes / 60} h`;
+  return `${minutes} min`;
 }
 
 /** budgetNote says where the pool's budget stands, for every decision's reason. */
@@ -505,7 +588,7 @@ export function budget(input: StrategyInput, perInstance: number): StrategyResul
     const wanted = Math.ceil(warm.level / per - 1e-9);
     if (wanted > desired) {
       desired = wanted;
-      parts.push(`pre-warm: ${warm.level} expected at ${clock(warm.atMs)} (period ${warm.periodMin} min, seen ${warm.seen} times) wants ${wanted}`);
+      parts.push(`pre-warm: ${warm.level} expected at ${clock(warm.atMs, warm.periodMin > 1440)} (period ${periodWords(warm.periodMin)}, seen ${warm.seen} times) wants ${wanted}`);
     }
   }
   const aim = `, aims at ${percent(AIM_RATIO * waitBudgetOf(input.pool))}${memory?.bias === undefined ? '' : ` with replay waiting x${biasFactor(memory.bias).toFixed(2)}`}`;

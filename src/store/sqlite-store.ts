@@ -204,15 +204,17 @@ export class SqliteStore implements StateStore {
     this.#saveMany = db.transaction((entries: readonly InstanceSave[]) => {
       for (const e of entries) this.#save(e.instance, e.transition);
     });
-    this.#recordDecision = db.transaction((pool: string, atMs: number, kind: string, count: number, targets: string, reason: string, dryRun: number) => {
-      this.#stmt.insertDecision.run(pool, atMs, kind, count, targets, reason, dryRun);
-      // prune on the pool's 1st, 33rd, 65th... decision since open: the prune walks `decisionsPerPool` index entries,
-      // several times the insert's cost when every evaluation of 1,000 pools records one
-      const n = this.#decisionsSinceOpen.get(pool) ?? 0;
-      this.#decisionsSinceOpen.set(pool, n + 1);
-      if (n % 32 === 0) this.#stmt.pruneDecisions.run(pool, pool, this.#decisionsPerPool);
-    });
+    this.#recordDecision = db.transaction(this.#insertDecision);
   }
+
+  readonly #insertDecision = (pool: string, atMs: number, kind: string, count: number, targets: string, reason: string, dryRun: number): void => {
+    this.#stmt.insertDecision.run(pool, atMs, kind, count, targets, reason, dryRun);
+    // prune on the pool's 1st, 33rd, 65th... decision since open: the prune walks `decisionsPerPool` index entries,
+    // several times the insert's cost when every evaluation of 1,000 pools records one
+    const n = this.#decisionsSinceOpen.get(pool) ?? 0;
+    this.#decisionsSinceOpen.set(pool, n + 1);
+    if (n % 32 === 0) this.#stmt.pruneDecisions.run(pool, pool, this.#decisionsPerPool);
+  };
 
   #save(instance: Instance, transition: Transition | undefined): void {
     this.#stmt.upsertInstance.run({
@@ -239,9 +241,13 @@ export class SqliteStore implements StateStore {
     this.#transitionsSinceOpen.delete(id);
   }
 
-  /** atomically runs fn in one transaction (nested writes join it): one fsync for all of them. */
+  /**
+   * atomically runs fn in one transaction: one fsync for all of its writes. Inside an open transaction (a group
+   * commit, an outer `atomically`) fn's writes join it, with no SAVEPOINT of their own: what fn wrote before it
+   * threw stays in the transaction, which its owner commits or rolls back.
+   */
   atomically<T>(fn: () => T): T {
-    return this.#atomically(fn) as T;
+    return this.#db.inTransaction ? fn() : this.#atomically(fn) as T;
   }
 
   /** begin opens the transaction of a group commit (deferred, as `atomically`); it throws when one is open. */
@@ -297,7 +303,8 @@ export class SqliteStore implements StateStore {
 
   /** saveInstance upserts the instance and appends the transition, in one transaction. */
   saveInstance(instance: Instance, transition?: Transition): void {
-    this.#saveMany(transition === undefined ? [{ instance }] : [{ instance, transition }]);
+    if (this.#db.inTransaction) this.#save(instance, transition); // joins the open transaction (no SAVEPOINT)
+    else this.#saveMany(transition === undefined ? [{ instance }] : [{ instance, transition }]);
   }
 
   /** saveInstances upserts many instances (e.g. the results of a reconcile pass) in one transaction: one fsync for all. */
@@ -338,7 +345,9 @@ export class SqliteStore implements StateStore {
     const d = record.decision;
     const count = d.kind === 'hold' ? 0 : d.count;
     const targets = d.kind === 'hold' ? [] : d.targets;
-    this.#recordDecision(record.pool, record.atMs, d.kind, count, JSON.stringify(targets), d.reason, record.dryRun ? 1 : 0);
+    const args = [record.pool, record.atMs, d.kind, count, JSON.stringify(targets), d.reason, record.dryRun ? 1 : 0] as const;
+    if (this.#db.inTransaction) this.#insertDecision(...args); // joins the open transaction (no SAVEPOINT)
+    else this.#recordDecision(...args);
   }
 
   /** decisions returns the newest decisions first, of one pool or of all (default limit 100). */

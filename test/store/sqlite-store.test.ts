@@ -194,3 +194,22 @@ t.test('forgetInstance removes a destroyed instance and its history, and keeps t
   t.same(store.history('gpu-c'), []);
   store.close();
 });
+
+t.test('atomically: alone it commits all or nothing; inside an open transaction its writes join it (no SAVEPOINT of its own)', async (t) => {
+  const store = open(t, join(tempDir(t), 'state.db'));
+  const move: Transition = { from: 'stopped', to: 'starting', atMs: 20, reason: 'scale-up' };
+  t.throws(() => store.atomically(() => { store.saveInstance(full); store.recordDecision({ pool: 'prod/type1', atMs: 1, dryRun: false, decision: { kind: 'hold', reason: 'r' } }); throw new Error('boom'); }));
+  t.same(store.loadInstances(), [], 'alone: a throw rolls every write back');
+  t.same(store.decisions(), []);
+  store.begin();
+  t.throws(() => store.atomically(() => { store.saveInstance(bare, move); throw new Error('boom'); }));
+  store.recordDecision({ pool: 'prod/type1', atMs: 2, dryRun: false, decision: { kind: 'hold', reason: 'after' } });
+  store.commit();
+  t.same(store.loadInstances(), [bare], 'joined: what it wrote before the throw is committed with the transaction');
+  t.same(store.history('gpu-prod-2').map((h) => h.to), ['starting'], 'with its transition');
+  t.same(store.decisions().map((d) => d.decision.reason), ['after'], 'and the later writes of the transaction');
+  store.begin();
+  store.atomically(() => { store.saveInstance(full); });
+  store.rollback();
+  t.same(store.loadInstances(), [bare], "a joined write goes with the transaction's rollback");
+});

@@ -165,6 +165,8 @@ export class SqliteStore implements StateStore {
   readonly #recordDecision: (pool: string, atMs: number, kind: string, count: number, targets: string, reason: string, dryRun: number) => void;
   readonly #transitionsSinceOpen = new Map<string, number>();
   readonly #decisionsSinceOpen = new Map<string, number>();
+  /** #atomicDepth: > 0 while an `atomically` block runs (its writes need no SAVEPOINT of their own). */
+  #atomicDepth = 0;
   /** #file: the device and inode of the file opened (undefined in memory). */
   readonly #file: FileId | undefined;
   #closed = false;
@@ -242,12 +244,18 @@ export class SqliteStore implements StateStore {
   }
 
   /**
-   * atomically runs fn in one transaction: one fsync for all of its writes. Inside an open transaction (a group
-   * commit, an outer `atomically`) fn's writes join it, with no SAVEPOINT of their own: what fn wrote before it
-   * threw stays in the transaction, which its owner commits or rolls back.
+   * atomically runs fn in one transaction: one fsync for all of its writes (inside a group commit, a SAVEPOINT: a
+   * throw rolls back fn's writes, not the turn's). The writes of fn, nested `atomically` blocks included, join it
+   * without a SAVEPOINT of their own: what one of them wrote before it threw stays in the block.
    */
   atomically<T>(fn: () => T): T {
-    return this.#db.inTransaction ? fn() : this.#atomically(fn) as T;
+    if (this.#atomicDepth > 0) return fn();
+    this.#atomicDepth += 1;
+    try {
+      return this.#atomically(fn) as T;
+    } finally {
+      this.#atomicDepth -= 1;
+    }
   }
 
   /** begin opens the transaction of a group commit (deferred, as `atomically`); it throws when one is open. */
@@ -303,7 +311,7 @@ export class SqliteStore implements StateStore {
 
   /** saveInstance upserts the instance and appends the transition, in one transaction. */
   saveInstance(instance: Instance, transition?: Transition): void {
-    if (this.#db.inTransaction) this.#save(instance, transition); // joins the open transaction (no SAVEPOINT)
+    if (this.#atomicDepth > 0) this.#save(instance, transition); // joins the block (no SAVEPOINT)
     else this.#saveMany(transition === undefined ? [{ instance }] : [{ instance, transition }]);
   }
 
@@ -346,7 +354,7 @@ export class SqliteStore implements StateStore {
     const count = d.kind === 'hold' ? 0 : d.count;
     const targets = d.kind === 'hold' ? [] : d.targets;
     const args = [record.pool, record.atMs, d.kind, count, JSON.stringify(targets), d.reason, record.dryRun ? 1 : 0] as const;
-    if (this.#db.inTransaction) this.#insertDecision(...args); // joins the open transaction (no SAVEPOINT)
+    if (this.#atomicDepth > 0) this.#insertDecision(...args); // joins the block (no SAVEPOINT)
     else this.#recordDecision(...args);
   }
 

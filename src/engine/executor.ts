@@ -67,19 +67,19 @@ export class Executor implements ExecutorRole {
     lines.add({ pool: spec.name, action: decision.kind, reason: decision.reason, dryRun: spec.dryRun }, 'decision');
     if (spec.dryRun) lines.release(); // nothing is sent: its lines (`dry-run: action not sent`) follow the decision's
     let sends: Send[] = [];
-    const { durable } = ctx.turn.join(() => ctx.storeCall(() => ctx.opts.store.atomically(() => {
-      this.record(rt, decision, now);
-      rt.history = afterDecision(rt.history, decision, now);
-      ctx.savePool(rt);
-      ctx.fleet.inBatch(() => ctx.fleet.holdingLines(lines, () => {
-        sends = decision.targets.map((t) => (t.kind === 'start' ? this.#prepareStart(rt, t.id) : this.#prepareCreate(rt)));
-      }));
-    })));
     try {
+      const { durable } = ctx.turn.join(() => ctx.storeCall(() => ctx.opts.store.atomically(() => {
+        this.record(rt, decision, now);
+        rt.history = afterDecision(rt.history, decision, now);
+        ctx.savePool(rt);
+        ctx.fleet.inBatch(() => ctx.fleet.holdingLines(lines, () => {
+          sends = decision.targets.map((t) => (t.kind === 'start' ? this.#prepareStart(rt, t.id) : this.#prepareCreate(rt)));
+        }));
+      })));
       const committed = await durable;
       await Promise.all(sends.map((send) => send(committed, lines)));
     } finally {
-      lines.release(); // no call was sent (dry-run, nothing to do)
+      lines.release(); // no call was sent (dry-run, nothing to do, a throw)
     }
   }
 

@@ -11,3 +11,9 @@ export function secretsEqual(given: string, expected: string): boolean {
   // crypto.hash: the one-shot digest, half the cost of a createHash() object per secret (a webhook request compares one)
   return timingSafeEqual(hash('sha256', given, 'buffer'), hash('sha256', expected, 'buffer'));
 }
+
+/** secretMatcher is secretsEqual against one expected secret whose digest is computed once (a request hashes only what it brings). */
+export function secretMatcher(expected: string): (given: string) => boolean {
+  const digest = hash('sha256', expected, 'buffer');
+  return (given) => timingSafeEqual(hash('sha256', given, 'buffer'), digest);
+}

@@ -7,7 +7,8 @@
  *
  *   text --at most MAX_JSON_CONTAINERS objects + arrays?---------------> (else rejected before JSON.parse)
  *   body --alerts an array of at most MAX_ALERTS_PER_NOTIFICATION?--> (else rejected before any deep check)
- *        --envelope (every key but the alerts)-----------------------> first issue reported
+ *        --a hand check (the schema's rules, no issue collected)---> valid: the payload, as zod would give it
+ *        --else zod: envelope (every key but the alerts)-------------> first issue reported
  *        --each alert in turn, stopping at the first invalid one-----> first issue reported
  *
  * (zod collects every issue of a value it checks: 340,000 empty alerts in one 1 MB body were 1.36 M issues,
@@ -115,9 +116,70 @@ function firstIssue(error: z.ZodError, prefix: readonly PropertyKey[]): string {
   return `${path === '' ? 'body' : path}: ${issue.message}`;
 }
 
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+/** keyValues is a label or annotation set as KeyValueSchema takes it (`{}` for undefined when defaulted), else undefined. */
+function keyValues(value: unknown, defaulted: boolean): Record<string, string> | undefined {
+  if (value === undefined) return defaulted ? {} : undefined;
+  return isRecord(value) && firstNonString(value) === undefined ? value as Record<string, string> : undefined;
+}
+
+/** isStatus: the `status` enum of the payload and of an alert. */
+function isStatus(value: unknown): value is 'firing' | 'resolved' {
+  return value === 'firing' || value === 'resolved';
+}
+
+/** isTimestamp is TimestampSchema on what it surely accepts (at most 64 UTF-16 units: zod counts code points, never more). */
+function isTimestamp(value: unknown): value is string {
+  return typeof value === 'string' && value.length <= 64 && !Number.isNaN(Date.parse(value));
+}
+
+/** checkedAlert is WebhookAlertSchema's output for an alert it surely accepts, else undefined (zod then decides). */
+function checkedAlert(raw: unknown): WebhookAlert | undefined {
+  if (!isRecord(raw)) return undefined;
+  const { status, labels, annotations, startsAt, endsAt, generatorURL, fingerprint } = raw;
+  const labelSet = keyValues(labels, false);
+  const annotationSet = keyValues(annotations, true);
+  if (!isStatus(status) || labelSet === undefined || annotationSet === undefined || !isTimestamp(startsAt)) return undefined;
+  if ((endsAt !== undefined && !isTimestamp(endsAt)) || (generatorURL !== undefined && typeof generatorURL !== 'string')) return undefined;
+  if (typeof fingerprint !== 'string' || fingerprint.length < 1 || fingerprint.length > MAX_FINGERPRINT_LENGTH) return undefined;
+  return {
+    status, labels: labelSet, annotations: annotationSet, startsAt, ...('endsAt' in raw ? { endsAt } : {}), generatorURL: generatorURL ?? '', fingerprint,
+  };
+}
+
+/**
+ * checkedPayload is WebhookPayloadSchema's output for a body it surely accepts, else undefined: the schema's rules by
+ * hand (~1 us against ~20 us of zod on a one-alert notification). Undefined is no verdict: zod then checks the body
+ * and gives the reason (test/alertmanager/webhook-check.property.test.ts keeps the two equal).
+ */
+export function checkedPayload(body: unknown): WebhookPayload | undefined {
+  if (!isRecord(body)) return undefined;
+  const { version, groupKey, truncatedAlerts, status, receiver, groupLabels, commonLabels, commonAnnotations, externalURL, alerts } = body;
+  if (version !== '4' || typeof groupKey !== 'string' || !isStatus(status) || typeof receiver !== 'string') return undefined;
+  if (truncatedAlerts !== undefined && !(typeof truncatedAlerts === 'number' && Number.isSafeInteger(truncatedAlerts) && truncatedAlerts >= 0)) return undefined;
+  const groupSet = keyValues(groupLabels, true);
+  const commonSet = keyValues(commonLabels, true);
+  const commonAnnotationSet = keyValues(commonAnnotations, true);
+  if (groupSet === undefined || commonSet === undefined || commonAnnotationSet === undefined) return undefined;
+  if ((externalURL !== undefined && typeof externalURL !== 'string') || !Array.isArray(alerts)) return undefined;
+  const checked: WebhookAlert[] = [];
+  for (const raw of alerts as unknown[]) {
+    const alert = checkedAlert(raw);
+    if (alert === undefined) return undefined;
+    checked.push(alert);
+  }
+  return {
+    version, groupKey, truncatedAlerts: truncatedAlerts ?? 0, status, receiver, groupLabels: groupSet, commonLabels: commonSet,
+    commonAnnotations: commonAnnotationSet, externalURL: externalURL ?? '', alerts: checked,
+  };
+}
+
 /**
  * parseWebhookPayload validates a parsed JSON body in time proportional to what it takes to reject it: the number of
- * alerts first, then the envelope, then each alert until the first invalid one.
+ * alerts first, then the hand check, and when it has no verdict the envelope, then each alert until the first invalid one.
  */
 export function parseWebhookPayload(body: unknown): PayloadCheck {
   const alerts = typeof body === 'object' && body !== null ? (body as { alerts?: unknown }).alerts : undefined;
@@ -127,6 +189,12 @@ export function parseWebhookPayload(body: unknown): PayloadCheck {
       reason: `too many alerts: ${alerts.length} in one notification, at most ${MAX_ALERTS_PER_NOTIFICATION} (group by alertname, env, instance_type or set max_alerts on the receiver)`,
     };
   }
+  const checked = checkedPayload(body);
+  return checked === undefined ? parseWithZod(body) : { success: true, data: checked };
+}
+
+/** parseWithZod is the schema's verdict, stopping at the first invalid alert (the count of alerts already checked). */
+export function parseWithZod(body: unknown): PayloadCheck {
   const envelope = WebhookEnvelopeSchema.safeParse(body);
   if (!envelope.success) return { success: false, reason: firstIssue(envelope.error, []) };
   const parsed: WebhookAlert[] = [];

@@ -14,7 +14,7 @@
  * better by being sent again. The salt-api calls a notification leads to go out before its answer: the answer's
  * serialization, write and log line wait one loop turn, the one in which the engine evaluates the pools signalled.
  */
-import { secretsEqual } from '../secret.ts';
+import { secretMatcher, secretsEqual } from '../secret.ts';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
 import type { AlertSignal } from '../core/types.ts';
@@ -54,21 +54,35 @@ export interface WebhookOptions {
 /** safeEqual compares two secrets in constant time (src/secret.ts). */
 export const safeEqual = secretsEqual;
 
-function authorized(header: string | undefined, http: WebhookAuth): boolean {
+/** Credentials are the configured secrets as matchers (their digests computed once, not per request). */
+interface Credentials {
+  readonly token?: (given: string) => boolean;
+  readonly basic?: { readonly username: (given: string) => boolean; readonly password: (given: string) => boolean };
+}
+
+function credentials(http: WebhookAuth): Credentials {
   const { webhookToken, webhookBasicAuth } = http;
-  if (webhookToken === undefined && webhookBasicAuth === undefined) return true;
+  return {
+    ...(webhookToken === undefined ? {} : { token: secretMatcher(webhookToken) }),
+    ...(webhookBasicAuth === undefined ? {} : { basic: { username: secretMatcher(webhookBasicAuth.username), password: secretMatcher(webhookBasicAuth.password) } }),
+  };
+}
+
+function authorized(header: string | undefined, creds: Credentials): boolean {
+  const { token, basic } = creds;
+  if (token === undefined && basic === undefined) return true;
   if (header === undefined) return false;
   const space = header.indexOf(' ');
   if (space < 0) return false;
   const scheme = header.slice(0, space).toLowerCase();
   const value = header.slice(space + 1).trim();
-  if (scheme === 'bearer' && webhookToken !== undefined) return safeEqual(value, webhookToken);
-  if (scheme === 'basic' && webhookBasicAuth !== undefined) {
+  if (scheme === 'bearer' && token !== undefined) return token(value);
+  if (scheme === 'basic' && basic !== undefined) {
     const decoded = Buffer.from(value, 'base64').toString('utf8');
     const colon = decoded.indexOf(':');
     if (colon < 0) return false;
-    const userOk = safeEqual(decoded.slice(0, colon), webhookBasicAuth.username);
-    const passOk = safeEqual(decoded.slice(colon + 1), webhookBasicAuth.password);
+    const userOk = basic.username(decoded.slice(0, colon));
+    const passOk = basic.password(decoded.slice(colon + 1));
     return userOk && passOk;
   }
   return false;
@@ -106,6 +120,7 @@ export async function alertmanagerWebhook(app: FastifyInstance, opts: WebhookOpt
   const { config, onSignal, now, metrics } = opts;
   const log = opts.logger.child({ component: 'alertmanager-webhook' });
   const book = opts.book ?? new AlertBook(config.alerts, config.pools);
+  const creds = credentials(config.http);
 
   const answer = (reply: FastifyReply, status: number, body: Record<string, unknown>): FastifyReply => {
     metrics?.webhookRequests.inc({ status: String(status) });
@@ -134,7 +149,7 @@ export async function alertmanagerWebhook(app: FastifyInstance, opts: WebhookOpt
 
   app.addHook('onRequest', async (req, reply) => {
     if (req.routeOptions.url !== WEBHOOK_PATH) return;
-    if (!authorized(req.headers.authorization, config.http)) {
+    if (!authorized(req.headers.authorization, creds)) {
       const schemes = [
         ...(config.http.webhookToken === undefined ? [] : ['Bearer realm="salt-autoscaler"']),
         ...(config.http.webhookBasicAuth === undefined ? [] : ['Basic realm="salt-autoscaler"']),

@@ -137,10 +137,13 @@ export class Evaluator implements EvaluatorRole {
       ctx.log.debug({ pool: spec.name, reason: decision.reason, workload: workload?.value }, 'hold');
       return decision;
     }
-    ctx.log.info({ pool: spec.name, action: decision.kind, reason: decision.reason, dryRun: spec.dryRun }, 'decision');
     if (decision.kind === 'scaleUp') {
+      // (its `decision` line is written by the executor, once the calls are sent)
       await this.#executor.scaleUp(rt, decision, now);
-    } else if (decision.kind === 'scaleDown') {
+      return decision;
+    }
+    ctx.log.info({ pool: spec.name, action: decision.kind, reason: decision.reason, dryRun: spec.dryRun }, 'decision');
+    if (decision.kind === 'scaleDown') {
       this.#executor.record(rt, decision, now);
       rt.history = afterDecision(rt.history, decision, now);
       ctx.savePool(rt);

@@ -19,11 +19,15 @@ import { afterDecision } from '../core/bookkeeping.ts';
 import { newInstance } from '../core/lifecycle.ts';
 import type { Decision, Instance } from '../core/types.ts';
 import type { EngineContext, ExecutorRole } from './context.ts';
+import { HeldLines } from './fleet.ts';
 import type { PoolRuntime } from './pool-state.ts';
 import type { IdleResult, Intent, IntentKind } from './ports.ts';
 
-/** Send sends one prepared action; `committed` says whether the turn that wrote its intent is durable. */
-type Send = (committed: boolean) => Promise<void>;
+/**
+ * Send sends one prepared action; `committed` says whether the turn that wrote its intent is durable, and `lines`
+ * are released once its call is sent (or has failed before).
+ */
+type Send = (committed: boolean, lines: HeldLines) => Promise<void>;
 
 /** Executor carries decisions out through the intent log. */
 export class Executor implements ExecutorRole {
@@ -54,20 +58,29 @@ export class Executor implements ExecutorRole {
    * scaleUp writes the decision, the instances' transitions and their intents in the turn's group commit (one
    * transaction, one fsync, for every pool evaluated in this turn), then sends the calls once it is durable. A turn
    * that could not commit sends none of them: each action fails with the store's error (and is reported).
+   * Its `decision` and `instance state` lines are written once the first call is sent (they are not in its path).
    */
   async scaleUp(rt: PoolRuntime, decision: Extract<Decision, { kind: 'scaleUp' }>, now: number): Promise<void> {
     const ctx = this.#ctx;
+    const spec = rt.managed.spec;
+    const lines = new HeldLines(ctx.log);
+    lines.add({ pool: spec.name, action: decision.kind, reason: decision.reason, dryRun: spec.dryRun }, 'decision');
+    if (spec.dryRun) lines.release(); // nothing is sent: its lines (`dry-run: action not sent`) follow the decision's
     let sends: Send[] = [];
-    const { durable } = ctx.turn.join(() => ctx.storeCall(() => ctx.opts.store.atomically(() => {
-      this.record(rt, decision, now);
-      rt.history = afterDecision(rt.history, decision, now);
-      ctx.savePool(rt);
-      ctx.fleet.inBatch(() => {
-        sends = decision.targets.map((t) => (t.kind === 'start' ? this.#prepareStart(rt, t.id) : this.#prepareCreate(rt)));
-      });
-    })));
-    const committed = await durable;
-    await Promise.all(sends.map((send) => send(committed)));
+    try {
+      const { durable } = ctx.turn.join(() => ctx.storeCall(() => ctx.opts.store.atomically(() => {
+        this.record(rt, decision, now);
+        rt.history = afterDecision(rt.history, decision, now);
+        ctx.savePool(rt);
+        ctx.fleet.inBatch(() => ctx.fleet.holdingLines(lines, () => {
+          sends = decision.targets.map((t) => (t.kind === 'start' ? this.#prepareStart(rt, t.id) : this.#prepareCreate(rt)));
+        }));
+      })));
+      const committed = await durable;
+      await Promise.all(sends.map((send) => send(committed, lines)));
+    } finally {
+      lines.release(); // no call was sent (dry-run, nothing to do, a throw)
+    }
   }
 
   /** recordInTurn records a decision in the turn's group commit (a hold: nothing waits for it). */
@@ -110,8 +123,11 @@ export class Executor implements ExecutorRole {
     this.#ctx.turn.join(() => { this.finish(intentId, status, detail); }, 'loop');
   }
 
-  /** send makes the call of an opened intent and marks the intent done or failed; no intent = not sent. */
-  async #send(rt: PoolRuntime, kind: IntentKind, id: string, intent: Intent | undefined, call: () => Promise<void>, onError?: (err: unknown) => void): Promise<boolean> {
+  /**
+   * send makes the call of an opened intent and marks the intent done or failed; no intent = not sent. `lines` (a
+   * scale-up's) are written right after the call is sent, or when it fails before.
+   */
+  async #send(rt: PoolRuntime, kind: IntentKind, id: string, intent: Intent | undefined, call: () => Promise<void>, onError?: (err: unknown) => void, lines?: HeldLines): Promise<boolean> {
     const ctx = this.#ctx;
     const spec = rt.managed.spec;
     if (intent) this.#sending.add(intent.id);
@@ -124,12 +140,15 @@ export class Executor implements ExecutorRole {
       if (!ctx.mayAct()) throw ctx.notActing(kind, id);
       await ctx.intents.shared(intent); // with a replica, the intent reaches it (fenced) before the call goes out
       if (!ctx.mayAct()) throw ctx.notActing(kind, id);
-      await call();
+      const calling = call();
+      lines?.release();
+      await calling;
       this.#finishInTurn(intent.id, 'done');
       ctx.opts.observer?.action(kind, 'ok');
       ctx.log.info({ pool: spec.name, minion: id, action: kind, durationMs: ctx.clock.now() - started }, 'action done');
       return true;
     } catch (err) {
+      lines?.release();
       const detail = err instanceof Error ? err.message : String(err);
       if (intent) this.#finishInTurn(intent.id, 'failed', detail);
       ctx.opts.observer?.action(kind, 'error');
@@ -162,9 +181,9 @@ export class Executor implements ExecutorRole {
     if (rt.managed.spec.dryRun) { this.#open(rt, 'start', id); return async () => {}; }
     ctx.apply(inst, { kind: 'start-issued' }, ctx.clock.now(), 'scale-up');
     const intent = this.#open(rt, 'start', id);
-    return async (committed) => {
+    return async (committed, lines) => {
       // a failed call may still have started the VM: the reconcile it scheduled decides
-      await this.#send(rt, 'start', id, this.#written(intent, committed), () => ctx.opts.cloud.start(id), (err) => { ctx.reconciler.startUnconfirmed(id, err); });
+      await this.#send(rt, 'start', id, this.#written(intent, committed), () => ctx.opts.cloud.start(id), (err) => { ctx.reconciler.startUnconfirmed(id, err); }, lines);
     };
   }
 
@@ -180,8 +199,8 @@ export class Executor implements ExecutorRole {
     ctx.fleet.put(inst);
     ctx.apply(inst, { kind: 'create-issued' }, now, 'scale-up');
     const intent = this.#open(rt, 'create', id);
-    return async (committed) => {
-      const ok = await this.#send(rt, 'create', id, this.#written(intent, committed), () => ctx.opts.cloud.create(id, profile));
+    return async (committed, lines) => {
+      const ok = await this.#send(rt, 'create', id, this.#written(intent, committed), () => ctx.opts.cloud.create(id, profile), undefined, lines);
       if (!ok) this.actionFailed(id, 'create');
     };
   }

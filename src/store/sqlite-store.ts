@@ -165,6 +165,8 @@ export class SqliteStore implements StateStore {
   readonly #recordDecision: (pool: string, atMs: number, kind: string, count: number, targets: string, reason: string, dryRun: number) => void;
   readonly #transitionsSinceOpen = new Map<string, number>();
   readonly #decisionsSinceOpen = new Map<string, number>();
+  /** #atomicDepth: > 0 while an `atomically` block runs (its writes need no SAVEPOINT of their own). */
+  #atomicDepth = 0;
   /** #file: the device and inode of the file opened (undefined in memory). */
   readonly #file: FileId | undefined;
   #closed = false;
@@ -204,15 +206,17 @@ export class SqliteStore implements StateStore {
     this.#saveMany = db.transaction((entries: readonly InstanceSave[]) => {
       for (const e of entries) this.#save(e.instance, e.transition);
     });
-    this.#recordDecision = db.transaction((pool: string, atMs: number, kind: string, count: number, targets: string, reason: string, dryRun: number) => {
-      this.#stmt.insertDecision.run(pool, atMs, kind, count, targets, reason, dryRun);
-      // prune on the pool's 1st, 33rd, 65th... decision since open: the prune walks `decisionsPerPool` index entries,
-      // several times the insert's cost when every evaluation of 1,000 pools records one
-      const n = this.#decisionsSinceOpen.get(pool) ?? 0;
-      this.#decisionsSinceOpen.set(pool, n + 1);
-      if (n % 32 === 0) this.#stmt.pruneDecisions.run(pool, pool, this.#decisionsPerPool);
-    });
+    this.#recordDecision = db.transaction(this.#insertDecision);
   }
+
+  readonly #insertDecision = (pool: string, atMs: number, kind: string, count: number, targets: string, reason: string, dryRun: number): void => {
+    this.#stmt.insertDecision.run(pool, atMs, kind, count, targets, reason, dryRun);
+    // prune on the pool's 1st, 33rd, 65th... decision since open: the prune walks `decisionsPerPool` index entries,
+    // several times the insert's cost when every evaluation of 1,000 pools records one
+    const n = this.#decisionsSinceOpen.get(pool) ?? 0;
+    this.#decisionsSinceOpen.set(pool, n + 1);
+    if (n % 32 === 0) this.#stmt.pruneDecisions.run(pool, pool, this.#decisionsPerPool);
+  };
 
   #save(instance: Instance, transition: Transition | undefined): void {
     this.#stmt.upsertInstance.run({
@@ -239,9 +243,19 @@ export class SqliteStore implements StateStore {
     this.#transitionsSinceOpen.delete(id);
   }
 
-  /** atomically runs fn in one transaction (nested writes join it): one fsync for all of them. */
+  /**
+   * atomically runs fn in one transaction: one fsync for all of its writes (inside a group commit, a SAVEPOINT: a
+   * throw rolls back fn's writes, not the turn's). The writes of fn, nested `atomically` blocks included, join it
+   * without a SAVEPOINT of their own: what one of them wrote before it threw stays in the block.
+   */
   atomically<T>(fn: () => T): T {
-    return this.#atomically(fn) as T;
+    if (this.#atomicDepth > 0) return fn();
+    this.#atomicDepth += 1;
+    try {
+      return this.#atomically(fn) as T;
+    } finally {
+      this.#atomicDepth -= 1;
+    }
   }
 
   /** begin opens the transaction of a group commit (deferred, as `atomically`); it throws when one is open. */
@@ -297,7 +311,8 @@ export class SqliteStore implements StateStore {
 
   /** saveInstance upserts the instance and appends the transition, in one transaction. */
   saveInstance(instance: Instance, transition?: Transition): void {
-    this.#saveMany(transition === undefined ? [{ instance }] : [{ instance, transition }]);
+    if (this.#atomicDepth > 0) this.#save(instance, transition); // joins the block (no SAVEPOINT)
+    else this.#saveMany(transition === undefined ? [{ instance }] : [{ instance, transition }]);
   }
 
   /** saveInstances upserts many instances (e.g. the results of a reconcile pass) in one transaction: one fsync for all. */
@@ -338,7 +353,9 @@ export class SqliteStore implements StateStore {
     const d = record.decision;
     const count = d.kind === 'hold' ? 0 : d.count;
     const targets = d.kind === 'hold' ? [] : d.targets;
-    this.#recordDecision(record.pool, record.atMs, d.kind, count, JSON.stringify(targets), d.reason, record.dryRun ? 1 : 0);
+    const args = [record.pool, record.atMs, d.kind, count, JSON.stringify(targets), d.reason, record.dryRun ? 1 : 0] as const;
+    if (this.#atomicDepth > 0) this.#insertDecision(...args); // joins the block (no SAVEPOINT)
+    else this.#recordDecision(...args);
   }
 
   /** decisions returns the newest decisions first, of one pool or of all (default limit 100). */

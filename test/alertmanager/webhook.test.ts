@@ -2,6 +2,7 @@ import t from 'tap';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { pino } from 'pino';
 import { alertmanagerWebhook, safeEqual } from '../../src/alertmanager/webhook.ts';
+import { secretMatcher } from '../../src/secret.ts';
 import { groupKeyDigest, hashGroupKey } from '../../src/alertmanager/alert-book.ts';
 import { jsonContainersOver, MAX_ALERTS_PER_NOTIFICATION, MAX_FINGERPRINT_LENGTH, MAX_JSON_CONTAINERS, parseWebhookPayload } from '../../src/alertmanager/webhook-schema.ts';
 import type { AlertSignal } from '../../src/core/types.ts';
@@ -190,6 +191,8 @@ t.test('safeEqual compares secrets of any length', async (t) => {
   t.ok(safeEqual('abc', 'abc'));
   t.notOk(safeEqual('abc', 'abcd'));
   t.notOk(safeEqual('', 'x'));
+  const matches = secretMatcher('abc');
+  t.same(['abc', 'abcd', 'ab', '', 'abd'].map(matches), [true, false, false, false, false], 'a matcher says what safeEqual says');
 });
 
 t.test('the webhook token never reaches the log', async (t) => {

@@ -194,3 +194,31 @@ t.test('forgetInstance removes a destroyed instance and its history, and keeps t
   t.same(store.history('gpu-c'), []);
   store.close();
 });
+
+t.test('atomically: all or nothing, inside a group commit too; the writes inside it (nested blocks included) join it', async (t) => {
+  const store = open(t, join(tempDir(t), 'state.db'));
+  const move: Transition = { from: 'stopped', to: 'starting', atMs: 20, reason: 'scale-up' };
+  const hold = (reason: string) => ({ pool: 'prod/type1', atMs: 1, dryRun: false, decision: { kind: 'hold' as const, reason } });
+  t.throws(() => store.atomically(() => { store.saveInstance(full); store.recordDecision(hold('lost')); throw new Error('boom'); }));
+  t.same(store.loadInstances(), [], 'alone: a throw rolls every write back');
+  t.same(store.decisions(), []);
+  store.begin();
+  store.recordDecision(hold('before'));
+  t.throws(() => store.atomically(() => { store.saveInstance(full); throw new Error('boom'); }));
+  store.commit();
+  t.same(store.loadInstances(), [], "inside a group commit: a throw rolls the block's writes back...");
+  t.same(store.decisions().map((d) => d.decision.reason), ['before'], '...and not the rest of the turn');
+  store.begin();
+  store.atomically(() => {
+    t.throws(() => store.atomically(() => { store.saveInstance(bare, move); throw new Error('boom'); }));
+    store.recordDecision(hold('after'));
+  });
+  store.commit();
+  t.same(store.loadInstances(), [bare], 'a nested block joins the outer one: what it wrote before it threw is kept with the block');
+  t.same(store.history('gpu-prod-2').map((h) => h.to), ['starting'], 'with its transition');
+  t.same(store.decisions().map((d) => d.decision.reason), ['after', 'before']);
+  store.begin();
+  store.atomically(() => { store.saveInstance(full); });
+  store.rollback();
+  t.same(store.loadInstances(), [bare], "a block's writes go with the turn's rollback");
+});

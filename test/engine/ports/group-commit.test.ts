@@ -33,7 +33,7 @@ function journalled(inner: SqliteStore, journal: string[]): { store: SqliteStore
   return { store, failNextCommit: () => { fail = true; } };
 }
 
-async function world(): Promise<{ engine: Engine; salt: FakeSalt; journal: string[]; store: SqliteStore; failNextCommit: () => void; clock: FakeClock; events: FakeEvents }> {
+async function world(logLines = false): Promise<{ engine: Engine; salt: FakeSalt; journal: string[]; store: SqliteStore; failNextCommit: () => void; clock: FakeClock; events: FakeEvents }> {
   const clock = new FakeClock();
   const events = new FakeEvents();
   const pools: ManagedPool[] = POOLS.map((name) => ({
@@ -48,7 +48,9 @@ async function world(): Promise<{ engine: Engine; salt: FakeSalt; journal: strin
   const stop = salt.stop.bind(salt);
   salt.stop = async (id: string): Promise<void> => { journal.push(`stop ${id}`); await stop(id); };
   const engine = new Engine({
-    pools, cloud: salt, minions: salt, store, clock, logger: silentLogger, events,
+    pools, cloud: salt, minions: salt, store, clock, events,
+    // with logLines, each info line joins the journal as `log <msg>` (with its pool or minion)
+    logger: logLines ? createLogger({ level: 'info', destination: { write: (s: string) => { const l = JSON.parse(s) as { msg: string; minion?: string; pool?: string }; journal.push(`log ${l.msg} ${l.minion ?? l.pool ?? ''}`); } } }) : silentLogger,
     reconcileIntervalMs: 5 * 60_000, evaluateIntervalMs: 30_000, tickIntervalMs: 5_000, startConfirmWindowMs: 60_000,
     storeCheckIntervalMs: 3_600_000, integrityCheckIntervalMs: 3_600_000,
   });
@@ -72,6 +74,30 @@ t.test('pools notified in one turn write their scale-ups in one transaction, and
   t.same(w.journal.filter((l) => l.startsWith('start')).sort(), ['start a-01', 'start b-01', 'start c-01'], 'then the three starts');
   t.equal(w.store.decisions().filter((d) => d.decision.kind === 'scaleUp').length, 3, 'the three decisions are stored');
   t.equal(w.store.openIntents().length, 0, 'every intent was closed once its start answered');
+});
+
+t.test("a scale-up's decision and instance state lines are written after its start is sent, in their order", async (t) => {
+  const w = await world(true);
+  t.teardown(async () => { await w.engine.stop(); w.store.close(); });
+  w.journal.length = 0;
+  w.engine.alertSignal({ pool: 'a', direction: 'up', workload: 1, atMs: w.clock.now(), expiresMs: w.clock.now() + 60_000 });
+  await settle();
+  const of = (prefix: string): number => w.journal.findIndex((l) => l.startsWith(prefix));
+  t.same(w.journal.slice(0, 3), ['begin', 'commit', 'start a-01'], 'nothing is logged before the start is sent');
+  t.same(w.journal.slice(3, 5), ['log decision a', 'log instance state a-01'], 'then the decision and its move, in that order');
+  t.ok(of('log action done a-01') > of('log instance state a-01'), 'and the action once it answered');
+});
+
+t.test("a scale-up whose turn cannot commit still writes its lines", async (t) => {
+  const w = await world(true);
+  t.teardown(async () => { await w.engine.stop(); w.store.close(); });
+  w.journal.length = 0;
+  w.failNextCommit();
+  w.engine.alertSignal({ pool: 'a', direction: 'up', workload: 1, atMs: w.clock.now(), expiresMs: w.clock.now() + 60_000 });
+  await settle();
+  t.equal(w.salt.count('start'), 0, 'no start was sent');
+  const decision = w.journal.indexOf('log decision a');
+  t.ok(decision >= 0 && decision < w.journal.indexOf('log instance state a-01'), 'the decision and its move are logged, in order');
 });
 
 t.test('a turn whose commit fails sends none of its starts, leaves no intent behind, and says the store cannot write', async (t) => {

@@ -1,0 +1,43 @@
+/**
+ * The emulator's model of a real master (REAL_MASTER_CALL_DELAYS) against the recorded real-master runs
+ * (bench/results/real-master-*.json, written by `npx tsx bench/real-master.ts`): within 0.7-1.5x of every median of
+ * every run the model is of (a run made while other benches loaded the machine says `"modelled": false`).
+ */
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import t from 'tap';
+import { checkModel, type CallTiming } from '../../bench/real-master.ts';
+import { REAL_MASTER_CALL_DELAYS } from '../../src/emulator/index.ts';
+
+const DIR = join(import.meta.dirname, '../../bench/results');
+
+interface RecordedRun { readonly salt: string; readonly command: string; readonly modelled?: boolean; readonly timings: readonly CallTiming[] }
+
+const runs = readdirSync(DIR).filter((f) => /^real-master-\d{4}-\d{2}-\d{2}\.json$/.test(f)).flatMap((f) =>
+  (JSON.parse(readFileSync(join(DIR, f), 'utf8')) as { runs: RecordedRun[] }).runs.map((r) => ({ file: f, ...r })));
+
+t.test('the recordings cover both Salt versions and every call of a reconcile and a start', async (t) => {
+  const modelled = runs.filter((r) => r.modelled !== false);
+  t.ok(modelled.some((r) => r.salt.includes('3006.10')) && modelled.some((r) => r.salt.includes('3007.0')), 'runs of 3006.10 and 3007.0');
+  const calls = new Set(modelled.flatMap((r) => r.timings.map((x) => x.call)));
+  t.same([...calls].sort(), ['cloud.action', 'cloud.query', 'grains.item', 'manage.up'], 'every modelled call was timed');
+  t.ok(modelled.some((r) => r.timings.some((x) => x.nodes >= 10_000)), 'up to 10,000 nodes');
+});
+
+t.test('REAL_MASTER_CALL_DELAYS is within 0.7-1.5x of every median of every modelled run', async (t) => {
+  for (const r of runs.filter((x) => x.modelled !== false)) {
+    const { checks, ok } = checkModel(r.timings, REAL_MASTER_CALL_DELAYS);
+    t.ok(ok, `${r.file} ${r.salt} (${r.command}): ${checks.map((c) => `${c.call}@${c.nodes} ${c.ratio}x`).join(', ')}`);
+  }
+});
+
+t.test('the check can fail: a model 2x slower, or one without a per-node part, is outside the band', async (t) => {
+  const slower = Object.fromEntries(Object.entries(REAL_MASTER_CALL_DELAYS).map(([k, v]) => [k, { ms: v.ms * 2, perMinionMs: (v.perMinionMs ?? 0) * 2 }]));
+  const flat = Object.fromEntries(Object.entries(REAL_MASTER_CALL_DELAYS).map(([k, v]) => [k, { ms: v.ms }]));
+  const modelled = runs.filter((x) => x.modelled !== false);
+  t.ok(modelled.some((r) => !checkModel(r.timings, slower).ok), 'a 2x slower model fails');
+  t.ok(modelled.some((r) => !checkModel(r.timings, flat).ok), 'a model without the per-node parts fails at 10,000 nodes');
+  // the loaded run (a master 2-3x slower) is outside the band of any model near the quiet ones
+  const loaded = runs.filter((x) => x.modelled === false);
+  t.ok(loaded.length > 0 && loaded.every((r) => !checkModel(r.timings).ok), 'the loaded run is outside, as recorded');
+});

@@ -14,7 +14,7 @@ import type { FastifyInstance } from 'fastify';
 import type { Config, PoolConfig } from './config/load.ts';
 import { toPoolSpec } from './config/load.ts';
 import { Engine, type EngineObserver, type ManagedPool } from './engine/engine.ts';
-import type { ActGate, Clock, LeaderView } from './engine/ports.ts';
+import type { ActGate, Clock, LeaderView, WorkloadSource } from './engine/ports.ts';
 import type { PoolSpec } from './core/types.ts';
 import { LeaseKeeper } from './store/sqlite-lease.ts';
 import { configWarnings } from './config/warnings.ts';
@@ -144,11 +144,9 @@ export async function startService(config: Config, opts: StartOptions = {}): Pro
     timeoutMs: config.prometheus.timeoutMs,
     logger,
   });
-  // a pool reads PromQL only when it has a workloadQuery; the others live on Alertmanager notifications
-  const queried = new Map<string, PoolQuery>();
-  for (const p of config.pools) if (p.workloadQuery !== undefined) queried.set(p.name, { name: p.name, query: p.workloadQuery });
-  const waitingQueried = new Map<string, PoolQuery>();
-  for (const p of config.pools) if (p.waitingQuery !== undefined) waitingQueried.set(p.name, { name: p.name, query: p.waitingQuery });
+  // a pool reads PromQL only when it has a workloadQuery (waitingQuery); the others live on Alertmanager notifications
+  const workloadSource = prom === undefined ? undefined : querySource(prom, config.pools, (p) => p.workloadQuery);
+  const queuedSource = prom === undefined ? undefined : querySource(prom, config.pools, (p) => p.waitingQuery);
   const engine = new Engine({
     pools: config.pools.map(managedPool).map((m) => (opts.tunePool === undefined ? m : { ...m, spec: opts.tunePool(m.spec) })),
     cloud: actions,
@@ -158,16 +156,8 @@ export async function startService(config: Config, opts: StartOptions = {}): Pro
     logger,
     observer: metricsObserver(metrics, clock),
     events,
-    ...(prom === undefined ? {} : {
-      workloadSource: async (pool: string) => {
-        const p = queried.get(pool);
-        return p === undefined ? undefined : prom.workload(p);
-      },
-      queuedSource: async (pool: string) => {
-        const p = waitingQueried.get(pool);
-        return p === undefined ? undefined : prom.workload(p);
-      },
-    }),
+    ...(workloadSource === undefined ? {} : { workloadSource }),
+    ...(queuedSource === undefined ? {} : { queuedSource }),
     reconcileIntervalMs: config.engine.reconcileIntervalMs,
     evaluateIntervalMs: config.engine.evaluateIntervalMs,
     startConfirmWindowMs: config.engine.startConfirmWindowMs,
@@ -249,6 +239,23 @@ export async function startService(config: Config, opts: StartOptions = {}): Pro
       lease.release();
       store.close();
     },
+  };
+}
+
+/**
+ * querySource reads, through `prom`, the PromQL `query` picks from each pool's config; pools without one give no value.
+ * Undefined when no pool has one: the engine then waits for no query at all.
+ */
+export function querySource(prom: PrometheusSource, pools: readonly PoolConfig[], query: (pool: PoolConfig) => string | undefined): WorkloadSource | undefined {
+  const queries = new Map<string, PoolQuery>();
+  for (const p of pools) {
+    const q = query(p);
+    if (q !== undefined) queries.set(p.name, { name: p.name, query: q });
+  }
+  if (queries.size === 0) return undefined;
+  return async (pool) => {
+    const q = queries.get(pool);
+    return q === undefined ? undefined : prom.workload(q);
   };
 }
 

@@ -103,10 +103,16 @@ export class Evaluator implements EvaluatorRole {
     const ctx = this.#ctx;
     const spec = rt.managed.spec;
     if (!ctx.mayAct() || ctx.takingOver()) return this.#notDeciding(spec.name);
-    const pulled = await this.#pull(ctx.opts.workloadSource, spec.name, 'workload query failed: signal stale');
-    if (pulled !== undefined) rt.pulled = pulled;
-    const queued = await this.#pull(ctx.opts.queuedSource, spec.name, 'waiting query failed: waiting measured against ready capacity');
-    if (queued !== undefined) rt.queued = queued;
+    const { workloadSource, queuedSource } = ctx.opts;
+    if (workloadSource !== undefined || queuedSource !== undefined) {
+      // the two queries go out together; a pool without PromQL (Alertmanager only) waits for neither
+      const [pulled, queued] = await Promise.all([
+        this.#pull(workloadSource, spec.name, 'workload query failed: signal stale'),
+        this.#pull(queuedSource, spec.name, 'waiting query failed: waiting measured against ready capacity'),
+      ]);
+      if (pulled !== undefined) rt.pulled = pulled;
+      if (queued !== undefined) rt.queued = queued;
+    }
     const now = ctx.clock.now();
     const workload = this.workloadOf(rt, now);
     // (a stale signal is not demand: the budget strategy counts neither demand nor waiting on it)

@@ -100,6 +100,15 @@ export function buildApp(opts: AppOptions): FastifyInstance {
     routerOptions: { maxParamLength: 256, ignoreTrailingSlash: true },
   });
 
+  // A close waits for every connection to end. Node ends the idle ones once, when the close begins; a request still in
+  // flight then leaves its connection open for as long as the client keeps it alive (undici: the server's 72 s hint),
+  // and a service that must exit now (its state store lost) would not. From the close on, a connection ends as soon as
+  // its response is done.
+  app.addHook('preClose', (done) => {
+    app.server.keepAliveTimeout = 1;
+    done();
+  });
+
   app.addHook('onResponse', async (request, reply) => {
     const line = { method: request.method, url: redactUrl(request.url), status: reply.statusCode, durationMs: Math.round(reply.elapsedTime * 10) / 10 };
     const quiet = reply.statusCode < 400 && (request.method === 'GET' ? QUIET_GET_PATHS : request.method === 'POST' ? QUIET_POST_PATHS : undefined)?.test(request.url) === true;

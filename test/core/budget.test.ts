@@ -131,6 +131,25 @@ t.test('with waiting over its budget, the strategy holds capacity longer; a loos
   t.ok((loose?.holdMin ?? 0) + 60 * (loose?.spare ?? 0) < (served.budget?.holdMin ?? 0) + 60 * (served.budget?.spare ?? 0), `hold ${loose?.holdMin} + ${loose?.spare} at 20 % is cheaper than ${served.budget?.holdMin} + ${served.budget?.spare} at 0.25 %`);
 });
 
+t.test('the aim is the budget less the controller\'s own error and one more rise of the size one rise cost', async (t) => {
+  // a 5 % budget: 12 hours of demand are too few for 0.25 % to leave anything once the error is kept free
+  const pool = spec({ waitBudget: 0.05 });
+  const demand = bursts(12 * 60, 64, 0);
+  // nothing is ever ready: each 10-minute burst of 64 (8 instances) waits 80 instance-minutes, one lump per burst
+  const over = feed(pool, demand, () => 0).budget;
+  const largest = over?.misses?.[2] ?? 0;
+  t.ok(largest > 79 && largest <= 80, `largest waiting lump ${largest}: one burst, not the sum of several`);
+  // the same demand always served: no waiting lump, and a smaller error than the one that waited
+  const servedHistory = feed(pool, demand, () => 8);
+  const served = servedHistory.budget;
+  t.equal(served?.misses?.[2], 0, 'nothing waited: no lump');
+  t.ok((served?.misses?.[0] ?? 0) < (over?.misses?.[0] ?? 0), 'a smaller error when served');
+  const [aimOver, aimServed] = [over?.aim ?? -1, served?.aim ?? -1];
+  t.ok(aimOver >= 0 && aimOver < aimServed && aimServed < 0.05, `aim ${aimOver} after waiting < ${aimServed} when served < the budget`);
+  t.match(want(pool, servedHistory, 0, demand.length * MIN).reason, new RegExp(`aims at ${(aimServed * 100).toFixed(2)}%`), 'the reason gives the aim');
+  t.match(want(pool, EMPTY_HISTORY, 0, 0).reason, /aims at the budget/, 'before any choice, the reason says the budget');
+});
+
 t.test('a budget of 0 holds the recent peak and does not explode', async (t) => {
   const pool = spec({ waitBudget: 0 });
   const demand = bursts(6 * 60, 40, 8);

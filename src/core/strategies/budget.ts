@@ -414,13 +414,14 @@ function firstBest(candidates: readonly Candidate[], beats: (a: Candidate, b: Ca
 /**
  * trackMisses folds one close into the controller's record of its own error (instance-minutes, decayed like the
  * scores): [sum of squared miss lumps, open miss lump, largest waiting lump, open waiting lump]. A miss is the waiting
- * measured against what the choice in effect planned (its corrected replay); one mis-planned rise spans several
+ * measured beyond what the choice in effect planned (its corrected replay): only under-planning counts, since planning
+ * more waiting than came costs money, not waiting, and the budget guards waiting. One mis-planned rise spans several
  * closes, so the misses of consecutive closes are summed into one lump, squared once a close misses nothing. A waiting
  * lump is the waiting measured over consecutive closes that waited: what one rise cost.
  */
 function trackMisses(prev: readonly number[] | undefined, waited: number, planned: number, decay: number): number[] {
-  const miss = waited - planned;
-  const missing = Math.abs(miss) > 1e-9;
+  const miss = Math.max(0, waited - planned);
+  const missing = miss > 1e-9;
   const openMiss = (prev?.[1] ?? 0) + miss;
   const openLump = waited > 1e-9 ? (prev?.[3] ?? 0) + waited : 0;
   return [

@@ -154,6 +154,33 @@ t.test('the aim is the budget less the controller\'s own error and one more rise
   t.match(want(pool, EMPTY_HISTORY, 0, 0).reason, /aims at the budget/, 'before any choice, the reason says the budget');
 });
 
+// property: whatever the demand and budget, waiting the replay planned that never came narrows no margin (a pool always
+// served aims at its whole budget), while the same demand left to wait aims lower.
+t.test('property: only under-planning narrows the aim', async (t) => {
+  const seen = { plannedWaiting: 0, waited: 0 };
+  const shape = fc.record({
+    seed: fc.integer({ min: 1, max: 1_000_000 }), level: fc.integer({ min: 8, max: 64 }), gapMin: fc.integer({ min: 5, max: 120 }),
+    hours: fc.integer({ min: 2, max: 6 }), budget: fc.constantFrom(0.0025, 0.01, 0.05),
+  });
+  fc.assert(fc.property(shape, (s) => {
+    let x = s.seed;
+    const rnd = (): number => { x = (x * 16807) % 2147483647; return x / 2147483647; };
+    const demand: number[] = [];
+    while (demand.length < s.hours * 60) {
+      for (let m = Math.floor(rnd() * s.gapMin); m > 0; m -= 1) demand.push(0);
+      const level = Math.ceil(rnd() * s.level);
+      for (let m = 1 + Math.floor(rnd() * 20); m > 0; m -= 1) demand.push(level);
+    }
+    const pool = spec({ waitBudget: s.budget });
+    const served = feed(pool, demand, () => pool.max).budget;
+    const waited = feed(pool, demand, () => 0).budget;
+    if ((served?.bias?.[0] ?? 0) > 0) seen.plannedWaiting += 1;
+    if ((waited?.misses?.[0] ?? 0) > 0) seen.waited += 1;
+    return served?.misses?.[0] === 0 && served.aim === s.budget && (waited?.aim ?? 1) < s.budget;
+  }), { numRuns: 20, seed: 23 });
+  t.ok(seen.plannedWaiting > 0 && seen.waited > 0, `generator reaches a replay that planned waiting and a pool that waited: ${JSON.stringify(seen)}`);
+});
+
 t.test('a budget of 0 holds the recent peak and does not explode', async (t) => {
   const pool = spec({ waitBudget: 0 });
   const demand = bursts(6 * 60, 40, 8);

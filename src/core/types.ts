@@ -163,8 +163,8 @@ export interface BudgetMemory {
    */
   readonly scores?: readonly number[];
   /**
-   * misses: the controller's record of its own error (instance-minutes, decayed like the scores): the sum of squared
-   * miss lumps, the open miss lump, the largest waiting lump and the open waiting lump (budget.ts, trackMisses).
+   * misses: the controller's record of its own under-planning (instance-minutes, decayed like the scores): the sum of
+   * squared miss lumps, the open miss lump, the largest waiting lump and the open waiting lump (budget.ts, trackMisses).
    */
   readonly misses?: readonly number[];
   /** aim: the share of demand the last choice planned at (the budget less the margin aimOf keeps free). */

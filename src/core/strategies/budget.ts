@@ -12,7 +12,7 @@
  *                                         estimated waiting, into sums decayed over SCORE_MEMORY_MS; the estimate is
  *                                         corrected by measured / estimated waiting of the choices in effect
  *                                       -> the cheapest candidate whose estimated share is within the aim: the budget
- *                                          less 95 % of the controller's own measured error and one more rise
+ *                                          less 95 % of the controller's own measured under-planning and one more rise
  *                                          is kept (none: the lowest cost + waiting / aim; budget 0: the one that
  *                                          waits least; before any rise has told the candidates apart, the cold
  *                                          hold stays)
@@ -26,9 +26,10 @@
  * Why this shape: the hindsight-best "hold the peak of the last H minutes + S spare instances" is a strong family on
  * real GPU demand, but which (H, S) fits depends on the trace. The controller picks it online, on the pool's own
  * recent demand (a few days, so a rare rise still counts): the cheapest whose estimated waiting share fits the budget,
- * with a margin from its own measured error and one unforeseen rise. A price of waiting steered by the lagged 7-day share was tried before: it limit-cycled between no
- * hold and long holds. Tried and not kept: planning on what the window can still spend (it spent a quiet week's
- * savings in a day and cost more). No constant in it was fitted to a trace. Memory is bounded: a few KB per pool.
+ * with a margin from its own measured under-planning and one unforeseen rise. A price of waiting steered by the lagged
+ * 7-day share was tried before: it limit-cycled between no hold and long holds. Tried and not kept: planning on what
+ * the window can still spend (it spent a quiet week's savings in a day and cost more). No constant in it was fitted
+ * to a trace. Memory is bounded: a few KB per pool.
  */
 import type { BudgetMemory, PoolHistory, PoolSpec } from '../types.ts';
 import type { StrategyInput, StrategyResult } from './strategy.ts';
@@ -433,8 +434,8 @@ function trackMisses(prev: readonly number[] | undefined, waited: number, planne
 }
 
 /**
- * aimOf is the share of demand the controller plans at: the budget less what it cannot plan. Its error comes in
- * lumps, one per mis-planned rise, whose number over a window is Poisson-like: the window's error has the standard
+ * aimOf is the share of demand the controller plans at: the budget less what it cannot plan. Its under-planning
+ * comes in lumps, one per rise planned short, whose number over a window is Poisson-like: the window's error has the standard
  * deviation of a compound Poisson sum, sqrt(sum of squared lumps) (scaled from the scores' memory to the window by
  * windowRatio), and CONFIDENCE_Z of it is kept free. That error holds only the rises the past days had; one more,
  * unforeseen, is kept free too, at the size of the largest waiting lump measured (what one rise cost this pool).

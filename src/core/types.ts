@@ -162,6 +162,13 @@ export interface BudgetMemory {
    * then one last number, the demand (instance-minutes) summed and decayed the same way: what the waiting is a share of.
    */
   readonly scores?: readonly number[];
+  /**
+   * misses: the controller's record of its own under-planning (instance-minutes, decayed like the scores): the sum of
+   * squared miss lumps, the open miss lump, the largest waiting lump and the open waiting lump (budget.ts, trackMisses).
+   */
+  readonly misses?: readonly number[];
+  /** aim: the share of demand the last choice planned at (the budget less the margin aimOf keeps free). */
+  readonly aim?: number;
   /** holdMin / spare: the candidate chosen at the last bucket close. */
   readonly holdMin: number;
   readonly spare: number;

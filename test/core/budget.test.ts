@@ -131,6 +131,56 @@ t.test('with waiting over its budget, the strategy holds capacity longer; a loos
   t.ok((loose?.holdMin ?? 0) + 60 * (loose?.spare ?? 0) < (served.budget?.holdMin ?? 0) + 60 * (served.budget?.spare ?? 0), `hold ${loose?.holdMin} + ${loose?.spare} at 20 % is cheaper than ${served.budget?.holdMin} + ${served.budget?.spare} at 0.25 %`);
 });
 
+t.test('the aim is the budget less the controller\'s own error and one more rise of the size one rise cost', async (t) => {
+  // a 5 % budget: 12 hours of demand are too few for 0.25 % to leave anything once the error is kept free
+  const pool = spec({ waitBudget: 0.05 });
+  const demand = bursts(12 * 60, 64, 0);
+  // nothing is ever ready: each 10-minute burst of 64 (8 instances) waits 80 instance-minutes, one lump per burst
+  const over = feed(pool, demand, () => 0).budget;
+  const largest = over?.misses?.[2] ?? 0;
+  t.ok(largest > 79 && largest <= 80, `largest waiting lump ${largest}: one burst, not the sum of several`);
+  t.ok((over?.misses?.[0] ?? 0) > 0, 'waiting the replay did not plan is an error');
+  // the same demand always served: the replay planned waiting that never came (planning too much costs money, not
+  // waiting), so there is no error and no lump, and the whole budget is aimed at
+  const servedHistory = feed(pool, demand, () => 8);
+  const served = servedHistory.budget;
+  t.ok((served?.bias?.[0] ?? 0) > 0, `the replay planned ${served?.bias?.[0]} instance-minutes of waiting`);
+  t.equal(served?.misses?.[2], 0, 'nothing waited: no lump');
+  t.equal(served?.misses?.[0], 0, 'over-planning is no error');
+  const [aimOver, aimServed] = [over?.aim ?? -1, served?.aim ?? -1];
+  t.ok(aimOver >= 0 && aimOver < aimServed, `aim ${aimOver} after waiting < ${aimServed} when served`);
+  t.equal(aimServed, 0.05, 'served with nothing unplanned: the aim is the budget');
+  t.match(want(pool, servedHistory, 0, demand.length * MIN).reason, new RegExp(`aims at ${(aimServed * 100).toFixed(2)}%`), 'the reason gives the aim');
+  t.match(want(pool, EMPTY_HISTORY, 0, 0).reason, /aims at the budget/, 'before any choice, the reason says the budget');
+});
+
+// property: whatever the demand and budget, waiting the replay planned that never came narrows no margin (a pool always
+// served aims at its whole budget), while the same demand left to wait aims lower.
+t.test('property: only under-planning narrows the aim', async (t) => {
+  const seen = { plannedWaiting: 0, waited: 0 };
+  const shape = fc.record({
+    seed: fc.integer({ min: 1, max: 1_000_000 }), level: fc.integer({ min: 8, max: 64 }), gapMin: fc.integer({ min: 5, max: 120 }),
+    hours: fc.integer({ min: 2, max: 6 }), budget: fc.constantFrom(0.0025, 0.01, 0.05),
+  });
+  fc.assert(fc.property(shape, (s) => {
+    let x = s.seed;
+    const rnd = (): number => { x = (x * 16807) % 2147483647; return x / 2147483647; };
+    const demand: number[] = [];
+    while (demand.length < s.hours * 60) {
+      for (let m = Math.floor(rnd() * s.gapMin); m > 0; m -= 1) demand.push(0);
+      const level = Math.ceil(rnd() * s.level);
+      for (let m = 1 + Math.floor(rnd() * 20); m > 0; m -= 1) demand.push(level);
+    }
+    const pool = spec({ waitBudget: s.budget });
+    const served = feed(pool, demand, () => pool.max).budget;
+    const waited = feed(pool, demand, () => 0).budget;
+    if ((served?.bias?.[0] ?? 0) > 0) seen.plannedWaiting += 1;
+    if ((waited?.misses?.[0] ?? 0) > 0) seen.waited += 1;
+    return served?.misses?.[0] === 0 && served.aim === s.budget && (waited?.aim ?? 1) < s.budget;
+  }), { numRuns: 20, seed: 23 });
+  t.ok(seen.plannedWaiting > 0 && seen.waited > 0, `generator reaches a replay that planned waiting and a pool that waited: ${JSON.stringify(seen)}`);
+});
+
 t.test('a budget of 0 holds the recent peak and does not explode', async (t) => {
   const pool = spec({ waitBudget: 0 });
   const demand = bursts(6 * 60, 40, 8);

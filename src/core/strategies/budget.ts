@@ -11,7 +11,8 @@
  *                                         paid instance-minutes (incl. the measured start lead per start) and
  *                                         estimated waiting, into sums decayed over SCORE_MEMORY_MS; the estimate is
  *                                         corrected by measured / estimated waiting of the choices in effect
- *                                       -> the cheapest candidate whose estimated share is within AIM_RATIO x budget
+ *                                       -> the cheapest candidate whose estimated share is within the aim: the budget
+ *                                          less 95 % of the controller's own measured under-planning and one more rise
  *                                          is kept (none: the lowest cost + waiting / aim; budget 0: the one that
  *                                          waits least; before any rise has told the candidates apart, the cold
  *                                          hold stays)
@@ -25,9 +26,10 @@
  * Why this shape: the hindsight-best "hold the peak of the last H minutes + S spare instances" is a strong family on
  * real GPU demand, but which (H, S) fits depends on the trace. The controller picks it online, on the pool's own
  * recent demand (a few days, so a rare rise still counts): the cheapest whose estimated waiting share fits the budget,
- * with a margin. A price of waiting steered by the lagged 7-day share was tried before: it limit-cycled between no
- * hold and long holds. Tried and not kept: planning on what the window can still spend (it spent a quiet week's
- * savings in a day and cost more). No constant in it was fitted to a trace. Memory is bounded: a few KB per pool.
+ * with a margin from its own measured under-planning and one unforeseen rise. A price of waiting steered by the lagged
+ * 7-day share was tried before: it limit-cycled between no hold and long holds. Tried and not kept: planning on what
+ * the window can still spend (it spent a quiet week's savings in a day and cost more). No constant in it was fitted
+ * to a trace. Memory is bounded: a few KB per pool.
  */
 import type { BudgetMemory, PoolHistory, PoolSpec } from '../types.ts';
 import type { StrategyInput, StrategyResult } from './strategy.ts';
@@ -55,11 +57,10 @@ export const FINE_BUCKETS = 720;
 /** WAIT_BUCKETS is how many buckets span the waiting window. */
 export const WAIT_BUCKETS = 168;
 /**
- * AIM_RATIO: the controller plans the window's share at this part of the budget. The rest absorbs what it cannot see:
- * it measures waiting as the workload above READY capacity, while jobs that do not fit the free GPUs of one instance
- * wait too (the simulator counts them), and a rise no candidate foresaw.
+ * CONFIDENCE_Z: the controller keeps the window's share within the budget with one-sided 95 % confidence against its own
+ * measured error (the normal quantile).
  */
-export const AIM_RATIO = 0.7;
+export const CONFIDENCE_Z = 1.645;
 /** HOLD_CANDIDATES_MIN / SPARE_CANDIDATES are the (hold, spare) grid scored online. */
 export const HOLD_CANDIDATES_MIN: readonly number[] = [0, 5, 10, 15, 20, 30, 45, 60, 90, 120, 180, 240, 360];
 export const SPARE_CANDIDATES: readonly number[] = [0, 1, 2, 3, 4];
@@ -411,7 +412,42 @@ function firstBest(candidates: readonly Candidate[], beats: (a: Candidate, b: Ca
   return best;
 }
 
-/** rechoose runs at each peak-bucket close: the candidates' sums take the closed minutes, then the cheapest within AIM_RATIO x budget is kept. */
+/**
+ * trackMisses folds one close into the controller's record of its own error (instance-minutes, decayed like the
+ * scores): [sum of squared miss lumps, open miss lump, largest waiting lump, open waiting lump]. A miss is the waiting
+ * measured beyond what the choice in effect planned (its corrected replay): only under-planning counts, since planning
+ * more waiting than came costs money, not waiting, and the budget guards waiting. One mis-planned rise spans several
+ * closes, so the misses of consecutive closes are summed into one lump, squared once a close misses nothing. A waiting
+ * lump is the waiting measured over consecutive closes that waited: what one rise cost.
+ */
+function trackMisses(prev: readonly number[] | undefined, waited: number, planned: number, decay: number): number[] {
+  const miss = Math.max(0, waited - planned);
+  const missing = miss > 1e-9;
+  const openMiss = (prev?.[1] ?? 0) + miss;
+  const openLump = waited > 1e-9 ? (prev?.[3] ?? 0) + waited : 0;
+  return [
+    round3((prev?.[0] ?? 0) * decay + (missing ? 0 : openMiss * openMiss)),
+    missing ? round3(openMiss) : 0,
+    round3(Math.max((prev?.[2] ?? 0) * decay, openLump)),
+    round3(openLump),
+  ];
+}
+
+/**
+ * aimOf is the share of demand the controller plans at: the budget less what it cannot plan. Its under-planning
+ * comes in lumps, one per rise planned short, whose number over a window is Poisson-like: the window's error has the standard
+ * deviation of a compound Poisson sum, sqrt(sum of squared lumps) (scaled from the scores' memory to the window by
+ * windowRatio), and CONFIDENCE_Z of it is kept free. That error holds only the rises the past days had; one more,
+ * unforeseen, is kept free too, at the size of the largest waiting lump measured (what one rise cost this pool).
+ * `need` is the demand over the scores' memory (instance-minutes).
+ */
+function aimOf(misses: readonly number[], budget: number, need: number, windowRatio: number): number {
+  if (!(need > 0)) return 0;
+  const spread = CONFIDENCE_Z * Math.sqrt(((misses[0] ?? 0) + (misses[1] ?? 0) ** 2) / windowRatio);
+  return Math.max(0, budget - spread / need - (misses[2] ?? 0) / (need * windowRatio));
+}
+
+/** rechoose runs at each peak-bucket close: the candidates' sums take the closed minutes, then the cheapest within the aim (aimOf) is kept. */
 function rechoose(memory: BudgetMemory, pool: PoolSpec, history: Pick<PoolHistory, 'startLatenciesMs'>): BudgetMemory {
   const budget = waitBudgetOf(pool);
   const per = perInstanceOf(pool);
@@ -444,8 +480,9 @@ function rechoose(memory: BudgetMemory, pool: PoolSpec, history: Pick<PoolHistor
   });
   const need = round3((sums[2 * fresh.length] ?? 0) * decay + needs.slice(closedFrom).reduce((x, y) => x + y, 0));
   scores.push(need);
-  const aim = AIM_RATIO * budget;
   const inEffect = fresh.find((c) => c.holdMin === memory.holdMin && c.spare === memory.spare);
+  const misses = trackMisses(memory.misses, (memory.waitedSinceClose ?? 0) / per, biasFactor(memory.bias) * (inEffect?.waiting ?? 0), decay);
+  const aim = aimOf(misses, budget, need, waitWindowOf(pool) / Math.min(SCORE_MEMORY_MS, waitWindowOf(pool)));
   const bias: [number, number] = [
     round3((memory.bias?.[0] ?? 0) * decay + (inEffect?.waiting ?? 0)),
     round3((memory.bias?.[1] ?? 0) * decay + (memory.waitedSinceClose ?? 0) / per),
@@ -464,7 +501,7 @@ function rechoose(memory: BudgetMemory, pool: PoolSpec, history: Pick<PoolHistor
   // until the replay tells the candidates apart on waiting (a rise some hold would have served), nothing says the
   // cheapest is safe: the cold choice stays (the first rise of a pool waits the same under every candidate)
   const apart = memory.apart === true || candidates.some((c) => Math.abs(c.waiting - (candidates[0]?.waiting ?? 0)) > 1e-9);
-  const scored = { ...withPeriod, scores, bias, waitedSinceClose: 0, ...(apart ? { apart: true as const } : {}) };
+  const scored = { ...withPeriod, scores, bias, misses, aim: round3(aim * 1e4) / 1e4, waitedSinceClose: 0, ...(apart ? { apart: true as const } : {}) };
   return best === undefined || !apart ? scored : { ...scored, holdMin: best.holdMin, spare: best.spare };
 }
 
@@ -591,7 +628,7 @@ export function budget(input: StrategyInput, perInstance: number): StrategyResul
       parts.push(`pre-warm: ${warm.level} expected at ${clock(warm.atMs, warm.periodMin > 1440)} (period ${periodWords(warm.periodMin)}, seen ${warm.seen} times) wants ${wanted}`);
     }
   }
-  const aim = `, aims at ${percent(AIM_RATIO * waitBudgetOf(input.pool))}${memory?.bias === undefined ? '' : ` with replay waiting x${biasFactor(memory.bias).toFixed(2)}`}`;
+  const aim = `, aims at ${memory?.aim === undefined ? 'the budget' : percent(memory.aim)}${memory?.bias === undefined ? '' : ` with replay waiting x${biasFactor(memory.bias).toFixed(2)}`}`;
   return {
     desired,
     reason: `${parts.join('; ')} (budget: hold ${holdMin} min + ${spare} spare${aim}, ${lead})`,

@@ -63,6 +63,6 @@ for (const source of found.sources) {
     await Promise.all(RESERVED.map((id) => actions.start(id)));
     t.same(await Promise.all(RESERVED.map((id) => actions.stop(id))), [undefined, undefined], 'both stops settled ok');
     t.equal(actions.cloudActionCalls - before, 2, 'one call for the two starts, one for the two stops');
-    t.same(RESERVED.map((id) => lab.running(id)), [false, false]);
+    t.same(RESERVED.map((id) => lab.running(id)), [false, false], 'both stopped again');
   });
 }

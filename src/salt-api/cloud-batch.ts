@@ -8,7 +8,8 @@
  *                                                          cloud.action func=stop  instances=[c]
  *   {lab: {localproc: {a: node}}, "Not Actioned/Not Running": [b], "Not Found": [b]}
  *     └─ a resolves with its node, b rejects (ASC_ERR_ACTION_FAILED): each from its own entry
- *   the call fails (HTTP error, timeout, an answer of no known shape) ─► every caller in it rejects with that error
+ *   the call fails (HTTP error, timeout) ─► every caller in it rejects with that error
+ *   an answer of no known shape (a runner's traceback) ─► every caller in it fails, the answer in its message
  * ```
  *
  * Why: a wave of 1,000 scale-ups in a second made 1,000 salt-api requests, each with its undici request, its answer
@@ -41,8 +42,8 @@ export type CloudOutcome =
   | { readonly id: string; readonly ok: false; readonly error: AutoscalerError };
 
 /**
- * outcomesOf reads a `cloud.action` answer for each of `ids` (in their order): a node without `Error` is done; a node with one, a
- * name listed as not actioned, or a name the answer does not have failed. An answer that is no object (a runner's
+ * outcomesOf reads a `cloud.action` answer for each of `ids` (in their order): a node without `Error` is done; a
+ * node with one, a name listed as not actioned, or a name the answer does not have failed. An answer that is no object (a runner's
  * traceback string) fails every name with the answer in its message.
  */
 export function outcomesOf(func: CloudFunc, ids: readonly string[], ret: unknown): CloudOutcome[] {

@@ -4,7 +4,7 @@
  * `BENCH_SERVICE_NODE_ARGS="--cpu-prof --cpu-prof-dir=DIR" npx tsx bench/load.ts --seconds 2 [...]`.
  *
  * The window: from the first sample in the webhook route under fastify (the first notification) to the last sample
- * in the executor (the last start sent). Samples are counted, not weighted by wall time (a descheduled process
+ * in the executor or the cloud.action batcher (the last start sent). Samples are counted, not weighted by wall time (a descheduled process
  * takes no samples worth counting as work); idle and `(program)` samples are left out. A sample's CPU is the run's
  * service CPU (`--cpu-s`, the load bench's "service N CPU-s") over the busy samples from the window's start to the
  * end of the profile, so `us/start` = samples x that / starts. The profiler adds ~20 % to the run's CPU.
@@ -45,7 +45,7 @@ const ENTRIES: readonly [string, (s: Stack) => boolean][] = [
   ['webhook: HTTP request in, answer out (node http, fastify)', (s) => has(s, /_http_server|fastify|parserOn|http\/app/) && !has(s, /alertmanager\/webhook/)],
   ['webhook handler (body, check, alert book, signal)', (s) => has(s, /alertmanager\/webhook/)],
   ['salt events intake (SSE, parse, lifecycle, store, log)', (s) => has(s, /event-stream|salt-api\/events|eventsource-parser|engine\/intake/)],
-  ['salt-api calls (undici request and answer, client, decode)', (s) => has(s, /node_modules\/undici|salt-api\/client|salt-api\/actions/)],
+  ['salt-api calls (undici request and answer, client, decode)', (s) => has(s, /node_modules\/undici|salt-api\/client|salt-api\/actions|salt-api\/cloud-batch/)],
   ['evaluation, executor, turn commit', (s) => has(s, /engine\/executor|turn-commit|engine\/engine|engine\/evaluator|engine\/reconciler/)],
   ['other (stream internals, microtasks, log writes)', () => true],
 ];
@@ -90,7 +90,7 @@ export function waveProfile(p: CpuProfile, cpuS: number, starts: number): WavePr
   p.samples.forEach((id, i) => {
     const s = stackOf(id);
     if (first < 0 && has(s, /alertmanager\/webhook/) && has(s, /node_modules\/fastify/)) first = i;
-    if (has(s, /engine\/executor/)) last = i;
+    if (has(s, /engine\/executor|salt-api\/cloud-batch/)) last = i;
   });
   if (first < 0 || last < first) throw new Error('no wave in this profile: no sample in the webhook route, or none in the executor after it');
   const busy = (id: number): boolean => !IDLE.test(stackOf(id)[0] ?? '');

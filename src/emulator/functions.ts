@@ -346,12 +346,14 @@ async function cloudAction(deps: MasterDeps, args: readonly unknown[], kwargs: R
   const found = names.filter((n) => world.exists(n));
   const missing = names.filter((n) => !world.exists(n));
   const results: CloudResult[] = [];
+  // Salt runs the driver's action for each name it found one after the other (Map.do_action), so a call of
+  // several instances answers after all of them
   switch (func) {
     case 'start':
-      results.push(...(await Promise.all(found.map((n) => world.start(n)))));
+      for (const n of found) results.push(await world.start(n));
       break;
     case 'stop':
-      results.push(...(await Promise.all(found.map((n) => world.stop(n)))));
+      for (const n of found) results.push(await world.stop(n));
       break;
     case 'show_instance':
       for (const n of found) {

@@ -30,7 +30,10 @@ export interface CloudInstance {
 
 /** CloudTarget is where instances come from and go to (salt-cloud through salt-api today). Every method rejects with an AutoscalerError. */
 export interface CloudTarget {
-  /** start starts a stopped instance (`cloud.action func=start instances=[id]`: a list, never a string: Salt 3006 splits strings). */
+  /**
+   * start starts a stopped instance (`cloud.action func=start instances=[id, …]`: a list, never a string: Salt 3006
+   * splits strings; the salt-api adapter sends the starts asked in one loop turn in one call, each settled on its own).
+   */
   start(id: string): Promise<void>;
   /** create creates a new instance from a profile (`cloud.profile prof=<profile> instances=[id]`). */
   create(id: string, profile: string): Promise<void>;

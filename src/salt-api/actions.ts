@@ -3,6 +3,8 @@
  *
  * - cloud.action / cloud.destroy / cloud.query answer `{provider: {driver: {name: node}}}` (req_23, req_30, req_59);
  *   nothing done is `{"Not Actioned/Not Running": [...], "Not Found": [...]}` (req_34) -> ASC_ERR_ACTION_FAILED.
+ * - the starts and stops asked in one event-loop turn go out as one `cloud.action` per func with every instance in
+ *   `instances` (at most CLOUD_ACTION_BATCH_MAX), each caller settled from its own entry (cloud-batch.ts).
  * - `instances` is always a LIST: Salt 3006 turns a string into a set of its characters (req_25b).
  * - cloud.profile answers keyed by instance name (req_58).
  * - grains.item: a missing grain is `""` (req_51); cmd.retcode on a down minion answers `{}` (req_55): never idle.
@@ -13,6 +15,7 @@ import { AutoscalerError, SaltApiError, trimBody } from '../errors.ts';
 import type { CloudInstance, IdleResult, ReadyGrain, SaltActions } from '../engine/ports.ts';
 import type { Logger } from '../log.ts';
 import type { SaltClient } from './client.ts';
+import { CLOUD_ACTION_BATCH_MAX, CloudActionBatcher, type CloudFunc } from './cloud-batch.ts';
 import { CloudTree, GrainsItemReturn, NotActioned, ProfileReturn, ReadyGrainWire, isCloudTree, isGrainsItemReturn } from './wire.ts';
 
 /** PRESENCE_TIMEOUT_S / PRESENCE_GATHER_TIMEOUT_S: manage.up's test.ping wait and its job-gather wait, in seconds. */
@@ -22,22 +25,35 @@ const PRESENCE_GATHER_TIMEOUT_S = 3;
 /** GRAIN is the grain the deploy orchestrate sets and the drain toggles. */
 export const GRAIN = 'salt_autoscaler';
 
+/** SaltApiActionsOptions: `cloudActionBatchMax` caps the instances of one `cloud.action` call (default CLOUD_ACTION_BATCH_MAX). */
+export interface SaltApiActionsOptions {
+  readonly cloudActionBatchMax?: number;
+}
+
 /** SaltApiActions implements SaltActions with a SaltClient. */
 export class SaltApiActions implements SaltActions {
   readonly #client: SaltClient;
   readonly #log: Logger;
+  readonly #batcher: CloudActionBatcher;
 
-  constructor(client: SaltClient, logger: Logger) {
+  constructor(client: SaltClient, logger: Logger, opts: SaltApiActionsOptions = {}) {
     this.#client = client;
     this.#log = logger.child({ component: 'salt-actions' });
+    this.#batcher = new CloudActionBatcher(
+      (func, ids) => this.#client.lowstate({ client: 'runner', fun: 'cloud.action', kwarg: { func, instances: [...ids] } }),
+      opts.cloudActionBatchMax ?? CLOUD_ACTION_BATCH_MAX,
+    );
   }
 
-  /** start runs `cloud.action func=start instances=[id]`. */
+  /** cloudActionCalls: how many `cloud.action` calls start and stop have sent (several instances may share one). */
+  get cloudActionCalls(): number { return this.#batcher.calls; }
+
+  /** start runs `cloud.action func=start instances=[id, …]`, together with the other starts asked in this turn. */
   async start(id: string): Promise<void> {
     await this.#cloudAction('start', id);
   }
 
-  /** stop runs `cloud.action func=stop instances=[id]`. */
+  /** stop runs `cloud.action func=stop instances=[id, …]`, together with the other stops asked in this turn. */
   async stop(id: string): Promise<void> {
     await this.#cloudAction('stop', id);
   }
@@ -153,10 +169,8 @@ export class SaltApiActions implements SaltActions {
     return map;
   }
 
-  async #cloudAction(func: 'start' | 'stop', id: string): Promise<void> {
-    const ret = await this.#client.lowstate({ client: 'runner', fun: 'cloud.action', kwarg: { func, instances: [id] } });
-    const node = nodeIn(ret, id);
-    if (node === undefined) throw failed(func, id, ret);
+  async #cloudAction(func: CloudFunc, id: string): Promise<void> {
+    const node = await this.#batcher.request(func, id);
     this.#log.debug({ minion: id, action: func, changed: node['changed'] }, 'cloud action done');
   }
 

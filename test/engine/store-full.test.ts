@@ -69,15 +69,17 @@ t.test('a full store: a scale-up sends no start, the service says why, and it st
   h.store.capPages(false); // space is freed
   await waitFor('a probe write succeeds', () => h.engine.health().store, 5_000);
   t.ok(h.logs.some((l) => l.includes('state store writable again')), 'a log line says it acts again');
-  await waitFor('two starts after the store is writable again', () => actionCalls(h, before).filter((c) => c.fun === 'cloud.action').length === 2, 10_000);
+  const started = (): number => actionCalls(h, before).filter((c) => c.fun === 'cloud.action').flatMap((c) => (c.kwarg as { instances?: string[] }).instances ?? []).length;
+  await waitFor('two starts after the store is writable again (one cloud.action may carry both)', () => started() === 2, 10_000);
   t.equal((await readyz()).status, 200, 'ready again');
   t.match(await metrics.registry.metrics(), /^salt_autoscaler_store_writable 1$/m);
   const db = new BetterSqlite3(h.config.store.path, { readonly: true });
   t.teardown(() => db.close());
   for (const call of actionCalls(h, before).filter((c) => c.fun === 'cloud.action')) {
-    const id = (call.kwarg as { instances?: string[] }).instances?.[0] ?? '';
-    const row = db.prepare(`SELECT created_ms FROM intents WHERE kind = 'start' AND instance = ? AND detail IS NOT 'filler'`).get(id) as { created_ms: number } | undefined;
-    t.ok(row !== undefined && row.created_ms <= call.atMs, `the start of ${id} was sent after its intent was written`);
+    for (const id of (call.kwarg as { instances?: string[] }).instances ?? []) {
+      const row = db.prepare(`SELECT created_ms FROM intents WHERE kind = 'start' AND instance = ? AND detail IS NOT 'filler'`).get(id) as { created_ms: number } | undefined;
+      t.ok(row !== undefined && row.created_ms <= call.atMs, `the start of ${id} was sent after its intent was written`);
+    }
   }
 });
 

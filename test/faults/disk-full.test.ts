@@ -87,7 +87,8 @@ t.test('a full disk under the running service: actions sent during disk-full: 0,
   rmSync(filler);
   await waitFor('/readyz ready again', async () => (await fetch(`${service.url}/readyz`)).status === 200, 15_000);
   await waitFor('two instances ready in Salt', () => emu.world.instances().filter((i) => i.state === 'running').length === 2, 20_000);
-  t.equal(emu.calls.slice(before).filter((c) => c.fun === 'cloud.action').length, 2, 'two starts for the need of two, once space was freed');
+  const started = emu.calls.slice(before).filter((c) => c.fun === 'cloud.action').flatMap((c) => (c.kwarg as { instances: string[] }).instances);
+  t.equal(started.length, 2, 'two starts for the need of two, once space was freed (one cloud.action may carry both)');
   t.match(service.output(), /state store writable again/, 'the log says it acts again');
   t.match(await (await fetch(`${service.url}/metrics`)).text(), /^salt_autoscaler_store_writable 1$/m, 'salt_autoscaler_store_writable 1 after');
   t.equal(await service.kill('SIGTERM'), 0);

@@ -49,6 +49,8 @@ export function capturingLogger(lines: string[], level = 'debug'): Logger {
 export async function startHarness(opts: {
   emulator?: EmulatorOptions;
   pool?: Record<string, unknown>;
+  /** morePools: pools after `test/t1`, as the config writes them. */
+  morePools?: readonly Record<string, unknown>[];
   engine?: Record<string, unknown>;
   dir?: string;
   emu?: Emulator;
@@ -72,7 +74,7 @@ export async function startHarness(opts: {
       name: 'test/t1', env: 'test', instanceType: 't1', min: 0, max: 3, upThreshold: 1, downThreshold: 0,
       interval: '1s', strategy: 'threshold', provider: 'emu-cloud', reserved: ['gpu-t1-1', 'gpu-t1-2', 'gpu-t1-3'],
       ...opts.pool,
-    }],
+    }, ...(opts.morePools ?? [])],
   }, {});
   const logs: string[] = [];
   const logger = capturingLogger(logs);

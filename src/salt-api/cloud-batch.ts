@@ -1,0 +1,152 @@
+/**
+ * cloud-batch: the starts (and the stops) asked in one event-loop turn go to Salt as one `cloud.action` call per
+ * func, and each caller is settled from its own entry in the answer.
+ *
+ * ```
+ *   start(a) start(b) stop(c)            (one turn: the executor's calls of every pool evaluated together)
+ *     └─ setImmediate (end of this turn, never a timer) ─► cloud.action func=start instances=[a, b]
+ *                                                          cloud.action func=stop  instances=[c]
+ *   {lab: {localproc: {a: node}}, "Not Actioned/Not Running": [b], "Not Found": [b]}
+ *     └─ a resolves with its node, b rejects (ASC_ERR_ACTION_FAILED): each from its own entry
+ *   the call fails (HTTP error, timeout) ─► every caller in it rejects with that error
+ *   an answer of no known shape (a runner's traceback) ─► every caller in it fails, the answer in its message
+ * ```
+ *
+ * Why: a wave of 1,000 scale-ups in a second made 1,000 salt-api requests, each with its undici request, its answer
+ * to parse and its promises in flight through every scavenge (docs/benchmarks.md, "no wave"); on a real master each
+ * `cloud.action` also lists every node of every provider to find its instances (~1 s), once per call.
+ *
+ * What Salt does with several names (salt/cloud/__init__.py `Map.do_action`, the same in 3006.10 and 3007.0): it
+ * lists the nodes of every provider once, runs the driver's action for each name it finds, one after the other,
+ * and answers `{provider: {driver: {name: result}}}`; the names it did not find are listed under both
+ * `"Not Actioned/Not Running"` and `"Not Found"` at the top of the same answer (and a driver without the action
+ * puts its names under `"Invalid Actions"`). The runner takes no provider with names (SaltCloudConfigError), so a
+ * batch is per func, not per provider. A driver that raises ends the whole runner: the call fails for every
+ * name in it, as it would have for the one name of a call of its own; the reconcile the executor schedules finds
+ * what Salt did start.
+ */
+import { AutoscalerError, trimBody } from '../errors.ts';
+
+/** CloudFunc is a `cloud.action` func the service batches. */
+export type CloudFunc = 'start' | 'stop';
+
+/** CLOUD_ACTION_BATCH_MAX: the most instances one `cloud.action` call carries (Salt runs a batch's actions one after the other). */
+export const CLOUD_ACTION_BATCH_MAX = 20;
+
+/** NOT_ACTIONED_KEYS are the top-level keys of a `cloud.action` answer that list names instead of a provider's nodes. */
+const NOT_ACTIONED_KEYS = ['Not Actioned/Not Running', 'Not Found', 'Invalid Actions'] as const;
+
+/** CloudOutcome is what the answer says about one instance: its node, or why it was not actioned. */
+export type CloudOutcome =
+  | { readonly id: string; readonly ok: true; readonly node: Readonly<Record<string, unknown>> }
+  | { readonly id: string; readonly ok: false; readonly error: AutoscalerError };
+
+/**
+ * outcomesOf reads a `cloud.action` answer for each of `ids` (in their order): a node without `Error` is done; a
+ * node with one, a name listed as not actioned, or a name the answer does not have failed. An answer that is no object (a runner's
+ * traceback string) fails every name with the answer in its message.
+ */
+export function outcomesOf(func: CloudFunc, ids: readonly string[], ret: unknown): CloudOutcome[] {
+  const nodes = new Map<string, unknown>();
+  const listed = new Map<string, string[]>();
+  if (isRecord(ret)) {
+    for (const [key, value] of Object.entries(ret)) {
+      if ((NOT_ACTIONED_KEYS as readonly string[]).includes(key)) {
+        for (const name of listedNames(value)) listed.set(name, [...(listed.get(name) ?? []), key]);
+        continue;
+      }
+      if (!isRecord(value)) continue;
+      for (const drivers of Object.values(value)) {
+        if (!isRecord(drivers)) continue;
+        for (const [name, node] of Object.entries(drivers)) if (!nodes.has(name)) nodes.set(name, node);
+      }
+    }
+  }
+  return ids.map((id): CloudOutcome => {
+    const node = nodes.get(id);
+    if (isRecord(node) && !('Error' in node) && !('error' in node)) return { id, ok: true, node };
+    const keys = listed.get(id);
+    const said = node !== undefined ? `it answered ${trimBody(JSON.stringify(node) ?? 'nothing', 200)}`
+      : keys !== undefined ? `it listed it under ${keys.map((k) => JSON.stringify(k)).join(' and ')}`
+        : `it answered ${trimBody(JSON.stringify(ret) ?? 'nothing', 200)}`;
+    return { id, ok: false, error: new AutoscalerError('ASC_ERR_ACTION_FAILED', `salt-cloud did not ${func} ${id}: ${said}`) };
+  });
+}
+
+/** listedNames: the names under a not-actioned key (a list, or `{fun: [names]}` for Invalid Actions). */
+function listedNames(value: unknown): string[] {
+  if (Array.isArray(value)) return value.map(String);
+  if (isRecord(value)) return Object.values(value).flatMap((v) => (Array.isArray(v) ? v.map(String) : []));
+  return [];
+}
+
+function isRecord(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+/** Waiter is one caller of an instance in a queued batch. */
+interface Waiter {
+  readonly resolve: (node: Readonly<Record<string, unknown>>) => void;
+  readonly reject: (err: unknown) => void;
+}
+
+/** CloudActionSend makes one `cloud.action func=<func> instances=<ids>` call and returns Salt's answer. */
+export type CloudActionSend = (func: CloudFunc, ids: readonly string[]) => Promise<unknown>;
+
+/** CloudActionBatcher queues the instances asked in one turn and sends them in `cloud.action` calls of at most `max`. */
+export class CloudActionBatcher {
+  readonly #send: CloudActionSend;
+  readonly #max: number;
+  readonly #queued = new Map<CloudFunc, Map<string, Waiter[]>>();
+  #scheduled = false;
+  /** calls: `cloud.action` calls sent (for tests and benches). */
+  calls = 0;
+
+  constructor(send: CloudActionSend, max = CLOUD_ACTION_BATCH_MAX) {
+    if (!Number.isInteger(max) || max < 1) throw new RangeError(`a cloud.action batch holds at least one instance, got ${max}`);
+    this.#send = send;
+    this.#max = max;
+  }
+
+  /** request resolves with the instance's node once the call that carries it answered, and rejects as described above. */
+  request(func: CloudFunc, id: string): Promise<Readonly<Record<string, unknown>>> {
+    return new Promise((resolve, reject) => {
+      let byId = this.#queued.get(func);
+      if (byId === undefined) { byId = new Map(); this.#queued.set(func, byId); }
+      const waiters = byId.get(id);
+      if (waiters === undefined) byId.set(id, [{ resolve, reject }]);
+      else waiters.push({ resolve, reject }); // the same instance twice in one turn: one name, both settled from it
+      if (!this.#scheduled) {
+        this.#scheduled = true;
+        setImmediate(() => { this.#flush(); });
+      }
+    });
+  }
+
+  #flush(): void {
+    this.#scheduled = false;
+    const queued = [...this.#queued];
+    this.#queued.clear();
+    for (const [func, byId] of queued) {
+      const ids = [...byId.keys()];
+      for (let i = 0; i < ids.length; i += this.#max) void this.#call(func, ids.slice(i, i + this.#max), byId);
+    }
+  }
+
+  async #call(func: CloudFunc, ids: readonly string[], byId: ReadonlyMap<string, readonly Waiter[]>): Promise<void> {
+    this.calls += 1;
+    let ret: unknown;
+    try {
+      ret = await this.#send(func, ids);
+    } catch (err) {
+      for (const id of ids) for (const w of byId.get(id) ?? []) w.reject(err);
+      return;
+    }
+    for (const outcome of outcomesOf(func, ids, ret)) {
+      for (const w of byId.get(outcome.id) ?? []) {
+        if (outcome.ok) w.resolve(outcome.node);
+        else w.reject(outcome.error);
+      }
+    }
+  }
+}

@@ -1,0 +1,68 @@
+// cloud-batch on a real master: the starts (and stops) the service asks in one turn reach real Salt as ONE
+// `cloud.action` with every instance in `instances`, through the product's user and the shipped ACL; Salt actions
+// each name it finds and lists the one it does not find, and the service settles each caller from its own entry.
+// The same request to the emulator answers with the same shape (the evidence for src/emulator/functions.ts).
+//
+//   npm run test:salt   (as root, with ../shared/salt or SALT_SRC; skips visibly otherwise; see salt/README.md)
+import t from 'tap';
+import { startEmulator } from '../../src/emulator/index.ts';
+import { createLogger } from '../../src/log.ts';
+import { SaltApiActions } from '../../src/salt-api/actions.ts';
+import { SaltClient } from '../../src/salt-api/client.ts';
+import { PROVIDER, SHARED_SECRET, SaltLab, findSaltSources } from '../support/real-salt.ts';
+
+const RESERVED = ['gpu-prod-type1-1', 'gpu-prod-type1-2'];
+const MISSING = 'gpu-prod-type1-404';
+const logger = createLogger({ level: 'silent' });
+
+/** shapeOf: the answer's keys down to the instance names, values replaced by their kind (the nodes are the driver's). */
+function shapeOf(v: unknown, depth = 3): unknown {
+  if (Array.isArray(v)) return v.map((x) => shapeOf(x, depth)).sort();
+  if (typeof v !== 'object' || v === null) return typeof v;
+  if (depth === 0) return 'node';
+  return Object.fromEntries(Object.entries(v).sort(([a], [b]) => a.localeCompare(b)).map(([k, x]) => [k, shapeOf(x, depth - 1)]));
+}
+
+const found = findSaltSources();
+if (found.sources.length === 0) {
+  t.test('real Salt: cloud.action of several instances', { skip: `no real Salt: ${found.skip ?? 'none found'}` }, () => undefined);
+}
+
+for (const source of found.sources) {
+  t.test(`Salt ${source.label}: one cloud.action for the starts and the stops of one turn`, { timeout: 600_000 }, async (t) => {
+    const lab = await SaltLab.start(source, { reserved: RESERVED });
+    const client = new SaltClient({ url: lab.apiUrl, username: 'salt-autoscaler', password: SHARED_SECRET, eauth: 'sharedsecret', tlsVerify: true, timeoutMs: 120_000, logger });
+    t.teardown(async () => { await client.close(); await lab.close(); });
+    t.comment(lab.saltVersion);
+    const actions = new SaltApiActions(client, logger);
+
+    // the service's path: two starts and an unknown instance asked in one turn
+    const results = await Promise.allSettled([...RESERVED, MISSING].map((id) => actions.start(id)));
+    t.equal(actions.cloudActionCalls, 1, 'one cloud.action call for the three starts');
+    t.same(results.slice(0, 2).map((r) => r.status), ['fulfilled', 'fulfilled'], 'both reserved instances started');
+    t.match(results[2], { status: 'rejected', reason: { code: 'ASC_ERR_ACTION_FAILED', message: new RegExp(`did not start ${MISSING}: it listed it under`) } }, 'the unknown one failed from its own entry');
+    t.same(RESERVED.map((id) => lab.running(id)), [true, true], 'both minions run');
+    t.same(lab.actions().filter((a) => a.action === 'start').map((a) => a.name).sort(), RESERVED, 'the driver started each once');
+
+    // Salt's own answer to several names, one of them unknown: {provider: {driver: {name: node}}} and the lists
+    const raw = await client.lowstate({ client: 'runner', fun: 'cloud.action', kwarg: { func: 'stop', instances: [...RESERVED, MISSING] } });
+    const expected = { 'Not Actioned/Not Running': [MISSING], 'Not Found': [MISSING], [PROVIDER]: { localproc: Object.fromEntries(RESERVED.map((id) => [id, {}])) } };
+    t.same(shapeOf(raw), shapeOf(expected), `real Salt answers several names as ${JSON.stringify(raw)}`);
+    t.same(RESERVED.map((id) => lab.running(id)), [false, false], 'one call stopped both');
+
+    // the emulator, asked the same, answers the same shape
+    const emu = await startEmulator({ instances: RESERVED.map((id) => ({ id, provider: PROVIDER, driver: 'localproc', state: 'running' as const })), delays: { stopMs: 5 } });
+    t.teardown(() => emu.close());
+    const emuClient = new SaltClient({ url: emu.url, username: 'autoscaler', password: 'secret', eauth: 'pam', tlsVerify: true, timeoutMs: 10_000, logger });
+    t.teardown(() => emuClient.close());
+    const emuRaw = await emuClient.lowstate({ client: 'runner', fun: 'cloud.action', kwarg: { func: 'stop', instances: [...RESERVED, MISSING] } });
+    t.same(shapeOf(emuRaw), shapeOf(raw), 'the emulator answers several names with real Salt\'s shape');
+
+    // and the stops of one turn through the service's path again: one call, each settled
+    const before = actions.cloudActionCalls;
+    await Promise.all(RESERVED.map((id) => actions.start(id)));
+    t.same(await Promise.all(RESERVED.map((id) => actions.stop(id))), [undefined, undefined], 'both stops settled ok');
+    t.equal(actions.cloudActionCalls - before, 2, 'one call for the two starts, one for the two stops');
+    t.same(RESERVED.map((id) => lab.running(id)), [false, false], 'both stopped again');
+  });
+}

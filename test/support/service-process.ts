@@ -26,10 +26,10 @@ export async function freePort(): Promise<number> {
 }
 
 /**
- * STARTUP_CEILING_MS bounds the wait for a spawned service's first answer (or first log line): the child loads the
- * TypeScript sources through tsx before it prints anything. That took 7.3 s for one service at load 16 on 2 cores,
- * and more than 20 s (the former ceiling) for one of 5 concurrent copies of serve-reload.test.ts at load 17. A
- * ceiling, not a wait: a service that answers returns at once.
+ * STARTUP_CEILING_MS bounds the wait for a child started through tsx (a spawned service's first answer or first log
+ * line, a CLI command's exit): the child loads the TypeScript sources before it prints anything. That took 7.3 s
+ * for one service at load 16 on 2 cores, and more than 20 s (the former ceiling) for one of 5 concurrent copies of
+ * serve-reload.test.ts at load 17. A ceiling, not a wait: a child that answers returns at once.
  */
 export const STARTUP_CEILING_MS = 60_000;
 

@@ -6,11 +6,12 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { COMMANDS } from '../src/commands.ts';
 import { cliArgs } from './support/cli-process.ts';
+import { STARTUP_CEILING_MS } from './support/service-process.ts';
 
 const BIN = fileURLToPath(new URL('../bin/salt-autoscaler.js', import.meta.url));
 
 function run(args: string[], env: Record<string, string> = {}): { status: number | null; stdout: string; stderr: string } {
-  const r = spawnSync(process.execPath, cliArgs(args), { encoding: 'utf8', env: { ...process.env, ...env }, timeout: 30_000 });
+  const r = spawnSync(process.execPath, cliArgs(args), { encoding: 'utf8', env: { ...process.env, ...env }, timeout: STARTUP_CEILING_MS });
   return { status: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
@@ -103,14 +104,14 @@ t.test('scale takes a negative delta as a positional (scale POOL -1)', async (t)
 });
 
 t.test('the bin runs the compiled CLI in dist/ (built by npm ci through prepare)', async (t) => {
-  const r = spawnSync(process.execPath, [BIN, '--version'], { encoding: 'utf8', timeout: 30_000 });
+  const r = spawnSync(process.execPath, [BIN, '--version'], { encoding: 'utf8', timeout: STARTUP_CEILING_MS });
   t.equal(r.status, 0, r.stderr);
   t.equal(r.stdout, `${PACKAGE_VERSION}\n`);
   t.notMatch(readFileSync(BIN, 'utf8'), /tsx/, 'no TypeScript loader at run time');
 });
 
 t.test('serve refuses a SALT_AUTOSCALER_HEAP_FLAGS that is not V8 flags with exit 2, before reading the config', async (t) => {
-  const r = spawnSync(process.execPath, [BIN, 'serve', '--config', bad], { encoding: 'utf8', timeout: 30_000, env: { ...process.env, SALT_AUTOSCALER_HEAP_FLAGS: 'small' } });
+  const r = spawnSync(process.execPath, [BIN, 'serve', '--config', bad], { encoding: 'utf8', timeout: STARTUP_CEILING_MS, env: { ...process.env, SALT_AUTOSCALER_HEAP_FLAGS: 'small' } });
   t.equal(r.status, 2);
   t.equal(r.stderr, "salt-autoscaler serve: SALT_AUTOSCALER_HEAP_FLAGS: expected 'none' or V8 flags such as --heap-growing-percent=50, got 'small'\n");
 });

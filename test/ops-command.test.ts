@@ -11,7 +11,7 @@ import { parseConfig } from '../src/config/load.ts';
 import { runOpsCommand, serviceUrl, type OpsAction } from '../src/ops-command.ts';
 import { buildTestApp } from './http/build.ts';
 import { instance, poolView } from './http/fake-engine.ts';
-import { freePort, writeConfig } from './support/service-process.ts';
+import { STARTUP_CEILING_MS, freePort, writeConfig } from './support/service-process.ts';
 
 const TOKEN = 'ops-token-5b1e';
 import { cliArgs } from './support/cli-process.ts';
@@ -119,6 +119,6 @@ t.test('the CLI binary wires status to the config file, without the salt passwor
   const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
   t.equal(code, 0);
   t.match(out, /^POOL\s+READY/);
-  const bad = spawnSync(process.execPath, cliArgs(['status', '--config', join(dir, 'missing.yaml')]), { encoding: 'utf8', timeout: 30_000 });
+  const bad = spawnSync(process.execPath, cliArgs(['status', '--config', join(dir, 'missing.yaml')]), { encoding: 'utf8', timeout: STARTUP_CEILING_MS });
   t.equal(bad.status, 2, 'a missing config file exits 2');
 });

@@ -272,8 +272,12 @@ export class Engine implements EngineApi {
 
   #tick(): void {
     const now = this.#clock.now();
+    let awaiting: ReadonlySet<string> | undefined;
     for (const inst of this.#fleet.all()) {
-      if (IN_FLIGHT_STATES.includes(inst.state)) this.#fleet.step(inst, { kind: 'tick' }, now, 'timer');
+      if (!IN_FLIGHT_STATES.includes(inst.state)) continue;
+      // a start Salt has yet to confirm is settled by the reconciler, not timed out (Reconciler.awaitingSalt)
+      if (inst.state === 'starting' && (awaiting ??= this.#reconciler.awaitingSalt()).has(inst.id)) continue;
+      this.#fleet.step(inst, { kind: 'tick' }, now, 'timer');
     }
   }
 

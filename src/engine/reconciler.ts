@@ -74,6 +74,17 @@ export class Reconciler implements ReconcilerRole {
     this.#unconfirmedStarts.set(id, { untilMs: this.#ctx.clock.now() + windowMs });
   }
 
+  /**
+   * awaitingSalt lists the instances whose start Salt has yet to confirm or deny: an open start intent (left by a
+   * crash, or a call still running) or a failed start call inside its confirm window. While Salt still shows such an
+   * instance stopped, the intent's resolution decides (back to the reserve after the window, or followed once it
+   * shows up), not the provision timeout: time this process spent down or waiting is not a start that failed.
+   */
+  awaitingSalt(): ReadonlySet<string> {
+    const open = this.#ctx.storeCall(() => this.#ctx.opts.store.openIntents()) ?? [];
+    return new Set([...this.#unconfirmedStarts.keys(), ...open.filter((i) => i.kind === 'start').map((i) => i.instance)]);
+  }
+
   /** reconcile asks Salt for the truth and corrects every managed instance; open intents are resolved. */
   reconcile(why: string): Promise<void> {
     if (this.#running) { this.#again = true; return this.#running; }
@@ -128,10 +139,12 @@ export class Reconciler implements ReconcilerRole {
     }
     const after = ctx.clock.now();
     let corrections = 0;
+    let awaiting: ReadonlySet<string> | undefined;
     fleet.inBatch(() => {
       for (const inst of fleet.all()) {
         if (inst.sinceMs > began) continue; // changed while we asked Salt: our snapshot is older than the event
         const c = cloudById.get(inst.id);
+        if (inst.state === 'starting' && (c === undefined || c.state === 'stopped') && (awaiting ??= this.awaitingSalt()).has(inst.id)) continue;
         const grain = grains.get(inst.id);
         const input: LifecycleInput = {
           kind: 'observed',

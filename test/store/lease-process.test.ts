@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startEmulator } from '../../src/emulator/index.ts';
 import { waitFor } from '../support/engine-harness.ts';
-import { freePort, spawnServiceProcess, writeConfig } from '../support/service-process.ts';
+import { STARTUP_CEILING_MS, freePort, spawnServiceProcess, writeConfig } from '../support/service-process.ts';
 
 t.test('one writer per state file: standby, take-over on a clean stop and after a SIGKILL', async (t) => {
   const emu = await startEmulator({ instances: [{ id: 'gpu-lease-1' }] });
@@ -30,7 +30,7 @@ t.test('one writer per state file: standby, take-over on a clean stop and after 
   await first.healthy();
   const second = spawnServiceProcess(configPath, port);
   t.teardown(() => second.kill('SIGKILL'));
-  await waitFor('the second on standby', () => second.output().includes('standby: another salt-autoscaler holds the store lease'), 20_000);
+  await waitFor('the second on standby', () => second.output().includes('standby: another salt-autoscaler holds the store lease'), STARTUP_CEILING_MS, () => second.tail());
   const loginsBefore = emu.calls.filter((c) => c.path === '/login').length;
   await new Promise((resolve) => setTimeout(resolve, 1_500));
   t.equal(second.child.exitCode, null, 'the standby keeps running');
@@ -43,7 +43,7 @@ t.test('one writer per state file: standby, take-over on a clean stop and after 
 
   const third = spawnServiceProcess(configPath, port);
   t.teardown(() => third.kill('SIGKILL'));
-  await waitFor('the third on standby', () => third.output().includes('standby: another salt-autoscaler holds the store lease'), 20_000);
+  await waitFor('the third on standby', () => third.output().includes('standby: another salt-autoscaler holds the store lease'), STARTUP_CEILING_MS, () => third.tail());
   await second.kill('SIGKILL');
   await third.healthy(15_000);
   t.match(third.output(), /store lease acquired/, 'after a SIGKILL of the holder the standby takes over without waiting out the TTL');

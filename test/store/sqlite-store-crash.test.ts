@@ -6,6 +6,7 @@ import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { openStore } from '../../src/store/sqlite-store.ts';
 import { createLogger } from '../../src/log.ts';
+import { STARTUP_CEILING_MS } from '../support/service-process.ts';
 
 const ROOT = resolve(import.meta.dirname, '../..');
 const quiet = createLogger({ level: 'silent' });
@@ -36,7 +37,7 @@ t.test('an intent written by a process killed with SIGKILL right after openInten
   child.stderr.on('data', (chunk: Buffer) => { stderr += String(chunk); });
   const exited = new Promise<NodeJS.Signals | null>((res) => child.on('exit', (_code, signal) => res(signal)));
 
-  const deadline = setTimeout(() => child.kill('SIGKILL'), 30_000);
+  const deadline = setTimeout(() => child.kill('SIGKILL'), STARTUP_CEILING_MS);
   t.teardown(() => clearTimeout(deadline));
   const lines = createInterface({ input: child.stdout });
   let printed: unknown;

@@ -43,6 +43,7 @@ t.test('a state file deleted under a running service: it exits 1 and only the ne
   }
   const code = await Promise.race([first.exited, new Promise<'running'>((r) => setTimeout(() => r('running'), 10_000))]);
   t.equal(code, 1, 'the service whose file was deleted exits 1');
+  if (code !== 1) t.comment(`the first service's last lines:\n${first.tail()}`);
   t.match(first.output(), /ASC_ERR_STORE_REPLACED/, 'with the code of a deleted or replaced state file');
   t.match(first.output(), /state store lost: this process stops acting/, 'and a log line that says it stops acting');
   await waitFor('one instance running in Salt', () => emu.world.instances().some((i) => i.state === 'running'), 15_000);

@@ -29,12 +29,15 @@ export interface Harness {
   close(): Promise<void>;
 }
 
-/** waitFor polls a condition until it holds or the deadline passes (then it throws with the label). */
-export async function waitFor(label: string, cond: () => boolean | Promise<boolean>, timeoutMs = 10_000): Promise<void> {
+/**
+ * waitFor polls a condition until it holds or the deadline passes (then it throws with the label and, when given,
+ * `evidence()`: what the failure needs to be understood, such as a child process's log tail).
+ */
+export async function waitFor(label: string, cond: () => boolean | Promise<boolean>, timeoutMs = 10_000, evidence?: () => string): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     if (await cond()) return;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for: ${label}`);
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for: ${label}${evidence === undefined ? '' : `\n${evidence()}`}`);
     await new Promise((r) => setTimeout(r, 20));
   }
 }

@@ -25,12 +25,22 @@ export async function freePort(): Promise<number> {
   });
 }
 
+/**
+ * STARTUP_CEILING_MS bounds the wait for a child started through tsx (a spawned service's first answer or first log
+ * line, a CLI command's exit): the child loads the TypeScript sources before it prints anything. That took 7.3 s
+ * for one service at load 16 on 2 cores, and more than 20 s (the former ceiling) for one of 5 concurrent copies of
+ * serve-reload.test.ts at load 17. A ceiling, not a wait: a child that answers returns at once.
+ */
+export const STARTUP_CEILING_MS = 60_000;
+
 /** ServiceProcess is one running `salt-autoscaler serve`. */
 export interface ServiceProcess {
   readonly url: string;
   readonly child: ChildProcess;
   /** output is everything the process wrote (stdout + stderr), so far. */
   output(): string;
+  /** tail is the last `lines` lines of the output, for a failure message. */
+  tail(lines?: number): string;
   kill(signal?: NodeJS.Signals): Promise<number | null>;
 }
 
@@ -43,7 +53,7 @@ export function writeConfig(dir: string, config: unknown, name = 'config.yaml'):
 
 /** SpawnedService is a `serve` child that may not answer yet (a process on standby for the store lease never binds). */
 export interface SpawnedService extends ServiceProcess {
-  /** healthy waits until /healthz answers (or the process exits, or timeoutMs passes). */
+  /** healthy waits until /healthz answers (or the process exits, or timeoutMs passes: STARTUP_CEILING_MS by default). */
   healthy(timeoutMs?: number): Promise<void>;
   readonly exited: Promise<number | null>;
 }
@@ -65,11 +75,12 @@ export function spawnServiceProcess(configPath: string, port: number, env: Recor
     child,
     exited,
     output: () => out,
+    tail: (lines = 40) => out.split('\n').slice(-lines - 1).join('\n'),
     async kill(signal: NodeJS.Signals = 'SIGTERM') {
       if (child.exitCode === null && child.signalCode === null) child.kill(signal);
       return exited;
     },
-    async healthy(timeoutMs = 20_000) {
+    async healthy(timeoutMs = STARTUP_CEILING_MS) {
       const deadline = Date.now() + timeoutMs;
       for (;;) {
         if (child.exitCode !== null) throw new Error(`service exited with ${child.exitCode}:\n${out}`);

@@ -106,8 +106,14 @@ t.test('the status page in headless Chromium shows a pool and follows a scale-up
   const started = page.locator('#instances tr[data-instance="gpu-prod-2"] td.state');
   await started.waitFor({ timeout: 10_000 });
   t.equal(await started.textContent(), 'starting', 'the new instance appears as starting');
-  t.equal(await page.locator('#pools tr[data-pool="prod/type1"] td.in-flight').textContent(), '1', 'in flight counts it');
-  t.match(await page.locator('#decisions tbody').textContent(), 'workload 2 >= upThreshold 1', 'the decision and its reason are listed');
+  // the page's poll reads pools, instances and decisions in parallel: one poll may straddle the change above, so each
+  // cell is awaited on its own (the next poll brings the rest), then read
+  const inFlight = page.locator('#pools tr[data-pool="prod/type1"] td.in-flight', { hasText: /^1$/ });
+  await inFlight.waitFor({ timeout: 10_000 });
+  t.equal(await inFlight.textContent(), '1', 'in flight counts it');
+  const decisions = page.locator('#decisions tbody', { hasText: 'workload 2 >= upThreshold 1' });
+  await decisions.waitFor({ timeout: 10_000 });
+  t.match(await decisions.textContent(), 'workload 2 >= upThreshold 1', 'the decision and its reason are listed');
   await page.locator('#charts figure[data-pool="prod/type1"] svg text.tick-workload', { hasText: '400' }).waitFor({ timeout: 10_000 });
   const redrawn = page.locator('#charts figure[data-pool="prod/type1"] svg');
   t.same(await redrawn.locator('text.tick-instances').allTextContents(), ['0', '3'], 'a workload of 400 does not rescale the instance axis');

@@ -84,7 +84,7 @@ t.test("a scale-up's decision and instance state lines are written after its sta
   await settle();
   const of = (prefix: string): number => w.journal.findIndex((l) => l.startsWith(prefix));
   t.same(w.journal.slice(0, 3), ['begin', 'commit', 'start a-01'], 'nothing is logged before the start is sent');
-  t.same(w.journal.slice(3, 5), ['log decision a', 'log instance state a-01'], 'then the decision and its move, in that order');
+  t.same(w.journal.slice(3).filter((l) => l.startsWith('log')).slice(0, 2), ['log decision a', 'log instance state a-01'], 'then the decision and its move, in that order');
   t.ok(of('log action done a-01') > of('log instance state a-01'), 'and the action once it answered');
 });
 

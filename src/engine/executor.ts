@@ -90,13 +90,16 @@ export class Executor implements ExecutorRole {
     if (spec.dryRun) sent(); // nothing is sent: its lines (`dry-run: action not sent`) follow the decision's
     let sends: Send[] = [];
     try {
-      const { durable } = ctx.turn.join(() => ctx.storeCall(() => ctx.opts.store.atomically(() => {
-        const prepare = (): void => ctx.fleet.holdingLines(lines, () => {
+      const prepare = (): void => {
+        const targets = (): void => ctx.fleet.holdingLines(lines, () => {
           sends = decision.targets.map((t) => (t.kind === 'start' ? this.#prepareStart(rt, t.id, now) : this.#prepareCreate(rt, now)));
         });
-        if (spec.dryRun) ctx.fleet.inBatch(prepare); // (moves nothing: nothing to hold)
-        else ctx.fleet.deferring(prepare);
-      })));
+        if (spec.dryRun) ctx.fleet.inBatch(targets); // (moves nothing: nothing to hold)
+        else ctx.fleet.deferring(targets);
+      };
+      // the intents are all or nothing: a block (a SAVEPOINT in the turn) for several; one intent is one statement,
+      // all or nothing on its own, and nothing else is written before the call
+      const { durable } = ctx.turn.join(() => ctx.storeCall(() => (decision.targets.length > 1 ? ctx.opts.store.atomically(prepare) : prepare())));
       committed = await durable;
       await Promise.all(sends.map((send) => send(committed, sent)));
     } finally {
@@ -159,7 +162,7 @@ export class Executor implements ExecutorRole {
         throw ctx.mayAct() ? new AutoscalerError('ASC_ERR_STORE_WRITE', `${kind} of ${id} not sent: its intent could not be written to the state store`) : ctx.notActing(kind, id);
       }
       if (!ctx.mayAct()) throw ctx.notActing(kind, id);
-      await ctx.intents.shared(intent); // with a replica, the intent reaches it (fenced) before the call goes out
+      if (ctx.intents.replicated) await ctx.intents.shared(intent); // the intent reaches the replica (fenced) before the call goes out
       if (!ctx.mayAct()) throw ctx.notActing(kind, id);
       const calling = call();
       sent?.();

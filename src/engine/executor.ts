@@ -83,6 +83,7 @@ export class Executor implements ExecutorRole {
         ctx.savePool(rt);
         ctx.fleet.writeDeferred();
       })), 'loop');
+      ctx.fleet.writeDeferred(); // (when the block could not run: the rows held must not hold back every later write)
       lines.release();
     };
     rt.lastDecision = { kind: decision.kind, atMs: now };

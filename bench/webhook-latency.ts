@@ -6,8 +6,9 @@
  * ```
  *  undici (keep-alive, loopback) --POST /alertmanager/webhook--> real fastify app (buildApp + alertmanagerWebhook)
  *     t0                                                          --> AlertBook --> Engine.alertSignal --> decide()
- *                                                                 --> SQLite (decision, pool state, instance, intent)
+ *                                                                 --> SQLite (the intent, committed)
  *                                                                 --> SaltActions.start(id)   <-- t1 (timestamped)
+ *                                                                 --> SQLite (decision, pool state, instance: next commit)
  *  undici --GET /bench/empty--> same app, a route answering {} (baseline: full round trip)
  * ```
  * What is real: config (parseConfig of a matrix document) and main.ts managedPool/metricsObserver, the Engine,

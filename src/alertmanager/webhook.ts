@@ -147,17 +147,20 @@ export async function alertmanagerWebhook(app: FastifyInstance, opts: WebhookOpt
     return answer(reply, status, { status: 'error', reason });
   });
 
-  app.addHook('onRequest', async (req, reply) => {
-    if (req.routeOptions.url !== WEBHOOK_PATH) return;
-    if (!authorized(req.headers.authorization, creds)) {
-      const schemes = [
-        ...(config.http.webhookToken === undefined ? [] : ['Bearer realm="salt-autoscaler"']),
-        ...(config.http.webhookBasicAuth === undefined ? [] : ['Basic realm="salt-autoscaler"']),
-      ];
-      reply.header('www-authenticate', schemes.join(', '));
-      log.warn({ status: 401 }, 'webhook rejected');
-      await answer(reply, 401, { status: 'error', reason: req.headers.authorization === undefined ? 'missing credentials' : 'bad credentials' });
+  // a callback hook, not an async one: an accepted request goes on without a promise and its microtask (the path
+  // to the salt-api call); a refused one is answered here and goes no further (done is not called)
+  app.addHook('onRequest', (req, reply, done) => {
+    if (req.routeOptions.url !== WEBHOOK_PATH || authorized(req.headers.authorization, creds)) {
+      done();
+      return;
     }
+    const schemes = [
+      ...(config.http.webhookToken === undefined ? [] : ['Bearer realm="salt-autoscaler"']),
+      ...(config.http.webhookBasicAuth === undefined ? [] : ['Basic realm="salt-autoscaler"']),
+    ];
+    reply.header('www-authenticate', schemes.join(', '));
+    log.warn({ status: 401 }, 'webhook rejected');
+    answer(reply, 401, { status: 'error', reason: req.headers.authorization === undefined ? 'missing credentials' : 'bad credentials' });
   });
 
   app.post(WEBHOOK_PATH, { bodyLimit: config.http.bodyLimitBytes }, async (req, reply) => {

@@ -27,7 +27,7 @@ import { Fleet } from './fleet.ts';
 import { Intake } from './intake.ts';
 import { IntentLog } from './intent-log.ts';
 import { loadPool, savedPool, type PoolRuntime, type SeriesPoint } from './pool-state.ts';
-import type { AlertSignal, DecisionRecord, EngineApi, EngineLogger, IdleResult, IntentKind, Timer } from './ports.ts';
+import type { AlertSignal, DecisionRecord, EngineApi, EngineLogger, IdleResult, Intent, IntentKind, Timer } from './ports.ts';
 import { Reconciler } from './reconciler.ts';
 import { StoreWatch } from './store-watch.ts';
 import { withTimers, type RunningClock } from './system-clock.ts';
@@ -133,7 +133,9 @@ export class Engine implements EngineApi {
         }
       }
     });
-    this.#executor.openIntentCount = this.#storeCall(() => this.#opts.store.openIntents().length) ?? 0;
+    const open = this.#storeCall(() => this.#opts.store.openIntents()) ?? [];
+    this.#executor.openIntentCount = open.length;
+    this.#recoverOpenIntents(open, (intent) => intent.createdMs, 'recovery: an open intent of the previous run', true);
     if (this.#opts.events) this.#track(this.#intake.consume(this.#opts.events));
     await this.reconcile('startup'); // on failure it retries; evaluations wait for the first success
     if (!this.#following()) this.#resumeDrains();
@@ -185,21 +187,58 @@ export class Engine implements EngineApi {
     const open = this.#storeCall(() => this.#opts.store.openIntents()) ?? [];
     // the old leader's starts may still be carried out by Salt: they are in flight here too, so the confirm window holds
     const now = this.#clock.now();
+    this.#recoverOpenIntents(open, () => now, 'takeover: the old leader\'s open intent', false);
+    this.#executor.openIntentCount = open.length;
+    this.#executor.countIntents();
+    await this.reconcile('takeover');
+    this.#resumeDrains();
+  }
+
+  /**
+   * recoverOpenIntents makes what an open start or create intent says hold again. A scale-up writes its intents
+   * before its call and the rest (the instances' moves, its decision, the pool's cooldown stamp) in the next group
+   * commit, after the call is sent; a crash (or a leader lost) between the two leaves the intent alone. So:
+   * - the instance it names is in flight (`starting` / `creating`, created when missing) from `at(intent)`, and the
+   *   startup reconcile resolves it against Salt as any open intent (the confirm window holds);
+   * - its pool's cooldown runs from the intent (the scale-up's decision time): `lastUpMs` is at least its `createdMs`;
+   * - with `record`, the decision that is missing (the pool's cooldown stamp is older than the intent) is recorded,
+   *   its reason saying it was recovered.
+   */
+  #recoverOpenIntents(open: readonly Intent[], at: (intent: Intent) => number, source: string, record: boolean): void {
+    const lost = new Map<string, Map<number, Intent[]>>();
     this.#fleet.inBatch(() => {
       for (const intent of open) {
         if (intent.kind !== 'start' && intent.kind !== 'create') continue;
         let inst = this.#fleet.get(intent.instance);
         if (inst === undefined && intent.kind === 'create' && this.#pools.has(intent.pool)) {
-          inst = { ...newInstance(intent.instance, intent.pool, now), created: true };
+          inst = { ...newInstance(intent.instance, intent.pool, at(intent)), created: true };
           this.#fleet.put(inst);
         }
-        if (inst?.state === 'stopped') this.#fleet.step(inst, { kind: intent.kind === 'start' ? 'start-issued' : 'create-issued' }, now, 'takeover: the old leader\'s open intent');
+        if (inst?.state === 'stopped') this.#fleet.step(inst, { kind: intent.kind === 'start' ? 'start-issued' : 'create-issued' }, at(intent), source);
+        const rt = this.#pools.get(intent.pool);
+        if (rt === undefined || (rt.history.lastUpMs ?? Number.NEGATIVE_INFINITY) >= intent.createdMs) continue;
+        const byTime = lost.get(intent.pool) ?? new Map<number, Intent[]>();
+        lost.set(intent.pool, byTime);
+        byTime.set(intent.createdMs, [...(byTime.get(intent.createdMs) ?? []), intent]);
       }
     });
-    this.#executor.openIntentCount = open.length;
-    this.#executor.countIntents();
-    await this.reconcile('takeover');
-    this.#resumeDrains();
+    for (const [pool, byTime] of lost) {
+      const rt = this.#pools.get(pool);
+      if (rt === undefined) continue;
+      for (const [atMs, intents] of [...byTime].sort(([a], [b]) => a - b)) {
+        rt.history = { ...rt.history, lastUpMs: atMs };
+        if (!record) continue;
+        const decision: Decision = {
+          kind: 'scaleUp', count: intents.length,
+          targets: intents.map((i) => (i.kind === 'start' ? { kind: 'start', id: i.instance } : { kind: 'create' })),
+          reason: `recovered from ${intents.length} open intent(s) (${intents.map((i) => `${i.kind} ${i.instance}`).join(', ')}): the process stopped after the call and before its decision was written`,
+        };
+        this.#storeCall(() => this.#opts.store.recordDecision({ pool, atMs, decision, dryRun: false }));
+        rt.lastDecision = { kind: 'scaleUp', atMs };
+      }
+      this.#savePool(rt);
+      this.#log.info({ pool, lastUpMs: rt.history.lastUpMs }, 'cooldown recovered from open intents');
+    }
   }
 
   /** resumeDrains finishes the drains a crash or another leader left (idle check, then stop or undrain). */

@@ -4,7 +4,8 @@
  * call is not sent, the decision stays visible). It also drives a drain to its end: idle check, then stop or undrain.
  *
  * ```
- *   scaleUp:   [may act?] ─► one transaction: decision, cooldown stamp, starting/creating transitions, intents ─► calls
+ *   scaleUp:   [may act?] ─► moves in memory ─► the turn's transaction: intents ─► calls ─► the next group commit:
+ *              decision, cooldown stamp, starting/creating transitions (a crash between: recovered from the intents)
  *   scaleDown: drain-issued ─► intent + mark draining ─► idle check every interval until idle (stop) | busy past
  *              drainTimeout or capacity wanted again (undrain, recorded)
  *   stop / destroy ─► intent ─► call ─► the cloud's stopped event (or a reconcile) ends it
@@ -24,10 +25,10 @@ import type { PoolRuntime } from './pool-state.ts';
 import type { IdleResult, Intent, IntentKind } from './ports.ts';
 
 /**
- * Send sends one prepared action; `committed` says whether the turn that wrote its intent is durable, and `lines`
- * are released once its call is sent (or has failed before).
+ * Send sends one prepared action; `committed` says whether the turn that wrote its intent is durable, and `sent`
+ * runs once its call is sent (or has failed before).
  */
-type Send = (committed: boolean, lines: HeldLines) => Promise<void>;
+type Send = (committed: boolean, sent: () => void) => Promise<void>;
 
 /** Executor carries decisions out through the intent log. */
 export class Executor implements ExecutorRole {
@@ -49,37 +50,61 @@ export class Executor implements ExecutorRole {
 
   /** record keeps a decision for the API and remembers its kind and time. */
   record(rt: PoolRuntime, decision: Decision, now: number): void {
-    const spec = rt.managed.spec;
     rt.lastDecision = { kind: decision.kind, atMs: now };
+    this.#recordRow(rt, decision, now);
+  }
+
+  #recordRow(rt: PoolRuntime, decision: Decision, now: number): void {
+    const spec = rt.managed.spec;
     this.#ctx.storeCall(() => this.#ctx.opts.store.recordDecision({ pool: spec.name, atMs: now, decision, dryRun: spec.dryRun }));
   }
 
   /**
-   * scaleUp writes the decision, the instances' transitions and their intents in the turn's group commit (one
-   * transaction, one fsync, for every pool evaluated in this turn), then sends the calls once it is durable. A turn
-   * that could not commit sends none of them: each action fails with the store's error (and is reported).
-   * Its `decision` and `instance state` lines are written once the first call is sent (they are not in its path).
+   * scaleUp writes the intents of its actions in the turn's group commit (one transaction, one fsync, for every pool
+   * evaluated in this turn) and sends the calls once it is durable. A turn that could not commit sends none of them:
+   * each action fails with the store's error (and is reported).
+   * The moves (in flight at once, in memory), the decision and the cooldown stamp are written once the first call is
+   * sent, in the next group commit, with the `decision` and `instance state` lines: a call needs its intent alone,
+   * and a crash before they are written is recovered from the open intent (Engine.start, `recoverOpenIntents`).
    */
   async scaleUp(rt: PoolRuntime, decision: Extract<Decision, { kind: 'scaleUp' }>, now: number): Promise<void> {
     const ctx = this.#ctx;
     const spec = rt.managed.spec;
     const lines = new HeldLines(ctx.log);
     lines.add({ pool: spec.name, action: decision.kind, reason: decision.reason, dryRun: spec.dryRun }, 'decision');
-    if (spec.dryRun) lines.release(); // nothing is sent: its lines (`dry-run: action not sent`) follow the decision's
+    let written = false;
+    let committed = false;
+    const sent = (): void => {
+      if (written) return;
+      written = true;
+      ctx.turn.join(() => ctx.storeCall(() => ctx.opts.store.atomically(() => {
+        // (a decision whose intents were rolled back is not recorded: nothing of it was sent)
+        if (committed || spec.dryRun) this.#recordRow(rt, decision, now);
+        ctx.savePool(rt);
+        ctx.fleet.writeDeferred();
+      })), 'loop');
+      ctx.fleet.writeDeferred(); // (when the block could not run: the rows held must not hold back every later write)
+      lines.release();
+    };
+    rt.lastDecision = { kind: decision.kind, atMs: now };
+    rt.history = afterDecision(rt.history, decision, now);
+    if (spec.dryRun) sent(); // nothing is sent: its lines (`dry-run: action not sent`) follow the decision's
     let sends: Send[] = [];
     try {
-      const { durable } = ctx.turn.join(() => ctx.storeCall(() => ctx.opts.store.atomically(() => {
-        this.record(rt, decision, now);
-        rt.history = afterDecision(rt.history, decision, now);
-        ctx.savePool(rt);
-        ctx.fleet.inBatch(() => ctx.fleet.holdingLines(lines, () => {
-          sends = decision.targets.map((t) => (t.kind === 'start' ? this.#prepareStart(rt, t.id) : this.#prepareCreate(rt)));
-        }));
-      })));
-      const committed = await durable;
-      await Promise.all(sends.map((send) => send(committed, lines)));
+      const prepare = (): void => {
+        const targets = (): void => ctx.fleet.holdingLines(lines, () => {
+          sends = decision.targets.map((t) => (t.kind === 'start' ? this.#prepareStart(rt, t.id, now) : this.#prepareCreate(rt, now)));
+        });
+        if (spec.dryRun) ctx.fleet.inBatch(targets); // (moves nothing: nothing to hold)
+        else ctx.fleet.deferring(targets);
+      };
+      // the intents are all or nothing: a block (a SAVEPOINT in the turn) for several; one intent is one statement,
+      // all or nothing on its own, and nothing else is written before the call
+      const { durable } = ctx.turn.join(() => ctx.storeCall(() => (decision.targets.length > 1 ? ctx.opts.store.atomically(prepare) : prepare())));
+      committed = await durable;
+      await Promise.all(sends.map((send) => send(committed, sent)));
     } finally {
-      lines.release(); // no call was sent (dry-run, nothing to do, a throw)
+      sent(); // no call was sent (dry-run, nothing to do, a throw)
     }
   }
 
@@ -96,7 +121,7 @@ export class Executor implements ExecutorRole {
   }
 
   /** open writes the intent of an action: undefined in dry-run (nothing is sent) or when this process may not act (nothing is written). */
-  #open(rt: PoolRuntime, kind: IntentKind, id: string): Intent | undefined {
+  #open(rt: PoolRuntime, kind: IntentKind, id: string, nowMs = this.#ctx.clock.now()): Intent | undefined {
     const spec = rt.managed.spec;
     if (spec.dryRun) {
       this.#ctx.opts.observer?.action(kind, 'dry_run');
@@ -104,7 +129,7 @@ export class Executor implements ExecutorRole {
       return undefined;
     }
     if (!this.#ctx.mayAct()) return undefined; // the gate holds before an intent is opened, and again before the call
-    const intent = this.#ctx.intents.open(kind, id, spec.name, this.#ctx.clock.now());
+    const intent = this.#ctx.intents.open(kind, id, spec.name, nowMs);
     if (intent !== undefined) this.openIntentCount += 1;
     return intent;
   }
@@ -124,10 +149,10 @@ export class Executor implements ExecutorRole {
   }
 
   /**
-   * send makes the call of an opened intent and marks the intent done or failed; no intent = not sent. `lines` (a
-   * scale-up's) are written right after the call is sent, or when it fails before.
+   * send makes the call of an opened intent and marks the intent done or failed; no intent = not sent. `sent` (a
+   * scale-up's held writes and lines) runs right after the call is sent, or when it fails before.
    */
-  async #send(rt: PoolRuntime, kind: IntentKind, id: string, intent: Intent | undefined, call: () => Promise<void>, onError?: (err: unknown) => void, lines?: HeldLines): Promise<boolean> {
+  async #send(rt: PoolRuntime, kind: IntentKind, id: string, intent: Intent | undefined, call: () => Promise<void>, onError?: (err: unknown) => void, sent?: () => void): Promise<boolean> {
     const ctx = this.#ctx;
     const spec = rt.managed.spec;
     if (intent) this.#sending.add(intent.id);
@@ -138,17 +163,17 @@ export class Executor implements ExecutorRole {
         throw ctx.mayAct() ? new AutoscalerError('ASC_ERR_STORE_WRITE', `${kind} of ${id} not sent: its intent could not be written to the state store`) : ctx.notActing(kind, id);
       }
       if (!ctx.mayAct()) throw ctx.notActing(kind, id);
-      await ctx.intents.shared(intent); // with a replica, the intent reaches it (fenced) before the call goes out
+      if (ctx.intents.replicated) await ctx.intents.shared(intent); // the intent reaches the replica (fenced) before the call goes out
       if (!ctx.mayAct()) throw ctx.notActing(kind, id);
       const calling = call();
-      lines?.release();
+      sent?.();
       await calling;
       this.#finishInTurn(intent.id, 'done');
       ctx.opts.observer?.action(kind, 'ok');
       ctx.log.info({ pool: spec.name, minion: id, action: kind, durationMs: ctx.clock.now() - started }, 'action done');
       return true;
     } catch (err) {
-      lines?.release();
+      sent?.();
       const detail = err instanceof Error ? err.message : String(err);
       if (intent) this.#finishInTurn(intent.id, 'failed', detail);
       ctx.opts.observer?.action(kind, 'error');
@@ -173,22 +198,25 @@ export class Executor implements ExecutorRole {
     return this.#send(rt, kind, id, intent === undefined || turn === undefined ? intent : this.#written(intent, await turn), call);
   }
 
-  /** prepareStart moves a reserved instance to starting and writes its intent; the returned function sends the call. */
-  #prepareStart(rt: PoolRuntime, id: string): Send {
+  /**
+   * prepareStart moves a reserved instance to starting and writes its intent, stamped with the decision's time (the
+   * time a restart's recovery gives the pool's cooldown); the returned function sends the call.
+   */
+  #prepareStart(rt: PoolRuntime, id: string, decidedMs: number): Send {
     const ctx = this.#ctx;
     const inst = ctx.fleet.get(id);
     if (inst === undefined) return async () => {};
     if (rt.managed.spec.dryRun) { this.#open(rt, 'start', id); return async () => {}; }
     ctx.apply(inst, { kind: 'start-issued' }, ctx.clock.now(), 'scale-up');
-    const intent = this.#open(rt, 'start', id);
-    return async (committed, lines) => {
+    const intent = this.#open(rt, 'start', id, decidedMs);
+    return async (committed, sent) => {
       // a failed call may still have started the VM: the reconcile it scheduled decides
-      await this.#send(rt, 'start', id, this.#written(intent, committed), () => ctx.opts.cloud.start(id), (err) => { ctx.reconciler.startUnconfirmed(id, err); }, lines);
+      await this.#send(rt, 'start', id, this.#written(intent, committed), () => ctx.opts.cloud.start(id), (err) => { ctx.reconciler.startUnconfirmed(id, err); }, sent);
     };
   }
 
-  /** prepareCreate names a new instance, moves it to creating and writes its intent; the returned function sends it. */
-  #prepareCreate(rt: PoolRuntime): Send {
+  /** prepareCreate names a new instance, moves it to creating and writes its intent (as prepareStart); the returned function sends it. */
+  #prepareCreate(rt: PoolRuntime, decidedMs: number): Send {
     const ctx = this.#ctx;
     const profile = rt.managed.profile;
     if (profile === undefined) return async () => {};
@@ -198,9 +226,9 @@ export class Executor implements ExecutorRole {
     const inst: Instance = { ...newInstance(id, rt.managed.spec.name, now), created: true };
     ctx.fleet.put(inst);
     ctx.apply(inst, { kind: 'create-issued' }, now, 'scale-up');
-    const intent = this.#open(rt, 'create', id);
-    return async (committed, lines) => {
-      const ok = await this.#send(rt, 'create', id, this.#written(intent, committed), () => ctx.opts.cloud.create(id, profile), undefined, lines);
+    const intent = this.#open(rt, 'create', id, decidedMs);
+    return async (committed, sent) => {
+      const ok = await this.#send(rt, 'create', id, this.#written(intent, committed), () => ctx.opts.cloud.create(id, profile), undefined, sent);
       if (!ok) this.actionFailed(id, 'create');
     };
   }

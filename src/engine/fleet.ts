@@ -31,6 +31,9 @@ export interface FleetOptions {
 
 const DEFAULT_PROVISION_TIMEOUT_MS = 15 * 60_000;
 
+/** InstanceWrite is one instance row to write, with the transition that produced it when there is one. */
+interface InstanceWrite { readonly instance: Instance; readonly transition?: Transition }
+
 /**
  * HeldLines are info lines written later, in the order they were added, once: a scale-up's `decision` and
  * `instance state` lines wait until its calls are sent (a line is ~10 us of the path to the call). After
@@ -65,7 +68,12 @@ export class Fleet {
   readonly #patterns: { pool: string; re: RegExp }[] = [];
   readonly #provisionTimeoutMs = new Map<string, number>();
   /** #batch collects instance writes while inBatch runs, so they land in one transaction. */
-  #batch: { instance: Instance; transition?: Transition }[] | undefined;
+  #batch: InstanceWrite[] | undefined;
+  /**
+   * #deferred holds the instance writes of a scale-up until its calls are sent (`deferring`); while it holds any,
+   * every later instance write queues behind them, so the rows are written in the order the moves were made.
+   */
+  #deferred: InstanceWrite[] | undefined;
   /** #held takes the `instance state` lines while `holdingLines` runs. */
   #held: HeldLines | undefined;
 
@@ -124,11 +132,22 @@ export class Fleet {
   /** put indexes the instance and writes it (with its transition), or adds it to the open batch. */
   put(inst: Instance, transition?: Transition): void {
     this.index(inst);
-    if (this.#batch !== undefined) {
-      this.#batch.push(transition === undefined ? { instance: inst } : { instance: inst, transition });
+    const write = transition === undefined ? { instance: inst } : { instance: inst, transition };
+    if (this.#batch !== undefined) this.#batch.push(write);
+    else this.#write([write]);
+  }
+
+  /** write writes instance rows in one transaction, or queues them behind the deferred ones. */
+  #write(writes: InstanceWrite[]): void {
+    if (this.#deferred !== undefined) { this.#deferred.push(...writes); return; }
+    const [only] = writes;
+    if (writes.length === 1 && only !== undefined) {
+      this.#opts.storeCall(() => this.#opts.store.saveInstance(only.instance, only.transition));
       return;
     }
-    this.#opts.storeCall(() => this.#opts.store.saveInstance(inst, transition));
+    this.#opts.storeCall(() => this.#opts.store.atomically(() => {
+      for (const e of writes) this.#opts.store.saveInstance(e.instance, e.transition);
+    }));
   }
 
   /** forget drops a destroyed instance from memory and the store. */
@@ -149,13 +168,25 @@ export class Fleet {
       if (outer) {
         const batch = this.#batch ?? [];
         this.#batch = undefined;
-        if (batch.length > 0) {
-          this.#opts.storeCall(() => this.#opts.store.atomically(() => {
-            for (const e of batch) this.#opts.store.saveInstance(e.instance, e.transition);
-          }));
-        }
+        if (batch.length > 0) this.#write(batch);
       }
     }
+  }
+
+  /**
+   * deferring runs fn as inBatch does, but holds its instance writes (and every later one) until writeDeferred():
+   * a scale-up's moves are in memory at once (they count as in flight) and written once its calls are sent.
+   */
+  deferring(fn: () => void): void {
+    this.#deferred ??= [];
+    this.inBatch(fn);
+  }
+
+  /** writeDeferred writes the held instance writes in one transaction, in the order they were made (none held: nothing). */
+  writeDeferred(): void {
+    const writes = this.#deferred;
+    this.#deferred = undefined;
+    if (writes !== undefined && writes.length > 0) this.#write(writes);
   }
 
   /** holdingLines runs fn with the `instance state` lines of its moves added to `lines` instead of written. */

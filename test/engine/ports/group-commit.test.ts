@@ -14,10 +14,15 @@ import { FakeClock, FakeEvents, FakeSalt, poolSpec, settle, silentLogger } from 
 const POOLS = ['a', 'b', 'c'];
 
 /** journalled wraps the store so the test sees its transactions, and can make the next commit fail. */
-function journalled(inner: SqliteStore, journal: string[]): { store: SqliteStore; failNextCommit: () => void } {
+function journalled(inner: SqliteStore, journal: string[]): { store: SqliteStore; failNextCommit: () => void; failNextBlock: () => void } {
   let fail = false;
+  let failBlock = false;
   const store = new Proxy(inner, {
     get(target, key, receiver) {
+      if (key === 'atomically' && failBlock) {
+        failBlock = false;
+        return () => { journal.push('block failed'); throw new Error('disk I/O error'); };
+      }
       if (key === 'begin') return () => { journal.push('begin'); target.begin(); };
       if (key === 'commit') {
         return () => {
@@ -30,10 +35,10 @@ function journalled(inner: SqliteStore, journal: string[]): { store: SqliteStore
       return typeof value === 'function' ? (value as (...args: unknown[]) => unknown).bind(target) : value;
     },
   });
-  return { store, failNextCommit: () => { fail = true; } };
+  return { store, failNextCommit: () => { fail = true; }, failNextBlock: () => { failBlock = true; } };
 }
 
-async function world(logLines = false): Promise<{ engine: Engine; salt: FakeSalt; journal: string[]; store: SqliteStore; failNextCommit: () => void; clock: FakeClock; events: FakeEvents }> {
+async function world(logLines = false): Promise<{ engine: Engine; salt: FakeSalt; journal: string[]; store: SqliteStore; failNextCommit: () => void; failNextBlock: () => void; clock: FakeClock; events: FakeEvents }> {
   const clock = new FakeClock();
   const events = new FakeEvents();
   const pools: ManagedPool[] = POOLS.map((name) => ({
@@ -42,7 +47,7 @@ async function world(logLines = false): Promise<{ engine: Engine; salt: FakeSalt
   const salt = new FakeSalt(clock, events, pools.flatMap((p) => p.reserved));
   const journal: string[] = [];
   const sqlite = openStore(':memory:', { logger: createLogger({ level: 'silent' }), nowMs: () => clock.now() });
-  const { store, failNextCommit } = journalled(sqlite, journal);
+  const { store, failNextCommit, failNextBlock } = journalled(sqlite, journal);
   const start = salt.start.bind(salt);
   salt.start = async (id: string): Promise<void> => { journal.push(`start ${id}`); await start(id); };
   const stop = salt.stop.bind(salt);
@@ -56,7 +61,7 @@ async function world(logLines = false): Promise<{ engine: Engine; salt: FakeSalt
   });
   await engine.start();
   await settle();
-  return { engine, salt, journal, store: sqlite, failNextCommit, clock, events };
+  return { engine, salt, journal, store: sqlite, failNextCommit, failNextBlock, clock, events };
 }
 
 function notifyAll(engine: Engine, clock: FakeClock): void {
@@ -84,7 +89,7 @@ t.test("a scale-up's decision and instance state lines are written after its sta
   await settle();
   const of = (prefix: string): number => w.journal.findIndex((l) => l.startsWith(prefix));
   t.same(w.journal.slice(0, 3), ['begin', 'commit', 'start a-01'], 'nothing is logged before the start is sent');
-  t.same(w.journal.slice(3, 5), ['log decision a', 'log instance state a-01'], 'then the decision and its move, in that order');
+  t.same(w.journal.slice(3).filter((l) => l.startsWith('log')).slice(0, 2), ['log decision a', 'log instance state a-01'], 'then the decision and its move, in that order');
   t.ok(of('log action done a-01') > of('log instance state a-01'), 'and the action once it answered');
 });
 
@@ -111,6 +116,20 @@ t.test('a turn whose commit fails sends none of its starts, leaves no intent beh
   t.equal(w.store.openIntents().length, 0, 'the rolled-back intents are not in the store');
   t.equal(w.store.decisions().filter((d) => d.decision.kind === 'scaleUp').length, 0, 'nor the decisions');
   t.equal(w.engine.health().store, false, 'the failed commit is reported: the store counts as unwritable');
+});
+
+t.test("a scale-up whose writes after the call fail still lets the instance's later moves reach the store", async (t) => {
+  const w = await world();
+  t.teardown(async () => { await w.engine.stop(); w.store.close(); });
+  w.journal.length = 0;
+  w.failNextBlock(); // a one-target scale-up's first block is the one after its call: decision, pool state, moves
+  w.engine.alertSignal({ pool: 'a', direction: 'up', workload: 1, atMs: w.clock.now(), expiresMs: w.clock.now() + 60_000 });
+  await settle();
+  t.equal(w.salt.count('start', 'a-01'), 1, 'the start was sent (its intent was durable)');
+  t.ok(w.journal.includes('block failed'), 'the writes after the call failed');
+  await w.clock.advance(5 * 60_000); // the instance boots, deploys and is ready
+  t.equal(w.engine.instances().find((i) => i.id === 'a-01')?.state, 'ready');
+  t.equal(w.store.loadInstances().find((i) => i.id === 'a-01')?.state, 'ready', 'its rows are written, not held back');
 });
 
 t.test('a lone write commits in the same turn, and a failed commit resolves its writes as not durable', async (t) => {

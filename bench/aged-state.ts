@@ -125,9 +125,9 @@ export function fillAgedStore(path: string, shape: FleetShape, nowMs: number): A
       });
       const entries: { instance: Instance; transition: Transition }[] = [];
       for (const id of poolIds) {
-        let from: InstanceState = 'stopped';
-        // the last transition lands on 'stopped' (the emulator's reserve is stopped): start the cycle where that works out
+        // the last transition lands on 'stopped' (the emulator's reserve is stopped): the kept rows start mid-cycle where that works out
         const offset = (CYCLE.length - (TRANSITIONS_PER_INSTANCE % CYCLE.length)) % CYCLE.length;
+        let from: InstanceState = CYCLE[(offset + CYCLE.length - 1) % CYCLE.length] ?? 'stopped';
         for (let t = 0; t < TRANSITIONS_PER_INSTANCE; t += 1) {
           const to = CYCLE[(t + offset) % CYCLE.length] ?? 'stopped';
           const atMs = Math.round(nowMs - (TRANSITIONS_PER_INSTANCE - t) * (AGE_MS / TRANSITIONS_PER_INSTANCE));

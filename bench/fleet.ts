@@ -57,6 +57,8 @@ export interface FleetConfigOptions {
   readonly intervalS?: number;
   readonly logLevel?: string;
   readonly heartbeatInterval?: string;
+  /** strategy: the pools' strategy (default threshold: its decisions need no history). */
+  readonly strategy?: 'threshold' | 'budget';
 }
 
 /** fleetConfig builds the raw config document (as YAML would give it) of the bench fleet. */
@@ -84,7 +86,7 @@ export function fleetConfig(opts: FleetConfigOptions): Record<string, unknown> {
         upThreshold: 1,
         downThreshold: 0,
         interval: opts.intervalS ?? 60,
-        strategy: 'threshold',
+        strategy: opts.strategy ?? 'threshold',
         step: 1,
         provider: FLEET_PROVIDER,
         reserved,

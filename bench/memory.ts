@@ -1,7 +1,10 @@
 /**
  * bench/memory: the memory of `salt-autoscaler serve` (a child process, as users run it) with 10,000 instances
  * (1,000 pools x 10) while 1,000 salt events/s stream in from the salt-api emulator, then a 10,000-minion
- * job-return burst. `npx tsx bench/memory.ts [--seconds N] [--scrape-every S]`.
+ * job-return burst. `npx tsx bench/memory.ts [--seconds N] [--scrape-every S] [--aged]`.
+ * `--aged` starts the service on the state a month-old one keeps (bench/aged-state.ts: every pool's full budget
+ * memory and history, decisions, transitions and finished intents filled to the store's retention bounds; the pools
+ * on the budget strategy, the shipped default); without it, on an empty store.
  *
  * ```
  *  bench --POST /_emulator/fire-many (1,000/s in 10 ms ticks, open loop)--> emulator child --SSE /events--> service child
@@ -23,6 +26,7 @@ import { performance } from 'node:perf_hooks';
 import { freePort, writeConfig } from '../test/support/service-process.ts';
 import { busNoise, fireAtRate, startEmulatorProcess, type BusEventSpec, type FireStats } from './emulator-process.ts';
 import { DEFAULT_FLEET, FLEET_PROVIDER, fleetConfig, fleetInstanceIds, fleetPools, type FleetShape } from './fleet.ts';
+import { fillAgedStore, type AgedFill } from './aged-state.ts';
 import { cpuSecondsOf, rssMiBOf, startServiceChild, waitServiceReady } from './service-child.ts';
 
 /** MemorySample is one reading, in MiB. */
@@ -62,6 +66,8 @@ export interface MemoryBench {
   readonly cpuShare: number;
   readonly burst: BurstResult;
   readonly samples: readonly MemorySample[];
+  /** aged: what was written into the store before the service started (absent: it started on an empty store). */
+  readonly aged?: AgedFill;
 }
 
 /** MemoryOptions sizes the run. */
@@ -79,6 +85,8 @@ export interface MemoryOptions {
    * interval (15 s, 60 s by default) is what a user's service sees.
    */
   readonly scrapeEveryS?: number;
+  /** aged: start on the state four weeks of running leave (bench/aged-state.ts) instead of an empty store. */
+  readonly aged?: boolean;
 }
 
 const MIB = 1024 * 1024;
@@ -130,7 +138,11 @@ export async function benchMemory(opts: MemoryOptions = {}): Promise<MemoryBench
   const samples: MemorySample[] = [];
   try {
     const port = await freePort();
-    const configPath = writeConfig(dir, fleetConfig({ shape, saltUrl: emu.url, storePath: join(dir, 'state.db'), listen: `127.0.0.1:${port}`, heartbeatInterval: '5s' }));
+    const storePath = join(dir, 'state.db');
+    const aged = opts.aged === true ? fillAgedStore(storePath, shape, Date.now()) : undefined;
+    const configPath = writeConfig(dir, fleetConfig({
+      shape, saltUrl: emu.url, storePath, listen: `127.0.0.1:${port}`, heartbeatInterval: '5s', ...(aged === undefined ? {} : { strategy: 'budget' as const }),
+    }));
     const service = await startServiceChild(configPath, port, join(dir, 'service.log'));
     try {
       const pid = service.child.pid;
@@ -189,6 +201,7 @@ export async function benchMemory(opts: MemoryOptions = {}): Promise<MemoryBench
         cpuShare,
         burst: { returns: returns.length, rssBeforeMiB, rssPeakMiB, rssGrowthMiB: Math.round((rssPeakMiB - rssBeforeMiB) * 10) / 10, received },
         samples,
+        ...(aged === undefined ? {} : { aged }),
       };
     } finally {
       await service.stop();
@@ -204,6 +217,9 @@ export async function benchMemory(opts: MemoryOptions = {}): Promise<MemoryBench
 export function formatMemory(r: MemoryBench): string {
   return [
     `memory (serve as a child process): ${r.instances} instances, ${r.eventsPerS} events/s for ${r.seconds} s (fired ${r.fire.fired}, failed ${r.fire.failed}), /metrics read every ${r.scrapeEveryS} s`,
+    r.aged === undefined
+      ? '  store: empty at start'
+      : `  store: aged 4 weeks (${r.aged.pools} pools x ${r.aged.poolStateBytes} B pool state, ${r.aged.decisions} decisions, ${r.aged.transitions} transitions, ${r.aged.intents} intents; written in ${(r.aged.ms / 1000).toFixed(1)} s)`,
     `  after startup: rss ${r.afterStartup.rssMiB} MiB, heap ${r.afterStartup.heapUsedMiB} MiB`,
     `  steady:        rss ${r.steadyRssMiB} MiB, heap ${r.steadyHeapMiB} MiB (medians of the second half)`,
     `  slope:         rss ${r.rssSlopeMiBPerMin} MiB/min, heap ${r.heapSlopeMiBPerMin} MiB/min (second half)`,
@@ -213,11 +229,12 @@ export function formatMemory(r: MemoryBench): string {
 }
 
 if (process.argv[1] !== undefined && fileURLToPath(import.meta.url) === process.argv[1]) {
-  const { values } = parseArgs({ options: { seconds: { type: 'string' }, 'scrape-every': { type: 'string' }, 'keep-log': { type: 'string' } }, strict: true });
+  const { values } = parseArgs({ options: { seconds: { type: 'string' }, 'scrape-every': { type: 'string' }, 'keep-log': { type: 'string' }, aged: { type: 'boolean', default: false } }, strict: true });
   const result = await benchMemory({
     ...(values.seconds === undefined ? {} : { seconds: Number(values.seconds) }),
     ...(values['scrape-every'] === undefined ? {} : { scrapeEveryS: Number(values['scrape-every']) }),
     ...(values['keep-log'] === undefined ? {} : { keepLog: values['keep-log'] }),
+    aged: values.aged,
   });
   process.stdout.write(`${formatMemory(result)}\n`);
 }

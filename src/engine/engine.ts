@@ -355,8 +355,8 @@ export class Engine implements EngineApi {
     return this.#storeCall(() => this.#opts.store.decisions(pool, limit)) ?? [];
   }
 
-  series(pool: string): readonly SeriesPoint[] {
-    return this.#pools.get(pool)?.series ?? [];
+  series(pool: string, limit?: number): readonly SeriesPoint[] {
+    return this.#pools.get(pool)?.series.points(limit) ?? [];
   }
 
   pause(pool: string): boolean { return this.#setPaused(pool, true); }

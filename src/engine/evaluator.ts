@@ -19,7 +19,6 @@ import type { WorkloadSource } from './ports.ts';
 import type { PoolRuntime } from './pool-state.ts';
 import type { Executor } from './executor.ts';
 
-const SERIES_MAX = 720;
 
 const PAID_STATES = new Set(['creating', 'starting', 'booted', 'deploying', 'ready', 'draining', 'stopping']);
 
@@ -196,10 +195,9 @@ export class Evaluator implements EvaluatorRole {
     const list = this.#ctx.fleet.inPool(rt.managed.spec.name);
     const ready = list.filter((i) => i.state === 'ready').length;
     const total = list.filter((i) => PAID_STATES.has(i.state)).length;
-    const last = rt.series[rt.series.length - 1];
+    const last = rt.series.last();
     if (last === undefined || now - last.atMs >= 5_000 || last.ready !== ready || last.total !== total || last.workload !== workload) {
       rt.series.push({ atMs: now, ready, total, ...(workload === undefined ? {} : { workload }) });
-      if (rt.series.length > SERIES_MAX) rt.series.splice(0, rt.series.length - SERIES_MAX);
     }
   }
 }

@@ -19,6 +19,9 @@
 import { EMPTY_HISTORY } from '../core/bookkeeping.ts';
 import type { AlertSignal, Decision, PoolHistory, PoolSpec, Workload } from '../core/types.ts';
 import type { StateStore } from './ports.ts';
+import { SeriesRing } from './series-ring.ts';
+
+export type { SeriesPoint } from './series-ring.ts';
 
 /** ManagedPool is one pool as the engine runs it: the core spec plus where its instances come from. */
 export interface ManagedPool {
@@ -29,14 +32,6 @@ export interface ManagedPool {
   readonly reservedPattern?: string;
   readonly profile?: string;
   readonly idleCheck: { readonly fun: string; readonly args: readonly unknown[] };
-}
-
-/** SeriesPoint is one sample of the status page chart: workload, ready and paid instances at a time. */
-export interface SeriesPoint {
-  readonly atMs: number;
-  readonly workload?: number;
-  readonly ready: number;
-  readonly total: number;
 }
 
 /** PoolRuntime is the engine's state of one pool (see the drawing above). */
@@ -54,7 +49,8 @@ export interface PoolRuntime {
   again: boolean;
   /** scheduled: an evaluation is queued for the next loop turn (triggers in the same turn coalesce). */
   scheduled: boolean;
-  series: SeriesPoint[];
+  /** series: the chart samples, the newest SERIES_MAX (series-ring.ts: columns of numbers, not one object each). */
+  readonly series: SeriesRing;
   /** lastDecision: kind and time of the newest recorded decision (kept here: reading it back per hold costs). */
   lastDecision?: { readonly kind: Decision['kind']; readonly atMs: number };
   lastIdleCheckMs?: number;
@@ -67,7 +63,7 @@ export function loadPool(managed: ManagedPool, store: Pick<StateStore, 'poolStat
   const paused = typeof saved?.['paused'] === 'boolean' ? saved['paused'] : managed.spec.paused;
   const last = store.decisions(managed.spec.name, 1)[0];
   return {
-    managed, history, paused, evaluating: false, again: false, scheduled: false, series: [],
+    managed, history, paused, evaluating: false, again: false, scheduled: false, series: new SeriesRing(),
     ...(last === undefined ? {} : { lastDecision: { kind: last.decision.kind, atMs: last.atMs } }),
   };
 }

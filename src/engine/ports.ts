@@ -308,8 +308,8 @@ export interface EngineApi {
   /** history: the newest `limit` transitions of one instance, oldest first (empty for an unknown id). */
   history(id: string, limit?: number): readonly Transition[];
   decisions(pool?: string, limit?: number): readonly DecisionRecord[];
-  /** series: recent (atMs, workload, ready, paid) samples per pool for the status page chart. */
-  series(pool: string): readonly { readonly atMs: number; readonly workload?: number; readonly ready: number; readonly total: number }[];
+  /** series: recent (atMs, workload, ready, paid) samples of a pool for the status page chart, oldest first; the newest `limit` (default all). */
+  series(pool: string, limit?: number): readonly { readonly atMs: number; readonly workload?: number; readonly ready: number; readonly total: number }[];
   /** alertSignal feeds one pool's signal from an Alertmanager notification and triggers an evaluation. */
   alertSignal(signal: AlertSignal): void;
   pause(pool: string): boolean;

@@ -144,7 +144,7 @@ export function buildApp(opts: AppOptions): FastifyInstance {
 
   app.get('/metrics', async (_request, reply) => {
     const pools = opts.engine.pools();
-    const workloads = new Map(pools.map((pool) => [pool.name, opts.engine.series(pool.name).at(-1)?.workload]));
+    const workloads = new Map(pools.map((pool) => [pool.name, opts.engine.series(pool.name, 1).at(-1)?.workload]));
     const text = await opts.metrics.render({ pools, instances: opts.engine.instances(), workloads });
     return reply.type(opts.metrics.contentType).send(text);
   });

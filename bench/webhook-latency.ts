@@ -15,9 +15,10 @@
  * the fastify app with the webhook plugin and bearer token, pino at info (written to /dev/null), prom-client
  * metrics, the SQLite store (WAL, synchronous=FULL) in a temp dir on the machine's disk.
  * The one stand-in: SaltActions is a port implementation whose `start()` goes through SaltApiActions' own
- * CloudActionBatcher (the starts of one loop turn share one call, sent at the end of the turn) and timestamps the
- * moment that call would go to undici; it answers as Salt does at once, keeping salt-api's own answer time out of a
- * figure meant to measure us.
+ * CloudActionBatcher (a start asked with no start call in flight is sent at once, in a call of its own; the ones
+ * asked while one is in flight share one call at the end of the turn) and timestamps the moment that call is
+ * handed to its send (where SaltApiActions hands it to undici); it answers as Salt does at once, keeping salt-api's
+ * own answer time out of a figure meant to measure us.
  * Time: the engine and the webhook share a bench clock that the bench moves forward by one pool interval
  * between rounds, so each round's notification finds every pool out of its cooldown; each round asks every
  * pool once (a different pool per request), so round r starts the r-th reserved instance of each pool.
@@ -120,9 +121,9 @@ function countingStore(inner: StateStore): { store: StateStore; commits: () => n
 type StartStamp = (id: string, atMs: number) => void;
 
 /**
- * TimestampingSaltActions is the bench's SaltActions: `start()` is queued in a CloudActionBatcher as in
- * SaltApiActions, and the batch's send timestamps each of its instances (the moment SaltApiActions would send
- * `cloud.action func=start`); the reconcile calls describe a fleet of stopped VMs.
+ * TimestampingSaltActions is the bench's SaltActions: `start()` goes through a CloudActionBatcher as in
+ * SaltApiActions, and the call's send timestamps each of its instances (the moment SaltApiActions would send
+ * `cloud.action func=start`, at once or at the end of the turn); the reconcile calls describe a fleet of stopped VMs.
  */
 class TimestampingSaltActions implements SaltActions {
   readonly #ids: readonly string[];

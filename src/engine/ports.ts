@@ -32,7 +32,8 @@ export interface CloudInstance {
 export interface CloudTarget {
   /**
    * start starts a stopped instance (`cloud.action func=start instances=[id, …]`: a list, never a string: Salt 3006
-   * splits strings; the salt-api adapter sends the starts asked in one loop turn in one call, each settled on its own).
+   * splits strings; the salt-api adapter sends a start at once when none is in flight, and the starts asked while
+   * one is in flight together in one call at the end of the turn, each settled on its own).
    */
   start(id: string): Promise<void>;
   /** create creates a new instance from a profile (`cloud.profile prof=<profile> instances=[id]`). */

@@ -3,8 +3,9 @@
  *
  * - cloud.action / cloud.destroy / cloud.query answer `{provider: {driver: {name: node}}}` (req_23, req_30, req_59);
  *   nothing done is `{"Not Actioned/Not Running": [...], "Not Found": [...]}` (req_34) -> ASC_ERR_ACTION_FAILED.
- * - the starts and stops asked in one event-loop turn go out as one `cloud.action` per func with every instance in
- *   `instances` (at most CLOUD_ACTION_BATCH_MAX), each caller settled from its own entry (cloud-batch.ts).
+ * - a start (stop) asked with no `cloud.action` of its func in flight goes out at once; the ones asked while one is
+ *   in flight go out at the end of the turn as one call per func with every instance in `instances` (at most
+ *   CLOUD_ACTION_BATCH_MAX), each caller settled from its own entry (cloud-batch.ts, group commit).
  * - `instances` is always a LIST: Salt 3006 turns a string into a set of its characters (req_25b).
  * - cloud.profile answers keyed by instance name (req_58).
  * - grains.item: a missing grain is `""` (req_51); cmd.retcode on a down minion answers `{}` (req_55): never idle.
@@ -48,12 +49,12 @@ export class SaltApiActions implements SaltActions {
   /** cloudActionCalls: how many `cloud.action` calls start and stop have sent (several instances may share one). */
   get cloudActionCalls(): number { return this.#batcher.calls; }
 
-  /** start runs `cloud.action func=start instances=[id, …]`, together with the other starts asked in this turn. */
+  /** start runs `cloud.action func=start instances=[id, …]`: at once if no start call is in flight, else with the other starts queued behind it. */
   async start(id: string): Promise<void> {
     await this.#cloudAction('start', id);
   }
 
-  /** stop runs `cloud.action func=stop instances=[id, …]`, together with the other stops asked in this turn. */
+  /** stop runs `cloud.action func=stop instances=[id, …]`: at once if no stop call is in flight, else with the other stops queued behind it. */
   async stop(id: string): Promise<void> {
     await this.#cloudAction('stop', id);
   }

@@ -1,20 +1,25 @@
 /**
- * cloud-batch: the starts (and the stops) asked in one event-loop turn go to Salt as one `cloud.action` call per
- * func, and each caller is settled from its own entry in the answer.
+ * cloud-batch: group commit for `cloud.action`. A start (or stop) asked while no call of its func is in flight goes
+ * to Salt at once, in a call of its own; the ones asked while one is in flight queue and go out together at the end
+ * of the turn, one call per func (at most `max` instances each). Each caller is settled from its own entry.
  *
  * ```
- *   start(a) start(b) stop(c)            (one turn: the executor's calls of every pool evaluated together)
- *     └─ setImmediate (end of this turn, never a timer) ─► cloud.action func=start instances=[a, b]
- *                                                          cloud.action func=stop  instances=[c]
- *   {lab: {localproc: {a: node}}, "Not Actioned/Not Running": [b], "Not Found": [b]}
- *     └─ a resolves with its node, b rejects (ASC_ERR_ACTION_FAILED): each from its own entry
- *   the call fails (HTTP error, timeout) ─► every caller in it rejects with that error
+ *   start(a)          no start call in flight ─► cloud.action func=start instances=[a]      (at once, no waiting)
+ *   start(b) start(c) stop(d)    (a's call in flight: queued; stop(d): no stop in flight ─► sent at once, alone)
+ *     └─ setImmediate (end of this turn, never a timer) ─► cloud.action func=start instances=[b, c]
+ *        (sent even if a's call has answered by then; a start asked before that joins the queue)
+ *   in flight: from the send until its callers are settled, answer or error; counted per func
+ *   {lab: {localproc: {b: node}}, "Not Actioned/Not Running": [c], "Not Found": [c]}
+ *     └─ b resolves with its node, c rejects (ASC_ERR_ACTION_FAILED): each from its own entry
+ *   the call fails (HTTP error, timeout) ─► every caller in it rejects with that error (and the func is free again)
  *   an answer of no known shape (a runner's traceback) ─► every caller in it fails, the answer in its message
  * ```
  *
- * Why: a wave of 1,000 scale-ups in a second made 1,000 salt-api requests, each with its undici request, its answer
- * to parse and its promises in flight through every scavenge (docs/benchmarks.md, "no wave"); on a real master each
- * `cloud.action` also lists every node of every provider to find its instances (~1 s), once per call.
+ * Why the queue: a wave of 1,000 scale-ups in a second made 1,000 salt-api requests, each with its undici request,
+ * its answer to parse and its promises in flight through every scavenge (docs/benchmarks.md, "no wave"); on a real
+ * master each `cloud.action` also lists every node of every provider to find its instances (~1 s), once per call.
+ * In a wave a call is in flight all the time, so the wave batches. Why at once when idle: a lone scale-up queued to
+ * the end of the turn left after the webhook's answer was written (webhook -> start p50 0.32 -> 0.49 ms).
  *
  * What Salt does with several names (salt/cloud/__init__.py `Map.do_action`, the same in 3006.10 and 3007.0): it
  * lists the nodes of every provider once, runs the driver's action for each name it finds, one after the other,
@@ -93,11 +98,15 @@ interface Waiter {
 /** CloudActionSend makes one `cloud.action func=<func> instances=<ids>` call and returns Salt's answer. */
 export type CloudActionSend = (func: CloudFunc, ids: readonly string[]) => Promise<unknown>;
 
-/** CloudActionBatcher queues the instances asked in one turn and sends them in `cloud.action` calls of at most `max`. */
+/**
+ * CloudActionBatcher sends a request at once when no `cloud.action` of its func is in flight, and otherwise queues
+ * it for the end of the turn, where the queue goes out in calls of at most `max` instances.
+ */
 export class CloudActionBatcher {
   readonly #send: CloudActionSend;
   readonly #max: number;
   readonly #queued = new Map<CloudFunc, Map<string, Waiter[]>>();
+  readonly #inFlight = new Map<CloudFunc, number>();
   #scheduled = false;
   /** calls: `cloud.action` calls sent (for tests and benches). */
   calls = 0;
@@ -111,11 +120,16 @@ export class CloudActionBatcher {
   /** request resolves with the instance's node once the call that carries it answered, and rejects as described above. */
   request(func: CloudFunc, id: string): Promise<Readonly<Record<string, unknown>>> {
     return new Promise((resolve, reject) => {
+      const waiter: Waiter = { resolve, reject };
       let byId = this.#queued.get(func);
+      if (byId === undefined && (this.#inFlight.get(func) ?? 0) === 0) {
+        void this.#call(func, [id], new Map([[id, [waiter]]])); // idle: a call of its own, sent before this returns
+        return;
+      }
       if (byId === undefined) { byId = new Map(); this.#queued.set(func, byId); }
       const waiters = byId.get(id);
-      if (waiters === undefined) byId.set(id, [{ resolve, reject }]);
-      else waiters.push({ resolve, reject }); // the same instance twice in one turn: one name, both settled from it
+      if (waiters === undefined) byId.set(id, [waiter]);
+      else waiters.push(waiter); // the same instance twice in one queue: one name, both settled from it
       if (!this.#scheduled) {
         this.#scheduled = true;
         setImmediate(() => { this.#flush(); });
@@ -135,18 +149,23 @@ export class CloudActionBatcher {
 
   async #call(func: CloudFunc, ids: readonly string[], byId: ReadonlyMap<string, readonly Waiter[]>): Promise<void> {
     this.calls += 1;
-    let ret: unknown;
+    this.#inFlight.set(func, (this.#inFlight.get(func) ?? 0) + 1);
     try {
-      ret = await this.#send(func, ids);
-    } catch (err) {
-      for (const id of ids) for (const w of byId.get(id) ?? []) w.reject(err);
-      return;
-    }
-    for (const outcome of outcomesOf(func, ids, ret)) {
-      for (const w of byId.get(outcome.id) ?? []) {
-        if (outcome.ok) w.resolve(outcome.node);
-        else w.reject(outcome.error);
+      let ret: unknown;
+      try {
+        ret = await this.#send(func, ids);
+      } catch (err) {
+        for (const id of ids) for (const w of byId.get(id) ?? []) w.reject(err);
+        return;
       }
+      for (const outcome of outcomesOf(func, ids, ret)) {
+        for (const w of byId.get(outcome.id) ?? []) {
+          if (outcome.ok) w.resolve(outcome.node);
+          else w.reject(outcome.error);
+        }
+      }
+    } finally {
+      this.#inFlight.set(func, (this.#inFlight.get(func) ?? 1) - 1);
     }
   }
 }

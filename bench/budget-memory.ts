@@ -44,15 +44,20 @@ export function runBudgetMemory(pools = 1_000, rounds = 3): BudgetMemoryBench {
   const store = { poolState: () => JSON.parse(json) as Record<string, unknown>, decisions: () => [] };
   const workload = { value: 3, atMs: nowMs + 60_000, source: 'alertmanager' };
   // one round in its own frame: its pools are unreachable once it returns
-  const once = (): readonly [number, number] => {
+  // two collections each time: the ArrayBuffers a collection frees are swept after it
+  const collect = (): void => {
     gc();
+    gc();
+  };
+  const once = (): readonly [number, number] => {
+    collect();
     const before = used();
     const held: PoolRuntime[] = [];
     for (let i = 0; i < pools; i += 1) held.push(loadPool(managed, store));
-    gc();
+    collect();
     const afterLoad = used();
     for (const rt of held) rt.history = observeWorkload(rt.history, spec, workload, workload.atMs, 1);
-    gc();
+    collect();
     const afterEvaluation = used();
     if (held.some((rt) => rt.history.budget === undefined)) throw new Error('lost a memory');
     return [(afterLoad - before) / 2 ** 20, (afterEvaluation - before) / 2 ** 20];

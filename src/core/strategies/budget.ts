@@ -168,7 +168,9 @@ export function compactBudgetMemory(memory: BudgetMemory): BudgetMemory {
 
 /** allButLast is a column without its last (open) bucket, as a plain array. */
 function allButLast(values: Buckets): number[] {
-  return Array.from({ length: Math.max(0, values.length - 1) }, (_, i) => values[i] ?? 0);
+  const out: number[] = [];
+  for (let i = 0; i < values.length - 1; i += 1) out.push(values[i] ?? 0);
+  return out;
 }
 
 /** emptyBudgetMemory is the memory of a pool that has seen no workload yet. */
@@ -199,8 +201,12 @@ function roll(start: number, values: Buckets, index: number, keep: number): { st
   const end = Math.max(first + values.length, index + 1);
   const from = Math.max(first, end - keep);
   if (ArrayBuffer.isView(values)) {
+    // the kept part as a view of the base class (subarray would construct the subclass, on V8's slow path)
+    const skip = Math.min(values.length, from - first);
+    const offset = values.byteOffset + skip * values.BYTES_PER_ELEMENT;
+    const count = values.length - skip;
     const out = values instanceof Uint8Array ? new Uint8Buckets(end - from) : values instanceof Uint16Array ? new Uint16Buckets(end - from) : new Int32Buckets(end - from);
-    out.set(values.subarray(from - first));
+    out.set(values instanceof Uint8Array ? new Uint8Array(values.buffer, offset, count) : values instanceof Uint16Array ? new Uint16Array(values.buffer, offset, count) : new Int32Array(values.buffer, offset, count));
     return { start: from, values: out };
   }
   const out: number[] = [];

@@ -24,14 +24,15 @@ export interface SeriesMemoryBench {
   readonly ringMiB: number;
 }
 
-const gc: () => void = (() => {
+/** gc forces a full garbage collection (a no-op where V8 will not expose it). */
+export const gc: () => void = (() => {
   setFlagsFromString('--expose-gc');
   const fn: unknown = runInNewContext('gc');
   return typeof fn === 'function' ? () => { (fn as () => void)(); } : () => {};
 })();
 
 /** used is the heap used plus the ArrayBuffers' backing stores (a typed array's numbers live outside the heap). */
-function used(): number {
+export function used(): number {
   const m = process.memoryUsage();
   return m.heapUsed + m.arrayBuffers;
 }

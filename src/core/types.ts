@@ -128,21 +128,31 @@ export interface PoolHistory {
 }
 
 /**
- * BudgetMemory is the budget strategy's bounded memory (plain JSON: it is saved with the pool's state, in SQLite and,
- * with ha, in etcd). Buckets are indexed by `floor(atMs / bucketMs)`; arrays end with the bucket now open.
+ * IntBuckets is a column of bucket values held as the narrowest integer typed array that holds every value exactly
+ * (strategies/budget.ts, compactBuckets): 1, 2 or 4 bytes a value where a plain array takes 8. It serializes as the
+ * plain JSON array it stands for (`toJSON`), so what is saved does not depend on how it was held.
+ */
+export type IntBuckets = (Uint8Array | Uint16Array | Int32Array) & { toJSON(): number[] };
+
+/** Buckets is a column of bucket values: a plain array (as JSON loads it) or, held in memory, IntBuckets. */
+export type Buckets = readonly number[] | IntBuckets;
+
+/**
+ * BudgetMemory is the budget strategy's bounded memory (JSON: it is saved with the pool's state, in SQLite and, with
+ * ha, in etcd). Buckets are indexed by `floor(atMs / bucketMs)`; columns end with the bucket now open.
  */
 export interface BudgetMemory {
   /** peakStart: bucket index of `peaks[0]`; peaks: the highest workload of each PEAK_BUCKET_MS bucket (recurrence). */
   readonly peakStart: number;
-  readonly peaks: readonly number[];
+  readonly peaks: Buckets;
   /** fineStart / fine: the highest workload of each FINE_BUCKET_MS bucket (the hold and the candidates' scores). */
   readonly fineStart: number;
-  readonly fine: readonly number[];
+  readonly fine: Buckets;
   /** waitBucketMs / waitStart: the window's buckets; demand / waiting: workload-unit minutes per bucket. */
   readonly waitBucketMs: number;
   readonly waitStart: number;
-  readonly demand: readonly number[];
-  readonly waiting: readonly number[];
+  readonly demand: Buckets;
+  readonly waiting: Buckets;
   /** last: the previous observation (its workload, ready capacity and queued work hold until this one). */
   readonly last?: { readonly atMs: number; readonly workload: number; readonly capacity?: number; readonly queued?: number };
   /**
@@ -150,7 +160,7 @@ export interface BudgetMemory {
    * a memory written before they were kept: they start with the next observation.
    */
   readonly hourStart?: number;
-  readonly hours?: readonly number[];
+  readonly hours?: Buckets;
   /**
    * period: the recurrence found at the last hourly search, in peak buckets (a weekly one: 2016); absent = none found.
    * A period the 5-min peaks cannot hold three times is read from the hourly peaks.

@@ -17,6 +17,7 @@
  * ```
  */
 import { EMPTY_HISTORY } from '../core/bookkeeping.ts';
+import { compactBudgetMemory } from '../core/strategies/budget.ts';
 import type { AlertSignal, Decision, PoolHistory, PoolSpec, Workload } from '../core/types.ts';
 import type { StateStore } from './ports.ts';
 import { SeriesRing } from './series-ring.ts';
@@ -59,7 +60,9 @@ export interface PoolRuntime {
 /** loadPool builds a pool's runtime from its config and what the store kept of it. */
 export function loadPool(managed: ManagedPool, store: Pick<StateStore, 'poolState' | 'decisions'>): PoolRuntime {
   const saved = store.poolState(managed.spec.name);
-  const history = (saved?.['history'] as PoolHistory | undefined) ?? EMPTY_HISTORY;
+  const kept = (saved?.['history'] as PoolHistory | undefined) ?? EMPTY_HISTORY;
+  // the budget memory's columns come as plain arrays (JSON): held compactly, they take a quarter of the heap or less
+  const history = kept.budget === undefined ? kept : { ...kept, budget: compactBudgetMemory(kept.budget) };
   const paused = typeof saved?.['paused'] === 'boolean' ? saved['paused'] : managed.spec.paused;
   const last = store.decisions(managed.spec.name, 1)[0];
   return {

@@ -31,7 +31,7 @@
  * the window can still spend (it spent a quiet week's savings in a day and cost more). No constant in it was fitted
  * to a trace. Memory is bounded: a few KB per pool.
  */
-import type { BudgetMemory, PoolHistory, PoolSpec } from '../types.ts';
+import type { BudgetMemory, Buckets, IntBuckets, PoolHistory, PoolSpec } from '../types.ts';
 import type { StrategyInput, StrategyResult } from './strategy.ts';
 
 /** DEFAULT_WAIT_BUDGET is the share of demand that may wait when the pool sets no waitBudget (0.25%). */
@@ -106,6 +106,73 @@ function round3(x: number): number {
   return Math.round(x * 1000) / 1000;
 }
 
+/** Uint8Buckets / Uint16Buckets / Int32Buckets are the IntBuckets (types.ts) compactBuckets holds: JSON sees a plain array. */
+class Uint8Buckets extends Uint8Array {
+  toJSON(): number[] {
+    return Array.from(this);
+  }
+}
+class Uint16Buckets extends Uint16Array {
+  toJSON(): number[] {
+    return Array.from(this);
+  }
+}
+class Int32Buckets extends Int32Array {
+  toJSON(): number[] {
+    return Array.from(this);
+  }
+}
+
+/** isBuckets says whether a value is a column of buckets, as JSON loads it or as compactBuckets holds it. */
+function isBuckets(values: unknown): boolean {
+  return Array.isArray(values) || values instanceof Uint8Array || values instanceof Uint16Array || values instanceof Int32Array;
+}
+
+/**
+ * compactBuckets holds a column of buckets in the narrowest integer typed array that keeps every value exactly (Uint8,
+ * Uint16, Int32: 1, 2 or 4 bytes a value where a plain array of numbers takes 8), or as a plain array of its exact
+ * length when one value is no such integer (a fraction, -0, NaN). Reading it back gives the same numbers, so no
+ * decision can change; its JSON is the same array.
+ */
+export function compactBuckets(values: Buckets): Buckets {
+  if (ArrayBuffer.isView(values)) return values;
+  let min = 0;
+  let max = 0;
+  for (const v of values) {
+    if (!Number.isInteger(v) || Object.is(v, -0)) return values.slice();
+    min = Math.min(min, v);
+    max = Math.max(max, v);
+  }
+  // set() copies from a plain array on V8's fast path (a subclass's constructor from an array-like does not)
+  const out = min >= 0 && max <= 0xff ? new Uint8Buckets(values.length) : min >= 0 && max <= 0xffff ? new Uint16Buckets(values.length) : min >= -0x80000000 && max <= 0x7fffffff ? new Int32Buckets(values.length) : undefined;
+  if (out === undefined) return values.slice();
+  out.set(values);
+  return out;
+}
+
+/**
+ * compactBudgetMemory holds a memory's bucket columns compactly (compactBuckets), e.g. one loaded from the store as
+ * plain arrays; a memory of another shape is left as it is (observeBudget starts it afresh).
+ */
+export function compactBudgetMemory(memory: BudgetMemory): BudgetMemory {
+  if (!isBuckets(memory.peaks) || !isBuckets(memory.fine) || !isBuckets(memory.demand) || !isBuckets(memory.waiting)) return memory;
+  return {
+    ...memory,
+    peaks: compactBuckets(memory.peaks),
+    fine: compactBuckets(memory.fine),
+    demand: compactBuckets(memory.demand),
+    waiting: compactBuckets(memory.waiting),
+    ...(memory.hours !== undefined && isBuckets(memory.hours) ? { hours: compactBuckets(memory.hours) } : {}),
+  };
+}
+
+/** allButLast is a column without its last (open) bucket, as a plain array. */
+function allButLast(values: Buckets): number[] {
+  const out: number[] = [];
+  for (let i = 0; i < values.length - 1; i += 1) out.push(values[i] ?? 0);
+  return out;
+}
+
 /** emptyBudgetMemory is the memory of a pool that has seen no workload yet. */
 export function emptyBudgetMemory(pool: PoolSpec, nowMs: number): BudgetMemory {
   const waitBucketMs = Math.max(MINUTE_MS, Math.ceil(waitWindowOf(pool) / WAIT_BUCKETS));
@@ -125,18 +192,45 @@ export function emptyBudgetMemory(pool: PoolSpec, nowMs: number): BudgetMemory {
   };
 }
 
-/** roll extends a bucket array (starting at bucket `start`) up to bucket `index`, keeping at most `keep` buckets. */
-function roll(start: number, values: readonly number[], index: number, keep: number): { start: number; values: number[] } {
-  const out = [...values];
-  let first = start;
-  if (out.length === 0) first = index;
-  while (first + out.length <= index) out.push(0);
-  if (out.length > keep) {
-    const drop = out.length - keep;
-    out.splice(0, drop);
-    first += drop;
+/**
+ * roll extends a column of buckets (starting at bucket `start`) up to bucket `index`, keeping at most `keep` buckets,
+ * into a fresh column of the same kind (a typed one is copied at once: reading it value by value is slow in V8).
+ */
+function roll(start: number, values: Buckets, index: number, keep: number): { start: number; values: number[] | IntBuckets } {
+  const first = values.length === 0 ? index : start;
+  const end = Math.max(first + values.length, index + 1);
+  const from = Math.max(first, end - keep);
+  if (ArrayBuffer.isView(values)) {
+    // the kept part as a view of the base class (subarray would construct the subclass, on V8's slow path)
+    const skip = Math.min(values.length, from - first);
+    const offset = values.byteOffset + skip * values.BYTES_PER_ELEMENT;
+    const count = values.length - skip;
+    const out = values instanceof Uint8Array ? new Uint8Buckets(end - from) : values instanceof Uint16Array ? new Uint16Buckets(end - from) : new Int32Buckets(end - from);
+    out.set(values instanceof Uint8Array ? new Uint8Array(values.buffer, offset, count) : values instanceof Uint16Array ? new Uint16Array(values.buffer, offset, count) : new Int32Array(values.buffer, offset, count));
+    return { start: from, values: out };
   }
-  return { start: first, values: out };
+  const out: number[] = [];
+  for (let b = from; b < end; b += 1) out.push(values[b - first] ?? 0);
+  return { start: from, values: out };
+}
+
+/** fits says whether a typed column holds `value` exactly. */
+function fits(values: IntBuckets, value: number): boolean {
+  if (!Number.isInteger(value) || Object.is(value, -0)) return false;
+  if (values instanceof Uint8Array) return value >= 0 && value <= 0xff;
+  if (values instanceof Uint16Array) return value >= 0 && value <= 0xffff;
+  return value >= -0x80000000 && value <= 0x7fffffff;
+}
+
+/** put writes one bucket of a column roll just made (its own copy): in place when the value fits, else into a wider column. */
+function put(values: number[] | IntBuckets, slot: number, value: number): number[] | IntBuckets {
+  if (Array.isArray(values) || fits(values, value)) {
+    values[slot] = value;
+    return values;
+  }
+  const wider = Array.from(values);
+  wider[slot] = value;
+  return wider;
 }
 
 /** startLeadMs is the pool's measured start lead: the p90 of its recent start-to-ready times (the default before any). */
@@ -197,7 +291,7 @@ export function observeBudget(
   obs: BudgetObservation,
 ): BudgetMemory {
   // a memory of another shape (an older version, a hand-edited store) is started afresh rather than trusted
-  let m = memory !== undefined && Array.isArray(memory.fine) && Array.isArray(memory.peaks) && Array.isArray(memory.demand) && Array.isArray(memory.waiting) ? memory : emptyBudgetMemory(pool, obs.atMs);
+  let m = memory !== undefined && isBuckets(memory.fine) && isBuckets(memory.peaks) && isBuckets(memory.demand) && isBuckets(memory.waiting) ? memory : emptyBudgetMemory(pool, obs.atMs);
   const windowBucketMs = Math.max(MINUTE_MS, Math.ceil(waitWindowOf(pool) / WAIT_BUCKETS));
   if (m.waitBucketMs !== windowBucketMs) {
     // the window changed (a reload): its buckets no longer mean the same time, the waiting is measured afresh
@@ -213,16 +307,15 @@ export function observeBudget(
     const d = roll(waitStart, demand, index, WAIT_BUCKETS);
     const w = roll(waitStart, waiting, index, WAIT_BUCKETS);
     const slot = index - d.start;
-    d.values[slot] = round3((d.values[slot] ?? 0) + Math.max(0, last.workload) * minutes);
+    demand = put(d.values, slot, round3((d.values[slot] ?? 0) + Math.max(0, last.workload) * minutes));
+    waiting = w.values;
     if (last.capacity !== undefined || last.queued !== undefined) {
       const above = last.capacity === undefined ? 0 : last.workload - last.capacity;
       const more = Math.max(0, above, last.queued ?? 0) * minutes;
-      w.values[slot] = round3((w.values[slot] ?? 0) + more);
+      waiting = put(w.values, slot, round3((w.values[slot] ?? 0) + more));
       waited = round3(waited + more);
     }
     waitStart = d.start;
-    demand = d.values;
-    waiting = w.values;
   }
   const now = Math.floor(obs.atMs / m.waitBucketMs);
   const dNow = roll(waitStart, demand, now, WAIT_BUCKETS);
@@ -232,25 +325,25 @@ export function observeBudget(
   const closes = m.peaks.length > 0 && peakIndex >= m.peakStart + m.peaks.length;
   const p = roll(m.peakStart, m.peaks, peakIndex, PEAK_BUCKETS);
   const slot = peakIndex - p.start;
-  p.values[slot] = round3(Math.max(p.values[slot] ?? 0, obs.workload));
+  const peaks = put(p.values, slot, round3(Math.max(p.values[slot] ?? 0, obs.workload)));
   const hourIndex = Math.floor(obs.atMs / HOUR_BUCKET_MS);
   // a memory from before the hours were kept has none: they start now
-  const hr = roll(m.hourStart ?? hourIndex, Array.isArray(m.hours) ? m.hours : [], hourIndex, HOUR_BUCKETS);
-  hr.values[hourIndex - hr.start] = round3(Math.max(hr.values[hourIndex - hr.start] ?? 0, obs.workload));
+  const hr = roll(m.hourStart ?? hourIndex, m.hours !== undefined && isBuckets(m.hours) ? m.hours : [], hourIndex, HOUR_BUCKETS);
+  const hours = put(hr.values, hourIndex - hr.start, round3(Math.max(hr.values[hourIndex - hr.start] ?? 0, obs.workload)));
   const fineIndex = Math.floor(obs.atMs / FINE_BUCKET_MS);
   const f = roll(m.fineStart, m.fine, fineIndex, FINE_BUCKETS);
-  f.values[fineIndex - f.start] = round3(Math.max(f.values[fineIndex - f.start] ?? 0, obs.workload));
+  const fine = put(f.values, fineIndex - f.start, round3(Math.max(f.values[fineIndex - f.start] ?? 0, obs.workload)));
   const next: BudgetMemory = {
     ...m,
     peakStart: p.start,
-    peaks: p.values,
+    peaks: compactBuckets(peaks),
     hourStart: hr.start,
-    hours: hr.values,
+    hours: compactBuckets(hours),
     fineStart: f.start,
-    fine: f.values,
+    fine: compactBuckets(fine),
     waitStart: dNow.start,
-    demand: dNow.values,
-    waiting: wNow.values,
+    demand: compactBuckets(dNow.values),
+    waiting: compactBuckets(wNow.values),
     waitedSinceClose: waited,
     last: {
       atMs: obs.atMs,
@@ -451,11 +544,11 @@ function aimOf(misses: readonly number[], budget: number, need: number, windowRa
 function rechoose(memory: BudgetMemory, pool: PoolSpec, history: Pick<PoolHistory, 'startLatenciesMs'>): BudgetMemory {
   const budget = waitBudgetOf(pool);
   const per = perInstanceOf(pool);
-  const needs = memory.fine.slice(0, -1).map((v) => Math.ceil(v / per - 1e-9));
+  const needs = allButLast(memory.fine).map((v) => Math.ceil(v / per - 1e-9));
   if (needs.length < MIN_SCORE_MINUTES) return memory;
   const leadMin = startLeadMs(history).leadMs / MINUTE_MS;
   // the period search is the dearest part (an autocorrelation over the history): once an hour is enough
-  const searched = (memory.peakStart + memory.peaks.length - 1) % PERIOD_SEARCH_BUCKETS === 0 ? periodOf(memory.peaks.slice(0, -1), (memory.hours ?? []).slice(0, -1))?.buckets : memory.period;
+  const searched = (memory.peakStart + memory.peaks.length - 1) % PERIOD_SEARCH_BUCKETS === 0 ? periodOf(allButLast(memory.peaks), allButLast(memory.hours ?? []))?.buckets : memory.period;
   const { period: _previous, ...rest } = memory;
   const withPeriod: BudgetMemory = { ...rest, ...(searched === undefined ? {} : { period: searched }) };
   // what a pre-warm would have started for each minute of the fine history (0 without a period)

@@ -173,7 +173,7 @@ export const SaltFieldsSchema = z
     heartbeatTimeout: duration({ minMs: 100, maxMs: 600_000, why: 'a heartbeat needs time to come back; a stream silent longer goes unnoticed' })
       .prefault('10s').describe('a heartbeat not seen back within this marks the stream dead (100ms to 10m)'),
     timeout: duration({ minMs: 1000, maxMs: 600_000, why: 'a salt-api call needs time to answer (0 fails every call: never ready), and a hung one must not block the loop' })
-      .prefault('30s').describe('timeout of one salt-api HTTP call (1s to 10m)'),
+      .prefault('30s').describe('timeout of one salt-api HTTP call (1s to 10m); a create from a profile waits up to its pool\'s provisionTimeout instead'),
   });
 
 /** SaltSchema is `salt:` — how to reach salt-api (rest_cherrypy). */

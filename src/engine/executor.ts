@@ -228,7 +228,7 @@ export class Executor implements ExecutorRole {
     ctx.apply(inst, { kind: 'create-issued' }, now, 'scale-up');
     const intent = this.#open(rt, 'create', id, decidedMs);
     return async (committed, sent) => {
-      const ok = await this.#send(rt, 'create', id, this.#written(intent, committed), () => ctx.opts.cloud.create(id, profile), undefined, sent);
+      const ok = await this.#send(rt, 'create', id, this.#written(intent, committed), () => ctx.opts.cloud.create(id, profile, rt.managed.spec.provisionTimeoutMs), undefined, sent);
       if (!ok) this.actionFailed(id, 'create');
     };
   }

@@ -36,8 +36,11 @@ export interface CloudTarget {
    * one is in flight together in one call at the end of the turn, each settled on its own).
    */
   start(id: string): Promise<void>;
-  /** create creates a new instance from a profile (`cloud.profile prof=<profile> instances=[id]`). */
-  create(id: string, profile: string): Promise<void>;
+  /**
+   * create creates a new instance from a profile (`cloud.profile prof=<profile> instances=[id]`), waiting up to
+   * `waitMs` for it (the pool's provisionTimeout: salt-cloud answers once the VM is up and bootstrapped).
+   */
+  create(id: string, profile: string, waitMs?: number): Promise<void>;
   /** stop stops a running instance (`cloud.action func=stop instances=[id]`). */
   stop(id: string): Promise<void>;
   /** destroy removes an instance (`cloud.destroy instances=[id]`). */

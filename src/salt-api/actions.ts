@@ -59,9 +59,14 @@ export class SaltApiActions implements SaltActions {
     await this.#cloudAction('stop', id);
   }
 
-  /** create runs `cloud.profile prof=<profile> instances=[id]`; the answer is keyed by instance name. */
-  async create(id: string, profile: string): Promise<void> {
-    const ret = await this.#client.runner('cloud.profile', { prof: profile, instances: [id] });
+  /**
+   * create runs `cloud.profile prof=<profile> instances=[id]`; the answer is keyed by instance name. salt-cloud answers
+   * once the VM is up and bootstrapped, minutes on a real cloud: with `waitMs`, salt-api and this call wait that long
+   * (the pool's provisionTimeout), not salt.timeout.
+   */
+  async create(id: string, profile: string, waitMs?: number): Promise<void> {
+    const waitS = waitMs === undefined ? undefined : Math.max(1, Math.ceil(waitMs / 1000));
+    const ret = await this.#client.runner('cloud.profile', { prof: profile, instances: [id] }, waitS);
     const out = ProfileReturn.safeParse(ret);
     const node = out.success ? out.data[id] : undefined;
     if (!isRecord(node) || 'Error' in node || 'error' in node) {

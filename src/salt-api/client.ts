@@ -174,9 +174,12 @@ export class SaltClient {
     return session;
   }
 
-  /** lowstate posts one lowstate chunk to `POST /` and returns `return[0]`, re-logging in once on a 401. */
-  async lowstate(chunk: Lowstate): Promise<unknown> {
-    const res = await this.#authed('/', 'POST', [chunk]);
+  /**
+   * lowstate posts one lowstate chunk to `POST /` and returns `return[0]`, re-logging in once on a 401. `timeoutMs`
+   * is this call's deadline when it is not the configured one (a runner Salt is told to wait longer for).
+   */
+  async lowstate(chunk: Lowstate, timeoutMs: number = this.#opts.timeoutMs): Promise<unknown> {
+    const res = await this.#authed('/', 'POST', [chunk], timeoutMs);
     return this.#decode('/', res, ReturnEnvelope).return[0];
   }
 
@@ -192,9 +195,14 @@ export class SaltClient {
     return this.#check('/ (local_async ' + fun + ')', ret, AsyncJob);
   }
 
-  /** runner runs a runner function on the master and waits; `kwarg` goes as top-level lowstate fields. */
-  async runner(fun: string, kwarg: Readonly<Record<string, unknown>> = {}): Promise<unknown> {
-    return this.lowstate({ ...kwarg, client: 'runner', fun });
+  /**
+   * runner runs a runner function on the master and waits; `kwarg` goes as top-level lowstate fields. With `waitS`,
+   * salt-api waits that long for the runner's return (the lowstate `timeout`, in place of its `rest_timeout`, 300 s)
+   * and this call waits that long plus its configured timeout, so Salt's own answer comes first.
+   */
+  async runner(fun: string, kwarg: Readonly<Record<string, unknown>> = {}, waitS?: number): Promise<unknown> {
+    if (waitS === undefined) return this.lowstate({ ...kwarg, client: 'runner', fun });
+    return this.lowstate({ ...kwarg, client: 'runner', fun, timeout: waitS }, waitS * 1000 + this.#opts.timeoutMs);
   }
 
   /** runnerAsync starts a runner function and returns its jid and tag. */
@@ -240,15 +248,15 @@ export class SaltClient {
    * #authed sends one authenticated call to the first salt-api not in back-off; one that cannot be reached backs off
    * and the call (never sent) goes to the next one. With one salt-api this is the call itself.
    */
-  async #authed(endpoint: string, method: 'GET' | 'POST', body: unknown): Promise<Reply> {
-    if (this.urls.length === 1) return this.#authedOnce(endpoint, method, body);
+  async #authed(endpoint: string, method: 'GET' | 'POST', body: unknown, timeoutMs: number = this.#opts.timeoutMs): Promise<Reply> {
+    if (this.urls.length === 1) return this.#authedOnce(endpoint, method, body, timeoutMs);
     const tried = new Set<number>();
     for (;;) {
       const index = this.#pick(tried);
       tried.add(index);
       this.#use(index);
       try {
-        const reply = await this.#authedOnce(endpoint, method, body);
+        const reply = await this.#authedOnce(endpoint, method, body, timeoutMs);
         this.#reached(index);
         return reply;
       } catch (err) {
@@ -295,9 +303,9 @@ export class SaltClient {
     this.#log.warn({ url: this.urls[index], backoffMs: b.ms, err }, 'salt-api could not be reached: trying the next one');
   }
 
-  async #authedOnce(endpoint: string, method: 'GET' | 'POST', body: unknown): Promise<Reply> {
+  async #authedOnce(endpoint: string, method: 'GET' | 'POST', body: unknown, timeoutMs: number): Promise<Reply> {
     const token = await this.token();
-    const res = await this.#send(endpoint, method, body, token);
+    const res = await this.#send(endpoint, method, body, token, timeoutMs);
     if (res.status !== 401) return res;
     const what = callName(endpoint, body);
     // a valid token without the permission (real_02, real_03): a fresh login would be refused the same way
@@ -307,7 +315,7 @@ export class SaltClient {
     this.#log.info({ endpoint }, 'salt-api refused the token, logging in again');
     this.invalidate(token);
     const fresh = await this.token();
-    const again = await this.#send(endpoint, method, body, fresh);
+    const again = await this.#send(endpoint, method, body, fresh, timeoutMs);
     if (again.status === 401) {
       this.invalidate(fresh);
       throw new SaltApiError('ASC_ERR_SALT_AUTH', `salt-api answered 401 to ${what} right after a fresh login (${htmlText(again.text)}): check the user's external_auth permissions`, { endpoint, status: 401, body: htmlText(again.text) });
@@ -315,11 +323,11 @@ export class SaltClient {
     return again;
   }
 
-  async #send(endpoint: string, method: 'GET' | 'POST', body: unknown, token: string | undefined): Promise<Reply> {
+  async #send(endpoint: string, method: 'GET' | 'POST', body: unknown, token: string | undefined, timeoutMs: number = this.#opts.timeoutMs): Promise<Reply> {
     const headers: Record<string, string> = { accept: 'application/json' };
     if (body !== undefined) headers['content-type'] = 'application/json';
     if (token !== undefined) headers['x-auth-token'] = token;
-    const signal = AbortSignal.timeout(this.#opts.timeoutMs);
+    const signal = AbortSignal.timeout(timeoutMs);
     try {
       const res = await request(this.baseUrl + endpoint, {
         method, headers, signal, dispatcher: this.dispatcher,
@@ -329,7 +337,7 @@ export class SaltClient {
       return { status: res.statusCode, text, contentType: String(res.headers['content-type'] ?? '') };
     } catch (err) {
       if (signal.aborted) {
-        throw new SaltApiError('ASC_ERR_SALT_TIMEOUT', `salt-api did not answer ${method} ${endpoint} within ${this.#opts.timeoutMs} ms`, { endpoint, status: 0 }, { cause: err });
+        throw new SaltApiError('ASC_ERR_SALT_TIMEOUT', `salt-api did not answer ${method} ${endpoint} within ${timeoutMs} ms`, { endpoint, status: 0 }, { cause: err });
       }
       const reason = err instanceof Error ? (('code' in err && typeof err.code === 'string') ? err.code : err.message) : String(err);
       throw new SaltApiError('ASC_ERR_SALT_NETWORK', `salt-api ${this.baseUrl} could not be reached for ${method} ${endpoint} (${reason})`, { endpoint, status: 0 }, { cause: err });

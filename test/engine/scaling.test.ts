@@ -83,6 +83,22 @@ t.test('creates from the profile when no reserved instance is left', async (t) =
   t.equal(startCalls(h.emu, 'gpu-t1-1'), 1, 'the reserved one was started first');
 });
 
+t.test('a create that takes longer than salt.timeout is waited for up to provisionTimeout: the instance comes ready, not failed', async (t) => {
+  const h = await startHarness({
+    emulator: { instances: [], profiles: { 'gpu-t1': { provider: 'emu-cloud' } }, delays: { createMs: 2_500, bootMs: 30, deployMs: 30 } },
+    pool: { reserved: [], profile: 'gpu-t1', max: 1, strategy: 'target', perInstance: 1, interval: '200ms', provisionTimeout: '1m' },
+    salt: { timeout: '1s' },
+  });
+  const app = await withWebhook(h);
+  t.teardown(async () => { await app.close(); await h.close(); });
+  t.equal(await post(app, scaleAlerts(1, { up: true })), 200);
+  await waitFor('the created instance ready', () => h.engine.pools()[0]?.ready === 1, 30_000, () => JSON.stringify(h.engine.instances()));
+  const made = h.engine.instances().filter((i) => i.created);
+  t.equal(made.length, 1, 'one instance created');
+  t.same(h.emu.calls.filter((c) => c.fun === 'cloud.profile').map((c) => c.status), [200], 'one cloud.profile call, answered after 2.5 s');
+  t.notOk(h.engine.instances().some((i) => i.state === 'failed'), 'nothing failed');
+});
+
 t.test('max is respected under a storm of duplicate alerts', async (t) => {
   const h = await startHarness({ emulator: { delays: { startMs: 20, bootMs: 30, deployMs: 30 } }, pool: { max: 2, interval: '100ms', strategy: 'target', perInstance: 1 } });
   const app = await withWebhook(h);

@@ -77,7 +77,7 @@ export type CallDelays = Readonly<Record<string, { readonly ms: number; readonly
  * the middle of the 0.7-1.5x band `checkModel` holds it to. The moderately loaded runs (load 2-4, both Salt versions,
  * 2026-12-03 and 2026-12-06) fall within 0.70-1.33x; the band cannot hold them all with the quiet ones in its middle:
  * 2026-12-03's 10,000-node run (cloud.query 2.44 s against 1.22-1.29 s quiet) is 0.55-0.74x, and a master beside our
- * benches (load 9-27) is 2-4x slower than quiet (0.2-0.6x), as recorded.
+ * benches (load 9-33) is up to 10x slower than quiet (0.09-0.76x), as recorded.
  * Quiet, cloud.query took 0.74-0.87 s at 100 nodes and 1.22-1.29 s at 10,000 (the lab's localproc driver lists local
  * directories; a real provider pages an HTTP API, which can only be slower); cloud.action 0.80-0.92 s at 100 and
  * 1.14-1.17 s at 10,000 (salt-cloud lists the nodes to find the instance's provider); manage.up 0.58-0.68 s and

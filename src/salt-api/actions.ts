@@ -10,6 +10,9 @@
  * - cloud.profile answers keyed by instance name (req_58).
  * - grains.item: a missing grain is `""` (req_51); cmd.retcode on a down minion answers `{}` (req_55): never idle.
  *
+ * - the process's first salt-cloud call goes alone; the ones asked meanwhile wait for its answer (first-cloud-call.ts:
+ *   on a fresh master two first calls at once race making salt-cloud's cache dir).
+ *
  * A cloud call that succeeded logs at debug (with what Salt said): its line of record is the engine's `action done`.
  */
 import { AutoscalerError, SaltApiError, trimBody } from '../errors.ts';
@@ -17,6 +20,7 @@ import type { CloudInstance, IdleResult, ReadyGrain, SaltActions } from '../engi
 import type { Logger } from '../log.ts';
 import type { SaltClient } from './client.ts';
 import { CLOUD_ACTION_BATCH_MAX, CloudActionBatcher, type CloudFunc } from './cloud-batch.ts';
+import { FirstCloudCall } from './first-cloud-call.ts';
 import { CloudTree, GrainsItemReturn, NotActioned, ProfileReturn, ReadyGrainWire, isCloudTree, isGrainsItemReturn } from './wire.ts';
 
 /** PRESENCE_TIMEOUT_S / PRESENCE_GATHER_TIMEOUT_S: manage.up's test.ping wait and its job-gather wait, in seconds. */
@@ -36,12 +40,13 @@ export class SaltApiActions implements SaltActions {
   readonly #client: SaltClient;
   readonly #log: Logger;
   readonly #batcher: CloudActionBatcher;
+  readonly #firstCloud = new FirstCloudCall();
 
   constructor(client: SaltClient, logger: Logger, opts: SaltApiActionsOptions = {}) {
     this.#client = client;
     this.#log = logger.child({ component: 'salt-actions' });
     this.#batcher = new CloudActionBatcher(
-      (func, ids) => this.#client.lowstate({ client: 'runner', fun: 'cloud.action', kwarg: { func, instances: [...ids] } }),
+      (func, ids) => this.#firstCloud.run(() => this.#client.lowstate({ client: 'runner', fun: 'cloud.action', kwarg: { func, instances: [...ids] } })),
       opts.cloudActionBatchMax ?? CLOUD_ACTION_BATCH_MAX,
     );
   }
@@ -66,7 +71,7 @@ export class SaltApiActions implements SaltActions {
    */
   async create(id: string, profile: string, waitMs?: number): Promise<void> {
     const waitS = waitMs === undefined ? undefined : Math.max(1, Math.ceil(waitMs / 1000));
-    const ret = await this.#client.runner('cloud.profile', { prof: profile, instances: [id] }, waitS);
+    const ret = await this.#firstCloud.run(() => this.#client.runner('cloud.profile', { prof: profile, instances: [id] }, waitS));
     const out = ProfileReturn.safeParse(ret);
     const node = out.success ? out.data[id] : undefined;
     if (!isRecord(node) || 'Error' in node || 'error' in node) {
@@ -77,7 +82,7 @@ export class SaltApiActions implements SaltActions {
 
   /** destroy runs `cloud.destroy instances=[id]`. */
   async destroy(id: string): Promise<void> {
-    const ret = await this.#client.runner('cloud.destroy', { instances: [id] });
+    const ret = await this.#firstCloud.run(() => this.#client.runner('cloud.destroy', { instances: [id] }));
     const node = nodeIn(ret, id);
     if (node === undefined || node['destroyed'] === false) throw failed('destroy', id, ret);
     this.#log.debug({ minion: id }, 'instance destroyed');
@@ -116,7 +121,7 @@ export class SaltApiActions implements SaltActions {
 
   /** cloudInstances runs `cloud.query` and flattens provider/driver/name; `providers` filters by provider name. */
   async cloudInstances(providers?: readonly string[]): Promise<readonly CloudInstance[]> {
-    const ret = await this.#client.runner('cloud.query');
+    const ret = await this.#firstCloud.run(() => this.#client.runner('cloud.query'));
     if (!isCloudTree(ret)) {
       const cause = CloudTree.safeParse(ret).error; // the slow path says what is wrong
       throw new SaltApiError('ASC_ERR_SALT_RESPONSE', 'cloud.query returned an unexpected shape, expected {provider: {driver: {name: node}}}', { endpoint: '/', status: 200, body: JSON.stringify(ret) ?? '' }, { cause });

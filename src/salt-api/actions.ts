@@ -18,6 +18,7 @@ import type { Logger } from '../log.ts';
 import type { SaltClient } from './client.ts';
 import { CLOUD_ACTION_BATCH_MAX, CloudActionBatcher, type CloudFunc } from './cloud-batch.ts';
 import { CloudTree, GrainsItemReturn, NotActioned, ProfileReturn, ReadyGrainWire, isCloudTree, isGrainsItemReturn } from './wire.ts';
+import { isRecord } from '../json-object.ts';
 
 /** PRESENCE_TIMEOUT_S / PRESENCE_GATHER_TIMEOUT_S: manage.up's test.ping wait and its job-gather wait, in seconds. */
 const PRESENCE_TIMEOUT_S = 2;
@@ -184,10 +185,6 @@ export class SaltApiActions implements SaltActions {
     const grain = answer[GRAIN];
     return isRecord(grain) ? grain : {};
   }
-}
-
-function isRecord(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
 /** nodeIn finds the node for `id` in a `{provider: {driver: {name: node}}}` tree; undefined if not actioned. */

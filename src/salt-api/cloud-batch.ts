@@ -31,6 +31,7 @@
  * what Salt did start.
  */
 import { AutoscalerError, trimBody } from '../errors.ts';
+import { isRecord } from '../json-object.ts';
 
 /** CloudFunc is a `cloud.action` func the service batches. */
 export type CloudFunc = 'start' | 'stop';
@@ -83,10 +84,6 @@ function listedNames(value: unknown): string[] {
   if (Array.isArray(value)) return value.map(String);
   if (isRecord(value)) return Object.values(value).flatMap((v) => (Array.isArray(v) ? v.map(String) : []));
   return [];
-}
-
-function isRecord(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
 /** Waiter is one caller of an instance in a queued batch. */

@@ -5,6 +5,7 @@
  * Salt adds fields freely and strict only on what we rely on.
  */
 import { z } from 'zod';
+import { isRecord } from '../json-object.ts';
 
 /** LoginAnswer is the body of `POST /login`: `{return: [{token, expire, start, user, eauth, perms}]}` (auth_01). */
 export const LoginAnswer = z.object({
@@ -103,18 +104,13 @@ export type CloudTree = z.infer<typeof CloudTree>;
  * node on every reconcile (bench/reconcile.ts), so the answer is narrowed in place (same acceptance as CloudTree).
  */
 export function isCloudTree(value: unknown): value is CloudTree {
-  if (!isPlainRecord(value)) return false;
+  if (!isRecord(value)) return false;
   for (const provider in value) {
     const drivers = value[provider];
-    if (!isPlainRecord(drivers)) return false;
-    for (const driver in drivers) if (!isPlainRecord(drivers[driver])) return false;
+    if (!isRecord(drivers)) return false;
+    for (const driver in drivers) if (!isRecord(drivers[driver])) return false;
   }
   return true;
-}
-
-/** isPlainRecord: a JSON object (not null, not an array). */
-function isPlainRecord(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
 /**
@@ -122,10 +118,10 @@ function isPlainRecord(v: unknown): v is Record<string, unknown> {
  * boolean.
  */
 export function isGrainsItemReturn(value: unknown): value is Record<string, Record<string, unknown> | string | boolean> {
-  if (!isPlainRecord(value)) return false;
+  if (!isRecord(value)) return false;
   for (const id in value) {
     const answer = value[id];
-    if (!isPlainRecord(answer) && typeof answer !== 'string' && typeof answer !== 'boolean') return false;
+    if (!isRecord(answer) && typeof answer !== 'string' && typeof answer !== 'boolean') return false;
   }
   return true;
 }

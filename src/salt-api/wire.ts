@@ -76,12 +76,6 @@ export type JobAnswer = z.infer<typeof JobAnswer>;
 /** LogoutAnswer is the body of `POST /logout` (auth_15). */
 export const LogoutAnswer = z.looseObject({ return: z.unknown() });
 
-/** NotActioned is the `cloud.action` answer when nothing was done (req_25b, req_34). */
-export const NotActioned = z.looseObject({
-  'Not Actioned/Not Running': z.array(z.string()).optional(),
-  'Not Found': z.array(z.string()).optional(),
-}).refine((v) => v['Not Actioned/Not Running'] !== undefined || v['Not Found'] !== undefined);
-
 /** CloudNode is one VM as salt-cloud reports it (loose: drivers add their own keys). */
 export const CloudNode = z.looseObject({
   name: z.string().optional(),

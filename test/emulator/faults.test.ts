@@ -112,7 +112,7 @@ t.test('masterRestart keeps streams open and silent; events meanwhile are lost',
   await waitUntil(() => {
     emu.fire('back/up', {});
     return sseEvents(sse.chunks()).some((e) => e.tag === 'back/up');
-  }, 3000, 'the bus to come back');
+  }, 15_000, 'the bus to come back');
   const tags = sseEvents(sse.chunks()).map((e) => e.tag);
   t.notOk(tags.includes('lost/while/down'));
   t.notOk(tags.includes('salt-autoscaler/heartbeat'), 'the heartbeat is lost too');
@@ -199,7 +199,7 @@ t.test('setBusy and setFailDeploy drive the idle check and the deploy outcome', 
   t.same(await idle(), { return: [{ 'gpu-1': 1 }] });
   emu.world.setFailDeploy('gpu-2', true);
   await post(emu.url, token, START('gpu-2'));
-  await waitUntil(() => emu.events.some((e) => e.tag === 'salt-autoscaler/instance/gpu-2/failed'), 3000, 'failed event');
+  await waitUntil(() => emu.events.some((e) => e.tag === 'salt-autoscaler/instance/gpu-2/failed'), 15_000, 'failed event');
   t.equal(emu.world.instance('gpu-2')?.phase, 'failed');
 });
 

@@ -31,9 +31,10 @@ export interface Harness {
 
 /**
  * waitFor polls a condition until it holds or the deadline passes (then it throws with the label and, when given,
- * `evidence()`: what the failure needs to be understood, such as a child process's log tail).
+ * `evidence()`: what the failure needs to be understood, such as a child process's log tail). The default deadline is
+ * generous: it costs nothing while the condition comes, and a loaded CI machine stretches every step before it.
  */
-export async function waitFor(label: string, cond: () => boolean | Promise<boolean>, timeoutMs = 10_000, evidence?: () => string): Promise<void> {
+export async function waitFor(label: string, cond: () => boolean | Promise<boolean>, timeoutMs = 30_000, evidence?: () => string): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     if (await cond()) return;

@@ -31,7 +31,7 @@ if (skip !== undefined) {
     const ac = new AbortController();
     const racing = [a.leadership.acquire(ac.signal), b.leadership.acquire(ac.signal)];
     const childName = String(child.lines[0]?.['self']);
-    await waitFor('both followers see the child as leader', () => a.leadership.view().leader === childName && b.leadership.view().leader === childName, 5_000);
+    await waitFor('both followers see the child as leader', () => a.leadership.view().leader === childName && b.leadership.view().leader === childName, 20_000);
     t.equal(a.leadership.mayAct(), false, 'a follower may not act');
     t.equal(b.leadership.mayAct(), false, 'a follower may not act');
     t.same(a.leadership.view(), { self: a.leadership.self, isLeader: false, leader: childName, sinceMs: a.leadership.view().sinceMs }, 'the view names the leader');
@@ -51,7 +51,7 @@ if (skip !== undefined) {
     const a: Candidate = candidate(cluster.endpoints, p, TTL_MS);
     t.teardown(() => a.close());
     const acquired = a.leadership.acquire();
-    await waitFor('a waits behind the child', () => a.leadership.view().leader !== undefined, 5_000);
+    await waitFor('a waits behind the child', () => a.leadership.view().leader !== undefined, 20_000);
     const killedAt = Date.now();
     await child.kill('SIGKILL');
     // a ceiling, not a speed: a lease that never ran out would hold a forever (etcd checks expiry every 500 ms and
@@ -74,7 +74,7 @@ if (skip !== undefined) {
     const a = candidate(cluster.endpoints, p, TTL_MS);
     t.teardown(() => a.close());
     const acquired = a.leadership.acquire();
-    await waitFor('a waits behind the child', () => a.leadership.view().leader !== undefined, 5_000);
+    await waitFor('a waits behind the child', () => a.leadership.view().leader !== undefined, 20_000);
     child.child.kill('SIGSTOP');
     t.equal(await acquired, true, 'another candidate took over while the leader was frozen');
     const mark = child.lines.length;
@@ -111,7 +111,7 @@ if (skip !== undefined) {
     t.teardown(async () => { await a.close(); await b.close(); });
     t.equal(await a.leadership.acquire(), true);
     const bAcquired = b.leadership.acquire();
-    await waitFor('b waits behind a', () => b.leadership.view().leader === a.leadership.self, 5_000);
+    await waitFor('b waits behind a', () => b.leadership.view().leader === a.leadership.self, 20_000);
     const releasedAt = Date.now();
     await a.leadership.release();
     t.equal(await within(bAcquired, RELEASE_TTL_MS / 3), true, `b leads without waiting out a's ${RELEASE_TTL_MS} ms lease`);

@@ -15,6 +15,7 @@
  * 6-7 s of blocked event loop and ~1 GB, to report one of them.)
  */
 import { z } from 'zod';
+import { isRecord } from '../json-object.ts';
 
 /** MAX_ALERTS_PER_NOTIFICATION is the most alerts one notification may carry; more is a 400 (see alertmanager.yml max_alerts). */
 export const MAX_ALERTS_PER_NOTIFICATION = 1000;
@@ -116,10 +117,6 @@ function firstIssue(error: z.ZodError, prefix: readonly PropertyKey[]): string {
   return `${path === '' ? 'body' : path}: ${issue.message}`;
 }
 
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
-
 /** keyValues is a label or annotation set as KeyValueSchema takes it (`{}` for undefined when defaulted), else undefined. */
 function keyValues(value: unknown, defaulted: boolean): Record<string, string> | undefined {
   if (value === undefined) return defaulted ? {} : undefined;
@@ -182,7 +179,7 @@ export function checkedPayload(body: unknown): WebhookPayload | undefined {
  * alerts first, then the hand check, and when it has no verdict the envelope, then each alert until the first invalid one.
  */
 export function parseWebhookPayload(body: unknown): PayloadCheck {
-  const alerts = typeof body === 'object' && body !== null ? (body as { alerts?: unknown }).alerts : undefined;
+  const alerts = isRecord(body) ? body['alerts'] : undefined;
   if (Array.isArray(alerts) && alerts.length > MAX_ALERTS_PER_NOTIFICATION) {
     return {
       success: false,

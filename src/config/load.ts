@@ -19,6 +19,7 @@ import { parseDocument } from 'yaml';
 import type { z } from 'zod';
 import { ConfigError } from '../errors.ts';
 import type { PoolSpec, Strategy } from '../core/types.ts';
+import { isRecord } from '../json-object.ts';
 import {
   ConfigFileSchema, EngineFieldsSchema, SaltFieldsSchema, SECRET_ENV, formatDuration, resolvePools, tokenProblem,
   type Config, type ConfigFile, type ConfigProblem, type PoolConfig,
@@ -63,10 +64,6 @@ function invalid(problems: readonly ConfigProblem[]): ConfigError {
   return new ConfigError('ASC_ERR_CONFIG_INVALID', `config: ${problems.length} problem(s): ${problems.map((p) => `${p.path}: ${p.message}`).join('; ')}`, problems);
 }
 
-function isPlainObject(value: unknown): value is Record<PropertyKey, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
-
 /**
  * dropAt removes the value at `path` from `root` (a clone) so the rest can parse: an object key is deleted, an object
  * in an array is emptied (keeping the indexes of the others), anything else takes its container with it. Returns the
@@ -77,17 +74,17 @@ function dropAt(root: unknown, path: readonly PropertyKey[]): readonly PropertyK
   const parentPath = path.slice(0, -1);
   const key = path[path.length - 1] as PropertyKey;
   let parent: unknown = root;
-  for (const k of parentPath) parent = isPlainObject(parent) || Array.isArray(parent) ? (parent as Record<PropertyKey, unknown>)[k] : undefined;
+  for (const k of parentPath) parent = isRecord(parent) || Array.isArray(parent) ? (parent as Record<PropertyKey, unknown>)[k] : undefined;
   if (Array.isArray(parent) && typeof key === 'number') {
     const element: unknown = parent[key];
-    if (isPlainObject(element) && Object.keys(element).length > 0) {
+    if (isRecord(element) && Object.keys(element).length > 0) {
       parent[key] = {};
       return path;
     }
     return dropAt(root, parentPath);
   }
-  if (isPlainObject(parent) && Object.hasOwn(parent, key)) {
-    delete parent[key];
+  if (isRecord(parent) && Object.hasOwn(parent, key)) {
+    delete (parent as Record<PropertyKey, unknown>)[key]; // a zod path key may be a symbol
     return path;
   }
   return dropAt(root, parentPath);
@@ -118,7 +115,7 @@ function salvage<S extends z.ZodType>(schema: S, raw: unknown, prefix: string, b
 
 /** fieldOf parses one field of a section on its own (undefined when absent or invalid: its problem is reported already). */
 function fieldOf<S extends z.ZodType>(schema: S, section: unknown, key: string): z.output<S> | undefined {
-  const raw = isPlainObject(section) ? section[key] : undefined;
+  const raw = isRecord(section) ? section[key] : undefined;
   const parsed = schema.safeParse(raw);
   return parsed.success ? parsed.data : undefined;
 }
@@ -131,7 +128,7 @@ export interface ConfigCheck {
 
 /** crossFieldProblems checks the rules across fields and sections on what of `raw` passed the schema. */
 function crossFieldProblems(raw: unknown, env: Env): { problems: ConfigProblem[]; pools: PoolConfig[] } {
-  const doc = isPlainObject(raw) ? raw : {};
+  const doc = isRecord(raw) ? raw : {};
   const broken = new Set<string>();
   const shape = ConfigFileSchema.shape;
   const poolFile: Pick<ConfigFile, 'defaults' | 'matrix' | 'pools'> = {
@@ -143,7 +140,7 @@ function crossFieldProblems(raw: unknown, env: Env): { problems: ConfigProblem[]
   const pools = resolvePools(poolFile, problems, broken);
   const salt = doc['salt'];
   const password = fieldOf(SaltFieldsSchema.shape.password, salt, 'password');
-  const passwordWritten = isPlainObject(salt) && salt['password'] !== undefined;
+  const passwordWritten = isRecord(salt) && salt['password'] !== undefined;
   if (password === undefined && !passwordWritten && nonEmpty(env[SECRET_ENV.saltPassword]) === undefined) {
     problems.push({ path: 'salt.password', message: `is required: set it in the file or in env ${SECRET_ENV.saltPassword}` });
   }
@@ -155,17 +152,17 @@ function crossFieldProblems(raw: unknown, env: Env): { problems: ConfigProblem[]
       message: `must be at least salt.timeout (${formatDuration(timeoutMs)}), got ${formatDuration(windowMs)}: a start call may take that long to reach Salt, a shorter window gives the instance back to the reserve while its start is under way`,
     });
   }
-  const etcd = isPlainObject(doc['ha']) ? doc['ha']['etcd'] : undefined;
-  if (isPlainObject(etcd) && etcd['username'] !== undefined && etcd['password'] === undefined && nonEmpty(env[SECRET_ENV.etcdPassword]) === undefined) {
+  const etcd = isRecord(doc['ha']) ? doc['ha']['etcd'] : undefined;
+  if (isRecord(etcd) && etcd['username'] !== undefined && etcd['password'] === undefined && nonEmpty(env[SECRET_ENV.etcdPassword]) === undefined) {
     problems.push({ path: 'ha.etcd.password', message: `is required with ha.etcd.username: set it in the file or in env ${SECRET_ENV.etcdPassword}` });
   }
-  if (isPlainObject(etcd) && etcd['username'] === undefined && etcd['password'] !== undefined) {
+  if (isRecord(etcd) && etcd['username'] === undefined && etcd['password'] !== undefined) {
     problems.push({ path: 'ha.etcd.username', message: 'is required with ha.etcd.password: etcd authenticates a user' });
   }
   const http = doc['http'];
   for (const [key, envName] of [['webhookToken', SECRET_ENV.webhookToken], ['apiToken', SECRET_ENV.apiToken]] as const) {
     const fromEnv = nonEmpty(env[envName]);
-    const written = isPlainObject(http) && http[key] !== undefined;
+    const written = isRecord(http) && http[key] !== undefined;
     const problem = written || fromEnv === undefined ? undefined : tokenProblem(fromEnv);
     if (problem !== undefined) problems.push({ path: `http.${key}`, message: `(from env ${envName}) ${problem}` });
   }
@@ -215,7 +212,7 @@ export function parseConfig(raw: unknown, env: Env = process.env): Config {
 
 /** fileProblems checks that the files the config names can be read (salt.caFile), as serve will read them. */
 export function fileProblems(raw: unknown): ConfigProblem[] {
-  const caFile = fieldOf(SaltFieldsSchema.shape.caFile, isPlainObject(raw) ? raw['salt'] : undefined, 'caFile');
+  const caFile = fieldOf(SaltFieldsSchema.shape.caFile, isRecord(raw) ? raw['salt'] : undefined, 'caFile');
   if (caFile === undefined) return [];
   try {
     accessSync(caFile, constants.R_OK);

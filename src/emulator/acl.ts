@@ -19,6 +19,7 @@
  * target check (there is nothing to refuse): Salt then answers `{}` (real_04).
  */
 import { globMatch } from './wire.ts';
+import { isRecord } from '../json-object.ts';
 
 /** AclEntry is one entry of a user's external_auth list as Salt stores it (a string or a one-key object). */
 export type AclEntry = string | Readonly<Record<string, unknown>>;
@@ -180,8 +181,4 @@ function pyRepr(v: unknown): string {
   if (Array.isArray(v)) return `[${v.map(pyRepr).join(', ')}]`;
   if (isRecord(v)) return `{${Object.entries(v).map(([k, x]) => `${pyRepr(k)}: ${pyRepr(x)}`).join(', ')}}`;
   return pyStr(v);
-}
-
-function isRecord(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
 }

@@ -10,6 +10,7 @@ import type { EventBus, Timers } from './bus.ts';
 import type { CloudResult, World } from './world.ts';
 import { globMatch, type JidGenerator } from './wire.ts';
 import type { CallDelays } from './options.ts';
+import { isRecord } from '../json-object.ts';
 
 /** LowstateSchema is one lowstate chunk; unknown keys are kept (runners take them as kwargs). */
 export const LowstateSchema = z.looseObject({
@@ -407,7 +408,7 @@ const RUNNERS: Readonly<Record<string, Runner>> = {
   'event.send': async (deps, args, kwargs) => {
     const tag = String(kwargs['tag'] ?? args[0] ?? '');
     const raw = kwargs['data'] ?? args[1] ?? {};
-    const data = typeof raw === 'object' && raw !== null && !Array.isArray(raw) ? (raw as Record<string, unknown>) : {};
+    const data = isRecord(raw) ? raw : {};
     deps.bus.publish(tag, data);
     return true;
   },

@@ -19,9 +19,10 @@ import { AutoscalerError, SaltApiError, trimBody } from '../errors.ts';
 import type { CloudInstance, IdleResult, ReadyGrain, SaltActions } from '../engine/ports.ts';
 import type { Logger } from '../log.ts';
 import type { SaltClient } from './client.ts';
-import { CLOUD_ACTION_BATCH_MAX, CloudActionBatcher, type CloudFunc } from './cloud-batch.ts';
+import { CLOUD_ACTION_BATCH_MAX, CloudActionBatcher, outcomesOf, type CloudFunc } from './cloud-batch.ts';
 import { FirstCloudCall } from './first-cloud-call.ts';
-import { CloudTree, GrainsItemReturn, NotActioned, ProfileReturn, ReadyGrainWire, isCloudTree, isGrainsItemReturn } from './wire.ts';
+import { CloudTree, GrainsItemReturn, ProfileReturn, ReadyGrainWire, isCloudTree, isGrainsItemReturn } from './wire.ts';
+import { isRecord } from '../json-object.ts';
 
 /** PRESENCE_TIMEOUT_S / PRESENCE_GATHER_TIMEOUT_S: manage.up's test.ping wait and its job-gather wait, in seconds. */
 const PRESENCE_TIMEOUT_S = 2;
@@ -80,11 +81,10 @@ export class SaltApiActions implements SaltActions {
     this.#log.debug({ minion: id, profile }, 'instance created');
   }
 
-  /** destroy runs `cloud.destroy instances=[id]`. */
+  /** destroy runs `cloud.destroy instances=[id]`; the answer is read as a `cloud.action`'s (outcomesOf). */
   async destroy(id: string): Promise<void> {
     const ret = await this.#firstCloud.run(() => this.#client.runner('cloud.destroy', { instances: [id] }));
-    const node = nodeIn(ret, id);
-    if (node === undefined || node['destroyed'] === false) throw failed('destroy', id, ret);
+    for (const outcome of outcomesOf('destroy', [id], ret)) if (!outcome.ok) throw outcome.error;
     this.#log.debug({ minion: id }, 'instance destroyed');
   }
 
@@ -194,23 +194,6 @@ export class SaltApiActions implements SaltActions {
     const grain = answer[GRAIN];
     return isRecord(grain) ? grain : {};
   }
-}
-
-function isRecord(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
-
-/** nodeIn finds the node for `id` in a `{provider: {driver: {name: node}}}` tree; undefined if not actioned. */
-function nodeIn(ret: unknown, id: string): Record<string, unknown> | undefined {
-  if (NotActioned.safeParse(ret).success) return undefined;
-  if (!isCloudTree(ret)) return undefined;
-  for (const drivers of Object.values(ret)) {
-    for (const nodes of Object.values(drivers)) {
-      const node = nodes[id];
-      if (isRecord(node)) return node;
-    }
-  }
-  return undefined;
 }
 
 function failed(action: string, id: string, ret: unknown): AutoscalerError {

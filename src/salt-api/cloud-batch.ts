@@ -31,6 +31,7 @@
  * what Salt did start.
  */
 import { AutoscalerError, trimBody } from '../errors.ts';
+import { isRecord } from '../json-object.ts';
 
 /** CloudFunc is a `cloud.action` func the service batches. */
 export type CloudFunc = 'start' | 'stop';
@@ -41,17 +42,26 @@ export const CLOUD_ACTION_BATCH_MAX = 20;
 /** NOT_ACTIONED_KEYS are the top-level keys of a `cloud.action` answer that list names instead of a provider's nodes. */
 const NOT_ACTIONED_KEYS = ['Not Actioned/Not Running', 'Not Found', 'Invalid Actions'] as const;
 
+/** CloudVerb is what a call asked salt-cloud to do to its instances: a `cloud.action` func, or `cloud.destroy`. */
+export type CloudVerb = CloudFunc | 'destroy';
+
 /** CloudOutcome is what the answer says about one instance: its node, or why it was not actioned. */
 export type CloudOutcome =
   | { readonly id: string; readonly ok: true; readonly node: Readonly<Record<string, unknown>> }
   | { readonly id: string; readonly ok: false; readonly error: AutoscalerError };
 
 /**
- * outcomesOf reads a `cloud.action` answer for each of `ids` (in their order): a node without `Error` is done; a
- * node with one, a name listed as not actioned, or a name the answer does not have failed. An answer that is no object (a runner's
- * traceback string) fails every name with the answer in its message.
+ * outcomesOf reads a `cloud.action` or `cloud.destroy` answer for each of `ids` (in their order): a node (an object)
+ * without `Error` and without `destroyed: false` is done; a node with one, a node that is no object, a name listed as
+ * not actioned, or a name the answer does not have failed. An answer that is no object (a runner's traceback string)
+ * fails every name with the answer in its message.
+ *
+ * Both runners answer the same tree (salt/cloud/__init__.py, 3006.10 and 3007.0): `Cloud.destroy` also lists the
+ * names it did not find under `"Not Found"` next to the ones it destroyed, and a destroy that raised in parallel mode
+ * is the node `{"Error": "..."}`. `destroyed: false` is the one destroy-only word: a node that says it was not
+ * destroyed failed (no start or stop node has the key; a destroy node is `{..., destroyed: true}`, req_59).
  */
-export function outcomesOf(func: CloudFunc, ids: readonly string[], ret: unknown): CloudOutcome[] {
+export function outcomesOf(verb: CloudVerb, ids: readonly string[], ret: unknown): CloudOutcome[] {
   const nodes = new Map<string, unknown>();
   const listed = new Map<string, string[]>();
   if (isRecord(ret)) {
@@ -69,12 +79,12 @@ export function outcomesOf(func: CloudFunc, ids: readonly string[], ret: unknown
   }
   return ids.map((id): CloudOutcome => {
     const node = nodes.get(id);
-    if (isRecord(node) && !('Error' in node) && !('error' in node)) return { id, ok: true, node };
+    if (isRecord(node) && !('Error' in node) && !('error' in node) && node['destroyed'] !== false) return { id, ok: true, node };
     const keys = listed.get(id);
     const said = node !== undefined ? `it answered ${trimBody(JSON.stringify(node) ?? 'nothing', 200)}`
       : keys !== undefined ? `it listed it under ${keys.map((k) => JSON.stringify(k)).join(' and ')}`
         : `it answered ${trimBody(JSON.stringify(ret) ?? 'nothing', 200)}`;
-    return { id, ok: false, error: new AutoscalerError('ASC_ERR_ACTION_FAILED', `salt-cloud did not ${func} ${id}: ${said}`) };
+    return { id, ok: false, error: new AutoscalerError('ASC_ERR_ACTION_FAILED', `salt-cloud did not ${verb} ${id}: ${said}`) };
   });
 }
 
@@ -83,10 +93,6 @@ function listedNames(value: unknown): string[] {
   if (Array.isArray(value)) return value.map(String);
   if (isRecord(value)) return Object.values(value).flatMap((v) => (Array.isArray(v) ? v.map(String) : []));
   return [];
-}
-
-function isRecord(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
 /** Waiter is one caller of an instance in a queued batch. */

@@ -18,6 +18,7 @@
  */
 import { AutoscalerError } from '../errors.ts';
 import { HEARTBEAT_TAG, INSTANCE_TAG_PREFIX, type EventData, type SaltEvent, type SaltEventKind } from '../core/salt-event.ts';
+import { isRecord } from '../json-object.ts';
 
 /** parseEvent parses one frame's JSON text into a typed event; it throws ASC_ERR_SALT_STREAM when the frame is malformed. */
 export function parseEvent(json: string): SaltEvent {
@@ -292,9 +293,6 @@ function digits(s: string, from: number, n: number): number {
   return v;
 }
 
-function isRecord(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
 function str(v: unknown): string | undefined {
   return typeof v === 'string' ? v : undefined;
 }

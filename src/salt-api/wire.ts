@@ -5,6 +5,7 @@
  * Salt adds fields freely and strict only on what we rely on.
  */
 import { z } from 'zod';
+import { isRecord } from '../json-object.ts';
 
 /** LoginAnswer is the body of `POST /login`: `{return: [{token, expire, start, user, eauth, perms}]}` (auth_01). */
 export const LoginAnswer = z.object({
@@ -75,12 +76,6 @@ export type JobAnswer = z.infer<typeof JobAnswer>;
 /** LogoutAnswer is the body of `POST /logout` (auth_15). */
 export const LogoutAnswer = z.looseObject({ return: z.unknown() });
 
-/** NotActioned is the `cloud.action` answer when nothing was done (req_25b, req_34). */
-export const NotActioned = z.looseObject({
-  'Not Actioned/Not Running': z.array(z.string()).optional(),
-  'Not Found': z.array(z.string()).optional(),
-}).refine((v) => v['Not Actioned/Not Running'] !== undefined || v['Not Found'] !== undefined);
-
 /** CloudNode is one VM as salt-cloud reports it (loose: drivers add their own keys). */
 export const CloudNode = z.looseObject({
   name: z.string().optional(),
@@ -103,18 +98,13 @@ export type CloudTree = z.infer<typeof CloudTree>;
  * node on every reconcile (bench/reconcile.ts), so the answer is narrowed in place (same acceptance as CloudTree).
  */
 export function isCloudTree(value: unknown): value is CloudTree {
-  if (!isPlainRecord(value)) return false;
+  if (!isRecord(value)) return false;
   for (const provider in value) {
     const drivers = value[provider];
-    if (!isPlainRecord(drivers)) return false;
-    for (const driver in drivers) if (!isPlainRecord(drivers[driver])) return false;
+    if (!isRecord(drivers)) return false;
+    for (const driver in drivers) if (!isRecord(drivers[driver])) return false;
   }
   return true;
-}
-
-/** isPlainRecord: a JSON object (not null, not an array). */
-function isPlainRecord(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
 /**
@@ -122,10 +112,10 @@ function isPlainRecord(v: unknown): v is Record<string, unknown> {
  * boolean.
  */
 export function isGrainsItemReturn(value: unknown): value is Record<string, Record<string, unknown> | string | boolean> {
-  if (!isPlainRecord(value)) return false;
+  if (!isRecord(value)) return false;
   for (const id in value) {
     const answer = value[id];
-    if (!isPlainRecord(answer) && typeof answer !== 'string' && typeof answer !== 'boolean') return false;
+    if (!isRecord(answer) && typeof answer !== 'string' && typeof answer !== 'boolean') return false;
   }
   return true;
 }

@@ -120,7 +120,7 @@ t.test('emits the recorded tag sequence when an instance starts and deploys', as
   const token = await login(emu.url, LAB.users[0]);
   const res = await post(emu.url, token, { client: 'runner', fun: 'cloud.action', kwarg: { func: 'start', instances: ['gpu-dev-1'] } });
   t.equal(res.status, 200);
-  await waitUntil(() => emu.world.instance('gpu-dev-1')?.phase === 'ready', 3000, 'ready');
+  await waitUntil(() => emu.world.instance('gpu-dev-1')?.phase === 'ready', 15_000, 'ready');
   const ours = emu.events.map((e) => normalizeTag(e.tag, 'gpu-dev-1'));
   const sse04 = recordedTags('sse_04_cloud_start_stop.sse').map((x) => normalizeTag(x, 'gpu-dev-1'));
   const sse11 = recordedTags('sse_11_autoscaler_calls.sse').map((x) => normalizeTag(x, 'gpu-dev-9'));
@@ -144,7 +144,7 @@ t.test('emits the recorded tag sequence when an instance is created from a profi
   const token = await login(emu.url, LAB.users[0]);
   const res = await post(emu.url, token, { client: 'runner', fun: 'cloud.profile', prof: 'gpu-dev', instances: ['gpu-dev-9'] });
   t.equal(res.status, 200);
-  await waitUntil(() => emu.world.instance('gpu-dev-9')?.phase === 'ready', 3000, 'ready');
+  await waitUntil(() => emu.world.instance('gpu-dev-9')?.phase === 'ready', 15_000, 'ready');
   const ours = emu.events.map((e) => normalizeTag(e.tag, 'gpu-dev-9'));
   const sse11 = recordedTags('sse_11_autoscaler_calls.sse').map((x) => normalizeTag(x, 'gpu-dev-9'));
   const from = sse11.findIndex((x, i) => x === 'salt/run/J/new' && sse11[i + 1] === 'salt/cloud/<id>/creating');
@@ -157,8 +157,8 @@ t.test('emits the recorded failure sequence when the deploy orchestrate fails', 
   t.teardown(() => emu.close());
   const token = await login(emu.url, LAB.users[0]);
   await post(emu.url, token, { client: 'runner', fun: 'cloud.action', kwarg: { func: 'start', instances: ['gpu-dev-3'] } });
-  await waitUntil(() => emu.world.instance('gpu-dev-3')?.phase === 'failed', 3000, 'failed');
-  await waitUntil(() => emu.events.at(-1)?.data['fun'] === 'runner.state.orchestrate', 3000, 'orchestrate ret');
+  await waitUntil(() => emu.world.instance('gpu-dev-3')?.phase === 'failed', 15_000, 'failed');
+  await waitUntil(() => emu.events.at(-1)?.data['fun'] === 'runner.state.orchestrate', 15_000, 'orchestrate ret');
   const ours = emu.events.map((e) => normalizeTag(e.tag, 'gpu-dev-3'));
   const sse05 = recordedTags('sse_05_orch_failure.sse').map((x) => normalizeTag(x, 'gpu-dev-3'));
   t.same(ours.slice(0, 16), sse05.slice(0, 16), 'as sse_05 up to the failing state events');

@@ -34,8 +34,11 @@ export interface RawStream {
   close(): void;
 }
 
-/** waitUntil polls `pred` every few ms until it holds, failing after `timeoutMs` (a deadline, not a sleep). */
-export async function waitUntil(pred: () => boolean, timeoutMs = 3000, what = 'condition'): Promise<void> {
+/**
+ * waitUntil polls `pred` every few ms until it holds, failing after `timeoutMs` (a deadline, not a sleep; generous by
+ * default, as a loaded CI machine stretches what takes milliseconds here).
+ */
+export async function waitUntil(pred: () => boolean, timeoutMs = 15_000, what = 'condition'): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!pred()) {
     if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);

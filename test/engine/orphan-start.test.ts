@@ -35,16 +35,16 @@ t.test('a starting instance with no open intent and still stopped in Salt goes b
   const issuedMs = Date.now() - 500;
   const dir = crashedStart(t, issuedMs, 'failed');
 
-  const startedMs = Date.now();
   const h = await startHarness({ dir, salt: { timeout: '2s' }, engine: { startConfirmWindow: '2s' }, pool: { provisionTimeout: '10m' } });
   t.teardown(() => h.close());
-  await waitFor('gpu-t1-1 back in the reserve', () => stateOf(h, 'gpu-t1-1') === 'stopped', 10_000);
-  const tookMs = Date.now() - startedMs;
+  // a ceiling far inside the 10 min provision timeout: only the confirm window can release it by then
+  await waitFor('gpu-t1-1 back in the reserve', () => stateOf(h, 'gpu-t1-1') === 'stopped', 60_000);
   // when the release came, not the state once startHarness returned: on a loaded machine the start-up alone can
   // outlast the window
   const releasedAfterMs = (h.engine.history('gpu-t1-1').at(-1)?.atMs ?? 0) - issuedMs;
   t.ok(releasedAfterMs >= 2_000, `not released inside the confirm window, while the start may still show up in Salt (${releasedAfterMs} ms after the start)`);
-  t.ok(tookMs < 8_000, `released after the confirm window, not the 10 min provision timeout (${tookMs} ms)`);
+  t.ok(h.logs.some((l) => l.includes('a start no call or intent covers was not carried out: back to the reserve')),
+    'released by the reconcile after the confirm window, not by the provision timeout');
   t.equal(h.engine.pools()[0]?.failed, 0, 'not counted as a failed instance');
   t.equal(h.emu.world.instance('gpu-t1-1')?.state, 'stopped', 'Salt agrees');
   t.match(h.engine.history('gpu-t1-1').at(-1), { from: 'starting', to: 'stopped' });

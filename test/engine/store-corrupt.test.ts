@@ -27,7 +27,7 @@ t.test('garbage written into the running state file: the engine stops acting and
   const fd = openSync(h.config.store.path, 'r+');
   writeSync(fd, randomBytes(16384), 0, 16384, 8192);
   closeSync(fd);
-  await waitFor('the integrity check finds it', () => lost.length > 0, 5_000);
+  await waitFor('the integrity check finds it', () => lost.length > 0, 20_000);
   t.equal(lost[0]?.code, 'ASC_ERR_STORE_CORRUPT', 'the engine reports the store lost as corrupt');
   t.match(h.engine.health(), { store: false, storeProblem: /integrity check/ }, 'health says store false, and why');
   t.ok(h.logs.some((l) => l.includes('state store lost: this process stops acting') && l.includes('ASC_ERR_STORE_CORRUPT')), 'a log line says it');

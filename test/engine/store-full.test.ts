@@ -67,7 +67,7 @@ t.test('a full store: a scale-up sends no start, the service says why, and it st
   t.notOk(h.logs.some((l) => l.includes('no such intent')), 'no intent is finished that was never written');
 
   h.store.capPages(false); // space is freed
-  await waitFor('a probe write succeeds', () => h.engine.health().store, 5_000);
+  await waitFor('a probe write succeeds', () => h.engine.health().store, 20_000);
   t.ok(h.logs.some((l) => l.includes('state store writable again')), 'a log line says it acts again');
   const started = (): number => actionCalls(h, before).filter((c) => c.fun === 'cloud.action').flatMap((c) => (c.kwarg as { instances?: string[] }).instances ?? []).length;
   await waitFor('two starts after the store is writable again (one cloud.action may carry both)', () => started() === 2, 10_000);

@@ -3,6 +3,13 @@ import { etcdAvailable, startEtcdCluster, waitFor, type EtcdCluster } from '../s
 import { candidate, childCandidate, type Candidate } from '../support/etcd-candidates.ts';
 
 const TTL_MS = 3_000;
+/** RELEASE_TTL_MS: the lease of the release test, long enough that waiting it out is told apart from a hand-over. */
+const RELEASE_TTL_MS = 60_000;
+
+/** within is `promise`'s value, or 'timed out' after `ceilingMs` (a deadline to wait on, not a speed to assert). */
+function within<T>(promise: Promise<T>, ceilingMs: number): Promise<T | 'timed out'> {
+  return Promise.race([promise, new Promise<'timed out'>((r) => { setTimeout(() => r('timed out'), ceilingMs).unref(); })]);
+}
 const skip = etcdAvailable();
 if (skip !== undefined) {
   t.test('etcd leadership against a real cluster', { skip }, () => undefined);
@@ -24,7 +31,7 @@ if (skip !== undefined) {
     const ac = new AbortController();
     const racing = [a.leadership.acquire(ac.signal), b.leadership.acquire(ac.signal)];
     const childName = String(child.lines[0]?.['self']);
-    await waitFor('both followers see the child as leader', () => a.leadership.view().leader === childName && b.leadership.view().leader === childName, 5_000);
+    await waitFor('both followers see the child as leader', () => a.leadership.view().leader === childName && b.leadership.view().leader === childName, 20_000);
     t.equal(a.leadership.mayAct(), false, 'a follower may not act');
     t.equal(b.leadership.mayAct(), false, 'a follower may not act');
     t.same(a.leadership.view(), { self: a.leadership.self, isLeader: false, leader: childName, sinceMs: a.leadership.view().sinceMs }, 'the view names the leader');
@@ -36,7 +43,7 @@ if (skip !== undefined) {
     t.equal(range.kvs.length, 0, 'nothing was written');
   });
 
-  t.test('a leader killed with -9 is replaced within one TTL, and the new one writes under the fence', async (t) => {
+  t.test('a leader killed with -9 is replaced once its lease runs out, and the new one writes under the fence', async (t) => {
     const p = prefix();
     const child = await childCandidate(cluster.endpoints, p, TTL_MS);
     t.teardown(() => child.kill());
@@ -44,12 +51,13 @@ if (skip !== undefined) {
     const a: Candidate = candidate(cluster.endpoints, p, TTL_MS);
     t.teardown(() => a.close());
     const acquired = a.leadership.acquire();
-    await waitFor('a waits behind the child', () => a.leadership.view().leader !== undefined, 5_000);
+    await waitFor('a waits behind the child', () => a.leadership.view().leader !== undefined, 20_000);
     const killedAt = Date.now();
     await child.kill('SIGKILL');
-    t.equal(await acquired, true);
-    const takeoverMs = Date.now() - killedAt;
-    t.ok(takeoverMs <= TTL_MS + 1_000, `took over ${takeoverMs} ms after the kill (TTL ${TTL_MS} ms; etcd checks expiry every 500 ms and revokes through raft)`);
+    // a ceiling, not a speed: a lease that never ran out would hold a forever (etcd checks expiry every 500 ms and
+    // revokes through raft, which a loaded machine slows)
+    t.equal(await within(acquired, TTL_MS * 5), true, `a takes over (TTL ${TTL_MS} ms)`);
+    t.comment(`took over ${Date.now() - killedAt} ms after the kill`);
     t.equal(a.leadership.mayAct(), true);
     const view = a.leadership.view();
     t.match(view, { leader: a.leadership.self, self: a.leadership.self, isLeader: true });
@@ -66,7 +74,7 @@ if (skip !== undefined) {
     const a = candidate(cluster.endpoints, p, TTL_MS);
     t.teardown(() => a.close());
     const acquired = a.leadership.acquire();
-    await waitFor('a waits behind the child', () => a.leadership.view().leader !== undefined, 5_000);
+    await waitFor('a waits behind the child', () => a.leadership.view().leader !== undefined, 20_000);
     child.child.kill('SIGSTOP');
     t.equal(await acquired, true, 'another candidate took over while the leader was frozen');
     const mark = child.lines.length;
@@ -97,16 +105,17 @@ if (skip !== undefined) {
 
   t.test('release hands leadership to the next candidate at once, and a loss is told once', async (t) => {
     const p = prefix();
-    const a = candidate(cluster.endpoints, p, TTL_MS);
-    const b = candidate(cluster.endpoints, p, TTL_MS);
+    // a lease of a minute: a hand-over that waited for the TTL would miss the ceiling below by far
+    const a = candidate(cluster.endpoints, p, RELEASE_TTL_MS);
+    const b = candidate(cluster.endpoints, p, RELEASE_TTL_MS);
     t.teardown(async () => { await a.close(); await b.close(); });
     t.equal(await a.leadership.acquire(), true);
     const bAcquired = b.leadership.acquire();
-    await waitFor('b waits behind a', () => b.leadership.view().leader === a.leadership.self, 5_000);
+    await waitFor('b waits behind a', () => b.leadership.view().leader === a.leadership.self, 20_000);
     const releasedAt = Date.now();
     await a.leadership.release();
-    t.equal(await bAcquired, true);
-    t.ok(Date.now() - releasedAt < 1_000, `b led ${Date.now() - releasedAt} ms after a released (no TTL wait)`);
+    t.equal(await within(bAcquired, RELEASE_TTL_MS / 3), true, `b leads without waiting out a's ${RELEASE_TTL_MS} ms lease`);
+    t.comment(`b led ${Date.now() - releasedAt} ms after a released`);
     t.equal(a.leadership.mayAct(), false);
     t.same(a.lost, [], 'a clean release is not a loss');
   });

@@ -18,7 +18,7 @@ if (skip !== undefined) {
     await rig.setWorkload(3);
     await rig.waitReady(3, 30_000);
     t.pass('two more instances started and got ready with one etcd member dead');
-    const still = await rig.waitLeader(5_000);
+    const still = await rig.waitLeader(20_000);
     t.equal(still.index, leader.index, 'the same process leads');
     t.equal(await leader.metric('salt_autoscaler_leader_lost_total'), 0, 'it never lost the leadership');
     t.match(leader.output(), /etcd: switched to another endpoint/, 'its etcd client failed over to another member');

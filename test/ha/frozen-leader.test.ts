@@ -29,7 +29,7 @@ if (skip !== undefined) {
 
     const wokeAt = Date.now();
     old.thaw();
-    await waitFor('the old leader says isLeader false', async () => (await old.leader())?.isLeader === false, 5_000);
+    await waitFor('the old leader says isLeader false', async () => (await old.leader())?.isLeader === false, 20_000);
     t.pass('the woken process says isLeader false on /api/leader');
     await notified;
     // two evaluate intervals and a reconcile in which the woken process could act

@@ -18,14 +18,15 @@ if (skip !== undefined) {
     const lostAt = Date.now();
     m0?.stop();
     m1?.stop();
-    await waitFor('the leader says isLeader false', async () => (await leader.leader())?.isLeader === false, LEASE_TTL_MS + 2_000);
+    // ceilings, not speeds: that nothing acts without quorum is asserted below, by the calls Salt received
+    await waitFor('the leader says isLeader false', async () => (await leader.leader())?.isLeader === false, LEASE_TTL_MS * 4);
     t.pass(`/api/leader says isLeader false ${Date.now() - lostAt} ms after quorum was lost (TTL ${LEASE_TTL_MS} ms)`);
     await waitFor('salt_autoscaler_leader 0 everywhere', async () => {
       const gauges = await Promise.all(rig.services.map((s) => s.metric('salt_autoscaler_leader')));
       return gauges.every((g) => g === 0);
-    }, 5_000);
+    }, 20_000);
     t.pass('salt_autoscaler_leader is 0 on every process');
-    await waitFor('the leader logs that it stops acting', () => /"msg":"etcd keepalive failed: this process stops acting when its lease runs out by its own clock"/.test(leader.output()), LEASE_TTL_MS + 2_000);
+    await waitFor('the leader logs that it stops acting', () => /"msg":"etcd keepalive failed: this process stops acting when its lease runs out by its own clock"/.test(leader.output()), LEASE_TTL_MS * 4);
     t.pass(`it logged that it stops acting ${Date.now() - lostAt} ms after quorum was lost`);
     const quietFrom = Date.now();
     await rig.setWorkload(2);
@@ -39,7 +40,7 @@ if (skip !== undefined) {
     await rig.etcd.healthy();
     await rig.waitReady(2, 30_000);
     t.pass(`the pending scale-up was carried out ${Date.now() - backAt} ms after quorum returned`);
-    const now = await rig.waitLeader(5_000);
+    const now = await rig.waitLeader(20_000);
     t.pass(`process ${now.index} leads again (before: ${leader.index})`);
     const starts = countStarts(rig.emu, rig.ids, new Set());
     t.equal(starts.total, 2, 'two needs, two starts');

@@ -21,7 +21,7 @@ if (skip !== undefined) {
     await rig.setWorkload(3);
     await rig.waitReady(3, 30_000);
     t.pass('two more instances started through the other salt-api');
-    const still = await rig.waitLeader(5_000);
+    const still = await rig.waitLeader(20_000);
     t.equal(still.index, leader.index, 'the same process leads all along');
     await new Promise((r) => setTimeout(r, 3_000));
     const starts = countStarts(rig.emu, rig.ids, new Set());

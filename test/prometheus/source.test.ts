@@ -113,10 +113,8 @@ t.test('a 503 HTML page, a non-JSON body and a connection refused are stale sign
 t.test('a slow Prometheus times out', async (t) => {
   const prom = await prometheus(t, () => { /* never answers */ });
   const { src } = source(prom.url, 100);
-  const started = performance.now();
   t.equal(await src.workload(pool), undefined);
-  t.ok(performance.now() - started < 2000);
-  t.same(src.failures, { timeout: 1 });
+  t.same(src.failures, { timeout: 1 }, 'counted as a timeout: the query\'s own 100 ms signal ended it (a hang would end at tap\'s timeout)');
 });
 
 t.test('defaultWorkloadQuery escapes label values', async (t) => {

@@ -60,12 +60,12 @@ function without(text: string, replacement = ''): string {
 
 t.test('the shipped ACL grants every call the service makes, each on its first try', async (t) => {
   const { emu, actions, items } = await world(t, SHIPPED);
-  await waitFor('the event stream', () => items.some((i) => i.kind === 'gap' && i.reason === 'connect'), 5000);
+  await waitFor('the event stream', () => items.some((i) => i.kind === 'gap' && i.reason === 'connect'), 20_000);
 
   const cloud = await actions.cloudInstances();
   t.same(cloud.map((i) => i.id).sort(), [RUNNING, RESERVED].sort(), 'cloudInstances');
   await actions.start(RESERVED);
-  await waitFor('the started instance ready', async () => (await actions.readyGrains([RESERVED])).get(RESERVED)?.ready === true, 5000);
+  await waitFor('the started instance ready', async () => (await actions.readyGrains([RESERVED])).get(RESERVED)?.ready === true, 20_000);
   t.same([...await actions.minionsUp([RESERVED, RUNNING])].sort(), [RESERVED, RUNNING].sort(), 'minionsUp');
   const grains = await actions.readyGrains([RESERVED, RUNNING]);
   t.equal(grains.get(RUNNING)?.ready, true, 'readyGrains');
@@ -74,7 +74,7 @@ t.test('the shipped ACL grants every call the service makes, each on its first t
   t.equal(await actions.idleCheck(RUNNING, IDLE_FUN, IDLE_ARGS), 'idle', 'idleCheck with the default idle check');
   await actions.setDraining(RUNNING, false);
   await actions.fireEvent('salt-autoscaler/heartbeat', { seq: 1 });
-  await waitFor('the heartbeat on the stream', () => items.some((i) => i.kind === 'heartbeat'), 5000);
+  await waitFor('the heartbeat on the stream', () => items.some((i) => i.kind === 'heartbeat'), 20_000);
   await actions.stop(RESERVED);
   await actions.create(CREATED, PROFILE);
   await actions.destroy(CREATED);

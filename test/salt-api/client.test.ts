@@ -68,11 +68,12 @@ t.test('concurrent calls share one login', async (tt) => {
 
 t.test('a call that does not answer in timeoutMs is ASC_ERR_SALT_TIMEOUT', async (tt) => {
   const server = await startFixtureServer((seen) => seen.path === '/login' ? loginReply('d'.repeat(40)) : 'handled');
-  const client = new SaltClient({ url: server.url, username: 'u', password: 'p', eauth: 'pam', tlsVerify: true, timeoutMs: 100, logger: silent });
+  // the timeout bounds the login too: 1 s leaves a loaded machine room to log in before the call that never answers
+  const client = new SaltClient({ url: server.url, username: 'u', password: 'p', eauth: 'pam', tlsVerify: true, timeoutMs: 1_000, logger: silent });
   tt.teardown(async () => { await client.close(); await server.close(); });
   const err = await client.runner('manage.up').catch((e: unknown) => e);
   tt.ok(err instanceof SaltApiError);
-  tt.match(err, { code: 'ASC_ERR_SALT_TIMEOUT', endpoint: '/', status: 0, message: /within 100 ms/ });
+  tt.match(err, { code: 'ASC_ERR_SALT_TIMEOUT', endpoint: '/', status: 0, message: /within 1000 ms/ });
 });
 
 t.test('an unreachable salt-api is ASC_ERR_SALT_NETWORK', async (tt) => {

@@ -83,8 +83,9 @@ t.test('a call that fails fails every instance in it with the call\'s error', as
 });
 
 t.test('a call that times out leaves every instance in it with the timeout (the start may have happened)', async (t) => {
-  const { emu, actions } = await setup(t, { timeoutMs: 300 });
-  emu.faults.delayNext(2, 1000, { fun: 'cloud.action' }); // the lone start in flight and the batch both answer late
+  // the timeout bounds the login too: 2 s leaves a loaded machine room for it, and the held calls outlast it by far
+  const { emu, actions } = await setup(t, { timeoutMs: 2_000 });
+  emu.faults.delayNext(2, 30_000, { fun: 'cloud.action' }); // the lone start in flight and the batch both answer late
   t.same(await settled([actions.start('gpu-3'), actions.start('gpu-1'), actions.start('gpu-2')]), ['ASC_ERR_SALT_TIMEOUT', 'ASC_ERR_SALT_TIMEOUT', 'ASC_ERR_SALT_TIMEOUT']);
   t.equal(actions.cloudActionCalls, 2, 'gpu-1 and gpu-2 shared the call that timed out');
 });

@@ -200,7 +200,7 @@ t.test('websocket: a 401 on the upgrade logs in again', async (tt) => {
 
 t.test('heartbeats that come back keep the stream; RTT is measured', async (tt) => {
   const h = await harness(tt, {
-    heartbeatIntervalMs: 20, heartbeatTimeoutMs: 1000,
+    heartbeatIntervalMs: 20, heartbeatTimeoutMs: 10_000, // generous: a loaded machine must not turn a slow beat into a miss
     events: (socket) => { socket.write(rawHead('sse_01_minion_start') + sseChunk('retry: 400\n')); },
     lowstate: (seen, hh) => {
       const chunk = (seen.body as [{ tag: string; data: Record<string, unknown> }])[0];
@@ -229,7 +229,7 @@ t.test('a heartbeat that never shows up on the stream is a heartbeat-missed gap,
 
 t.test('a heartbeat call that fails (500) is a heartbeat-failed gap, then a reconnect', async (tt) => {
   const h = await harness(tt, {
-    heartbeatIntervalMs: 10, heartbeatTimeoutMs: 1000,
+    heartbeatIntervalMs: 10, heartbeatTimeoutMs: 10_000, // generous: the 500, however late, comes before a miss
     events: (socket) => { socket.write(rawHead('sse_01_minion_start') + sseChunk('retry: 400\n')); },
     lowstate: () => ({ status: 500, body: fixture('req_15_runner_sync_error.body') }),
   });
@@ -257,18 +257,18 @@ t.test('reconnects back off with full jitter when salt-api is unreachable, and c
   const url = server.url;
   await server.close();
   const client = new SaltClient({ url, username: 'u', password: 'secret', eauth: 'pam', tlsVerify: true, timeoutMs: 500, logger });
+  // five backoffs of (almost) nothing, then one of a minute: close() comes while the stream sleeps in it
   const delays: number[] = [];
   const stream = new SaltEventStream({
-    client, transport: 'sse', logger, heartbeatIntervalMs: 0, reconnectBaseMs: 10, reconnectMaxMs: 40,
-    random: () => { delays.push(1); return 1; },
+    client, transport: 'sse', logger, heartbeatIntervalMs: 0, reconnectBaseMs: 60_000, reconnectMaxMs: 60_000,
+    random: () => { delays.push(1); return delays.length > 5 ? 1 : 1e-9; },
   });
   const items: StreamItem[] = [];
   const done = (async () => { for await (const i of stream.items()) items.push(i); })();
-  await until(() => delays.length >= 5, 5000, 'five backoffs');
-  const started = Date.now();
-  await stream.close();
-  await done;
-  tt.ok(Date.now() - started < 1000, 'close() does not wait for the backoff');
+  await until(() => delays.length >= 6, 20_000, 'five short backoffs and a long one');
+  const closed = Promise.all([stream.close(), done]).then(() => 'closed' as const);
+  const ceiling = new Promise<'still waiting'>((r) => { setTimeout(() => r('still waiting'), 30_000).unref(); });
+  tt.equal(await Promise.race([closed, ceiling]), 'closed', 'close() ends items() without waiting out the minute of backoff');
   tt.same(items, [], 'nothing yielded while unreachable');
   tt.equal(stream.connected, false);
   await client.close();

@@ -10,6 +10,7 @@ import pino from 'pino';
 import { LeaseKeeper, parseOwner } from '../../src/store/sqlite-lease.ts';
 import { localHost } from '../../src/process-name.ts';
 import { openStore } from '../../src/store/sqlite-store.ts';
+import { waitFor } from '../support/engine-harness.ts';
 
 const logger = pino({ level: 'silent' });
 const T0 = 1_800_000_000_000;
@@ -124,7 +125,8 @@ t.test('LeaseKeeper: a renewal that finds another holder is a loss: onLost once,
   t.teardown(() => keeper.release());
   now += 10_000; // our renewals stalled past the TTL, and another process took the expired lease
   t.equal(b.tryLease('elsewhere:2:bb', now, 3_000).owner, 'elsewhere:2:bb');
-  await new Promise((r) => setTimeout(r, 1_300)); // at least one renewal tick (every ttl/3 = 1 s)
+  await waitFor('a renewal tick (every ttl/3 = 1 s) finds the lease taken', () => lostTo.length > 0, 30_000);
+  await new Promise((r) => setTimeout(r, 1_200)); // room for another tick, which must not tell the loss again
   t.same(lostTo, ['elsewhere:2:bb'], 'onLost is called once with the new holder');
   t.equal(keeper.mayAct(), false, 'and the keeper may not act');
 });
@@ -149,7 +151,7 @@ t.test('LeaseKeeper as the Leadership port: view names the leader, fence follows
   t.equal(b.tryLease('elsewhere:2:bb', now, 3_000).owner, 'elsewhere:2:bb');
   keeper.keep();
   t.teardown(() => keeper.release());
-  await new Promise((r) => setTimeout(r, 1_300));
+  await waitFor('a renewal tick finds the lease taken', () => heard.length > 0, 30_000);
   t.same(heard, ['the store lease was taken by elsewhere:2:bb']);
   t.match(keeper.view(), { self: 'elsewhere:1:aa', isLeader: false, leader: 'elsewhere:2:bb' });
 });

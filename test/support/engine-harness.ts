@@ -31,9 +31,10 @@ export interface Harness {
 
 /**
  * waitFor polls a condition until it holds or the deadline passes (then it throws with the label and, when given,
- * `evidence()`: what the failure needs to be understood, such as a child process's log tail).
+ * `evidence()`: what the failure needs to be understood, such as a child process's log tail). The default deadline is
+ * generous: it costs nothing while the condition comes, and a loaded CI machine stretches every step before it.
  */
-export async function waitFor(label: string, cond: () => boolean | Promise<boolean>, timeoutMs = 10_000, evidence?: () => string): Promise<void> {
+export async function waitFor(label: string, cond: () => boolean | Promise<boolean>, timeoutMs = 30_000, evidence?: () => string): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     if (await cond()) return;
@@ -47,6 +48,14 @@ export function capturingLogger(lines: string[], level = 'debug'): Logger {
   const sink = new Writable({ write(chunk: Buffer, _enc, cb) { lines.push(chunk.toString()); cb(); } });
   return createLogger({ level, destination: sink });
 }
+
+/**
+ * HEARTBEAT_TIMEOUT: how long a heartbeat may take to come back before the stream counts it missed, reconnects and
+ * reconciles. Generous: a round trip (event.send, then the event on the stream) on a loaded 2-core CI machine can take
+ * longer than half a second, and a missed beat there is a reconnect and a reconcile the test did not ask for. A silent
+ * stream (masterRestart) is still found, a few seconds later.
+ */
+const HEARTBEAT_TIMEOUT = '5s';
 
 /** startHarness starts an emulator and an engine over it with one pool `test/t1` (overridable). */
 export async function startHarness(opts: {
@@ -70,7 +79,7 @@ export async function startHarness(opts: {
   });
   const dir = opts.dir ?? mkdtempSync(join(tmpdir(), 'asc-engine-'));
   const config = parseConfig({
-    salt: { url: emu.url, username: 'autoscaler', password: 'secret', eauth: 'pam', heartbeatInterval: opts.heartbeat ?? '1s', heartbeatTimeout: '500ms', timeout: '5s', ...opts.salt },
+    salt: { url: emu.url, username: 'autoscaler', password: 'secret', eauth: 'pam', heartbeatInterval: opts.heartbeat ?? '1s', heartbeatTimeout: HEARTBEAT_TIMEOUT, timeout: '5s', ...opts.salt },
     store: { path: join(dir, 'state.db') },
     engine: { reconcileInterval: '1h', evaluateInterval: '1s', ...opts.engine },
     pools: [{

@@ -69,8 +69,11 @@ export interface LoadBench {
    * wave: the first second, every pool asked to scale up once (1,000 pools in the same second): from each pool's
    * first notification (when it was due) to the moment its `cloud.action start` reached the emulator.
    * `missing` = pools whose start never arrived (counted as errors of the wave).
+   * `cpuToCall`: the same span in the service's CPU time (user + system, all its threads, read from /proc every
+   * 10 ms, in 10 ms ticks) instead of wall time: what the span would take if the service had a core to itself and
+   * nothing waited, so it can be compared across runs on a shared, loaded machine where the wall time cannot.
    */
-  readonly wave: { readonly pools: number; readonly toCall: LatencyStats; readonly missing: number };
+  readonly wave: { readonly pools: number; readonly toCall: LatencyStats; readonly cpuToCall: LatencyStats; readonly missing: number };
 }
 
 /** LoadOptions sizes the run (defaults: 60 s, 1,000 requests/s, 1,000 events/s, 1,000 pools x 10). */
@@ -118,8 +121,28 @@ async function startCalls(emulatorUrl: string): Promise<StartCall[]> {
   return out;
 }
 
+/** CpuSample is the service's CPU time (s) at a moment (epoch ms). */
+type CpuSample = readonly [atMs: number, cpuS: number];
+
+/** cpuAt is the service's CPU time at `atMs`, interpolated between the samples around it (NaN outside them). */
+export function cpuAt(samples: readonly CpuSample[], atMs: number): number {
+  let lo = 0;
+  let hi = samples.length - 1;
+  const first = samples[lo];
+  const last = samples[hi];
+  if (first === undefined || last === undefined || atMs < first[0] || atMs > last[0]) return Number.NaN;
+  while (hi - lo > 1) {
+    const mid = (lo + hi) >> 1;
+    if ((samples[mid]?.[0] ?? Number.NaN) <= atMs) lo = mid;
+    else hi = mid;
+  }
+  const [a, ca] = samples[lo] ?? first;
+  const [b, cb] = samples[hi] ?? last;
+  return b === a ? ca : ca + ((cb - ca) * (atMs - a)) / (b - a);
+}
+
 /** waveOf matches each pool's first notification (epoch ms) with the first start of one of its instances after it. */
-function waveOf(firstAskedAtMs: ReadonlyMap<string, number>, poolOfId: ReadonlyMap<string, string>, starts: readonly StartCall[]): LoadBench['wave'] {
+function waveOf(firstAskedAtMs: ReadonlyMap<string, number>, poolOfId: ReadonlyMap<string, string>, starts: readonly StartCall[], cpu: readonly CpuSample[]): LoadBench['wave'] {
   const firstStart = new Map<string, number>();
   for (const s of starts) {
     const pool = poolOfId.get(s.id);
@@ -128,11 +151,15 @@ function waveOf(firstAskedAtMs: ReadonlyMap<string, number>, poolOfId: ReadonlyM
     firstStart.set(pool, Math.min(firstStart.get(pool) ?? Number.POSITIVE_INFINITY, s.receivedAtMs));
   }
   const toCall: number[] = [];
+  const cpuToCall: number[] = [];
   for (const [pool, asked] of firstAskedAtMs) {
     const at = firstStart.get(pool);
-    if (at !== undefined) toCall.push(Math.max(0, at - asked));
+    if (at === undefined) continue;
+    toCall.push(Math.max(0, at - asked));
+    const cpuMs = 1000 * (cpuAt(cpu, at) - cpuAt(cpu, asked));
+    if (Number.isFinite(cpuMs)) cpuToCall.push(Math.max(0, cpuMs));
   }
-  return { pools: firstAskedAtMs.size, toCall: latencyStats(toCall), missing: firstAskedAtMs.size - toCall.length };
+  return { pools: firstAskedAtMs.size, toCall: latencyStats(toCall), cpuToCall: latencyStats(cpuToCall), missing: firstAskedAtMs.size - toCall.length };
 }
 
 /** benchLoad starts the emulator and the service as child processes and drives both at fixed rates. */
@@ -189,6 +216,9 @@ export async function benchLoad(opts: LoadOptions = {}): Promise<LoadBench> {
     const total = seconds * requestsPerS;
     const inFlight = new Set<Promise<void>>();
     const rssTimer = setInterval(() => { rssPeakMiB = Math.max(rssPeakMiB, rssMiBOf(pid)); }, 500);
+    // the service's CPU time every 10 ms (the wave's span in CPU time); a sample costs this process ~20 us
+    const cpuSamples: CpuSample[] = [[Date.now(), cpuSecondsOf(pid)]];
+    const cpuTimer = setInterval(() => { cpuSamples.push([Date.now(), cpuSecondsOf(pid)]); }, 10);
     const firing = fireAtRate(emu.url, eventsPerS, seconds * 1000, busNoise(ids));
     const begin = performance.now();
     const cpuBefore = { service: cpuSecondsOf(pid), emulator: cpuSecondsOf(emu.child.pid), bench: process.cpuUsage() };
@@ -234,6 +264,7 @@ export async function benchLoad(opts: LoadOptions = {}): Promise<LoadBench> {
       fire = await firing;
     } finally {
       clearInterval(rssTimer);
+      clearInterval(cpuTimer);
     }
     const starts = await startCalls(emu.url);
     if (opts.keepCallsPath !== undefined) {
@@ -243,7 +274,7 @@ export async function benchLoad(opts: LoadOptions = {}): Promise<LoadBench> {
     const startsSent = starts.length - startsBefore;
     const poolOfId = new Map<string, string>();
     for (const p of pools) for (let k = 1; k <= shape.instancesPerPool; k += 1) poolOfId.set(instanceIdOf(p.env, p.instanceType, k), p.name);
-    const wave = waveOf(firstAskedAtMs, poolOfId, starts.slice(startsBefore));
+    const wave = waveOf(firstAskedAtMs, poolOfId, starts.slice(startsBefore), cpuSamples);
     const rssAfterMiB = rssMiBOf(pid);
     const errors = Object.entries(statuses).filter(([status]) => status !== '200').reduce((a, [, n]) => a + n, 0);
     return {
@@ -286,6 +317,7 @@ export function formatLoad(r: LoadBench): string {
     `  latency (from due time): p50 ${r.latency.p50Ms.toFixed(2)} ms, p99 ${r.latency.p99Ms.toFixed(2)} ms, max ${r.latency.maxMs.toFixed(2)} ms (n=${r.latency.n}, achieved ${r.achievedPerS}/s)`,
     `  second half: p50 ${r.secondHalf.p50Ms.toFixed(2)} ms, p99 ${r.secondHalf.p99Ms.toFixed(2)} ms (n=${r.secondHalf.n})`,
     `  wave (first second, ${r.wave.pools} pools asked once each): notification -> cloud.action start at the emulator ${formatStats(r.wave.toCall)}; pools without a start: ${r.wave.missing}`,
+    `  wave in the service's CPU time (what a core of its own would take): p50 ${r.wave.cpuToCall.p50Ms.toFixed(0)} ms, p99 ${r.wave.cpuToCall.p99Ms.toFixed(0)} ms (n=${r.wave.cpuToCall.n})`,
     `  errors: ${r.errors} (${JSON.stringify(r.statuses)}); starts sent to salt-api: ${r.startsSent}`,
     `  service rss: before ${r.rssBeforeMiB} MiB, peak ${r.rssPeakMiB} MiB, after ${r.rssAfterMiB} MiB`,
     `  p99 per second (ms): ${r.p99BySecondMs.join(' ')}`,

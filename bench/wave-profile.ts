@@ -34,13 +34,14 @@ export interface WaveProfile {
   readonly byKind: readonly Row[];
 }
 
-type Stack = readonly string[];
+/** Stack is a sample's frames, leaf first, each `functionName url`. */
+export type Stack = readonly string[];
 const has = (s: Stack, re: RegExp): boolean => s.some((f) => re.test(f));
 const GC = /^\(garbage collector\)/;
 const IDLE = /^\((idle|program)\)/;
 
-/** ENTRIES: first match wins (a sample is counted once). */
-const ENTRIES: readonly [string, (s: Stack) => boolean][] = [
+/** ENTRIES: first match wins (a sample is counted once); bench/alloc-profile.ts sorts allocations by them too. */
+export const ENTRIES: readonly [string, (s: Stack) => boolean][] = [
   ['GC', (s) => GC.test(s[0] ?? '')],
   ['webhook: HTTP request in, answer out (node http, fastify)', (s) => has(s, /_http_server|fastify|parserOn|http\/app/) && !has(s, /alertmanager\/webhook/)],
   ['webhook handler (body, check, alert book, signal)', (s) => has(s, /alertmanager\/webhook/)],
@@ -51,7 +52,7 @@ const ENTRIES: readonly [string, (s: Stack) => boolean][] = [
 ];
 
 /** KINDS: inclusive (a sample counts in every row it matches). */
-const KINDS: readonly [string, (s: Stack) => boolean][] = [
+export const KINDS: readonly [string, (s: Stack) => boolean][] = [
   ['SQLite (store calls)', (s) => has(s, /store\/sqlite-store|better-sqlite3/)],
   ['evaluate (decide, its transaction)', (s) => has(s, /engine\/evaluator/)],
   ['undici', (s) => has(s, /node_modules\/undici/)],

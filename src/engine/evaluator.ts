@@ -6,8 +6,8 @@
  *   evaluateSoon(pool) ─(next loop turn)─► [may act?] ─► signal (pulled + alert) ─► observeWorkload
  *     ─► poolWish: drain wanted? ─yes─► idle checks (at most once per interval) ─► decide()
  *                                └no──► idle confirmations dropped ──────────────┘
- *     ─► hold: recorded once per interval · scaleUp: decision + transitions + intents in one transaction, then calls
- *        · scaleDown: recorded, then each target drained
+ *     ─► hold: recorded once per interval · scaleUp: intents in the turn's transaction (the turn's only evaluation:
+ *        in their own), then calls, then decision + transitions · scaleDown: recorded, then each target drained
  * ```
  */
 import { afterDecision, mergeSignals, observeWorkload, withIdleChecks, withoutIdle } from '../core/bookkeeping.ts';
@@ -51,18 +51,22 @@ export class Evaluator implements EvaluatorRole {
     this.#ctx.track(this.#ctx.clock.yieldTurn().then(async () => {
       const due = this.#due;
       this.#due = [];
-      // every evaluation runs to its first wait before the turn commits (turn-commit.ts)
-      await Promise.all(due.map((d) => this.#run(d)));
+      // every evaluation runs to its first wait before the turn commits (turn-commit.ts); the only one of its turn
+      // writes its intents on their own (nothing could share their commit)
+      const lone = due.length === 1;
+      await Promise.all(due.map((d) => this.#run(d, lone)));
     }));
   }
 
-  /** run evaluates the pool until no new evaluation was asked for while it ran. */
-  async #run(rt: PoolRuntime): Promise<void> {
+  /** run evaluates the pool until no new evaluation was asked for while it ran; `lone`: its first is its turn's only one. */
+  async #run(rt: PoolRuntime, lone: boolean): Promise<void> {
     rt.scheduled = false;
     try {
+      let first = true;
       do {
         rt.again = false;
-        await this.evaluate(rt);
+        await this.evaluate(rt, undefined, first && lone);
+        first = false;
       } while (rt.again && !this.#ctx.stopped());
     } catch (err) {
       this.#ctx.log.error({ pool: rt.managed.spec.name, err }, 'evaluation failed');
@@ -97,8 +101,11 @@ export class Evaluator implements EvaluatorRole {
     }
   }
 
-  /** evaluate runs one evaluation (or carries out `forced`, a manual scale's decision). */
-  async evaluate(rt: PoolRuntime, forced?: Decision): Promise<Decision | undefined> {
+  /**
+   * evaluate runs one evaluation (or carries out `forced`, a manual scale's decision). `lone`: it is the only
+   * evaluation of its loop turn, so a scale-up's intents need not wait for the turn's group commit (Executor.scaleUp).
+   */
+  async evaluate(rt: PoolRuntime, forced?: Decision, lone = false): Promise<Decision | undefined> {
     const ctx = this.#ctx;
     const spec = rt.managed.spec;
     if (!ctx.mayAct() || ctx.takingOver()) return this.#notDeciding(spec.name);
@@ -144,7 +151,7 @@ export class Evaluator implements EvaluatorRole {
     }
     if (decision.kind === 'scaleUp') {
       // (its `decision` line is written by the executor, once the calls are sent)
-      await this.#executor.scaleUp(rt, decision, now);
+      await this.#executor.scaleUp(rt, decision, now, lone);
       return decision;
     }
     ctx.log.info({ pool: spec.name, action: decision.kind, reason: decision.reason, dryRun: spec.dryRun }, 'decision');

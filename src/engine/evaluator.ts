@@ -11,7 +11,7 @@
  * ```
  */
 import { afterDecision, mergeSignals, observeWorkload, withIdleChecks, withoutIdle } from '../core/bookkeeping.ts';
-import { decide, poolWish } from '../core/decide.ts';
+import { countInstances, decide, poolWish, type PoolCounts } from '../core/decide.ts';
 import { closedPeakBucket } from '../core/strategies/budget.ts';
 import type { Decision, PoolSpec, Workload } from '../core/types.ts';
 import type { EngineContext, EvaluatorRole } from './context.ts';
@@ -19,8 +19,6 @@ import type { WorkloadSource } from './ports.ts';
 import type { PoolRuntime } from './pool-state.ts';
 import type { Executor } from './executor.ts';
 
-
-const PAID_STATES = new Set(['creating', 'starting', 'booted', 'deploying', 'ready', 'draining', 'stopping']);
 
 /** Evaluator runs each pool's evaluations, one at a time per pool. */
 export class Evaluator implements EvaluatorRole {
@@ -123,7 +121,9 @@ export class Evaluator implements EvaluatorRole {
     const workload = this.workloadOf(rt, now);
     // (a stale signal is not demand: the budget strategy counts neither demand nor waiting on it)
     const fresh = spec.strategy.kind !== 'budget' || (workload !== undefined && now - workload.atMs <= spec.signalMaxAgeMs) ? workload : undefined;
-    const readyNow = ctx.fleet.inPool(spec.name).filter((i) => i.state === 'ready').length;
+    // one census of the pool's instances while nothing can move them (no wait until the idle check's)
+    let instances = ctx.fleet.inPool(spec.name);
+    const readyNow = instances.filter((i) => i.state === 'ready').length;
     const before = rt.history.budget;
     // the budget strategy measures the waiting it spends: the workload against the READY capacity, each evaluation,
     // and the queued work when the pool has a waitingQuery (a stale value is not used)
@@ -133,14 +133,20 @@ export class Evaluator implements EvaluatorRole {
     if (closedPeakBucket(before, rt.history.budget)) ctx.savePool(rt);
     const effective: PoolSpec = rt.paused === spec.paused ? spec : { ...spec, paused: rt.paused };
     // the idle check only matters when a drain is wanted: a busy pool puts no idle-check jobs on the master
-    const wish = poolWish(effective, ctx.fleet.inPool(spec.name), workload, now, rt.history);
+    const wish = poolWish(effective, instances, workload, now, rt.history);
+    let counts = wish.counts;
     if (forced === undefined) {
       // (a manual scale ran its own idle check before it decided)
-      if (!effective.paused && wish.desired < wish.counts.size) await this.refreshIdle(rt, now);
-      else this.#forgetIdle(rt);
+      if (!effective.paused && wish.desired < wish.counts.size) {
+        await this.refreshIdle(rt, now);
+        instances = ctx.fleet.inPool(spec.name); // (the instances may have moved while it waited)
+        counts = countInstances(instances);
+      } else {
+        this.#forgetIdle(rt);
+      }
     }
-    const decision = forced ?? decide(effective, ctx.fleet.inPool(spec.name), workload, now, rt.history);
-    this.#sample(rt, now, workload?.value);
+    const decision = forced ?? decide(effective, instances, workload, now, rt.history);
+    this.#sample(rt, now, workload?.value, counts);
     ctx.opts.observer?.decision(spec.name, decision.kind);
     if (decision.kind === 'hold' && !forced) {
       // a hold is a value, not an event: keep one per interval (or when it follows an action), so the list stays readable
@@ -198,10 +204,10 @@ export class Evaluator implements EvaluatorRole {
     rt.history = withIdleChecks(rt.history, results, now);
   }
 
-  #sample(rt: PoolRuntime, now: number, workload: number | undefined): void {
-    const list = this.#ctx.fleet.inPool(rt.managed.spec.name);
-    const ready = list.filter((i) => i.state === 'ready').length;
-    const total = list.filter((i) => PAID_STATES.has(i.state)).length;
+  /** sample keeps the chart's point of this evaluation: ready and paid (ready, in flight, draining, stopping) instances. */
+  #sample(rt: PoolRuntime, now: number, workload: number | undefined, counts: PoolCounts): void {
+    const ready = counts.ready;
+    const total = counts.size + counts.leaving;
     const last = rt.series.last();
     if (last === undefined || now - last.atMs >= 5_000 || last.ready !== ready || last.total !== total || last.workload !== workload) {
       rt.series.push({ atMs: now, ready, total, ...(workload === undefined ? {} : { workload }) });

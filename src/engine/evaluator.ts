@@ -146,6 +146,15 @@ export class Evaluator implements EvaluatorRole {
       }
     }
     const decision = forced ?? decide(effective, instances, workload, now, rt.history);
+    if (decision.kind === 'scaleUp') {
+      // its calls first (a lone evaluation's are sent before scaleUp returns), then the chart sample and the metric,
+      // which nothing reads in between; its `decision` line is written by the executor, once the calls are sent
+      const acting = this.#executor.scaleUp(rt, decision, now, lone);
+      this.#sample(rt, now, workload?.value, counts);
+      ctx.opts.observer?.decision(spec.name, decision.kind);
+      await acting;
+      return decision;
+    }
     this.#sample(rt, now, workload?.value, counts);
     ctx.opts.observer?.decision(spec.name, decision.kind);
     if (decision.kind === 'hold' && !forced) {
@@ -153,11 +162,6 @@ export class Evaluator implements EvaluatorRole {
       const last = rt.lastDecision;
       if (last === undefined || last.kind !== 'hold' || now - last.atMs >= spec.intervalMs) this.#executor.recordInTurn(rt, decision, now);
       ctx.log.debug({ pool: spec.name, reason: decision.reason, workload: workload?.value }, 'hold');
-      return decision;
-    }
-    if (decision.kind === 'scaleUp') {
-      // (its `decision` line is written by the executor, once the calls are sent)
-      await this.#executor.scaleUp(rt, decision, now, lone);
       return decision;
     }
     ctx.log.info({ pool: spec.name, action: decision.kind, reason: decision.reason, dryRun: spec.dryRun }, 'decision');

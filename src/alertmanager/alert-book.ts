@@ -23,7 +23,7 @@
  */
 import { hash } from 'node:crypto';
 import type { AlertSignal } from '../core/types.ts';
-import type { WebhookAlert, WebhookPayload } from './webhook-schema.ts';
+import { timestampMs, type WebhookAlert, type WebhookPayload } from './webhook-schema.ts';
 
 /** AlertContract names what the book reads from an alert (config `alerts:`; main.ts passes it). */
 export interface AlertContract {
@@ -109,7 +109,7 @@ const SWEEP_EVERY_MS = 60_000;
 
 function timeMs(value: string | undefined): number | undefined {
   if (value === undefined) return undefined;
-  const ms = Date.parse(value);
+  const ms = timestampMs(value);
   // Alertmanager writes Go's zero time (year 1) for "not set".
   return Number.isFinite(ms) && ms > 0 ? ms : undefined;
 }
@@ -321,14 +321,12 @@ export class AlertBook {
       if (!best || entry.startsAtMs > best.startsAtMs || (entry.startsAtMs === best.startsAtMs && entry.seenMs > best.seenMs)) best = entry;
     }
     if (!best) return { pool, direction: 'none', atMs: lastSeenMs ?? nowMs };
-    const expiresMs = best.endsAtMs !== undefined && best.endsAtMs > best.startsAtMs ? best.endsAtMs : undefined;
-    return {
-      pool,
-      direction: best.direction,
-      ...(best.workload === undefined ? {} : { workload: best.workload }),
-      atMs: best.seenMs,
-      ...(expiresMs === undefined ? {} : { expiresMs }),
-    };
+    // field by field in this order (no spreads: a notification's signal is on the way to its salt-api call)
+    const signal: { -readonly [K in keyof AlertSignal]: AlertSignal[K] } = best.workload === undefined
+      ? { pool, direction: best.direction, atMs: best.seenMs }
+      : { pool, direction: best.direction, workload: best.workload, atMs: best.seenMs };
+    if (best.endsAtMs !== undefined && best.endsAtMs > best.startsAtMs) signal.expiresMs = best.endsAtMs;
+    return signal;
   }
 
   /** signals is every configured pool's current signal. */

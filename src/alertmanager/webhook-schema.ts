@@ -128,9 +128,26 @@ function isStatus(value: unknown): value is 'firing' | 'resolved' {
   return value === 'firing' || value === 'resolved';
 }
 
+/** TIMES_KEPT: how many timestamps `timestampMs` remembers (a notification's alerts' startsAt and endsAt). */
+const TIMES_KEPT = 16;
+const parsedTimes = new Map<string, number>();
+
+/**
+ * timestampMs is `Date.parse(text)`, remembering the last few texts: the hand check parses an alert's times, and the
+ * alert book reads the same strings again right after.
+ */
+export function timestampMs(text: string): number {
+  const known = parsedTimes.get(text);
+  if (known !== undefined) return known;
+  const ms = Date.parse(text);
+  if (parsedTimes.size >= TIMES_KEPT) parsedTimes.clear();
+  parsedTimes.set(text, ms);
+  return ms;
+}
+
 /** isTimestamp is TimestampSchema on what it surely accepts (at most 64 UTF-16 units: zod counts code points, never more). */
 function isTimestamp(value: unknown): value is string {
-  return typeof value === 'string' && value.length <= 64 && !Number.isNaN(Date.parse(value));
+  return typeof value === 'string' && value.length <= 64 && !Number.isNaN(timestampMs(value));
 }
 
 /** checkedAlert is WebhookAlertSchema's output for an alert it surely accepts, else undefined (zod then decides). */
@@ -142,9 +159,10 @@ function checkedAlert(raw: unknown): WebhookAlert | undefined {
   if (!isStatus(status) || labelSet === undefined || annotationSet === undefined || !isTimestamp(startsAt)) return undefined;
   if ((endsAt !== undefined && !isTimestamp(endsAt)) || (generatorURL !== undefined && typeof generatorURL !== 'string')) return undefined;
   if (typeof fingerprint !== 'string' || fingerprint.length < 1 || fingerprint.length > MAX_FINGERPRINT_LENGTH) return undefined;
-  return {
-    status, labels: labelSet, annotations: annotationSet, startsAt, ...('endsAt' in raw ? { endsAt } : {}), generatorURL: generatorURL ?? '', fingerprint,
-  };
+  // in the schema's key order, endsAt only when given (two literals, no spread: this is on the way to the salt-api call)
+  return 'endsAt' in raw
+    ? { status, labels: labelSet, annotations: annotationSet, startsAt, endsAt, generatorURL: generatorURL ?? '', fingerprint }
+    : { status, labels: labelSet, annotations: annotationSet, startsAt, generatorURL: generatorURL ?? '', fingerprint };
 }
 
 /**

@@ -149,20 +149,17 @@ function moved(instance: Instance, to: InstanceState, reason: string, ctx: StepC
   if (to === instance.state) return ignored(instance, reason);
   // sinceMs never goes backwards, even when the caller's clock does.
   const atMs = Math.max(ctx.nowMs, instance.sinceMs);
-  const { deployJid: previousJid, readyMs: previousReadyMs, ...rest } = instance;
-  const jid = extra.deployJid ?? (extra.newLife === true ? undefined : previousJid);
+  const jid = extra.deployJid ?? (extra.newLife === true ? undefined : instance.deployJid);
   // A stop ends the life: its ready time must not make a later stop look like one of a ready instance.
-  const readyMs = extra.readyMs ?? (to === 'stopped' ? undefined : previousReadyMs);
-  const next: Instance = {
-    ...rest,
-    state: to,
-    sinceMs: atMs,
-    reason,
-    ...(extra.lastStartMs === undefined ? {} : { lastStartMs: extra.lastStartMs }),
-    ...(readyMs === undefined ? {} : { readyMs }),
-    ...(extra.created === undefined ? {} : { created: extra.created }),
-    ...(jid === undefined ? {} : { deployJid: jid }),
+  const readyMs = extra.readyMs ?? (to === 'stopped' ? undefined : instance.readyMs);
+  const lastStartMs = extra.lastStartMs ?? instance.lastStartMs;
+  // built field by field (its fields in the order every instance has them), not spread: a move is on the way to each call
+  const next: { -readonly [K in keyof Instance]: Instance[K] } = {
+    id: instance.id, pool: instance.pool, state: to, sinceMs: atMs, reason, created: extra.created ?? instance.created,
   };
+  if (lastStartMs !== undefined) next.lastStartMs = lastStartMs;
+  if (readyMs !== undefined) next.readyMs = readyMs;
+  if (jid !== undefined) next.deployJid = jid;
   return { kind: 'moved', instance: next, transition: { from: instance.state, to, atMs, reason } };
 }
 

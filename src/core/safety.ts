@@ -54,14 +54,27 @@ export function isStoppedReserve(instance: Instance, pool?: Pick<PoolSpec, 'scal
   return instance.state === 'stopped' && (!instance.created || pool?.scaleIn === 'stop');
 }
 
-/** pickStartTargets returns up to `count` distinct targets: stopped reserved instances by id, then creates if allowed. */
+/**
+ * pickStartTargets returns up to `count` distinct targets: stopped reserved instances (never failed to start first,
+ * then least recently failed; reserved before created; then by id), then creates if allowed. The first `count` are
+ * selected in one pass, not the whole reserve sorted: a scale-up asks for a few of a pool's reserve, and this runs
+ * on the way to its call. The order is a stable sort's (equal candidates keep the order they came in).
+ */
 export function pickStartTargets(pool: PoolSpec, instances: readonly Instance[], count: number, history?: Pick<PoolHistory, 'startFailedMs'>): readonly StartTarget[] {
-  const failedMs = (id: string): number => history?.startFailedMs?.[id] ?? Number.NEGATIVE_INFINITY;
-  const reserve = instances
-    .filter((i) => isStoppedReserve(i, pool))
-    .sort((a, b) => failedMs(a.id) - failedMs(b.id) || Number(a.created) - Number(b.created) || a.id.localeCompare(b.id))
-    .map((i) => i.id);
-  const targets: StartTarget[] = reserve.slice(0, Math.max(0, count)).map((id) => ({ kind: 'start', id }));
+  const failed = history?.startFailedMs;
+  const failedMs = (id: string): number => failed?.[id] ?? Number.NEGATIVE_INFINITY;
+  const before = (a: Instance, b: Instance): boolean =>
+    (failedMs(a.id) - failedMs(b.id) || Number(a.created) - Number(b.created) || a.id.localeCompare(b.id)) < 0;
+  const chosen: Instance[] = [];
+  for (const inst of instances) {
+    if (!(count >= 1) || !isStoppedReserve(inst, pool)) continue;
+    let at = chosen.length;
+    while (at > 0 && before(inst, chosen[at - 1] as Instance)) at -= 1;
+    if (at >= count) continue;
+    chosen.splice(at, 0, inst);
+    if (chosen.length > count) chosen.pop();
+  }
+  const targets: StartTarget[] = chosen.map((i) => ({ kind: 'start', id: i.id }));
   while (pool.canCreate && targets.length < count) targets.push({ kind: 'create' });
   return targets;
 }

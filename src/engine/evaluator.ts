@@ -6,12 +6,12 @@
  *   evaluateSoon(pool) ─(next loop turn)─► [may act?] ─► signal (pulled + alert) ─► observeWorkload
  *     ─► poolWish: drain wanted? ─yes─► idle checks (at most once per interval) ─► decide()
  *                                └no──► idle confirmations dropped ──────────────┘
- *     ─► hold: recorded once per interval · scaleUp: decision + transitions + intents in one transaction, then calls
- *        · scaleDown: recorded, then each target drained
+ *     ─► hold: recorded once per interval · scaleUp: intents in the turn's transaction (the turn's only evaluation:
+ *        in their own), then calls, then decision + transitions · scaleDown: recorded, then each target drained
  * ```
  */
 import { afterDecision, mergeSignals, observeWorkload, withIdleChecks, withoutIdle } from '../core/bookkeeping.ts';
-import { decide, poolWish } from '../core/decide.ts';
+import { countInstances, decide, poolWish, type PoolCounts } from '../core/decide.ts';
 import { closedPeakBucket } from '../core/strategies/budget.ts';
 import type { Decision, PoolSpec, Workload } from '../core/types.ts';
 import type { EngineContext, EvaluatorRole } from './context.ts';
@@ -19,8 +19,6 @@ import type { WorkloadSource } from './ports.ts';
 import type { PoolRuntime } from './pool-state.ts';
 import type { Executor } from './executor.ts';
 
-
-const PAID_STATES = new Set(['creating', 'starting', 'booted', 'deploying', 'ready', 'draining', 'stopping']);
 
 /** Evaluator runs each pool's evaluations, one at a time per pool. */
 export class Evaluator implements EvaluatorRole {
@@ -51,18 +49,22 @@ export class Evaluator implements EvaluatorRole {
     this.#ctx.track(this.#ctx.clock.yieldTurn().then(async () => {
       const due = this.#due;
       this.#due = [];
-      // every evaluation runs to its first wait before the turn commits (turn-commit.ts)
-      await Promise.all(due.map((d) => this.#run(d)));
+      // every evaluation runs to its first wait before the turn commits (turn-commit.ts); the only one of its turn
+      // writes its intents on their own (nothing could share their commit)
+      const lone = due.length === 1;
+      await Promise.all(due.map((d) => this.#run(d, lone)));
     }));
   }
 
-  /** run evaluates the pool until no new evaluation was asked for while it ran. */
-  async #run(rt: PoolRuntime): Promise<void> {
+  /** run evaluates the pool until no new evaluation was asked for while it ran; `lone`: its first is its turn's only one. */
+  async #run(rt: PoolRuntime, lone: boolean): Promise<void> {
     rt.scheduled = false;
     try {
+      let first = true;
       do {
         rt.again = false;
-        await this.evaluate(rt);
+        await this.evaluate(rt, undefined, first && lone);
+        first = false;
       } while (rt.again && !this.#ctx.stopped());
     } catch (err) {
       this.#ctx.log.error({ pool: rt.managed.spec.name, err }, 'evaluation failed');
@@ -97,8 +99,11 @@ export class Evaluator implements EvaluatorRole {
     }
   }
 
-  /** evaluate runs one evaluation (or carries out `forced`, a manual scale's decision). */
-  async evaluate(rt: PoolRuntime, forced?: Decision): Promise<Decision | undefined> {
+  /**
+   * evaluate runs one evaluation (or carries out `forced`, a manual scale's decision). `lone`: it is the only
+   * evaluation of its loop turn, so a scale-up's intents need not wait for the turn's group commit (Executor.scaleUp).
+   */
+  async evaluate(rt: PoolRuntime, forced?: Decision, lone = false): Promise<Decision | undefined> {
     const ctx = this.#ctx;
     const spec = rt.managed.spec;
     if (!ctx.mayAct() || ctx.takingOver()) return this.#notDeciding(spec.name);
@@ -116,7 +121,9 @@ export class Evaluator implements EvaluatorRole {
     const workload = this.workloadOf(rt, now);
     // (a stale signal is not demand: the budget strategy counts neither demand nor waiting on it)
     const fresh = spec.strategy.kind !== 'budget' || (workload !== undefined && now - workload.atMs <= spec.signalMaxAgeMs) ? workload : undefined;
-    const readyNow = ctx.fleet.inPool(spec.name).filter((i) => i.state === 'ready').length;
+    // one census of the pool's instances while nothing can move them (no wait until the idle check's)
+    let instances = ctx.fleet.inPool(spec.name);
+    const readyNow = instances.filter((i) => i.state === 'ready').length;
     const before = rt.history.budget;
     // the budget strategy measures the waiting it spends: the workload against the READY capacity, each evaluation,
     // and the queued work when the pool has a waitingQuery (a stale value is not used)
@@ -126,25 +133,35 @@ export class Evaluator implements EvaluatorRole {
     if (closedPeakBucket(before, rt.history.budget)) ctx.savePool(rt);
     const effective: PoolSpec = rt.paused === spec.paused ? spec : { ...spec, paused: rt.paused };
     // the idle check only matters when a drain is wanted: a busy pool puts no idle-check jobs on the master
-    const wish = poolWish(effective, ctx.fleet.inPool(spec.name), workload, now, rt.history);
+    const wish = poolWish(effective, instances, workload, now, rt.history);
+    let counts = wish.counts;
     if (forced === undefined) {
       // (a manual scale ran its own idle check before it decided)
-      if (!effective.paused && wish.desired < wish.counts.size) await this.refreshIdle(rt, now);
-      else this.#forgetIdle(rt);
+      if (!effective.paused && wish.desired < wish.counts.size) {
+        await this.refreshIdle(rt, now);
+        instances = ctx.fleet.inPool(spec.name); // (the instances may have moved while it waited)
+        counts = countInstances(instances);
+      } else {
+        this.#forgetIdle(rt);
+      }
     }
-    const decision = forced ?? decide(effective, ctx.fleet.inPool(spec.name), workload, now, rt.history);
-    this.#sample(rt, now, workload?.value);
+    const decision = forced ?? decide(effective, instances, workload, now, rt.history);
+    if (decision.kind === 'scaleUp') {
+      // its calls first (a lone evaluation's are sent before scaleUp returns), then the chart sample and the metric,
+      // which nothing reads in between; its `decision` line is written by the executor, once the calls are sent
+      const acting = this.#executor.scaleUp(rt, decision, now, lone);
+      this.#sample(rt, now, workload?.value, counts);
+      ctx.opts.observer?.decision(spec.name, decision.kind);
+      await acting;
+      return decision;
+    }
+    this.#sample(rt, now, workload?.value, counts);
     ctx.opts.observer?.decision(spec.name, decision.kind);
     if (decision.kind === 'hold' && !forced) {
       // a hold is a value, not an event: keep one per interval (or when it follows an action), so the list stays readable
       const last = rt.lastDecision;
       if (last === undefined || last.kind !== 'hold' || now - last.atMs >= spec.intervalMs) this.#executor.recordInTurn(rt, decision, now);
       ctx.log.debug({ pool: spec.name, reason: decision.reason, workload: workload?.value }, 'hold');
-      return decision;
-    }
-    if (decision.kind === 'scaleUp') {
-      // (its `decision` line is written by the executor, once the calls are sent)
-      await this.#executor.scaleUp(rt, decision, now);
       return decision;
     }
     ctx.log.info({ pool: spec.name, action: decision.kind, reason: decision.reason, dryRun: spec.dryRun }, 'decision');
@@ -191,10 +208,10 @@ export class Evaluator implements EvaluatorRole {
     rt.history = withIdleChecks(rt.history, results, now);
   }
 
-  #sample(rt: PoolRuntime, now: number, workload: number | undefined): void {
-    const list = this.#ctx.fleet.inPool(rt.managed.spec.name);
-    const ready = list.filter((i) => i.state === 'ready').length;
-    const total = list.filter((i) => PAID_STATES.has(i.state)).length;
+  /** sample keeps the chart's point of this evaluation: ready and paid (ready, in flight, draining, stopping) instances. */
+  #sample(rt: PoolRuntime, now: number, workload: number | undefined, counts: PoolCounts): void {
+    const ready = counts.ready;
+    const total = counts.size + counts.leaving;
     const last = rt.series.last();
     if (last === undefined || now - last.atMs >= 5_000 || last.ready !== ready || last.total !== total || last.workload !== workload) {
       rt.series.push({ atMs: now, ready, total, ...(workload === undefined ? {} : { workload }) });

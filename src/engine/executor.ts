@@ -4,7 +4,7 @@
  * call is not sent, the decision stays visible). It also drives a drain to its end: idle check, then stop or undrain.
  *
  * ```
- *   scaleUp:   [may act?] ─► moves in memory ─► the turn's transaction: intents ─► calls ─► the next group commit:
+ *   scaleUp:   [may act?] ─► moves in memory ─► the turn's transaction (alone in its turn: their own): intents ─► calls ─► the next group commit:
  *              decision, cooldown stamp, starting/creating transitions (a crash between: recovered from the intents)
  *   scaleDown: drain-issued ─► intent + mark draining ─► idle check every interval until idle (stop) | busy past
  *              drainTimeout or capacity wanted again (undrain, recorded)
@@ -63,11 +63,13 @@ export class Executor implements ExecutorRole {
    * scaleUp writes the intents of its actions in the turn's group commit (one transaction, one fsync, for every pool
    * evaluated in this turn) and sends the calls once it is durable. A turn that could not commit sends none of them:
    * each action fails with the store's error (and is reported).
+   * The only evaluation of its loop turn (`lone`, with no transaction open) writes its intents in a transaction of their
+   * own instead: nothing could share that commit, and its calls need not wait for the end of the microtasks.
    * The moves (in flight at once, in memory), the decision and the cooldown stamp are written once the first call is
    * sent, in the next group commit, with the `decision` and `instance state` lines: a call needs its intent alone,
    * and a crash before they are written is recovered from the open intent (Engine.start, `recoverOpenIntents`).
    */
-  async scaleUp(rt: PoolRuntime, decision: Extract<Decision, { kind: 'scaleUp' }>, now: number): Promise<void> {
+  async scaleUp(rt: PoolRuntime, decision: Extract<Decision, { kind: 'scaleUp' }>, now: number, lone = false): Promise<void> {
     const ctx = this.#ctx;
     const spec = rt.managed.spec;
     const lines = new HeldLines(ctx.log);
@@ -100,8 +102,19 @@ export class Executor implements ExecutorRole {
       };
       // the intents are all or nothing: a block (a SAVEPOINT in the turn) for several; one intent is one statement,
       // all or nothing on its own, and nothing else is written before the call
-      const { durable } = ctx.turn.join(() => ctx.storeCall(() => (decision.targets.length > 1 ? ctx.opts.store.atomically(prepare) : prepare())));
-      committed = await durable;
+      const write = (): boolean => ctx.storeCall(() => {
+        if (decision.targets.length > 1) ctx.opts.store.atomically(prepare);
+        else prepare();
+        return true;
+      }) === true;
+      if (lone && ctx.turn.pending() === undefined) {
+        // the only evaluation of its turn, and no transaction open: its intents are their own transaction (autocommit;
+        // a block for several), durable once written, and the calls leave at once, with no turn to wait for
+        committed = write();
+      } else {
+        const { value, durable } = ctx.turn.join(write);
+        committed = (await durable) && value; // (a block that threw was rolled back: its intents are none)
+      }
       await Promise.all(sends.map((send) => send(committed, sent)));
     } finally {
       sent(); // no call was sent (dry-run, nothing to do, a throw)

@@ -1,9 +1,14 @@
 /**
  * group commit: the pools notified together are evaluated in one turn, and their decisions, transitions and
  * intents go to the store in one transaction; no start goes out before that transaction is durable, and a turn
- * that cannot commit sends nothing and says so. The salt events read together share one transaction too, and an
- * action their turn decides (a failed instance's stop) goes out only once it committed.
+ * that cannot commit sends nothing and says so. The only evaluation of its turn writes its intent in a transaction
+ * of its own, and its start goes out once that is committed. The salt events read together share one transaction
+ * too, and an action their turn decides (a failed instance's stop) goes out only once it committed.
  */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import BetterSqlite3 from 'better-sqlite3';
 import t from 'tap';
 import { Engine, type ManagedPool } from '../../../src/engine/engine.ts';
 import { TurnCommit } from '../../../src/engine/turn-commit.ts';
@@ -14,11 +19,19 @@ import { FakeClock, FakeEvents, FakeSalt, poolSpec, settle, silentLogger } from 
 const POOLS = ['a', 'b', 'c'];
 
 /** journalled wraps the store so the test sees its transactions, and can make the next commit fail. */
-function journalled(inner: SqliteStore, journal: string[]): { store: SqliteStore; failNextCommit: () => void; failNextBlock: () => void } {
+function journalled(inner: SqliteStore, journal: string[]): { store: SqliteStore; failNextCommit: () => void; failNextBlock: () => void; failNextIntent: () => void } {
   let fail = false;
   let failBlock = false;
+  let failIntent = false;
   const store = new Proxy(inner, {
     get(target, key, receiver) {
+      if (key === 'openIntent') {
+        return (...args: Parameters<SqliteStore['openIntent']>) => {
+          if (failIntent) { failIntent = false; journal.push(`intent ${args[1]} failed`); throw new Error('disk I/O error'); }
+          journal.push(`intent ${args[1]}`);
+          return target.openIntent(...args);
+        };
+      }
       if (key === 'atomically' && failBlock) {
         failBlock = false;
         return () => { journal.push('block failed'); throw new Error('disk I/O error'); };
@@ -35,10 +48,15 @@ function journalled(inner: SqliteStore, journal: string[]): { store: SqliteStore
       return typeof value === 'function' ? (value as (...args: unknown[]) => unknown).bind(target) : value;
     },
   });
-  return { store, failNextCommit: () => { fail = true; }, failNextBlock: () => { failBlock = true; } };
+  return { store, failNextCommit: () => { fail = true; }, failNextBlock: () => { failBlock = true; }, failNextIntent: () => { failIntent = true; } };
 }
 
-async function world(logLines = false): Promise<{ engine: Engine; salt: FakeSalt; journal: string[]; store: SqliteStore; failNextCommit: () => void; failNextBlock: () => void; clock: FakeClock; events: FakeEvents }> {
+interface World {
+  engine: Engine; salt: FakeSalt; journal: string[]; store: SqliteStore; clock: FakeClock; events: FakeEvents;
+  failNextCommit: () => void; failNextBlock: () => void; failNextIntent: () => void;
+}
+
+async function world(logLines = false, path = ':memory:'): Promise<World> {
   const clock = new FakeClock();
   const events = new FakeEvents();
   const pools: ManagedPool[] = POOLS.map((name) => ({
@@ -46,8 +64,8 @@ async function world(logLines = false): Promise<{ engine: Engine; salt: FakeSalt
   }));
   const salt = new FakeSalt(clock, events, pools.flatMap((p) => p.reserved));
   const journal: string[] = [];
-  const sqlite = openStore(':memory:', { logger: createLogger({ level: 'silent' }), nowMs: () => clock.now() });
-  const { store, failNextCommit, failNextBlock } = journalled(sqlite, journal);
+  const sqlite = openStore(path, { logger: createLogger({ level: 'silent' }), nowMs: () => clock.now() });
+  const { store, failNextCommit, failNextBlock, failNextIntent } = journalled(sqlite, journal);
   const start = salt.start.bind(salt);
   salt.start = async (id: string): Promise<void> => { journal.push(`start ${id}`); await start(id); };
   const stop = salt.stop.bind(salt);
@@ -61,7 +79,7 @@ async function world(logLines = false): Promise<{ engine: Engine; salt: FakeSalt
   });
   await engine.start();
   await settle();
-  return { engine, salt, journal, store: sqlite, failNextCommit, failNextBlock, clock, events };
+  return { engine, salt, journal, store: sqlite, failNextCommit, failNextBlock, failNextIntent, clock, events };
 }
 
 function notifyAll(engine: Engine, clock: FakeClock): void {
@@ -75,10 +93,32 @@ t.test('pools notified in one turn write their scale-ups in one transaction, and
   notifyAll(w.engine, w.clock);
   await settle();
   const firstStart = w.journal.findIndex((l) => l.startsWith('start'));
-  t.same(w.journal.slice(0, firstStart), ['begin', 'commit'], 'one transaction before any start');
+  t.same(w.journal.slice(0, firstStart), ['begin', 'intent a-01', 'intent b-01', 'intent c-01', 'commit'], 'one transaction holds the three intents, before any start');
   t.same(w.journal.filter((l) => l.startsWith('start')).sort(), ['start a-01', 'start b-01', 'start c-01'], 'then the three starts');
   t.equal(w.store.decisions().filter((d) => d.decision.kind === 'scaleUp').length, 3, 'the three decisions are stored');
   t.equal(w.store.openIntents().length, 0, 'every intent was closed once its start answered');
+});
+
+t.test('the only scale-up of its turn writes its intent in a transaction of its own, committed before its start goes out', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'asc-group-commit-'));
+  const path = join(dir, 'state.db');
+  const w = await world(false, path);
+  // a second connection sees only what is committed: what a restart after a crash at the call would find
+  const reader = new BetterSqlite3(path, { readonly: true });
+  t.teardown(async () => { await w.engine.stop(); reader.close(); w.store.close(); rmSync(dir, { recursive: true, force: true }); });
+  const seenAtStart: unknown[] = [];
+  const start = w.salt.start.bind(w.salt);
+  w.salt.start = async (id: string): Promise<void> => {
+    seenAtStart.push(...reader.prepare(`SELECT instance, status FROM intents WHERE instance = ?`).all(id));
+    await start(id);
+  };
+  w.journal.length = 0;
+  w.engine.alertSignal({ pool: 'a', direction: 'up', workload: 1, atMs: w.clock.now(), expiresMs: w.clock.now() + 60_000 });
+  await settle();
+  t.same(w.journal.slice(0, 2), ['intent a-01', 'start a-01'], 'no group transaction: the intent, then the start');
+  t.same(seenAtStart, [{ instance: 'a-01', status: 'open' }], 'the intent was committed when the start was sent');
+  t.equal(w.journal.indexOf('begin'), 2, 'the decision and the move go in the next group commit, after the start');
+  t.equal(w.store.openIntents().length, 0, 'and the intent was closed once the start answered');
 });
 
 t.test("a scale-up's decision and instance state lines are written after its start is sent, in their order", async (t) => {
@@ -88,21 +128,32 @@ t.test("a scale-up's decision and instance state lines are written after its sta
   w.engine.alertSignal({ pool: 'a', direction: 'up', workload: 1, atMs: w.clock.now(), expiresMs: w.clock.now() + 60_000 });
   await settle();
   const of = (prefix: string): number => w.journal.findIndex((l) => l.startsWith(prefix));
-  t.same(w.journal.slice(0, 3), ['begin', 'commit', 'start a-01'], 'nothing is logged before the start is sent');
-  t.same(w.journal.slice(3).filter((l) => l.startsWith('log')).slice(0, 2), ['log decision a', 'log instance state a-01'], 'then the decision and its move, in that order');
+  t.same(w.journal.slice(0, 2), ['intent a-01', 'start a-01'], 'nothing is logged before the start is sent');
+  t.same(w.journal.slice(2).filter((l) => l.startsWith('log')).slice(0, 2), ['log decision a', 'log instance state a-01'], 'then the decision and its move, in that order');
   t.ok(of('log action done a-01') > of('log instance state a-01'), 'and the action once it answered');
 });
 
-t.test("a scale-up whose turn cannot commit still writes its lines", async (t) => {
-  const w = await world(true);
-  t.teardown(async () => { await w.engine.stop(); w.store.close(); });
-  w.journal.length = 0;
-  w.failNextCommit();
-  w.engine.alertSignal({ pool: 'a', direction: 'up', workload: 1, atMs: w.clock.now(), expiresMs: w.clock.now() + 60_000 });
-  await settle();
-  t.equal(w.salt.count('start'), 0, 'no start was sent');
-  const decision = w.journal.indexOf('log decision a');
-  t.ok(decision >= 0 && decision < w.journal.indexOf('log instance state a-01'), 'the decision and its move are logged, in order');
+t.test('a scale-up whose turn cannot commit, or whose own intent cannot be written, sends nothing and still writes its lines', async (t) => {
+  for (const failure of ['commit', 'intent'] as const) {
+    const w = await world(true);
+    w.journal.length = 0;
+    if (failure === 'commit') {
+      w.failNextCommit();
+      // two pools in one turn: their intents share the turn's transaction, whose commit fails
+      for (const pool of ['a', 'b']) w.engine.alertSignal({ pool, direction: 'up', workload: 1, atMs: w.clock.now(), expiresMs: w.clock.now() + 60_000 });
+    } else {
+      w.failNextIntent();
+      w.engine.alertSignal({ pool: 'a', direction: 'up', workload: 1, atMs: w.clock.now(), expiresMs: w.clock.now() + 60_000 });
+    }
+    await settle();
+    t.equal(w.salt.count('start'), 0, `${failure}: no start was sent`);
+    t.equal(w.store.openIntents().length, 0, `${failure}: no intent is left open`);
+    const decision = w.journal.indexOf('log decision a');
+    t.ok(decision >= 0 && decision < w.journal.indexOf('log instance state a-01'), `${failure}: the decision and its move are logged, in order`);
+    t.equal(w.engine.health().store, false, `${failure}: the failure is reported: the store counts as unwritable`);
+    await w.engine.stop();
+    w.store.close();
+  }
 });
 
 t.test('a turn whose commit fails sends none of its starts, leaves no intent behind, and says the store cannot write', async (t) => {
@@ -191,7 +242,8 @@ t.test("an event's turn that decides a stop sends it once committed, and not at 
       t.equal(w.store.openIntents().length, 0, 'and leaves no intent behind');
       t.equal(w.engine.health().store, false, 'and says the store cannot write');
     } else {
-      t.same(w.journal.slice(0, 2), ['begin', 'commit'], 'the events\' transaction committed before any stop');
+      const firstStop = w.journal.findIndex((l) => l.startsWith('stop'));
+      t.same(w.journal.slice(0, firstStop), ['begin', 'intent a-01', 'intent b-01', 'intent c-01', 'commit'], 'the events\' transaction, with the stops\' intents, committed before any stop');
       t.same(stops.sort(), ['stop a-01', 'stop b-01', 'stop c-01'], 'then the three stops');
     }
     await w.engine.stop();

@@ -314,9 +314,23 @@ export class SqliteStore implements StateStore {
     this.#db.prepare(`DELETE FROM lease WHERE name = 'writer' AND owner = ?`).run(owner);
   }
 
-  /** loadInstances returns every stored instance (ordered by pool, id); an invalid row is ASC_ERR_STORE_OPEN. */
+  /**
+   * loadInstances returns every stored instance (ordered by pool, id); an invalid row is ASC_ERR_STORE_OPEN. Each row
+   * reads its pool, state and reason as new strings: the instances share one string per distinct value instead (a
+   * month-old store's 10,000 instances: a thousand pools, a few states and reasons; ~0.9 MiB of heap as copies).
+   */
   loadInstances(): readonly Instance[] {
-    return this.#stmt.allInstances.all().map((row) => toInstance(parseRow(instanceRow, 'instances', row)));
+    const shared = new Map<string, string>();
+    const one = <T extends string>(value: T): T => {
+      const kept = shared.get(value) as T | undefined;
+      if (kept !== undefined) return kept;
+      shared.set(value, value);
+      return value;
+    };
+    return this.#stmt.allInstances.all().map((row) => {
+      const r = parseRow(instanceRow, 'instances', row);
+      return toInstance({ ...r, pool: one(r.pool), state: one(r.state), reason: one(r.reason) });
+    });
   }
 
   /** saveInstance upserts the instance and appends the transition, in one transaction. */

@@ -10,15 +10,16 @@
  *  bench --POST /_emulator/fire-many (1,000/s in 10 ms ticks, open loop)--> emulator child --SSE /events--> service child
  *  bench --POST /_emulator/fire-many (one job's 10,000 returns at once)--> emulator child --SSE--> service child
  *  bench <-- VmRSS (/proc/<pid>/status) and heap used (GET /metrics nodejs_heap_size_used_bytes), every second
- *  bench --SIGUSR2 every --full-gc-every s--> service child (bench/gc-probe.js): full GC, heap retained -> a file
+ *  then as long again: bench --SIGUSR2 every --full-gc-every s--> service child (bench/gc-probe.js): full GC, heap retained -> a file
  * ```
  * The figures: RSS and heap after startup (reconcile of 10,000 instances, every pool evaluated), then every second
  * while streaming; "steady" is the median of the second half, "slope" the least-squares growth per minute over the
  * second half (`--scrape-every 15` reads the heap as often as a Prometheus would). The heap used, read without a
  * forced GC, is V8's sawtooth: V8 runs a full collection about once in 100 s here, so over 20 s its slope is the
- * rising edge of one tooth. Whether the heap is flat is read from the heap *retained*: every `--full-gc-every` s
- * (default: 20 readings over the run, at least 1 s apart) the child collects all garbage and reports what is left,
- * and bench/heap-trend.ts fits its line over the second half (`--full-gc-every 0`: no forced collection, no verdict).
+ * rising edge of one tooth. Whether the heap is flat is read from the heap *retained*: after those figures the stream
+ * goes on as long again, and every `--full-gc-every` s (default: 20 readings, at least 1 s apart) the child collects
+ * all garbage and reports what is left; bench/heap-trend.ts fits its line (`--full-gc-every 0`: no second phase, no
+ * verdict). A phase of its own because forced collections keep old space small: ~3 MiB less RSS in a 20-s run.
  * The burst: RSS just before it, and its peak over the 5 s after (the growth is what absorbing it cost).
  */
 import { copyFileSync, existsSync, mkdtempSync, rmSync } from 'node:fs';
@@ -69,10 +70,12 @@ export interface MemoryBench {
   readonly heapSlopeMiBPerMin: number;
   /** fullGcEveryS: seconds between two forced full collections (0: none). */
   readonly fullGcEveryS: number;
-  /** retained: the heap retained after the forced full collections of the second half, its line and verdict. */
+  /** retained: the line through the heap retained after each forced full collection of the second phase, and its verdict. */
   readonly retained: HeapTrend;
-  /** retainedReadings: every reading after a forced full collection (MiB, seconds since streaming began). */
+  /** retainedReadings: the readings after a forced full collection (MiB, seconds since the second phase began). */
   readonly retainedReadings: readonly HeapReading[];
+  /** retainedFire: the events fired in the second phase. */
+  readonly retainedFire?: FireStats;
   readonly fire: FireStats;
   /** cpuShare: the service's CPU time over the streaming phase's wall time (1 = one core), what its GC costs shows here. */
   readonly cpuShare: number;
@@ -100,9 +103,9 @@ export interface MemoryOptions {
   /** aged: start on the state four weeks of running leave (bench/aged-state.ts) instead of an empty store. */
   readonly aged?: boolean;
   /**
-   * fullGcEveryS: make the service collect all garbage and report the heap retained every N seconds (default: 20
-   * readings over the run, at least 1 s apart; 0: never, and no verdict on the heap's trend). Each costs the service
-   * one full collection (~20-60 ms of CPU here).
+   * fullGcEveryS: after the run, stream as long again while the service collects all garbage and reports the heap
+   * retained every N seconds (default: 20 readings, at least 1 s apart; 0: no second phase, no verdict on the heap's
+   * trend). Each costs the service one full collection (~20-60 ms of CPU here).
    */
   readonly fullGcEveryS?: number;
 }
@@ -175,7 +178,6 @@ export async function benchMemory(opts: MemoryOptions = {}): Promise<MemoryBench
       const pid = service.child.pid;
       await waitServiceReady(service, fleetPools(shape).at(-1)?.name ?? '');
       const t0 = performance.now();
-      const t0Ms = Date.now();
       const read = async (heap = true): Promise<MemorySample> => ({
         atS: Math.round((performance.now() - t0) / 100) / 10, rssMiB: rssMiBOf(pid), heapUsedMiB: heap ? await heapUsedMiBOf(service.url) : Number.NaN,
       });
@@ -188,18 +190,29 @@ export async function benchMemory(opts: MemoryOptions = {}): Promise<MemoryBench
         tick += 1;
         sampling = read(tick % scrapeEveryS === 0).then((s) => { samples.push(s); });
       }, 1_000);
-      const collector = fullGcEveryS > 0 && pid !== undefined ? setInterval(() => { process.kill(pid, 'SIGUSR2'); }, fullGcEveryS * 1000) : undefined;
       let fire: FireStats;
       try {
         fire = await fireAtRate(emu.url, eventsPerS, seconds * 1000, busNoise(ids));
       } finally {
         clearInterval(sampler);
-        clearInterval(collector);
         await sampling;
       }
-      const retainedReadings = readRetained(gcOut, t0Ms);
       const cpuShare = Math.round(((cpuSecondsOf(pid) - cpu0) / ((performance.now() - t0) / 1000)) * 100) / 100;
       const after = await read();
+      // the retained heap: the same stream as long again, the child collecting all garbage every fullGcEveryS (after
+      // the figures above: forced collections keep old space small, ~3 MiB less RSS in a 20-s run)
+      let retainedReadings: HeapReading[] = [];
+      let retainedFire: FireStats | undefined;
+      if (fullGcEveryS > 0 && pid !== undefined) {
+        const r0Ms = Date.now();
+        const collector = setInterval(() => { process.kill(pid, 'SIGUSR2'); }, fullGcEveryS * 1000);
+        try {
+          retainedFire = await fireAtRate(emu.url, eventsPerS, seconds * 1000, busNoise(ids));
+        } finally {
+          clearInterval(collector);
+        }
+        retainedReadings = readRetained(gcOut, r0Ms);
+      }
       // the burst: one job's returns from every minion at once
       const returns = jobReturns(ids, opts.burstReturns ?? ids.length);
       const rssBeforeMiB = rssMiBOf(pid);
@@ -229,8 +242,9 @@ export async function benchMemory(opts: MemoryOptions = {}): Promise<MemoryBench
         rssSlopeMiBPerMin: slopePerMin(half.map((s) => ({ x: s.atS, y: s.rssMiB }))),
         heapSlopeMiBPerMin: slopePerMin(heapHalf.map((s) => ({ x: s.atS, y: s.heapUsedMiB }))),
         fullGcEveryS,
-        retained: retainedHeapTrend(retainedReadings.filter((r) => r.atS >= seconds / 2)),
+        retained: retainedHeapTrend(retainedReadings),
         retainedReadings,
+        ...(retainedFire === undefined ? {} : { retainedFire }),
         fire,
         cpuShare,
         burst: { returns: returns.length, rssBeforeMiB, rssPeakMiB, rssGrowthMiB: Math.round((rssPeakMiB - rssBeforeMiB) * 10) / 10, received },
@@ -258,7 +272,7 @@ export function formatMemory(r: MemoryBench): string {
     `  steady:        rss ${r.steadyRssMiB} MiB, heap ${r.steadyHeapMiB} MiB (medians of the second half)`,
     `  slope:         rss ${r.rssSlopeMiBPerMin} MiB/min, heap used ${r.heapSlopeMiBPerMin} MiB/min (second half; the heap used is V8's sawtooth)`,
     r.fullGcEveryS > 0
-      ? `  retained heap: ${r.retained.slopeMiBPerMin} +- ${r.retained.errorMiBPerMin} MiB/min over the ${r.retained.readings} readings of the second half: ${r.retained.verdict}\n`
+      ? `  retained heap: ${r.retained.slopeMiBPerMin} +- ${r.retained.errorMiBPerMin} MiB/min over ${r.retained.readings} readings in ${r.retained.spanS} s (then, ${r.retainedFire?.fired ?? 0} more events fired, ${r.retainedFire?.failed ?? 0} failed): ${r.retained.verdict}\n`
         + `                 readings after a full GC (every ${r.fullGcEveryS} s; s: MiB): ${r.retainedReadings.map((x) => `${Math.round(x.atS)}: ${x.heapMiB}`).join(', ')}`
       : '  retained heap: not read (--full-gc-every 0)',
     `  after:         rss ${r.after.rssMiB} MiB, heap ${r.after.heapUsedMiB} MiB; service cpu ${r.cpuShare} of a core while streaming`,

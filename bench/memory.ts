@@ -19,16 +19,16 @@
  * rising edge of one tooth. Whether the heap is flat is read from the heap *retained*: after those figures the stream
  * goes on as long again, and every `--full-gc-every` s (default: 20 readings, at least 1 s apart) the child collects
  * all garbage and reports what is left; bench/heap-trend.ts fits its line (`--full-gc-every 0`: no second phase, no
- * verdict). A phase of its own because forced collections keep old space small: ~3 MiB less RSS in a 20-s run.
+ * verdict). A phase of its own because forced collections keep old space small: 3-4 MiB less RSS in a 20-s run on an
+ * empty store, ~12 MiB on the aged one (docs/benchmarks.md, point 4, branch s26-memory).
  * The burst: RSS just before it, and its peak over the 5 s after (the growth is what absorbing it cost).
  */
-import { copyFileSync, existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { appendFileSync, copyFileSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { performance } from 'node:perf_hooks';
-import { appendFileSync, readFileSync } from 'node:fs';
 import { freePort, writeConfig } from '../test/support/service-process.ts';
 import { busNoise, fireAtRate, startEmulatorProcess, type BusEventSpec, type FireStats } from './emulator-process.ts';
 import { DEFAULT_FLEET, FLEET_PROVIDER, fleetConfig, fleetInstanceIds, fleetPools, type FleetShape } from './fleet.ts';
@@ -200,7 +200,7 @@ export async function benchMemory(opts: MemoryOptions = {}): Promise<MemoryBench
       const cpuShare = Math.round(((cpuSecondsOf(pid) - cpu0) / ((performance.now() - t0) / 1000)) * 100) / 100;
       const after = await read();
       // the retained heap: the same stream as long again, the child collecting all garbage every fullGcEveryS (after
-      // the figures above: forced collections keep old space small, ~3 MiB less RSS in a 20-s run)
+      // the figures above: forced collections keep old space small, 3-12 MiB less RSS)
       let retainedReadings: HeapReading[] = [];
       let retainedFire: FireStats | undefined;
       if (fullGcEveryS > 0 && pid !== undefined) {

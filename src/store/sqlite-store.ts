@@ -125,7 +125,8 @@ const PROBE_PAD = 'p'.repeat(8192);
  * store (0.7 GB) fills all of it: the open's `quick_check` reads every page, and the cache stays full for the life of
  * the connection (~12 MiB of the month-old `serve`'s RSS, docs/benchmarks.md, memory). The writes of a turn touch a
  * few pages per pool (the instance row, the tail of the transitions and decisions indexes); the pages a smaller cache
- * drops are read back from the operating system's file cache, not the disk.
+ * drops are read back, from the operating system's file cache while it holds them: a turn's writes on a month-old
+ * store measured ~10 % slower (~0.13 ms a pool), its open 2-3 s faster.
  */
 const PAGE_CACHE_SIZE = -2048;
 

@@ -1,7 +1,7 @@
 /**
  * bench/memory: the memory of `salt-autoscaler serve` (a child process, as users run it) with 10,000 instances
  * (1,000 pools x 10) while 1,000 salt events/s stream in from the salt-api emulator, then a 10,000-minion
- * job-return burst. `npx tsx bench/memory.ts [--seconds N] [--scrape-every S] [--aged]`.
+ * job-return burst. `npx tsx bench/memory.ts [--seconds N] [--scrape-every S] [--full-gc-every S] [--aged]`.
  * `--aged` starts the service on the state a month-old one keeps (bench/aged-state.ts: every pool's full budget
  * memory and history, decisions, transitions and finished intents filled to the store's retention bounds; the pools
  * on the budget strategy, the shipped default); without it, on an empty store.
@@ -10,14 +10,20 @@
  *  bench --POST /_emulator/fire-many (1,000/s in 10 ms ticks, open loop)--> emulator child --SSE /events--> service child
  *  bench --POST /_emulator/fire-many (one job's 10,000 returns at once)--> emulator child --SSE--> service child
  *  bench <-- VmRSS (/proc/<pid>/status) and heap used (GET /metrics nodejs_heap_size_used_bytes), every second
+ *  then as long again: bench --SIGUSR2 every --full-gc-every s--> service child (bench/gc-probe.js): full GC, heap retained -> a file
  * ```
  * The figures: RSS and heap after startup (reconcile of 10,000 instances, every pool evaluated), then every second
  * while streaming; "steady" is the median of the second half, "slope" the least-squares growth per minute over the
- * second half (a leak shows as a steady positive slope; the heap is read without a forced GC, so the slope over
- * many samples is what says flat, not one sample; `--scrape-every 15` reads it as often as a Prometheus would).
+ * second half (`--scrape-every 15` reads the heap as often as a Prometheus would). The heap used, read without a
+ * forced GC, is V8's sawtooth: V8 runs a full collection about once in 100 s here, so over 20 s its slope is the
+ * rising edge of one tooth. Whether the heap is flat is read from the heap *retained*: after those figures the stream
+ * goes on as long again, and every `--full-gc-every` s (default: 20 readings, at least 1 s apart) the child collects
+ * all garbage and reports what is left; bench/heap-trend.ts fits its line (`--full-gc-every 0`: no second phase, no
+ * verdict). A phase of its own because forced collections keep old space small: 3-4 MiB less RSS in a 20-s run on an
+ * empty store, ~12 MiB on the aged one (docs/benchmarks.md, point 4, branch s26-memory).
  * The burst: RSS just before it, and its peak over the 5 s after (the growth is what absorbing it cost).
  */
-import { copyFileSync, existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { appendFileSync, copyFileSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -28,6 +34,7 @@ import { busNoise, fireAtRate, startEmulatorProcess, type BusEventSpec, type Fir
 import { DEFAULT_FLEET, FLEET_PROVIDER, fleetConfig, fleetInstanceIds, fleetPools, type FleetShape } from './fleet.ts';
 import { fillAgedStore, type AgedFill } from './aged-state.ts';
 import { cpuSecondsOf, rssMiBOf, startServiceChild, waitServiceReady } from './service-child.ts';
+import { retainedHeapTrend, slopePerMin, type HeapReading, type HeapTrend } from './heap-trend.ts';
 
 /** MemorySample is one reading, in MiB. */
 export interface MemorySample {
@@ -58,9 +65,17 @@ export interface MemoryBench {
   /** steadyRssMiB / steadyHeapMiB: medians over the second half of the streaming phase. */
   readonly steadyRssMiB: number;
   readonly steadyHeapMiB: number;
-  /** rssSlopeMiBPerMin / heapSlopeMiBPerMin: least-squares growth over the second half. */
+  /** rssSlopeMiBPerMin / heapSlopeMiBPerMin: least-squares growth over the second half (the heap used: the sawtooth). */
   readonly rssSlopeMiBPerMin: number;
   readonly heapSlopeMiBPerMin: number;
+  /** fullGcEveryS: seconds between two forced full collections (0: none). */
+  readonly fullGcEveryS: number;
+  /** retained: the line through the heap retained after each forced full collection of the second phase, and its verdict. */
+  readonly retained: HeapTrend;
+  /** retainedReadings: the readings after a forced full collection (MiB, seconds since the second phase began). */
+  readonly retainedReadings: readonly HeapReading[];
+  /** retainedFire: the events fired in the second phase. */
+  readonly retainedFire?: FireStats;
   readonly fire: FireStats;
   /** cpuShare: the service's CPU time over the streaming phase's wall time (1 = one core), what its GC costs shows here. */
   readonly cpuShare: number;
@@ -87,9 +102,16 @@ export interface MemoryOptions {
   readonly scrapeEveryS?: number;
   /** aged: start on the state four weeks of running leave (bench/aged-state.ts) instead of an empty store. */
   readonly aged?: boolean;
+  /**
+   * fullGcEveryS: after the run, stream as long again while the service collects all garbage and reports the heap
+   * retained every N seconds (default: 20 readings, at least 1 s apart; 0: no second phase, no verdict on the heap's
+   * trend). Each costs the service one full collection (~20-60 ms of CPU here).
+   */
+  readonly fullGcEveryS?: number;
 }
 
 const MIB = 1024 * 1024;
+const GC_PROBE = fileURLToPath(new URL('gc-probe.js', import.meta.url));
 
 function median(xs: readonly number[]): number {
   const s = [...xs].sort((a, b) => a - b);
@@ -97,15 +119,18 @@ function median(xs: readonly number[]): number {
   return s.length === 0 ? Number.NaN : s.length % 2 === 1 ? (s[mid] ?? 0) : ((s[mid - 1] ?? 0) + (s[mid] ?? 0)) / 2;
 }
 
-/** slopePerMin is the least-squares slope of y over x (seconds), per minute. */
-export function slopePerMin(points: readonly { x: number; y: number }[]): number {
-  const n = points.length;
-  if (n < 2) return 0;
-  const mx = points.reduce((a, p) => a + p.x, 0) / n;
-  const my = points.reduce((a, p) => a + p.y, 0) / n;
-  const sxx = points.reduce((a, p) => a + (p.x - mx) ** 2, 0);
-  const sxy = points.reduce((a, p) => a + (p.x - mx) * (p.y - my), 0);
-  return sxx === 0 ? 0 : Math.round((sxy / sxx) * 60 * 100) / 100;
+/** readRetained reads the gc-probe's lines (`{atMs, heapUsedBytes}`) as readings in seconds since `t0Ms`. */
+function readRetained(path: string, t0Ms: number): HeapReading[] {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch {
+    return [];
+  }
+  return text.split('\n').filter((l) => l !== '').map((line) => {
+    const r = JSON.parse(line) as { atMs: number; heapUsedBytes: number };
+    return { atS: Math.round(r.atMs - t0Ms) / 1000, heapMiB: Math.round((r.heapUsedBytes / MIB) * 100) / 100, afterFullGc: true };
+  });
 }
 
 /** heapUsedMiBOf reads nodejs_heap_size_used_bytes from the service's /metrics. */
@@ -143,7 +168,12 @@ export async function benchMemory(opts: MemoryOptions = {}): Promise<MemoryBench
     const configPath = writeConfig(dir, fleetConfig({
       shape, saltUrl: emu.url, storePath, listen: `127.0.0.1:${port}`, heartbeatInterval: '5s', ...(aged === undefined ? {} : { strategy: 'budget' as const }),
     }));
-    const service = await startServiceChild(configPath, port, join(dir, 'service.log'));
+    const fullGcEveryS = opts.fullGcEveryS ?? Math.max(1, Math.round(seconds / 20));
+    const gcOut = join(dir, 'gc-probe.jsonl');
+    appendFileSync(gcOut, '');
+    const service = await startServiceChild(configPath, port, join(dir, 'service.log'), fullGcEveryS > 0
+      ? { nodeArgs: ['--expose-gc', `--import=${GC_PROBE}`], env: { BENCH_GC_PROBE_OUT: gcOut } }
+      : {});
     try {
       const pid = service.child.pid;
       await waitServiceReady(service, fleetPools(shape).at(-1)?.name ?? '');
@@ -169,6 +199,20 @@ export async function benchMemory(opts: MemoryOptions = {}): Promise<MemoryBench
       }
       const cpuShare = Math.round(((cpuSecondsOf(pid) - cpu0) / ((performance.now() - t0) / 1000)) * 100) / 100;
       const after = await read();
+      // the retained heap: the same stream as long again, the child collecting all garbage every fullGcEveryS (after
+      // the figures above: forced collections keep old space small, 3-12 MiB less RSS)
+      let retainedReadings: HeapReading[] = [];
+      let retainedFire: FireStats | undefined;
+      if (fullGcEveryS > 0 && pid !== undefined) {
+        const r0Ms = Date.now();
+        const collector = setInterval(() => { process.kill(pid, 'SIGUSR2'); }, fullGcEveryS * 1000);
+        try {
+          retainedFire = await fireAtRate(emu.url, eventsPerS, seconds * 1000, busNoise(ids));
+        } finally {
+          clearInterval(collector);
+        }
+        retainedReadings = readRetained(gcOut, r0Ms);
+      }
       // the burst: one job's returns from every minion at once
       const returns = jobReturns(ids, opts.burstReturns ?? ids.length);
       const rssBeforeMiB = rssMiBOf(pid);
@@ -197,6 +241,10 @@ export async function benchMemory(opts: MemoryOptions = {}): Promise<MemoryBench
         steadyHeapMiB: Math.round(median(heapHalf.map((s) => s.heapUsedMiB)) * 10) / 10,
         rssSlopeMiBPerMin: slopePerMin(half.map((s) => ({ x: s.atS, y: s.rssMiB }))),
         heapSlopeMiBPerMin: slopePerMin(heapHalf.map((s) => ({ x: s.atS, y: s.heapUsedMiB }))),
+        fullGcEveryS,
+        retained: retainedHeapTrend(retainedReadings),
+        retainedReadings,
+        ...(retainedFire === undefined ? {} : { retainedFire }),
         fire,
         cpuShare,
         burst: { returns: returns.length, rssBeforeMiB, rssPeakMiB, rssGrowthMiB: Math.round((rssPeakMiB - rssBeforeMiB) * 10) / 10, received },
@@ -222,18 +270,23 @@ export function formatMemory(r: MemoryBench): string {
       : `  store: aged 4 weeks (${r.aged.pools} pools x ${r.aged.poolStateBytes} B pool state, ${r.aged.decisions} decisions, ${r.aged.transitions} transitions, ${r.aged.intents} intents; written in ${(r.aged.ms / 1000).toFixed(1)} s)`,
     `  after startup: rss ${r.afterStartup.rssMiB} MiB, heap ${r.afterStartup.heapUsedMiB} MiB`,
     `  steady:        rss ${r.steadyRssMiB} MiB, heap ${r.steadyHeapMiB} MiB (medians of the second half)`,
-    `  slope:         rss ${r.rssSlopeMiBPerMin} MiB/min, heap ${r.heapSlopeMiBPerMin} MiB/min (second half)`,
+    `  slope:         rss ${r.rssSlopeMiBPerMin} MiB/min, heap used ${r.heapSlopeMiBPerMin} MiB/min (second half; the heap used is V8's sawtooth)`,
+    r.fullGcEveryS > 0
+      ? `  retained heap: ${r.retained.slopeMiBPerMin} +- ${r.retained.errorMiBPerMin} MiB/min over ${r.retained.readings} readings in ${r.retained.spanS} s (then, ${r.retainedFire?.fired ?? 0} more events fired, ${r.retainedFire?.failed ?? 0} failed): ${r.retained.verdict}\n`
+        + `                 readings after a full GC (every ${r.fullGcEveryS} s; s: MiB): ${r.retainedReadings.map((x) => `${Math.round(x.atS)}: ${x.heapMiB}`).join(', ')}`
+      : '  retained heap: not read (--full-gc-every 0)',
     `  after:         rss ${r.after.rssMiB} MiB, heap ${r.after.heapUsedMiB} MiB; service cpu ${r.cpuShare} of a core while streaming`,
     `  burst of ${r.burst.returns} job returns: rss ${r.burst.rssBeforeMiB} -> peak ${r.burst.rssPeakMiB} MiB (+${r.burst.rssGrowthMiB})`,
   ].join('\n');
 }
 
 if (process.argv[1] !== undefined && fileURLToPath(import.meta.url) === process.argv[1]) {
-  const { values } = parseArgs({ options: { seconds: { type: 'string' }, 'scrape-every': { type: 'string' }, 'keep-log': { type: 'string' }, aged: { type: 'boolean', default: false } }, strict: true });
+  const { values } = parseArgs({ options: { seconds: { type: 'string' }, 'scrape-every': { type: 'string' }, 'full-gc-every': { type: 'string' }, 'keep-log': { type: 'string' }, aged: { type: 'boolean', default: false } }, strict: true });
   const result = await benchMemory({
     ...(values.seconds === undefined ? {} : { seconds: Number(values.seconds) }),
     ...(values['scrape-every'] === undefined ? {} : { scrapeEveryS: Number(values['scrape-every']) }),
     ...(values['keep-log'] === undefined ? {} : { keepLog: values['keep-log'] }),
+    ...(values['full-gc-every'] === undefined ? {} : { fullGcEveryS: Number(values['full-gc-every']) }),
     aged: values.aged,
   });
   process.stdout.write(`${formatMemory(result)}\n`);

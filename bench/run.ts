@@ -168,9 +168,9 @@ export async function runAll(opts: { full: boolean; only?: readonly BenchName[];
     });
     return {
       bench: 'memory',
-      figure: `serve child, ${r.instances} instances, ${r.aged === undefined ? 'empty store' : 'store aged 4 weeks'}, ${r.eventsPerS} events/s x ${r.seconds} s: steady rss ${r.steadyRssMiB} MiB (after startup ${r.afterStartup.rssMiB}), heap steady ${r.steadyHeapMiB} MiB, slope ${r.heapSlopeMiBPerMin} MiB/min (rss ${r.rssSlopeMiBPerMin})`,
-      target: 'steady rss <= 120 MiB, heap flat (slope <= 1 MiB/min)',
-      verdict: r.steadyRssMiB <= 120 && r.heapSlopeMiBPerMin <= 1 ? 'met' : 'NOT met',
+      figure: `serve child, ${r.instances} instances, ${r.aged === undefined ? 'empty store' : 'store aged 4 weeks'}, ${r.eventsPerS} events/s x ${r.seconds} s: steady rss ${r.steadyRssMiB} MiB (after startup ${r.afterStartup.rssMiB}), heap steady ${r.steadyHeapMiB} MiB, retained heap ${r.retained.slopeMiBPerMin} +- ${r.retained.errorMiBPerMin} MiB/min over ${r.retained.readings} full GCs (heap used ${r.heapSlopeMiBPerMin}, rss ${r.rssSlopeMiBPerMin} MiB/min: the sawtooth)`,
+      target: 'steady rss <= 120 MiB, heap flat (retained after a full GC: slope <= 1 MiB/min)',
+      verdict: r.steadyRssMiB <= 120 && r.retained.verdict === 'flat' ? 'met' : 'NOT met',
     };
   });
   await step('real-master', async () => {

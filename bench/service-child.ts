@@ -29,17 +29,25 @@ export interface ServiceChild {
   stop(): Promise<void>;
 }
 
+/** ServiceChildOptions adds to the child what a bench needs to observe it. */
+export interface ServiceChildOptions {
+  /** nodeArgs: node flags of the bench's own (before those of BENCH_SERVICE_NODE_ARGS), e.g. a preloaded probe. */
+  readonly nodeArgs?: readonly string[];
+  /** env: variables added to the child's environment. */
+  readonly env?: Readonly<Record<string, string>>;
+}
+
 /**
  * startServiceChild spawns `bin/salt-autoscaler.js serve` like test/support/service-process.ts does, but with
  * stdout/stderr going to a file: at 1,000 requests/s the info log is ~300 KB/s, and reading it through a pipe
  * would cost this (measuring) process CPU and could stall the service on a full pipe.
  */
-export async function startServiceChild(configPath: string, port: number, logPath: string): Promise<ServiceChild> {
+export async function startServiceChild(configPath: string, port: number, logPath: string, opts: ServiceChildOptions = {}): Promise<ServiceChild> {
   const fd = openSync(logPath, 'a');
   // BENCH_SERVICE_NODE_ARGS passes node flags to the service only, e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof`
-  const nodeArgs = (process.env['BENCH_SERVICE_NODE_ARGS'] ?? '').split(' ').filter((a) => a !== '');
+  const nodeArgs = [...(opts.nodeArgs ?? []), ...(process.env['BENCH_SERVICE_NODE_ARGS'] ?? '').split(' ').filter((a) => a !== '')];
   const child = spawn(process.execPath, [...nodeArgs, join(ROOT, 'bin/salt-autoscaler.js'), 'serve', '--config', configPath], {
-    cwd: ROOT, env: { ...process.env, SALT_AUTOSCALER_LOG_LEVEL: 'info' }, stdio: ['ignore', fd, fd],
+    cwd: ROOT, env: { ...process.env, ...opts.env, SALT_AUTOSCALER_LOG_LEVEL: 'info' }, stdio: ['ignore', fd, fd],
   });
   closeSync(fd);
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));

@@ -10,9 +10,10 @@
  *   a peak bucket closes ──────────────► replay every (hold, spare) candidate on the last 5 min of the pool's demand:
  *                                         paid instance-minutes (incl. the measured start lead per start) and
  *                                         estimated waiting, into sums decayed over SCORE_MEMORY_MS; the estimate is
- *                                         corrected by measured / estimated waiting of the choices in effect
+ *                                         corrected by measured / estimated waiting of the choices in effect, plus
+ *                                         one more rise at the candidate's own largest replayed waiting lump
  *                                       -> the cheapest candidate whose estimated share is within the aim: the budget
- *                                          less 95 % of the controller's own measured under-planning and one more rise
+ *                                          less 95 % of the controller's own measured under-planning
  *                                          is kept (none: the lowest cost + waiting / aim; budget 0: the one that
  *                                          waits least; before any rise has told the candidates apart, the cold
  *                                          hold stays)
@@ -26,7 +27,8 @@
  * Why this shape: the hindsight-best "hold the peak of the last H minutes + S spare instances" is a strong family on
  * real GPU demand, but which (H, S) fits depends on the trace. The controller picks it online, on the pool's own
  * recent demand (a few days, so a rare rise still counts): the cheapest whose estimated waiting share fits the budget,
- * with a margin from its own measured under-planning and one unforeseen rise. A price of waiting steered by the lagged
+ * with a margin from its own measured under-planning and one unforeseen rise, sized per candidate (what one rise cost
+ * under it: a hold that served the last rises is not charged what the shorter hold in effect lost to them). A price of waiting steered by the lagged
  * 7-day share was tried before: it limit-cycled between no hold and long holds. Tried and not kept: planning on what
  * the window can still spend (it spent a quiet week's savings in a day and cost more). No constant in it was fitted
  * to a trace. Memory is bounded: a few KB per pool.

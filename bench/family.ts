@@ -52,6 +52,31 @@ export interface Tuned {
   readonly result?: PolicyResult;
 }
 
+/**
+ * cheapestMember is the family's hindsight search: for each S, the smallest H on the grid whose run `keeps` the criterion
+ * (holding longer never frees capacity sooner, so a binary search), and the cheapest of those by `cost`; an S whose
+ * H = 0 run already costs no less than the best so far is skipped (cost grows with H). Undefined when no member keeps it.
+ */
+export function cheapestMember<R>(run: (holdMinutes: number, spare: number) => R, keeps: (r: R) => boolean, cost: (r: R) => number): { holdMinutes: number; spare: number; result: R } | undefined {
+  let best: { holdMinutes: number; spare: number; result: R } | undefined;
+  for (const spare of SPARE_INSTANCES) {
+    const cheapest = run(HOLD_MINUTES[0] ?? 0, spare);
+    if (best !== undefined && cost(cheapest) >= cost(best.result)) continue;
+    let lo = 0;
+    let hi = HOLD_MINUTES.length - 1;
+    if (!keeps(run(HOLD_MINUTES[hi] ?? 0, spare))) continue;
+    while (lo < hi) {
+      const mid = Math.floor((lo + hi) / 2);
+      if (keeps(run(HOLD_MINUTES[mid] ?? 0, spare))) hi = mid;
+      else lo = mid + 1;
+    }
+    const holdMinutes = HOLD_MINUTES[lo] ?? 0;
+    const result = run(holdMinutes, spare);
+    if (best === undefined || cost(result) < cost(best.result)) best = { holdMinutes, spare, result };
+  }
+  return best;
+}
+
 /** tuneFamily finds, for each budget, the cheapest (H, S) whose waiting share is within it, in hindsight. */
 export function tuneFamily(trace: Trace, shipped: PoolSpec, budgets: readonly number[], options: SimOptions = {}): { tuned: Tuned[]; runs: number } {
   const gpus = options.gpusPerInstance ?? 8;
@@ -67,23 +92,8 @@ export function tuneFamily(trace: Trace, shipped: PoolSpec, budgets: readonly nu
     return result;
   };
   const tuned = budgets.map((budget): Tuned => {
-    let best: Tuned = { budget };
-    for (const spare of SPARE_INSTANCES) {
-      const cheapest = run(HOLD_MINUTES[0] ?? 0, spare);
-      if (best.result !== undefined && cheapest.instanceMinutes >= best.result.instanceMinutes) continue;
-      let lo = 0;
-      let hi = HOLD_MINUTES.length - 1;
-      if (run(HOLD_MINUTES[hi] ?? 0, spare).unmetShare > budget) continue;
-      while (lo < hi) {
-        const mid = Math.floor((lo + hi) / 2);
-        if (run(HOLD_MINUTES[mid] ?? 0, spare).unmetShare <= budget) hi = mid;
-        else lo = mid + 1;
-      }
-      const holdMinutes = HOLD_MINUTES[lo] ?? 0;
-      const result = run(holdMinutes, spare);
-      if (best.result === undefined || result.instanceMinutes < best.result.instanceMinutes) best = { budget, holdMinutes, spare, result };
-    }
-    return best;
+    const best = cheapestMember(run, (r) => r.unmetShare <= budget, (r) => r.instanceMinutes);
+    return best === undefined ? { budget } : { budget, holdMinutes: best.holdMinutes, spare: best.spare, result: best.result };
   });
   return { tuned, runs: cache.size };
 }

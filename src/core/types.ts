@@ -174,9 +174,15 @@ export interface BudgetMemory {
   readonly scores?: readonly number[];
   /**
    * misses: the controller's record of its own under-planning (instance-minutes, decayed like the scores): the sum of
-   * squared miss lumps, the open miss lump, the largest waiting lump and the open waiting lump (budget.ts, trackMisses).
+   * squared miss lumps and the open miss lump (budget.ts, trackMisses). A memory written before may hold two more
+   * numbers (a largest and an open waiting lump, no longer read).
    */
   readonly misses?: readonly number[];
+  /**
+   * lumps: per candidate, in the scores' order, the largest waiting lump its replay planned (what one rise cost under
+   * it, decayed like the scores) and its open lump (budget.ts, trackLumps); absent in a memory written before.
+   */
+  readonly lumps?: readonly number[];
   /** aim: the share of demand the last choice planned at (the budget less the margin aimOf keeps free). */
   readonly aim?: number;
   /** holdMin / spare: the candidate chosen at the last bucket close. */

@@ -97,6 +97,6 @@ t.test('a memory written by main loads compactly, decides as main did, and is sa
     const d = budget({ pool: fixture.spec, size: 3, workload: step.workload, nowMs: step.atMs, memory: undefined, history: h }, 1);
     t.same([d.desired, d.reason], [step.desired, step.reason], `workload ${step.workload}: main's decision`);
   }
-  t.equal(JSON.stringify(h), JSON.stringify(fixture.after), 'after the steps (a peak bucket closed, columns widened past a byte, two bytes, to a fraction): main\'s memory');
+  t.equal(JSON.stringify(h), JSON.stringify(fixture.after), 'after the steps (a peak bucket closed, columns widened past a byte, two bytes, to a fraction): the memory the same steps make on main\'s plain arrays');
   t.equal(compactBudgetMemory({ ...saved, peaks: 'x' } as unknown as BudgetMemory).peaks, 'x', 'a memory of another shape is left for observeBudget to reset');
 });

@@ -10,9 +10,10 @@
  *   a peak bucket closes ──────────────► replay every (hold, spare) candidate on the last 5 min of the pool's demand:
  *                                         paid instance-minutes (incl. the measured start lead per start) and
  *                                         estimated waiting, into sums decayed over SCORE_MEMORY_MS; the estimate is
- *                                         corrected by measured / estimated waiting of the choices in effect
+ *                                         corrected by measured / estimated waiting of the choices in effect, plus
+ *                                         one more rise at the candidate's own largest replayed waiting lump
  *                                       -> the cheapest candidate whose estimated share is within the aim: the budget
- *                                          less 95 % of the controller's own measured under-planning and one more rise
+ *                                          less 95 % of the controller's own measured under-planning
  *                                          is kept (none: the lowest cost + waiting / aim; budget 0: the one that
  *                                          waits least; before any rise has told the candidates apart, the cold
  *                                          hold stays)
@@ -26,7 +27,8 @@
  * Why this shape: the hindsight-best "hold the peak of the last H minutes + S spare instances" is a strong family on
  * real GPU demand, but which (H, S) fits depends on the trace. The controller picks it online, on the pool's own
  * recent demand (a few days, so a rare rise still counts): the cheapest whose estimated waiting share fits the budget,
- * with a margin from its own measured under-planning and one unforeseen rise. A price of waiting steered by the lagged
+ * with a margin from its own measured under-planning and one unforeseen rise, sized per candidate (what one rise cost
+ * under it: a hold that served the last rises is not charged what the shorter hold in effect lost to them). A price of waiting steered by the lagged
  * 7-day share was tried before: it limit-cycled between no hold and long holds. Tried and not kept: planning on what
  * the window can still spend (it spent a quiet week's savings in a day and cost more). No constant in it was fitted
  * to a trace. Memory is bounded: a few KB per pool.
@@ -507,23 +509,30 @@ function firstBest(candidates: readonly Candidate[], beats: (a: Candidate, b: Ca
 
 /**
  * trackMisses folds one close into the controller's record of its own error (instance-minutes, decayed like the
- * scores): [sum of squared miss lumps, open miss lump, largest waiting lump, open waiting lump]. A miss is the waiting
- * measured beyond what the choice in effect planned (its corrected replay): only under-planning counts, since planning
- * more waiting than came costs money, not waiting, and the budget guards waiting. One mis-planned rise spans several
- * closes, so the misses of consecutive closes are summed into one lump, squared once a close misses nothing. A waiting
- * lump is the waiting measured over consecutive closes that waited: what one rise cost.
+ * scores): [sum of squared miss lumps, open miss lump]. A miss is the waiting measured beyond what the choice in effect
+ * planned (its corrected replay): only under-planning counts, since planning more waiting than came costs money, not
+ * waiting, and the budget guards waiting. One mis-planned rise spans several closes, so the misses of consecutive
+ * closes are summed into one lump, squared once a close misses nothing.
  */
 function trackMisses(prev: readonly number[] | undefined, waited: number, planned: number, decay: number): number[] {
   const miss = Math.max(0, waited - planned);
   const missing = miss > 1e-9;
   const openMiss = (prev?.[1] ?? 0) + miss;
-  const openLump = waited > 1e-9 ? (prev?.[3] ?? 0) + waited : 0;
-  return [
-    round3((prev?.[0] ?? 0) * decay + (missing ? 0 : openMiss * openMiss)),
-    missing ? round3(openMiss) : 0,
-    round3(Math.max((prev?.[2] ?? 0) * decay, openLump)),
-    round3(openLump),
-  ];
+  return [round3((prev?.[0] ?? 0) * decay + (missing ? 0 : openMiss * openMiss)), missing ? round3(openMiss) : 0];
+}
+
+/**
+ * trackLumps folds one close into each candidate's largest waiting lump (instance-minutes, decayed like the scores):
+ * [largest, open] per candidate, in the candidates' order. A lump is the waiting a candidate's replay planned over
+ * consecutive closes that waited: what one rise cost under that candidate.
+ */
+function trackLumps(prev: readonly number[], fresh: readonly Candidate[], decay: number): number[] {
+  const out: number[] = [];
+  fresh.forEach((c, i) => {
+    const open = c.waiting > 1e-9 ? (prev[2 * i + 1] ?? 0) + c.waiting : 0;
+    out.push(round3(Math.max((prev[2 * i] ?? 0) * decay, open)), round3(open));
+  });
+  return out;
 }
 
 /**
@@ -531,13 +540,13 @@ function trackMisses(prev: readonly number[] | undefined, waited: number, planne
  * comes in lumps, one per rise planned short, whose number over a window is Poisson-like: the window's error has the standard
  * deviation of a compound Poisson sum, sqrt(sum of squared lumps) (scaled from the scores' memory to the window by
  * windowRatio), and CONFIDENCE_Z of it is kept free. That error holds only the rises the past days had; one more,
- * unforeseen, is kept free too, at the size of the largest waiting lump measured (what one rise cost this pool).
- * `need` is the demand over the scores' memory (instance-minutes).
+ * unforeseen, is planned by each candidate itself (rechoose: its own largest lump). `need` is the demand over the
+ * scores' memory (instance-minutes).
  */
 function aimOf(misses: readonly number[], budget: number, need: number, windowRatio: number): number {
   if (!(need > 0)) return 0;
   const spread = CONFIDENCE_Z * Math.sqrt(((misses[0] ?? 0) + (misses[1] ?? 0) ** 2) / windowRatio);
-  return Math.max(0, budget - spread / need - (misses[2] ?? 0) / (need * windowRatio));
+  return Math.max(0, budget - spread / need);
 }
 
 /** rechoose runs at each peak-bucket close: the candidates' sums take the closed minutes, then the cheapest within the aim (aimOf) is kept. */
@@ -563,7 +572,10 @@ function rechoose(memory: BudgetMemory, pool: PoolSpec, history: Pick<PoolHistor
   const fresh = scoreCandidates(needs, pool, leadMin, prewarm, closedFrom);
   const decay = Math.exp(-PEAK_BUCKET_MS / Math.min(SCORE_MEMORY_MS, waitWindowOf(pool)));
   // a new period changes what every candidate would have waited: the sums start again
-  const sums = memory.scores?.length === fresh.length * 2 + 1 && searched === memory.period ? memory.scores : [];
+  const kept = memory.scores?.length === fresh.length * 2 + 1 && searched === memory.period;
+  const sums = kept ? memory.scores ?? [] : [];
+  // a memory from before the candidates' lumps were kept has none: they start now
+  const lumps = trackLumps(kept && memory.lumps?.length === fresh.length * 2 ? memory.lumps : [], fresh, decay);
   const scores: number[] = [];
   const candidates = fresh.map((c, i) => {
     const cost = round3((sums[2 * i] ?? 0) * decay + c.cost);
@@ -575,26 +587,32 @@ function rechoose(memory: BudgetMemory, pool: PoolSpec, history: Pick<PoolHistor
   scores.push(need);
   const inEffect = fresh.find((c) => c.holdMin === memory.holdMin && c.spare === memory.spare);
   const misses = trackMisses(memory.misses, (memory.waitedSinceClose ?? 0) / per, biasFactor(memory.bias) * (inEffect?.waiting ?? 0), decay);
-  const aim = aimOf(misses, budget, need, waitWindowOf(pool) / Math.min(SCORE_MEMORY_MS, waitWindowOf(pool)));
+  const windowRatio = waitWindowOf(pool) / Math.min(SCORE_MEMORY_MS, waitWindowOf(pool));
+  const aim = aimOf(misses, budget, need, windowRatio);
   const bias: [number, number] = [
     round3((memory.bias?.[0] ?? 0) * decay + (inEffect?.waiting ?? 0)),
     round3((memory.bias?.[1] ?? 0) * decay + (memory.waitedSinceClose ?? 0) / per),
   ];
   const factor = biasFactor(bias);
+  // each candidate plans one more rise than its replay saw, at the size of its own largest lump over the window (what
+  // one rise cost under it: a hold that served the last rises would lose less to the next one than the hold in effect
+  // did), corrected like its replay
+  const planned = (c: Candidate, i: number): number => factor * (c.waiting + (lumps[2 * i] ?? 0) / windowRatio);
   // the cheapest whose corrected waiting fits the aim; when none does, waiting is traded against cost at the aim's
   // rate (an instance-minute of waiting is worth the 1 / aim instance-minutes of demand it may come with), not bought
   // off at any price; with a budget of 0, the one that waits least (then the cheapest)
-  const fitting = candidates.filter((c) => factor * c.waiting <= aim * need);
-  const costOf = (c: Candidate): number => c.cost + (factor * c.waiting) / aim;
+  const rated = candidates.map((c, i) => ({ ...c, waiting: planned(c, i) }));
+  const fitting = rated.filter((c) => c.waiting <= aim * need);
+  const costOf = (c: Candidate): number => c.cost + c.waiting / aim;
   const best = fitting.length > 0
     ? firstBest(fitting, (a, b) => a.cost < b.cost - 1e-9)
     : aim > 0
-      ? firstBest(candidates, (a, b) => costOf(a) < costOf(b) - 1e-9)
-      : firstBest(candidates, (a, b) => a.waiting < b.waiting - 1e-9 || (a.waiting <= b.waiting + 1e-9 && a.cost < b.cost - 1e-9));
+      ? firstBest(rated, (a, b) => costOf(a) < costOf(b) - 1e-9)
+      : firstBest(rated, (a, b) => a.waiting < b.waiting - 1e-9 || (a.waiting <= b.waiting + 1e-9 && a.cost < b.cost - 1e-9));
   // until the replay tells the candidates apart on waiting (a rise some hold would have served), nothing says the
   // cheapest is safe: the cold choice stays (the first rise of a pool waits the same under every candidate)
   const apart = memory.apart === true || candidates.some((c) => Math.abs(c.waiting - (candidates[0]?.waiting ?? 0)) > 1e-9);
-  const scored = { ...withPeriod, scores, bias, misses, aim: round3(aim * 1e4) / 1e4, waitedSinceClose: 0, ...(apart ? { apart: true as const } : {}) };
+  const scored = { ...withPeriod, scores, lumps, bias, misses, aim: round3(aim * 1e4) / 1e4, waitedSinceClose: 0, ...(apart ? { apart: true as const } : {}) };
   return best === undefined || !apart ? scored : { ...scored, holdMin: best.holdMin, spare: best.spare };
 }
 

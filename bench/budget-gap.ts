@@ -38,6 +38,20 @@ export function costliestWindow(paid: readonly number[], reference: readonly num
   return best;
 }
 
+/**
+ * worstWindow is the window (whole days, `window` minutes long) with the highest share of demand that waited: its
+ * first minute and that share; undefined for a series shorter than the window or without demand.
+ */
+export function worstWindow(demand: readonly number[], unmet: readonly number[], window = WEEK, step = DAY): { readonly from: number; readonly share: number } | undefined {
+  let best: { from: number; share: number } | undefined;
+  for (let from = 0; from + window <= demand.length; from += step) {
+    const wanted = sum(demand.slice(from, from + window));
+    const share = wanted > 0 ? sum(unmet.slice(from, from + window)) / wanted : 0;
+    if (wanted > 0 && (best === undefined || share > best.share)) best = { from, share };
+  }
+  return best;
+}
+
 if (process.argv[1] !== undefined && fileURLToPath(import.meta.url) === process.argv[1]) {
   const { values } = parseArgs({ options: { traces: { type: 'string' }, latency: { type: 'string', default: '1x' }, full: { type: 'boolean', default: false } }, strict: true });
   if (values.latency !== '1x' && values.latency !== '2x') throw new Error(`--latency expects 1x or 2x, got ${values.latency}`);
@@ -69,6 +83,10 @@ if (process.argv[1] !== undefined && fileURLToPath(import.meta.url) === process.
     if (worst !== undefined) {
       const to = worst.from + WEEK;
       process.stdout.write(`costliest 7 days, days ${worst.from / DAY}-${to / DAY - 1}: the policy paid ${(worst.excess / gpus).toFixed(0)} instance-min more than the family (${(p.instanceMinutes - f.instanceMinutes).toFixed(0)} over the trace); waiting there: policy ${share(p.unmet, worst.from, to)} %, family ${share(f.unmet, worst.from, to)} %\n`);
+    }
+    for (const [name, unmet] of [['policy', p.unmet], ['family', f.unmet]] as const) {
+      const w = worstWindow(trace.demandGpus, unmet);
+      if (w !== undefined) process.stdout.write(`${name}'s worst 7 days (by whole days): days ${w.from / DAY}-${w.from / DAY + 6}, ${(100 * w.share).toFixed(3)} % waited\n`);
     }
     process.stdout.write(`total: policy ${p.instanceMinutes} (${(p.instanceMinutes / oracle).toFixed(3)}x, waiting ${share(p.unmet)} %), family ${f.instanceMinutes} (${(f.instanceMinutes / oracle).toFixed(3)}x, ${share(f.unmet)} %)\n`);
   }

@@ -12,7 +12,7 @@ export const ERROR_CODES = {
   ASC_ERR_CONFIG_READ: 'the config file could not be read or is not valid YAML',
   ASC_ERR_SALT_AUTH: 'salt-api refused the credentials or the token (HTTP 401)',
   ASC_ERR_SALT_HTTP: 'salt-api answered with an unexpected HTTP status',
-  ASC_ERR_SALT_TIMEOUT: 'a salt-api call did not answer within its timeout',
+  ASC_ERR_SALT_TIMEOUT: 'a salt-api call did not answer within its timeout, or salt-api answered 504: its own wait for a runner\'s return ran out and the runner goes on in the master (what it did is learnt from Salt later)',
   ASC_ERR_SALT_NETWORK: 'salt-api could not be reached (connection refused, reset, TLS failure)',
   ASC_ERR_SALT_RESPONSE: 'salt-api answered with a body that does not match the expected shape (HTML, truncated JSON)',
   ASC_ERR_SALT_CLIENT_DISABLED: 'salt-api refused a client not enabled in netapi_enable_clients (HTTP 400)',

@@ -7,6 +7,7 @@
  *   cloud.query ─► adopt unknown names matching a reservedPattern
  *     ─► manage.up of the managed instances the cloud reports running ─► grains.item of those running and up
  *     ─► lifecycle 'observed' per instance (one store transaction) ─► forget destroyed created instances
+ *        (a failed created instance whose create Salt left unanswered is kept while salt-cloud may still make it)
  *     ─► confirm window: unconfirmed starts settle (happened, or back to the reserve)
  *     ─► open intents resolved (happened? done : failed; a stop cut off is idle-checked and sent again)
  *     ─► what nothing covers any more: a start never carried out, a failed VM still running
@@ -34,6 +35,12 @@ export class Reconciler implements ReconcilerRole {
    * answer that says the start failed gets none.
    */
   readonly #unconfirmedStarts = new Map<string, { readonly untilMs: number; readonly intentId?: number }>();
+  /**
+   * #unansweredCreates: created instances whose cloud.profile call ended without Salt's answer, with the time until
+   * which salt-cloud may still be making them: while absent from cloud.query they are neither moved to stopped nor
+   * forgotten (a VM salt-cloud lists later is this instance, not one to adopt or create again).
+   */
+  readonly #unansweredCreates = new Map<string, number>();
   /** succeeded: a reconcile has succeeded; no evaluation runs on the state of a previous life before it. */
   succeeded = false;
 
@@ -72,6 +79,18 @@ export class Reconciler implements ReconcilerRole {
     const code = typeof err === 'object' && err !== null && 'code' in err ? String(err.code) : '';
     const windowMs = code === 'ASC_ERR_SALT_TIMEOUT' || code === 'ASC_ERR_SALT_NETWORK' ? this.confirmWindowMs() : 0;
     this.#unconfirmedStarts.set(id, { untilMs: this.#ctx.clock.now() + windowMs });
+  }
+
+  createUnanswered(id: string, untilMs: number): void {
+    this.#unansweredCreates.set(id, untilMs);
+  }
+
+  /** makingStill: salt-cloud may still be making this instance that cloud.query does not list (an unanswered create). */
+  #makingStill(id: string, listed: boolean, nowMs: number): boolean {
+    const untilMs = this.#unansweredCreates.get(id);
+    if (untilMs === undefined) return false;
+    if (listed || nowMs > untilMs) { this.#unansweredCreates.delete(id); return false; }
+    return true;
   }
 
   /**
@@ -144,6 +163,7 @@ export class Reconciler implements ReconcilerRole {
       for (const inst of fleet.all()) {
         if (inst.sinceMs > began) continue; // changed while we asked Salt: our snapshot is older than the event
         const c = cloudById.get(inst.id);
+        if (inst.state === 'failed' && this.#makingStill(inst.id, c !== undefined, began)) continue; // not gone: not made yet
         if (inst.state === 'starting' && (c === undefined || c.state === 'stopped') && (awaiting ??= this.awaitingSalt()).has(inst.id)) continue;
         const grain = grains.get(inst.id);
         const input: LifecycleInput = {
@@ -163,8 +183,9 @@ export class Reconciler implements ReconcilerRole {
     });
     // a created instance that is stopped here and gone from the cloud was destroyed: forget it
     for (const inst of fleet.all()) {
-      if (inst.created && inst.state === 'stopped' && !cloudById.has(inst.id) && inst.sinceMs <= began) fleet.forget(inst);
+      if (inst.created && inst.state === 'stopped' && !cloudById.has(inst.id) && inst.sinceMs <= began && !this.#makingStill(inst.id, false, began)) fleet.forget(inst);
     }
+    for (const id of [...this.#unansweredCreates.keys()]) this.#makingStill(id, cloudById.has(id), began); // listed or past: done
     if (!ctx.following()) { // what a reconcile resolves, it resolves by acting: a follower only looks
       this.#settleUnconfirmed(cloudById, began);
       this.#resolveIntents(cloudById);

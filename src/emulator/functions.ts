@@ -288,7 +288,7 @@ async function runRunner(deps: MasterDeps, low: Lowstate, fun: string, user: str
   }
   // a top-level `timeout` is salt-api's own wait for the runner's return (NetapiClient.runner -> RunnerClient.cmd_sync:
   // `event.get_event(wait=timeout)`, default rest_timeout): when it runs out salt-api raises SaltClientTimeout and
-  // rest_cherrypy answers 504 (real_15, real_17); the runner goes on in the master and fires its ret later. The wait
+  // rest_cherrypy answers 504 (real_15; test/real-salt/profile-timeout.test.ts); the runner goes on in the master and fires its ret later. The wait
   // is in Salt seconds (saltSecondMs each); a runner whose time is in Salt seconds (manage.up's ping wait) is compared
   // with it in Salt seconds, one whose time is the world's (cloud.profile's createMs, a cloud.action's startMs) races
   // it in milliseconds.

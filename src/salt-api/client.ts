@@ -361,7 +361,7 @@ export class SaltClient {
     }
     if (res.status === 504) {
       // rest_cherrypy's answer to SaltClientTimeout: its wait for a runner's return (the lowstate `timeout`, else
-      // rest_timeout) ran out, and the runner goes on in the master (real_15, real_17): what it does is not known yet
+      // rest_timeout) ran out, and the runner goes on in the master (real_15; test/real-salt/profile-timeout.test.ts): what it does is not known yet
       throw new SaltApiError('ASC_ERR_SALT_TIMEOUT', `salt-api answered 504 to ${endpoint}: its wait for the runner's return ran out, and the runner goes on in the master (${htmlText(res.text)})`, { endpoint, status: 504, body: htmlText(res.text) });
     }
     if (res.status >= 500) {

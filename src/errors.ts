@@ -30,6 +30,7 @@ export const ERROR_CODES = {
   ASC_ERR_ETCD_RESPONSE: 'etcd answered with an unexpected HTTP status or a body that does not match the gateway\'s shape',
   ASC_ERR_ETCD_TLS: 'a TLS file of ha.etcd.tls (caFile, certFile, keyFile) could not be read',
   ASC_ERR_ETCD_NOT_LEADER: 'a write to the shared state in etcd was refused because this process no longer leads (its election key is gone or not its own): nothing is sent',
+  ASC_ERR_ENGINE_NOT_RECONCILED: 'a manual scale was not decided because the startup reconcile has not established Salt\'s state yet (answered 503 with Retry-After): deciding on the previous run\'s state could start what is running or hold at a max that is not reached',
   ASC_ERR_LEASE_NOT_HELD: 'an action was not sent because this process does not hold the store lease (standby, or lease lost or expired)',
   ASC_ERR_WEBHOOK_INVALID: 'an Alertmanager webhook payload failed validation',
   ASC_ERR_HTTP_AUTH: 'an HTTP API call carried no or a wrong bearer token, or the token it needs is not configured',
@@ -109,5 +110,18 @@ export class EtcdError extends AutoscalerError {
     this.endpoint = detail.endpoint;
     this.status = detail.status;
     this.body = trimBody(detail.body ?? '');
+  }
+}
+
+/**
+ * NotReconciledError: a manual scale asked before any reconcile succeeded; `retryAfterMs` is when asking again may
+ * find Salt's state established (the HTTP API answers 503 with Retry-After).
+ */
+export class NotReconciledError extends AutoscalerError {
+  readonly retryAfterMs: number;
+  constructor(message: string, retryAfterMs: number) {
+    super('ASC_ERR_ENGINE_NOT_RECONCILED', message);
+    this.name = 'NotReconciledError';
+    this.retryAfterMs = retryAfterMs;
   }
 }

@@ -43,6 +43,10 @@ export class Reconciler implements ReconcilerRole {
   readonly #unansweredCreates = new Map<string, number>();
   /** succeeded: a reconcile has succeeded; no evaluation runs on the state of a previous life before it. */
   succeeded = false;
+  /** #lastFailure: why the last reconcile could not ask Salt (cleared by a success). */
+  #lastFailure: string | undefined;
+  /** #runningSinceMs: when the reconcile now running began. */
+  #runningSinceMs = 0;
 
   constructor(ctx: EngineContext) {
     this.#ctx = ctx;
@@ -104,9 +108,33 @@ export class Reconciler implements ReconcilerRole {
     return new Set([...this.#unconfirmedStarts.keys(), ...open.filter((i) => i.kind === 'start').map((i) => i.instance)]);
   }
 
+  /**
+   * established waits up to `waitMs` for a reconcile to have succeeded: Salt's state, not the previous run's, is what
+   * the engine holds then. When none has (the startup reconcile still asks Salt, or Salt did not answer it), it says why
+   * and when to ask again.
+   */
+  async established(waitMs: number): Promise<{ readonly ok: true } | { readonly ok: false; readonly reason: string; readonly retryAfterMs: number }> {
+    if (this.succeeded) return { ok: true };
+    const running = this.#running;
+    if (running !== undefined) {
+      let timer: Timer | undefined;
+      const waited = new Promise<void>((resolve) => { timer = this.#ctx.clock.after(waitMs, resolve); });
+      await Promise.race([running, waited]);
+      timer?.cancel();
+      if (this.succeeded) return { ok: true };
+    }
+    const now = this.#ctx.clock.now();
+    if (this.#running !== undefined) {
+      return { ok: false, reason: `the startup reconcile has asked Salt for ${Math.round((now - this.#runningSinceMs) / 1000)}s without an answer yet`, retryAfterMs: waitMs };
+    }
+    const retryAfterMs = Number.isFinite(this.#dueMs) ? Math.max(1_000, this.#dueMs - now) : 1_000;
+    return { ok: false, reason: this.#lastFailure === undefined ? 'the startup reconcile has not begun' : `the startup reconcile could not ask Salt (${this.#lastFailure}); it is tried again`, retryAfterMs };
+  }
+
   /** reconcile asks Salt for the truth and corrects every managed instance; open intents are resolved. */
   reconcile(why: string): Promise<void> {
     if (this.#running) { this.#again = true; return this.#running; }
+    this.#runningSinceMs = this.#ctx.clock.now();
     this.#running = (async () => {
       try {
         do {
@@ -135,6 +163,7 @@ export class Reconciler implements ReconcilerRole {
       up = runningIds.length === 0 ? [] : await ctx.opts.minions.minionsUp(runningIds);
     } catch (err) {
       ctx.opts.observer?.reconcile('error');
+      this.#lastFailure = err instanceof Error ? err.message : String(err);
       ctx.log.warn({ err, why }, 'reconcile failed: Salt did not answer; will retry');
       this.schedule(5_000);
       return;
@@ -192,6 +221,7 @@ export class Reconciler implements ReconcilerRole {
       this.#settleUncovered(cloudById, began);
     }
     this.succeeded = true;
+    this.#lastFailure = undefined;
     ctx.opts.observer?.reconcile('ok');
     ctx.log.info({ why, instances: fleet.size, corrections, durationMs: ctx.clock.now() - began }, 'reconciled with Salt');
     for (const name of ctx.pools.keys()) ctx.evaluator.evaluateSoon(name);

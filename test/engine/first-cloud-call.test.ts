@@ -1,8 +1,9 @@
 // The service's first salt-cloud call goes to the master alone. Every salt-cloud runner (cloud.query, cloud.action,
 // cloud.profile, cloud.destroy) makes salt-cloud's cache dir on its way in (CloudClient -> verify_env); on a fresh
 // Salt 3007.0 master two first calls at once race there and one answers SystemExit 17 (docs/benchmarks.md). A
-// manual scale answered while the startup reconcile's cloud.query runs is such a pair: the HTTP server answers
-// before the first reconcile, and a manual scale is not held back by it. Against the emulator answering at a real
+// manual scale asked while the startup reconcile's cloud.query runs was such a pair: the HTTP server answers
+// before the first reconcile (a manual scale now also waits for that reconcile to decide on Salt's state:
+// test/engine/ports/scale-before-reconcile.test.ts). Against the emulator answering at a real
 // master's speed (each cloud call about a second), the service as a child process, as users run it.
 import t from 'tap';
 import { mkdtempSync, rmSync } from 'node:fs';

@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { REAL_MASTER_CALL_DELAYS, startEmulator, type CallRecord } from '../../src/emulator/index.ts';
 import { startCalls, waitFor } from '../support/engine-harness.ts';
-import { freePort, startServiceProcess, writeConfig } from '../support/service-process.ts';
+import { freePort, startServiceProcess, writeConfig, HEARTBEAT_TIMEOUT } from '../support/service-process.ts';
 
 /** overlapping: the salt-cloud calls that reached salt-api before the first one had been answered. */
 function overlapping(calls: readonly CallRecord[]): string[] {
@@ -27,7 +27,7 @@ t.test('a manual scale asked while the startup reconcile asks cloud.query reache
   t.teardown(async () => { await emu.close(); rmSync(dir, { recursive: true, force: true }); });
   const port = await freePort();
   const configPath = writeConfig(dir, {
-    salt: { url: emu.url, username: 'autoscaler', password: 'secret', eauth: 'pam', heartbeatInterval: '1s', heartbeatTimeout: '1s' },
+    salt: { url: emu.url, username: 'autoscaler', password: 'secret', eauth: 'pam', heartbeatInterval: '1s', heartbeatTimeout: HEARTBEAT_TIMEOUT },
     store: { path: join(dir, 'state.db') },
     http: { listen: `127.0.0.1:${port}`, apiToken: 'api-token-first' },
     engine: { evaluateInterval: '1h', reconcileInterval: '1h' },

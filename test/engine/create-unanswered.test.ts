@@ -14,7 +14,7 @@ function profileStatuses(h: Harness): number[] {
 }
 
 function dump(h: Harness): string {
-  return JSON.stringify({ instances: h.engine.instances(), calls: h.emu.calls.map((c) => `${c.fun ?? ''} ${c.status}`) });
+  return JSON.stringify({ instances: h.engine.instances(), history: h.engine.instances().map((i) => h.engine.history(i.id, 50)), calls: h.emu.calls.map((c) => `${c.fun ?? ''} ${c.status}`) });
 }
 
 /** unanswered starts the harness with a pool that creates from the profile, asks for one instance and waits for the 504. */
@@ -52,8 +52,10 @@ t.test('when the created instance\'s events are lost, a reconcile finds it in cl
 });
 
 t.test('a create unanswered past its provision timeout fails with the reason, and the instance is kept, not created again', async (t) => {
-  // a real Salt second: salt-api waits the pool's 2 s provisionTimeout, the cloud takes 3 s
-  const h = await unanswered(t, { createMs: 3_000, saltSecondMs: 1000, provisionTimeout: '2s', max: 1, reconcileInterval: '1s' });
+  // a real Salt second: salt-api waits the pool's 2 s provisionTimeout, the cloud takes 3.5 s and lists the VM only
+  // then, so reconciles see the failed instance absent from cloud.query (taken for stopped and forgotten, the VM would
+  // come back as one "started outside the autoscaler")
+  const h = await unanswered(t, { createMs: 3_500, saltSecondMs: 1000, provisionTimeout: '2s', max: 1, reconcileInterval: '1s' });
   const [made] = h.engine.instances().filter((i) => i.created);
   const id = made?.id ?? '';
   await waitFor('the instance failed', () => h.engine.history(id, 50).some((tr) => tr.to === 'failed'), 10_000, () => dump(h));
@@ -65,6 +67,7 @@ t.test('a create unanswered past its provision timeout fails with the reason, an
   const seen = reconciles();
   await waitFor('two more reconciles', () => reconciles() >= seen + 2, 10_000, () => dump(h));
   t.ok(h.engine.instances().some((i) => i.id === id && i.created), 'the created instance is still known');
+  t.notOk(h.engine.history(id, 50).some((tr) => /started outside/.test(tr.reason)), 'its VM, listed late, was never taken for one started outside the autoscaler');
   t.same(profileStatuses(h), [504], 'one cloud.profile call: not created again');
   t.equal(h.emu.world.instances().length, 1, 'one VM in the cloud');
 });

@@ -179,7 +179,8 @@ export async function runDemo(args: DemoArgs): Promise<number> {
     dir = mkdtempSync(join(tmpdir(), 'salt-autoscaler-demo-'));
     emu = await startEmulator({
       instances: DEMO_POOLS.flatMap((p) => p.reserved.map((id) => ({ id, provider: 'demo-cloud' }))),
-      delays: { startMs: 2_000, bootMs: 4_000, deployMs: 6_000, stopMs: 2_000, createMs: 8_000 },
+      // a Salt second of 100 ms: salt-api's 300 s rest_timeout lasts 30 s, longer than a start call of several instances
+      delays: { startMs: 2_000, bootMs: 4_000, deployMs: 6_000, stopMs: 2_000, createMs: 8_000, saltSecondMs: 100 },
     });
     const config = parseConfig({
       salt: { url: emu.url, username: 'salt-autoscaler', password: 'secret', eauth: 'pam', heartbeatInterval: '10s', heartbeatTimeout: '5s' },

@@ -12,7 +12,7 @@ export const ERROR_CODES = {
   ASC_ERR_CONFIG_READ: 'the config file could not be read or is not valid YAML',
   ASC_ERR_SALT_AUTH: 'salt-api refused the credentials or the token (HTTP 401)',
   ASC_ERR_SALT_HTTP: 'salt-api answered with an unexpected HTTP status',
-  ASC_ERR_SALT_TIMEOUT: 'a salt-api call did not answer within its timeout',
+  ASC_ERR_SALT_TIMEOUT: 'a salt-api call did not answer within its timeout, or salt-api answered 504: its own wait for a runner\'s return ran out and the runner goes on in the master (what it did is learnt from Salt later)',
   ASC_ERR_SALT_NETWORK: 'salt-api could not be reached (connection refused, reset, TLS failure)',
   ASC_ERR_SALT_RESPONSE: 'salt-api answered with a body that does not match the expected shape (HTML, truncated JSON)',
   ASC_ERR_SALT_CLIENT_DISABLED: 'salt-api refused a client not enabled in netapi_enable_clients (HTTP 400)',
@@ -30,6 +30,7 @@ export const ERROR_CODES = {
   ASC_ERR_ETCD_RESPONSE: 'etcd answered with an unexpected HTTP status or a body that does not match the gateway\'s shape',
   ASC_ERR_ETCD_TLS: 'a TLS file of ha.etcd.tls (caFile, certFile, keyFile) could not be read',
   ASC_ERR_ETCD_NOT_LEADER: 'a write to the shared state in etcd was refused because this process no longer leads (its election key is gone or not its own): nothing is sent',
+  ASC_ERR_ENGINE_NOT_RECONCILED: 'a manual scale was not decided because the startup reconcile has not established Salt\'s state yet (answered 503 with Retry-After): deciding on the previous run\'s state could start what is running or hold at a max that is not reached',
   ASC_ERR_LEASE_NOT_HELD: 'an action was not sent because this process does not hold the store lease (standby, or lease lost or expired)',
   ASC_ERR_WEBHOOK_INVALID: 'an Alertmanager webhook payload failed validation',
   ASC_ERR_HTTP_AUTH: 'an HTTP API call carried no or a wrong bearer token, or the token it needs is not configured',
@@ -109,5 +110,18 @@ export class EtcdError extends AutoscalerError {
     this.endpoint = detail.endpoint;
     this.status = detail.status;
     this.body = trimBody(detail.body ?? '');
+  }
+}
+
+/**
+ * NotReconciledError: a manual scale asked before any reconcile succeeded; `retryAfterMs` is when asking again may
+ * find Salt's state established (the HTTP API answers 503 with Retry-After).
+ */
+export class NotReconciledError extends AutoscalerError {
+  readonly retryAfterMs: number;
+  constructor(message: string, retryAfterMs: number) {
+    super('ASC_ERR_ENGINE_NOT_RECONCILED', message);
+    this.name = 'NotReconciledError';
+    this.retryAfterMs = retryAfterMs;
   }
 }

@@ -16,6 +16,7 @@
  *                                                ^
  *   creating|starting|booted|deploying           | stop issued
  *     --provision timeout, failed event, run-ret not ok, action failed--> failed
+ *   creating --create unanswered (504, timeout): stays creating; past the provision timeout--> failed
  *
  *   started outside the autoscaler (events, live): stopped --cloud starting|started|created--> starting,
  *     --minion start--> booted, --deploy orchestrate runs--> deploying (a new life, then as above)
@@ -54,7 +55,12 @@ export type LifecycleAction =
   | { readonly kind: 'undrain'; readonly reason: string }
   | { readonly kind: 'stop-issued' }
   | { readonly kind: 'destroy-issued' }
-  | { readonly kind: 'action-failed'; readonly action: LifecycleActionKind; readonly reason: string };
+  | { readonly kind: 'action-failed'; readonly action: LifecycleActionKind; readonly reason: string }
+  /**
+   * create-unanswered: the create call ended without Salt's answer (salt-api's 504 once its wait ran out, a timeout, a
+   * lost connection): salt-cloud may still be making the VM, so the instance stays on its way until its provision timeout.
+   */
+  | { readonly kind: 'create-unanswered'; readonly reason: string };
 
 /** LifecycleTick asks the machine to check its timers (provision timeout). */
 export interface LifecycleTick {
@@ -178,7 +184,8 @@ function pastProvisionTimeout(instance: Instance, ctx: StepContext): boolean {
 
 function timeoutReason(instance: Instance, ctx: StepContext, what: string): string {
   const ageS = Math.round(provisionAgeMs(instance, ctx.nowMs) / 1000);
-  return `provision timeout: ${what} ${ageS}s after start (timeout ${Math.round(ctx.provisionTimeoutMs / 1000)}s, was ${instance.state})`;
+  const was = instance.state === 'creating' ? 'was creating: salt-cloud had not reported the VM made' : `was ${instance.state}`;
+  return `provision timeout: ${what} ${ageS}s after start (timeout ${Math.round(ctx.provisionTimeoutMs / 1000)}s, ${was})`;
 }
 
 /**
@@ -221,6 +228,11 @@ function stepAction(instance: Instance, input: LifecycleAction, ctx: StepContext
         : ignored(instance, `destroy issued for a ${s} instance (only draining, failed or stopped instances are destroyed)`);
     case 'action-failed':
       return actionFailed(instance, input.action, input.reason, ctx);
+    case 'create-unanswered':
+      if (s !== 'creating') return ignored(instance, `create unanswered for a ${s} instance (${input.reason})`);
+      return pastProvisionTimeout(instance, ctx)
+        ? moved(instance, 'failed', `create unanswered past the provision timeout (${Math.round(ctx.provisionTimeoutMs / 1000)}s): ${input.reason}; salt-cloud may still make it: it is stopped once Salt lists it`, ctx)
+        : ignored(instance, `create unanswered (${input.reason}): salt-cloud may still be making it, followed until the provision timeout`);
     default:
       return input satisfies never;
   }
@@ -429,7 +441,7 @@ export function step(instance: Instance, input: LifecycleInput, ctx: StepContext
   return isAction(input) ? stepAction(instance, input, ctx) : stepEvent(instance, input, ctx);
 }
 
-const ACTION_KINDS: ReadonlySet<string> = new Set<LifecycleAction['kind']>(['start-issued', 'create-issued', 'drain-issued', 'undrain', 'stop-issued', 'destroy-issued', 'action-failed']);
+const ACTION_KINDS: ReadonlySet<string> = new Set<LifecycleAction['kind']>(['start-issued', 'create-issued', 'drain-issued', 'undrain', 'stop-issued', 'destroy-issued', 'action-failed', 'create-unanswered']);
 
 /** isAction tells the engine's own actions from Salt events (both are lifecycle inputs). */
 function isAction(input: LifecycleAction | SaltEvent): input is LifecycleAction {

@@ -23,14 +23,15 @@ export type BusSubscriber = (event: BusEvent, malformed: boolean) => void;
 /** Timers runs the emulator's delayed work on unref'd timers, so `close()` can clear them all. */
 export class Timers {
   readonly #pending = new Set<NodeJS.Timeout>();
-  /** after runs `fn` after `ms` unless cleared by `clearAll`. */
-  after(ms: number, fn: () => void): void {
+  /** after runs `fn` after `ms` unless cleared by `clearAll` or by the returned cancel. */
+  after(ms: number, fn: () => void): () => void {
     const timer = setTimeout(() => {
       this.#pending.delete(timer);
       fn();
     }, Math.max(0, ms));
     timer.unref();
     this.#pending.add(timer);
+    return () => { clearTimeout(timer); this.#pending.delete(timer); };
   }
   /** sleep resolves after `ms` (never, once cleared: the emulator is closing). */
   sleep(ms: number): Promise<void> {

@@ -286,15 +286,27 @@ async function runRunner(deps: MasterDeps, low: Lowstate, fun: string, user: str
     void execute();
     return { kind: 'ok', value: { tag: `salt/run/${jid}`, jid } };
   }
-  // a top-level `timeout` is salt-api's own wait for the runner's return (default rest_timeout); the runner
-  // goes on when it runs out, and salt-api answers 504 (real_15)
+  // a top-level `timeout` is salt-api's own wait for the runner's return (NetapiClient.runner -> RunnerClient.cmd_sync:
+  // `event.get_event(wait=timeout)`, default rest_timeout): when it runs out salt-api raises SaltClientTimeout and
+  // rest_cherrypy answers 504 (real_15; test/real-salt/profile-timeout.test.ts); the runner goes on in the master and fires its ret later. The wait
+  // is in Salt seconds (saltSecondMs each); a runner whose time is in Salt seconds (manage.up's ping wait) is compared
+  // with it in Salt seconds, one whose time is the world's (cloud.profile's createMs, a cloud.action's startMs) races
+  // it in milliseconds.
   const waitS = typeof low['timeout'] === 'number' ? low['timeout'] : REST_TIMEOUT_S;
+  const waitMs = waitS * saltSecondMs;
   if (runS > waitS) {
     void execute(); // goes on past salt-api's wait, like the real runner
-    await timers.sleep(waitS * saltSecondMs);
+    await timers.sleep(waitMs);
     return { kind: 'timeout' };
   }
-  return execute();
+  const running = execute();
+  let cancel = (): void => {};
+  const waited = new Promise<LowResult>((resolve) => { cancel = timers.after(waitMs, () => { resolve({ kind: 'timeout' }); }); });
+  try {
+    return await Promise.race([running, waited]);
+  } finally {
+    cancel(); // (a runner that answered in time leaves no timer behind; one that did not goes on alone)
+  }
 }
 
 /** presence resolves manage.up's kwargs `tgt` / `tgt_type` (default every minion) to the targeted minions. */

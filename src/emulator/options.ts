@@ -48,7 +48,11 @@ export const EmulatorOptionsSchema = z.strictObject({
     deployMs: z.number().min(0).optional(),
     createMs: z.number().min(0).optional(),
     stopMs: z.number().min(0).optional(),
-    /** saltSecondMs: how long one second of Salt's own timeouts (manage.up's ping wait, salt-api's wait) lasts. */
+    /**
+     * saltSecondMs: how long one second of Salt's own timeouts (manage.up's ping wait, salt-api's wait for a runner:
+     * a lowstate `timeout`, else rest_timeout's 300 s) lasts. A runner whose world delays (createMs, startMs per
+     * instance) outlast salt-api's wait is answered 504 and goes on, as in Salt.
+     */
     saltSecondMs: z.number().min(0).optional(),
   }).optional(),
   /**

@@ -72,8 +72,8 @@ export interface ExecutorRole {
   retryStop(rt: PoolRuntime, inst: Instance): Promise<void>;
   /** finishDrain finishes a drain (also one a crash interrupted). */
   finishDrain(rt: PoolRuntime, id: string, failure?: string): Promise<void>;
-  /** actionFailed moves the instance on a failed call. */
-  actionFailed(id: string, action: IntentKind): void;
+  /** actionFailed moves the instance on a failed call (`err` says why in its reason). */
+  actionFailed(id: string, action: IntentKind, err?: unknown): void;
   /** finish marks an intent done or failed. */
   finish(intentId: number, status: 'done' | 'failed', detail?: string): void;
   /** sending: the intent's call runs in this process now. */
@@ -91,6 +91,8 @@ export interface ReconcilerRole {
   schedule(delayMs: number): void;
   /** startUnconfirmed remembers a failed start call; a timeout or a lost connection leaves Salt time to carry it out. */
   startUnconfirmed(id: string, err: unknown): void;
+  /** createUnanswered remembers a create call Salt did not answer: until `untilMs`, absent from the cloud is not gone. */
+  createUnanswered(id: string, untilMs: number): void;
   confirmWindowMs(): number;
 }
 

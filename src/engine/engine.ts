@@ -13,7 +13,7 @@
  *  reconciler: cloud.query + manage.up + grains.item ─► lifecycle 'observed' ─► corrections, open intents resolved
  * ```
  */
-import { AutoscalerError } from '../errors.ts';
+import { AutoscalerError, NotReconciledError } from '../errors.ts';
 import { afterTransition } from '../core/bookkeeping.ts';
 import { decide } from '../core/decide.ts';
 import { newInstance, type LifecycleInput, type StepResult } from '../core/lifecycle.ts';
@@ -372,9 +372,19 @@ export class Engine implements EngineApi {
     return true;
   }
 
+  /**
+   * scale carries out a manual scale by `delta` (undefined: no such pool). It decides on Salt's state, never on the
+   * previous run's: asked before the startup reconcile succeeded, it waits for it up to MANUAL_SCALE_WAIT_MS, then
+   * throws NotReconciledError (the API's 503 with Retry-After) instead of deciding.
+   */
   async scale(pool: string, delta: number): Promise<Decision | undefined> {
     const rt = this.#pools.get(pool);
     if (rt === undefined) return undefined;
+    const established = await this.#reconciler.established(MANUAL_SCALE_WAIT_MS);
+    if (!established.ok) {
+      this.#log.info({ pool, delta, reason: established.reason }, 'manual scale not decided: Salt\'s state not established yet');
+      throw new NotReconciledError(`manual scale of ${pool} not decided: ${established.reason}; a decision now would rest on the previous run's state: ask again`, established.retryAfterMs);
+    }
     const spec = rt.managed.spec;
     const now = this.#clock.now();
     const instances = this.#fleet.inPool(pool);
@@ -467,3 +477,9 @@ export class Engine implements EngineApi {
 
 /** CONFIRM_DELAY_MS: how soon Salt is asked after an event contradicted what we hold (a burst shares one reconcile). */
 const CONFIRM_DELAY_MS = 250;
+
+/**
+ * MANUAL_SCALE_WAIT_MS: how long a manual scale asked during the startup reconcile waits for it (a real master answers
+ * one in seconds; the CLI's `scale` gives up on the service after 10 s).
+ */
+const MANUAL_SCALE_WAIT_MS = 5_000;

@@ -241,8 +241,11 @@ export class Executor implements ExecutorRole {
     ctx.apply(inst, { kind: 'create-issued' }, now, 'scale-up');
     const intent = this.#open(rt, 'create', id, decidedMs);
     return async (committed, sent) => {
-      const ok = await this.#send(rt, 'create', id, this.#written(intent, committed), () => ctx.opts.cloud.create(id, profile, rt.managed.spec.provisionTimeoutMs), undefined, sent);
-      if (!ok) this.actionFailed(id, 'create');
+      let failure: unknown;
+      const ok = await this.#send(rt, 'create', id, this.#written(intent, committed), () => ctx.opts.cloud.create(id, profile, rt.managed.spec.provisionTimeoutMs), (err) => { failure = err; }, sent);
+      if (ok) return;
+      if (outcomeUnknown(failure)) this.#createUnanswered(rt, id, failure);
+      else this.actionFailed(id, 'create', failure);
     };
   }
 
@@ -359,9 +362,37 @@ export class Executor implements ExecutorRole {
     else this.#ctx.log.warn({ minion: inst.id }, 'could not stop a failed instance; reconcile will retry');
   }
 
-  /** actionFailed moves the instance on a failed call. */
-  actionFailed(id: string, action: IntentKind): void {
+  /** actionFailed moves the instance on a failed call (`err`, when there is one, says why in the instance's reason). */
+  actionFailed(id: string, action: IntentKind, err?: unknown): void {
     const inst = this.#ctx.fleet.get(id);
-    if (inst) this.#ctx.apply(inst, { kind: 'action-failed', action, reason: `${action} call failed` }, this.#ctx.clock.now(), 'action');
+    const why = err === undefined ? '' : `: ${err instanceof Error ? err.message : String(err)}`;
+    if (inst) this.#ctx.apply(inst, { kind: 'action-failed', action, reason: `${action} call failed${why}` }, this.#ctx.clock.now(), 'action');
   }
+
+  /**
+   * createUnanswered: the create call ended without Salt's answer (salt-api's 504 once its wait ran out, our timeout, a
+   * lost connection), and salt-cloud goes on making the VM. The instance stays on its way (it counts as capacity: one
+   * need, one create) until its provision timeout; past it, it fails, and is stopped once Salt lists it. Either way the
+   * reconciler keeps it while Salt may still list it (absent from cloud.query is not yet gone).
+   */
+  #createUnanswered(rt: PoolRuntime, id: string, err: unknown): void {
+    const ctx = this.#ctx;
+    const inst = ctx.fleet.get(id);
+    if (inst === undefined) return;
+    const spec = rt.managed.spec;
+    const now = ctx.clock.now();
+    const message = err instanceof Error ? err.message : String(err);
+    ctx.reconciler.createUnanswered(id, now + spec.provisionTimeoutMs);
+    ctx.log.info({ pool: spec.name, minion: id, err }, 'create unanswered: salt-cloud may still be making the instance; followed until the provision timeout');
+    ctx.apply(inst, { kind: 'create-unanswered', reason: `cloud.profile unanswered (${message})` }, now, 'action');
+  }
+}
+
+/**
+ * outcomeUnknown: a call that ended this way may have been carried out by Salt (salt-api's 504, our timeout, a lost
+ * connection); anything else is Salt's own answer.
+ */
+function outcomeUnknown(err: unknown): boolean {
+  const code = typeof err === 'object' && err !== null && 'code' in err ? String(err.code) : '';
+  return code === 'ASC_ERR_SALT_TIMEOUT' || code === 'ASC_ERR_SALT_NETWORK';
 }

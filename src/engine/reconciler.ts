@@ -7,6 +7,7 @@
  *   cloud.query ─► adopt unknown names matching a reservedPattern
  *     ─► manage.up of the managed instances the cloud reports running ─► grains.item of those running and up
  *     ─► lifecycle 'observed' per instance (one store transaction) ─► forget destroyed created instances
+ *        (a failed created instance whose create Salt left unanswered is kept while salt-cloud may still make it)
  *     ─► confirm window: unconfirmed starts settle (happened, or back to the reserve)
  *     ─► open intents resolved (happened? done : failed; a stop cut off is idle-checked and sent again)
  *     ─► what nothing covers any more: a start never carried out, a failed VM still running
@@ -34,8 +35,18 @@ export class Reconciler implements ReconcilerRole {
    * answer that says the start failed gets none.
    */
   readonly #unconfirmedStarts = new Map<string, { readonly untilMs: number; readonly intentId?: number }>();
+  /**
+   * #unansweredCreates: created instances whose cloud.profile call ended without Salt's answer, with the time until
+   * which salt-cloud may still be making them: while absent from cloud.query they are neither moved to stopped nor
+   * forgotten (a VM salt-cloud lists later is this instance, not one to adopt or create again).
+   */
+  readonly #unansweredCreates = new Map<string, number>();
   /** succeeded: a reconcile has succeeded; no evaluation runs on the state of a previous life before it. */
   succeeded = false;
+  /** #lastFailure: why the last reconcile could not ask Salt (cleared by a success). */
+  #lastFailure: string | undefined;
+  /** #runningSinceMs: when the reconcile now running began. */
+  #runningSinceMs = 0;
 
   constructor(ctx: EngineContext) {
     this.#ctx = ctx;
@@ -74,6 +85,18 @@ export class Reconciler implements ReconcilerRole {
     this.#unconfirmedStarts.set(id, { untilMs: this.#ctx.clock.now() + windowMs });
   }
 
+  createUnanswered(id: string, untilMs: number): void {
+    this.#unansweredCreates.set(id, untilMs);
+  }
+
+  /** makingStill: salt-cloud may still be making this instance that cloud.query does not list (an unanswered create). */
+  #makingStill(id: string, listed: boolean, nowMs: number): boolean {
+    const untilMs = this.#unansweredCreates.get(id);
+    if (untilMs === undefined) return false;
+    if (listed || nowMs > untilMs) { this.#unansweredCreates.delete(id); return false; }
+    return true;
+  }
+
   /**
    * awaitingSalt lists the instances whose start Salt has yet to confirm or deny: an open start intent (left by a
    * crash, or a call still running) or a failed start call inside its confirm window. While Salt still shows such an
@@ -85,9 +108,33 @@ export class Reconciler implements ReconcilerRole {
     return new Set([...this.#unconfirmedStarts.keys(), ...open.filter((i) => i.kind === 'start').map((i) => i.instance)]);
   }
 
+  /**
+   * established waits up to `waitMs` for a reconcile to have succeeded: Salt's state, not the previous run's, is what
+   * the engine holds then. When none has (the startup reconcile still asks Salt, or Salt did not answer it), it says why
+   * and when to ask again.
+   */
+  async established(waitMs: number): Promise<{ readonly ok: true } | { readonly ok: false; readonly reason: string; readonly retryAfterMs: number }> {
+    if (this.succeeded) return { ok: true };
+    const running = this.#running;
+    if (running !== undefined) {
+      let timer: Timer | undefined;
+      const waited = new Promise<void>((resolve) => { timer = this.#ctx.clock.after(waitMs, resolve); });
+      await Promise.race([running, waited]);
+      timer?.cancel();
+      if (this.succeeded) return { ok: true };
+    }
+    const now = this.#ctx.clock.now();
+    if (this.#running !== undefined) {
+      return { ok: false, reason: `the startup reconcile has asked Salt for ${Math.round((now - this.#runningSinceMs) / 1000)}s without an answer yet`, retryAfterMs: waitMs };
+    }
+    const retryAfterMs = Number.isFinite(this.#dueMs) ? Math.max(1_000, this.#dueMs - now) : 1_000;
+    return { ok: false, reason: this.#lastFailure === undefined ? 'the startup reconcile has not begun' : `the startup reconcile could not ask Salt (${this.#lastFailure}); it is tried again`, retryAfterMs };
+  }
+
   /** reconcile asks Salt for the truth and corrects every managed instance; open intents are resolved. */
   reconcile(why: string): Promise<void> {
     if (this.#running) { this.#again = true; return this.#running; }
+    this.#runningSinceMs = this.#ctx.clock.now();
     this.#running = (async () => {
       try {
         do {
@@ -116,6 +163,7 @@ export class Reconciler implements ReconcilerRole {
       up = runningIds.length === 0 ? [] : await ctx.opts.minions.minionsUp(runningIds);
     } catch (err) {
       ctx.opts.observer?.reconcile('error');
+      this.#lastFailure = err instanceof Error ? err.message : String(err);
       ctx.log.warn({ err, why }, 'reconcile failed: Salt did not answer; will retry');
       this.schedule(5_000);
       return;
@@ -144,6 +192,7 @@ export class Reconciler implements ReconcilerRole {
       for (const inst of fleet.all()) {
         if (inst.sinceMs > began) continue; // changed while we asked Salt: our snapshot is older than the event
         const c = cloudById.get(inst.id);
+        if (inst.state === 'failed' && this.#makingStill(inst.id, c !== undefined, began)) continue; // not gone: not made yet
         if (inst.state === 'starting' && (c === undefined || c.state === 'stopped') && (awaiting ??= this.awaitingSalt()).has(inst.id)) continue;
         const grain = grains.get(inst.id);
         const input: LifecycleInput = {
@@ -163,14 +212,16 @@ export class Reconciler implements ReconcilerRole {
     });
     // a created instance that is stopped here and gone from the cloud was destroyed: forget it
     for (const inst of fleet.all()) {
-      if (inst.created && inst.state === 'stopped' && !cloudById.has(inst.id) && inst.sinceMs <= began) fleet.forget(inst);
+      if (inst.created && inst.state === 'stopped' && !cloudById.has(inst.id) && inst.sinceMs <= began && !this.#makingStill(inst.id, false, began)) fleet.forget(inst);
     }
+    for (const id of [...this.#unansweredCreates.keys()]) this.#makingStill(id, cloudById.has(id), began); // listed or past: done
     if (!ctx.following()) { // what a reconcile resolves, it resolves by acting: a follower only looks
       this.#settleUnconfirmed(cloudById, began);
       this.#resolveIntents(cloudById);
       this.#settleUncovered(cloudById, began);
     }
     this.succeeded = true;
+    this.#lastFailure = undefined;
     ctx.opts.observer?.reconcile('ok');
     ctx.log.info({ why, instances: fleet.size, corrections, durationMs: ctx.clock.now() - began }, 'reconciled with Salt');
     for (const name of ctx.pools.keys()) ctx.evaluator.evaluateSoon(name);

@@ -15,7 +15,7 @@ import Fastify, { LogController, type FastifyBaseLogger, type FastifyError, type
 import { ZodError } from 'zod';
 import type { Instance, PoolView } from '../core/types.ts';
 import type { EngineApi, LeaderView } from '../engine/ports.ts';
-import { AutoscalerError } from '../errors.ts';
+import { AutoscalerError, NotReconciledError } from '../errors.ts';
 import { redactUrl, type Logger } from '../log.ts';
 import { registerApiRoutes } from './api-routes.ts';
 import { HttpError } from './http-error.ts';
@@ -82,6 +82,7 @@ const QUIET_POST_PATHS = /^\/alertmanager\/webhook\/?(\?.*)?$/;
 function errorStatus(err: unknown): number {
   if (err instanceof HttpError) return err.statusCode;
   if (err instanceof ZodError) return 400;
+  if (err instanceof NotReconciledError) return 503;
   if (err instanceof AutoscalerError) return err.code === 'ASC_ERR_ACTION_FAILED' || err.code.startsWith('ASC_ERR_SALT_') ? 502 : 500;
   const statusCode = (err as Partial<FastifyError> | null)?.statusCode;
   return typeof statusCode === 'number' && statusCode >= 400 && statusCode < 600 ? statusCode : 500;
@@ -119,9 +120,10 @@ export function buildApp(opts: AppOptions): FastifyInstance {
   app.setErrorHandler(async (err: unknown, request, reply) => {
     const status = errorStatus(err);
     const message = err instanceof Error ? err.message : String(err);
-    if (status >= 500) request.log.error({ err, method: request.method, url: redactUrl(request.url) }, 'request failed');
+    if (status >= 500 && !(err instanceof NotReconciledError)) request.log.error({ err, method: request.method, url: redactUrl(request.url) }, 'request failed');
     // reply.headers() returns the reply itself (a thenable), not work to wait for
     if (err instanceof HttpError) void reply.headers(err.headers);
+    if (err instanceof NotReconciledError) void reply.header('retry-after', String(Math.max(1, Math.ceil(err.retryAfterMs / 1000))));
     const code = err instanceof AutoscalerError
       ? err.code
       : err instanceof ZodError || status < 500 ? 'ASC_ERR_HTTP_INVALID' : undefined;

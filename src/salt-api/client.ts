@@ -359,6 +359,11 @@ export class SaltClient {
     } catch {
       // handled below: a non-JSON body becomes a typed error
     }
+    if (res.status === 504) {
+      // rest_cherrypy's answer to SaltClientTimeout: its wait for a runner's return (the lowstate `timeout`, else
+      // rest_timeout) ran out, and the runner goes on in the master (real_15; test/real-salt/profile-timeout.test.ts): what it does is not known yet
+      throw new SaltApiError('ASC_ERR_SALT_TIMEOUT', `salt-api answered 504 to ${endpoint}: its wait for the runner's return ran out, and the runner goes on in the master (${htmlText(res.text)})`, { endpoint, status: 504, body: htmlText(res.text) });
+    }
     if (res.status >= 500) {
       const err = parsed ? ServerError.safeParse(json) : undefined;
       const what = err?.success === true ? String(err.data.return) : htmlText(res.text);

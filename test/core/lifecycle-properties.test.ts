@@ -29,7 +29,7 @@ const eventArb: fc.Arbitrary<SaltEvent> = fc.oneof(
 const actionArb: fc.Arbitrary<LifecycleInput> = fc.oneof(
   fc.constantFrom<LifecycleInput>(
     { kind: 'start-issued' }, { kind: 'create-issued' }, { kind: 'drain-issued' }, { kind: 'undrain', reason: 'workload back' },
-    { kind: 'stop-issued' }, { kind: 'destroy-issued' }, { kind: 'tick' },
+    { kind: 'stop-issued' }, { kind: 'destroy-issued' }, { kind: 'tick' }, { kind: 'create-unanswered', reason: 'salt-api answered 504' },
   ),
   fc.constantFrom('start', 'create', 'stop', 'destroy', 'drain', 'undrain' as const)
     .map((action): LifecycleInput => ({ kind: 'action-failed', action, reason: 'salt-api 500' })),
@@ -65,6 +65,8 @@ const runArb = fc.record({
 });
 
 t.test('for any sequence of inputs the machine keeps its invariants', async (t) => {
+  /** unanswered: what an unanswered create did to a creating instance (the generator reaches both outcomes). */
+  const unanswered = new Set<string>();
   fc.assert(fc.property(runArb, ({ steps, provisionTimeoutMs }) => {
     let inst: Instance = newInstance(ID, 'prod/type1', T0);
     let nowMs = T0;
@@ -94,10 +96,12 @@ t.test('for any sequence of inputs the machine keeps its invariants', async (t) 
         if (tr.to === 'ready' && r.instance.readyMs === undefined) throw new Error('ready without readyMs');
       }
       if (r.instance.state === 'stopped') armed = false;
+      if (input.kind === 'create-unanswered' && before.state === 'creating') unanswered.add(r.instance.state);
       inst = r.instance;
     }
   }), { numRuns: 3000 });
   t.pass('3000 random runs kept every invariant');
+  t.same([...unanswered].sort(), ['creating', 'failed'], 'runs had an unanswered create keep a creating instance on its way, and fail one past its timeout');
 });
 
 function historyThen(steps: readonly Step[], provisionTimeoutMs: number, last: Step): { inst: Instance; nowMs: number; input: LifecycleInput } {

@@ -63,6 +63,9 @@ const rows: readonly Row[] = [
   { name: 'a stopping instance whose stop never reached Salt is undrained back to ready', from: at('stopping', { readyMs: T0 - 30_000 }), input: { kind: 'undrain', reason: 'busy again' }, to: 'ready' },
   { name: 'a stopping instance never ready in this life cannot be undrained to ready', from: at('stopping', { readyMs: T0 - 120_000 }), input: { kind: 'undrain', reason: 'x' }, to: 'ignored' },
   { name: 'a failed create moves a creating instance to failed', from: at('creating'), input: { kind: 'action-failed', action: 'create', reason: 'quota' }, to: 'failed' },
+  { name: 'a create Salt left unanswered (504) keeps a creating instance on its way within its provision timeout', from: at('creating'), input: { kind: 'create-unanswered', reason: 'salt-api answered 504' }, to: 'ignored' },
+  { name: 'a create Salt left unanswered past the provision timeout fails the instance', from: at('creating'), input: { kind: 'create-unanswered', reason: 'salt-api answered 504' }, to: 'failed', nowMs: T0 + TIMEOUT_MS },
+  { name: 'a create answer that comes after the instance moved on changes nothing', from: at('booted'), input: { kind: 'create-unanswered', reason: 'salt-api answered 504' }, to: 'ignored', nowMs: T0 + TIMEOUT_MS },
   { name: 'a failed stop moves a stopping instance to failed so the stop is retried', from: at('stopping'), input: { kind: 'action-failed', action: 'stop', reason: 'timeout' }, to: 'failed' },
   { name: 'a failed destroy moves a stopping instance to failed', from: at('stopping'), input: { kind: 'action-failed', action: 'destroy', reason: 'timeout' }, to: 'failed' },
   { name: 'a failed drain puts a draining instance back to ready', from: at('draining'), input: { kind: 'action-failed', action: 'drain', reason: 'minion down' }, to: 'ready' },
@@ -277,4 +280,16 @@ t.test('a stop ends the life: a destroy of the stopped instance cannot be undrai
   t.equal(inst.state, 'stopping');
   const r = step(inst, { kind: 'undrain', reason: 'workload back' }, ctxAt(T0));
   t.equal(r.kind, 'ignored', 'a stopped-then-destroyed instance never becomes capacity without a start');
+});
+
+t.test('an instance failed by an unanswered create says why: the answer it did not get, and that salt-cloud may still make it', async (t) => {
+  const r = step(at('creating'), { kind: 'create-unanswered', reason: 'cloud.profile unanswered (salt-api answered 504)' }, ctxAt(T0 + TIMEOUT_MS));
+  t.equal(r.kind, 'moved');
+  t.match(r.instance.reason, /^create unanswered past the provision timeout \(600s\): cloud\.profile unanswered \(salt-api answered 504\); salt-cloud may still make it/);
+});
+
+t.test('a creating instance that times out says salt-cloud had not reported it made', async (t) => {
+  const r = step(at('creating'), { kind: 'tick' }, ctxAt(T0 + TIMEOUT_MS));
+  t.equal(r.instance.state, 'failed');
+  t.match(r.instance.reason, /was creating: salt-cloud had not reported the VM made/);
 });

@@ -17,7 +17,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startEmulator } from '../../src/emulator/index.ts';
-import { freePort, startServiceProcess, writeConfig } from '../support/service-process.ts';
+import { freePort, startServiceProcess, writeConfig, HEARTBEAT_TIMEOUT } from '../support/service-process.ts';
 import { cliArgs } from '../support/cli-process.ts';
 import { allDocCommands } from './doc-commands.ts';
 
@@ -74,7 +74,7 @@ t.test('every documented command runs against the emulator', async (t) => {
   t.teardown(() => emu.close());
   const port = await freePort();
   const config = writeConfig(dir, {
-    salt: { url: emu.url, username: 'autoscaler', eauth: 'pam', heartbeatInterval: '1s', heartbeatTimeout: '1s' },
+    salt: { url: emu.url, username: 'autoscaler', eauth: 'pam', heartbeatInterval: '1s', heartbeatTimeout: HEARTBEAT_TIMEOUT },
     store: { path: join(dir, 'state.db') },
     http: { listen: `127.0.0.1:${port}`, apiToken: 'docs-token' },
     engine: { evaluateInterval: '1s' },

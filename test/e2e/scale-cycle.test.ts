@@ -24,7 +24,7 @@ import { startQueueExporter, type QueueExporter } from '../support/e2e-exporter.
 import {
   alertmanagerConfigFromShipped, missingBinaries, prometheusConfig, startAlertmanager, startPrometheus, type ManagedProcess,
 } from '../support/e2e-processes.ts';
-import { freePort, startServiceProcess, writeConfig, type ServiceProcess } from '../support/service-process.ts';
+import { freePort, startServiceProcess, writeConfig, type ServiceProcess, HEARTBEAT_TIMEOUT } from '../support/service-process.ts';
 import { cliArgs } from '../support/cli-process.ts';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
@@ -126,7 +126,7 @@ t.test('a queue raised then drained through real Prometheus and Alertmanager sta
   // (3) the service config; the rule file is rendered from this very file by the CLI
   const servicePort = await freePort();
   const configPath = writeConfig(dir, {
-    salt: { url: emu.url, username: 'autoscaler', password: 'secret', eauth: 'pam', heartbeatInterval: '1s', heartbeatTimeout: '2s', timeout: '10s' },
+    salt: { url: emu.url, username: 'autoscaler', password: 'secret', eauth: 'pam', heartbeatInterval: '1s', heartbeatTimeout: HEARTBEAT_TIMEOUT, timeout: '10s' },
     store: { path: join(dir, 'state.db') },
     http: { listen: `127.0.0.1:${servicePort}`, webhookToken: WEBHOOK_TOKEN, apiToken: API_TOKEN },
     engine: { evaluateInterval: '1s', reconcileInterval: '1h' },

@@ -115,3 +115,21 @@ t.test('manage.up filters by kwarg tgt (list and glob) and waits only when a tar
   t.equal((await up({}, { timeout: 4 })).status, 504, 'the stopped minion makes the ping wait 2 + 3 s, longer than salt-api\'s 4 s');
   t.same(await up({}, { timeout: 6 }), { status: 200, value: ['gpu-prod-type1-1'] });
 });
+
+t.test('a cloud.profile that outlasts salt-api\'s wait (the lowstate timeout, in Salt seconds) answers 504, and salt-cloud still makes the VM', async (t) => {
+  const createMs = 40 * LAB.delays.saltSecondMs; // 40 Salt seconds
+  const emu = await startEmulator({ ...LAB, profiles: { 'gpu-lab': { provider: 'lab-local', driver: 'localproc' } }, delays: { ...LAB.delays, createMs } });
+  t.teardown(() => emu.close());
+  const token = await loginToken(emu);
+  const began = Date.now();
+  const res = await post(emu, token, { client: 'runner', fun: 'cloud.profile', prof: 'gpu-lab', instances: ['gpu-prod-type1-9'], timeout: 10 });
+  t.equal(res.status, 504, 'salt-api stopped waiting after 10 Salt seconds');
+  t.match(res.value, /did not receive a timely response/, 'CherryPy\'s 504 page');
+  t.ok(Date.now() - began < createMs, 'answered before the VM was made');
+  await waitUntil(() => emu.world.instance('gpu-prod-type1-9')?.state === 'running', 5000, 'the VM made after the 504');
+  t.ok(emu.events.some((e) => e.tag === 'salt/cloud/gpu-prod-type1-9/created'), 'salt-cloud fired created');
+  t.ok(emu.events.some((e) => /^salt\/run\/\d+\/ret$/.test(e.tag) && e.data['fun'] === 'runner.cloud.profile'), 'the runner returned on the bus');
+  const inTime = await post(emu, token, { client: 'runner', fun: 'cloud.profile', prof: 'gpu-lab', instances: ['gpu-prod-type1-8'], timeout: 60 });
+  t.equal(inTime.status, 200, 'a wait longer than the create gets the answer');
+  t.ok(emu.world.instance('gpu-prod-type1-8') !== undefined);
+});

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startEmulator } from '../../src/emulator/index.ts';
 import { startCalls, waitFor } from '../support/engine-harness.ts';
-import { freePort, startServiceProcess, writeConfig } from '../support/service-process.ts';
+import { freePort, startServiceProcess, writeConfig, HEARTBEAT_TIMEOUT } from '../support/service-process.ts';
 
 function openStartIntents(dbPath: string): number {
   try {
@@ -24,7 +24,7 @@ t.test('a service killed right after writing a start intent starts the instance 
   const port = await freePort();
   const dbPath = join(dir, 'state.db');
   const configPath = writeConfig(dir, {
-    salt: { url: emu.url, username: 'autoscaler', password: 'secret', eauth: 'pam', heartbeatInterval: '1s', heartbeatTimeout: '1s', timeout: '3s' }, // within startConfirmWindow
+    salt: { url: emu.url, username: 'autoscaler', password: 'secret', eauth: 'pam', heartbeatInterval: '1s', heartbeatTimeout: HEARTBEAT_TIMEOUT, timeout: '3s' }, // within startConfirmWindow
     store: { path: dbPath },
     http: { listen: `127.0.0.1:${port}` },
     engine: { evaluateInterval: '1s', reconcileInterval: '1h', startConfirmWindow: '3s' },

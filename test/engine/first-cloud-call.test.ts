@@ -1,8 +1,9 @@
 // The service's first salt-cloud call goes to the master alone. Every salt-cloud runner (cloud.query, cloud.action,
 // cloud.profile, cloud.destroy) makes salt-cloud's cache dir on its way in (CloudClient -> verify_env); on a fresh
 // Salt 3007.0 master two first calls at once race there and one answers SystemExit 17 (docs/benchmarks.md). A
-// manual scale answered while the startup reconcile's cloud.query runs is such a pair: the HTTP server answers
-// before the first reconcile, and a manual scale is not held back by it. Against the emulator answering at a real
+// manual scale asked while the startup reconcile's cloud.query runs was such a pair: the HTTP server answers
+// before the first reconcile (a manual scale now also waits for that reconcile to decide on Salt's state:
+// test/engine/ports/scale-before-reconcile.test.ts). Against the emulator answering at a real
 // master's speed (each cloud call about a second), the service as a child process, as users run it.
 import t from 'tap';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -10,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { REAL_MASTER_CALL_DELAYS, startEmulator, type CallRecord } from '../../src/emulator/index.ts';
 import { startCalls, waitFor } from '../support/engine-harness.ts';
-import { freePort, startServiceProcess, writeConfig } from '../support/service-process.ts';
+import { freePort, startServiceProcess, writeConfig, HEARTBEAT_TIMEOUT } from '../support/service-process.ts';
 
 /** overlapping: the salt-cloud calls that reached salt-api before the first one had been answered. */
 function overlapping(calls: readonly CallRecord[]): string[] {
@@ -26,7 +27,7 @@ t.test('a manual scale asked while the startup reconcile asks cloud.query reache
   t.teardown(async () => { await emu.close(); rmSync(dir, { recursive: true, force: true }); });
   const port = await freePort();
   const configPath = writeConfig(dir, {
-    salt: { url: emu.url, username: 'autoscaler', password: 'secret', eauth: 'pam', heartbeatInterval: '1s', heartbeatTimeout: '1s' },
+    salt: { url: emu.url, username: 'autoscaler', password: 'secret', eauth: 'pam', heartbeatInterval: '1s', heartbeatTimeout: HEARTBEAT_TIMEOUT },
     store: { path: join(dir, 'state.db') },
     http: { listen: `127.0.0.1:${port}`, apiToken: 'api-token-first' },
     engine: { evaluateInterval: '1h', reconcileInterval: '1h' },

@@ -85,7 +85,7 @@ t.test('creates from the profile when no reserved instance is left', async (t) =
 
 t.test('a create that takes longer than salt.timeout is waited for up to provisionTimeout: the instance comes ready, not failed', async (t) => {
   const h = await startHarness({
-    emulator: { instances: [], profiles: { 'gpu-t1': { provider: 'emu-cloud' } }, delays: { createMs: 2_500, bootMs: 30, deployMs: 30 } },
+    emulator: { instances: [], profiles: { 'gpu-t1': { provider: 'emu-cloud' } }, delays: { createMs: 2_500, bootMs: 30, deployMs: 30, saltSecondMs: 1000 } }, // salt-api waits the real 60 s
     pool: { reserved: [], profile: 'gpu-t1', max: 1, strategy: 'target', perInstance: 1, interval: '200ms', provisionTimeout: '1m' },
     salt: { timeout: '1s' },
   });

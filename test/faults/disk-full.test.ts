@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startEmulator, type Emulator } from '../../src/emulator/index.ts';
 import { waitFor } from '../support/engine-harness.ts';
-import { freePort, startServiceProcess, writeConfig } from '../support/service-process.ts';
+import { freePort, startServiceProcess, writeConfig, HEARTBEAT_TIMEOUT } from '../support/service-process.ts';
 import { notification, scaleAlert } from './scenario.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'asc-disk-full-'));
@@ -53,7 +53,7 @@ t.test('a full disk under the running service: actions sent during disk-full: 0,
   t.teardown(() => emu.close());
   const port = await freePort();
   const configPath = writeConfig(mkdtempSync(join(tmpdir(), 'asc-disk-full-config-')), {
-    salt: { url: emu.url, username: 'autoscaler', password: 'secret', eauth: 'pam', heartbeatInterval: '1s', heartbeatTimeout: '1s', timeout: '5s' },
+    salt: { url: emu.url, username: 'autoscaler', password: 'secret', eauth: 'pam', heartbeatInterval: '1s', heartbeatTimeout: HEARTBEAT_TIMEOUT, timeout: '5s' },
     store: { path: join(dir, 'state.db') },
     http: { listen: `127.0.0.1:${port}` },
     engine: { evaluateInterval: '1s', reconcileInterval: '2s' },

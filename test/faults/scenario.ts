@@ -28,7 +28,7 @@ import { join } from 'node:path';
 import { DEFAULT_USER, startEmulator, type Emulator, type InstanceView } from '../../src/emulator/index.ts';
 import type { InstanceJson, PoolJson } from '../../src/http/api-shapes.ts';
 import { waitFor } from '../support/engine-harness.ts';
-import { freePort, startServiceProcess, writeConfig, type ServiceProcess } from '../support/service-process.ts';
+import { freePort, startServiceProcess, writeConfig, type ServiceProcess, HEARTBEAT_TIMEOUT } from '../support/service-process.ts';
 
 /** SCENARIO_API_TOKEN is the service's apiToken in the scenarios (for POST /api/pools/<pool>/...). */
 export const SCENARIO_API_TOKEN = 'faults-api-token';
@@ -206,7 +206,7 @@ export async function runScenario(spec: ScenarioSpec): Promise<ScenarioResult> {
   const proxy = spec.proxy === true ? await startProxy(emu.url) : undefined;
   const configPath = writeConfig(dir, {
     // the product's user with the shipped ACL (the emulator's default): a call outside the ACL fails here too
-    salt: { url: proxy?.url ?? emu.url, username: DEFAULT_USER.username, password: DEFAULT_USER.password, eauth: DEFAULT_USER.eauth, heartbeatInterval: '1s', heartbeatTimeout: '1s', timeout: '5s', ...spec.salt },
+    salt: { url: proxy?.url ?? emu.url, username: DEFAULT_USER.username, password: DEFAULT_USER.password, eauth: DEFAULT_USER.eauth, heartbeatInterval: '1s', heartbeatTimeout: HEARTBEAT_TIMEOUT, timeout: '5s', ...spec.salt },
     store: { path: dbPath },
     http: { listen: `127.0.0.1:${port}`, apiToken: SCENARIO_API_TOKEN },
     engine: { evaluateInterval: '1s', reconcileInterval: `${RECONCILE_INTERVAL_MS}ms`, startConfirmWindow: '5s' }, // at least salt.timeout

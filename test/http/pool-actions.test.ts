@@ -1,5 +1,5 @@
 import t from 'tap';
-import { AutoscalerError } from '../../src/errors.ts';
+import { AutoscalerError, NotReconciledError } from '../../src/errors.ts';
 import { buildTestApp } from './build.ts';
 import { poolView } from './fake-engine.ts';
 
@@ -128,6 +128,17 @@ t.test('a failed scaling action answers 502 with its code', async (t) => {
   const res = await app.inject({ method: 'POST', url: '/api/pools/prod%2Ftype1/scale', headers: auth, payload: { delta: 1 } });
   t.equal(res.statusCode, 502);
   t.same(res.json(), { error: 'cloud.action start failed for gpu-prod-1', code: 'ASC_ERR_ACTION_FAILED' });
+});
+
+t.test('a manual scale asked before Salt\'s state is established answers 503 with Retry-After and the reason', async (t) => {
+  const { app, engine, logLines } = withPool(TOKEN);
+  t.teardown(() => app.close());
+  engine.onScale = async () => { throw new NotReconciledError('manual scale of prod/type1 not decided: the startup reconcile could not ask Salt (refused)', 4_200); };
+  const res = await app.inject({ method: 'POST', url: '/api/pools/prod%2Ftype1/scale', headers: auth, payload: { delta: 1 } });
+  t.equal(res.statusCode, 503);
+  t.equal(res.headers['retry-after'], '5', 'Retry-After in whole seconds, rounded up');
+  t.same(res.json(), { error: 'manual scale of prod/type1 not decided: the startup reconcile could not ask Salt (refused)', code: 'ASC_ERR_ENGINE_NOT_RECONCILED' });
+  t.notOk(logLines.some((line) => line.includes('"level":50')), 'an expected refusal is no error line');
 });
 
 t.test('an unexpected error answers 500 without its message', async (t) => {

@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startEmulator } from '../../src/emulator/index.ts';
 import { waitFor } from '../support/engine-harness.ts';
-import { freePort, startServiceProcess, writeConfig } from '../support/service-process.ts';
+import { freePort, startServiceProcess, writeConfig, HEARTBEAT_TIMEOUT } from '../support/service-process.ts';
 
 const SALT_PASSWORD = 'saltPw-7f3a9c-Q2';
 const WEBHOOK_TOKEN = 'whTok-51d0e8-K9';
@@ -41,7 +41,7 @@ t.test('the service guards its webhook and API and keeps every secret out of its
   t.teardown(async () => { await emu.close(); rmSync(dir, { recursive: true, force: true }); });
   const port = await freePort();
   const configPath = writeConfig(dir, {
-    salt: { url: emu.url, username: 'salt-autoscaler', password: SALT_PASSWORD, eauth: 'pam', heartbeatInterval: '1s', heartbeatTimeout: '1s', timeout: '5s' },
+    salt: { url: emu.url, username: 'salt-autoscaler', password: SALT_PASSWORD, eauth: 'pam', heartbeatInterval: '1s', heartbeatTimeout: HEARTBEAT_TIMEOUT, timeout: '5s' },
     store: { path: join(dir, 'state.db') },
     http: { listen: `127.0.0.1:${port}`, webhookToken: WEBHOOK_TOKEN, apiToken: API_TOKEN, bodyLimit: BODY_LIMIT_BYTES },
     engine: { evaluateInterval: '1s', reconcileInterval: '2s' },

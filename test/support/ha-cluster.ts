@@ -17,7 +17,7 @@ import { notification, scaleAlert } from '../faults/scenario.ts';
 import { startEtcdCluster, waitFor, type EtcdCluster } from './etcd-cluster.ts';
 import { startDelayProxy, type DelayProxy } from './etcd-proxy.ts';
 import { startSaltRecorder, type SaltRecorder } from './ha-salt-recorder.ts';
-import { freePort, spawnServiceProcess, writeConfig, type SpawnedService } from './service-process.ts';
+import { freePort, spawnServiceProcess, writeConfig, type SpawnedService, HEARTBEAT_TIMEOUT } from './service-process.ts';
 
 /** LEASE_TTL_MS is the services' `ha.etcd.leaseTtl` in the HA tests. */
 export const LEASE_TTL_MS = 3_000;
@@ -117,7 +117,7 @@ export async function startHaRig(opts: HaRigOptions = {}): Promise<HaRig> {
     const port = await freePort();
     const saltUrl = opts.saltFailover === true ? [recorder.url, ...recorders.filter((r) => r !== recorder).map((r) => r.url)] : recorder.url;
     const configPath = writeConfig(dir, {
-      salt: { url: saltUrl, username: DEFAULT_USER.username, password: DEFAULT_USER.password, eauth: DEFAULT_USER.eauth, heartbeatInterval: '1s', heartbeatTimeout: '1s', timeout: '5s' },
+      salt: { url: saltUrl, username: DEFAULT_USER.username, password: DEFAULT_USER.password, eauth: DEFAULT_USER.eauth, heartbeatInterval: '1s', heartbeatTimeout: HEARTBEAT_TIMEOUT, timeout: '5s' },
       store: { path: join(dir, `state-${i}.db`) },
       http: { listen: `127.0.0.1:${port}`, apiToken: 'ha-api-token' },
       engine: { evaluateInterval: '1s', reconcileInterval: '3s', startConfirmWindow: '5s' },

@@ -61,6 +61,13 @@ export const SHARED_SECRET = 'real-salt-suite-secret';
 export const PROVIDER = 'lab-local';
 /** PROFILE is the salt-cloud profile the lab's pools create instances from. */
 export const PROFILE = 'lab-gpu';
+/**
+ * SLOW_PROFILE makes its instances as PROFILE does, after `create_delay` seconds in the driver: a create that
+ * outlasts salt-api's wait for the runner (test/real-salt/profile-timeout.test.ts).
+ */
+export const SLOW_PROFILE = 'lab-gpu-slow';
+/** SLOW_CREATE_S: how long SLOW_PROFILE's create waits before it makes the instance. */
+export const SLOW_CREATE_S = 6;
 
 /** findSaltSources looks for Salt: SALT_SRC, then ../shared/salt/*.tar.gz, then an installed salt-master. */
 export function findSaltSources(): FoundSources {
@@ -285,7 +292,7 @@ export class SaltLab {
         reserved: [...this.#opts.reserved],
       },
     }));
-    writeFileSync(join(etc, 'cloud.profiles.d/lab.conf'), stringify({ [PROFILE]: { provider: PROVIDER } }));
+    writeFileSync(join(etc, 'cloud.profiles.d/lab.conf'), stringify({ [PROFILE]: { provider: PROVIDER }, [SLOW_PROFILE]: { provider: PROVIDER, create_delay: SLOW_CREATE_S } }));
   }
 
   #spawn(name: string, args: string[]): Daemon {

@@ -33,6 +33,14 @@ export async function freePort(): Promise<number> {
  */
 export const STARTUP_CEILING_MS = 60_000;
 
+/**
+ * HEARTBEAT_TIMEOUT: the `salt.heartbeatTimeout` of the services the tests run as child processes, where a silent stream
+ * is not what the test is about. Generous: on a loaded CI machine (load 30 on 2 cores) a heartbeat's round trip
+ * (event.send, then the event back on the stream) can take seconds, and a beat missed there is a reconnect, a moment of
+ * /readyz 503 (`failed: ['stream']`) and a reconcile the test did not ask for. A test about silence sets its own.
+ */
+export const HEARTBEAT_TIMEOUT = '10s';
+
 /** ServiceProcess is one running `salt-autoscaler serve`. */
 export interface ServiceProcess {
   readonly url: string;

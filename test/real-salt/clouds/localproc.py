@@ -219,6 +219,8 @@ def create(vm_):
         pass
     _fire(name, "creating", "creating instance")
     _fire(name, "requesting", "requesting instance")
+    # a profile's create_delay: a cloud that takes this long to make the VM (a create outlasting salt-api's wait)
+    time.sleep(float(vm_.get("create_delay") or 0))
     _write_instance(name)
     # salt-cloud generated the minion's keys and pre-accepted the public one on the master (deploy: True):
     # install them, as a real driver's deploy script does, or the master rejects the minion's own new key

@@ -9,12 +9,12 @@
  * every 32nd write of the pool), about `transitionsPerInstance` transitions per instance (pruned every 32nd write),
  * and `finishedIntentsKept` finished intents (pruned at open; the newest intent is never pruned, so no id is given twice).
  */
-import { mkdirSync, statSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { mkdirSync, statSync, watch, type FSWatcher } from 'node:fs';
+import { basename, dirname, resolve } from 'node:path';
 import BetterSqlite3, { type Database, type Statement } from 'better-sqlite3';
 import { z } from 'zod';
 import type { Decision, DecisionRecord, Instance, InstanceState, Transition } from '../core/types.ts';
-import type { Intent, IntentKind, LeaseHolder, StateStore, StoreFileStatus } from '../engine/ports.ts';
+import type { FileWatch, Intent, IntentKind, LeaseHolder, StateStore, StoreFileStatus } from '../engine/ports.ts';
 import { INSTANCE_STATES } from '../core/types.ts';
 import { AutoscalerError } from '../errors.ts';
 import type { Logger } from '../log.ts';
@@ -441,6 +441,35 @@ export class SqliteStore implements StateStore {
     const now = fileId(this.path);
     if (now === undefined) return 'missing';
     return now.dev === this.#file.dev && now.ino === this.#file.ino ? 'same' : 'replaced';
+  }
+
+  /**
+   * watchFile watches (inotify, through fs.watch) the file's directory and each of its ancestors for a rename, deletion
+   * or creation of the next name on the path, and calls `onChange` for each: whatever moves the file, or a directory
+   * that holds it, away or replaces it is such an event, read in the next poll phase of the event loop. What inotify
+   * does not see (a mount over a directory, a change made by another host on a network filesystem, an ancestor of a
+   * symlink's target) is left to the caller's periodic fileStatus(). Undefined in memory, or when a watch cannot be set
+   * (e.g. the inotify watches are used up): the caller then stats the path itself.
+   */
+  watchFile(onChange: () => void): FileWatch | undefined {
+    if (this.#file === undefined) return undefined;
+    const watchers: FSWatcher[] = [];
+    const close = (): void => { for (const w of watchers.splice(0)) w.close(); };
+    try {
+      let child = resolve(this.path);
+      for (let parent = dirname(child); ; child = parent, parent = dirname(parent)) {
+        const name = basename(child);
+        // 'rename' is inotify's create, delete and move of an entry ('change', a write to it, moves nothing)
+        const w = watch(parent, { persistent: false }, (event, filename) => { if (event === 'rename' && (filename === null || filename === name)) onChange(); });
+        w.on('error', () => { onChange(); }); // the watch itself broke (its directory went away): look now
+        watchers.push(w);
+        if (dirname(parent) === parent) break;
+      }
+    } catch {
+      close();
+      return undefined;
+    }
+    return { close };
   }
 
   /**

@@ -176,10 +176,10 @@ export interface StateStore {
   fileStatus(): StoreFileStatus;
   /**
    * watchFile calls `onChange` (from the event loop's poll phase) when the path may name another file than the one
-   * open: an entry on the path was renamed, deleted or created. Undefined when the store cannot watch its path; the
-   * caller then asks fileStatus() itself.
+   * open: an entry on the path was renamed, deleted or created; `onBroken` once when the watch stopped by itself (an
+   * error of the watch). Undefined when the store cannot watch its path; the caller then asks fileStatus() itself.
    */
-  watchFile?(onChange: () => void): FileWatch | undefined;
+  watchFile?(onChange: () => void, onBroken: () => void): FileWatch | undefined;
   /** integrityCheck runs `PRAGMA quick_check` on the file as a fresh open would read it: 'ok', or what is wrong. */
   integrityCheck(): string;
   close(): void;

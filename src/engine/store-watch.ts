@@ -65,7 +65,8 @@ export class StoreWatch {
   /** start runs the periodic checks and the watch of the store's path until stop(). */
   start(): void {
     if (this.#timers.length > 0) return;
-    this.#watch = this.#opts.store.watchFile?.(() => { this.#checkFile(); });
+    // (a watch that broke leaves the stat once per turn to mayAct(), as without one)
+    this.#watch = this.#opts.store.watchFile?.(() => { this.#checkFile(); }, () => { this.#watch = undefined; this.#checkFile(); });
     if (this.#watch !== undefined) this.#checkFile(); // (a change before the watch began)
     this.#every(this.#opts.checkIntervalMs ?? 1_000, () => this.#check());
     this.#every(this.#opts.integrityIntervalMs ?? 5 * 60_000, () => this.#checkIntegrity());

@@ -449,9 +449,10 @@ export class SqliteStore implements StateStore {
    * that holds it, away or replaces it is such an event, read in the next poll phase of the event loop. What inotify
    * does not see (a mount over a directory, a change made by another host on a network filesystem, an ancestor of a
    * symlink's target) is left to the caller's periodic fileStatus(). Undefined in memory, or when a watch cannot be set
-   * (e.g. the inotify watches are used up): the caller then stats the path itself.
+   * (e.g. the inotify watches are used up): the caller then stats the path itself. A watch that fails later closes
+   * them all and calls `onBroken`.
    */
-  watchFile(onChange: () => void): FileWatch | undefined {
+  watchFile(onChange: () => void, onBroken: () => void): FileWatch | undefined {
     if (this.#file === undefined) return undefined;
     const watchers: FSWatcher[] = [];
     const close = (): void => { for (const w of watchers.splice(0)) w.close(); };
@@ -461,7 +462,7 @@ export class SqliteStore implements StateStore {
         const name = basename(child);
         // 'rename' is inotify's create, delete and move of an entry ('change', a write to it, moves nothing)
         const w = watch(parent, { persistent: false }, (event, filename) => { if (event === 'rename' && (filename === null || filename === name)) onChange(); });
-        w.on('error', () => { onChange(); }); // the watch itself broke (its directory went away): look now
+        w.on('error', () => { close(); onBroken(); }); // (node closes a watcher on its error: the path is no longer watched)
         watchers.push(w);
         if (dirname(parent) === parent) break;
       }

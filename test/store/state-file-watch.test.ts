@@ -25,6 +25,8 @@ interface Watched {
   readonly watch: StoreWatch;
   /** stats: how many times the watch asked the store whether its path still names its file. */
   readonly stats: () => number;
+  /** breakWatch ends the store's watch as an error of it would. */
+  readonly breakWatch: () => void;
 }
 
 /** watched opens a store at <root>/a/b/state.db and a StoreWatch on it (started unless told not to), counting its stats. */
@@ -33,16 +35,24 @@ function watched(t: Test, start = true, watchable = true): Watched {
   const path = join(root, 'a', 'b', 'state.db');
   const store: SqliteStore = openStore(path, { logger: quiet });
   let stats = 0;
+  let breakWatch = (): void => undefined;
   const counted: Pick<StateStore, 'probeWrite' | 'fileStatus' | 'integrityCheck' | 'watchFile'> = {
     probeWrite: (nowMs) => { store.probeWrite(nowMs); },
     fileStatus: () => { stats += 1; return store.fileStatus(); },
     integrityCheck: () => store.integrityCheck(),
-    ...(watchable ? { watchFile: (onChange: () => void) => store.watchFile(onChange) } : {}),
+    ...(watchable ? {
+      watchFile: (onChange: () => void, onBroken: () => void) => {
+        const running = store.watchFile(onChange, onBroken);
+        // what the store does on an error of its watch: close it, and say so
+        breakWatch = () => { running?.close(); onBroken(); };
+        return running;
+      },
+    } : {}),
   };
   const watch = new StoreWatch({ store: counted, clock: { now: () => Date.now() }, logger: quiet, checkIntervalMs: 3_600_000, integrityIntervalMs: 3_600_000 });
   if (start) watch.start();
   t.teardown(() => { watch.stop(); store.close(); rmSync(root, { recursive: true, force: true }); });
-  return { root, path, watch, stats: () => stats };
+  return { root, path, watch, stats: () => stats, breakWatch: () => { breakWatch(); } };
 }
 
 t.test('while nothing changes on the path, a started watch stats nothing on the way to an action', async (t) => {
@@ -84,9 +94,13 @@ for (const [what, change, said] of changes) {
   });
 }
 
-t.test('without a watch (not started, or a store that cannot watch), the path is stat\'ed once per loop turn', async (t) => {
-  for (const [name, start, watchable] of [['not started', false, true], ['no watch', true, false]] as const) {
+t.test('without a watch (not started, a store that cannot watch, a watch broken), the path is stat\'ed once per loop turn', async (t) => {
+  for (const [name, start, watchable] of [['not started', false, true], ['no watch', true, false], ['broken', true, true]] as const) {
     const w = watched(t, start, watchable);
+    if (name === 'broken') {
+      w.breakWatch();
+      await nextTurns();
+    }
     const before = w.stats();
     t.equal(w.watch.mayAct(), true);
     t.equal(w.watch.mayAct(), true);

@@ -23,7 +23,7 @@
  */
 import { hash } from 'node:crypto';
 import type { AlertSignal } from '../core/types.ts';
-import { timestampMs, type WebhookAlert, type WebhookPayload } from './webhook-schema.ts';
+import { ParsedTimes, type WebhookAlert, type WebhookPayload } from './webhook-schema.ts';
 
 /** AlertContract names what the book reads from an alert (config `alerts:`; main.ts passes it). */
 export interface AlertContract {
@@ -107,9 +107,9 @@ export interface BookSize {
 /** SWEEP_EVERY_MS: resolved entries past RESOLVED_KEEP_MS are swept at most this often (not on every notification). */
 const SWEEP_EVERY_MS = 60_000;
 
-function timeMs(value: string | undefined): number | undefined {
+function timeMs(value: string | undefined, times: ParsedTimes): number | undefined {
   if (value === undefined) return undefined;
-  const ms = timestampMs(value);
+  const ms = times.ms(value);
   // Alertmanager writes Go's zero time (year 1) for "not set".
   return Number.isFinite(ms) && ms > 0 ? ms : undefined;
 }
@@ -151,8 +151,11 @@ export class AlertBook {
     return this.#byLabels.get(`${env}\u0000${type}`);
   }
 
-  /** apply records one notification received at `nowMs`. */
-  apply(payload: WebhookPayload, nowMs: number): ApplyResult {
+  /**
+   * apply records one notification received at `nowMs`; `times` parses its alerts' times (the webhook passes the one its
+   * check parsed them with, so each is parsed once; a fresh one by default).
+   */
+  apply(payload: WebhookPayload, nowMs: number, times = new ParsedTimes()): ApplyResult {
     const ignored: string[] = [];
     const touched = new Set<string>();
     const listed = new Set<string>();
@@ -172,7 +175,7 @@ export class AlertBook {
         continue;
       }
       listed.add(`${pool}\u0000${alert.fingerprint}`);
-      const outcome = this.#record(pool, direction, alert, group, nowMs);
+      const outcome = this.#record(pool, direction, alert, group, nowMs, times);
       if (outcome === 'stale') {
         ignored.push(`alert ${name} (${alert.fingerprint}) is older than the one already received`);
         continue;
@@ -242,9 +245,9 @@ export class AlertBook {
     if (pools.size === 0) this.#groupPools.delete(entry.group);
   }
 
-  #record(pool: string, direction: 'up' | 'down', alert: WebhookAlert, group: string, nowMs: number): 'stored' | 'stale' {
-    const startsAtMs = timeMs(alert.startsAt) ?? 0;
-    const endsAtMs = timeMs(alert.endsAt);
+  #record(pool: string, direction: 'up' | 'down', alert: WebhookAlert, group: string, nowMs: number, times: ParsedTimes): 'stored' | 'stale' {
+    const startsAtMs = timeMs(alert.startsAt, times) ?? 0;
+    const endsAtMs = timeMs(alert.endsAt, times);
     const firing = alert.status === 'firing';
     const held = this.#entries.get(pool)?.get(alert.fingerprint);
     if (held) {

@@ -128,36 +128,46 @@ function isStatus(value: unknown): value is 'firing' | 'resolved' {
   return value === 'firing' || value === 'resolved';
 }
 
-/** TIMES_KEPT: how many timestamps `timestampMs` remembers (a notification's alerts' startsAt and endsAt). */
+/** TIMES_KEPT: how many texts a ParsedTimes remembers by default (a notification's alerts' startsAt and endsAt). */
 const TIMES_KEPT = 16;
-const parsedTimes = new Map<string, number>();
 
 /**
- * timestampMs is `Date.parse(text)`, remembering the last few texts: the hand check parses an alert's times, and the
- * alert book reads the same strings again right after.
+ * ParsedTimes is `Date.parse` remembering the last few texts it parsed (at most `kept`, then it starts afresh): the
+ * webhook owns one, its hand check parses an alert's times with it, and the alert book reads the same strings again
+ * right after (`AlertBook.apply`).
  */
-export function timestampMs(text: string): number {
-  const known = parsedTimes.get(text);
-  if (known !== undefined) return known;
-  const ms = Date.parse(text);
-  if (parsedTimes.size >= TIMES_KEPT) parsedTimes.clear();
-  parsedTimes.set(text, ms);
-  return ms;
+export class ParsedTimes {
+  readonly #kept: number;
+  readonly #ms = new Map<string, number>();
+
+  constructor(kept = TIMES_KEPT) {
+    this.#kept = kept;
+  }
+
+  /** ms is `Date.parse(text)`. */
+  ms(text: string): number {
+    const known = this.#ms.get(text);
+    if (known !== undefined) return known;
+    const ms = Date.parse(text);
+    if (this.#ms.size >= this.#kept) this.#ms.clear();
+    this.#ms.set(text, ms);
+    return ms;
+  }
 }
 
 /** isTimestamp is TimestampSchema on what it surely accepts (at most 64 UTF-16 units: zod counts code points, never more). */
-function isTimestamp(value: unknown): value is string {
-  return typeof value === 'string' && value.length <= 64 && !Number.isNaN(timestampMs(value));
+function isTimestamp(value: unknown, times: ParsedTimes): value is string {
+  return typeof value === 'string' && value.length <= 64 && !Number.isNaN(times.ms(value));
 }
 
 /** checkedAlert is WebhookAlertSchema's output for an alert it surely accepts, else undefined (zod then decides). */
-function checkedAlert(raw: unknown): WebhookAlert | undefined {
+function checkedAlert(raw: unknown, times: ParsedTimes): WebhookAlert | undefined {
   if (!isRecord(raw)) return undefined;
   const { status, labels, annotations, startsAt, endsAt, generatorURL, fingerprint } = raw;
   const labelSet = keyValues(labels, false);
   const annotationSet = keyValues(annotations, true);
-  if (!isStatus(status) || labelSet === undefined || annotationSet === undefined || !isTimestamp(startsAt)) return undefined;
-  if ((endsAt !== undefined && !isTimestamp(endsAt)) || (generatorURL !== undefined && typeof generatorURL !== 'string')) return undefined;
+  if (!isStatus(status) || labelSet === undefined || annotationSet === undefined || !isTimestamp(startsAt, times)) return undefined;
+  if ((endsAt !== undefined && !isTimestamp(endsAt, times)) || (generatorURL !== undefined && typeof generatorURL !== 'string')) return undefined;
   if (typeof fingerprint !== 'string' || fingerprint.length < 1 || fingerprint.length > MAX_FINGERPRINT_LENGTH) return undefined;
   // in the schema's key order, endsAt only when given (two literals, no spread: this is on the way to the salt-api call)
   return 'endsAt' in raw
@@ -168,9 +178,10 @@ function checkedAlert(raw: unknown): WebhookAlert | undefined {
 /**
  * checkedPayload is WebhookPayloadSchema's output for a body it surely accepts, else undefined: the schema's rules by
  * hand (~1 us against ~20 us of zod on a one-alert notification). Undefined is no verdict: zod then checks the body
- * and gives the reason (test/alertmanager/webhook-check.property.test.ts keeps the two equal).
+ * and gives the reason (test/alertmanager/webhook-check.property.test.ts keeps the two equal). `times` parses the
+ * alerts' times (the webhook's own, which its alert book reads again; a fresh one by default).
  */
-export function checkedPayload(body: unknown): WebhookPayload | undefined {
+export function checkedPayload(body: unknown, times = new ParsedTimes()): WebhookPayload | undefined {
   if (!isRecord(body)) return undefined;
   const { version, groupKey, truncatedAlerts, status, receiver, groupLabels, commonLabels, commonAnnotations, externalURL, alerts } = body;
   if (version !== '4' || typeof groupKey !== 'string' || !isStatus(status) || typeof receiver !== 'string') return undefined;
@@ -182,7 +193,7 @@ export function checkedPayload(body: unknown): WebhookPayload | undefined {
   if ((externalURL !== undefined && typeof externalURL !== 'string') || !Array.isArray(alerts)) return undefined;
   const checked: WebhookAlert[] = [];
   for (const raw of alerts as unknown[]) {
-    const alert = checkedAlert(raw);
+    const alert = checkedAlert(raw, times);
     if (alert === undefined) return undefined;
     checked.push(alert);
   }
@@ -194,9 +205,10 @@ export function checkedPayload(body: unknown): WebhookPayload | undefined {
 
 /**
  * parseWebhookPayload validates a parsed JSON body in time proportional to what it takes to reject it: the number of
- * alerts first, then the hand check, and when it has no verdict the envelope, then each alert until the first invalid one.
+ * alerts first, then the hand check (its times parsed with `times`), and when it has no verdict the envelope, then each
+ * alert until the first invalid one.
  */
-export function parseWebhookPayload(body: unknown): PayloadCheck {
+export function parseWebhookPayload(body: unknown, times = new ParsedTimes()): PayloadCheck {
   const alerts = isRecord(body) ? body['alerts'] : undefined;
   if (Array.isArray(alerts) && alerts.length > MAX_ALERTS_PER_NOTIFICATION) {
     return {
@@ -204,7 +216,7 @@ export function parseWebhookPayload(body: unknown): PayloadCheck {
       reason: `too many alerts: ${alerts.length} in one notification, at most ${MAX_ALERTS_PER_NOTIFICATION} (group by alertname, env, instance_type or set max_alerts on the receiver)`,
     };
   }
-  const checked = checkedPayload(body);
+  const checked = checkedPayload(body, times);
   return checked === undefined ? parseWithZod(body) : { success: true, data: checked };
 }
 

@@ -19,7 +19,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
 import type { AlertSignal } from '../core/types.ts';
 import { AlertBook, groupKeyDigest, type AlertContract, type AlertPool } from './alert-book.ts';
-import { jsonContainersOver, MAX_ALERTS_PER_NOTIFICATION, MAX_JSON_CONTAINERS, parseWebhookPayload } from './webhook-schema.ts';
+import { jsonContainersOver, MAX_ALERTS_PER_NOTIFICATION, MAX_JSON_CONTAINERS, ParsedTimes, parseWebhookPayload } from './webhook-schema.ts';
 
 /** WEBHOOK_PATH is the contract path of the receiver. */
 export const WEBHOOK_PATH = '/alertmanager/webhook';
@@ -120,6 +120,8 @@ export async function alertmanagerWebhook(app: FastifyInstance, opts: WebhookOpt
   const { config, onSignal, now, metrics } = opts;
   const log = opts.logger.child({ component: 'alertmanager-webhook' });
   const book = opts.book ?? new AlertBook(config.alerts, config.pools);
+  // the alerts' times: parsed by the check, read again by the book (this receiver's own, bounded, never shared)
+  const times = new ParsedTimes();
   const creds = credentials(config.http);
 
   const answer = (reply: FastifyReply, status: number, body: Record<string, unknown>): FastifyReply => {
@@ -169,13 +171,13 @@ export async function alertmanagerWebhook(app: FastifyInstance, opts: WebhookOpt
     if (typeof req.body === 'object' && version !== undefined && version !== '4') {
       return answer(reply, 400, { status: 'error', reason: `unsupported webhook version ${JSON.stringify(version).slice(0, 40)}, expected "4"` });
     }
-    const parsed = parseWebhookPayload(req.body);
+    const parsed = parseWebhookPayload(req.body, times);
     if (!parsed.success) {
       log.warn({ status: 400, reason: parsed.reason }, 'webhook rejected');
       return answer(reply, 400, { status: 'error', reason: `invalid payload: ${parsed.reason}` });
     }
     const nowMs = now();
-    const result = book.apply(parsed.data, nowMs);
+    const result = book.apply(parsed.data, nowMs, times);
     for (const pool of result.pools) {
       const signal = book.signal(pool, nowMs);
       try {

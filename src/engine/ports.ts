@@ -120,6 +120,11 @@ export interface Intent {
 /** StoreFileStatus: the path still names the open file (`same`), names nothing (`missing`) or another file (`replaced`). */
 export type StoreFileStatus = 'same' | 'missing' | 'replaced';
 
+/** FileWatch is a running watch of the store's path (StateStore.watchFile); close() ends it. */
+export interface FileWatch {
+  close(): void;
+}
+
 /** LeaseHolder is who holds the single-writer lease on the state file, since and until when. */
 export interface LeaseHolder {
   readonly owner: string;
@@ -169,6 +174,12 @@ export interface StateStore {
   probeWrite(nowMs: number): void;
   /** fileStatus compares the file at the store's path with the file it has open: gone, or another file, means another process may act on it. */
   fileStatus(): StoreFileStatus;
+  /**
+   * watchFile calls `onChange` (from the event loop's poll phase) when the path may name another file than the one
+   * open: an entry on the path was renamed, deleted or created; `onBroken` once when the watch stopped by itself (an
+   * error of the watch). Undefined when the store cannot watch its path; the caller then asks fileStatus() itself.
+   */
+  watchFile?(onChange: () => void, onBroken: () => void): FileWatch | undefined;
   /** integrityCheck runs `PRAGMA quick_check` on the file as a fresh open would read it: 'ok', or what is wrong. */
   integrityCheck(): string;
   close(): void;

@@ -3,19 +3,24 @@
  *
  *   writable ──a store call fails (disk full, I/O)──► unwritable ──probe write every checkInterval succeeds──► writable
  *      │              └──quick_check right away: fails──┐
- *      │ every checkInterval and before each action:     │
+ *      │ every checkInterval, on each change the store's │
+ *      │ watch reports, else before each action:         │
  *      │   the path names another file or none ─────────►├──► lost (fatal): acting stops for good, onFatal(err) (exit 1)
  *      │ every integrityInterval: quick_check fails ─────┘
  *
  * Only a probe write brings an unwritable store back: on a full disk some writes (an update in place) still succeed,
  * and one of them must not let an action out whose intent could not be written. mayAct() is false unless writable and
- * not lost; it stats the path once per event-loop turn (the first mayAct() of the turn), so a deleted or replaced file
- * stops the next action of a later turn. Within one turn the engine runs synchronously or on microtasks (an evaluation
- * from its decision to its calls asks four times): a stat there would answer what the turn's first one did, as no
- * other code of this process runs in between, and the file can change right after any stat whichever it is.
+ * not lost. A deleted or replaced file stops the next action of a later turn: while started, the store's watch of its
+ * path (inotify, StateStore.watchFile) reports a rename, deletion or creation on the path in the next poll phase of the
+ * event loop, and the path is stat'ed then, before that turn's evaluations (they run in its check phase), so the way
+ * to an action stats nothing; what the watch cannot see (a mount, another host on a network filesystem) is found by
+ * the stat every checkInterval. Without a watch, mayAct() stats the path once per event-loop turn (the first mayAct()
+ * of the turn). Within one turn the engine runs synchronously or on microtasks (an evaluation from its decision to its
+ * calls asks four times): a stat there would answer what the turn's first one did, as no other code of this process
+ * runs in between, and the file can change right after any stat whichever it is.
  */
 import { AutoscalerError } from '../errors.ts';
-import type { Clock, StateStore, StoreFault } from './ports.ts';
+import type { Clock, FileWatch, StateStore, StoreFault } from './ports.ts';
 
 export type { StoreFault };
 
@@ -28,7 +33,7 @@ interface StoreWatchLogger {
 
 /** StoreWatchOptions wires a StoreWatch; the intervals default to 1 s (file and probe) and 5 min (quick_check). */
 export interface StoreWatchOptions {
-  readonly store: Pick<StateStore, 'probeWrite' | 'fileStatus' | 'integrityCheck'>;
+  readonly store: Pick<StateStore, 'probeWrite' | 'fileStatus' | 'integrityCheck' | 'watchFile'>;
   readonly clock: Clock;
   readonly logger: StoreWatchLogger;
   readonly checkIntervalMs?: number;
@@ -49,15 +54,20 @@ export class StoreWatch {
   #integrityAtMs: number | undefined;
   /** #fileSeen: the path was found naming the open file in this event-loop turn (cleared at its end). */
   #fileSeen = false;
+  /** #watch: the store's watch of its path while started (undefined: none, mayAct() stats once per turn). */
+  #watch: FileWatch | undefined;
   readonly #timers: NodeJS.Timeout[] = [];
 
   constructor(opts: StoreWatchOptions) {
     this.#opts = opts;
   }
 
-  /** start runs the periodic checks until stop(). */
+  /** start runs the periodic checks and the watch of the store's path until stop(). */
   start(): void {
     if (this.#timers.length > 0) return;
+    // (a watch that broke leaves the stat once per turn to mayAct(), as without one)
+    this.#watch = this.#opts.store.watchFile?.(() => { this.#checkFile(); }, () => { this.#watch = undefined; this.#checkFile(); });
+    if (this.#watch !== undefined) this.#checkFile(); // (a change before the watch began)
     this.#every(this.#opts.checkIntervalMs ?? 1_000, () => this.#check());
     this.#every(this.#opts.integrityIntervalMs ?? 5 * 60_000, () => this.#checkIntegrity());
   }
@@ -65,6 +75,8 @@ export class StoreWatch {
   stop(): void {
     for (const t of this.#timers) clearInterval(t);
     this.#timers.length = 0;
+    this.#watch?.close();
+    this.#watch = undefined;
   }
 
   /** callFailed takes a failed store call: the store counts as unwritable until a probe write succeeds, and its integrity is checked. */
@@ -85,10 +97,10 @@ export class StoreWatch {
     if (this.#integrityAtMs === undefined || now - this.#integrityAtMs >= (this.#opts.checkIntervalMs ?? 1_000)) this.#checkIntegrity();
   }
 
-  /** mayAct: the store is writable, not lost, and its path still names the file this process has open (stat once a loop turn). */
+  /** mayAct: the store is writable, not lost, and its path still names the file this process has open (watched, else stat once a loop turn). */
   mayAct(): boolean {
     if (this.#lost !== undefined || this.#unwritable !== undefined) return false;
-    if (this.#fileSeen) return true;
+    if (this.#fileSeen || this.#watch !== undefined) return true;
     this.#checkFile();
     if (this.#lost !== undefined) return false;
     this.#fileSeen = true;

@@ -84,6 +84,32 @@ export const MIGRATIONS: readonly Migration[] = [
       );
     `,
   },
+  {
+    version: 4,
+    description: 'intents without AUTOINCREMENT and without the open-intents index (an intent is one page of one B-tree)',
+    // The intent written before each salt-api call, in its own commit on the way to the call: with AUTOINCREMENT and
+    // the partial index it dirtied three pages (the table's, sqlite_sequence's, the index's), three WAL frames of two
+    // pwrites each; now one. The rows keep their ids and order. Ids stay unique without AUTOINCREMENT: a rowid is the
+    // largest id + 1, and the store never deletes the newest intent (its prune keeps it; before this version it kept the
+    // newest 10,000 finished ones and every open one, so sqlite_sequence never ran ahead of the largest id). Open
+    // intents are read from the oldest one that can still be open (SqliteStore.openIntents), not through an index.
+    sql: `
+      CREATE TABLE intents_v4 (
+        id INTEGER PRIMARY KEY,
+        kind TEXT NOT NULL,
+        instance TEXT NOT NULL,
+        pool TEXT NOT NULL,
+        created_ms INTEGER NOT NULL,
+        status TEXT NOT NULL CHECK (status IN ('open', 'done', 'failed')),
+        detail TEXT,
+        finished_ms INTEGER
+      );
+      INSERT INTO intents_v4 (id, kind, instance, pool, created_ms, status, detail, finished_ms)
+        SELECT id, kind, instance, pool, created_ms, status, detail, finished_ms FROM intents ORDER BY id;
+      DROP TABLE intents;
+      ALTER TABLE intents_v4 RENAME TO intents;
+    `,
+  },
 ];
 
 /** SCHEMA_VERSION is the schema this build writes and reads. */

@@ -7,14 +7,14 @@
  * a schema newer than this build is refused with ASC_ERR_STORE_MIGRATE. Rows read back are checked with zod.
  * Retention: the newest `decisionsPerPool` decisions per pool (read back exactly; the table holds up to 31 more, pruned
  * every 32nd write of the pool), about `transitionsPerInstance` transitions per instance (pruned every 32nd write),
- * and `finishedIntentsKept` finished intents (pruned at open).
+ * and `finishedIntentsKept` finished intents (pruned at open; the newest intent is never pruned, so no id is given twice).
  */
-import { mkdirSync, statSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { mkdirSync, statSync, watch, type FSWatcher } from 'node:fs';
+import { basename, dirname, resolve } from 'node:path';
 import BetterSqlite3, { type Database, type Statement } from 'better-sqlite3';
 import { z } from 'zod';
 import type { Decision, DecisionRecord, Instance, InstanceState, Transition } from '../core/types.ts';
-import type { Intent, IntentKind, LeaseHolder, StateStore, StoreFileStatus } from '../engine/ports.ts';
+import type { FileWatch, Intent, IntentKind, LeaseHolder, StateStore, StoreFileStatus } from '../engine/ports.ts';
 import { INSTANCE_STATES } from '../core/types.ts';
 import { AutoscalerError } from '../errors.ts';
 import type { Logger } from '../log.ts';
@@ -160,7 +160,8 @@ export class SqliteStore implements StateStore {
     readonly history: Statement;
     readonly insertIntent: Statement;
     readonly finishIntent: Statement;
-    readonly openIntents: Statement;
+    readonly openIntentsFrom: Statement;
+    readonly lastIntentId: Statement;
     readonly insertDecision: Statement;
     readonly pruneDecisions: Statement;
     readonly decisions: Statement;
@@ -176,6 +177,12 @@ export class SqliteStore implements StateStore {
   readonly #recordDecision: (pool: string, atMs: number, kind: string, count: number, targets: string, reason: string, dryRun: number) => void;
   readonly #transitionsSinceOpen = new Map<string, number>();
   readonly #decisionsSinceOpen = new Map<string, number>();
+  /**
+   * #openFloor: no open intent has a smaller id, now or later (an intent's id is the largest id + 1, and an intent never
+   * opens again once finished), so openIntents() reads the ids from it on instead of the whole table: the table holds
+   * every intent finished since the store opened, and has no index on `status` (schema 4: an intent is one page).
+   */
+  #openFloor = 0;
   /** #atomicDepth: > 0 while an `atomically` block runs (its writes need no SAVEPOINT of their own). */
   #atomicDepth = 0;
   /** #file: the device and inode of the file opened (undefined in memory). */
@@ -203,7 +210,8 @@ export class SqliteStore implements StateStore {
       history: db.prepare('SELECT from_state, to_state, at_ms, reason FROM transitions WHERE instance = ? ORDER BY seq DESC LIMIT ?'),
       insertIntent: db.prepare(`INSERT INTO intents (kind, instance, pool, created_ms, status) VALUES (?, ?, ?, ?, 'open')`),
       finishIntent: db.prepare('UPDATE intents SET status = ?, detail = ?, finished_ms = ? WHERE id = ?'),
-      openIntents: db.prepare(`SELECT id, kind, instance, pool, created_ms, status, detail FROM intents WHERE status = 'open' ORDER BY id`),
+      openIntentsFrom: db.prepare(`SELECT id, kind, instance, pool, created_ms, status, detail FROM intents WHERE id >= ? AND status = 'open' ORDER BY id`),
+      lastIntentId: db.prepare('SELECT max(id) FROM intents').pluck(),
       insertDecision: db.prepare('INSERT INTO decisions (pool, at_ms, kind, count, targets, reason, dry_run) VALUES (?, ?, ?, ?, ?, ?, ?)'),
       pruneDecisions: db.prepare(`DELETE FROM decisions WHERE pool = ? AND id <=
         (SELECT id FROM decisions WHERE pool = ? ORDER BY id DESC LIMIT 1 OFFSET ?)`),
@@ -368,9 +376,17 @@ export class SqliteStore implements StateStore {
     if (r.changes === 0) this.#log.warn({ intent: id, status }, 'finishIntent: no such intent');
   }
 
-  /** openIntents lists the intents never marked done or failed (a crash between write and finish), oldest first. */
+  /**
+   * openIntents lists the intents never marked done or failed (a crash between write and finish, or a call still
+   * running), oldest first. It reads from #openFloor on, and raises the floor to the oldest one open, or past the
+   * newest intent when none is (that id read first: an intent committed after it, by any connection, has a larger id).
+   * Inside a transaction the floor stays: what it wrote may yet be rolled back, and its ids given again.
+   */
   openIntents(): readonly Intent[] {
-    return this.#stmt.openIntents.all().map((row) => toIntent(parseRow(intentRow, 'intents', row)));
+    const last: unknown = this.#stmt.lastIntentId.get();
+    const open = this.#stmt.openIntentsFrom.all(this.#openFloor).map((row) => toIntent(parseRow(intentRow, 'intents', row)));
+    if (!this.#db.inTransaction) this.#openFloor = open[0]?.id ?? (typeof last === 'number' ? last + 1 : this.#openFloor);
+    return open;
   }
 
   /** recordDecision keeps a decision and, every 32nd of the pool, drops the pool's oldest beyond `decisionsPerPool`. */
@@ -425,6 +441,36 @@ export class SqliteStore implements StateStore {
     const now = fileId(this.path);
     if (now === undefined) return 'missing';
     return now.dev === this.#file.dev && now.ino === this.#file.ino ? 'same' : 'replaced';
+  }
+
+  /**
+   * watchFile watches (inotify, through fs.watch) the file's directory and each of its ancestors for a rename, deletion
+   * or creation of the next name on the path, and calls `onChange` for each: whatever moves the file, or a directory
+   * that holds it, away or replaces it is such an event, read in the next poll phase of the event loop. What inotify
+   * does not see (a mount over a directory, a change made by another host on a network filesystem, an ancestor of a
+   * symlink's target) is left to the caller's periodic fileStatus(). Undefined in memory, or when a watch cannot be set
+   * (e.g. the inotify watches are used up): the caller then stats the path itself. A watch that fails later closes
+   * them all and calls `onBroken`.
+   */
+  watchFile(onChange: () => void, onBroken: () => void): FileWatch | undefined {
+    if (this.#file === undefined) return undefined;
+    const watchers: FSWatcher[] = [];
+    const close = (): void => { for (const w of watchers.splice(0)) w.close(); };
+    try {
+      let child = resolve(this.path);
+      for (let parent = dirname(child); ; child = parent, parent = dirname(parent)) {
+        const name = basename(child);
+        // 'rename' is inotify's create, delete and move of an entry ('change', a write to it, moves nothing)
+        const w = watch(parent, { persistent: false }, (event, filename) => { if (event === 'rename' && (filename === null || filename === name)) onChange(); });
+        w.on('error', () => { close(); onBroken(); }); // (node closes a watcher on its error: the path is no longer watched)
+        watchers.push(w);
+        if (dirname(parent) === parent) break;
+      }
+    } catch {
+      close();
+      return undefined;
+    }
+    return { close };
   }
 
   /**
@@ -485,7 +531,9 @@ export function openStore(path: string, opts: StoreOptions): SqliteStore {
     const { from, to } = migrate(db, path);
     if (from !== to) log.info({ path, from, to }, 'state database migrated');
     const keep = opts.finishedIntentsKept ?? 10_000;
-    db.prepare(`DELETE FROM intents WHERE status != 'open' AND id <= (SELECT id FROM intents WHERE status != 'open' ORDER BY id DESC LIMIT 1 OFFSET ?)`).run(keep);
+    // (never the newest intent: a new intent's id is the largest + 1, so keeping it keeps every id given once)
+    db.prepare(`DELETE FROM intents WHERE status != 'open' AND id < (SELECT max(id) FROM intents)
+      AND id <= (SELECT id FROM intents WHERE status != 'open' ORDER BY id DESC LIMIT 1 OFFSET ?)`).run(keep);
     return new SqliteStore(db, path, { ...opts, logger: log });
   } catch (err) {
     db?.close();

@@ -80,6 +80,45 @@ t.test('a version 1 database is migrated to the current schema and keeps its dat
   t.equal(check.prepare('SELECT finished_ms FROM intents').pluck().get(), 70);
 });
 
+t.test('a version 3 database (intents with AUTOINCREMENT and the open-intents index) keeps every intent, its id and order', async (t) => {
+  const path = join(tempDir(t), 'state.db');
+  const v3 = new BetterSqlite3(path);
+  migrate(v3, path, MIGRATIONS.filter((m) => m.version <= 3)); // the released steps, as the previous version ran them
+  t.match(v3.prepare(`SELECT sql FROM sqlite_master WHERE name = 'intents'`).pluck().get(), /AUTOINCREMENT/, 'built with the old DDL');
+  const insert = v3.prepare('INSERT INTO intents (kind, instance, pool, created_ms, status, detail, finished_ms) VALUES (?, ?, ?, ?, ?, ?, ?)');
+  const rows: [string, string, string, number, string, string | null, number | null][] = [
+    ['start', 'gpu-1', 'prod/type1', 10, 'done', null, 11],
+    ['stop', 'gpu-2', 'prod/type1', 20, 'open', null, null],
+    ['start', 'gpu-3', 'prod/type2', 30, 'failed', 'salt-api answered 500', 31],
+    ['drain', 'gpu-4', 'prod/type1', 40, 'done', null, 41],
+    ['create', 'gpu-5', 'prod/type2', 50, 'open', null, null],
+    ['start', 'gpu-6', 'prod/type1', 60, 'open', null, null],
+    ['undrain', 'gpu-7', 'prod/type1', 70, 'done', null, 71],
+  ];
+  for (const r of rows) insert.run(...r);
+  v3.prepare('DELETE FROM intents WHERE id IN (1, 4)').run(); // gaps, as a prune leaves them
+  const before = v3.prepare('SELECT * FROM intents ORDER BY id').all();
+  v3.close();
+
+  const store = openStore(path, { logger: quiet, nowMs: () => 100 });
+  t.teardown(() => store.close());
+  t.same(store.openIntents(), [
+    { id: 2, kind: 'stop', instance: 'gpu-2', pool: 'prod/type1', createdMs: 20, status: 'open' },
+    { id: 5, kind: 'create', instance: 'gpu-5', pool: 'prod/type2', createdMs: 50, status: 'open' },
+    { id: 6, kind: 'start', instance: 'gpu-6', pool: 'prod/type1', createdMs: 60, status: 'open' },
+  ], 'the open intents, with their ids, in their order');
+  const check = raw(t, path);
+  t.same(check.prepare('SELECT * FROM intents ORDER BY id').all(), before, 'every row as it was, finished ones too');
+  t.equal(check.prepare('SELECT version FROM schema_version').pluck().get(), SCHEMA_VERSION);
+  t.notMatch(check.prepare(`SELECT sql FROM sqlite_master WHERE name = 'intents'`).pluck().get(), /AUTOINCREMENT/, 'the table is rebuilt without AUTOINCREMENT');
+  t.same(check.prepare(`SELECT name FROM sqlite_master WHERE tbl_name = 'intents' AND type = 'index'`).pluck().all(), [], 'and without the open-intents index');
+  t.same(check.prepare(`SELECT name FROM sqlite_sequence WHERE name = 'intents'`).pluck().all(), [], 'sqlite_sequence keeps no counter for it');
+  t.equal(store.openIntent('start', 'gpu-8', 'prod/type1', 80).id, 8, 'the next intent takes the next id');
+  store.finishIntent(2, 'done');
+  t.same(store.openIntents().map((i) => i.id), [5, 6, 8]);
+  t.equal(check.prepare('SELECT quick_check FROM pragma_quick_check').pluck().get(), 'ok');
+});
+
 t.test('a database from a newer version is refused with ASC_ERR_STORE_MIGRATE and left as it was', async (t) => {
   const path = join(tempDir(t), 'state.db');
   const store = openStore(path, { logger: quiet });

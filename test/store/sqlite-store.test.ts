@@ -127,6 +127,19 @@ t.test('finished intents beyond the kept number are pruned when the store opens;
   t.equal(raw.prepare(`SELECT count(*) AS n FROM intents WHERE finished_ms IS NOT NULL`).pluck().get(), 5, 'finished intents carry their finish time');
 });
 
+t.test('the newest intent is never pruned, so an id is never given twice', async (t) => {
+  const path = join(tempDir(t), 'state.db');
+  const first = openStore(path, { logger: quiet });
+  const ids = [1, 2, 3].map((i) => first.openIntent('start', `gpu-${i}`, 'prod/type1', i).id);
+  for (const id of ids) first.finishIntent(id, 'done');
+  first.close();
+  const second = open(t, path, { finishedIntentsKept: 0 });
+  const raw = new BetterSqlite3(path, { readonly: true });
+  t.teardown(() => raw.close());
+  t.same(raw.prepare('SELECT id FROM intents').pluck().all(), [ids[2]], 'every finished intent pruned but the newest');
+  t.equal(second.openIntent('stop', 'gpu-4', 'prod/type1', 4).id, (ids[2] ?? 0) + 1, 'the next id follows the newest ever given');
+});
+
 t.test('decisions come back newest first, per pool, with their targets', async (t) => {
   const store = open(t, join(tempDir(t), 'state.db'));
   store.recordDecision({ pool: 'prod/type1', atMs: 1, decision: { kind: 'scaleUp', count: 2, targets: [{ kind: 'start', id: 'gpu-prod-1' }, { kind: 'create' }], reason: 'workload 5 >= 1' }, dryRun: false });

@@ -108,26 +108,34 @@ function round3(x: number): number {
   return Math.round(x * 1000) / 1000;
 }
 
-/** Uint8Buckets / Uint16Buckets / Int32Buckets are the IntBuckets (types.ts) compactBuckets holds: JSON sees a plain array. */
-class Uint8Buckets extends Uint8Array {
-  toJSON(): number[] {
-    return Array.from(this);
-  }
+/**
+ * BucketKind is one kind of IntBuckets (types.ts) compactBuckets holds: `base` the typed array it is (and views a
+ * column's buffer with), `bucket` its subclass whose JSON is a plain array, `min`..`max` the integers it holds exactly.
+ */
+interface BucketKind {
+  readonly base: new (buffer: ArrayBufferLike, byteOffset: number, length: number) => Uint8Array | Uint16Array | Int32Array;
+  readonly bucket: new (length: number) => IntBuckets;
+  readonly min: number;
+  readonly max: number;
 }
-class Uint16Buckets extends Uint16Array {
-  toJSON(): number[] {
-    return Array.from(this);
-  }
-}
-class Int32Buckets extends Int32Array {
-  toJSON(): number[] {
-    return Array.from(this);
-  }
+
+/** INT32_KIND is the widest kind. */
+const INT32_KIND: BucketKind = { base: Int32Array, bucket: class Int32Buckets extends Int32Array { toJSON(): number[] { return Array.from(this); } }, min: -0x80000000, max: 0x7fffffff };
+/** BUCKET_KINDS are the IntBuckets kinds, narrowest first. */
+const BUCKET_KINDS: readonly BucketKind[] = [
+  { base: Uint8Array, bucket: class Uint8Buckets extends Uint8Array { toJSON(): number[] { return Array.from(this); } }, min: 0, max: 0xff },
+  { base: Uint16Array, bucket: class Uint16Buckets extends Uint16Array { toJSON(): number[] { return Array.from(this); } }, min: 0, max: 0xffff },
+  INT32_KIND,
+];
+
+/** kindOf is the kind of a typed column. */
+function kindOf(values: IntBuckets): BucketKind {
+  return BUCKET_KINDS.find((k) => values instanceof k.base) ?? INT32_KIND;
 }
 
 /** isBuckets says whether a value is a column of buckets, as JSON loads it or as compactBuckets holds it. */
 function isBuckets(values: unknown): boolean {
-  return Array.isArray(values) || values instanceof Uint8Array || values instanceof Uint16Array || values instanceof Int32Array;
+  return Array.isArray(values) || BUCKET_KINDS.some((k) => values instanceof k.base);
 }
 
 /**
@@ -146,8 +154,9 @@ export function compactBuckets(values: Buckets): Buckets {
     max = Math.max(max, v);
   }
   // set() copies from a plain array on V8's fast path (a subclass's constructor from an array-like does not)
-  const out = min >= 0 && max <= 0xff ? new Uint8Buckets(values.length) : min >= 0 && max <= 0xffff ? new Uint16Buckets(values.length) : min >= -0x80000000 && max <= 0x7fffffff ? new Int32Buckets(values.length) : undefined;
-  if (out === undefined) return values.slice();
+  const kind = BUCKET_KINDS.find((k) => min >= k.min && max <= k.max);
+  if (kind === undefined) return values.slice();
+  const out = new kind.bucket(values.length);
   out.set(values);
   return out;
 }
@@ -207,8 +216,9 @@ function roll(start: number, values: Buckets, index: number, keep: number): { st
     const skip = Math.min(values.length, from - first);
     const offset = values.byteOffset + skip * values.BYTES_PER_ELEMENT;
     const count = values.length - skip;
-    const out = values instanceof Uint8Array ? new Uint8Buckets(end - from) : values instanceof Uint16Array ? new Uint16Buckets(end - from) : new Int32Buckets(end - from);
-    out.set(values instanceof Uint8Array ? new Uint8Array(values.buffer, offset, count) : values instanceof Uint16Array ? new Uint16Array(values.buffer, offset, count) : new Int32Array(values.buffer, offset, count));
+    const kind = kindOf(values);
+    const out = new kind.bucket(end - from);
+    out.set(new kind.base(values.buffer, offset, count));
     return { start: from, values: out };
   }
   const out: number[] = [];
@@ -219,9 +229,8 @@ function roll(start: number, values: Buckets, index: number, keep: number): { st
 /** fits says whether a typed column holds `value` exactly. */
 function fits(values: IntBuckets, value: number): boolean {
   if (!Number.isInteger(value) || Object.is(value, -0)) return false;
-  if (values instanceof Uint8Array) return value >= 0 && value <= 0xff;
-  if (values instanceof Uint16Array) return value >= 0 && value <= 0xffff;
-  return value >= -0x80000000 && value <= 0x7fffffff;
+  const kind = kindOf(values);
+  return value >= kind.min && value <= kind.max;
 }
 
 /** put writes one bucket of a column roll just made (its own copy): in place when the value fits, else into a wider column. */

@@ -6,14 +6,18 @@
  * still ends in one start.
  *
  * The crash: the moment the fake Salt is asked to start, the state file (database and WAL) is copied, as a SIGKILL
- * at that moment would leave it; the second process opens the copy, on the same fake Salt and clock.
+ * at that moment would leave it; the second process opens the copy, on the same fake Salt and clock. The first process
+ * also runs on a file of schema 3 (intents with AUTOINCREMENT and the open-intents index), which the second one's
+ * open migrates: an upgrade right after a crash recovers the same.
  */
 import t, { type Test } from 'tap';
 import { copyFileSync, existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createLogger } from '../../../src/log.ts';
-import { openStore, type SqliteStore } from '../../../src/store/sqlite-store.ts';
+import BetterSqlite3 from 'better-sqlite3';
+import { MIGRATIONS, migrate } from '../../../src/store/migrations.ts';
+import { openStore, SqliteStore } from '../../../src/store/sqlite-store.ts';
 import { FakeClock, FakeEvents, FakeSalt, startWorld, states, type World } from '../../support/engine-ports.ts';
 
 const IDS = ['gpu-prod-type1-01', 'gpu-prod-type1-02', 'gpu-prod-type1-03'];
@@ -23,20 +27,31 @@ function fileStore(path: string, clock: FakeClock): SqliteStore {
   return openStore(path, { logger: createLogger({ level: 'silent' }), nowMs: () => clock.now() });
 }
 
+/** schema3Store is the store on a file of schema 3, the previous release's (its released migrations, as it ran them). */
+function schema3Store(path: string, clock: FakeClock): SqliteStore {
+  const db = new BetterSqlite3(path);
+  db.pragma('journal_mode = WAL');
+  db.pragma('synchronous = FULL');
+  migrate(db, path, MIGRATIONS.filter((m) => m.version <= 3));
+  return new SqliteStore(db, path, { logger: createLogger({ level: 'silent' }), nowMs: () => clock.now() });
+}
+
+type Schema = 'current' | 'schema 3';
+
 /** onDisk is the fleet's clock and fake Salt, and a state file `live.db` in a temp dir (all removed at teardown). */
-function onDisk(t: Test): { dir: string; clock: FakeClock; salt: FakeSalt; live: SqliteStore } {
+function onDisk(t: Test, schema: Schema = 'current'): { dir: string; clock: FakeClock; salt: FakeSalt; live: SqliteStore } {
   const dir = mkdtempSync(join(tmpdir(), 'asc-crash-after-call-'));
   t.teardown(() => { rmSync(dir, { recursive: true, force: true }); });
   const clock = new FakeClock();
   const salt = new FakeSalt(clock, new FakeEvents(), IDS);
-  const live = fileStore(join(dir, 'live.db'), clock);
+  const live = schema === 'current' ? fileStore(join(dir, 'live.db'), clock) : schema3Store(join(dir, 'live.db'), clock);
   t.teardown(() => { live.close(); });
   return { dir, clock, salt, live };
 }
 
 /** crashAtFirstStart runs a first process until Salt is asked for its first start, and returns the state file as it was then. */
-async function crashAtFirstStart(t: Test, reachesSalt: boolean): Promise<{ clock: FakeClock; salt: FakeSalt; crashed: SqliteStore; first: World }> {
-  const { dir, clock, salt, live } = onDisk(t);
+async function crashAtFirstStart(t: Test, reachesSalt: boolean, schema: Schema): Promise<{ clock: FakeClock; salt: FakeSalt; crashed: SqliteStore; first: World }> {
+  const { dir, clock, salt, live } = onDisk(t, schema);
   let copied = false;
   let die: (err: Error) => void = () => undefined;
   const start = salt.start.bind(salt);
@@ -57,14 +72,19 @@ async function crashAtFirstStart(t: Test, reachesSalt: boolean): Promise<{ clock
   die(new Error('the process died with the call')); // (ends the first engine's hung call, so that it can stop)
   await stopping;
   salt.start = start; // the second process talks to Salt itself
+  const version = new BetterSqlite3(join(dir, 'crashed.db'), { readonly: true });
+  const expected = schema === 'current' ? MIGRATIONS.length : 3;
+  t.equal(version.prepare('SELECT version FROM schema_version').pluck().get(), expected, `the file left is at schema version ${expected}`);
+  version.close();
   const crashed = fileStore(join(dir, 'crashed.db'), clock);
   t.teardown(() => { crashed.close(); });
   return { clock, salt, crashed, first };
 }
 
-for (const reachesSalt of [true, false]) {
-  t.test(`a crash after the start call and before the scale-up's other writes (the call ${reachesSalt ? 'reached' : 'did not reach'} Salt): the restart recovers them from the intent`, async (t) => {
-    const { clock, salt, crashed } = await crashAtFirstStart(t, reachesSalt);
+for (const [reachesSalt, schema] of [[true, 'current'], [false, 'current'], [true, 'schema 3'], [false, 'schema 3']] as const) {
+  const file = schema === 'current' ? '' : `, on a file of ${schema} the restart migrates`;
+  t.test(`a crash after the start call and before the scale-up's other writes (the call ${reachesSalt ? 'reached' : 'did not reach'} Salt${file}): the restart recovers them from the intent`, async (t) => {
+    const { clock, salt, crashed } = await crashAtFirstStart(t, reachesSalt, schema);
     const decidedMs = clock.now();
     // what the dead process left: the intent, durable before the call; the rest was still to be written
     t.equal(crashed.openIntents().length, 1, 'the start intent was durable before the call');

@@ -296,6 +296,7 @@ export class SaltEventStream implements EventSource {
       let outcome: Outcome | 'failed';
       const conn = new AbortController();
       this.#conn = conn;
+      conn.signal.addEventListener('abort', () => { this.resumeReads(); }, { once: true }); // a pause ends with its connection
       const onOpen = (): void => {
         if (conn.signal.aborted) return;
         this.#connected = true;
@@ -315,7 +316,6 @@ export class SaltEventStream implements EventSource {
       this.#connected = false;
       this.#stopBeats();
       conn.abort();
-      this.resumeReads(); // (a pause ends with its connection)
       if (this.#closed) break;
       if (token !== undefined && (outcome === 'refused' || outcome === 'ended' || outcome === 'restart' || outcome === 'failed')) {
         // a refused or expired token, or a restarted salt-api (which forgets every token): log in again
@@ -383,6 +383,7 @@ export class SaltEventStream implements EventSource {
       for await (const chunk of res.body) {
         // paused: the chunk in hand waits unread, and the body is not pulled, so undici stops reading the socket
         if (this.#pause !== undefined) await this.#pause.resumed;
+        if (conn.signal.aborted) break; // (a connection that ended while paused: its unread bytes go with it)
         reader.feed(chunk as Uint8Array);
       }
     } catch (err) {

@@ -360,6 +360,32 @@ t.test('a heartbeat whose echo waits in a pause is not missed: the paused time d
   tt.same(kinds(h.items).filter((k) => k.startsWith('gap')), ['gap:connect'], 'no gap, no reconnect');
 });
 
+t.test('a connection that ends while paused ends its pause: the reconnect does not wait for the cap', async (tt) => {
+  // beats come back (echoed on the stream) until the reads are paused; the first beat sent during the pause fails,
+  // after events were written on the stream (they wait unread in the pause when the connection is dropped)
+  const h = await harness(tt, {
+    heartbeatIntervalMs: 10, heartbeatTimeoutMs: 30_000, maxPauseMs: 5_000,
+    events: (socket) => { socket.write(rawHead('sse_01_minion_start') + sseChunk('retry: 400\n')); },
+    lowstate: (seen, hh) => {
+      if (hh.tokens.length === 1 && hh.stream.stats.pauses === 1) {
+        hh.sockets.at(-1)?.write(startFrames(3));
+        return { status: 500, body: fixture('req_15_runner_sync_error.body') };
+      }
+      const chunk = (seen.body as [{ tag: string; data: Record<string, unknown> }])[0];
+      const frame = JSON.stringify({ data: { ...chunk.data, _stamp: '2026-11-28T07:00:00.000000' }, tag: chunk.tag });
+      hh.sockets.at(-1)?.write(sseChunk(`tag: ${chunk.tag}\n`) + sseChunk(`data: ${frame}\n\n`));
+      return { status: 200, body: '{"return": [true]}' };
+    },
+  });
+  await until(() => h.items.length >= 1, 5000, 'connect gap');
+  const pausedAt = Date.now();
+  tt.equal(h.stream.pauseReads(60_000), true);
+  await until(() => kinds(h.items).includes('gap:reconnect'), 10_000, 'reconnect gap');
+  const tookMs = Date.now() - pausedAt;
+  tt.ok(tookMs < 4_000, `reconnected ${tookMs} ms after the pause began, before its 5 s cap`);
+  tt.same(kinds(h.items).filter((k) => k.startsWith('gap')).slice(0, 3), ['gap:connect', 'gap:heartbeat-failed', 'gap:reconnect']);
+});
+
 t.test('no unhandled rejection in any of the fault cases above', async (tt) => {
   tt.same(unhandled, []);
 });

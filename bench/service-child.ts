@@ -100,3 +100,24 @@ export async function waitServiceReady(service: ServiceChild, lastPool: string, 
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
 }
+
+/**
+ * waitServiceIdle waits until the service has used at most `maxCpuShare` of a core over the last `windowMs` (its
+ * startup's reconciles are over: the stream's connect gap asks for one after the startup one, which may still run
+ * once the pools were evaluated), sampling its CPU time every 50 ms; returns how long it waited (ms).
+ */
+export async function waitServiceIdle(pid: number | undefined, opts: { windowMs?: number; maxCpuShare?: number; timeoutMs?: number } = {}): Promise<number> {
+  const windowMs = opts.windowMs ?? 500;
+  const maxCpuS = ((opts.maxCpuShare ?? 0.05) * windowMs) / 1000;
+  const began = performance.now();
+  const samples: [number, number][] = [];
+  for (;;) {
+    const now = performance.now();
+    samples.push([now, cpuSecondsOf(pid)]);
+    while (samples.length > 1 && (samples[1]?.[0] ?? now) <= now - windowMs) samples.shift();
+    const [at, cpu] = samples[0] ?? [now, 0];
+    if (now - at >= windowMs - 1 && (samples.at(-1)?.[1] ?? 0) - cpu <= maxCpuS) return Math.round(now - began);
+    if (now - began > (opts.timeoutMs ?? 60_000)) throw new Error('service did not go idle after its startup');
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}

@@ -184,7 +184,7 @@ export async function startService(config: Config, opts: StartOptions = {}): Pro
     }),
   });
   // the stream keeps plain counters; mirror them into prom-client (counters only move forward)
-  let seen = { reconnects: 0, malformed: 0 };
+  let seen = { reconnects: 0, malformed: 0, pausedMs: 0 };
   let seenSkipped: Record<string, number> = {};
   const mirror = setInterval(() => {
     const stats = events.stats;
@@ -192,9 +192,10 @@ export async function startService(config: Config, opts: StartOptions = {}): Pro
     metrics.leader.set(engine.leading() ? 1 : 0);
     metrics.streamReconnects.inc(Math.max(0, stats.reconnects - seen.reconnects));
     metrics.eventsMalformed.inc(Math.max(0, stats.malformed - seen.malformed));
+    metrics.streamPaused.inc(Math.max(0, stats.pausedMs - seen.pausedMs) / 1000);
     seenSkipped = countSkippedEvents(metrics, stats.skipped, seenSkipped);
     if (stats.heartbeatRttMs !== undefined) metrics.heartbeatRtt.observe(stats.heartbeatRttMs / 1000);
-    seen = { reconnects: stats.reconnects, malformed: stats.malformed };
+    seen = { reconnects: stats.reconnects, malformed: stats.malformed, pausedMs: stats.pausedMs };
   }, 2_000);
   mirror.unref();
   const { host, port } = config.http;

@@ -115,6 +115,8 @@ export interface EngineContext {
   idleCheck(rt: PoolRuntime, id: string): Promise<IdleResult>;
   /** track keeps a background task (awaited on stop; its failure is logged). */
   track(p: Promise<unknown>): void;
+  /** scaleUpDecided: a scale-up is being carried out (a burst of them pauses the event stream's reads: read-pause.ts). */
+  scaleUpDecided(nowMs: number): void;
   /** sleep waits ms, or less when the engine stops. */
   sleep(ms: number): Promise<void>;
   /** mayAct: this process leads and the store can carry the intent log. */

@@ -28,6 +28,7 @@ import { Intake } from './intake.ts';
 import { IntentLog } from './intent-log.ts';
 import { loadPool, savedPool, type PoolRuntime, type SeriesPoint } from './pool-state.ts';
 import type { AlertSignal, DecisionRecord, EngineApi, EngineLogger, IdleResult, Intent, IntentKind, Timer } from './ports.ts';
+import { ReadPause } from './read-pause.ts';
 import { Reconciler } from './reconciler.ts';
 import { StoreWatch } from './store-watch.ts';
 import { withTimers, type RunningClock } from './system-clock.ts';
@@ -86,6 +87,7 @@ export class Engine implements EngineApi {
       onMoved: (inst, from, now) => { this.#afterTransition(inst, from, now); },
       onIgnored: (inst, input, result, source) => { this.#ignored(inst, input, result, source); },
     });
+    const readPause = new ReadPause(opts.events);
     this.#intents = new IntentLog({ store: opts.store, storeCall, clock: this.#clock, log: this.#log, ...(opts.replica === undefined ? {} : { replica: opts.replica }) });
     const ctx: EngineContext = {
       opts, clock: this.#clock, log: this.#log, fleet: this.#fleet, intents: this.#intents, pools: this.#pools, storeCall,
@@ -94,6 +96,7 @@ export class Engine implements EngineApi {
       apply: (inst, input, now, source) => this.#fleet.step(inst, input, now, source),
       idleCheck: (rt, id) => this.#idle(rt, id),
       track: (p) => { this.#track(p); },
+      scaleUpDecided: (nowMs) => { readPause.scaleUp(nowMs); },
       sleep: (ms) => this.#sleep(ms),
       mayAct: () => this.#mayAct(),
       notActing: (kind, id) => this.#notActing(kind, id),

@@ -91,6 +91,7 @@ export class Executor implements ExecutorRole {
     rt.lastDecision = { kind: decision.kind, atMs: now };
     rt.history = afterDecision(rt.history, decision, now);
     if (spec.dryRun) sent(); // nothing is sent: its lines (`dry-run: action not sent`) follow the decision's
+    else ctx.scaleUpDecided(now);
     let sends: Send[] = [];
     try {
       const prepare = (): void => {

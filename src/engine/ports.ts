@@ -95,6 +95,12 @@ export interface EventSource {
   setInterest?(interest: EventInterest): void;
   /** connected is true while a stream is open and its last heartbeat came back in time. */
   readonly connected: boolean;
+  /**
+   * pauseReads (optional) stops reading the stream for `ms` from now, or extends the pause going on; false when refused.
+   * The source bounds it (a pause ends at the latest at its own cap, a new one only after reading as long as the last
+   * one lasted), loses and reorders nothing, and does not count the paused time against its heartbeat.
+   */
+  pauseReads?(ms: number): boolean;
   close(): Promise<void>;
 }
 

@@ -25,6 +25,8 @@ export interface Metrics {
   /** eventStreamConnected: 1 while the salt-api event stream is open and its heartbeat answers, else 0. */
   readonly eventStreamConnected: Gauge;
   readonly streamReconnects: Counter;
+  /** streamPaused: the time the event stream's reads were paused while scale-ups came in a burst, in seconds. */
+  readonly streamPaused: Counter;
   /** events: typed Salt events received, by `kind` (the SaltEventKind). */
   readonly events: Counter<'kind'>;
   readonly eventsMalformed: Counter;
@@ -77,6 +79,11 @@ export function createMetrics(opts: { readonly defaultMetrics?: boolean } = {}):
     streamReconnects: new Counter({
       name: `${METRIC_PREFIX}stream_reconnects_total`,
       help: 'Reconnections of the salt-api event stream',
+      registers,
+    }),
+    streamPaused: new Counter({
+      name: `${METRIC_PREFIX}stream_paused_seconds_total`,
+      help: 'Time the salt-api event stream was not read while scale-ups came in a burst (at most 1 s a pause; no event lost), in seconds',
       registers,
     }),
     events: new Counter({

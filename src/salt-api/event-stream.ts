@@ -14,6 +14,10 @@
  *                         |     invalidate the token; network error ------------------------------------- +
  *                         +---- abort (heartbeat gap) <-----------------------------------------------------+
  *   close() from any state -> closed (items() ends)
+ *
+ *   reads: reading --pauseReads(ms)--> paused --ms passed (a later call extends it, never past maxPauseMs from its
+ *          start) | resumeReads() | the connection ends--> reading; a pause asked before the stream has read for as long
+ *          as the last pause lasted is refused. While paused nothing is read: TCP holds the events, in order.
  * ```
  * SSE: `GET /events` parsed with eventsource-parser (the stream sends `retry: 400`, then per event a `tag:`
  * line — ignored, the tag is inside the data — and a `data:` line). WS: `/ws/<token>`, send
@@ -48,6 +52,11 @@ export interface SaltEventStreamOptions {
   readonly reconnectMaxMs?: number | undefined;
   readonly now?: (() => number) | undefined;
   readonly random?: (() => number) | undefined;
+  /**
+   * maxPauseMs: the longest a pause of the reads lasts (pauseReads); default 1 s, and never more than a quarter of the
+   * heartbeat timeout.
+   */
+  readonly maxPauseMs?: number | undefined;
   /** fireHeartbeat sends one heartbeat event (default: runner `event.send` through the client). */
   readonly fireHeartbeat?: ((tag: string, data: Readonly<Record<string, unknown>>) => Promise<void>) | undefined;
 }
@@ -66,6 +75,9 @@ export interface StreamStats {
   readonly heartbeatsFailed: number;
   /** heartbeatRttMs: time from sending the last heartbeat that came back to seeing it on the stream. */
   readonly heartbeatRttMs: number | undefined;
+  /** pauses / pausedMs: the pauses of the reads (pauseReads) and their total time, the one going on included. */
+  readonly pauses: number;
+  readonly pausedMs: number;
 }
 
 type Outcome = 'refused' | 'ended' | 'restart' | 'aborted';
@@ -74,8 +86,22 @@ interface PendingBeat {
   readonly seq: number;
   readonly sentAt: number;
   readonly sentMs: number;
-  readonly timer: NodeJS.Timeout;
+  timer: NodeJS.Timeout;
+  /** pausedMs: the stream's paused time so far when the timer was last armed (paused time does not count against a beat). */
+  pausedMs: number;
 }
+
+/** Pause is a pause of the reads: since when, until when, the timer that ends it, and what the reading loop waits on. */
+interface Pause {
+  readonly sinceMs: number;
+  untilMs: number;
+  timer: NodeJS.Timeout | undefined;
+  readonly resumed: Promise<void>;
+  readonly resume: () => void;
+}
+
+/** MAX_PAUSE_MS is the default cap of one pause of the reads (SaltEventStreamOptions.maxPauseMs). */
+export const MAX_PAUSE_MS = 1_000;
 
 /** SaltEventStream reads salt-api events (SSE or websocket), reconnects, heartbeats and yields typed items. */
 export class SaltEventStream implements EventSource {
@@ -98,6 +124,15 @@ export class SaltEventStream implements EventSource {
   #beatTimer: NodeJS.Timeout | undefined;
   #sleep: { timer: NodeJS.Timeout; resolve: () => void } | undefined;
   readonly #frames: EventFrames;
+  #pause: Pause | undefined;
+  /** #pausedMs: the time of the pauses that ended; #readSinceMs / #lastPauseMs: when reading resumed, and the pause before. */
+  #pausedMs = 0;
+  #readSinceMs = Number.NEGATIVE_INFINITY;
+  #lastPauseMs = 0;
+  /** #wsHeld: websocket frames that came after ws.pause() (ws emits what it had buffered), yielded first on resume. */
+  #wsHeld: string[] = [];
+  #wsConn: { pause(): void; resume(): void } | undefined;
+  #pauses = 0;
   #stats = {
     reconnects: 0, gaps: 0, lastEventMs: undefined as number | undefined,
     heartbeatsSent: 0, heartbeatsMissed: 0, heartbeatsFailed: 0, heartbeatRttMs: undefined as number | undefined,
@@ -125,7 +160,69 @@ export class SaltEventStream implements EventSource {
   /** stats is a snapshot of the counters. */
   get stats(): StreamStats {
     const f = this.#frames;
-    return { ...this.#stats, events: f.events, malformed: f.malformed, skipped: { ...f.skipped } };
+    return { ...this.#stats, events: f.events, malformed: f.malformed, skipped: { ...f.skipped }, pauses: this.#pauses, pausedMs: this.#pausedSoFar() };
+  }
+
+  /**
+   * pauseReads stops reading the stream for `ms` from now, or extends the pause going on to now + `ms`. Bounded: a pause
+   * ends at the latest maxPauseMs (default 1 s, at most a quarter of the heartbeat timeout) after it began, and a new one
+   * is refused (false) until the stream has read for as long as the last one lasted; also refused while no stream is
+   * open. Nothing is lost or reordered: salt-api's bytes wait in TCP (a websocket's frames already buffered, in order,
+   * here), and the heartbeat watchdog does not count the paused time.
+   */
+  pauseReads(ms: number): boolean {
+    const now = this.#now();
+    const cap = this.#maxPauseMs();
+    const pause = this.#pause;
+    if (pause !== undefined) {
+      pause.untilMs = Math.min(pause.sinceMs + cap, Math.max(pause.untilMs, now + ms));
+      this.#armPause(pause, now);
+      return true;
+    }
+    if (!this.#connected || this.#closed || ms <= 0 || cap <= 0 || now - this.#readSinceMs < this.#lastPauseMs) return false;
+    let resume: () => void = () => undefined;
+    const resumed = new Promise<void>((r) => { resume = r; });
+    const started: Pause = { sinceMs: now, untilMs: now + Math.min(ms, cap), timer: undefined, resumed, resume };
+    this.#pause = started;
+    this.#pauses += 1;
+    this.#armPause(started, now);
+    this.#wsConn?.pause();
+    this.#log.debug({ forMs: started.untilMs - now }, 'salt event stream reads paused');
+    return true;
+  }
+
+  /** resumeReads ends the pause going on (if any): what waited is read, in order. */
+  resumeReads(): void {
+    const pause = this.#pause;
+    if (pause === undefined) return;
+    if (pause.timer !== undefined) clearTimeout(pause.timer);
+    this.#pause = undefined;
+    const now = this.#now();
+    this.#lastPauseMs = Math.max(0, now - pause.sinceMs);
+    this.#pausedMs += this.#lastPauseMs;
+    this.#readSinceMs = now;
+    this.#log.debug({ pausedMs: this.#lastPauseMs }, 'salt event stream read again');
+    const held = this.#wsHeld;
+    this.#wsHeld = [];
+    for (const text of held) this.#wsMessage(text);
+    this.#wsConn?.resume();
+    pause.resume();
+  }
+
+  #armPause(pause: Pause, now: number): void {
+    if (pause.timer !== undefined) clearTimeout(pause.timer);
+    pause.timer = setTimeout(() => { if (this.#pause === pause) this.resumeReads(); }, Math.max(0, pause.untilMs - now));
+  }
+
+  #maxPauseMs(): number {
+    const cap = this.#o.maxPauseMs ?? MAX_PAUSE_MS;
+    const timeoutMs = this.#o.heartbeatTimeoutMs ?? this.#o.heartbeatIntervalMs;
+    return this.#o.heartbeatIntervalMs > 0 ? Math.min(cap, timeoutMs / 4) : cap;
+  }
+
+  /** pausedSoFar: the time the reads were paused, the pause going on included. */
+  #pausedSoFar(): number {
+    return this.#pausedMs + (this.#pause === undefined ? 0 : Math.max(0, this.#now() - this.#pause.sinceMs));
   }
 
   /** setInterest: from now on, frames whose tag says the engine does not read them are counted, not parsed. */
@@ -165,6 +262,7 @@ export class SaltEventStream implements EventSource {
       this.#closed = true;
       this.#connected = false;
       this.#stopBeats();
+      this.resumeReads();
       this.#conn?.abort();
       if (this.#sleep !== undefined) {
         clearTimeout(this.#sleep.timer);
@@ -198,6 +296,7 @@ export class SaltEventStream implements EventSource {
       let outcome: Outcome | 'failed';
       const conn = new AbortController();
       this.#conn = conn;
+      conn.signal.addEventListener('abort', () => { this.resumeReads(); }, { once: true }); // a pause ends with its connection
       const onOpen = (): void => {
         if (conn.signal.aborted) return;
         this.#connected = true;
@@ -281,7 +380,12 @@ export class SaltEventStream implements EventSource {
     onOpen();
     const reader = sseReader((data) => { this.#frame(data); }, this.#log);
     try {
-      for await (const chunk of res.body) reader.feed(chunk as Uint8Array);
+      for await (const chunk of res.body) {
+        // paused: the chunk in hand waits unread, and the body is not pulled, so undici stops reading the socket
+        if (this.#pause !== undefined) await this.#pause.resumed;
+        if (conn.signal.aborted) break; // (a connection that ended while paused: its unread bytes go with it)
+        reader.feed(chunk as Uint8Array);
+      }
     } catch (err) {
       if (conn.signal.aborted) return 'aborted';
       // EOF without the final chunk: salt-api was stopped or restarted
@@ -306,6 +410,8 @@ export class SaltEventStream implements EventSource {
       const done = (outcome: Outcome | Error): void => {
         if (settled) return;
         settled = true;
+        this.#wsConn = undefined;
+        this.#wsHeld = [];
         conn.signal.removeEventListener('abort', onAbort);
         if (ws.readyState !== WebSocket.CLOSED) ws.terminate();
         if (outcome instanceof Error) reject(outcome);
@@ -334,10 +440,12 @@ export class SaltEventStream implements EventSource {
       ws.on('message', (raw, isBinary) => {
         if (isBinary) return;
         const text = raw.toString();
-        const data = wsFrameData(text);
-        ack();
-        if (data !== undefined) this.#frame(data);
-        else if (text !== 'server received message') this.#frames.malformedFrame(text);
+        if (!acked) {
+          ack();
+          this.#wsConn = ws;
+        }
+        if (this.#pause !== undefined) this.#wsHeld.push(text);
+        else this.#wsMessage(text);
       });
       ws.on('close', (code) => {
         if (code === 1001) this.#log.info('salt-api is shutting down (ws 1001)');
@@ -347,6 +455,12 @@ export class SaltEventStream implements EventSource {
         done(conn.signal.aborted ? 'aborted' : new SaltApiError('ASC_ERR_SALT_STREAM', `salt-api websocket failed (${errText(err)})`, { endpoint: '/ws', status: 0 }, { cause: err }));
       });
     });
+  }
+
+  #wsMessage(text: string): void {
+    const data = wsFrameData(text);
+    if (data !== undefined) this.#frame(data);
+    else if (text !== 'server received message') this.#frames.malformedFrame(text);
   }
 
   #scheduleBeat(conn: AbortController): void {
@@ -364,8 +478,8 @@ export class SaltEventStream implements EventSource {
     const sentMs = this.#now();
     const sentAt = sentMs / 1000;
     const timeoutMs = this.#o.heartbeatTimeoutMs ?? this.#o.heartbeatIntervalMs;
-    const timer = setTimeout(() => { this.#beatLost(conn, seq, 'heartbeat-missed'); }, timeoutMs);
-    this.#pending = { seq, sentAt, sentMs, timer };
+    const timer = setTimeout(() => { this.#beatDue(conn, seq); }, timeoutMs);
+    this.#pending = { seq, sentAt, sentMs, timer, pausedMs: this.#pausedSoFar() };
     this.#stats.heartbeatsSent += 1;
     this.#fire(HEARTBEAT_TAG, { seq, sent_at: sentAt }).then(
       () => undefined,
@@ -374,6 +488,20 @@ export class SaltEventStream implements EventSource {
         this.#beatLost(conn, seq, 'heartbeat-failed');
       },
     );
+  }
+
+  /** beatDue: the beat's time is up, unless the reads were paused meanwhile: the paused time is added to its wait. */
+  #beatDue(conn: AbortController, seq: number): void {
+    const pending = this.#pending;
+    if (pending === undefined || pending.seq !== seq) return;
+    const pausedMs = this.#pausedSoFar();
+    const owedMs = pausedMs - pending.pausedMs;
+    if (owedMs > 0 && !this.#closed && !conn.signal.aborted) {
+      pending.pausedMs = pausedMs;
+      pending.timer = setTimeout(() => { this.#beatDue(conn, seq); }, Math.ceil(owedMs));
+      return;
+    }
+    this.#beatLost(conn, seq, 'heartbeat-missed');
   }
 
   #beatLost(conn: AbortController, seq: number, reason: 'heartbeat-missed' | 'heartbeat-failed'): void {

@@ -50,6 +50,7 @@ interface HarnessOpts {
   readonly lowstate?: (seen: Seen, h: Harness) => { status: number; body: string };
   readonly heartbeatIntervalMs?: number;
   readonly heartbeatTimeoutMs?: number;
+  readonly maxPauseMs?: number;
 }
 
 async function harness(tt: Test, o: HarnessOpts): Promise<Harness> {
@@ -103,7 +104,7 @@ async function harness(tt: Test, o: HarnessOpts): Promise<Harness> {
   const client = new SaltClient({ url: server.url, username: 'autoscaler', password: 'secret', eauth: 'pam', tlsVerify: true, timeoutMs: 2000, logger });
   const stream = new SaltEventStream({
     client, transport: o.transport ?? 'sse', logger, heartbeatIntervalMs: o.heartbeatIntervalMs ?? 0,
-    heartbeatTimeoutMs: o.heartbeatTimeoutMs, reconnectBaseMs: 20, reconnectMaxMs: 200,
+    heartbeatTimeoutMs: o.heartbeatTimeoutMs, reconnectBaseMs: 20, reconnectMaxMs: 200, maxPauseMs: o.maxPauseMs,
   });
   const items: StreamItem[] = [];
   h = { server, client, stream, items, tokens, sockets, wsClients, done: Promise.resolve(), refuse: 0 };
@@ -272,6 +273,117 @@ t.test('reconnects back off with full jitter when salt-api is unreachable, and c
   tt.same(items, [], 'nothing yielded while unreachable');
   tt.equal(stream.connected, false);
   await client.close();
+});
+
+/** startFrames are n minion start events (m1..mn), each as salt-api frames it: a `tag:` line, then the `data:` line. */
+function startFrames(n: number, from = 1): string {
+  let out = '';
+  for (let k = from; k < from + n; k += 1) {
+    const tag = `salt/minion/m${k}/start`;
+    out += sseChunk(`tag: ${tag}\n`) + sseChunk(`data: ${JSON.stringify({ data: { id: `m${k}`, _stamp: '2026-11-28T07:00:00.000000' }, tag })}\n\n`);
+  }
+  return out;
+}
+
+const minionsOf = (items: readonly StreamItem[]): string[] => items.flatMap((i) => (i.kind === 'minion-start' ? [i.minion] : []));
+
+for (const transport of ['sse', 'ws'] as const) {
+  t.test(`${transport}: paused reads yield nothing until the pause ends (at its cap); then every event, in order`, async (tt) => {
+    const h = await harness(tt, {
+      transport, maxPauseMs: 400,
+      events: (socket) => { socket.write(rawHead('sse_01_minion_start') + sseChunk('retry: 400\n')); },
+    });
+    await until(() => h.items.length >= 1, 5000, 'connect gap');
+    const pausedAt = Date.now();
+    tt.equal(h.stream.pauseReads(60_000), true, 'a pause is taken while the stream is open');
+    const write = (from: number, n: number): void => {
+      if (transport === 'sse') h.sockets.at(-1)?.write(startFrames(n, from));
+      else for (let k = from; k < from + n; k += 1) h.wsClients.at(-1)?.send(`data: ${JSON.stringify({ data: { id: `m${k}` }, tag: `salt/minion/m${k}/start` })}\n\n`);
+    };
+    write(1, 100);
+    await until(() => minionsOf(h.items).length >= 1, 5000, 'the first event');
+    const firstAfterMs = Date.now() - pausedAt;
+    tt.ok(firstAfterMs >= 380, `nothing was yielded before the pause's cap (first event after ${firstAfterMs} ms)`);
+    write(101, 100);
+    await until(() => minionsOf(h.items).length >= 200, 5000, 'every event');
+    tt.same(minionsOf(h.items), Array.from({ length: 200 }, (_, k) => `m${k + 1}`), 'every event, in the order salt-api sent it');
+    tt.equal(h.stream.stats.pauses, 1);
+    tt.ok(h.stream.stats.pausedMs >= 380 && h.stream.stats.pausedMs < 1000, `paused for the cap (${h.stream.stats.pausedMs} ms)`);
+  });
+}
+
+t.test('a pause is refused until the stream has read as long as the last one lasted; resumeReads ends one at once', async (tt) => {
+  const h = await harness(tt, {
+    maxPauseMs: 300,
+    events: (socket) => { socket.write(rawHead('sse_01_minion_start') + sseChunk('retry: 400\n')); },
+  });
+  tt.equal(h.stream.pauseReads(100), false, 'refused before the stream is open');
+  await until(() => h.items.length >= 1, 5000, 'connect gap');
+  tt.equal(h.stream.pauseReads(250), true);
+  tt.equal(h.stream.pauseReads(250), true, 'extending the pause going on');
+  await until(() => h.stream.stats.pausedMs >= 150, 5000, 'paused a while');
+  h.stream.resumeReads();
+  const lasted = h.stream.stats.pausedMs;
+  tt.equal(h.stream.pauseReads(100), false, 'refused right after a pause');
+  h.sockets.at(-1)?.write(startFrames(3));
+  await until(() => minionsOf(h.items).length >= 3, 5000, 'the events, read at once');
+  const readFrom = Date.now();
+  await until(() => h.stream.pauseReads(100), 5000, 'a pause taken again');
+  tt.ok(Date.now() - readFrom >= lasted - 50, 'only after reading about as long as the last pause lasted');
+  tt.equal(h.stream.stats.pauses, 2);
+});
+
+t.test('a heartbeat whose echo waits in a pause is not missed: the paused time does not count against it', async (tt) => {
+  // the beat is due back within 2 s; its echo is written 1.72 s after the call, into a pause from 1.70 s that lasts its
+  // cap (a quarter of the timeout, 500 ms), so it is read ~2.2 s after the beat was sent: late but for the pause
+  let beats = 0;
+  const h = await harness(tt, {
+    heartbeatIntervalMs: 50, heartbeatTimeoutMs: 2_000,
+    events: (socket) => { socket.write(rawHead('sse_01_minion_start') + sseChunk('retry: 400\n')); },
+    lowstate: (seen, hh) => {
+      beats += 1;
+      const chunk = (seen.body as [{ tag: string; data: Record<string, unknown> }])[0];
+      const frame = JSON.stringify({ data: { ...chunk.data, _stamp: '2026-11-28T07:00:00.000000' }, tag: chunk.tag });
+      const echo = (): void => { hh.sockets.at(-1)?.write(sseChunk(`tag: ${chunk.tag}\n`) + sseChunk(`data: ${frame}\n\n`)); };
+      if (beats > 1) echo();
+      else {
+        setTimeout(() => { hh.stream.pauseReads(60_000); }, 1_700);
+        setTimeout(echo, 1_720);
+      }
+      return { status: 200, body: '{"return": [true]}' };
+    },
+  });
+  await until(() => h.items.filter((i) => i.kind === 'heartbeat').length >= 2, 10_000, 'the late beat and the next');
+  tt.equal(h.stream.stats.pauses, 1, 'the pause was taken');
+  tt.ok((h.stream.stats.heartbeatRttMs ?? 0) < 2_000, 'the next beat came back at once');
+  tt.equal(h.stream.stats.heartbeatsMissed, 0, 'no beat missed');
+  tt.same(kinds(h.items).filter((k) => k.startsWith('gap')), ['gap:connect'], 'no gap, no reconnect');
+});
+
+t.test('a connection that ends while paused ends its pause: the reconnect does not wait for the cap', async (tt) => {
+  // beats come back (echoed on the stream) until the reads are paused; the first beat sent during the pause fails,
+  // after events were written on the stream (they wait unread in the pause when the connection is dropped)
+  const h = await harness(tt, {
+    heartbeatIntervalMs: 10, heartbeatTimeoutMs: 30_000, maxPauseMs: 5_000,
+    events: (socket) => { socket.write(rawHead('sse_01_minion_start') + sseChunk('retry: 400\n')); },
+    lowstate: (seen, hh) => {
+      if (hh.tokens.length === 1 && hh.stream.stats.pauses === 1) {
+        hh.sockets.at(-1)?.write(startFrames(3));
+        return { status: 500, body: fixture('req_15_runner_sync_error.body') };
+      }
+      const chunk = (seen.body as [{ tag: string; data: Record<string, unknown> }])[0];
+      const frame = JSON.stringify({ data: { ...chunk.data, _stamp: '2026-11-28T07:00:00.000000' }, tag: chunk.tag });
+      hh.sockets.at(-1)?.write(sseChunk(`tag: ${chunk.tag}\n`) + sseChunk(`data: ${frame}\n\n`));
+      return { status: 200, body: '{"return": [true]}' };
+    },
+  });
+  await until(() => h.items.length >= 1, 5000, 'connect gap');
+  const pausedAt = Date.now();
+  tt.equal(h.stream.pauseReads(60_000), true);
+  await until(() => kinds(h.items).includes('gap:reconnect'), 10_000, 'reconnect gap');
+  const tookMs = Date.now() - pausedAt;
+  tt.ok(tookMs < 4_000, `reconnected ${tookMs} ms after the pause began, before its 5 s cap`);
+  tt.same(kinds(h.items).filter((k) => k.startsWith('gap')).slice(0, 3), ['gap:connect', 'gap:heartbeat-failed', 'gap:reconnect']);
 });
 
 t.test('no unhandled rejection in any of the fault cases above', async (tt) => {

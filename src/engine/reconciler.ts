@@ -312,7 +312,7 @@ export class Reconciler implements ReconcilerRole {
     this.#lastFailure = undefined;
     const read = this.#passConnection ?? 0;
     if (allRead) this.#covered = Math.max(this.#covered, read);
-    else if (this.#owed > this.#covered) this.schedule(5_000); // a connect this pass was to cover: read again, as after a failure
+    else if (read >= this.#owed && this.#owed > this.#covered) this.schedule(5_000); // the connect this pass was to cover: read again, as after a failure
     ctx.opts.observer?.reconcile('ok');
     ctx.log.info({ why, instances: fleet.size, corrections, durationMs: ctx.clock.now() - began }, 'reconciled with Salt');
     for (const name of ctx.pools.keys()) ctx.evaluator.evaluateSoon(name);

@@ -202,8 +202,9 @@ export async function benchLoad(opts: LoadOptions = {}): Promise<LoadBench> {
     // ready = the event stream is open and startup is over: the first reconcile ran and every pool was evaluated
     // once (its first hold is recorded), so the load does not start inside the service's startup work
     await waitServiceReady(service, fleetPools(shape).at(-1)?.name ?? '');
-    // and idle: the stream's connect gap asks for a second reconcile of the 10,000 instances, which may still run
-    // (1-2 CPU-s) once every pool was evaluated; a wave started inside it measured the startup, not the scale-ups
+    // and idle: until branch s27-reconcile the stream's connect gap asked for a second reconcile of the 10,000
+    // instances, which could still run (1-2 CPU-s) once every pool was evaluated; a wave started inside startup work
+    // measures the startup, not the scale-ups, so the bench still waits for the service to be idle
     const idleWaitMs = await waitServiceIdle(pid);
     const rssBeforeMiB = rssMiBOf(pid);
     const startsBefore = (await startCalls(emu.url)).length;

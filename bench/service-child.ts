@@ -103,8 +103,8 @@ export async function waitServiceReady(service: ServiceChild, lastPool: string, 
 
 /**
  * waitServiceIdle waits until the service has used at most `maxCpuShare` of a core over the last `windowMs` (its
- * startup's reconciles are over: the stream's connect gap asks for one after the startup one, which may still run
- * once the pools were evaluated), sampling its CPU time every 50 ms; returns how long it waited (ms).
+ * startup work is over: the first evaluations' writes and, before branch s27-reconcile, the second reconcile the
+ * stream's connect gap asked for), sampling its CPU time every 50 ms; returns how long it waited (ms).
  */
 export async function waitServiceIdle(pid: number | undefined, opts: { windowMs?: number; maxCpuShare?: number; timeoutMs?: number } = {}): Promise<number> {
   const windowMs = opts.windowMs ?? 500;

@@ -89,6 +89,8 @@ export interface ExecutorRole {
 export interface ReconcilerRole {
   /** schedule asks for a reconcile in delayMs; an earlier pending one stands, a later one is brought forward. */
   schedule(delayMs: number): void;
+  /** streamConnected: the event stream (re)connected; a reconcile is due in delayMs unless one reading Salt after it covers it. */
+  streamConnected(delayMs: number): void;
   /** startUnconfirmed remembers a failed start call; a timeout or a lost connection leaves Salt time to carry it out. */
   startUnconfirmed(id: string, err: unknown): void;
   /** createUnanswered remembers a create call Salt did not answer: until `untilMs`, absent from the cloud is not gone. */

@@ -139,8 +139,11 @@ export class Engine implements EngineApi {
     const open = this.#storeCall(() => this.#opts.store.openIntents()) ?? [];
     this.#executor.openIntentCount = open.length;
     this.#recoverOpenIntents(open, (intent) => intent.createdMs, 'recovery: an open intent of the previous run', true);
-    if (this.#opts.events) this.#track(this.#intake.consume(this.#opts.events));
-    await this.reconcile('startup'); // on failure it retries; evaluations wait for the first success
+    const events = this.#opts.events;
+    if (events) this.#track(this.#intake.consume(events));
+    // read after the stream's connect, the startup reconcile covers it: one reconcile of the fleet at startup, not two.
+    // On failure it retries; evaluations wait for the first success.
+    await this.#reconciler.startup(events !== undefined && !events.connected ? STARTUP_STREAM_WAIT_MS : 0);
     if (!this.#following()) this.#resumeDrains();
     this.#timers.push(
       this.#clock.every(this.#opts.tickIntervalMs ?? 5_000, () => { this.#tick(); }),
@@ -477,6 +480,13 @@ export class Engine implements EngineApi {
     });
   }
 }
+
+/**
+ * STARTUP_STREAM_WAIT_MS: how long the startup reconcile waits for the event stream's first connect before it reads
+ * Salt (the stream logs in with the same token as the reconcile and opens in one round trip; a stream that cannot
+ * connect delays the startup by this much, and its later connect gets a reconcile of its own).
+ */
+const STARTUP_STREAM_WAIT_MS = 2_000;
 
 /** CONFIRM_DELAY_MS: how soon Salt is asked after an event contradicted what we hold (a burst shares one reconcile). */
 const CONFIRM_DELAY_MS = 250;

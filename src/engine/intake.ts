@@ -4,7 +4,9 @@
  *
  * ```
  *   (before parsing) eventInterest ──────────► the stream skips, counted, what nothing below reads
- *   stream gap ──────────────────────────────► reconciler.schedule (0 ms on connect, 250 ms on a gap)
+ *   stream connect / reconnect ──────────────► reconciler.streamConnected (a reconcile at once on connect, in 250 ms
+ *                                               on reconnect, unless one that reads Salt after it covers it)
+ *   stream gap (heartbeat missed or failed) ─► reconciler.schedule (250 ms)
  *   job-ret with a failing state (deploying) ─► remembered as the why of its coming failed event
  *   lifecycle event of a managed minion ──────► fleet.step (unknown id matching a reservedPattern: adopted), in the
  *                                               turn's group commit: the events of one read share one transaction
@@ -100,7 +102,8 @@ export class Intake {
     const now = this.#ctx.clock.now();
     if (item.kind === 'gap') {
       this.#ctx.log.info({ reason: item.reason }, 'event stream gap: reconciling');
-      this.#ctx.reconciler.schedule(item.reason === 'connect' ? 0 : 250);
+      if (item.reason === 'connect' || item.reason === 'reconnect') this.#ctx.reconciler.streamConnected(item.reason === 'connect' ? 0 : 250);
+      else this.#ctx.reconciler.schedule(250);
       return;
     }
     this.#ctx.opts.observer?.event(item.kind, item.stampMs === undefined ? undefined : now - item.stampMs);

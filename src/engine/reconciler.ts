@@ -3,6 +3,13 @@
  * every reconcile interval, it asks Salt for the cloud's and the minions' state, corrects every managed instance,
  * resolves the intents a crash left open, and keeps the confirm window of start calls that may still happen.
  *
+ * A stream (re)connect asks for a reconcile to catch the events sent while no stream was open; a reconcile whose reads
+ * (cloud.query, manage.up, grains.item, in that order) all began once the engine had seen that connection open
+ * already answers it, so the connect's is dropped when one such reconcile has succeeded or is running (one that
+ * fails, or could not read every grain, does not count: it is retried). One whose reads began before the connect
+ * does not cover it: one more runs after it. The startup reconcile waits (bounded) for the stream's first connect
+ * before it reads, so that the startup asks Salt for the whole fleet once, not twice.
+ *
  * ```
  *   cloud.query ─► adopt unknown names matching a reservedPattern
  *     ─► manage.up of the managed instances the cloud reports running ─► grains.item of those running and up
@@ -47,6 +54,21 @@ export class Reconciler implements ReconcilerRole {
   #lastFailure: string | undefined;
   /** #runningSinceMs: when the reconcile now running began. */
   #runningSinceMs = 0;
+  /**
+   * #connection numbers the stream connections the engine has seen open (its connect and reconnect gaps, in order); 0
+   * before the first. A connection counts from when its gap is handled, never earlier than it really opened.
+   */
+  #connection = 0;
+  /** #owed: the newest connection that asked for a reconcile (0: none asked). */
+  #owed = 0;
+  /** #covered: the newest connection a succeeded reconcile covers (all its reads began once that connection was seen open). */
+  #covered = 0;
+  /** #passConnection: the connection the running pass's reads began on; undefined while they have not begun. */
+  #passConnection: number | undefined;
+  /** #plainDue: a request other than a connect's joined the pending timer: it runs whatever the connections say. */
+  #plainDue = false;
+  /** #connectWaiters: the startup reconcile waiting for the stream's first connect. */
+  readonly #connectWaiters = new Set<() => void>();
 
   constructor(ctx: EngineContext) {
     this.#ctx = ctx;
@@ -58,6 +80,31 @@ export class Reconciler implements ReconcilerRole {
 
   /** schedule asks for a reconcile in delayMs; an earlier pending one stands, a later one is brought forward. */
   schedule(delayMs: number): void {
+    this.#plainDue = true;
+    this.#arm(delayMs);
+  }
+
+  /**
+   * streamConnected: the event stream (re)connected; events sent while none was open may be lost, so a reconcile is
+   * due in delayMs, unless one whose reads begin after this moment covers it (see #connectCovered).
+   */
+  streamConnected(delayMs: number): void {
+    this.#connection += 1;
+    this.#owed = this.#connection;
+    for (const wake of [...this.#connectWaiters]) wake();
+    this.#arm(delayMs);
+  }
+
+  /**
+   * connectCovered: the connection that asked last needs no reconcile of its own: a succeeded one covers it, or the
+   * running one began its reads after it was seen (or has not begun them yet).
+   */
+  #connectCovered(): boolean {
+    if (this.#covered >= this.#owed) return true;
+    return this.#running !== undefined && (this.#passConnection === undefined || this.#passConnection >= this.#owed);
+  }
+
+  #arm(delayMs: number): void {
     if (this.#ctx.stopped()) return;
     const dueMs = this.#ctx.clock.now() + delayMs;
     if (this.#timer) {
@@ -68,14 +115,33 @@ export class Reconciler implements ReconcilerRole {
     this.#timer = this.#ctx.clock.after(delayMs, () => {
       this.#timer = undefined;
       this.#dueMs = Number.POSITIVE_INFINITY;
-      this.#ctx.track(this.reconcile('gap'));
+      const plain = this.#plainDue;
+      this.#plainDue = false;
+      if (!plain && this.#connectCovered()) {
+        this.#ctx.log.info({ connection: this.#owed, running: this.#running !== undefined }, 'event stream connect: covered by a reconcile that read Salt after it');
+        return;
+      }
+      this.#ctx.track(this.reconcile(plain ? 'gap' : 'stream connect'));
     });
   }
 
-  /** cancel drops a pending reconcile (the engine stops). */
+  /**
+   * streamOpen resolves once the stream has connected (at once when it has), after waitMs, or when the engine stops.
+   */
+  #streamOpen(waitMs: number): Promise<void> {
+    if (this.#connection > 0 || this.#ctx.stopped()) return Promise.resolve();
+    return new Promise<void>((resolve) => {
+      const done = (): void => { timer.cancel(); this.#connectWaiters.delete(done); resolve(); };
+      const timer = this.#ctx.clock.after(waitMs, done);
+      this.#connectWaiters.add(done);
+    });
+  }
+
+  /** cancel drops a pending reconcile and ends the startup's wait for the stream (the engine stops). */
   cancel(): void {
     this.#timer?.cancel();
     this.#timer = undefined;
+    for (const wake of [...this.#connectWaiters]) wake();
   }
 
   /** startUnconfirmed remembers a failed start call; a timeout or a lost connection leaves Salt time to carry it out. */
@@ -133,16 +199,35 @@ export class Reconciler implements ReconcilerRole {
 
   /** reconcile asks Salt for the truth and corrects every managed instance; open intents are resolved. */
   reconcile(why: string): Promise<void> {
+    return this.#run(why, 0);
+  }
+
+  /**
+   * startup runs the startup reconcile. While the event stream has not connected yet its reads wait for the connect, up
+   * to streamWaitMs: read after it, they cover it, and the connect needs no second reconcile of the whole fleet.
+   */
+  startup(streamWaitMs: number): Promise<void> {
+    return this.#run('startup', streamWaitMs);
+  }
+
+  #run(why: string, streamWaitMs: number): Promise<void> {
     if (this.#running) { this.#again = true; return this.#running; }
     this.#runningSinceMs = this.#ctx.clock.now();
+    this.#passConnection = undefined;
     this.#running = (async () => {
       try {
+        if (streamWaitMs > 0) {
+          await this.#streamOpen(streamWaitMs);
+          if (this.#ctx.stopped()) return;
+        }
         do {
           this.#again = false;
+          this.#passConnection = undefined;
           await this.#once(why);
         } while (this.#again && !this.#ctx.stopped());
       } finally {
         this.#running = undefined;
+        this.#passConnection = undefined;
       }
     })();
     return this.#running;
@@ -156,6 +241,7 @@ export class Reconciler implements ReconcilerRole {
     let up;
     try {
       const providers = [...new Set([...ctx.pools.values()].map((p) => p.managed.provider).filter((p): p is string => p !== undefined))];
+      this.#passConnection = this.#connection; // the first read goes now: the others follow it
       cloud = await ctx.opts.cloud.cloudInstances(providers.length > 0 ? providers : undefined);
       // presence only of the managed instances the cloud reports running: a stopped minion would make Salt wait
       // its whole gather timeout, and minions outside the pools are none of our business
@@ -178,10 +264,12 @@ export class Reconciler implements ReconcilerRole {
     const upSet = new Set(up);
     const running = fleet.all().filter((i) => cloudById.get(i.id)?.state === 'running' && upSet.has(i.id));
     let grains: ReadonlyMap<string, ReadyGrain> = new Map();
+    let allRead = true;
     if (running.length > 0) {
       try {
         grains = await ctx.opts.minions.readyGrains(running.map((i) => i.id));
       } catch (err) {
+        allRead = false;
         ctx.log.warn({ err }, 'reconcile: grains.item failed; readiness not corrected this pass');
       }
     }
@@ -222,6 +310,9 @@ export class Reconciler implements ReconcilerRole {
     }
     this.succeeded = true;
     this.#lastFailure = undefined;
+    const read = this.#passConnection ?? 0;
+    if (allRead) this.#covered = Math.max(this.#covered, read);
+    else if (read >= this.#owed && this.#owed > this.#covered) this.schedule(5_000); // the connect this pass was to cover: read again, as after a failure
     ctx.opts.observer?.reconcile('ok');
     ctx.log.info({ why, instances: fleet.size, corrections, durationMs: ctx.clock.now() - began }, 'reconciled with Salt');
     for (const name of ctx.pools.keys()) ctx.evaluator.evaluateSoon(name);

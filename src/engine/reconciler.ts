@@ -20,6 +20,7 @@
  *     ─► what nothing covers any more: a start never carried out, a failed VM still running
  * ```
  */
+import { outcomeUnknown } from '../errors.ts';
 import type { LifecycleInput } from '../core/lifecycle.ts';
 import type { EngineContext, ReconcilerRole } from './context.ts';
 import type { Intent, ReadyGrain, Timer } from './ports.ts';
@@ -146,8 +147,7 @@ export class Reconciler implements ReconcilerRole {
 
   /** startUnconfirmed remembers a failed start call; a timeout or a lost connection leaves Salt time to carry it out. */
   startUnconfirmed(id: string, err: unknown): void {
-    const code = typeof err === 'object' && err !== null && 'code' in err ? String(err.code) : '';
-    const windowMs = code === 'ASC_ERR_SALT_TIMEOUT' || code === 'ASC_ERR_SALT_NETWORK' ? this.confirmWindowMs() : 0;
+    const windowMs = outcomeUnknown(err) ? this.confirmWindowMs() : 0;
     this.#unconfirmedStarts.set(id, { untilMs: this.#ctx.clock.now() + windowMs });
   }
 

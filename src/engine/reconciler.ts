@@ -68,8 +68,10 @@ export class Reconciler implements ReconcilerRole {
   #passConnection: number | undefined;
   /** #plainDue: a request other than a connect's joined the pending timer: it runs whatever the connections say. */
   #plainDue = false;
-  /** #connectWaiters: the startup reconcile waiting for the stream's first connect. */
-  readonly #connectWaiters = new Set<() => void>();
+  /** #markOpened settles #opened. */
+  #markOpened: () => void = () => undefined;
+  /** #opened settles on the stream's first connect, or when the engine stops: what the startup's wait for the stream ends on. */
+  readonly #opened = new Promise<void>((resolve) => { this.#markOpened = resolve; });
 
   constructor(ctx: EngineContext) {
     this.#ctx = ctx;
@@ -92,7 +94,7 @@ export class Reconciler implements ReconcilerRole {
   streamConnected(delayMs: number): void {
     this.#connection += 1;
     this.#owed = this.#connection;
-    for (const wake of [...this.#connectWaiters]) wake();
+    this.#markOpened();
     this.#arm(delayMs);
   }
 
@@ -129,20 +131,16 @@ export class Reconciler implements ReconcilerRole {
   /**
    * streamOpen resolves once the stream has connected (at once when it has), after waitMs, or when the engine stops.
    */
-  #streamOpen(waitMs: number): Promise<void> {
-    if (this.#connection > 0 || this.#ctx.stopped()) return Promise.resolve();
-    return new Promise<void>((resolve) => {
-      const done = (): void => { timer.cancel(); this.#connectWaiters.delete(done); resolve(); };
-      const timer = this.#ctx.clock.after(waitMs, done);
-      this.#connectWaiters.add(done);
-    });
+  async #streamOpen(waitMs: number): Promise<void> {
+    if (this.#connection > 0 || this.#ctx.stopped()) return;
+    await this.#ctx.clock.within(this.#opened, waitMs);
   }
 
   /** cancel drops a pending reconcile and ends the startup's wait for the stream (the engine stops). */
   cancel(): void {
     this.#timer?.cancel();
     this.#timer = undefined;
-    for (const wake of [...this.#connectWaiters]) wake();
+    this.#markOpened();
   }
 
   /** startUnconfirmed remembers a failed start call; a timeout or a lost connection leaves Salt time to carry it out. */
@@ -183,10 +181,7 @@ export class Reconciler implements ReconcilerRole {
     if (this.succeeded) return { ok: true };
     const running = this.#running;
     if (running !== undefined) {
-      let timer: Timer | undefined;
-      const waited = new Promise<void>((resolve) => { timer = this.#ctx.clock.after(waitMs, resolve); });
-      await Promise.race([running, waited]);
-      timer?.cancel();
+      await this.#ctx.clock.within(running, waitMs);
       if (this.succeeded) return { ok: true };
     }
     const now = this.#ctx.clock.now();

@@ -24,6 +24,7 @@ import { outcomeUnknown } from '../errors.ts';
 import type { LifecycleInput } from '../core/lifecycle.ts';
 import type { EngineContext, ReconcilerRole } from './context.ts';
 import type { Intent, ReadyGrain, Timer } from './ports.ts';
+import { StreamCoverage } from './stream-coverage.ts';
 
 /** FAILED_STOP_RETRY_MS: a failed instance still running gets its stop resent at most this often. */
 const FAILED_STOP_RETRY_MS = 5_000;
@@ -55,19 +56,8 @@ export class Reconciler implements ReconcilerRole {
   #lastFailure: string | undefined;
   /** #runningSinceMs: when the reconcile now running began. */
   #runningSinceMs = 0;
-  /**
-   * #connection numbers the stream connections the engine has seen open (its connect and reconnect gaps, in order); 0
-   * before the first. A connection counts from when its gap is handled, never earlier than it really opened.
-   */
-  #connection = 0;
-  /** #owed: the newest connection that asked for a reconcile (0: none asked). */
-  #owed = 0;
-  /** #covered: the newest connection a succeeded reconcile covers (all its reads began once that connection was seen open). */
-  #covered = 0;
-  /** #passConnection: the connection the running pass's reads began on; undefined while they have not begun. */
-  #passConnection: number | undefined;
-  /** #plainDue: a request other than a connect's joined the pending timer: it runs whatever the connections say. */
-  #plainDue = false;
+  /** #coverage: which stream connects still need a reconcile (a pass that read Salt after one covers it). */
+  readonly #coverage = new StreamCoverage();
   /** #markOpened settles #opened. */
   #markOpened: () => void = () => undefined;
   /** #opened settles on the stream's first connect, or when the engine stops: what the startup's wait for the stream ends on. */
@@ -83,28 +73,18 @@ export class Reconciler implements ReconcilerRole {
 
   /** schedule asks for a reconcile in delayMs; an earlier pending one stands, a later one is brought forward. */
   schedule(delayMs: number): void {
-    this.#plainDue = true;
+    this.#coverage.asked();
     this.#arm(delayMs);
   }
 
   /**
    * streamConnected: the event stream (re)connected; events sent while none was open may be lost, so a reconcile is
-   * due in delayMs, unless one whose reads begin after this moment covers it (see #connectCovered).
+   * due in delayMs, unless one whose reads begin after this moment covers it (StreamCoverage).
    */
   streamConnected(delayMs: number): void {
-    this.#connection += 1;
-    this.#owed = this.#connection;
+    this.#coverage.connected();
     this.#markOpened();
     this.#arm(delayMs);
-  }
-
-  /**
-   * connectCovered: the connection that asked last needs no reconcile of its own: a succeeded one covers it, or the
-   * running one began its reads after it was seen (or has not begun them yet).
-   */
-  #connectCovered(): boolean {
-    if (this.#covered >= this.#owed) return true;
-    return this.#running !== undefined && (this.#passConnection === undefined || this.#passConnection >= this.#owed);
   }
 
   #arm(delayMs: number): void {
@@ -118,13 +98,12 @@ export class Reconciler implements ReconcilerRole {
     this.#timer = this.#ctx.clock.after(delayMs, () => {
       this.#timer = undefined;
       this.#dueMs = Number.POSITIVE_INFINITY;
-      const plain = this.#plainDue;
-      this.#plainDue = false;
-      if (!plain && this.#connectCovered()) {
-        this.#ctx.log.info({ connection: this.#owed, running: this.#running !== undefined }, 'event stream connect: covered by a reconcile that read Salt after it');
+      const fired = this.#coverage.fire();
+      if (fired === 'covered') {
+        this.#ctx.log.info({ connection: this.#coverage.newest(), running: this.#running !== undefined }, 'event stream connect: covered by a reconcile that read Salt after it');
         return;
       }
-      this.#ctx.track(this.reconcile(plain ? 'gap' : 'stream connect'));
+      this.#ctx.track(this.reconcile(fired === 'plain' ? 'gap' : 'stream connect'));
     });
   }
 
@@ -132,7 +111,7 @@ export class Reconciler implements ReconcilerRole {
    * streamOpen resolves once the stream has connected (at once when it has), after waitMs, or when the engine stops.
    */
   async #streamOpen(waitMs: number): Promise<void> {
-    if (this.#connection > 0 || this.#ctx.stopped()) return;
+    if (this.#coverage.opened() || this.#ctx.stopped()) return;
     await this.#ctx.clock.within(this.#opened, waitMs);
   }
 
@@ -208,7 +187,7 @@ export class Reconciler implements ReconcilerRole {
   #run(why: string, streamWaitMs: number): Promise<void> {
     if (this.#running) { this.#again = true; return this.#running; }
     this.#runningSinceMs = this.#ctx.clock.now();
-    this.#passConnection = undefined;
+    this.#coverage.passBegins();
     this.#running = (async () => {
       try {
         if (streamWaitMs > 0) {
@@ -217,12 +196,12 @@ export class Reconciler implements ReconcilerRole {
         }
         do {
           this.#again = false;
-          this.#passConnection = undefined;
+          this.#coverage.passBegins();
           await this.#once(why);
         } while (this.#again && !this.#ctx.stopped());
       } finally {
         this.#running = undefined;
-        this.#passConnection = undefined;
+        this.#coverage.passEnded();
       }
     })();
     return this.#running;
@@ -236,7 +215,7 @@ export class Reconciler implements ReconcilerRole {
     let up;
     try {
       const providers = [...new Set([...ctx.pools.values()].map((p) => p.managed.provider).filter((p): p is string => p !== undefined))];
-      this.#passConnection = this.#connection; // the first read goes now: the others follow it
+      this.#coverage.readsSent(); // the first read goes now: the others follow it
       cloud = await ctx.opts.cloud.cloudInstances(providers.length > 0 ? providers : undefined);
       // presence only of the managed instances the cloud reports running: a stopped minion would make Salt wait
       // its whole gather timeout, and minions outside the pools are none of our business
@@ -305,9 +284,7 @@ export class Reconciler implements ReconcilerRole {
     }
     this.succeeded = true;
     this.#lastFailure = undefined;
-    const read = this.#passConnection ?? 0;
-    if (allRead) this.#covered = Math.max(this.#covered, read);
-    else if (read >= this.#owed && this.#owed > this.#covered) this.schedule(5_000); // the connect this pass was to cover: read again, as after a failure
+    if (this.#coverage.passSucceeded(allRead)) this.schedule(5_000); // the connect this pass was to cover: read again, as after a failure
     ctx.opts.observer?.reconcile('ok');
     ctx.log.info({ why, instances: fleet.size, corrections, durationMs: ctx.clock.now() - began }, 'reconciled with Salt');
     for (const name of ctx.pools.keys()) ctx.evaluator.evaluateSoon(name);

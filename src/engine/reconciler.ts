@@ -30,6 +30,25 @@ import { StreamCoverage } from './stream-coverage.ts';
 const FAILED_STOP_RETRY_MS = 5_000;
 const DEFAULT_CONFIRM_WINDOW_MS = 60_000;
 
+/**
+ * RunningPhase: where a running reconcile is: waiting for the event stream's first connect (the startup's, since
+ * `sinceMs`), or asking Salt since `sinceMs`, after `streamWaitMs` of that wait (0: none).
+ */
+export type RunningPhase =
+  | { readonly kind: 'stream'; readonly sinceMs: number }
+  | { readonly kind: 'salt'; readonly sinceMs: number; readonly streamWaitMs: number };
+
+/**
+ * runningReason says what the running startup reconcile is doing at `nowMs`, for a manual scale that could not wait for
+ * it: while it waits for the event stream it has not asked Salt, and the time it has asked Salt counts from its reads.
+ */
+export function runningReason(phase: RunningPhase, nowMs: number): string {
+  const seconds = (ms: number): number => Math.round(ms / 1000);
+  if (phase.kind === 'stream') return `the startup reconcile has waited ${seconds(nowMs - phase.sinceMs)}s for the event stream to connect and has not asked Salt yet`;
+  const waited = phase.streamWaitMs > 0 ? ` (after waiting ${seconds(phase.streamWaitMs)}s for the event stream to connect)` : '';
+  return `the startup reconcile has asked Salt for ${seconds(nowMs - phase.sinceMs)}s without an answer yet${waited}`;
+}
+
 /** Reconciler brings the engine's view in line with Salt's. */
 export class Reconciler implements ReconcilerRole {
   readonly #ctx: EngineContext;
@@ -54,8 +73,8 @@ export class Reconciler implements ReconcilerRole {
   succeeded = false;
   /** #lastFailure: why the last reconcile could not ask Salt (cleared by a success). */
   #lastFailure: string | undefined;
-  /** #runningSinceMs: when the reconcile now running began. */
-  #runningSinceMs = 0;
+  /** #phase: where the reconcile now running is (read while #running is set). */
+  #phase: RunningPhase = { kind: 'salt', sinceMs: 0, streamWaitMs: 0 };
   /** #coverage: which stream connects still need a reconcile (a pass that read Salt after one covers it). */
   readonly #coverage = new StreamCoverage();
   /** #markOpened settles #opened. */
@@ -153,8 +172,8 @@ export class Reconciler implements ReconcilerRole {
 
   /**
    * established waits up to `waitMs` for a reconcile to have succeeded: Salt's state, not the previous run's, is what
-   * the engine holds then. When none has (the startup reconcile still asks Salt, or Salt did not answer it), it says why
-   * and when to ask again.
+   * the engine holds then. When none has, it says why (the startup reconcile still waits for the event stream, still
+   * asks Salt, or Salt did not answer it) and when to ask again.
    */
   async established(waitMs: number): Promise<{ readonly ok: true } | { readonly ok: false; readonly reason: string; readonly retryAfterMs: number }> {
     if (this.succeeded) return { ok: true };
@@ -164,9 +183,7 @@ export class Reconciler implements ReconcilerRole {
       if (this.succeeded) return { ok: true };
     }
     const now = this.#ctx.clock.now();
-    if (this.#running !== undefined) {
-      return { ok: false, reason: `the startup reconcile has asked Salt for ${Math.round((now - this.#runningSinceMs) / 1000)}s without an answer yet`, retryAfterMs: waitMs };
-    }
+    if (this.#running !== undefined) return { ok: false, reason: runningReason(this.#phase, now), retryAfterMs: waitMs };
     const retryAfterMs = Number.isFinite(this.#dueMs) ? Math.max(1_000, this.#dueMs - now) : 1_000;
     return { ok: false, reason: this.#lastFailure === undefined ? 'the startup reconcile has not begun' : `the startup reconcile could not ask Salt (${this.#lastFailure}); it is tried again`, retryAfterMs };
   }
@@ -186,7 +203,8 @@ export class Reconciler implements ReconcilerRole {
 
   #run(why: string, streamWaitMs: number): Promise<void> {
     if (this.#running) { this.#again = true; return this.#running; }
-    this.#runningSinceMs = this.#ctx.clock.now();
+    const beganMs = this.#ctx.clock.now();
+    this.#phase = { kind: 'stream', sinceMs: beganMs };
     this.#coverage.passBegins();
     this.#running = (async () => {
       try {
@@ -194,6 +212,8 @@ export class Reconciler implements ReconcilerRole {
           await this.#streamOpen(streamWaitMs);
           if (this.#ctx.stopped()) return;
         }
+        const askingMs = this.#ctx.clock.now();
+        this.#phase = { kind: 'salt', sinceMs: askingMs, streamWaitMs: askingMs - beganMs };
         do {
           this.#again = false;
           this.#coverage.passBegins();

@@ -86,6 +86,20 @@ export class SaltApiError extends AutoscalerError {
   }
 }
 
+/**
+ * OUTCOME_UNKNOWN_CODES: the codes of a salt-api call that ended without Salt's answer (our timeout, salt-api's 504, a
+ * lost connection): Salt may have carried it out, and only a later read of Salt tells.
+ */
+const OUTCOME_UNKNOWN_CODES: ReadonlySet<string> = new Set<ErrorCode>(['ASC_ERR_SALT_TIMEOUT', 'ASC_ERR_SALT_NETWORK']);
+
+/**
+ * outcomeUnknown: a call that failed with `err` may still have been carried out by Salt (OUTCOME_UNKNOWN_CODES); any
+ * other failure is Salt's own answer, or happened before the call left. Read by `code`, so an error from any port counts.
+ */
+export function outcomeUnknown(err: unknown): boolean {
+  return typeof err === 'object' && err !== null && 'code' in err && OUTCOME_UNKNOWN_CODES.has(String(err.code));
+}
+
 /** trimBody shortens a wire body for an error message or a log line (never logs whole pages). */
 export function trimBody(body: string, max = 200): string {
   const flat = body.replace(/\s+/g, ' ').trim();

@@ -1,6 +1,6 @@
 import t from 'tap';
 import { readFileSync } from 'node:fs';
-import { AutoscalerError, ERROR_CODES, trimBody } from '../src/errors.ts';
+import { AutoscalerError, ERROR_CODES, outcomeUnknown, SaltApiError, trimBody } from '../src/errors.ts';
 
 t.test('docs/errors.md lists exactly the codes of the error registry', async (t) => {
   const doc = readFileSync(new URL('../docs/errors.md', import.meta.url), 'utf8');
@@ -23,4 +23,13 @@ t.test('trimBody flattens whitespace and cuts long bodies with their length', as
   const long = 'x'.repeat(500);
   const out = trimBody(long, 10);
   t.match(out, /^x{10}…\(500 chars\)$/);
+});
+
+t.test('outcomeUnknown: only a timeout (or 504) and a lost connection leave what Salt did unknown', async (t) => {
+  const unknown = Object.keys(ERROR_CODES).filter((code) => outcomeUnknown(Object.assign(new Error(code), { code })));
+  t.same(unknown, ['ASC_ERR_SALT_TIMEOUT', 'ASC_ERR_SALT_NETWORK'], 'of every registered code, these two');
+  t.ok(outcomeUnknown(new SaltApiError('ASC_ERR_SALT_TIMEOUT', 'salt-api answered 504', { endpoint: '/', status: 504 })), 'salt-api\'s 504, as the client raises it');
+  t.notOk(outcomeUnknown(new SaltApiError('ASC_ERR_SALT_RUNNER', 'cloud.action failed', { endpoint: '/', status: 500 })), 'Salt\'s own answer');
+  t.ok(outcomeUnknown({ code: 'ASC_ERR_SALT_NETWORK' }), 'read by code: a port\'s error need not be an AutoscalerError');
+  for (const err of [undefined, null, 'ASC_ERR_SALT_TIMEOUT', new Error('no code'), { code: 504 }]) t.notOk(outcomeUnknown(err), `not unknown: ${String(err)}`);
 });

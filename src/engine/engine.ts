@@ -471,7 +471,11 @@ export class Engine implements EngineApi {
     void wrapped.finally(() => this.#pending.delete(wrapped));
   }
 
-  /** sleep waits ms, or less when the engine stops. */
+  /**
+   * sleep waits ms, or less when the engine stops. Not `clock.within(stopping, ms)`: the stop it waits for is pending for
+   * the process's life, and every sleep (a drain re-checks its idle check each evaluate interval) would leave a reaction
+   * on it until then; a waker leaves the set when its sleep ends.
+   */
   #sleep(ms: number): Promise<void> {
     return new Promise((resolve) => {
       const t = this.#clock.after(ms, () => { this.#wakers.delete(wake); resolve(); });

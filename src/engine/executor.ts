@@ -15,7 +15,7 @@
  * failed, the instance keeps its in-flight state or moves on `action-failed`, and a reconcile is scheduled; the next
  * evaluation decides again from Salt's truth. Failed instances are stopped and back the pool off (core/decide).
  */
-import { AutoscalerError } from '../errors.ts';
+import { AutoscalerError, outcomeUnknown } from '../errors.ts';
 import { afterDecision } from '../core/bookkeeping.ts';
 import { newInstance } from '../core/lifecycle.ts';
 import type { Decision, Instance } from '../core/types.ts';
@@ -387,13 +387,4 @@ export class Executor implements ExecutorRole {
     ctx.log.info({ pool: spec.name, minion: id, err }, 'create unanswered: salt-cloud may still be making the instance; followed until the provision timeout');
     ctx.apply(inst, { kind: 'create-unanswered', reason: `cloud.profile unanswered (${message})` }, now, 'action');
   }
-}
-
-/**
- * outcomeUnknown: a call that ended this way may have been carried out by Salt (salt-api's 504, our timeout, a lost
- * connection); anything else is Salt's own answer.
- */
-function outcomeUnknown(err: unknown): boolean {
-  const code = typeof err === 'object' && err !== null && 'code' in err ? String(err.code) : '';
-  return code === 'ASC_ERR_SALT_TIMEOUT' || code === 'ASC_ERR_SALT_NETWORK';
 }

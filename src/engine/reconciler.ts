@@ -20,13 +20,34 @@
  *     ─► what nothing covers any more: a start never carried out, a failed VM still running
  * ```
  */
+import { outcomeUnknown } from '../errors.ts';
 import type { LifecycleInput } from '../core/lifecycle.ts';
 import type { EngineContext, ReconcilerRole } from './context.ts';
 import type { Intent, ReadyGrain, Timer } from './ports.ts';
+import { StreamCoverage } from './stream-coverage.ts';
 
 /** FAILED_STOP_RETRY_MS: a failed instance still running gets its stop resent at most this often. */
 const FAILED_STOP_RETRY_MS = 5_000;
 const DEFAULT_CONFIRM_WINDOW_MS = 60_000;
+
+/**
+ * RunningPhase: where a running reconcile is: waiting for the event stream's first connect (the startup's, since
+ * `sinceMs`), or asking Salt since `sinceMs`, after `streamWaitMs` of that wait (0: none).
+ */
+export type RunningPhase =
+  | { readonly kind: 'stream'; readonly sinceMs: number }
+  | { readonly kind: 'salt'; readonly sinceMs: number; readonly streamWaitMs: number };
+
+/**
+ * runningReason says what the running startup reconcile is doing at `nowMs`, for a manual scale that could not wait for
+ * it: while it waits for the event stream it has not asked Salt, and the time it has asked Salt counts from its reads.
+ */
+export function runningReason(phase: RunningPhase, nowMs: number): string {
+  const seconds = (ms: number): number => Math.round(ms / 1000);
+  if (phase.kind === 'stream') return `the startup reconcile has waited ${seconds(nowMs - phase.sinceMs)}s for the event stream to connect and has not asked Salt yet`;
+  const waited = phase.streamWaitMs > 0 ? ` (after waiting ${seconds(phase.streamWaitMs)}s for the event stream to connect)` : '';
+  return `the startup reconcile has asked Salt for ${seconds(nowMs - phase.sinceMs)}s without an answer yet${waited}`;
+}
 
 /** Reconciler brings the engine's view in line with Salt's. */
 export class Reconciler implements ReconcilerRole {
@@ -52,23 +73,14 @@ export class Reconciler implements ReconcilerRole {
   succeeded = false;
   /** #lastFailure: why the last reconcile could not ask Salt (cleared by a success). */
   #lastFailure: string | undefined;
-  /** #runningSinceMs: when the reconcile now running began. */
-  #runningSinceMs = 0;
-  /**
-   * #connection numbers the stream connections the engine has seen open (its connect and reconnect gaps, in order); 0
-   * before the first. A connection counts from when its gap is handled, never earlier than it really opened.
-   */
-  #connection = 0;
-  /** #owed: the newest connection that asked for a reconcile (0: none asked). */
-  #owed = 0;
-  /** #covered: the newest connection a succeeded reconcile covers (all its reads began once that connection was seen open). */
-  #covered = 0;
-  /** #passConnection: the connection the running pass's reads began on; undefined while they have not begun. */
-  #passConnection: number | undefined;
-  /** #plainDue: a request other than a connect's joined the pending timer: it runs whatever the connections say. */
-  #plainDue = false;
-  /** #connectWaiters: the startup reconcile waiting for the stream's first connect. */
-  readonly #connectWaiters = new Set<() => void>();
+  /** #phase: where the reconcile now running is (read while #running is set). */
+  #phase: RunningPhase = { kind: 'salt', sinceMs: 0, streamWaitMs: 0 };
+  /** #coverage: which stream connects still need a reconcile (a pass that read Salt after one covers it). */
+  readonly #coverage = new StreamCoverage();
+  /** #markOpened settles #opened. */
+  #markOpened: () => void = () => undefined;
+  /** #opened settles on the stream's first connect, or when the engine stops: what the startup's wait for the stream ends on. */
+  readonly #opened = new Promise<void>((resolve) => { this.#markOpened = resolve; });
 
   constructor(ctx: EngineContext) {
     this.#ctx = ctx;
@@ -80,28 +92,18 @@ export class Reconciler implements ReconcilerRole {
 
   /** schedule asks for a reconcile in delayMs; an earlier pending one stands, a later one is brought forward. */
   schedule(delayMs: number): void {
-    this.#plainDue = true;
+    this.#coverage.asked();
     this.#arm(delayMs);
   }
 
   /**
    * streamConnected: the event stream (re)connected; events sent while none was open may be lost, so a reconcile is
-   * due in delayMs, unless one whose reads begin after this moment covers it (see #connectCovered).
+   * due in delayMs, unless one whose reads begin after this moment covers it (StreamCoverage).
    */
   streamConnected(delayMs: number): void {
-    this.#connection += 1;
-    this.#owed = this.#connection;
-    for (const wake of [...this.#connectWaiters]) wake();
+    this.#coverage.connected();
+    this.#markOpened();
     this.#arm(delayMs);
-  }
-
-  /**
-   * connectCovered: the connection that asked last needs no reconcile of its own: a succeeded one covers it, or the
-   * running one began its reads after it was seen (or has not begun them yet).
-   */
-  #connectCovered(): boolean {
-    if (this.#covered >= this.#owed) return true;
-    return this.#running !== undefined && (this.#passConnection === undefined || this.#passConnection >= this.#owed);
   }
 
   #arm(delayMs: number): void {
@@ -115,39 +117,33 @@ export class Reconciler implements ReconcilerRole {
     this.#timer = this.#ctx.clock.after(delayMs, () => {
       this.#timer = undefined;
       this.#dueMs = Number.POSITIVE_INFINITY;
-      const plain = this.#plainDue;
-      this.#plainDue = false;
-      if (!plain && this.#connectCovered()) {
-        this.#ctx.log.info({ connection: this.#owed, running: this.#running !== undefined }, 'event stream connect: covered by a reconcile that read Salt after it');
+      const fired = this.#coverage.fire();
+      if (fired === 'covered') {
+        this.#ctx.log.info({ connection: this.#coverage.newest(), running: this.#running !== undefined }, 'event stream connect: covered by a reconcile that read Salt after it');
         return;
       }
-      this.#ctx.track(this.reconcile(plain ? 'gap' : 'stream connect'));
+      this.#ctx.track(this.reconcile(fired === 'plain' ? 'gap' : 'stream connect'));
     });
   }
 
   /**
    * streamOpen resolves once the stream has connected (at once when it has), after waitMs, or when the engine stops.
    */
-  #streamOpen(waitMs: number): Promise<void> {
-    if (this.#connection > 0 || this.#ctx.stopped()) return Promise.resolve();
-    return new Promise<void>((resolve) => {
-      const done = (): void => { timer.cancel(); this.#connectWaiters.delete(done); resolve(); };
-      const timer = this.#ctx.clock.after(waitMs, done);
-      this.#connectWaiters.add(done);
-    });
+  async #streamOpen(waitMs: number): Promise<void> {
+    if (this.#coverage.opened() || this.#ctx.stopped()) return;
+    await this.#ctx.clock.within(this.#opened, waitMs);
   }
 
   /** cancel drops a pending reconcile and ends the startup's wait for the stream (the engine stops). */
   cancel(): void {
     this.#timer?.cancel();
     this.#timer = undefined;
-    for (const wake of [...this.#connectWaiters]) wake();
+    this.#markOpened();
   }
 
   /** startUnconfirmed remembers a failed start call; a timeout or a lost connection leaves Salt time to carry it out. */
   startUnconfirmed(id: string, err: unknown): void {
-    const code = typeof err === 'object' && err !== null && 'code' in err ? String(err.code) : '';
-    const windowMs = code === 'ASC_ERR_SALT_TIMEOUT' || code === 'ASC_ERR_SALT_NETWORK' ? this.confirmWindowMs() : 0;
+    const windowMs = outcomeUnknown(err) ? this.confirmWindowMs() : 0;
     this.#unconfirmedStarts.set(id, { untilMs: this.#ctx.clock.now() + windowMs });
   }
 
@@ -176,23 +172,18 @@ export class Reconciler implements ReconcilerRole {
 
   /**
    * established waits up to `waitMs` for a reconcile to have succeeded: Salt's state, not the previous run's, is what
-   * the engine holds then. When none has (the startup reconcile still asks Salt, or Salt did not answer it), it says why
-   * and when to ask again.
+   * the engine holds then. When none has, it says why (the startup reconcile still waits for the event stream, still
+   * asks Salt, or Salt did not answer it) and when to ask again.
    */
   async established(waitMs: number): Promise<{ readonly ok: true } | { readonly ok: false; readonly reason: string; readonly retryAfterMs: number }> {
     if (this.succeeded) return { ok: true };
     const running = this.#running;
     if (running !== undefined) {
-      let timer: Timer | undefined;
-      const waited = new Promise<void>((resolve) => { timer = this.#ctx.clock.after(waitMs, resolve); });
-      await Promise.race([running, waited]);
-      timer?.cancel();
+      await this.#ctx.clock.within(running, waitMs);
       if (this.succeeded) return { ok: true };
     }
     const now = this.#ctx.clock.now();
-    if (this.#running !== undefined) {
-      return { ok: false, reason: `the startup reconcile has asked Salt for ${Math.round((now - this.#runningSinceMs) / 1000)}s without an answer yet`, retryAfterMs: waitMs };
-    }
+    if (this.#running !== undefined) return { ok: false, reason: runningReason(this.#phase, now), retryAfterMs: waitMs };
     const retryAfterMs = Number.isFinite(this.#dueMs) ? Math.max(1_000, this.#dueMs - now) : 1_000;
     return { ok: false, reason: this.#lastFailure === undefined ? 'the startup reconcile has not begun' : `the startup reconcile could not ask Salt (${this.#lastFailure}); it is tried again`, retryAfterMs };
   }
@@ -212,22 +203,25 @@ export class Reconciler implements ReconcilerRole {
 
   #run(why: string, streamWaitMs: number): Promise<void> {
     if (this.#running) { this.#again = true; return this.#running; }
-    this.#runningSinceMs = this.#ctx.clock.now();
-    this.#passConnection = undefined;
+    const beganMs = this.#ctx.clock.now();
+    this.#phase = { kind: 'stream', sinceMs: beganMs };
+    this.#coverage.passBegins();
     this.#running = (async () => {
       try {
         if (streamWaitMs > 0) {
           await this.#streamOpen(streamWaitMs);
           if (this.#ctx.stopped()) return;
         }
+        const askingMs = this.#ctx.clock.now();
+        this.#phase = { kind: 'salt', sinceMs: askingMs, streamWaitMs: askingMs - beganMs };
         do {
           this.#again = false;
-          this.#passConnection = undefined;
+          this.#coverage.passBegins();
           await this.#once(why);
         } while (this.#again && !this.#ctx.stopped());
       } finally {
         this.#running = undefined;
-        this.#passConnection = undefined;
+        this.#coverage.passEnded();
       }
     })();
     return this.#running;
@@ -241,7 +235,7 @@ export class Reconciler implements ReconcilerRole {
     let up;
     try {
       const providers = [...new Set([...ctx.pools.values()].map((p) => p.managed.provider).filter((p): p is string => p !== undefined))];
-      this.#passConnection = this.#connection; // the first read goes now: the others follow it
+      this.#coverage.readsSent(); // the first read goes now: the others follow it
       cloud = await ctx.opts.cloud.cloudInstances(providers.length > 0 ? providers : undefined);
       // presence only of the managed instances the cloud reports running: a stopped minion would make Salt wait
       // its whole gather timeout, and minions outside the pools are none of our business
@@ -310,9 +304,7 @@ export class Reconciler implements ReconcilerRole {
     }
     this.succeeded = true;
     this.#lastFailure = undefined;
-    const read = this.#passConnection ?? 0;
-    if (allRead) this.#covered = Math.max(this.#covered, read);
-    else if (read >= this.#owed && this.#owed > this.#covered) this.schedule(5_000); // the connect this pass was to cover: read again, as after a failure
+    if (this.#coverage.passSucceeded(allRead)) this.schedule(5_000); // the connect this pass was to cover: read again, as after a failure
     ctx.opts.observer?.reconcile('ok');
     ctx.log.info({ why, instances: fleet.size, corrections, durationMs: ctx.clock.now() - began }, 'reconciled with Salt');
     for (const name of ctx.pools.keys()) ctx.evaluator.evaluateSoon(name);

@@ -36,6 +36,9 @@ export class FakeClock implements Clock {
 
   yieldTurn(): Promise<void> { return new Promise<void>((resolve) => { setImmediate(resolve); }); }
 
+  /** liveTimers counts the timers set and neither fired (once) nor cancelled. */
+  liveTimers(): number { return this.#timers.filter((t) => !t.cancelled).length; }
+
   #add(ms: number, fn: () => void, everyMs?: number): Timer {
     const timer: FakeTimer = { atMs: this.#nowMs + Math.max(0, ms), fn, cancelled: false, seq: (this.#seq += 1), ...(everyMs === undefined ? {} : { everyMs }) };
     this.#timers.push(timer);

@@ -27,9 +27,13 @@ async function stoppedBehindItsBack(t: Test): Promise<World> {
   return first;
 }
 
-/** restart builds the next process on the same clock, Salt and store, with cloud.query answered by `query`; not started. */
-function restart(first: World, query: () => Promise<readonly CloudInstance[]>): Engine {
+/**
+ * restart builds the next process on the same clock, Salt and store, with cloud.query answered by `query`; not started.
+ * With `streamUp: false` its event stream has not connected yet (the startup reconcile waits up to 2 s for it).
+ */
+function restart(first: World, query: () => Promise<readonly CloudInstance[]>, streamUp = true): Engine {
   const events = new FakeEvents();
+  events.connected = streamUp;
   first.salt.subscribe(events);
   first.salt.cloudInstances = query;
   return new Engine({
@@ -95,4 +99,24 @@ t.test('a manual scale waits for a slow startup reconcile only so long, then is 
   const refused = t.rejects(scaling, { code: 'ASC_ERR_ENGINE_NOT_RECONCILED', retryAfterMs: 5_000, message: /has asked Salt for 6s without an answer/ });
   await first.clock.advance(5_000);
   await refused;
+});
+
+t.test('a manual scale refused while the startup reconcile asks Salt counts the time it asked, not its wait for the stream', async (t) => {
+  const first = await stoppedBehindItsBack(t);
+  let queriedAtMs: number | undefined;
+  const engine = restart(first, () => { queriedAtMs ??= first.clock.now(); return new Promise<never>(() => undefined); }, false); // no stream, no answer
+  t.teardown(async () => { await engine.stop(); });
+  const startMs = first.clock.now();
+  void engine.start();
+  await settle();
+  await first.clock.advance(1_000);
+  t.equal(queriedAtMs, undefined, 'at 1 s the startup still waits for the event stream: Salt not asked yet');
+  const scaling = engine.scale('gpu', 1);
+  const refused = t.rejects(scaling, {
+    code: 'ASC_ERR_ENGINE_NOT_RECONCILED', retryAfterMs: 5_000,
+    message: /the startup reconcile has asked Salt for 4s without an answer yet \(after waiting 2s for the event stream to connect\)/,
+  });
+  await first.clock.advance(5_000);
+  await refused;
+  t.equal((queriedAtMs ?? 0) - startMs, 2_000, 'Salt was asked once the 2 s wait for the stream ran out: 4 s before the refusal');
 });

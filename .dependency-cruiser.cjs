@@ -17,7 +17,7 @@
  *   that imports adapters and the engine together.
  */
 const ADAPTERS = '(salt-api|alertmanager|prometheus|store|etcd|http|config|sim|emulator)';
-const SHARED = '(errors|log|log-pretty|secret|process-name|json-object|command-line|commands)';
+const SHARED = '(errors|log|log-batch|log-pretty|secret|process-name|json-object|command-line|commands)';
 
 module.exports = {
   forbidden: [
@@ -86,7 +86,7 @@ module.exports = {
     },
     {
       name: 'shared-modules-import-no-adapter',
-      comment: 'errors, log, log-pretty, secret, process-name, json-object, command-line and commands import each other only, so any layer may use them',
+      comment: 'errors, log, log-batch, log-pretty, secret, process-name, json-object, command-line and commands import each other only, so any layer may use them',
       severity: 'error',
       from: { path: `^src/${SHARED}\\.ts$` },
       to: { path: '^src/', pathNot: `^src/${SHARED}\\.ts$` },

@@ -73,8 +73,10 @@ export interface LoadBench {
    * `cpuToCall`: the same span in the service's CPU time (user + system, all its threads, read from /proc every
    * 10 ms, in 10 ms ticks) instead of wall time: what the span would take if the service had a core to itself and
    * nothing waited, so it can be compared across runs on a shared, loaded machine where the wall time cannot.
+   * `cpuMs`: the service's CPU time from the first pool's first notification to the last pool's start (the whole wave's
+   * work, the noise events read meanwhile included): its cost per scale-up, whether or not the service kept up.
    */
-  readonly wave: { readonly pools: number; readonly toCall: LatencyStats; readonly cpuToCall: LatencyStats; readonly missing: number };
+  readonly wave: { readonly pools: number; readonly toCall: LatencyStats; readonly cpuToCall: LatencyStats; readonly missing: number; readonly cpuMs: number };
   /** idleWaitMs: how long the run waited, once every pool was evaluated, for the service to go idle (its startup's last reconcile). */
   readonly idleWaitMs: number;
   /** bootMs / deployMs: the emulator's boot and deploy times of a started instance in this run. */
@@ -167,14 +169,19 @@ function waveOf(firstAskedAtMs: ReadonlyMap<string, number>, poolOfId: ReadonlyM
   }
   const toCall: number[] = [];
   const cpuToCall: number[] = [];
+  let firstAsked = Number.POSITIVE_INFINITY;
+  let lastStart = Number.NEGATIVE_INFINITY;
   for (const [pool, asked] of firstAskedAtMs) {
     const at = firstStart.get(pool);
+    firstAsked = Math.min(firstAsked, asked);
     if (at === undefined) continue;
+    lastStart = Math.max(lastStart, at);
     toCall.push(Math.max(0, at - asked));
     const cpuMs = 1000 * (cpuAt(cpu, at) - cpuAt(cpu, asked));
     if (Number.isFinite(cpuMs)) cpuToCall.push(Math.max(0, cpuMs));
   }
-  return { pools: firstAskedAtMs.size, toCall: latencyStats(toCall), cpuToCall: latencyStats(cpuToCall), missing: firstAskedAtMs.size - toCall.length };
+  const cpuMs = 1000 * (cpuAt(cpu, lastStart) - cpuAt(cpu, firstAsked));
+  return { pools: firstAskedAtMs.size, toCall: latencyStats(toCall), cpuToCall: latencyStats(cpuToCall), missing: firstAskedAtMs.size - toCall.length, cpuMs };
 }
 
 /** benchLoad starts the emulator and the service as child processes and drives both at fixed rates. */
@@ -339,7 +346,7 @@ export function formatLoad(r: LoadBench): string {
     `  latency (from due time): p50 ${r.latency.p50Ms.toFixed(2)} ms, p99 ${r.latency.p99Ms.toFixed(2)} ms, max ${r.latency.maxMs.toFixed(2)} ms (n=${r.latency.n}, achieved ${r.achievedPerS}/s)`,
     `  second half: p50 ${r.secondHalf.p50Ms.toFixed(2)} ms, p99 ${r.secondHalf.p99Ms.toFixed(2)} ms (n=${r.secondHalf.n})`,
     `  wave (first second, ${r.wave.pools} pools asked once each): notification -> cloud.action start at the emulator ${formatStats(r.wave.toCall)}; pools without a start: ${r.wave.missing}`,
-    `  wave in the service's CPU time (what a core of its own would take): p50 ${r.wave.cpuToCall.p50Ms.toFixed(0)} ms, p99 ${r.wave.cpuToCall.p99Ms.toFixed(0)} ms (n=${r.wave.cpuToCall.n})`,
+    `  wave in the service's CPU time (what a core of its own would take): p50 ${r.wave.cpuToCall.p50Ms.toFixed(0)} ms, p99 ${r.wave.cpuToCall.p99Ms.toFixed(0)} ms (n=${r.wave.cpuToCall.n}); the whole wave ${r.wave.cpuMs.toFixed(0)} ms of service CPU (${((1000 * r.wave.cpuMs) / Math.max(1, r.wave.pools - r.wave.missing)).toFixed(0)} us a scale-up)`,
     `  errors: ${r.errors} (${JSON.stringify(r.statuses)}); starts sent to salt-api: ${r.startsSent}`,
     `  service rss: before ${r.rssBeforeMiB} MiB, peak ${r.rssPeakMiB} MiB, after ${r.rssAfterMiB} MiB`,
     `  p99 per second (ms): ${r.p99BySecondMs.join(' ')}`,

@@ -3,6 +3,7 @@
  * Every secret path is redacted: tokens, passwords, auth headers; every `url` field loses its query values.
  */
 import { pino, type Logger, type DestinationStream } from 'pino';
+import { TurnBatchedDestination } from './log-batch.ts';
 import { prettyDestination, type LogFormat } from './log-pretty.ts';
 
 /** SECRET_KEYS are the field names that hold a secret wherever they appear in a logged object. */
@@ -45,7 +46,8 @@ export function redactUrl(url: string): string {
 
 /**
  * createLogger builds the root logger; `destination` lets tests capture the output. `format: 'pretty'` writes short
- * human-readable lines to `destination` (or stdout) instead of JSON.
+ * human-readable lines to `destination` (or stdout) instead of JSON. Without a destination the JSON lines go to stdout
+ * through pino's own stream, a loop turn's lines together (log-batch.ts).
  */
 export function createLogger(opts: { level?: string; destination?: DestinationStream; format?: LogFormat } = {}): Logger {
   const options = {
@@ -56,7 +58,9 @@ export function createLogger(opts: { level?: string; destination?: DestinationSt
     base: { service: 'salt-autoscaler' },
   };
   if (opts.format === 'pretty') return pino(options, prettyDestination({ out: opts.destination ?? process.stdout }));
-  return opts.destination ? pino(options, opts.destination) : pino(options);
+  if (opts.destination !== undefined) return pino(options, opts.destination);
+  // pino's default stream (sonic-boom on fd 1, async writes, flushed at exit), fed once per loop turn
+  return pino(options, new TurnBatchedDestination(pino.destination({ dest: 1, sync: false })));
 }
 
 export type { Logger };

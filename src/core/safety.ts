@@ -10,15 +10,6 @@
  */
 import type { Instance, PoolHistory, PoolSpec, StartTarget } from './types.ts';
 
-/**
- * compareCodeUnits orders two strings by their UTF-16 code units (what `<` does): deterministic and locale-free. Ids and
- * pool names are ordered this way, not with localeCompare, which loads ICU's collation data (~3 MB resident) for an
- * order nobody reads as language.
- */
-export function compareCodeUnits(a: string, b: string): number {
-  return a < b ? -1 : a > b ? 1 : 0;
-}
-
 /** Capped is a desired size after the min/max bounds, with the words saying what capping changed ('' if nothing). */
 export interface Capped {
   readonly desired: number;
@@ -73,7 +64,7 @@ export function pickStartTargets(pool: PoolSpec, instances: readonly Instance[],
   const failed = history?.startFailedMs;
   const failedMs = (id: string): number => failed?.[id] ?? Number.NEGATIVE_INFINITY;
   const before = (a: Instance, b: Instance): boolean =>
-    (failedMs(a.id) - failedMs(b.id) || Number(a.created) - Number(b.created) || compareCodeUnits(a.id, b.id)) < 0;
+    (failedMs(a.id) - failedMs(b.id) || Number(a.created) - Number(b.created) || a.id.localeCompare(b.id)) < 0;
   const chosen: Instance[] = [];
   for (const inst of instances) {
     if (!(count >= 1) || !isStoppedReserve(inst, pool)) continue;
@@ -98,7 +89,7 @@ export function pickIdleTargets(instances: readonly Instance[], history: PoolHis
   return instances
     .filter((i) => i.state === 'ready' && history.idleSinceMs[i.id] !== undefined)
     .map((i) => ({ id: i.id, rank: createdFirst && i.created ? 0 : 1, sinceMs: history.idleSinceMs[i.id] ?? 0 }))
-    .sort((a, b) => a.rank - b.rank || a.sinceMs - b.sinceMs || compareCodeUnits(a.id, b.id))
+    .sort((a, b) => a.rank - b.rank || a.sinceMs - b.sinceMs || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0))
     .slice(0, Math.max(0, count))
     .map((c) => c.id);
 }

@@ -16,7 +16,6 @@
 import { AutoscalerError, NotReconciledError } from '../errors.ts';
 import { afterTransition } from '../core/bookkeeping.ts';
 import { decide } from '../core/decide.ts';
-import { compareCodeUnits } from '../core/safety.ts';
 import { newInstance, type LifecycleInput, type StepResult } from '../core/lifecycle.ts';
 import type { StreamItem } from '../core/salt-event.ts';
 import { waitBudgetOf, waitingShare, waitWindowOf } from '../core/strategies/budget.ts';
@@ -351,7 +350,7 @@ export class Engine implements EngineApi {
   }
 
   instances(): readonly Instance[] {
-    return this.#fleet.all().sort((a, b) => compareCodeUnits(a.pool, b.pool) || compareCodeUnits(a.id, b.id));
+    return this.#fleet.all().sort((a, b) => a.pool.localeCompare(b.pool) || a.id.localeCompare(b.id));
   }
 
   history(id: string, limit?: number): readonly Transition[] {

@@ -8,16 +8,16 @@
  * - engine/ imports core/, its own files, errors.ts, and log.ts as types only: no node:*, no package, no adapter.
  * - adapters (salt-api, alertmanager, prometheus, store, http, config, sim, emulator) import core/,
  *   engine/ports.ts (types only), their own folder, the shared modules (errors.ts, log.ts, secret.ts, process-name.ts,
- *   json-object.ts) and their libraries: never another adapter, never the engine beyond ports.ts, never a composition
+ *   json-object.ts, http-request.ts) and their libraries: never another adapter, never the engine beyond ports.ts, never a composition
  *   root. config/ is an adapter too (of the YAML file): composition roots read it and hand adapters plain options.
  * - emulator/ stands in for Salt: it knows nothing of our domain (no core/, no engine/).
- * - the shared top-level modules (errors, log, log-pretty, secret, process-name, json-object, command-line, commands) import no adapter,
+ * - the shared top-level modules (errors, log, log-pretty, secret, process-name, json-object, http-request, command-line, commands) import no adapter,
  *   no engine and no composition root, so importing them never drags an adapter in.
  * - every other top-level file is a composition root (main.ts, cli.ts, *-command.ts, demo.ts): the only place
  *   that imports adapters and the engine together.
  */
 const ADAPTERS = '(salt-api|alertmanager|prometheus|store|etcd|http|config|sim|emulator)';
-const SHARED = '(errors|log|log-batch|log-pretty|secret|process-name|json-object|command-line|commands)';
+const SHARED = '(errors|log|log-batch|log-pretty|secret|process-name|json-object|http-request|command-line|commands)';
 
 module.exports = {
   forbidden: [
@@ -72,10 +72,10 @@ module.exports = {
     },
     {
       name: 'adapters-import-errors-log-secret-only',
-      comment: 'of the top-level files an adapter imports errors.ts, log.ts, secret.ts, process-name.ts and json-object.ts only: never main.ts, a command, or the CLI parser (a command is a composition root: top level)',
+      comment: 'of the top-level files an adapter imports errors.ts, log.ts, secret.ts, process-name.ts, json-object.ts and http-request.ts only: never main.ts, a command, or the CLI parser (a command is a composition root: top level)',
       severity: 'error',
       from: { path: `^src/${ADAPTERS}/` },
-      to: { path: '^src/[^/]+$', pathNot: '^src/(errors|log|secret|process-name|json-object)\\.ts$' },
+      to: { path: '^src/[^/]+$', pathNot: '^src/(errors|log|secret|process-name|json-object|http-request)\\.ts$' },
     },
     {
       name: 'emulator-stands-alone',
@@ -86,7 +86,7 @@ module.exports = {
     },
     {
       name: 'shared-modules-import-no-adapter',
-      comment: 'errors, log, log-batch, log-pretty, secret, process-name, json-object, command-line and commands import each other only, so any layer may use them',
+      comment: 'errors, log, log-batch, log-pretty, secret, process-name, json-object, http-request, command-line and commands import each other only, so any layer may use them',
       severity: 'error',
       from: { path: `^src/${SHARED}\\.ts$` },
       to: { path: '^src/', pathNot: `^src/${SHARED}\\.ts$` },

@@ -16,7 +16,8 @@
  * The password and the auth token never reach a message or a log line.
  */
 import { readFileSync } from 'node:fs';
-import { Agent, request, type Dispatcher } from 'undici';
+import type { Dispatcher } from 'undici';
+import { Agent, request } from '../http-request.ts';
 import type { z } from 'zod';
 import { EtcdError } from '../errors.ts';
 import {

@@ -9,7 +9,7 @@
  * A failed or empty query is never read as zero: scaling down on missing data would stop busy machines.
  * Each failure is logged and counted by reason.
  */
-import { request } from 'undici';
+import { request } from '../http-request.ts';
 import { z } from 'zod';
 import type { Logger } from 'pino';
 import type { Workload } from '../core/types.ts';

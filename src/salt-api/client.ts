@@ -22,7 +22,8 @@
  * have been carried out; the engine decides, as with one salt-api. The event stream connects to the one in use.
  */
 import { readFileSync } from 'node:fs';
-import { Agent, request, type Dispatcher } from 'undici';
+import type { Dispatcher } from 'undici';
+import { Agent, request } from '../http-request.ts';
 import type { z } from 'zod';
 import { AutoscalerError, SaltApiError } from '../errors.ts';
 import type { Logger } from '../log.ts';

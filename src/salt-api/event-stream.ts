@@ -25,7 +25,7 @@
  */
 import { StringDecoder } from 'node:string_decoder';
 import { createParser, type ParseError } from 'eventsource-parser';
-import { request } from 'undici';
+import { request } from '../http-request.ts';
 import { HEARTBEAT_TAG, type SaltEvent, type SaltEventKind, type StreamGap, type StreamItem } from '../core/salt-event.ts';
 import type { EventInterest, EventSource } from '../engine/ports.ts';
 import { SaltApiError, trimBody } from '../errors.ts';

@@ -349,8 +349,12 @@ export class Engine implements EngineApi {
     });
   }
 
+  /**
+   * instances lists the fleet by pool, then id, compared by UTF-16 code units: the order is the same on every host, and
+   * `GET /metrics` (which lists every instance at each scrape) does not load ICU's collation data as localeCompare would.
+   */
   instances(): readonly Instance[] {
-    return this.#fleet.all().sort((a, b) => a.pool.localeCompare(b.pool) || a.id.localeCompare(b.id));
+    return this.#fleet.all().sort((a, b) => byCodeUnits(a.pool, b.pool) || byCodeUnits(a.id, b.id));
   }
 
   history(id: string, limit?: number): readonly Transition[] {
@@ -500,3 +504,8 @@ const CONFIRM_DELAY_MS = 250;
  * one in seconds; the CLI's `scale` gives up on the service after 10 s).
  */
 const MANUAL_SCALE_WAIT_MS = 5_000;
+
+/** byCodeUnits orders two strings by their UTF-16 code units (what `<` compares): deterministic, locale-free. */
+function byCodeUnits(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}

@@ -9,6 +9,7 @@
  *   ready instances the idle check confirmed, longest idle first.
  */
 import type { Instance, PoolHistory, PoolSpec, StartTarget } from './types.ts';
+import { byCodeUnits } from './order.ts';
 
 /** Capped is a desired size after the min/max bounds, with the words saying what capping changed ('' if nothing). */
 export interface Capped {
@@ -89,7 +90,7 @@ export function pickIdleTargets(instances: readonly Instance[], history: PoolHis
   return instances
     .filter((i) => i.state === 'ready' && history.idleSinceMs[i.id] !== undefined)
     .map((i) => ({ id: i.id, rank: createdFirst && i.created ? 0 : 1, sinceMs: history.idleSinceMs[i.id] ?? 0 }))
-    .sort((a, b) => a.rank - b.rank || a.sinceMs - b.sinceMs || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0))
+    .sort((a, b) => a.rank - b.rank || a.sinceMs - b.sinceMs || byCodeUnits(a.id, b.id))
     .slice(0, Math.max(0, count))
     .map((c) => c.id);
 }

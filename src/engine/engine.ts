@@ -18,6 +18,7 @@ import { afterTransition } from '../core/bookkeeping.ts';
 import { decide } from '../core/decide.ts';
 import { newInstance, type LifecycleInput, type StepResult } from '../core/lifecycle.ts';
 import type { StreamItem } from '../core/salt-event.ts';
+import { byCodeUnits } from '../core/order.ts';
 import { waitBudgetOf, waitingShare, waitWindowOf } from '../core/strategies/budget.ts';
 import { IN_FLIGHT_STATES, type Decision, type Instance, type InstanceState, type PoolSpec, type PoolView, type Transition } from '../core/types.ts';
 import type { EngineContext, EngineOptions } from './context.ts';
@@ -504,8 +505,3 @@ const CONFIRM_DELAY_MS = 250;
  * one in seconds; the CLI's `scale` gives up on the service after 10 s).
  */
 const MANUAL_SCALE_WAIT_MS = 5_000;
-
-/** byCodeUnits orders two strings by their UTF-16 code units (what `<` compares): deterministic, locale-free. */
-function byCodeUnits(a: string, b: string): number {
-  return a < b ? -1 : a > b ? 1 : 0;
-}

@@ -92,6 +92,8 @@ function errorStatus(err: unknown): number {
 export function buildApp(opts: AppOptions): FastifyInstance {
   const now = opts.now ?? Date.now;
   const httpLog = opts.logger.child({ component: 'http' });
+  // the same logger widened to fastify's type: given pino's own Logger type, the app would be a FastifyInstance generic
+  // in it, which no route's type accepts; httpLog keeps pino's isLevelEnabled for the onResponse hook
   const logger: FastifyBaseLogger = httpLog;
   const app: FastifyInstance = Fastify({
     loggerInstance: logger,

@@ -16,6 +16,8 @@
  * close to ceil(demand / G) instances, so the oracle (which assumes perfect packing) stays a fair lower bound.
  */
 
+import { byCodeUnits } from '../core/order.ts';
+
 interface Job {
   gpus: number;
   readonly queuedAtMinute: number;
@@ -65,7 +67,7 @@ export class JobBook {
       }
     }
     if (left === 0) return;
-    const byLoad = [...this.#hosts.keys()].sort((a, b) => (this.#load.get(a) ?? 0) - (this.#load.get(b) ?? 0) || (a < b ? -1 : 1));
+    const byLoad = [...this.#hosts.keys()].sort((a, b) => (this.#load.get(a) ?? 0) - (this.#load.get(b) ?? 0) || byCodeUnits(a, b));
     for (const id of byLoad) {
       const jobs = this.#hosts.get(id) ?? [];
       jobs.sort((a, b) => a.gpus - b.gpus);

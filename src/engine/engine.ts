@@ -311,7 +311,7 @@ export class Engine implements EngineApi {
     if (result.confirm === true) {
       this.#log.info({ pool: inst.pool, minion: inst.id, input: input.kind, state: inst.state, reason: result.reason, source }, 'event contradicts the instance state: confirming with Salt');
       this.#reconciler.schedule(CONFIRM_DELAY_MS);
-    } else {
+    } else if (this.#log.isLevelEnabled?.('debug') !== false) {
       this.#log.debug({ minion: inst.id, input: input.kind, state: inst.state, reason: result.reason, source }, 'lifecycle input ignored');
     }
   }

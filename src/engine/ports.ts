@@ -300,6 +300,8 @@ export interface EngineLogger {
   error(obj: object, msg: string): void;
   debug(obj: object, msg: string): void;
   child(bindings: Record<string, unknown>): EngineLogger;
+  /** isLevelEnabled (pino's): a line of a level that does not log is not built (the per-instance lines of a reconcile). */
+  isLevelEnabled?(level: string): boolean;
 }
 
 /** StoreFault is what went wrong with the store: a failed write, a file deleted or replaced, a failed integrity check. */

@@ -13,7 +13,7 @@ import { REAL_MASTER_CALL_DELAYS } from '../../src/emulator/index.ts';
 
 const DIR = join(import.meta.dirname, '../../bench/results');
 
-interface RecordedRun { readonly salt: string; readonly command: string; readonly modelled?: boolean; readonly quiet?: boolean; readonly timings: readonly CallTiming[] }
+interface RecordedRun { readonly salt: string; readonly command: string; readonly modelled?: boolean; readonly quiet?: boolean; readonly machine?: { readonly loadAvg1?: number }; readonly timings: readonly CallTiming[] }
 
 /** MIDDLE: where the middle of the quiet runs' ratios must be (checkModel's band 0.7-1.5x is centred on ~1.025x). */
 const MIDDLE = { min: 0.9, max: 1.15 } as const;
@@ -55,7 +55,8 @@ t.test('the check can fail: a model 2x slower, or one without a per-node part, i
   const modelled = runs.filter((x) => x.modelled !== false);
   t.ok(modelled.some((r) => !checkModel(r.timings, slower).ok), 'a 2x slower model fails');
   t.ok(modelled.some((r) => !checkModel(r.timings, flat).ok), 'a model without the per-node parts fails at 10,000 nodes');
-  // the loaded run (a master 2-3x slower) is outside the band of any model near the quiet ones
-  const loaded = runs.filter((x) => x.modelled === false);
-  t.ok(loaded.length > 0 && loaded.every((r) => !checkModel(r.timings).ok), 'the runs not modelled (loaded, or on a slower host) are outside, as recorded');
+  // the loaded runs (benches and a CI run beside the master: 2-10x slower) are outside the band of any model near the
+  // quiet ones (the runs not modelled for a lighter reason, a typecheck beside one size, may fall either side)
+  const loaded = runs.filter((x) => x.modelled === false && (x.machine?.loadAvg1 ?? 0) >= 8);
+  t.ok(loaded.length >= 4 && loaded.every((r) => !checkModel(r.timings).ok), `the ${loaded.length} loaded runs (load average 8 or more) are outside, as recorded`);
 });

@@ -1,5 +1,5 @@
 import t from 'tap';
-import { checkModel, fitLine } from '../../bench/real-master.ts';
+import { checkModel, checkReplay, fitLine, measuredDelays, replayOnEmulator } from '../../bench/real-master.ts';
 
 t.test('fitLine recovers a line and checkModel scales cloud.query by nodes, minion calls by minions', async (t) => {
   const { a, b } = fitLine([[100, 1_010], [2_000, 1_200], [5_000, 1_500]]);
@@ -16,4 +16,45 @@ t.test('fitLine recovers a line and checkModel scales cloud.query by nodes, mini
   t.equal(slow.checks[0]?.ratio, 0.3);
   t.notOk(slow.ok, 'a model 3x faster than the master is flagged');
   t.notOk(checkModel([], model).ok, 'no measurement is no verdict');
+});
+
+t.test('measuredDelays puts one run in the model\'s form: a line over the nodes for the cloud calls, the median for the minion calls', async (t) => {
+  const row = (call: string, nodes: number, medianMs: number) => ({ call, nodes, minions: 3, medianMs, minMs: medianMs, maxMs: medianMs });
+  const model = { 'manage.up': { ms: 860, perMinionMs: 0.05 }, 'grains.item': { ms: 270, perMinionMs: 10 }, '*': { ms: 300 } };
+  const d = measuredDelays([
+    row('cloud.query', 100, 1_010), row('cloud.query', 2_000, 1_200), row('cloud.query', 5_000, 1_500),
+    // noise over close sizes can slope down: no negative per-node part, the line's value at the mean size instead
+    row('cloud.action', 100, 1_300), row('cloud.action', 2_000, 1_100),
+    row('manage.up', 100, 900), row('manage.up', 2_000, 1_000), row('manage.up', 5_000, 2_000),
+    row('grains.item', 100, 330), row('grains.item', 2_000, 350),
+  ], model);
+  t.same(d['cloud.query'], { ms: 1_000, perMinionMs: 0.1 });
+  t.same(d['cloud.action'], { ms: 1_200, perMinionMs: 0 });
+  t.same(d['manage.up'], { ms: 1_000, perMinionMs: 0.05 }, 'the median over the sizes (one slow size does not move it), less 3 minions x 0.05');
+  t.same(d['grains.item'], { ms: 310, perMinionMs: 10 }, 'the model\'s per-minion estimate kept, taken off the median for the 3 minions');
+  t.same(d['*'], { ms: 300 }, 'what was not timed stays the model\'s');
+});
+
+t.test('checkReplay holds every call and size of the master to the emulator\'s answer within 0.8-1.25x', async (t) => {
+  const row = (call: string, nodes: number, medianMs: number) => ({ call, nodes, minions: 3, medianMs, minMs: medianMs, maxMs: medianMs });
+  const master = [row('cloud.query', 100, 1_000), row('manage.up', 100, 800)];
+  const close = checkReplay(master, [row('cloud.query', 100, 1_100), row('manage.up', 100, 700)]);
+  t.same(close.checks.map((c) => c.ratio), [1.1, 0.88]);
+  t.ok(close.ok);
+  t.notOk(checkReplay(master, [row('cloud.query', 100, 1_300), row('manage.up', 100, 800)]).ok, 'an emulator 1.3x slower than its master fails');
+  t.notOk(checkReplay(master, [row('cloud.query', 100, 1_000)]).ok, 'a call the emulator was not timed on fails');
+  t.notOk(checkReplay([], []).ok, 'no measurement is no verdict');
+});
+
+t.test('replayOnEmulator times the calls against an emulator child that answers no faster than it was told', async (t) => {
+  const delays = { 'cloud.query': { ms: 150, perMinionMs: 2 }, 'cloud.action': { ms: 120, perMinionMs: 1 }, 'manage.up': { ms: 100 }, 'grains.item': { ms: 80, perMinionMs: 10 }, '*': { ms: 0 } };
+  const lines: string[] = [];
+  const out = await replayOnEmulator({ sizes: [20, 40], minions: 2, rounds: 1, delays, log: (l) => lines.push(l) });
+  const calls = ['cloud.query', 'manage.up', 'grains.item', 'cloud.action'];
+  t.same(out.map((r) => `${r.call}@${r.nodes}/${r.minions}`), [20, 40].flatMap((n) => calls.map((c) => `${c}@${n}/2`)), 'every call at every size, 2 minions');
+  const at = (call: string, nodes: number) => out.find((r) => r.call === call && r.nodes === nodes)?.medianMs ?? 0;
+  t.ok(at('cloud.query', 40) >= 150 + 2 * 40 && at('cloud.query', 20) >= 150 + 2 * 20, `cloud.query scales with the nodes: ${at('cloud.query', 20)} / ${at('cloud.query', 40)} ms`);
+  t.ok(at('cloud.action', 40) >= 120 + 40, `cloud.action ${at('cloud.action', 40)} ms`);
+  t.ok(at('manage.up', 20) >= 100 && at('grains.item', 20) >= 80 + 10 * 2, `manage.up ${at('manage.up', 20)} ms, grains.item over 2 minions ${at('grains.item', 20)} ms`);
+  t.equal(lines.length, 8, 'a progress line per call and size');
 });

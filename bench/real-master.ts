@@ -11,7 +11,8 @@
  *  SaltApiActions over SaltClient (what the service runs) --time each call--> median, min, max per call and size
  *  fit per call: ms + perNodeMs x N (least squares over the sizes), printed next to REAL_MASTER_CALL_DELAYS
  *  measuredDelays: this master as emulator call delays --> the emulator child told them, same world, same calls,
- *     timed the same way (replayOnEmulator): within 0.8-1.25x of the master (checkReplay); `--no-replay` skips it
+ *     timed the same way (replayOnEmulator): per call within 0.8-1.25x of the master, each size within 0.67-1.5x
+ *     (checkReplay); `--no-replay` skips it
  * ```
  * `npm run bench` gives the measured delays to its reconcile step: the same master on this VM answers up to 2x
  * slower one hour than another, so the reconcile is judged against the master of its own run, and the shipped model
@@ -205,8 +206,14 @@ export async function replayOnEmulator(opts: { sizes: readonly number[]; minions
   return out;
 }
 
-/** REPLAY_BAND: how close the emulator told a master's delays must answer to that master, per call and size. */
-export const REPLAY_BAND = { min: 0.8, max: 1.25 } as const;
+/**
+ * REPLAY_BAND: how close the emulator told a master's delays must answer to that master. Per call, the geometric mean
+ * of its ratios over the sizes (`level`): the delays' level. Each call at each size (`point`): wider, as the master
+ * itself strays from its own line by up to ~1.4x at one size of a quiet run (recorded runs: one median of 3 rounds at
+ * 0.71x and one at 0.75x of the call's median over the sizes), while a delay scaled by the wrong count is off by more
+ * at 10,000 nodes.
+ */
+export const REPLAY_BAND = { level: { min: 0.8, max: 1.25 }, point: { min: 0.67, max: 1.5 } } as const;
 
 /** SHIPPED_BAND: how far the shipped model may be from the master of one run (the spread of this host in one day). */
 export const SHIPPED_BAND = { min: 0.5, max: 2 } as const;
@@ -220,14 +227,33 @@ export interface ReplayCheck {
   readonly ratio: number;
 }
 
-/** checkReplay pairs the master's and the emulator's medians; `ok` when every pair is within REPLAY_BAND and none is missing. */
-export function checkReplay(master: readonly CallTiming[], emulator: readonly CallTiming[]): { checks: ReplayCheck[]; ok: boolean } {
+/** ReplayLevel is one call's geometric mean of ReplayCheck ratios over the sizes. */
+export interface ReplayLevel {
+  readonly call: string;
+  readonly ratio: number;
+}
+
+/**
+ * checkReplay pairs the master's and the emulator's medians; `ok` when every call's level and every pair is within
+ * REPLAY_BAND and none is missing.
+ */
+export function checkReplay(master: readonly CallTiming[], emulator: readonly CallTiming[]): { checks: ReplayCheck[]; levels: ReplayLevel[]; ok: boolean } {
   const checks = master.map((m): ReplayCheck => {
     const e = emulator.find((x) => x.call === m.call && x.nodes === m.nodes);
     const emulatorMs = e?.medianMs ?? Number.NaN;
     return { call: m.call, nodes: m.nodes, masterMs: m.medianMs, emulatorMs, ratio: Math.round((emulatorMs / Math.max(1, m.medianMs)) * 100) / 100 };
   });
-  return { checks, ok: checks.length > 0 && checks.every((c) => c.ratio >= REPLAY_BAND.min && c.ratio <= REPLAY_BAND.max) };
+  const levels = [...new Set(checks.map((c) => c.call))].map((call): ReplayLevel => {
+    const of = checks.filter((c) => c.call === call);
+    const logMean = of.reduce((s, c) => s + Math.log(c.emulatorMs / Math.max(1, c.masterMs)), 0) / of.length;
+    return { call, ratio: Math.round(Math.exp(logMean) * 100) / 100 };
+  });
+  const within = (x: number, band: { readonly min: number; readonly max: number }): boolean => x >= band.min && x <= band.max;
+  return {
+    checks,
+    levels,
+    ok: checks.length > 0 && checks.every((c) => within(c.ratio, REPLAY_BAND.point)) && levels.every((l) => within(l.ratio, REPLAY_BAND.level)),
+  };
 }
 
 /** MODEL_BAND: how close the shipped model must be to every recorded run it is of (test/bench/real-master-model.test.ts). */
@@ -282,7 +308,7 @@ async function main(): Promise<void> {
   if (r.delays !== undefined && r.replay !== undefined) {
     const replay = checkReplay(r.timings, r.replay);
     console.log(`this master as call delays: ${JSON.stringify(r.delays)}`);
-    console.log(`emulator told them / master: ${replay.checks.map((c) => `${c.call}@${c.nodes} ${c.ratio}x`).join(', ')}: ${replay.ok ? 'within' : 'OUTSIDE'} ${REPLAY_BAND.min}-${REPLAY_BAND.max}x`);
+    console.log(`emulator told them / master: ${replay.checks.map((c) => `${c.call}@${c.nodes} ${c.ratio}x`).join(', ')}; per call over the sizes: ${replay.levels.map((l) => `${l.call} ${l.ratio}x`).join(', ')}: ${replay.ok ? 'within' : 'OUTSIDE'} ${REPLAY_BAND.level.min}-${REPLAY_BAND.level.max}x per call, ${REPLAY_BAND.point.min}-${REPLAY_BAND.point.max}x each`);
   }
   const dir = join(fileURLToPath(new URL('.', import.meta.url)), 'results');
   mkdirSync(dir, { recursive: true });

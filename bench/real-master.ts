@@ -122,7 +122,7 @@ export async function runRealMaster(opts: { sizes: readonly number[]; minions: n
     }
   }
   const fits = [...new Set(timings.map((t) => t.call))].map((call): CallFit => {
-    const { a, b } = fitLine(timings.filter((t) => t.call === call).map((t) => [t.nodes, t.medianMs] as const));
+    const { a, b } = lineOverNodes(timings.filter((t) => t.call === call));
     return { call, ms: Math.round(a), perNodeMs: Math.round(b * 1000) / 1000 };
   });
   if (opts.replay === false) return { salt, timings, fits, machine: machineLoad() };
@@ -155,6 +155,11 @@ async function timeCalls(actions: SaltApiActions, names: readonly string[], up: 
   return out;
 }
 
+/** lineOverNodes is one call's least-squares line of its medians over the nodes: `a` ms + `b` ms a node. */
+function lineOverNodes(rows: readonly CallTiming[]): { readonly a: number; readonly b: number } {
+  return fitLine(rows.map((t) => [t.nodes, t.medianMs] as const));
+}
+
 /**
  * measuredDelays turns one run's medians into emulator call delays, in the model's form: `cloud.query` and
  * `cloud.action` a least-squares line over the nodes (neither part below 0); `manage.up` and `grains.item`, which the
@@ -167,11 +172,11 @@ export function measuredDelays(timings: readonly CallTiming[], model: CallDelays
   for (const call of new Set(timings.map((t) => t.call))) {
     const rows = timings.filter((t) => t.call === call);
     if (call === 'cloud.query' || call === 'cloud.action') {
-      const { a, b } = fitLine(rows.map((t) => [t.nodes, t.medianMs] as const));
-      const perNode = Math.max(0, b);
-      // a negative slope (noise over close sizes) leaves the line's mean at the mean size
-      const mean = rows.reduce((s, t) => s + t.nodes, 0) / rows.length;
-      out[call] = { ms: Math.round(Math.max(0, b < 0 ? a + b * mean : a)), perMinionMs: Math.round(perNode * 1000) / 1000 };
+      const { a, b } = lineOverNodes(rows);
+      // a negative slope (noise over close sizes) is no per-node cost: the call then takes the mean of its medians
+      out[call] = b < 0
+        ? { ms: Math.round(rows.reduce((sum, t) => sum + t.medianMs, 0) / rows.length), perMinionMs: 0 }
+        : { ms: Math.round(Math.max(0, a)), perMinionMs: Math.round(b * 1000) / 1000 };
     } else {
       const per = model[call]?.perMinionMs ?? 0;
       out[call] = { ms: Math.round(Math.max(0, median(rows.map((t) => t.medianMs - per * t.minions)))), perMinionMs: per };
@@ -206,6 +211,14 @@ export async function replayOnEmulator(opts: { sizes: readonly number[]; minions
   return out;
 }
 
+/** Band is a range of ratios a check accepts, both ends included. */
+export interface Band { readonly min: number; readonly max: number }
+
+/** within says whether a ratio is inside the band. */
+export function within(ratio: number, band: Band): boolean {
+  return ratio >= band.min && ratio <= band.max;
+}
+
 /**
  * REPLAY_BAND: how close the emulator told a master's delays must answer to that master. Per call, the geometric mean
  * of its ratios over the sizes (`level`): the delays' level. Each call at each size (`point`): wider, as the master
@@ -213,10 +226,10 @@ export async function replayOnEmulator(opts: { sizes: readonly number[]; minions
  * 0.71x and one at 0.75x of the call's median over the sizes), while a delay scaled by the wrong count is off by more
  * at 10,000 nodes.
  */
-export const REPLAY_BAND = { level: { min: 0.8, max: 1.25 }, point: { min: 0.67, max: 1.5 } } as const;
+export const REPLAY_BAND: { readonly level: Band; readonly point: Band } = { level: { min: 0.8, max: 1.25 }, point: { min: 0.67, max: 1.5 } };
 
 /** SHIPPED_BAND: how far the shipped model may be from the master of one run (the spread of this host in one day). */
-export const SHIPPED_BAND = { min: 0.5, max: 2 } as const;
+export const SHIPPED_BAND: Band = { min: 0.5, max: 2 };
 
 /** ReplayCheck is one call at one size: the emulator's median over the master's. */
 export interface ReplayCheck {
@@ -248,7 +261,6 @@ export function checkReplay(master: readonly CallTiming[], emulator: readonly Ca
     const logMean = of.reduce((s, c) => s + Math.log(c.emulatorMs / Math.max(1, c.masterMs)), 0) / of.length;
     return { call, ratio: Math.round(Math.exp(logMean) * 100) / 100 };
   });
-  const within = (x: number, band: { readonly min: number; readonly max: number }): boolean => x >= band.min && x <= band.max;
   return {
     checks,
     levels,
@@ -257,7 +269,7 @@ export function checkReplay(master: readonly CallTiming[], emulator: readonly Ca
 }
 
 /** MODEL_BAND: how close the shipped model must be to every recorded run it is of (test/bench/real-master-model.test.ts). */
-export const MODEL_BAND = { min: 0.7, max: 1.5 } as const;
+export const MODEL_BAND: Band = { min: 0.7, max: 1.5 };
 
 /** ModelCheck compares REAL_MASTER_CALL_DELAYS with one measured call: the model's time over the median. */
 export interface ModelCheck {
@@ -273,14 +285,14 @@ export interface ModelCheck {
  * minion calls with the minions asked (the lab's live ones). `ok` when the model is within 0.7x-1.5x of every
  * median: neither much faster than a real master (the reconcile bench would flatter us) nor far slower.
  */
-export function checkModel(timings: readonly CallTiming[], model: CallDelays = REAL_MASTER_CALL_DELAYS, band: { readonly min: number; readonly max: number } = MODEL_BAND): { checks: ModelCheck[]; ok: boolean } {
+export function checkModel(timings: readonly CallTiming[], model: CallDelays = REAL_MASTER_CALL_DELAYS, band: Band = MODEL_BAND): { checks: ModelCheck[]; ok: boolean } {
   const checks = timings.map((t): ModelCheck => {
     const delay = model[t.call] ?? model['*'] ?? { ms: 0 };
     const scale = t.call === 'cloud.query' || t.call === 'cloud.action' ? t.nodes : t.minions;
     const modelMs = delay.ms + (delay.perMinionMs ?? 0) * scale;
     return { call: t.call, nodes: t.nodes, measuredMs: t.medianMs, modelMs: Math.round(modelMs), ratio: Math.round((modelMs / Math.max(1, t.medianMs)) * 100) / 100 };
   });
-  return { checks, ok: checks.length > 0 && checks.every((c) => c.ratio >= band.min && c.ratio <= band.max) };
+  return { checks, ok: checks.length > 0 && checks.every((c) => within(c.ratio, band)) };
 }
 
 async function main(): Promise<void> {

@@ -1,7 +1,7 @@
 // create-wait: salt-cloud answers `cloud.profile` once the VM is up and bootstrapped, minutes on a real cloud, so a
 // create waits as long as it is told (the pool's provisionTimeout), not salt.timeout; against the salt-api emulator,
 // whose cloud.profile takes `createMs` and whose Salt second is a real one here (salt-api's wait for the runner, the
-// lowstate `timeout`, lasts as many seconds as it says). (Real Salt: test/real-salt/real-salt.test.ts, step 7, where a loaded CI
+// lowstate `timeout`, lasts as many seconds as it says). (Real Salt: test/real-salt/story.ts, step 7, where a loaded CI
 // machine once took over salt.timeout's 60 s and the service failed an instance that was being made.)
 import t, { type Test } from 'tap';
 import { startEmulator, type Emulator } from '../../src/emulator/index.ts';

@@ -32,6 +32,7 @@ import { DEFAULT_FLEET, FLEET_PROVIDER, fleetConfig, fleetInstanceIds, fleetPool
 import { cpuSecondsOf, rssMiBOf, startServiceChild, waitServiceIdle, waitServiceReady } from './service-child.ts';
 import { formatStats, latencyStats, type LatencyStats } from './latency-stats.ts';
 import { formatMachine, machineLoad, type MachineLoad } from './machine.ts';
+import { formatShare, shareOver, threadSample, type ThreadSample, type ThreadShare } from './thread-share.ts';
 
 /** LoadBench is the outcome of one run. */
 export interface LoadBench {
@@ -76,7 +77,13 @@ export interface LoadBench {
    * `cpuMs`: the service's CPU time from the first pool's first notification to the last pool's start (the whole wave's
    * work, the noise events read meanwhile included): its cost per scale-up, whether or not the service kept up.
    */
-  readonly wave: { readonly pools: number; readonly toCall: LatencyStats; readonly cpuToCall: LatencyStats; readonly missing: number; readonly cpuMs: number };
+  readonly wave: { readonly pools: number; readonly toCall: LatencyStats; readonly cpuToCall: LatencyStats; readonly missing: number; readonly cpuMs: number; readonly fromMs: number; readonly toMs: number };
+  /**
+   * waveThreads: over the wave (first notification to last start), the service's main thread's share of the time on a
+   * core, its other threads (V8's workers, libuv) in cores, and how busy the machine was (thread-share.ts): a main
+   * thread well below 100 % on a busy machine waited for a core. Undefined where /proc cannot tell.
+   */
+  readonly waveThreads?: ThreadShare | undefined;
   /** idleWaitMs: how long the run waited, once every pool was evaluated, for the service to go idle (its startup's last reconcile). */
   readonly idleWaitMs: number;
   /** bootMs / deployMs: the emulator's boot and deploy times of a started instance in this run. */
@@ -181,7 +188,7 @@ function waveOf(firstAskedAtMs: ReadonlyMap<string, number>, poolOfId: ReadonlyM
     if (Number.isFinite(cpuMs)) cpuToCall.push(Math.max(0, cpuMs));
   }
   const cpuMs = 1000 * (cpuAt(cpu, lastStart) - cpuAt(cpu, firstAsked));
-  return { pools: firstAskedAtMs.size, toCall: latencyStats(toCall), cpuToCall: latencyStats(cpuToCall), missing: firstAskedAtMs.size - toCall.length, cpuMs };
+  return { pools: firstAskedAtMs.size, toCall: latencyStats(toCall), cpuToCall: latencyStats(cpuToCall), missing: firstAskedAtMs.size - toCall.length, cpuMs, fromMs: firstAsked, toMs: lastStart };
 }
 
 /** benchLoad starts the emulator and the service as child processes and drives both at fixed rates. */
@@ -245,6 +252,11 @@ export async function benchLoad(opts: LoadOptions = {}): Promise<LoadBench> {
     // the service's CPU time every 10 ms (the wave's span in CPU time); a sample costs this process ~20 us
     const cpuSamples: CpuSample[] = [[Date.now(), cpuSecondsOf(pid)]];
     const cpuTimer = setInterval(() => { cpuSamples.push([Date.now(), cpuSecondsOf(pid)]); }, 10);
+    // the service's threads and the machine every 100 ms (a sample reads ~12 small /proc files)
+    const threadSamples: ThreadSample[] = [];
+    const keepThreads = (): void => { const x = threadSample(pid, Date.now()); if (x !== undefined) threadSamples.push(x); };
+    keepThreads();
+    const threadTimer = setInterval(keepThreads, 100);
     const firing = fireAtRate(emu.url, eventsPerS, seconds * 1000, busNoise(ids));
     const begin = performance.now();
     const cpuBefore = { service: cpuSecondsOf(pid), emulator: cpuSecondsOf(emu.child.pid), bench: process.cpuUsage() };
@@ -291,6 +303,7 @@ export async function benchLoad(opts: LoadOptions = {}): Promise<LoadBench> {
     } finally {
       clearInterval(rssTimer);
       clearInterval(cpuTimer);
+      clearInterval(threadTimer);
     }
     const starts = await startCalls(emu.url);
     if (opts.keepCallsPath !== undefined) {
@@ -326,6 +339,7 @@ export async function benchLoad(opts: LoadOptions = {}): Promise<LoadBench> {
       secondHalf: latencyStats(bySecond.slice(Math.floor(seconds / 2)).flatMap((xs) => xs ?? [])),
       p99BySecondMs: Array.from(bySecond, (xs) => Math.round(latencyStats(xs ?? []).p99Ms)),
       wave,
+      waveThreads: shareOver(threadSamples, wave.fromMs, wave.toMs),
       idleWaitMs,
       bootMs: delays.bootMs,
       deployMs: delays.deployMs,
@@ -347,6 +361,7 @@ export function formatLoad(r: LoadBench): string {
     `  second half: p50 ${r.secondHalf.p50Ms.toFixed(2)} ms, p99 ${r.secondHalf.p99Ms.toFixed(2)} ms (n=${r.secondHalf.n})`,
     `  wave (first second, ${r.wave.pools} pools asked once each): notification -> cloud.action start at the emulator ${formatStats(r.wave.toCall)}; pools without a start: ${r.wave.missing}`,
     `  wave in the service's CPU time (what a core of its own would take): p50 ${r.wave.cpuToCall.p50Ms.toFixed(0)} ms, p99 ${r.wave.cpuToCall.p99Ms.toFixed(0)} ms (n=${r.wave.cpuToCall.n}); the whole wave ${r.wave.cpuMs.toFixed(0)} ms of service CPU (${((1000 * r.wave.cpuMs) / Math.max(1, r.wave.pools - r.wave.missing)).toFixed(0)} us a scale-up)`,
+    ...(r.waveThreads === undefined ? [] : [`  wave's threads: ${formatShare(r.waveThreads)}`]),
     `  errors: ${r.errors} (${JSON.stringify(r.statuses)}); starts sent to salt-api: ${r.startsSent}`,
     `  service rss: before ${r.rssBeforeMiB} MiB, peak ${r.rssPeakMiB} MiB, after ${r.rssAfterMiB} MiB`,
     `  p99 per second (ms): ${r.p99BySecondMs.join(' ')}`,

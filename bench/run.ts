@@ -15,6 +15,7 @@ import { parseArgs } from 'node:util';
 import { performance } from 'node:perf_hooks';
 import { benchLoad, formatLoad } from './load.ts';
 import { formatMachine, machineLoad } from './machine.ts';
+import { formatShare } from './thread-share.ts';
 import { benchMemory, formatMemory } from './memory.ts';
 import { benchSim } from './sim.ts';
 import { benchSimBudget } from './sim-budget.ts';
@@ -216,7 +217,7 @@ export async function runAll(opts: { full: boolean; only?: readonly BenchName[];
     opts.log(formatLoad(r));
     rows.push({
       bench: 'load: no wave',
-      figure: `${r.wave.pools} pools scaling up in the first second: notification -> salt-api start p50 ${fmt(r.wave.toCall.p50Ms, 1)} / p99 ${fmt(r.wave.toCall.p99Ms, 1)} / max ${fmt(r.wave.toCall.maxMs, 1)} ms (in the service's CPU time p50 ${fmt(r.wave.cpuToCall.p50Ms, 0)} / p99 ${fmt(r.wave.cpuToCall.p99Ms, 0)} ms); ${r.wave.missing} pools without a start, ${r.errors} webhook errors; first-second webhook answer p99 ${r.p99BySecondMs[0] ?? 'n/a'} ms; a started instance boots and deploys in ${fmt(r.bootMs / 1000, 2)} / ${fmt(r.deployMs / 1000, 2)} s`,
+      figure: `${r.wave.pools} pools scaling up in the first second: notification -> salt-api start p50 ${fmt(r.wave.toCall.p50Ms, 1)} / p99 ${fmt(r.wave.toCall.p99Ms, 1)} / max ${fmt(r.wave.toCall.maxMs, 1)} ms (in the service's CPU time p50 ${fmt(r.wave.cpuToCall.p50Ms, 0)} / p99 ${fmt(r.wave.cpuToCall.p99Ms, 0)} ms); ${r.wave.missing} pools without a start, ${r.errors} webhook errors; first-second webhook answer p99 ${r.p99BySecondMs[0] ?? 'n/a'} ms;${r.waveThreads === undefined ? '' : ` over the wave ${formatShare(r.waveThreads)};`} a started instance boots and deploys in ${fmt(r.bootMs / 1000, 2)} / ${fmt(r.deployMs / 1000, 2)} s`,
       target: 'p99 < 200 ms, 0 errors',
       verdict: r.wave.toCall.p99Ms < 200 && r.wave.missing === 0 && r.errors === 0 ? 'met' : 'NOT met',
     });

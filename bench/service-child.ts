@@ -7,6 +7,7 @@ import { closeSync, openSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { performance } from 'node:perf_hooks';
+import { taskCpuS } from './thread-share.ts';
 
 /** rssMiBOf is the VmRSS of a process in MiB (NaN when it is gone). */
 export function rssMiBOf(pid: number | undefined): number {
@@ -74,10 +75,7 @@ export async function startServiceChild(configPath: string, port: number, logPat
 export function cpuSecondsOf(pid: number | undefined): number {
   if (pid === undefined) return Number.NaN;
   try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    // after the command: state is field 3, utime 14 and stime 15 (1-based, man proc) -> indexes 11 and 12 here
-    return (Number(fields[11]) + Number(fields[12])) / 100;
+    return taskCpuS(readFileSync(`/proc/${pid}/stat`, 'utf8'));
   } catch {
     return Number.NaN;
   }

@@ -32,7 +32,7 @@ export interface ThreadShare {
   readonly machineBusy: number;
 }
 
-/** taskCpuS reads a /proc/.../stat line's utime + stime in seconds (the fields after the command's closing paren). */
+/** taskCpuS reads a /proc/<pid>/stat or /proc/<pid>/task/<tid>/stat line's utime + stime in seconds (the fields after the command's closing paren): a thread, or a whole process (service-child.ts cpuSecondsOf). */
 export function taskCpuS(stat: string): number {
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
   // after the command: state is field 3, utime 14 and stime 15 (1-based, man proc) -> indexes 11 and 12 here

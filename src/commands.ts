@@ -25,7 +25,7 @@ export const COMMANDS: readonly CommandSpec[] = [
     examples: ['salt-autoscaler serve --config /etc/salt-autoscaler/config.yaml'],
     notes: [
       'environment: SALT_AUTOSCALER_SALT_PASSWORD, SALT_AUTOSCALER_WEBHOOK_TOKEN, SALT_AUTOSCALER_API_TOKEN (secrets), SALT_AUTOSCALER_LOG_LEVEL',
-      'memory: serve sets V8 flags --semi-space-growth-factor=1 --heap-growing-percent=20 (a daemon\'s GC sizing, no heap cap); SALT_AUTOSCALER_HEAP_FLAGS=none keeps V8\'s own, or lists the flags to set instead',
+      'memory and bursts: serve sets V8 flags --semi-space-growth-factor=1 --heap-growing-percent=20 (a daemon\'s GC sizing, no heap cap) and --interrupt-budget=270336 (TurboFan compiles only what stays hot, not all a scale-up wave touches); SALT_AUTOSCALER_HEAP_FLAGS=none keeps V8\'s own, or lists the flags to set instead',
       EXIT_CODES,
     ],
   },

@@ -1,6 +1,6 @@
 /**
- * heap-flags: V8 garbage-collector settings for `serve`, a long-running daemon whose heap is small (~30 MiB live
- * with 10,000 instances) but whose event stream allocates ~16 KB of short-lived objects per salt event.
+ * heap-flags: V8 settings for `serve`, a long-running daemon whose heap is small (~30 MiB live with 10,000 instances)
+ * but whose event stream allocates ~16 KB of short-lived objects per salt event, and whose control work comes in bursts.
  *
  * With V8's defaults, sized for short bursts of throughput, that steady stream makes the young generation grow to
  * 2 x 16 MiB and lets old space grow to ~4x its live size before a full collection, so at 1,000 events/s the
@@ -11,8 +11,17 @@
  *   --semi-space-growth-factor=1   the young generation stays at its initial 2 x 1 MiB instead of growing to 2 x 16
  *   --heap-growing-percent=N       the next full collection is due at live size x (1 + N/100) (V8: up to 4x)
  *
+ * One more, for the bursts: a scale-up wave (1,000 pools asked in the same second) runs code that is cold, and V8
+ * compiles what turns hot with TurboFan on its worker threads, four of them, in the middle of the wave. On a 2-core
+ * machine those compiles took ~0.35 of a core during the wave, from the main thread's share (docs/benchmarks.md, "The
+ * wave's TurboFan compiles"). Code that stays hot (the event stream, the budget's replays) is optimized all the same,
+ * after more runs; code hot for a second no longer is. Read by V8 each time a function's budget is set, so it takes
+ * effect at runtime too:
+ *
+ *   --interrupt-budget=270336      a function runs 4x V8's default (Node 20: 67,584) before it is considered for tier-up
+ *
  * A flag the user sets wins: a flag of the same family is not set here, e.g. `NODE_OPTIONS=--max-semi-space-size=16`
- * keeps V8's young generation sizing up to 16 MiB. Node takes only a few V8 flags from NODE_OPTIONS (not these two), so
+ * keeps V8's young generation sizing up to 16 MiB. Node takes only a few V8 flags from NODE_OPTIONS (none of these), so
  * SALT_AUTOSCALER_HEAP_FLAGS replaces the list: `none` sets nothing (V8's own sizing), `--heap-growing-percent=50` sets
  * just that.
  */
@@ -28,6 +37,7 @@ export interface HeapFlag {
 export const SERVE_HEAP_FLAGS: readonly HeapFlag[] = [
   { flag: '--semi-space-growth-factor=1', userFlags: ['semi-space-growth-factor', 'max-semi-space-size', 'min-semi-space-size', 'optimize-for-size'] },
   { flag: '--heap-growing-percent=20', userFlags: ['heap-growing-percent', 'optimize-for-size'] },
+  { flag: '--interrupt-budget=270336', userFlags: ['interrupt-budget'] },
 ];
 
 /** flagName is the name of a node / V8 option as V8 compares it: no dashes in front, `_` as `-`, no `=value`. */

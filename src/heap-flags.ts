@@ -18,7 +18,8 @@
  * after more runs; code hot for a second no longer is. Read by V8 each time a function's budget is set, so it takes
  * effect at runtime too:
  *
- *   --interrupt-budget=270336      a function runs 4x V8's default (Node 20: 67,584) before it is considered for tier-up
+ *   --interrupt-budget=270336      a function must run 4x the bytecode of V8's default budget (Node 20: 67,584)
+ *                                  before V8 considers optimizing it
  *
  * A flag the user sets wins: a flag of the same family is not set here, e.g. `NODE_OPTIONS=--max-semi-space-size=16`
  * keeps V8's young generation sizing up to 16 MiB. Node takes only a few V8 flags from NODE_OPTIONS (none of these), so

@@ -3,7 +3,7 @@
  * cli-process.ts), for the crash, fault and end-to-end suites. Output is captured so tests can grep the logs.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -12,8 +12,44 @@ import { cliArgs } from './cli-process.ts';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 
-/** freePort asks the kernel for a free loopback port. */
+/**
+ * ephemeralLow is the first port the kernel hands out as the local port of an outgoing connection
+ * (`net.ipv4.ip_local_port_range`; 32768 when it cannot be read).
+ */
+function ephemeralLow(): number {
+  try {
+    const low = Number(readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/)[0]);
+    return Number.isInteger(low) && low > PROBE_FROM + 1000 ? low : 32_768;
+  } catch {
+    return 32_768;
+  }
+}
+
+/** PROBE_FROM / PROBE_TRIES: freePort draws its ports from PROBE_FROM up to the ephemeral range, this many at most. */
+const PROBE_FROM = 10_000;
+const PROBE_TRIES = 64;
+
+/** listensOn says whether a loopback listener can be bound on `port` now (it is closed again before it resolves). */
+async function listensOn(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const srv = createServer();
+    srv.once('error', () => { resolve(false); });
+    srv.listen(port, '127.0.0.1', () => { srv.close(() => { resolve(true); }); });
+  });
+}
+
+/**
+ * freePort returns a loopback port nothing listens on, drawn below the kernel's ephemeral range: a port the kernel
+ * picked (`listen(0)`) is in that range, and between this call and the child's own bind (a Salt master binds its
+ * ports seconds later, after the source is unpacked) any outgoing connection on the machine may take it as its local
+ * port, and the child fails with "Address already in use". Below the range only another explicit bind can take it.
+ */
 export async function freePort(): Promise<number> {
+  const low = ephemeralLow();
+  for (let i = 0; i < PROBE_TRIES; i += 1) {
+    const port = PROBE_FROM + Math.floor(Math.random() * (low - PROBE_FROM));
+    if (await listensOn(port)) return port;
+  }
   return new Promise((resolve, reject) => {
     const srv = createServer();
     srv.once('error', reject);

@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { freePort } from './support/service-process.ts';
 
-t.test('freePort draws loopback ports below the kernel\'s ephemeral range, each free to listen on', async (t) => {
+t.test('freePort draws loopback ports below the kernel\'s ephemeral range, each free to listen on', { skip: process.platform === 'linux' ? false : 'reads /proc' }, async (t) => {
   const low = Number(readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/)[0]);
   const ports: number[] = [];
   for (let i = 0; i < 20; i += 1) ports.push(await freePort());
@@ -18,4 +18,4 @@ t.test('freePort draws loopback ports below the kernel\'s ephemeral range, each 
     }
   }
   t.equal(bound, ports.length, 'a listener binds on each');
-}, { skip: process.platform === 'linux' ? false : 'reads /proc' });
+});

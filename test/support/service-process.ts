@@ -28,13 +28,22 @@ function ephemeralLow(): number {
 /** PROBE_FROM / PROBE_TRIES: freePort draws its ports from PROBE_FROM up to the ephemeral range, this many at most. */
 const PROBE_FROM = 10_000;
 const PROBE_TRIES = 64;
+/** EPHEMERAL_LOW: read once, when the tests load this module. */
+const EPHEMERAL_LOW = ephemeralLow();
 
-/** listensOn says whether a loopback listener can be bound on `port` now (it is closed again before it resolves). */
-async function listensOn(port: number): Promise<boolean> {
+/**
+ * bindFree binds a loopback listener on `port` (0: one the kernel picks) and closes it again: the port it got, or
+ * undefined when that port is taken.
+ */
+async function bindFree(port: number): Promise<number | undefined> {
   return new Promise((resolve) => {
     const srv = createServer();
-    srv.once('error', () => { resolve(false); });
-    srv.listen(port, '127.0.0.1', () => { srv.close(() => { resolve(true); }); });
+    srv.once('error', () => { resolve(undefined); });
+    srv.listen(port, '127.0.0.1', () => {
+      const addr = srv.address();
+      const bound = typeof addr === 'object' && addr !== null ? addr.port : undefined;
+      srv.close(() => { resolve(bound); });
+    });
   });
 }
 
@@ -43,22 +52,16 @@ async function listensOn(port: number): Promise<boolean> {
  * picked (`listen(0)`) is in that range, and between this call and the child's own bind (a Salt master binds its
  * ports seconds later, after the source is unpacked) any outgoing connection on the machine may take it as its local
  * port, and the child fails with "Address already in use". Below the range only another explicit bind can take it.
+ * After PROBE_TRIES taken ports it takes one the kernel picks.
  */
 export async function freePort(): Promise<number> {
-  const low = ephemeralLow();
   for (let i = 0; i < PROBE_TRIES; i += 1) {
-    const port = PROBE_FROM + Math.floor(Math.random() * (low - PROBE_FROM));
-    if (await listensOn(port)) return port;
+    const port = await bindFree(PROBE_FROM + Math.floor(Math.random() * (EPHEMERAL_LOW - PROBE_FROM)));
+    if (port !== undefined) return port;
   }
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const addr = srv.address();
-      const port = typeof addr === 'object' && addr !== null ? addr.port : 0;
-      srv.close(() => resolve(port));
-    });
-  });
+  const any = await bindFree(0);
+  if (any === undefined) throw new Error('no free loopback port: the kernel could not bind one');
+  return any;
 }
 
 /**

@@ -11,13 +11,15 @@
  * ```
  * The startup reconcile (Engine.start, which also loads an empty store and adopts every instance) is reported on
  * its own; then `rounds` reconciles of the settled fleet, each timed with the salt-api calls it made (counted by
- * the emulator) and the event-loop delay during it. Figures are medians over the rounds.
+ * the emulator) and the event-loop delay during it. Figures are medians over the rounds. `npm run bench` runs it in a
+ * process of its own (benchReconcileChild), as a service's loop would be: not one the benches before it filled.
  */
+import { execFile } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { parseArgs } from 'node:util';
+import { parseArgs, promisify } from 'node:util';
 import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
 import { parseConfig } from '../src/config/load.ts';
 import { REAL_MASTER_CALL_DELAYS, type CallDelays } from '../src/emulator/index.ts';
@@ -26,6 +28,8 @@ import { DEFAULT_FLEET, FLEET_PROVIDER, fleetConfig, fleetInstanceIds, type Flee
 import { streamingEngine } from './streaming-engine.ts';
 import { formatMachine, machineLoad, type MachineLoad } from './machine.ts';
 import { waitUntil } from './webhook-latency.ts';
+
+const execFileAsync = promisify(execFile);
 
 /** ReconcileRound is one timed reconcile. */
 export interface ReconcileRound {
@@ -178,8 +182,23 @@ export function formatReconcile(r: ReconcileBench): string {
   ].join('\n');
 }
 
+/**
+ * benchReconcileChild runs this bench in a process of its own, as `npm run bench` does: the engine's loop is then a
+ * service's, not one that also holds what the benches before it left in the heap.
+ */
+export async function benchReconcileChild(opts: { readonly rounds: number; readonly callDelays?: CallDelays }): Promise<ReconcileBench> {
+  const args = ['--import', 'tsx', fileURLToPath(import.meta.url), '--rounds', String(opts.rounds), '--json'];
+  if (opts.callDelays !== undefined) args.push('--delays', JSON.stringify(opts.callDelays));
+  const { stdout } = await execFileAsync(process.execPath, args, { maxBuffer: 16 * 1024 * 1024 });
+  const last = stdout.trim().split('\n').at(-1) ?? '';
+  return JSON.parse(last) as ReconcileBench;
+}
+
 if (process.argv[1] !== undefined && fileURLToPath(import.meta.url) === process.argv[1]) {
-  const { values } = parseArgs({ options: { rounds: { type: 'string' } }, strict: true });
-  const result = await benchReconcile(values.rounds === undefined ? {} : { rounds: Number(values.rounds) });
-  process.stdout.write(`${formatReconcile(result)}\n`);
+  const { values } = parseArgs({ options: { rounds: { type: 'string' }, delays: { type: 'string' }, json: { type: 'boolean' } }, strict: true });
+  const result = await benchReconcile({
+    ...(values.rounds === undefined ? {} : { rounds: Number(values.rounds) }),
+    ...(values.delays === undefined ? {} : { callDelays: JSON.parse(values.delays) as CallDelays }),
+  });
+  process.stdout.write(values.json === true ? `${JSON.stringify(result)}\n` : `${formatReconcile(result)}\n`);
 }

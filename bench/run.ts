@@ -22,7 +22,7 @@ import { benchSimBudget } from './sim-budget.ts';
 import { benchHostileInput, formatHostileInput } from './hostile-input.ts';
 import { benchWebhookLatency, formatWebhookLatency } from './webhook-latency.ts';
 import { benchTakeover } from './takeover.ts';
-import { benchReconcile, formatReconcile } from './reconcile.ts';
+import { benchReconcileChild, formatReconcile } from './reconcile.ts';
 import { DEFAULT_FLEET } from './fleet.ts';
 import { REPLAY_BAND, SHIPPED_BAND, checkModel, checkReplay, runRealMaster } from './real-master.ts';
 import { REAL_MASTER_CALL_DELAYS, type CallDelays } from '../src/emulator/index.ts';
@@ -201,7 +201,7 @@ export async function runAll(opts: { full: boolean; only?: readonly BenchName[];
     };
   });
   await step('reconcile', async () => {
-    const r = await benchReconcile({ rounds: opts.full ? 5 : 3, ...(masterDelays === undefined ? {} : { callDelays: masterDelays }) });
+    const r = await benchReconcileChild({ rounds: opts.full ? 5 : 3, ...(masterDelays === undefined ? {} : { callDelays: masterDelays }) });
     results['reconcile'] = { ...r, machine: undefined };
     opts.log(formatReconcile(r));
     return {

@@ -21,7 +21,7 @@ import type { Logger } from '../log.ts';
 import type { SaltClient } from './client.ts';
 import { CLOUD_ACTION_BATCH_MAX, CloudActionBatcher, outcomesOf, type CloudFunc } from './cloud-batch.ts';
 import { FirstCloudCall } from './first-cloud-call.ts';
-import { CloudTree, GrainsItemReturn, ProfileReturn, ReadyGrainWire, isCloudTree, isGrainsItemReturn } from './wire.ts';
+import { CloudTree, GrainsItemReturn, ProfileReturn, isCloudTree, isGrainsItemReturn, readyGrainWire } from './wire.ts';
 import { isRecord } from '../json-object.ts';
 
 /** PRESENCE_TIMEOUT_S / PRESENCE_GATHER_TIMEOUT_S: manage.up's test.ping wait and its job-gather wait, in seconds. */
@@ -168,9 +168,8 @@ export class SaltApiActions implements SaltActions {
     }
     for (const [id, answer] of Object.entries(ret)) {
       if (!isRecord(answer)) continue;
-      const grain = ReadyGrainWire.safeParse(answer[GRAIN]);
-      if (!grain.success || grain.data === '') continue;
-      const g = grain.data;
+      const g = readyGrainWire(answer[GRAIN]);
+      if (g === undefined || g === '') continue;
       map.set(id, {
         ready: g.ready === true,
         draining: g.draining === true,

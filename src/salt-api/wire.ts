@@ -132,6 +132,22 @@ export const ReadyGrainWire = z.union([
     draining: z.boolean().optional(),
   }),
 ]);
+/** ReadyGrainWire's parsed type. */
+export type ReadyGrainWire = z.infer<typeof ReadyGrainWire>;
+
+/**
+ * readyGrainWire is ReadyGrainWire's check without zod (one call per running minion of a reconcile, 3,000 at fleet
+ * size): the grain as it came, or undefined where ReadyGrainWire would fail.
+ */
+export function readyGrainWire(value: unknown): ReadyGrainWire | undefined {
+  if (value === '') return '';
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return undefined;
+  const g = value as Record<string, unknown>;
+  const flag = (x: unknown): boolean => x === undefined || typeof x === 'boolean';
+  if (!flag(g['ready']) || !flag(g['draining'])) return undefined;
+  if (g['deployed_at'] !== undefined && !(typeof g['deployed_at'] === 'number' && Number.isFinite(g['deployed_at']))) return undefined;
+  return g as ReadyGrainWire;
+}
 
 /** GrainsItemReturn is `grains.item salt_autoscaler` per minion (req_51). A minion may answer a string (an error). */
 export const GrainsItemReturn = z.record(z.string(), z.union([z.looseObject({ salt_autoscaler: z.unknown().optional() }), z.string(), z.boolean()]));

@@ -13,11 +13,13 @@
  * ```
  *   cloud.query ─► adopt unknown names matching a reservedPattern
  *     ─► manage.up of the managed instances the cloud reports running ─► grains.item of those running and up
- *     ─► lifecycle 'observed' per instance (a transaction per slice of 1,000, the loop free between) ─► forget destroyed created instances
+ *     ─► lifecycle 'observed' per instance (slices of 1,000: a transaction each, the loop free between them)
+ *     ─► forget destroyed created instances
  *        (a failed created instance whose create Salt left unanswered is kept while salt-cloud may still make it)
  *     ─► confirm window: unconfirmed starts settle (happened, or back to the reserve)
  *     ─► open intents resolved (happened? done : failed; a stop cut off is idle-checked and sent again)
  *     ─► what nothing covers any more: a start never carried out, a failed VM still running
+ *     ─► every pool evaluated (250 pools a loop turn)
  * ```
  */
 import { outcomeUnknown } from '../errors.ts';

@@ -27,9 +27,8 @@ import { Agent, request } from '../http-request.ts';
 import type { z } from 'zod';
 import { AutoscalerError, SaltApiError } from '../errors.ts';
 import type { Logger } from '../log.ts';
-import { isRecord } from '../json-object.ts';
 import {
-  AsyncJob, AsyncRun, JobAnswer, LocalReturn, LoginAnswer, LogoutAnswer, ReturnEnvelope, ServerError, WheelReturn,
+  AsyncJob, AsyncRun, JobAnswer, LocalReturn, isLocalReturn, LoginAnswer, LogoutAnswer, ReturnEnvelope, ServerError, WheelReturn,
 } from './wire.ts';
 
 /** SaltClientOptions configures a SaltClient. Durations in ms. */
@@ -189,7 +188,7 @@ export class SaltClient {
   async local(tgt: string | readonly string[], fun: string, opts: LocalOptions = {}): Promise<LocalReturn> {
     const ret = await this.lowstate(localChunk('local', tgt, fun, opts));
     // LocalReturn is any object: checked in place, not copied key by key by zod (3,000 minions a reconcile)
-    return isRecord(ret) ? ret : this.#check('/ (local ' + fun + ')', ret, LocalReturn);
+    return isLocalReturn(ret) ? ret : this.#check('/ (local ' + fun + ')', ret, LocalReturn);
   }
 
   /** localAsync starts an execution function and returns its jid and targeted minions (`client: local_async`). */

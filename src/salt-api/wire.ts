@@ -41,6 +41,10 @@ export const ServerError = z.looseObject({
 export const LocalReturn = z.record(z.string(), z.unknown());
 /** LocalReturn's parsed type. */
 export type LocalReturn = z.infer<typeof LocalReturn>;
+/** isLocalReturn is LocalReturn's check in place: any object (zod would copy it key by key, 3,000 minions a reconcile). */
+export function isLocalReturn(value: unknown): value is LocalReturn {
+  return isRecord(value);
+}
 
 /** AsyncJob is a `local_async` answer (`{jid, minions}`, req_08). */
 export const AsyncJob = z.looseObject({ jid: z.string(), minions: z.array(z.string()) });

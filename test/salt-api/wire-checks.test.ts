@@ -1,8 +1,7 @@
 // wire checks: the copy-free shape checks of the reconcile's big answers accept exactly what their zod schemas accept.
 import t from 'tap';
 import fc from 'fast-check';
-import { CloudTree, GrainsItemReturn, LocalReturn, ReadyGrainWire, isCloudTree, isGrainsItemReturn, readyGrainWire } from '../../src/salt-api/wire.ts';
-import { isRecord } from '../../src/json-object.ts';
+import { CloudTree, GrainsItemReturn, LocalReturn, ReadyGrainWire, isCloudTree, isGrainsItemReturn, isLocalReturn, readyGrainWire } from '../../src/salt-api/wire.ts';
 
 const node = fc.oneof(fc.dictionary(fc.string(), fc.jsonValue({ maxDepth: 1 })), fc.jsonValue({ maxDepth: 1 }));
 const tree = fc.oneof(
@@ -44,11 +43,11 @@ t.test('readyGrainWire accepts what ReadyGrainWire accepts, as it came, and noth
   t.equal(readyGrainWire({ deployed_at: Number.NaN }), undefined, 'a NaN deploy time is refused');
 });
 
-t.test('a local return is any object: isRecord accepts what LocalReturn accepts', async (t) => {
+t.test('a local return is any object: isLocalReturn accepts what LocalReturn accepts', async (t) => {
   let objects = 0;
   fc.assert(fc.property(fc.oneof(fc.dictionary(fc.string(), fc.jsonValue({ maxDepth: 1 })), fc.jsonValue({ maxDepth: 2 })), (v) => {
-    if (isRecord(v)) objects += 1;
-    return isRecord(v) === LocalReturn.safeParse(v).success;
+    if (isLocalReturn(v)) objects += 1;
+    return isLocalReturn(v) === LocalReturn.safeParse(v).success;
   }), { numRuns: 2_000, seed: 1606 });
   t.ok(objects > 500 && objects < 1_900, `the generator reaches objects and non-objects (${objects} objects of 2,000)`);
 });

@@ -145,12 +145,12 @@ export type ReadyGrainWire = z.infer<typeof ReadyGrainWire>;
  */
 export function readyGrainWire(value: unknown): ReadyGrainWire | undefined {
   if (value === '') return '';
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) return undefined;
-  const g = value as Record<string, unknown>;
+  if (!isRecord(value)) return undefined;
   const flag = (x: unknown): boolean => x === undefined || typeof x === 'boolean';
-  if (!flag(g['ready']) || !flag(g['draining'])) return undefined;
-  if (g['deployed_at'] !== undefined && !(typeof g['deployed_at'] === 'number' && Number.isFinite(g['deployed_at']))) return undefined;
-  return g as ReadyGrainWire;
+  if (!flag(value['ready']) || !flag(value['draining'])) return undefined;
+  const deployedAt = value['deployed_at'];
+  if (deployedAt !== undefined && !(typeof deployedAt === 'number' && Number.isFinite(deployedAt))) return undefined;
+  return value as ReadyGrainWire;
 }
 
 /** GrainsItemReturn is `grains.item salt_autoscaler` per minion (req_51). A minion may answer a string (an error). */

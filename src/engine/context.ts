@@ -58,6 +58,8 @@ export interface EngineOptions {
 /** EvaluatorRole is what the other roles ask of the evaluation loop. */
 export interface EvaluatorRole {
   evaluateSoon(pool: string): void;
+  /** evaluateAll asks for every pool's evaluation, a group of pools a loop turn. */
+  evaluateAll(): Promise<void>;
   /** workloadOf is the pool's current merged signal. */
   workloadOf(rt: PoolRuntime, nowMs: number): Workload | undefined;
   /** wantsCapacity says why, when the pool's current signal wants more than its ready and in-flight instances. */

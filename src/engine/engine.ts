@@ -148,10 +148,10 @@ export class Engine implements EngineApi {
     if (!this.#following()) this.#resumeDrains();
     this.#timers.push(
       this.#clock.every(this.#opts.tickIntervalMs ?? 5_000, () => { this.#tick(); }),
-      this.#clock.every(this.#opts.evaluateIntervalMs, () => { for (const name of this.#pools.keys()) this.evaluateSoon(name); }),
+      this.#clock.every(this.#opts.evaluateIntervalMs, () => { this.#track(this.#evaluator.evaluateAll()); }),
       this.#clock.every(this.#opts.reconcileIntervalMs, () => { this.#track(this.reconcile('periodic')); }),
     );
-    for (const name of this.#pools.keys()) this.evaluateSoon(name);
+    this.#track(this.#evaluator.evaluateAll());
   }
 
   /**
@@ -168,7 +168,7 @@ export class Engine implements EngineApi {
       this.#term = 'none';
       throw err;
     }
-    for (const name of this.#pools.keys()) this.evaluateSoon(name);
+    this.#track(this.#evaluator.evaluateAll());
   }
 
   /** leading: this process evaluates and acts now (it leads, took over, and its store can carry the intent log). */

@@ -27,14 +27,13 @@ import type { LifecycleInput } from '../core/lifecycle.ts';
 import type { EngineContext, ReconcilerRole } from './context.ts';
 import type { Intent, ReadyGrain, Timer } from './ports.ts';
 import { StreamCoverage } from './stream-coverage.ts';
+import { breathe } from './system-clock.ts';
 
 /** FAILED_STOP_RETRY_MS: a failed instance still running gets its stop resent at most this often. */
 const FAILED_STOP_RETRY_MS = 5_000;
 const DEFAULT_CONFIRM_WINDOW_MS = 60_000;
 /** RECONCILE_SLICE: instances corrected in one task (and one store transaction) of a reconcile pass. */
 export const RECONCILE_SLICE = 1_000;
-/** EVALUATE_GROUP: pools whose evaluation a reconcile asks for in one loop turn. */
-export const EVALUATE_GROUP = 250;
 
 /**
  * RunningPhase: where a running reconcile is: waiting for the event stream's first connect (the startup's, since
@@ -280,7 +279,7 @@ export class Reconciler implements ReconcilerRole {
     const ids = fleet.all().map((i) => i.id);
     for (let from = 0; from < ids.length; from += RECONCILE_SLICE) {
       if (ids.length > RECONCILE_SLICE) { // the first too: the grains' decode ran in this task
-        await this.#breathe();
+        await breathe(ctx.clock);
         if (ctx.stopped()) return;
       }
       let awaiting: ReadonlySet<string> | undefined;
@@ -324,24 +323,8 @@ export class Reconciler implements ReconcilerRole {
     if (this.#coverage.passSucceeded(allRead)) this.schedule(5_000); // the connect this pass was to cover: read again, as after a failure
     ctx.opts.observer?.reconcile('ok');
     ctx.log.info({ why, instances: fleet.size, corrections, durationMs: ctx.clock.now() - began }, 'reconciled with Salt');
-    // the pools' evaluations, EVALUATE_GROUP pools a loop turn (a group commit each): 1,000 in one turn stall it ~15-20 ms
-    const names = [...ctx.pools.keys()];
-    for (let from = 0; from < names.length; from += EVALUATE_GROUP) {
-      if (from > 0) {
-        await this.#breathe();
-        if (ctx.stopped()) return;
-      }
-      for (const name of names.slice(from, from + EVALUATE_GROUP)) ctx.evaluator.evaluateSoon(name);
-    }
-  }
-
-  /**
-   * breathe lets the loop run its timers and I/O between two slices of a pass: a turn yielded from the check phase
-   * resolves in the next loop iteration, and the first yield may be taken from the poll phase (an answer's callback).
-   */
-  async #breathe(): Promise<void> {
-    await this.#ctx.clock.yieldTurn();
-    await this.#ctx.clock.yieldTurn();
+    // the pools' evaluations, a group a loop turn (Evaluator.evaluateAll)
+    await ctx.evaluator.evaluateAll();
   }
 
   /** settleUnconfirmed ends the confirm window of failed start calls: Salt shows it happened, or the window ran out. */

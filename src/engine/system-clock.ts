@@ -33,6 +33,16 @@ function yieldTurn(): Promise<void> {
   return new Promise<void>((resolve) => { setImmediate(resolve); });
 }
 
+/**
+ * breathe lets the loop run its timers and I/O between two slices of a long piece of work (a reconcile pass, the
+ * evaluation of every pool): a turn yielded from the check phase resolves in the next loop iteration, and the first
+ * yield may be taken from the poll phase (an answer's callback), where it resolves in the same iteration's check phase.
+ */
+export async function breathe(clock: Pick<RunningClock, 'yieldTurn'>): Promise<void> {
+  await clock.yieldTurn();
+  await clock.yieldTurn();
+}
+
 /** withinOn is `within` on the timers of `afterMs`. */
 function withinOn(afterMs: (ms: number, fn: () => void) => Timer): RunningClock['within'] {
   return (settles, ms) => new Promise<boolean>((resolve) => {

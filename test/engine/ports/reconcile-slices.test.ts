@@ -8,7 +8,8 @@
 import t from 'tap';
 import { Engine, type ManagedPool } from '../../../src/engine/engine.ts';
 import type { EngineObserver } from '../../../src/engine/ports.ts';
-import { EVALUATE_GROUP, RECONCILE_SLICE } from '../../../src/engine/reconciler.ts';
+import { EVALUATE_GROUP } from '../../../src/engine/evaluator.ts';
+import { RECONCILE_SLICE } from '../../../src/engine/reconciler.ts';
 import { openStore } from '../../../src/store/sqlite-store.ts';
 import { createLogger } from '../../../src/log.ts';
 import { FakeClock, FakeEvents, FakeSalt, poolSpec, settle, silentLogger } from '../../support/engine-ports.ts';

@@ -14,6 +14,7 @@
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { DEFAULT_WAIT_BUDGET, resultOf, simPolicies, simulatePolicy, yardstickOf, type SimOptions } from '../src/sim/simulate.ts';
+import { windowShares } from '../src/sim/window-share.ts';
 import type { Trace } from '../src/sim/trace.ts';
 import { shippedPool } from '../src/simulate-command.ts';
 import { cheapestMember, familyPolicy } from './family.ts';
@@ -24,19 +25,7 @@ const WINDOW_MINUTES = 7 * 1440;
 
 /** worstWindowShare is the highest share of demand that waited over any `window` consecutive minutes (0 for a shorter trace). */
 export function worstWindowShare(demand: readonly number[], unmet: readonly number[], window = WINDOW_MINUTES): number {
-  let waited = 0;
-  let wanted = 0;
-  let worst = 0;
-  for (let t = 0; t < demand.length; t += 1) {
-    waited += unmet[t] ?? 0;
-    wanted += demand[t] ?? 0;
-    if (t >= window) {
-      waited -= unmet[t - window] ?? 0;
-      wanted -= demand[t - window] ?? 0;
-    }
-    if (t >= window - 1 && wanted > 0) worst = Math.max(worst, waited / wanted);
-  }
-  return worst;
+  return demand.length < window ? 0 : windowShares(demand, unmet, window, Number.POSITIVE_INFINITY).worstShare;
 }
 
 /** Run is one policy on one trace: cost / oracle, whole-trace share, worst 7-day share. */

@@ -10,6 +10,8 @@
  * Target (issue 13), at the default budget (0.25 %), at 1x and 2x the start latency: within budget on every trace,
  * cost <= the tuned family's on every trace, total cost <= 1.05x the total oracle over all traces (the synthetic
  * recurring one aside); the recurring trace < 1 % waiting at <= 1.3x the oracle.
+ * Each row also gives the policy's worst 7-day share and the hours the shipped over-budget alert would fire
+ * (src/sim/window-share.ts): the budget is promised over the rolling window; the verdict stays the issue's (whole trace).
  * The synthetic weekly trace (weekdays 08-20 h, nights and two days a week empty, 6 weeks) shows the weekly pre-warm;
  * it is judged row by row but left out of the overall cost, as the recurring one is.
  * `npx tsx bench/sim-budget.ts [--full] [--traces NAME,...] [--latency 1x|2x] [--budgets default]`: the default run
@@ -157,12 +159,12 @@ export async function benchSimBudget(opts: { readonly full: boolean; readonly fi
   const targetMet = defaultRowsOk === judged.length && overallCostRatio <= 1.05 && recurringOk;
   const verdict = (r: BudgetRow): string => [r.withinBudget ? '' : 'OVER budget', r.cheaperThanFamily ? '' : 'costlier than family'].filter((w) => w !== '').join(', ') || 'ok';
   const lines = [
-    '| trace | latency | budget % | policy waiting % | policy cost/oracle | family (H, S) | family waiting % | family cost/oracle | verdict |',
-    '|---|---|---:|---:|---:|---|---:|---:|---|',
+    '| trace | latency | budget % | policy waiting % | policy cost/oracle | policy worst 7d % | policy alert h | family (H, S) | family waiting % | family cost/oracle | verdict |',
+    '|---|---|---:|---:|---:|---:|---:|---|---:|---:|---|',
     ...rows.map((r) => {
       const f = r.family.result;
       const member = f === undefined ? 'none keeps it' : `${r.family.holdMinutes ?? 0}m, ${r.family.spare ?? 0}`;
-      return `| ${r.trace.replace(/\|/g, '/')} | ${r.latency} | ${pct(r.budget)} | ${pct(r.policy.unmetShare)} | ${r.policy.costRatio.toFixed(3)} | ${member} | ${f === undefined ? '-' : pct(f.unmetShare)} | ${f === undefined ? '-' : f.costRatio.toFixed(3)} | ${verdict(r)} |`;
+      return `| ${r.trace.replace(/\|/g, '/')} | ${r.latency} | ${pct(r.budget)} | ${pct(r.policy.unmetShare)} | ${r.policy.costRatio.toFixed(3)} | ${pct(r.policy.worstWindowShare)} | ${r.policy.alertHours.toFixed(1)} | ${member} | ${f === undefined ? '-' : pct(f.unmetShare)} | ${f === undefined ? '-' : f.costRatio.toFixed(3)} | ${verdict(r)} |`;
     }),
     '',
     `overall at the default budget (${pct(DEFAULT_WAIT_BUDGET)} %), 1x latency, ${overall.length} traces (synthetic ones aside): policy ${overallCostRatio.toFixed(3)}x the oracle, tuned family ${familyOverallCostRatio.toFixed(3)}x`,

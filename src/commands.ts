@@ -55,14 +55,14 @@ export const COMMANDS: readonly CommandSpec[] = [
   },
   {
     name: 'simulate',
-    summary: 'Replay a demand trace (CSV, optionally gzipped) through every policy and the exact oracle (the minimum paid instance-minutes with nothing waiting); print, per policy, the waiting share against the budget, p95 and max waiting, cost / oracle, starts and stops, as a table or the report as JSON.',
+    summary: 'Replay a demand trace (CSV, optionally gzipped) through every policy and the exact oracle (the minimum paid instance-minutes with nothing waiting); print, per policy, the waiting share against the budget, its worst over the rolling waitWindow and the hours the over-budget alert would fire, p95 and max waiting, cost / oracle, starts and stops, as a table or the report as JSON.',
     options: {
       trace: { type: 'string', value: 'FILE', required: true, help: 'the trace (time,running_gpus,pending_gpus,total_gpus per minute)' },
-      config: { type: 'string', short: 'c', value: 'FILE', help: 'take min, max, thresholds, interval, cooldowns, step, profile and reserve from this config' },
+      config: { type: 'string', short: 'c', value: 'FILE', help: 'take min, max, thresholds, interval, cooldowns, step, profile, reserve, waitBudget and waitWindow from this config' },
       pool: { type: 'string', value: 'NAME', help: 'the pool of --config to use (default: the first)' },
       'gpus-per-instance': { type: 'string', value: 'N', help: 'GPUs one instance serves; a job holds at most one instance (default 8)' },
       interval: { type: 'string', value: 'DURATION', help: 'the pool\'s interval; cooldowns and signal age follow it as in the config (default: the config default, 270s)' },
-      budget: { type: 'string', value: 'SHARE', help: 'the waiting budget: share of demand GPU-minutes that may wait, e.g. 0.25% or 0.0025 (default 0.25%)' },
+      budget: { type: 'string', value: 'SHARE', help: 'the waiting budget: share of demand GPU-minutes that may wait, e.g. 0.25% or 0.0025 (default: the config\'s, 0.25%)' },
       'start-latency': { type: 'string', value: 'DURATION', help: 'start of a reserved instance to minion start (default 60s)' },
       'create-latency': { type: 'string', value: 'DURATION', help: 'create from the profile to minion start (default 240s)' },
       'deploy-latency': { type: 'string', value: 'DURATION', help: 'minion start to ready: the deploy orchestrate (default 180s)' },

@@ -135,6 +135,8 @@ function configPatch(args: SimulateArgs): { patch: PoolPatch; reserved?: number 
       upCooldown: pool.upCooldownMs,
       downCooldown: pool.downCooldownMs,
       step: pool.step,
+      waitBudget: pool.waitBudget,
+      waitWindow: pool.waitWindowMs,
       ...(pool.profile === undefined ? {} : { profile: pool.profile }),
     },
     ...(pool.reserved.length > 0 ? { reserved: pool.reserved.length } : {}),
@@ -154,6 +156,8 @@ export async function runSimulateCommand(argv: readonly string[], out: { write(t
   });
   const options: SimOptions = {
     ...args.options,
+    // the budget judged is the simulated pool's: --budget, else the config's, else the default
+    ...(pool.waitBudget === undefined ? {} : { waitBudget: pool.waitBudget }),
     ...(fromConfig.reserved === undefined ? {} : { reserved: fromConfig.reserved }),
     ...(args.chartPolicy === undefined ? {} : { timelinePolicy: args.chartPolicy }),
   };

@@ -2,7 +2,7 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
-import t from 'tap';
+import t, { type Test } from 'tap';
 import { commandHelp } from '../src/command-line.ts';
 import { commandSpec } from '../src/commands.ts';
 import { parseSimulateArgs, runSimulateCommand } from '../src/simulate-command.ts';
@@ -39,25 +39,46 @@ t.test('prints a table with one row per policy for a plain trace', async (t) => 
   const out = sink();
   t.equal(await runSimulateCommand(['--trace', join(dir, 'tiny.csv')], out), 0);
   const lines = out.text().trim().split('\n');
-  t.match(lines[0], 'trace tiny: 10 minutes, 8 GPUs/instance, demand 136 GPU-minutes, waiting budget 0.25%');
-  t.match(lines[1], /^policy\s+instance-min\s+cost\/oracle\s+waiting GPU-min\s+waiting %\s+budget\s+p95 wait\s+max wait\s+max GPUs\s+starts\s+stops\s+failed$/);
-  t.match(lines[6], /^salt-autoscaler\s+26\s+0\.929\s+48\s+35\.294\s+OVER\s+4m\s+4m\s+12\s+2\s+0\s+0$/);
+  t.match(lines[0], 'trace tiny: 10 minutes, 8 GPUs/instance, demand 136 GPU-minutes, waiting budget 0.25% over 7d');
+  t.match(lines[1], /^policy\s+instance-min\s+cost\/oracle\s+waiting GPU-min\s+waiting %\s+budget\s+worst 7d %\s+alert h\s+p95 wait\s+max wait\s+max GPUs\s+starts\s+stops\s+failed$/);
+  // 10 minutes: shorter than the 7-day window (its worst is the whole share) and than the alert's hour (no alert)
+  t.match(lines[6], /^salt-autoscaler\s+26\s+0\.929\s+48\s+35\.294\s+OVER\s+35\.294\s+0\.0\s+4m\s+4m\s+12\s+2\s+0\s+0$/);
 });
 
-t.test('takes the pool bounds from the config file', async (t) => {
+/** withConfig writes the tiny trace and a config of one pool (its YAML flow mapping) into a directory the test removes. */
+async function withConfig(t: Test, pool: string): Promise<{ trace: string; config: string }> {
   const dir = await mkdtemp(join(tmpdir(), 'sim-'));
   t.teardown(() => rm(dir, { recursive: true, force: true }));
   await writeFile(join(dir, 'tiny.csv'), CSV);
-  await writeFile(join(dir, 'config.yaml'), [
-    'salt: {url: "http://127.0.0.1:8000", username: u, password: p}',
-    'pools:',
-    '  - {env: prod, instanceType: type1, provider: p, max: 2, min: 0, interval: 60s, reserved: [gpu-1, gpu-2]}',
-  ].join('\n'));
+  await writeFile(join(dir, 'config.yaml'), ['salt: {url: "http://127.0.0.1:8000", username: u, password: p}', 'pools:', `  - ${pool}`].join('\n'));
+  return { trace: join(dir, 'tiny.csv'), config: join(dir, 'config.yaml') };
+}
+
+t.test('takes the pool bounds from the config file', async (t) => {
+  const { trace, config } = await withConfig(t, '{env: prod, instanceType: type1, provider: p, max: 2, min: 0, interval: 60s, reserved: [gpu-1, gpu-2]}');
   const out = sink();
-  t.equal(await runSimulateCommand(['--trace', join(dir, 'tiny.csv'), '--config', join(dir, 'config.yaml'), '--json'], out), 0);
+  t.equal(await runSimulateCommand(['--trace', trace, '--config', config, '--json'], out), 0);
   const staticMax = (JSON.parse(out.text()) as SimReport).policies.find((p) => p.name === 'static-max');
   t.equal(staticMax?.instanceMinutes, 20, 'max 2 from the config, 10 minutes');
   t.equal(staticMax?.unmetGpuMinutes, 6 * 4, '20 GPUs of demand on 16 for 6 minutes');
+});
+
+t.test("takes the pool's waiting budget and window from the config file; --budget wins", async (t) => {
+  const { trace, config } = await withConfig(t, '{env: prod, instanceType: type1, provider: p, max: 3, reserved: [gpu-1, gpu-2, gpu-3], waitBudget: 40%, waitWindow: 2h}');
+  const run = async (...flags: string[]): Promise<SimReport> => {
+    const out = sink();
+    t.equal(await runSimulateCommand(['--trace', trace, '--config', config, '--json', ...flags], out), 0);
+    return JSON.parse(out.text()) as SimReport;
+  };
+  const fromConfig = await run();
+  t.equal(fromConfig.waitBudget, 0.4, "the config's budget is the one judged");
+  t.equal(fromConfig.waitWindowMs, 2 * 3_600_000, "and its window the one the worst share is read over");
+  t.equal(fromConfig.policies.find((p) => p.name === 'salt-autoscaler')?.withinBudget, true, '35 % waiting is within the config\'s 40 %');
+  t.equal((await run('--budget', '1%')).waitBudget, 0.01, '--budget wins over the config');
+  const table = sink();
+  t.equal(await runSimulateCommand(['--trace', trace, '--config', config], table), 0);
+  t.match(table.text(), 'waiting budget 40% over 2h');
+  t.match(table.text(), /worst 2h %/);
 });
 
 t.test('takes latencies, jitter, failures, interval and budget from the command line', async (t) => {

@@ -2,6 +2,7 @@
  * render: the simulator's outputs for people: a fixed-width table and a small hand-written SVG chart
  * (demand vs ready vs paid capacity over the trace).
  */
+import { windowWords } from '../core/strategies/budget.ts';
 import type { SimReport, Timeline } from './simulate.ts';
 
 function pad(value: string, width: number, right = true): string {
@@ -11,9 +12,10 @@ function pad(value: string, width: number, right = true): string {
 /** renderTable renders one report as a text table, one row per policy: cost against the oracle, waiting against the budget. */
 export function renderTable(report: SimReport): string {
   const budget = `${(100 * report.waitBudget).toFixed(3).replace(/\.?0+$/, '')}%`;
-  const head = `trace ${report.trace}: ${report.minutes} minutes, ${report.gpusPerInstance} GPUs/instance, demand ${report.demandGpuMinutes} GPU-minutes, waiting budget ${budget}`;
-  const columns = ['policy', 'instance-min', 'cost/oracle', 'waiting GPU-min', 'waiting %', 'budget', 'p95 wait', 'max wait', 'max GPUs', 'starts', 'stops', 'failed'];
-  const widths = [16, 12, 11, 15, 9, 6, 8, 8, 8, 7, 7, 6];
+  const window = windowWords(report.waitWindowMs);
+  const head = `trace ${report.trace}: ${report.minutes} minutes, ${report.gpusPerInstance} GPUs/instance, demand ${report.demandGpuMinutes} GPU-minutes, waiting budget ${budget} over ${window}`;
+  const columns = ['policy', 'instance-min', 'cost/oracle', 'waiting GPU-min', 'waiting %', 'budget', `worst ${window} %`, 'alert h', 'p95 wait', 'max wait', 'max GPUs', 'starts', 'stops', 'failed'];
+  const widths = [16, 12, 11, 15, 9, 6, 10, 7, 8, 8, 8, 7, 7, 6];
   const line = (cells: readonly string[]): string => cells.map((c, n) => pad(c, widths[n] ?? 8, n > 0)).join('  ').trimEnd();
   const rows = report.policies.map((p) =>
     line([
@@ -23,6 +25,8 @@ export function renderTable(report: SimReport): string {
       String(p.unmetGpuMinutes),
       (100 * p.unmetShare).toFixed(3),
       p.withinBudget ? 'ok' : 'OVER',
+      (100 * p.worstWindowShare).toFixed(3),
+      p.alertHours.toFixed(1),
       `${p.p95WaitMinutes}m`,
       `${p.maxWaitMinutes}m`,
       String(p.maxUnmetGpus),
@@ -31,7 +35,10 @@ export function renderTable(report: SimReport): string {
       String(p.failedStarts),
     ]),
   );
-  const legend = 'waiting: GPU-minutes of jobs queued for an instance; p95 / max wait: minutes a job waited; max GPUs: most GPUs waiting at once';
+  const legend = [
+    'waiting: GPU-minutes of jobs queued for an instance; p95 / max wait: minutes a job waited; max GPUs: most GPUs waiting at once',
+    `worst ${window} %: the highest waiting share over any ${window} (the budget's window); alert h: hours SaltAutoscalerPoolOverBudget would fire (that share above the budget for over 1h)`,
+  ].join('\n');
   return [head, line(columns), ...rows, legend].join('\n') + '\n';
 }
 

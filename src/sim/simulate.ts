@@ -19,7 +19,7 @@
  * config defaults, src/simulate-command.ts); the baselines change only their strategy and signal.
  */
 import { decide, poolWish } from '../core/decide.ts';
-import { DEFAULT_WAIT_BUDGET } from '../core/strategies/budget.ts';
+import { DEFAULT_WAIT_BUDGET, DEFAULT_WAIT_WINDOW_MS } from '../core/strategies/budget.ts';
 import { afterDecision, afterTransition, EMPTY_HISTORY, observeWorkload, withIdleChecks, withoutIdle } from '../core/bookkeeping.ts';
 import { IN_FLIGHT_STATES, type Instance, type PoolHistory, type PoolSpec } from '../core/types.ts';
 import { applyInput, cloudStopped, instanceFailed, instanceReady, minionStart, newSimInstance, type SimInput } from './instances.ts';
@@ -27,6 +27,7 @@ import { JobBook, waitPercentile } from './jobs.ts';
 import { startDraws, type Latencies } from './latency.ts';
 import { exactOracle } from './oracle.ts';
 import type { Trace } from './trace.ts';
+import { windowShares } from './window-share.ts';
 
 const MINUTE_MS = 60_000;
 const PAID_STATES: ReadonlySet<string> = new Set(['creating', 'starting', 'booted', 'deploying', 'ready', 'draining']);
@@ -81,6 +82,10 @@ export interface PolicyResult {
   readonly maxWaitMinutes: number;
   /** costRatio: instanceMinutes / the oracle's instanceMinutes. */
   readonly costRatio: number;
+  /** worstWindowShare: the highest waiting share over any full waitWindow of the trace (the whole trace when shorter). */
+  readonly worstWindowShare: number;
+  /** alertHours: hours the shipped SaltAutoscalerPoolOverBudget alert would fire (the window's share above the budget for over 1h). */
+  readonly alertHours: number;
 }
 
 /** SimReport is the JSON result of `salt-autoscaler simulate --json`. */
@@ -90,6 +95,8 @@ export interface SimReport {
   readonly gpusPerInstance: number;
   readonly demandGpuMinutes: number;
   readonly waitBudget: number;
+  /** waitWindowMs: the rolling window the budget is promised over (the pool's waitWindow). */
+  readonly waitWindowMs: number;
   readonly policies: readonly PolicyResult[];
 }
 
@@ -333,6 +340,9 @@ export interface Yardstick {
   readonly demandGpuMinutes: number;
   readonly oracleMinutes: number;
   readonly waitBudget: number;
+  /** demandGpus: the trace's demand per minute; waitWindowMinutes: the window the budget is measured over. */
+  readonly demandGpus: readonly number[];
+  readonly waitWindowMinutes: number;
 }
 
 /** resultOf sets one run against the oracle and the budget. */
@@ -340,6 +350,7 @@ export function resultOf(name: string, raw: Raw, yardstick: Yardstick): PolicyRe
   const unmetGpuMinutes = raw.unmet.reduce((a, b) => a + b, 0);
   const unmetShare = yardstick.demandGpuMinutes > 0 ? unmetGpuMinutes / yardstick.demandGpuMinutes : 0;
   const waits = [...(raw.waits ?? [])];
+  const windows = windowShares(yardstick.demandGpus, raw.unmet, yardstick.waitWindowMinutes, yardstick.waitBudget);
   return {
     name,
     instanceMinutes: raw.instanceMinutes,
@@ -354,15 +365,19 @@ export function resultOf(name: string, raw: Raw, yardstick: Yardstick): PolicyRe
     p95WaitMinutes: waitPercentile(waits, 0.95),
     maxWaitMinutes: waits.length === 0 ? 0 : waits.length - 1,
     costRatio: yardstick.oracleMinutes > 0 ? raw.instanceMinutes / yardstick.oracleMinutes : 0,
+    worstWindowShare: windows.worstShare,
+    alertHours: windows.alertHours,
   };
 }
 
-/** yardstickOf is the demand, the oracle's cost and the budget of one trace. */
-export function yardstickOf(trace: Trace, options: SimOptions = {}): Yardstick {
+/** yardstickOf is the demand, the oracle's cost and the budget (over `waitWindowMs`, the pool's window) of one trace. */
+export function yardstickOf(trace: Trace, options: SimOptions = {}, waitWindowMs = DEFAULT_WAIT_WINDOW_MS): Yardstick {
   return {
     demandGpuMinutes: trace.demandGpus.reduce((a, b) => a + b, 0),
     oracleMinutes: oracleOf(trace, options).instanceMinutes,
     waitBudget: options.waitBudget ?? DEFAULT_WAIT_BUDGET,
+    demandGpus: trace.demandGpus,
+    waitWindowMinutes: waitWindowMs / 60_000,
   };
 }
 
@@ -372,7 +387,7 @@ export function yardstickOf(trace: Trace, options: SimOptions = {}): Yardstick {
  */
 export function runSimulationWithTimeline(trace: Trace, shipped: PoolSpec, options: SimOptions = {}): { readonly report: SimReport; readonly timeline: Timeline } {
   const gpus = settingsOf(options).gpus;
-  const yardstick = yardstickOf(trace, options);
+  const yardstick = yardstickOf(trace, options, shipped.waitWindowMs);
   const wantTimeline = options.timelinePolicy ?? 'salt-autoscaler';
   const results: PolicyResult[] = [
     resultOf('oracle', oracleOf(trace, options), yardstick),
@@ -385,7 +400,7 @@ export function runSimulationWithTimeline(trace: Trace, shipped: PoolSpec, optio
     results.push(resultOf(policy.name, raw, yardstick));
   }
   const report = {
-    trace: trace.name, minutes: trace.demandGpus.length, gpusPerInstance: gpus, demandGpuMinutes: yardstick.demandGpuMinutes, waitBudget: yardstick.waitBudget, policies: results,
+    trace: trace.name, minutes: trace.demandGpus.length, gpusPerInstance: gpus, demandGpuMinutes: yardstick.demandGpuMinutes, waitBudget: yardstick.waitBudget, waitWindowMs: yardstick.waitWindowMinutes * 60_000, policies: results,
   };
   return { report, timeline: timeline ?? { policy: 'none', demandGpus: trace.demandGpus, readyGpus: [], paidGpus: [] } };
 }

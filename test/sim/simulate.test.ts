@@ -50,23 +50,27 @@ t.test('reports every policy with the numbers worked out by hand', async (t) => 
   t.same(byName(report.policies, 'static-max'), {
     name: 'static-max', instanceMinutes: 30, unmetGpuMinutes: 0, unmetShare: 0, withinBudget: true, starts: 0, stops: 0, failedStarts: 0,
     p95UnmetGpus: 0, maxUnmetGpus: 0, p95WaitMinutes: 0, maxWaitMinutes: 0, costRatio: 30 / 28,
+    worstWindowShare: 0, alertHours: 0,
   });
   // jobs: 8 GPUs on the warm instance; at minute 2 jobs of 8 and 4 queue until the two started at minute 2 are ready at 6
   // adaptive: +2 at minute 2 (12 waiting x 4 minutes), keeps 3 through the drop (peak window).
   t.same(byName(report.policies, 'salt-autoscaler'), {
     name: 'salt-autoscaler', instanceMinutes: 26, unmetGpuMinutes: 48, unmetShare: 48 / 136, withinBudget: false, starts: 2, stops: 0, failedStarts: 0,
     p95UnmetGpus: 12, maxUnmetGpus: 12, p95WaitMinutes: 4, maxWaitMinutes: 4, costRatio: 26 / 28,
+    worstWindowShare: 48 / 136, alertHours: 0,
   });
   // target tracking: same start, then drains all 3 at minute 8 (270 s after minute 2 has passed), each idle (no job left).
   t.same(byName(report.policies, 'target-tracking'), {
     name: 'target-tracking', instanceMinutes: 20, unmetGpuMinutes: 48, unmetShare: 48 / 136, withinBudget: false, starts: 2, stops: 3, failedStarts: 0,
     p95UnmetGpus: 12, maxUnmetGpus: 12, p95WaitMinutes: 4, maxWaitMinutes: 4, costRatio: 20 / 28,
+    worstWindowShare: 48 / 136, alertHours: 0,
   });
   // seed: +1 at minute 2 (ready at 6: the 8-GPU job runs, the 4-GPU one waits), +1 at minute 7 (cooldown 270 s);
   // 12 x 4 + 4 + 4 waiting; the 4-GPU job ends at minute 8 having waited 6 minutes; no drain inside the cooldown.
   t.same(byName(report.policies, 'seed-threshold'), {
     name: 'seed-threshold', instanceMinutes: 21, unmetGpuMinutes: 56, unmetShare: 56 / 136, withinBudget: false, starts: 2, stops: 0, failedStarts: 0,
     p95UnmetGpus: 12, maxUnmetGpus: 12, p95WaitMinutes: 6, maxWaitMinutes: 6, costRatio: 21 / 28,
+    worstWindowShare: 56 / 136, alertHours: 0,
   });
   t.ok(runSimulation(trace, shipped, { waitBudget: 0.5 }).policies.every((p) => p.withinBudget), 'a 50 % budget covers every policy');
 });

@@ -681,7 +681,8 @@ function percent(x: number): string {
   return `${p === 0 ? '0' : p < 0.01 ? p.toPrecision(1) : p.toFixed(2)}%`;
 }
 
-function windowWords(ms: number): string {
+/** windowWords words a window as a config writes it: whole days, else whole hours, else minutes. */
+export function windowWords(ms: number): string {
   if (ms % 86_400_000 === 0) return `${ms / 86_400_000}d`;
   if (ms % 3_600_000 === 0) return `${ms / 3_600_000}h`;
   return `${Math.round(ms / MINUTE_MS)}m`;

@@ -135,11 +135,13 @@ export function selfRules(): Rule[] {
     },
     {
       alert: 'SaltAutoscalerPoolOverBudget',
-      expr: 'max by (pool) (salt_autoscaler_pool_waiting_share) > on (pool) max by (pool) (salt_autoscaler_pool_wait_budget)',
+      // the share weighed by the part of the window it covers: the waiting so far against a whole window's demand at
+      // the rate seen (a young pool's first rise, which waits under any policy, is not yet an overspent window)
+      expr: 'max by (pool) (salt_autoscaler_pool_waiting_share) * on (pool) max by (pool) (salt_autoscaler_pool_wait_window_covered) > on (pool) max by (pool) (salt_autoscaler_pool_wait_budget)',
       for: '1h',
       labels: warn,
       annotations: {
-        summary: 'pool {{ $labels.pool }} waited {{ $value | humanizePercentage }} of its demand over its waitWindow, above its waitBudget',
+        summary: 'pool {{ $labels.pool }} waited {{ $value | humanizePercentage }} of a whole waitWindow\'s demand, above its waitBudget',
         description: 'The budget strategy spends more waiting than promised: demand rises faster than the measured start lead allows, or max is reached. Check salt_autoscaler_pool_instances against max, the start-to-ready times, and the decisions\' reasons.',
       },
     },

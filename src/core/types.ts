@@ -220,6 +220,8 @@ export interface PoolView {
   readonly waitBudget?: number;
   readonly waitingShare?: number;
   readonly waitWindowMs?: number;
+  /** waitWindowCovered: the share of waitWindowMs the waiting share covers so far (1 once a whole window is measured). */
+  readonly waitWindowCovered?: number;
 }
 
 /**

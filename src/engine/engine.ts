@@ -19,7 +19,7 @@ import { decide } from '../core/decide.ts';
 import { newInstance, type LifecycleInput, type StepResult } from '../core/lifecycle.ts';
 import type { StreamItem } from '../core/salt-event.ts';
 import { byCodeUnits } from '../core/order.ts';
-import { waitBudgetOf, waitingShare, waitWindowOf } from '../core/strategies/budget.ts';
+import { waitBudgetOf, waitingShare, waitWindowCovered, waitWindowOf } from '../core/strategies/budget.ts';
 import { IN_FLIGHT_STATES, type Decision, type Instance, type InstanceState, type PoolSpec, type PoolView, type Transition } from '../core/types.ts';
 import type { EngineContext, EngineOptions } from './context.ts';
 import { Evaluator } from './evaluator.ts';
@@ -344,7 +344,10 @@ export class Engine implements EngineApi {
         reserved: count((i) => i.state === 'stopped' && !i.created),
         paused: rt.paused,
         ...(rt.managed.spec.strategy.kind === 'budget'
-          ? { waitBudget: waitBudgetOf(rt.managed.spec), waitingShare: waitingShare(rt.history.budget), waitWindowMs: waitWindowOf(rt.managed.spec) }
+          ? {
+            waitBudget: waitBudgetOf(rt.managed.spec), waitingShare: waitingShare(rt.history.budget), waitWindowMs: waitWindowOf(rt.managed.spec),
+            waitWindowCovered: waitWindowCovered(rt.history.budget),
+          }
           : {}),
       };
     });

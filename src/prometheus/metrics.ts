@@ -37,8 +37,8 @@ export interface Metrics {
   /** heartbeatRtt: time from firing a heartbeat event to seeing it back on the stream, in seconds. */
   readonly heartbeatRtt: Histogram;
   /**
-   * pools: the per-pool gauges (pool_instances by state, pool_max, pool_min, pool_waiting_share, pool_wait_budget,
-   * pool_workload), rendered from the engine's snapshot at each scrape, outside the registry (src/prometheus/pool-metrics.ts).
+   * pools: the per-pool gauges (pool_instances by state, pool_max, pool_min, pool_waiting_share,
+   * pool_wait_window_covered, pool_wait_budget, pool_workload), rendered from the engine's snapshot at each scrape, outside the registry (src/prometheus/pool-metrics.ts).
    */
   readonly pools: PoolMetrics;
   readonly decisions: Counter<'pool' | 'outcome'>;

@@ -1,6 +1,6 @@
 /**
  * pool-metrics: the per-pool gauges of `/metrics` (`pool_instances` by state, `pool_max`, `pool_min`,
- * `pool_waiting_share`, `pool_wait_budget`, `pool_workload`), rendered in the Prometheus text format from the
+ * `pool_waiting_share`, `pool_wait_window_covered`, `pool_wait_budget`, `pool_workload`), rendered in the Prometheus text format from the
  * engine's snapshot at each scrape (level-triggered: what the page shows is the snapshot, nothing else).
  *
  * Why not prom-client gauges: with 1,000 pools these are ~14,000 series; re-setting them on each scrape (prom-client
@@ -42,6 +42,10 @@ export const POOL_FAMILIES = {
     name: 'salt_autoscaler_pool_waiting_share',
     help: 'Share of a pool\'s demand (workload-unit minutes) that waited for a ready instance over its waitWindow (0.0025 = 0.25%; budget strategy)',
   },
+  waitWindowCovered: {
+    name: 'salt_autoscaler_pool_wait_window_covered',
+    help: 'Share of a pool\'s waitWindow its waiting share covers so far (1 once a whole window is measured; budget strategy)',
+  },
   waitBudget: {
     name: 'salt_autoscaler_pool_wait_budget',
     help: 'Configured waitBudget of a pool: the share of its demand that may wait (0.0025 = 0.25%; budget strategy)',
@@ -51,7 +55,7 @@ export const POOL_FAMILIES = {
 
 /** ValueFamily names the families with one series per pool (labelled by `pool` only). */
 type ValueFamily = Exclude<keyof typeof POOL_FAMILIES, 'instances'>;
-const VALUE_FAMILIES: readonly ValueFamily[] = ['max', 'min', 'waitingShare', 'waitBudget', 'workload'];
+const VALUE_FAMILIES: readonly ValueFamily[] = ['max', 'min', 'waitingShare', 'waitWindowCovered', 'waitBudget', 'workload'];
 
 const STATE_INDEX = new Map(INSTANCE_STATES.map((state, i) => [state, i]));
 
@@ -105,7 +109,7 @@ export class PoolMetrics {
     return this.#rows.size;
   }
 
-  /** render returns the six families' text (each `# HELP`, `# TYPE`, then its lines; families apart by a blank line). */
+  /** render returns the seven families' text (each `# HELP`, `# TYPE`, then its lines; families apart by a blank line). */
   render(snapshot: PoolSnapshot): string {
     this.#scrape += 1;
     const order: PoolRow[] = [];
@@ -117,6 +121,7 @@ export class PoolMetrics {
       changed = this.#set(row, 'max', pool.max) || changed;
       changed = this.#set(row, 'min', pool.min) || changed;
       changed = this.#set(row, 'waitingShare', pool.waitingShare) || changed;
+      changed = this.#set(row, 'waitWindowCovered', pool.waitWindowCovered) || changed;
       changed = this.#set(row, 'waitBudget', pool.waitBudget) || changed;
       changed = this.#set(row, 'workload', workload !== undefined && Number.isFinite(workload) ? workload : undefined) || changed;
     }
@@ -155,8 +160,8 @@ export class PoolMetrics {
       row = {
         scrape: 0, listed: 0, label: escapeText(name).replace(/"/g, '\\"'),
         counts: INSTANCE_STATES.map(() => 0), rendered: INSTANCE_STATES.map(() => -1), stateLines: '',
-        values: { max: undefined, min: undefined, waitingShare: undefined, waitBudget: undefined, workload: undefined },
-        lines: { max: '', min: '', waitingShare: '', waitBudget: '', workload: '' },
+        values: { max: undefined, min: undefined, waitingShare: undefined, waitWindowCovered: undefined, waitBudget: undefined, workload: undefined },
+        lines: { max: '', min: '', waitingShare: '', waitWindowCovered: '', waitBudget: '', workload: '' },
       };
       this.#rows.set(name, row);
     }

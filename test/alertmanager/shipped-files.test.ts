@@ -88,3 +88,44 @@ t.test('the Grafana dashboard is valid JSON over the contract metrics only', asy
   t.ok(used.length >= 8);
   t.same(used.filter((m) => !known.includes(m ?? '')), []);
 });
+
+t.test('SaltAutoscalerPoolOverBudget, run by promtool: a whole window overspent fires after 1h; a young pool only once it spent a whole window\'s budget', { skip: existsSync(PROMTOOL) ? false : `${PROMTOOL} not installed (apt install prometheus)` }, async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'asc-rules-test-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const doc = parse(readFileSync(RULES, 'utf8')) as { groups: { rules: { alert?: string; labels?: Record<string, string>; annotations?: Record<string, string> }[] }[] };
+  const rule = doc.groups.flatMap((g) => g.rules).find((r) => r.alert === 'SaltAutoscalerPoolOverBudget');
+  if (rule === undefined) throw new Error('no SaltAutoscalerPoolOverBudget rule');
+  // per pool: waiting share, the part of its window measured, budget; 3 h of samples a minute
+  const pools = {
+    whole: [0.003, 1, 0.0025], // a whole window measured, over its budget: fires once it held for 1h
+    within: [0.002, 1, 0.0025], // within its budget
+    young: [0.01, 0.1, 0.0025], // 1 % of the tenth of a window seen: 0.1 % of a whole window's demand, not yet overspent
+    spent: [0.05, 0.1, 0.0025], // 5 % of a tenth: 0.5 % of a whole window's demand, more than its budget already
+  } as const;
+  const series = Object.entries(pools).flatMap(([pool, [share, covered, budget]]) => [
+    { series: `salt_autoscaler_pool_waiting_share{pool="${pool}"}`, values: `${share}x180` },
+    { series: `salt_autoscaler_pool_wait_window_covered{pool="${pool}"}`, values: `${covered}x180` },
+    { series: `salt_autoscaler_pool_wait_budget{pool="${pool}"}`, values: `${budget}x180` },
+  ]);
+  const firing = (pool: string, value: string): Record<string, unknown> => ({
+    exp_labels: { ...rule.labels, pool },
+    exp_annotations: { ...rule.annotations, summary: `pool ${pool} waited ${value} of a whole waitWindow's demand, above its waitBudget` },
+  });
+  const tests = {
+    rule_files: [RULES],
+    evaluation_interval: '1m',
+    tests: [{
+      interval: '1m',
+      input_series: series,
+      alert_rule_test: [
+        { eval_time: '50m', alertname: 'SaltAutoscalerPoolOverBudget', exp_alerts: [] },
+        { eval_time: '2h', alertname: 'SaltAutoscalerPoolOverBudget', exp_alerts: [firing('whole', '0.3%'), firing('spent', '0.5%')] },
+      ],
+    }],
+  };
+  const file = join(dir, 'over-budget.test.yml');
+  writeFileSync(file, JSON.stringify(tests));
+  const res = run(PROMTOOL, ['test', 'rules', file]);
+  t.equal(res.code, 0, res.output);
+  t.match(res.output, /SUCCESS/);
+});

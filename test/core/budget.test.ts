@@ -4,7 +4,7 @@ import { afterTransition, EMPTY_HISTORY, observeWorkload } from '../../src/core/
 import { decide } from '../../src/core/decide.ts';
 import { newInstance } from '../../src/core/lifecycle.ts';
 import {
-  budget, budgetNote, DEFAULT_START_LATENCY_MS, HOLD_CANDIDATES_MIN, HOUR_BUCKETS, PEAK_BUCKETS, periodOf, SPARE_CANDIDATES, startLeadMs, WAIT_BUCKETS, waitingShare, withStartLatency,
+  budget, budgetNote, DEFAULT_START_LATENCY_MS, HOLD_CANDIDATES_MIN, HOUR_BUCKETS, PEAK_BUCKETS, periodOf, SPARE_CANDIDATES, startLeadMs, WAIT_BUCKETS, waitingShare, waitWindowCovered, withStartLatency,
 } from '../../src/core/strategies/budget.ts';
 import type { Instance, PoolHistory, PoolSpec } from '../../src/core/types.ts';
 
@@ -53,6 +53,20 @@ t.test('the waiting share is the workload above READY capacity over the demand, 
   t.equal(waitingShare(feed(pool, [16, 16], () => 2, EMPTY_HISTORY).budget), 0);
   t.ok(waitingShare(blind.budget) > 0);
   t.equal(waitingShare(undefined), 0);
+});
+
+t.test('the part of the window measured grows from the first observation to 1 once a whole window is measured', async (t) => {
+  const pool = spec({ waitWindowMs: 168 * 60 * MIN }); // 7 days: 168 buckets of one hour, the 167 closed ones span 10,020 minutes
+  const span = (WAIT_BUCKETS - 1) * 60;
+  t.equal(waitWindowCovered(undefined), 0, 'nothing measured');
+  t.equal(waitWindowCovered(feed(pool, [4], () => 1).budget), 0, 'one observation at minute 0: nothing measured yet');
+  const sixth = feed(pool, Array.from({ length: span / 6 + 1 }, () => 4), () => 1); // minutes 0 .. 1,670
+  t.equal(waitWindowCovered(sixth.budget), 1 / 6);
+  const whole = feed(pool, [4, 4], () => 1, sixth, span + 120);
+  t.equal(waitWindowCovered(whole.budget), 1, 'a whole window measured: 1');
+  t.equal(waitWindowCovered(feed(pool, [4, 4], () => 1, whole, 3 * span).budget), 1, 'and 1 ever after, as its buckets roll');
+  // measured from the start of the bucket of the first observation (minute 0 here): at minute 31, 31 minutes
+  t.equal(waitWindowCovered(feed(pool, [4, 4], () => 1, EMPTY_HISTORY, 30).budget), 31 / span);
 });
 
 t.test('with a queue signal, queued work is waiting too: a job that fits no ready instance counts although the pool holds it in total', async (t) => {

@@ -15,6 +15,7 @@ const CONTRACT_NAMES = [
   'salt_autoscaler_pool_min',
   'salt_autoscaler_pool_workload',
   'salt_autoscaler_pool_waiting_share',
+  'salt_autoscaler_pool_wait_window_covered',
   'salt_autoscaler_pool_wait_budget',
   'salt_autoscaler_decisions_total',
   'salt_autoscaler_actions_total',
@@ -102,13 +103,15 @@ t.test('event lag is observed in seconds and a future stamp counts as zero lag',
   t.match(text, 'salt_autoscaler_event_lag_seconds_bucket{le="0.01"} 1');
 });
 
-t.test('a budget pool exports its waiting share and its budget; a pool without one exports neither', async (t) => {
+t.test('a budget pool exports its waiting share, the part of its window measured and its budget; a pool without one exports none', async (t) => {
   const text = await exposition(createMetrics({ defaultMetrics: false })).render({
-    pools: [{ ...pool('prod/type1', 0, 5), waitBudget: 0.0025, waitingShare: 0.001 }, pool('prod/type2', 0, 5)],
+    pools: [{ ...pool('prod/type1', 0, 5), waitBudget: 0.0025, waitingShare: 0.001, waitWindowCovered: 0.25 }, pool('prod/type2', 0, 5)],
     instances: [],
     workloads: new Map(),
   });
   t.match(text, 'salt_autoscaler_pool_waiting_share{pool="prod/type1"} 0.001');
   t.match(text, 'salt_autoscaler_pool_wait_budget{pool="prod/type1"} 0.0025');
+  t.match(text, 'salt_autoscaler_pool_wait_window_covered{pool="prod/type1"} 0.25');
   t.notMatch(text, /salt_autoscaler_pool_wait_budget\{pool="prod\/type2"\}/);
+  t.notMatch(text, /salt_autoscaler_pool_wait_window_covered\{pool="prod\/type2"\}/);
 });

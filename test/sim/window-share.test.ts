@@ -12,19 +12,22 @@ t.test('the worst share is over full windows only, the whole trace when it is sh
   t.equal(windowShares([], [], 10, 0.01).worstShare, 0);
 });
 
-t.test('the alert fires only past its `for: 1h`, on the share as the gauge reads it (a young window from its start)', async (t) => {
+t.test('the alert fires only past its `for: 1h`, on the share weighed by the part of the window measured', async (t) => {
   t.equal(ALERT_FOR_MINUTES, 60, 'the shipped rule waits 1h');
   const minutes = 1_000;
   const demand = new Array<number>(minutes).fill(1);
-  // 1 unit waited at minute 0: the young window's share 1 / (t + 1) is above 1 % while t + 1 < 100, i.e. minutes 0..98:
-  // 99 minutes above the budget, the last 39 of them past the hour
-  const one = new Array<number>(minutes).fill(0);
-  one[0] = 1;
-  t.equal(windowShares(demand, one, 10_000, 0.01).alertHours, 39 / 60);
-  // exactly an hour above the budget fires nothing: share 1 / (t + 1) > 1/60 for t = 0..58 (59 minutes)
-  t.equal(windowShares(demand, one, 10_000, 1 / 60).alertHours, 0);
-  // the waiting leaves a moving window: with a 30-minute window, 1 waited at minute 0 counts until minute 29 only
-  t.equal(windowShares(demand, one, 30, 0.01).alertHours, 0, 'above the budget for 30 minutes: no alert');
+  const at0 = (waited: number): number[] => [waited, ...new Array<number>(minutes - 1).fill(0)];
+  // a young pool's first rise: 1 waited at minute 0 is a share of 1 / (t + 1) of what it measured, but of a whole
+  // window of 10,000 minutes at that rate only 1 / 10,000: below a 1 % budget, no alert
+  t.equal(windowShares(demand, at0(1), 10_000, 0.01).alertHours, 0);
+  // 200 waited at minute 0: 2 % of a whole window's demand, over the budget from the first minute: fires from minute 60
+  t.equal(windowShares(demand, at0(200), 10_000, 0.01).alertHours, (minutes - ALERT_FOR_MINUTES) / 60);
+  // a window that moves on: 200 waited at minute 0 is in a 30-minute window for minutes 0..29 only
+  t.equal(windowShares(demand, at0(200), 30, 0.01).alertHours, 0, 'over the budget for 30 minutes: no alert');
+  // with a 10-minute window, waiting in minutes 0..50 keeps the share above the budget until minute 59: 60 minutes
+  const waitedFor = (n: number): number[] => [...new Array<number>(n).fill(1), ...new Array<number>(minutes - n).fill(0)];
+  t.equal(windowShares(demand, waitedFor(51), 10, 0.01).alertHours, 0, 'over the budget for 60 minutes, not more: no alert');
+  t.equal(windowShares(demand, waitedFor(52), 10, 0.01).alertHours, 1 / 60, 'over for 61 minutes: the alert fires for its last one');
   // waiting all along: above the budget from the first minute to the last
   t.equal(windowShares(demand, demand, 30, 0.01).alertHours, (minutes - ALERT_FOR_MINUTES) / 60);
   t.equal(windowShares(demand, new Array<number>(minutes).fill(0), 30, 0).alertHours, 0, 'nothing waited: never above even a budget of 0');

@@ -275,6 +275,20 @@ export function waitingShare(memory: BudgetMemory | undefined): number {
   return demand > 0 ? waiting / demand : 0;
 }
 
+/**
+ * waitWindowCovered is the share of the pool's window its waiting measure covers so far (0 before any observation, 1
+ * once it has measured a whole window): a young pool's share is over less than its window. The shipped over-budget
+ * alert weighs the share by it (waiting_share x covered: the waiting so far against a whole window's demand at the
+ * rate seen), so a new pool's first rise, which waits under any policy, does not make it fire.
+ */
+export function waitWindowCovered(memory: BudgetMemory | undefined): number {
+  const last = memory?.last;
+  if (memory === undefined || last === undefined) return 0;
+  // measured from the start of the first bucket kept; a full column spans WAIT_BUCKETS - 1 closed buckets and the open one
+  const measuredMs = last.atMs - memory.waitStart * memory.waitBucketMs;
+  return Math.min(1, Math.max(0, measuredMs / ((WAIT_BUCKETS - 1) * memory.waitBucketMs)));
+}
+
 /** BudgetObservation is one evaluation's view: the workload and, when known, the READY capacity (ready x perInstance). */
 export interface BudgetObservation {
   readonly workload: number;

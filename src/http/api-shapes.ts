@@ -47,7 +47,7 @@ export function isoTime(ms: number): string {
   return Number.isNaN(date.getTime()) ? new Date(0).toISOString() : date.toISOString();
 }
 
-/** poolJson copies exactly the contract fields, plus the budget strategy's waitBudget, waitingShare and waitWindowMs (no internals leak). */
+/** poolJson copies exactly the contract fields, plus the budget strategy's waitBudget, waitingShare, waitWindowMs and waitWindowCovered (no internals leak). */
 export function poolJson(pool: PoolView): PoolJson {
   return {
     name: pool.name, min: pool.min, max: pool.max, ready: pool.ready, inFlight: pool.inFlight,
@@ -55,6 +55,7 @@ export function poolJson(pool: PoolView): PoolJson {
     ...(pool.waitBudget === undefined ? {} : { waitBudget: pool.waitBudget }),
     ...(pool.waitingShare === undefined ? {} : { waitingShare: pool.waitingShare }),
     ...(pool.waitWindowMs === undefined ? {} : { waitWindowMs: pool.waitWindowMs }),
+    ...(pool.waitWindowCovered === undefined ? {} : { waitWindowCovered: pool.waitWindowCovered }),
   };
 }
 

@@ -115,8 +115,16 @@ export function budgetText(pool: Pick<PoolJson, 'waitBudget' | 'waitingShare'>):
   return pool.waitBudget === undefined ? '-' : `${share(pool.waitingShare ?? 0)} of ${share(pool.waitBudget)}`;
 }
 
-function budgetClass(pool: Pick<PoolJson, 'waitBudget' | 'waitingShare'>): string {
-  return pool.waitBudget !== undefined && (pool.waitingShare ?? 0) > pool.waitBudget ? 'budget warn' : 'budget';
+/**
+ * overBudget marks a pool as the shipped SaltAutoscalerPoolOverBudget alert judges it: its share, weighed by the part of
+ * its window measured (a young pool's waiting against a whole window's demand), above its budget.
+ */
+export function overBudget(pool: Pick<PoolJson, 'waitBudget' | 'waitingShare' | 'waitWindowCovered'>): boolean {
+  return pool.waitBudget !== undefined && (pool.waitingShare ?? 0) * (pool.waitWindowCovered ?? 1) > pool.waitBudget;
+}
+
+function budgetClass(pool: Pick<PoolJson, 'waitBudget' | 'waitingShare' | 'waitWindowCovered'>): string {
+  return overBudget(pool) ? 'budget warn' : 'budget';
 }
 
 function poolRows(pools: readonly PoolJson[]): string {

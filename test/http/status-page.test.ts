@@ -121,6 +121,15 @@ t.test('the status page in headless Chromium shows a pool and follows a scale-up
   // It becomes ready: the next poll shows it so.
   engine.instanceList = engine.instanceList.map((i) => (i.id === 'gpu-prod-2' ? instance('gpu-prod-2', 'prod/type1', 'ready', Date.now(), 'ready event') : i));
   await page.locator('#instances tr[data-instance="gpu-prod-2"] td.state-ready').waitFor({ timeout: 10_000 });
+
+  // Budget pools: the script marks one over its budget as the over-budget alert judges it (the share weighed by the
+  // part of the window measured), as the server does: a young pool's 0.40 % of a tenth of its window is not marked
+  const budgetPool = (name: string, waitingShare: number, waitWindowCovered: number) =>
+    ({ ...poolView(name, { min: 0, max: 3 }), waitBudget: 0.0025, waitingShare, waitWindowCovered });
+  engine.poolViews = [...engine.poolViews, budgetPool('young', 0.004, 0.1), budgetPool('spent', 0.04, 0.1), budgetPool('whole', 0.004, 1)];
+  const budgetCell = (pool: string) => page.locator(`#pools tr[data-pool="${pool}"] td.budget`);
+  await budgetCell('whole').waitFor({ timeout: 10_000 });
+  t.same(await Promise.all(['young', 'spent', 'whole'].map((p) => budgetCell(p).getAttribute('class'))), ['budget', 'budget warn', 'budget warn']);
   t.same(pageErrors, [], 'no script errors or CSP violations');
 });
 

@@ -58,7 +58,8 @@ function renderPools(pools) {
     tr.append(
       td(pool.name, 'name'), td(pool.min), td(pool.max), td(pool.ready, 'ready'), td(pool.inFlight, 'in-flight'),
       td(pool.draining), td(pool.failed, pool.failed > 0 ? 'failed warn' : 'failed'), td(pool.reserved),
-      td(budgetText(pool), pool.waitBudget !== undefined && (pool.waitingShare ?? 0) > pool.waitBudget ? 'budget warn' : 'budget'),
+      // marked as the over-budget alert judges it (status-page.ts, overBudget): the share weighed by the window measured
+      td(budgetText(pool), pool.waitBudget !== undefined && (pool.waitingShare ?? 0) * (pool.waitWindowCovered ?? 1) > pool.waitBudget ? 'budget warn' : 'budget'),
       td(pool.paused ? 'paused' : 'active', pool.paused ? 'paused warn' : 'paused'),
     );
     return tr;

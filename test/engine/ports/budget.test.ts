@@ -22,6 +22,8 @@ t.test('a budget pool measures the waiting while its instances start, and every 
   t.equal(view?.waitBudget, 0.0025);
   t.equal(view?.waitWindowMs, 86_400_000);
   t.ok((view?.waitingShare ?? 0) > 0, `the 20 GPUs waited while nothing was ready: share ${view?.waitingShare}`);
+  // ~14 minutes of a 1-day window measured: the share is a young pool's (the over-budget alert weighs it by this)
+  t.ok((view?.waitWindowCovered ?? 0) > 0 && (view?.waitWindowCovered ?? 1) < 0.05, `a sliver of the window measured: ${view?.waitWindowCovered}`);
   const decisions = w.engine.decisions('gpu');
   t.ok(decisions.length > 0);
   for (const d of decisions) t.match(d.decision.reason, /waiting [\d.]+% of 0\.25% budget over 1d/);

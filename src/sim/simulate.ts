@@ -340,9 +340,9 @@ export interface Yardstick {
   readonly demandGpuMinutes: number;
   readonly oracleMinutes: number;
   readonly waitBudget: number;
-  /** demandGpus: the trace's demand per minute; waitWindowMinutes: the window the budget is measured over. */
+  /** demandGpus: the trace's demand per minute; waitWindowMs: the window the budget is measured over. */
   readonly demandGpus: readonly number[];
-  readonly waitWindowMinutes: number;
+  readonly waitWindowMs: number;
 }
 
 /** resultOf sets one run against the oracle and the budget. */
@@ -350,7 +350,7 @@ export function resultOf(name: string, raw: Raw, yardstick: Yardstick): PolicyRe
   const unmetGpuMinutes = raw.unmet.reduce((a, b) => a + b, 0);
   const unmetShare = yardstick.demandGpuMinutes > 0 ? unmetGpuMinutes / yardstick.demandGpuMinutes : 0;
   const waits = [...(raw.waits ?? [])];
-  const windows = windowShares(yardstick.demandGpus, raw.unmet, yardstick.waitWindowMinutes, yardstick.waitBudget);
+  const windows = windowShares(yardstick.demandGpus, raw.unmet, yardstick.waitWindowMs / MINUTE_MS, yardstick.waitBudget);
   return {
     name,
     instanceMinutes: raw.instanceMinutes,
@@ -377,7 +377,7 @@ export function yardstickOf(trace: Trace, options: SimOptions = {}, waitWindowMs
     oracleMinutes: oracleOf(trace, options).instanceMinutes,
     waitBudget: options.waitBudget ?? DEFAULT_WAIT_BUDGET,
     demandGpus: trace.demandGpus,
-    waitWindowMinutes: waitWindowMs / 60_000,
+    waitWindowMs,
   };
 }
 
@@ -400,7 +400,7 @@ export function runSimulationWithTimeline(trace: Trace, shipped: PoolSpec, optio
     results.push(resultOf(policy.name, raw, yardstick));
   }
   const report = {
-    trace: trace.name, minutes: trace.demandGpus.length, gpusPerInstance: gpus, demandGpuMinutes: yardstick.demandGpuMinutes, waitBudget: yardstick.waitBudget, waitWindowMs: yardstick.waitWindowMinutes * 60_000, policies: results,
+    trace: trace.name, minutes: trace.demandGpus.length, gpusPerInstance: gpus, demandGpuMinutes: yardstick.demandGpuMinutes, waitBudget: yardstick.waitBudget, waitWindowMs: yardstick.waitWindowMs, policies: results,
   };
   return { report, timeline: timeline ?? { policy: 'none', demandGpus: trace.demandGpus, readyGpus: [], paidGpus: [] } };
 }

@@ -30,6 +30,9 @@ import { cliArgs } from '../support/cli-process.ts';
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const POOL = 'e2e/t1';
 const IDS = ['gpu-e2e-t1-1', 'gpu-e2e-t1-2'] as const;
+// a second pool on the budget strategy, never asked to scale: the dashboard's waiting panel reads its gauges
+const BUDGET_POOL = 'e2e/t2';
+const BUDGET_IDS = ['gpu-e2e-t2-1'] as const;
 const INTERVAL_MS = 3_000;
 const WEBHOOK_TOKEN = 'e2e-webhook-token-5f1c';
 const API_TOKEN = 'e2e-api-token-93ab';
@@ -118,7 +121,7 @@ t.test('a queue raised then drained through real Prometheus and Alertmanager sta
   const exporter = await startQueueExporter({ env: 'e2e', instanceType: 't1' }, 0);
   live.exporter = exporter;
   const emu = await startEmulator({
-    instances: IDS.map((id) => ({ id })),
+    instances: [...IDS, ...BUDGET_IDS].map((id) => ({ id })),
     delays: { startMs: 100, bootMs: 300, deployMs: 300, stopMs: 100 },
   });
   live.emu = emu;
@@ -136,6 +139,9 @@ t.test('a queue raised then drained through real Prometheus and Alertmanager sta
       interval: `${INTERVAL_MS / 1000}s`, strategy: 'threshold', step: 1, provider: 'emu-cloud', reserved: [...IDS],
       workloadQuery: 'sum(queue_length{env="e2e",instance_type="t1"})',
       idleCheck: { fun: 'cmd.retcode', args: ['/usr/local/bin/training-idle'] },
+    }, {
+      name: BUDGET_POOL, env: 'e2e', instanceType: 't2', min: 0, max: 1, interval: `${INTERVAL_MS / 1000}s`, strategy: 'budget',
+      provider: 'emu-cloud', reserved: [...BUDGET_IDS], workloadQuery: 'sum(queue_length{env="e2e",instance_type="t2"})',
     }],
   });
   const rules = execFileSync(process.execPath, cliArgs(['render-rules', '--config', configPath]), { cwd: ROOT, encoding: 'utf8' });
@@ -270,6 +276,11 @@ t.test('a queue raised then drained through real Prometheus and Alertmanager sta
       t.equal(answer.status, 'success', `${title}: ${expr} is valid PromQL${answer.error === undefined ? '' : ` (${answer.error})`}`);
       if (!mayBeEmpty(expr)) t.ok((answer.data?.result.length ?? 0) > 0, `${title}: ${expr} returns series`);
     }
+    // the waiting panel shows the budget pool against its default budget, and nothing for the threshold pool
+    const budget = exprs.find((x) => x.title === 'Waiting against the budget' && x.expr.includes('pool_wait_budget'));
+    t.ok(budget, 'the dashboard has the waiting panel with the budget line');
+    const series = ((await query(concrete(budget?.expr ?? ''))).data?.result ?? []) as { metric: { pool?: string }; value: [number, string] }[];
+    t.same(series.map((x) => [x.metric.pool, Number(x.value[1])]), [[BUDGET_POOL, 0.0025]], 'one budget line: the budget pool\'s default 0.25%');
   });
 
   console.log(`# e2e summary: up ${upLatencyMs}ms, drain ${drainLatencyMs}ms, stop ${stopLatencyMs}ms, busy-then-idle stop ${idleStopLatencyMs}ms`);

@@ -110,9 +110,24 @@ const cell = (text: string | number, cls?: string): string =>
 
 const share = (x: number): string => `${(x * 100).toFixed(2)}%`;
 
-/** budgetText is the pool's realised waiting share against its budget (`0.12% of 0.25%`), `-` without a budget. */
-export function budgetText(pool: Pick<PoolJson, 'waitBudget' | 'waitingShare'>): string {
-  return pool.waitBudget === undefined ? '-' : `${share(pool.waitingShare ?? 0)} of ${share(pool.waitBudget)}`;
+/** spanText words a span of the budget's window: whole days from 2 days, else whole hours from 2 hours, else minutes. */
+export function spanText(ms: number): string {
+  if (ms >= 2 * 86_400_000) return `${Math.floor(ms / 86_400_000)}d`;
+  if (ms >= 2 * 3_600_000) return `${Math.floor(ms / 3_600_000)}h`;
+  return `${Math.floor(ms / 60_000)}m`;
+}
+
+/**
+ * budgetText is the pool's realised waiting share against its budget (`0.12% of 0.25%`), `-` without a budget. A
+ * young pool's share is over less than its window, so the part measured is said (`0.40% of 0.25% over 16h of 7d`):
+ * the over-budget alert weighs the share by it.
+ */
+export function budgetText(pool: Pick<PoolJson, 'waitBudget' | 'waitingShare' | 'waitWindowMs' | 'waitWindowCovered'>): string {
+  if (pool.waitBudget === undefined) return '-';
+  const young = pool.waitWindowCovered !== undefined && pool.waitWindowCovered < 1 && pool.waitWindowMs !== undefined
+    ? ` over ${spanText(pool.waitWindowCovered * pool.waitWindowMs)} of ${spanText(pool.waitWindowMs)}`
+    : '';
+  return `${share(pool.waitingShare ?? 0)} of ${share(pool.waitBudget)}${young}`;
 }
 
 /**

@@ -135,12 +135,14 @@ t.test('GET /api/pools adds the budget and the realised waiting share of a budge
   const res = await app.inject({ method: 'GET', url: '/api/pools' });
   t.match(res.json(), [{ name: 'prod/type1', waitBudget: 0.0025, waitingShare: 0.0012, waitWindowMs: 604_800_000, waitWindowCovered: 0.5 }]);
   const page = await app.inject({ method: 'GET', url: '/' });
-  t.match(page.body, '<td class="budget">0.12% of 0.25%</td>');
+  t.match(page.body, '<td class="budget">0.12% of 0.25% over 3d of 7d</td>', 'a pool with half its window measured says so');
   engine.poolViews = [{ ...poolView('prod/type1'), waitBudget: 0.0025, waitingShare: 0.004 }];
   t.match((await app.inject({ method: 'GET', url: '/' })).body, '<td class="budget warn">0.40% of 0.25%</td>', 'over the budget is marked');
   // a young pool: 0.40 % of the tenth of its window measured is 0.04 % of a whole window's demand, as the alert weighs it
-  engine.poolViews = [{ ...poolView('prod/type1'), waitBudget: 0.0025, waitingShare: 0.004, waitWindowCovered: 0.1 }];
-  t.match((await app.inject({ method: 'GET', url: '/' })).body, '<td class="budget">0.40% of 0.25%</td>', 'a young pool is not marked before the alert would fire');
-  engine.poolViews = [{ ...poolView('prod/type1'), waitBudget: 0.0025, waitingShare: 0.04, waitWindowCovered: 0.1 }];
-  t.match((await app.inject({ method: 'GET', url: '/' })).body, '<td class="budget warn">4.00% of 0.25%</td>', 'one already past a whole window\'s budget is');
+  engine.poolViews = [{ ...poolView('prod/type1'), waitBudget: 0.0025, waitingShare: 0.004, waitWindowMs: 604_800_000, waitWindowCovered: 0.1 }];
+  t.match((await app.inject({ method: 'GET', url: '/' })).body, '<td class="budget">0.40% of 0.25% over 16h of 7d</td>', 'a young pool is not marked before the alert would fire');
+  engine.poolViews = [{ ...poolView('prod/type1'), waitBudget: 0.0025, waitingShare: 0.04, waitWindowMs: 604_800_000, waitWindowCovered: 0.1 }];
+  t.match((await app.inject({ method: 'GET', url: '/' })).body, '<td class="budget warn">4.00% of 0.25% over 16h of 7d</td>', 'one already past a whole window\'s budget is');
+  engine.poolViews = [{ ...poolView('prod/type1'), waitBudget: 0.0025, waitingShare: 0.004, waitWindowMs: 604_800_000, waitWindowCovered: 1 }];
+  t.match((await app.inject({ method: 'GET', url: '/' })).body, '<td class="budget warn">0.40% of 0.25%</td>', 'a whole window measured needs no span');
 });

@@ -4,13 +4,22 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t from 'tap';
 import { chromium } from 'playwright-core';
-import { collapseHolds, formatAge } from '../../src/http/status-page.ts';
+import { collapseHolds, formatAge, spanText } from '../../src/http/status-page.ts';
 import type { DecisionRecord } from '../../src/engine/ports.ts';
 import { buildTestApp } from './build.ts';
 import { FakeEngine, instance, poolView } from './fake-engine.ts';
 
 const CHROMIUM = '/usr/bin/chromium';
 const NOW = Date.parse('2026-11-28T08:00:00Z');
+
+t.test('spanText words a part of the budget window in minutes, hours from 2 h, days from 2 d', async (t) => {
+  t.equal(spanText(90 * 60_000), '90m');
+  t.equal(spanText(2 * 3_600_000), '2h');
+  t.equal(spanText(0.1 * 604_800_000), '16h', '16.8 h: whole hours, never more than measured');
+  t.equal(spanText(47 * 3_600_000), '47h');
+  t.equal(spanText(604_800_000), '7d');
+  t.equal(spanText(0), '0m');
+});
 
 t.test('formatAge renders seconds, minutes, hours and days', async (t) => {
   t.equal(formatAge(42_000), '42s');
@@ -125,11 +134,13 @@ t.test('the status page in headless Chromium shows a pool and follows a scale-up
   // Budget pools: the script marks one over its budget as the over-budget alert judges it (the share weighed by the
   // part of the window measured), as the server does: a young pool's 0.40 % of a tenth of its window is not marked
   const budgetPool = (name: string, waitingShare: number, waitWindowCovered: number) =>
-    ({ ...poolView(name, { min: 0, max: 3 }), waitBudget: 0.0025, waitingShare, waitWindowCovered });
+    ({ ...poolView(name, { min: 0, max: 3 }), waitBudget: 0.0025, waitingShare, waitWindowMs: 604_800_000, waitWindowCovered });
   engine.poolViews = [...engine.poolViews, budgetPool('young', 0.004, 0.1), budgetPool('spent', 0.04, 0.1), budgetPool('whole', 0.004, 1)];
   const budgetCell = (pool: string) => page.locator(`#pools tr[data-pool="${pool}"] td.budget`);
   await budgetCell('whole').waitFor({ timeout: 10_000 });
   t.same(await Promise.all(['young', 'spent', 'whole'].map((p) => budgetCell(p).getAttribute('class'))), ['budget', 'budget warn', 'budget warn']);
+  // and says how much of the window a young pool's share is over, as the server does
+  t.same(await Promise.all(['young', 'spent', 'whole'].map((p) => budgetCell(p).textContent())), ['0.40% of 0.25% over 16h of 7d', '4.00% of 0.25% over 16h of 7d', '0.40% of 0.25%']);
   t.same(pageErrors, [], 'no script errors or CSP violations');
 });
 

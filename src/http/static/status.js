@@ -45,10 +45,20 @@ function fillBody(tableId, rows, emptyText, columns) {
   body.replaceWith(fresh);
 }
 
-/** budgetText: the realised waiting share against the budget, as the server renders it (status-page.ts). */
+// spanText mirrors status-page.ts spanText.
+function spanText(ms) {
+  if (ms >= 2 * 86400000) return Math.floor(ms / 86400000) + 'd';
+  if (ms >= 2 * 3600000) return Math.floor(ms / 3600000) + 'h';
+  return Math.floor(ms / 60000) + 'm';
+}
+
+/** budgetText: the realised waiting share against the budget, and a young pool's part of the window measured, as the server renders it (status-page.ts). */
 function budgetText(pool) {
   if (pool.waitBudget === undefined) return '-';
-  return ((pool.waitingShare ?? 0) * 100).toFixed(2) + '% of ' + (pool.waitBudget * 100).toFixed(2) + '%';
+  const young = pool.waitWindowCovered !== undefined && pool.waitWindowCovered < 1 && pool.waitWindowMs !== undefined
+    ? ' over ' + spanText(pool.waitWindowCovered * pool.waitWindowMs) + ' of ' + spanText(pool.waitWindowMs)
+    : '';
+  return ((pool.waitingShare ?? 0) * 100).toFixed(2) + '% of ' + (pool.waitBudget * 100).toFixed(2) + '%' + young;
 }
 
 function renderPools(pools) {

@@ -95,7 +95,7 @@ export const COMMANDS: readonly CommandSpec[] = [
   },
   {
     name: 'status',
-    summary: 'Show the pools, the running instances and the last decisions of the running service.',
+    summary: 'Show the pools (with a budget pool\'s waiting against its waitBudget, OVER as the over-budget alert judges it), the running instances and the last decisions of the running service.',
     options: { config: CONFIG, json: JSON_OUTPUT, limit: { type: 'string', value: 'N', help: 'how many decisions (1-1000, default 10)' }, url: URL_OPTION },
     positionals: [],
     examples: ['salt-autoscaler status --config /etc/salt-autoscaler/config.yaml'],

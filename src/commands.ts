@@ -55,9 +55,13 @@ export const COMMANDS: readonly CommandSpec[] = [
   },
   {
     name: 'simulate',
-    summary: 'Replay a demand trace (CSV, optionally gzipped) through every policy and the exact oracle (the minimum paid instance-minutes with nothing waiting); print, per policy, the waiting share against the budget, its worst over the rolling waitWindow and the hours the over-budget alert would fire, p95 and max waiting, cost / oracle, starts and stops, as a table or the report as JSON.',
+    summary: 'Replay a demand trace (CSV, optionally gzipped; or a pool\'s own history read from Prometheus) through every policy and the exact oracle (the minimum paid instance-minutes with nothing waiting); print, per policy, the waiting share against the budget, its worst over the rolling waitWindow and the hours the over-budget alert would fire, p95 and max waiting, cost / oracle, starts and stops, as a table or the report as JSON.',
     options: {
-      trace: { type: 'string', value: 'FILE', required: true, help: 'the trace (time,running_gpus,pending_gpus,total_gpus per minute)' },
+      trace: { type: 'string', value: 'FILE', help: 'the trace (time,running_gpus,pending_gpus,total_gpus per minute); this or --prometheus' },
+      prometheus: { type: 'string', value: 'URL', help: 'read the demand from this Prometheus instead: --query a minute over --since (query_range, step 60s)' },
+      query: { type: 'string', value: 'PROMQL', help: 'with --prometheus: the demand, one series in GPUs (default with --config: the pool\'s workloadQuery, in its unit)' },
+      since: { type: 'string', value: 'DURATION', help: 'with --prometheus: how far back the history goes (default 30d)' },
+      end: { type: 'string', value: 'TIME', help: 'with --prometheus: where the history ends, RFC 3339 or unix seconds (default now)' },
       config: { type: 'string', short: 'c', value: 'FILE', help: 'take min, max, thresholds, interval, cooldowns, step, profile, reserve, waitBudget and waitWindow from this config' },
       pool: { type: 'string', value: 'NAME', help: 'the pool of --config to use (default: the first)' },
       'gpus-per-instance': { type: 'string', value: 'N', help: 'GPUs one instance serves; a job holds at most one instance (default 8)' },
@@ -78,6 +82,8 @@ export const COMMANDS: readonly CommandSpec[] = [
     examples: [
       'salt-autoscaler simulate --trace test/fixtures/traces/vc3sl.csv.gz --json',
       'salt-autoscaler simulate --trace test/fixtures/traces/vc3sl.csv.gz --budget 0.1% --start-latency 120s --jitter 20% --failure-share 5% --svg chart.svg',
+      'salt-autoscaler simulate --prometheus http://127.0.0.1:9090 --query \'sum(training_gpus_demand{env="prod"})\' --since 30d',
+      'salt-autoscaler simulate --config /etc/salt-autoscaler/config.yaml --pool prod/type1 --prometheus http://127.0.0.1:9090',
     ],
     notes: ['durations: 60s, 3m, 1h30m or a number of seconds; shares: 0.25% or 0.0025', EXIT_CODES],
   },

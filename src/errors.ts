@@ -40,6 +40,7 @@ export const ERROR_CODES = {
   ASC_ERR_CORE_INVARIANT: 'a broken invariant inside the pure core (a bug, never an expected outcome)',
   ASC_ERR_SIM_TRACE: 'a simulator trace file could not be read or has a malformed header or row',
   ASC_ERR_SIM_ARGS: 'the simulate command got unknown or missing arguments, or an unusable pool config',
+  ASC_ERR_SIM_PROMETHEUS: 'simulate --prometheus could not read the demand history: Prometheus unreachable or refusing the query, several series, a negative value, or no sample in the range',
   ASC_ERR_CLI_USAGE: 'a command got an unknown flag, a flag without its value, or missing or extra arguments (exit code 2)',
   ASC_ERR_EMULATOR_OPTIONS: 'the salt-api emulator got invalid options or an invalid world file',
 } as const;

@@ -1,8 +1,11 @@
 /**
- * simulate-command: `salt-autoscaler simulate --trace FILE [options]` (flags in commands.ts, `simulate --help`).
+ * simulate-command: `salt-autoscaler simulate --trace FILE | --prometheus URL [options]` (flags in commands.ts,
+ * `simulate --help`).
  *
- * Runs every policy on the trace and prints the table (or the SimReport as JSON); `--svg` also writes the chart of
- * one policy (`--chart-policy`, default salt-autoscaler).
+ * Runs every policy on the demand and prints the table (or the SimReport as JSON); `--svg` also writes the chart of
+ * one policy (`--chart-policy`, default salt-autoscaler). The demand is a trace file, or a pool's own history read
+ * from Prometheus a minute at a time (src/prometheus/range.ts): `--query`, or with `--config` the pool's workload
+ * query in its own unit (its perInstance).
  * A composition root (top level): it builds the simulated pool the way the service builds a pool from its config
  * (src/config: the shipped defaults, `resolvePools` + `toPoolSpec`) and hands the simulator (`src/sim/`) that PoolSpec
  * and plain options. With `--config`, the pool's min, max, thresholds, interval, cooldowns, step, profile and reserve
@@ -10,17 +13,33 @@
  */
 import { writeFile } from 'node:fs/promises';
 import { loadConfig, toPoolSpec } from './config/load.ts';
-import { parseDurationMs, resolvePools, type ConfigProblem, type PoolPatch } from './config/schema.ts';
+import { defaultWorkloadQuery, parseDurationMs, resolvePools, type Config, type ConfigProblem, type PoolConfig, type PoolPatch } from './config/schema.ts';
 import { commandSpec } from './commands.ts';
 import { parseCommandLine, stringValue, synopsis, UsageError } from './command-line.ts';
 import type { PoolSpec } from './core/types.ts';
 import { renderSvg, renderTable } from './sim/render.ts';
 import { runSimulationWithTimeline, type SimOptions } from './sim/simulate.ts';
 import { loadTrace, type Trace } from './sim/trace.ts';
+import { fetchDemandRange } from './prometheus/range.ts';
 
-/** SimulateArgs are the parsed arguments of `simulate`. */
+/** PrometheusHistory is where `--prometheus` reads the demand: the server, the query (absent: the config pool's), the span. */
+export interface PrometheusHistory {
+  readonly url: string;
+  readonly query?: string;
+  readonly sinceMs: number;
+  /** endMs: where the history ends (absent: now). */
+  readonly endMs?: number;
+}
+
+/** DEFAULT_SINCE_MS: how far back `--prometheus` reads without `--since` (30 days: a month, as the bundled traces). */
+export const DEFAULT_SINCE_MS = 30 * 86_400_000;
+/** DEFAULT_RANGE_TIMEOUT_MS: one query_range call's timeout without a config (a config's prometheus.timeout wins). */
+const DEFAULT_RANGE_TIMEOUT_MS = 60_000;
+
+/** SimulateArgs are the parsed arguments of `simulate`: the demand from a trace file or from Prometheus, never both. */
 export interface SimulateArgs {
-  readonly trace: string;
+  readonly trace?: string;
+  readonly prometheus?: PrometheusHistory;
   readonly config?: string;
   readonly pool?: string;
   readonly json: boolean;
@@ -38,13 +57,25 @@ export function parseShare(text: string): number | undefined {
   return text.trim() !== '' && Number.isFinite(value) && value >= 0 && value <= 1 ? value : undefined;
 }
 
+/** parseTime reads a time as RFC 3339 (with a zone) or unix seconds; undefined otherwise. */
+export function parseTime(text: string): number | undefined {
+  const t = text.trim();
+  if (/^\d+(\.\d+)?$/.test(t)) return Math.round(Number(t) * 1000);
+  if (!/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:\d{2})$/.test(t)) return undefined;
+  const ms = Date.parse(t);
+  return Number.isFinite(ms) ? ms : undefined;
+}
+
 /** parseSimulateArgs reads the command line with the CLI's one parser; it throws ASC_ERR_SIM_ARGS naming what is wrong. */
 export function parseSimulateArgs(argv: readonly string[]): SimulateArgs {
   const spec = commandSpec('simulate');
   if (spec === undefined) throw new Error('no spec for simulate');
   const parsed = parseCommandLine(spec, argv, 'ASC_ERR_SIM_ARGS');
   const trace = stringValue(parsed, 'trace');
-  if (trace === undefined) throw new UsageError(`simulate: --trace FILE is required\n${synopsis(spec)}`, 'ASC_ERR_SIM_ARGS');
+  const url = stringValue(parsed, 'prometheus');
+  const usage = (message: string): never => { throw new UsageError(`simulate: ${message}\n${synopsis(spec)}`, 'ASC_ERR_SIM_ARGS'); };
+  if (trace === undefined && url === undefined) usage('--trace FILE is required, or --prometheus URL to read the demand from Prometheus');
+  if (trace !== undefined && url !== undefined) usage('--trace and --prometheus are two sources of the demand: give one');
   const bad = (flag: string, expected: string, got: string): never => {
     throw new UsageError(`simulate: --${flag} expects ${expected}, got '${got}'`, 'ASC_ERR_SIM_ARGS');
   };
@@ -75,8 +106,24 @@ export function parseSimulateArgs(argv: readonly string[]): SimulateArgs {
   const pool = stringValue(parsed, 'pool');
   const svg = stringValue(parsed, 'svg');
   const chartPolicy = stringValue(parsed, 'chart-policy');
+  const query = stringValue(parsed, 'query');
+  const sinceMs = read('since', `${DURATION} (> 0)`, positiveDuration);
+  const endMs = read('end', 'a time, RFC 3339 (2026-12-01T00:00:00Z) or unix seconds', parseTime);
+  let prometheus: PrometheusHistory | undefined;
+  if (url === undefined) {
+    if (query !== undefined || sinceMs !== undefined || endMs !== undefined) usage('--query, --since and --end go with --prometheus URL');
+  } else {
+    if (!/^https?:\/\/[^/\s]+/.test(url) || !URL.canParse(url)) bad('prometheus', 'an http(s) URL like http://127.0.0.1:9090', url);
+    if (query === undefined && config === undefined) usage('--prometheus needs --query PROMQL (the demand), or --config to take the pool\'s workloadQuery');
+    prometheus = {
+      url, sinceMs: sinceMs ?? DEFAULT_SINCE_MS,
+      ...(query === undefined ? {} : { query }),
+      ...(endMs === undefined ? {} : { endMs }),
+    };
+  }
   return {
-    trace,
+    ...(trace === undefined ? {} : { trace }),
+    ...(prometheus === undefined ? {} : { prometheus }),
     json: parsed.values['json'] === true,
     options,
     ...(config === undefined ? {} : { config }),
@@ -117,14 +164,20 @@ export function shippedPool(trace: Trace, opts: ShippedPoolOptions = {}): PoolSp
   return { ...spec, name: `sim/${trace.name}`, ...(opts.waitBudget === undefined ? {} : { waitBudget: opts.waitBudget }) };
 }
 
-/** configPatch takes the pool of `--config` (first, or `--pool`) as the fields the simulator uses from it. */
-function configPatch(args: SimulateArgs): { patch: PoolPatch; reserved?: number } {
-  if (args.config === undefined) return { patch: {} };
+/** configPool is the pool of `--config` (first, or `--pool`) with its config; undefined without `--config`. */
+function configPool(args: SimulateArgs): { config: Config; pool: PoolConfig } | undefined {
+  if (args.config === undefined) return undefined;
   const config = loadConfig(args.config);
   const pool = args.pool === undefined ? config.pools[0] : config.pools.find((p) => p.name === args.pool);
   if (pool === undefined) {
     throw new UsageError(`simulate: ${args.pool === undefined ? 'the config has no pool' : `no pool named '${args.pool}' in the config`}`, 'ASC_ERR_SIM_ARGS');
   }
+  return { config, pool };
+}
+
+/** configPatch takes the pool of `--config` as the fields the simulator uses from it. */
+function configPatch(pool: PoolConfig | undefined): { patch: PoolPatch; reserved?: number } {
+  if (pool === undefined) return { patch: {} };
   return {
     patch: {
       min: pool.min,
@@ -143,19 +196,54 @@ function configPatch(args: SimulateArgs): { patch: PoolPatch; reserved?: number 
   };
 }
 
+/**
+ * historyTrace reads the demand of `--prometheus` as a trace: `--query`, else the config pool's workload query, a
+ * minute over `--since` up to `--end` (or now). A minute without a sample takes the one before (said on `err`).
+ */
+async function historyTrace(history: PrometheusHistory, fromConfig: { config: Config; pool: PoolConfig } | undefined, nowMs: number, err: Out): Promise<Trace> {
+  const query = history.query ?? (fromConfig === undefined ? undefined : fromConfig.pool.workloadQuery ?? defaultWorkloadQuery(fromConfig.pool));
+  if (query === undefined) throw new UsageError('simulate: --prometheus needs --query PROMQL', 'ASC_ERR_SIM_ARGS');
+  const endMs = history.endMs ?? nowMs;
+  const range = await fetchDemandRange({
+    url: history.url, query, startMs: endMs - history.sinceMs, endMs, timeoutMs: fromConfig?.config.prometheus?.timeoutMs ?? DEFAULT_RANGE_TIMEOUT_MS,
+  });
+  const minutes = range.values.length;
+  err.write(`simulate: ${minutes} minutes of ${query} from ${history.url}, ${new Date(range.firstMs).toISOString()} on`
+    + `${range.filled > 0 ? `; ${range.filled} minutes without a sample took the minute before's value` : ''}\n`);
+  return { name: fromConfig?.pool.name ?? 'prometheus', demandGpus: range.values, pendingGpus: new Array<number>(minutes).fill(0) };
+}
+
+/**
+ * unitOf is the GPUs (workload units) one simulated instance serves: `--gpus-per-instance`; else, for a pool's own
+ * history (`--prometheus` with `--config`), the pool's perInstance, in the unit its workload query counts; else 8.
+ */
+function unitOf(args: SimulateArgs, pool: PoolConfig | undefined): number | undefined {
+  if (args.options.gpusPerInstance !== undefined) return args.options.gpusPerInstance;
+  if (args.prometheus === undefined || pool === undefined) return undefined;
+  if (!Number.isInteger(pool.perInstance)) {
+    throw new UsageError(`simulate: pool ${pool.name} serves ${pool.perInstance} workload units an instance; the simulator places whole units: give --gpus-per-instance N`, 'ASC_ERR_SIM_ARGS');
+  }
+  return pool.perInstance;
+}
+
+interface Out { write(text: string): unknown }
+
 /** runSimulateCommand runs `simulate` with the arguments after the command name; returns the exit code. */
-export async function runSimulateCommand(argv: readonly string[], out: { write(text: string): unknown }): Promise<number> {
+export async function runSimulateCommand(argv: readonly string[], out: Out, err: Out = process.stderr, nowMs = Date.now()): Promise<number> {
   const args = parseSimulateArgs(argv);
-  const trace = await loadTrace(args.trace);
-  const fromConfig = configPatch(args);
+  const chosen = configPool(args);
+  const trace = args.prometheus === undefined ? await loadTrace(args.trace ?? '') : await historyTrace(args.prometheus, chosen, nowMs, err);
+  const fromConfig = configPatch(chosen?.pool);
   const patch: PoolPatch = { ...fromConfig.patch, ...(args.intervalMs === undefined ? {} : { interval: args.intervalMs }) };
+  const gpusPerInstance = unitOf(args, chosen?.pool);
   const pool = shippedPool(trace, {
     patch,
-    ...(args.options.gpusPerInstance === undefined ? {} : { gpusPerInstance: args.options.gpusPerInstance }),
+    ...(gpusPerInstance === undefined ? {} : { gpusPerInstance }),
     ...(args.options.waitBudget === undefined ? {} : { waitBudget: args.options.waitBudget }),
   });
   const options: SimOptions = {
     ...args.options,
+    ...(gpusPerInstance === undefined ? {} : { gpusPerInstance }),
     // the budget judged is the simulated pool's: --budget, else the config's, else the default
     ...(pool.waitBudget === undefined ? {} : { waitBudget: pool.waitBudget }),
     ...(fromConfig.reserved === undefined ? {} : { reserved: fromConfig.reserved }),

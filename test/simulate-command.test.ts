@@ -109,7 +109,7 @@ t.test('documents every flag in simulate --help', async (t) => {
   const spec = commandSpec('simulate');
   if (spec === undefined) throw new Error('no simulate command');
   const help = commandHelp(spec);
-  for (const flag of ['--start-latency', '--deploy-latency', '--create-latency', '--stop-latency', '--jitter', '--failure-share', '--interval', '--budget', '--gpus-per-instance', '--seed', '--svg', '--chart-policy']) {
+  for (const flag of ['--start-latency', '--deploy-latency', '--create-latency', '--stop-latency', '--jitter', '--failure-share', '--interval', '--budget', '--gpus-per-instance', '--seed', '--svg', '--chart-policy', '--prometheus', '--query', '--since', '--end']) {
     t.match(help, flag, flag);
   }
 });
@@ -125,4 +125,22 @@ t.test('rejects unknown or incomplete arguments with ASC_ERR_SIM_ARGS', async (t
   t.same(parseSimulateArgs(['--trace=a.csv', '--gpus-per-instance', '4']), { trace: 'a.csv', json: false, options: { gpusPerInstance: 4 } });
   t.same(parseSimulateArgs(['--trace=a.csv', '--budget', '0.1%', '--jitter', '0.2', '--start-latency', '2m', '--interval', '60']).options,
     { startLatencyMs: 120_000, latencyJitter: 0.2, waitBudget: 0.001 });
+});
+
+t.test('--prometheus: the demand from a pool\'s history instead of a trace file, never both', async (t) => {
+  const URL_ = 'http://127.0.0.1:9090';
+  t.same(parseSimulateArgs(['--prometheus', URL_, '--query', 'sum(demand)']), { prometheus: { url: URL_, sinceMs: 30 * 86_400_000, query: 'sum(demand)' }, json: false, options: {} });
+  t.same(parseSimulateArgs(['--prometheus', URL_, '--config', 'c.yaml', '--since', '7d', '--end', '2026-12-01T00:00:00Z']).prometheus,
+    { url: URL_, sinceMs: 7 * 86_400_000, endMs: Date.parse('2026-12-01T00:00:00Z') }, 'with --config the query is the pool\'s');
+  t.equal(parseSimulateArgs(['--prometheus', URL_, '--query', 'q', '--end', '1764547200']).prometheus?.endMs, 1_764_547_200_000, 'unix seconds');
+  t.equal(parseSimulateArgs(['--prometheus', URL_, '--query', 'q', '--end', '2026-12-01T01:00:00+01:00']).prometheus?.endMs, Date.parse('2026-12-01T00:00:00Z'), 'a zone offset');
+  t.throws(() => parseSimulateArgs(['--trace', 'a.csv', '--prometheus', URL_, '--query', 'q']), { code: 'ASC_ERR_SIM_ARGS', message: /two sources of the demand: give one/ });
+  t.throws(() => parseSimulateArgs(['--prometheus', URL_]), { code: 'ASC_ERR_SIM_ARGS', message: /--prometheus needs --query PROMQL .*or --config/ });
+  t.throws(() => parseSimulateArgs(['--trace', 'a.csv', '--since', '7d']), { code: 'ASC_ERR_SIM_ARGS', message: /--query, --since and --end go with --prometheus/ });
+  t.throws(() => parseSimulateArgs(['--trace', 'a.csv', '--query', 'q']), { code: 'ASC_ERR_SIM_ARGS', message: /go with --prometheus/ });
+  t.throws(() => parseSimulateArgs(['--prometheus', 'localhost:9090', '--query', 'q']), { code: 'ASC_ERR_SIM_ARGS', message: /--prometheus expects an http\(s\) URL/ });
+  t.throws(() => parseSimulateArgs(['--prometheus', URL_, '--query', 'q', '--since', '0s']), { code: 'ASC_ERR_SIM_ARGS', message: /--since expects/ });
+  for (const end of ['yesterday', '2026-12-01', '2026-12-01T00:00:00', '2026-13-01T00:00:00Z']) {
+    t.throws(() => parseSimulateArgs(['--prometheus', URL_, '--query', 'q', '--end', end]), { code: 'ASC_ERR_SIM_ARGS', message: /--end expects a time/ }, end);
+  }
 });

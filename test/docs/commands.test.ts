@@ -23,8 +23,12 @@ import { allDocCommands } from './doc-commands.ts';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 
-/** NEEDS_REAL_SYSTEM: documented commands this test does not run, each with why (none today: the emulator covers them). */
-const NEEDS_REAL_SYSTEM: ReadonlyMap<string, string> = new Map<string, string>([]);
+/** NEEDS_REAL_SYSTEM: documented commands this test does not run, each with why. */
+const PROMETHEUS_HISTORY = 'a Prometheus holding the pool\'s history: test/e2e/simulate-prometheus.test.ts runs simulate --prometheus, with --query and with --config, against a real one';
+const NEEDS_REAL_SYSTEM: ReadonlyMap<string, string> = new Map<string, string>([
+  ['npx salt-autoscaler simulate --prometheus http://127.0.0.1:9090 --query \'sum(training_gpus_demand{env="prod"})\' --since 30d', PROMETHEUS_HISTORY],
+  ['npx salt-autoscaler simulate --config /etc/salt-autoscaler/config.yaml --pool prod/type1 --prometheus http://127.0.0.1:9090', PROMETHEUS_HISTORY],
+]);
 
 /** LONG_RUNNING: commands that run until stopped, and what shows that they work. */
 const LONG_RUNNING: readonly { match: RegExp; ready: RegExp }[] = [

@@ -203,7 +203,8 @@ function configPatch(pool: PoolConfig | undefined): { patch: PoolPatch; reserved
 async function historyTrace(history: PrometheusHistory, fromConfig: { config: Config; pool: PoolConfig } | undefined, nowMs: number, err: Out): Promise<Trace> {
   const query = history.query ?? (fromConfig === undefined ? undefined : fromConfig.pool.workloadQuery ?? defaultWorkloadQuery(fromConfig.pool));
   if (query === undefined) throw new UsageError('simulate: --prometheus needs --query PROMQL', 'ASC_ERR_SIM_ARGS');
-  const endMs = history.endMs ?? nowMs;
+  // no later than now: minutes to come have no sample, and carried forward they would be made up
+  const endMs = Math.min(history.endMs ?? nowMs, nowMs);
   const range = await fetchDemandRange({
     url: history.url, query, startMs: endMs - history.sinceMs, endMs, timeoutMs: fromConfig?.config.prometheus?.timeoutMs ?? DEFAULT_RANGE_TIMEOUT_MS,
   });

@@ -61,15 +61,17 @@ t.test('simulate --prometheus replays a pool\'s own history from a real Promethe
   // the command's report is the trace file's report on the same demand
   const csv = join(dir, 'prometheus.csv');
   writeFileSync(csv, `time,running_gpus,pending_gpus\n${expected.map((v, i) => `${i},${v},0`).join('\n')}\n`);
-  const run = async (argv: string[]): Promise<{ out: string; err: string }> => {
+  const run = async (argv: string[], nowMs?: number): Promise<{ out: string; err: string }> => {
     let out = '';
     let err = '';
-    await runSimulateCommand(argv, { write: (c: string) => { out += c; } }, { write: (c: string) => { err += c; } });
+    await runSimulateCommand(argv, { write: (c: string) => { out += c; } }, { write: (c: string) => { err += c; } }, nowMs);
     return { out, err };
   };
   const fromPrometheus = await run(['--prometheus', prometheus.url, '--query', 'demand_gpus{env="sim"}', '--since', `${DAYS}d`, '--end', new Date(endMs).toISOString(), '--json']);
   const fromFile = await run(['--trace', csv, '--json']);
   t.same(JSON.parse(fromPrometheus.out), JSON.parse(fromFile.out), 'the same report as simulate --trace on the same minutes');
+  const future = await run(['--prometheus', prometheus.url, '--query', 'demand_gpus{env="sim"}', '--since', `${DAYS}d`, '--end', '2099-01-01T00:00:00Z', '--json'], endMs);
+  t.same(JSON.parse(future.out), JSON.parse(fromFile.out), 'an --end after now ends at now: no minute to come is made up');
   t.match(fromPrometheus.err, new RegExp(`^simulate: ${MINUTES} minutes of demand_gpus\\{env="sim"\\} from ${prometheus.url}, ${new Date(startMs).toISOString()} on; ${range.filled} minutes without a sample took the minute before's value\\n$`));
 
   // with --config: the pool's own workloadQuery, in its unit (perInstance 4), over the config's pool

@@ -5,30 +5,13 @@
  * Inf samples, and the calls' ranges at the chunk boundary.
  */
 import t from 'tap';
-import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { RANGE_CHUNK_MINUTES, fetchDemandRange } from '../../src/prometheus/range.ts';
-
-type Handler = (req: IncomingMessage, res: ServerResponse, params: URLSearchParams) => void;
+import { answerer, type Handler } from '../support/http-answerer.ts';
 
 const MINUTE_MS = 60_000;
 const T0 = Date.parse('2026-12-01T00:00:00Z');
 
-async function server(t: { teardown(fn: () => unknown): void }, handler: Handler): Promise<{ url: string; calls: URLSearchParams[] }> {
-  const calls: URLSearchParams[] = [];
-  const s = createServer((req, res) => {
-    const u = new URL(req.url ?? '/', 'http://x');
-    if (u.pathname !== '/api/v1/query_range') {
-      res.writeHead(404).end('404 page not found\n');
-      return;
-    }
-    calls.push(u.searchParams);
-    handler(req, res, u.searchParams);
-  });
-  await new Promise<void>((resolve) => s.listen(0, '127.0.0.1', resolve));
-  t.teardown(() => new Promise<void>((resolve) => { s.closeAllConnections(); s.close(() => resolve()); }));
-  return { url: `http://127.0.0.1:${(s.address() as AddressInfo).port}/`, calls };
-}
+const server = (t: { teardown(fn: () => unknown): void }, handler: Handler) => answerer(t, '/api/v1/query_range', handler);
 
 const matrix = (values: [number, string][]): unknown => ({ status: 'success', data: { resultType: 'matrix', result: [{ metric: {}, values }] } });
 

@@ -1,28 +1,14 @@
 import t from 'tap';
-import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { Writable } from 'node:stream';
 import { pino } from 'pino';
 import { PrometheusSource } from '../../src/prometheus/source.ts';
 import { defaultWorkloadQuery } from '../../src/config/schema.ts';
+import { answerer, type Handler } from '../support/http-answerer.ts';
 
-type Handler = (req: IncomingMessage, res: ServerResponse) => void;
-
-/** prometheus starts a tiny real HTTP server answering /api/v1/query with `handler`. */
-async function prometheus(t: { teardown(fn: () => unknown): void }, handler: Handler): Promise<{ url: string; queries: string[] }> {
-  const queries: string[] = [];
-  const server = createServer((req, res) => {
-    const u = new URL(req.url ?? '/', 'http://x');
-    if (u.pathname !== '/api/v1/query') {
-      res.writeHead(404).end('404 page not found\n');
-      return;
-    }
-    queries.push(u.searchParams.get('query') ?? '');
-    handler(req, res);
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  t.teardown(() => new Promise<void>((resolve) => { server.closeAllConnections(); server.close(() => resolve()); }));
-  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, queries };
+/** prometheus starts a tiny real HTTP server answering /api/v1/query with `handler`; `queries` are the PromQL it was asked. */
+async function prometheus(t: { teardown(fn: () => unknown): void }, handler: Handler): Promise<{ url: string; readonly queries: string[] }> {
+  const server = await answerer(t, '/api/v1/query', handler);
+  return { url: server.url, get queries() { return server.calls.map((c) => c.get('query') ?? ''); } };
 }
 
 const json = (status: number, body: unknown): Handler => (_req, res) => {

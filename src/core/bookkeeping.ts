@@ -41,10 +41,14 @@ export function afterDecision(history: PoolHistory, decision: Decision, nowMs: n
   }
 }
 
-/** TransitionEffect is the history after one instance transition, and whether it was a provisioning failure (a metric, and the back-off). */
+/**
+ * TransitionEffect is the history after one instance transition, whether it was a provisioning failure (a metric, and
+ * the back-off), and, for an instance that became ready from a start, its start-to-ready time (a metric too).
+ */
 export interface TransitionEffect {
   readonly history: PoolHistory;
   readonly provisioningFailed: boolean;
+  readonly startToReadyMs?: number;
 }
 
 /**
@@ -55,6 +59,7 @@ export interface TransitionEffect {
 export function afterTransition(history: PoolHistory, instance: Instance, from: InstanceState, nowMs: number): TransitionEffect {
   let next = history;
   let provisioningFailed = false;
+  let startToReadyMs: number | undefined;
   if (instance.state === 'failed' && IN_FLIGHT_STATES.includes(from)) {
     provisioningFailed = true;
     next = { ...next, consecutiveFailures: next.consecutiveFailures + 1, lastFailureMs: nowMs };
@@ -62,7 +67,8 @@ export function afterTransition(history: PoolHistory, instance: Instance, from: 
     next = { ...next, consecutiveFailures: 0 };
   }
   if (instance.state === 'ready' && IN_FLIGHT_STATES.includes(from) && instance.lastStartMs !== undefined) {
-    next = withStartLatency(next, nowMs - instance.lastStartMs);
+    startToReadyMs = nowMs - instance.lastStartMs;
+    next = withStartLatency(next, startToReadyMs);
   }
   const startFailed = instance.state === 'failed' ? IN_FLIGHT_STATES.includes(from) : instance.state === 'stopped' && (from === 'starting' || from === 'creating');
   if (startFailed) {
@@ -75,7 +81,7 @@ export function afterTransition(history: PoolHistory, instance: Instance, from: 
     const { [instance.id]: _gone, ...rest } = next.idleSinceMs;
     next = { ...next, idleSinceMs: rest };
   }
-  return { history: next, provisioningFailed };
+  return { history: next, provisioningFailed, ...(startToReadyMs === undefined ? {} : { startToReadyMs }) };
 }
 
 /** withIdleChecks records one round of idle checks: an instance idle now keeps the time it was first seen idle; busy or unreachable ones are dropped. */

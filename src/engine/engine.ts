@@ -298,6 +298,7 @@ export class Engine implements EngineApi {
     if (rt === undefined) return;
     const effect = afterTransition(rt.history, inst, from, now);
     if (effect.provisioningFailed) this.#opts.observer?.instanceFailed(rt.managed.spec.name);
+    if (effect.startToReadyMs !== undefined) this.#opts.observer?.startToReady?.(rt.managed.spec.name, effect.startToReadyMs);
     const kept = effect.history.consecutiveFailures !== rt.history.consecutiveFailures || effect.history.startFailedMs !== rt.history.startFailedMs;
     rt.history = effect.history;
     if (kept) this.#savePool(rt); // idle confirmations are not worth a write: they are checked again

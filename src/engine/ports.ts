@@ -314,6 +314,8 @@ export interface EngineObserver {
   decision(pool: string, outcome: Decision['kind']): void;
   action(action: IntentKind, result: 'ok' | 'error' | 'dry_run'): void;
   instanceFailed(pool: string): void;
+  /** startToReady: an instance of the pool became ready `ms` after its start (or create) was issued. */
+  startToReady?(pool: string, ms: number): void;
   correction(pool: string): void;
   reconcile(result: 'ok' | 'error'): void;
   openIntents(n: number): void;

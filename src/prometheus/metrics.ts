@@ -44,6 +44,8 @@ export interface Metrics {
   readonly decisions: Counter<'pool' | 'outcome'>;
   readonly actions: Counter<'action' | 'result'>;
   readonly instancesFailed: Counter<'pool'>;
+  /** startToReady: an instance's start (or create) issued to ready, per pool: the lead the budget strategy plans with. */
+  readonly startToReady: Histogram<'pool'>;
   readonly lifecycleIgnored: Counter<'reason'>;
   readonly reconcileCorrections: Counter<'pool'>;
   readonly reconcileRuns: Counter<'result'>;
@@ -126,6 +128,13 @@ export function createMetrics(opts: { readonly defaultMetrics?: boolean } = {}):
       name: `${METRIC_PREFIX}actions_total`,
       help: 'Scaling actions sent to salt-api, by action and result (ok, error, dry_run)',
       labelNames: ['action', 'result'] as const,
+      registers,
+    }),
+    startToReady: new Histogram({
+      name: `${METRIC_PREFIX}start_to_ready_seconds`,
+      help: 'From an instance\'s start (or create) issued to ready (minion started, deploy orchestrate succeeded), per pool, in seconds',
+      labelNames: ['pool'],
+      buckets: [30, 60, 90, 120, 180, 240, 300, 450, 600, 900, 1200, 1800, 3600],
       registers,
     }),
     instancesFailed: new Counter({

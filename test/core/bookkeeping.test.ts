@@ -33,6 +33,16 @@ t.test('an instance that fails on its way to ready counts a provisioning failure
   t.equal(ready.history.consecutiveFailures, 0);
 });
 
+t.test('an instance ready from a start says its start-to-ready time; ready from a drain or unstarted says none', async (t) => {
+  const started = { ...inState('a', 'ready'), lastStartMs: 1_000 };
+  const ready = afterTransition(EMPTY_HISTORY, started, 'deploying', 241_000);
+  t.equal(ready.startToReadyMs, 240_000);
+  t.same(ready.history.startLatenciesMs, [240_000], 'the same time the budget strategy plans its lead with');
+  t.equal(afterTransition(EMPTY_HISTORY, started, 'draining', 500_000).startToReadyMs, undefined, 'an undrain is no start');
+  t.equal(afterTransition(EMPTY_HISTORY, inState('b', 'ready'), 'booted', 500_000).startToReadyMs, undefined, 'no start seen (a minion found ready)');
+  t.equal(afterTransition(EMPTY_HISTORY, { ...started, state: 'failed' }, 'deploying', 500_000).startToReadyMs, undefined, 'a failed deploy is not ready');
+});
+
 t.test('a failed stop is not a provisioning failure, and an undrain does not clear the count', async (t) => {
   const stopFailed = afterTransition(EMPTY_HISTORY, inState('a', 'failed'), 'stopping', 50);
   t.notOk(stopFailed.provisioningFailed);

@@ -281,6 +281,11 @@ t.test('a queue raised then drained through real Prometheus and Alertmanager sta
     t.ok(budget, 'the dashboard has the waiting panel with the budget line');
     const series = ((await query(concrete(budget?.expr ?? ''))).data?.result ?? []) as { metric: { pool?: string }; value: [number, string] }[];
     t.same(series.map((x) => [x.metric.pool, Number(x.value[1])]), [[BUDGET_POOL, 0.0025]], 'one budget line: the budget pool\'s default 0.25%');
+    // the start-to-ready panel: the two starts of the cycle, each observed once, under a minute each
+    const starts = ((await query(`salt_autoscaler_start_to_ready_seconds_count{pool="${POOL}"}`)).data?.result ?? []) as { value: [number, string] }[];
+    t.same(starts.map((x) => Number(x.value[1])), [2], 'both starts of the cycle reached ready and were observed');
+    const under = ((await query(`salt_autoscaler_start_to_ready_seconds_bucket{pool="${POOL}",le="60"}`)).data?.result ?? []) as { value: [number, string] }[];
+    t.same(under.map((x) => Number(x.value[1])), [2], 'each within the 60 s bucket (the emulator starts, boots and deploys in 700 ms)');
   });
 
   console.log(`# e2e summary: up ${upLatencyMs}ms, drain ${drainLatencyMs}ms, stop ${stopLatencyMs}ms, busy-then-idle stop ${idleStopLatencyMs}ms`);

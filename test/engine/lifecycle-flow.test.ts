@@ -1,4 +1,5 @@
 import t from 'tap';
+import type { EngineObserver } from '../../src/engine/ports.ts';
 import { startHarness, startCalls, stateOf, waitFor, type Harness } from '../support/engine-harness.ts';
 
 function up(h: Harness, workload = 1): void {
@@ -10,10 +11,19 @@ function path(h: Harness, id: string): string[] {
 }
 
 t.test('a start runs through to ready from events alone', async (t) => {
-  const h = await startHarness({ emulator: { delays: { startMs: 20, bootMs: 80, deployMs: 80 } }, pool: { max: 1 } });
+  const readyAfter: [string, number][] = [];
+  const observer: EngineObserver = {
+    event: () => {}, ignored: () => {}, decision: () => {}, action: () => {}, instanceFailed: () => {}, correction: () => {}, reconcile: () => {}, openIntents: () => {},
+    startToReady: (pool, ms) => { readyAfter.push([pool, ms]); },
+  };
+  const h = await startHarness({ emulator: { delays: { startMs: 20, bootMs: 80, deployMs: 80 } }, pool: { max: 1 }, store: { observer } });
   t.teardown(() => h.close());
   up(h);
   await waitFor('gpu-t1-1 ready', () => stateOf(h, 'gpu-t1-1') === 'ready');
+  // the start-to-ready time the metric gets: from the start issued to ready, as the store's transitions say
+  const at = (to: string): number => h.store.history('gpu-t1-1', 50).find((tr) => tr.to === to)?.atMs ?? Number.NaN;
+  t.same(readyAfter, [['test/t1', at('ready') - at('starting')]], 'one start-to-ready time, the pool\'s, observed');
+  t.ok((readyAfter[0]?.[1] ?? 0) >= 180, `at least the emulator's start, boot and deploy delays (${readyAfter[0]?.[1]} ms)`);
   const states = path(h, 'gpu-t1-1');
   t.same(states.filter((s) => s !== 'stopped'), ['starting', 'booted', 'deploying', 'ready'], 'went through every in-flight state');
   t.equal(startCalls(h.emu, 'gpu-t1-1'), 1, 'one start');

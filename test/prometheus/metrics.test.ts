@@ -20,6 +20,7 @@ const CONTRACT_NAMES = [
   'salt_autoscaler_decisions_total',
   'salt_autoscaler_actions_total',
   'salt_autoscaler_instances_failed_total',
+  'salt_autoscaler_start_to_ready_seconds',
   'salt_autoscaler_lifecycle_ignored_total',
   'salt_autoscaler_reconcile_corrections_total',
   'salt_autoscaler_reconcile_runs_total',
@@ -53,6 +54,18 @@ t.test('two registries are independent: counting in one does not show in the oth
   t.match(await a.registry.metrics(), 'salt_autoscaler_decisions_total{pool="prod/type1",outcome="scaleUp"} 1');
   t.match(await a.registry.metrics(), 'salt_autoscaler_actions_total{action="start",result="dry_run"} 2');
   t.notMatch(await b.registry.metrics(), 'outcome="scaleUp"');
+});
+
+t.test('start_to_ready_seconds buckets each pool\'s start-to-ready times in seconds', async (t) => {
+  const m = createMetrics({ defaultMetrics: false });
+  m.startToReady.observe({ pool: 'prod/type1' }, 75);
+  m.startToReady.observe({ pool: 'prod/type1' }, 400);
+  const text = await m.registry.metrics();
+  t.match(text, 'salt_autoscaler_start_to_ready_seconds_bucket{le="60",pool="prod/type1"} 0');
+  t.match(text, 'salt_autoscaler_start_to_ready_seconds_bucket{le="90",pool="prod/type1"} 1');
+  t.match(text, 'salt_autoscaler_start_to_ready_seconds_bucket{le="450",pool="prod/type1"} 2');
+  t.match(text, 'salt_autoscaler_start_to_ready_seconds_sum{pool="prod/type1"} 475');
+  t.match(text, 'salt_autoscaler_start_to_ready_seconds_count{pool="prod/type1"} 2');
 });
 
 t.test('pool gauges count every state and reset a state that empties', async (t) => {

@@ -84,7 +84,7 @@ export function metricsObserver(metrics: Metrics, clock: Clock): EngineObserver 
     decision: (pool, outcome) => metrics.decisions.inc({ pool, outcome }),
     action: (action, result) => metrics.actions.inc({ action, result }),
     instanceFailed: (pool) => metrics.instancesFailed.inc({ pool }),
-    startToReady: (pool, ms) => metrics.startToReady.observe({ pool }, ms / 1000),
+    startToReady: (_pool, ms) => metrics.startToReady.observe(ms / 1000),
     correction: (pool) => metrics.reconcileCorrections.inc({ pool }),
     reconcile: (result) => metrics.reconcileRuns.inc({ result }),
     openIntents: (n) => metrics.intentsOpen.set(n),

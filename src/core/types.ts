@@ -222,6 +222,8 @@ export interface PoolView {
   readonly waitWindowMs?: number;
   /** waitWindowCovered: the share of waitWindowMs the waiting share covers so far (1 once a whole window is measured). */
   readonly waitWindowCovered?: number;
+  /** startLeadMs: the p90 of the pool's last start-to-ready times, the lead its rises wait (absent before any start is seen). */
+  readonly startLeadMs?: number;
 }
 
 /**

@@ -19,7 +19,7 @@ import { decide } from '../core/decide.ts';
 import { newInstance, type LifecycleInput, type StepResult } from '../core/lifecycle.ts';
 import type { StreamItem } from '../core/salt-event.ts';
 import { byCodeUnits } from '../core/order.ts';
-import { waitBudgetOf, waitingShare, waitWindowCovered, waitWindowOf } from '../core/strategies/budget.ts';
+import { startLeadMs, waitBudgetOf, waitingShare, waitWindowCovered, waitWindowOf } from '../core/strategies/budget.ts';
 import { IN_FLIGHT_STATES, type Decision, type Instance, type InstanceState, type PoolSpec, type PoolView, type Transition } from '../core/types.ts';
 import type { EngineContext, EngineOptions } from './context.ts';
 import { Evaluator } from './evaluator.ts';
@@ -344,6 +344,7 @@ export class Engine implements EngineApi {
         failed: count((i) => i.state === 'failed'),
         reserved: count((i) => i.state === 'stopped' && !i.created),
         paused: rt.paused,
+        ...((rt.history.startLatenciesMs?.length ?? 0) > 0 ? { startLeadMs: startLeadMs(rt.history).leadMs } : {}),
         ...(rt.managed.spec.strategy.kind === 'budget'
           ? {
             waitBudget: waitBudgetOf(rt.managed.spec), waitingShare: waitingShare(rt.history.budget), waitWindowMs: waitWindowOf(rt.managed.spec),

@@ -1,6 +1,6 @@
 /**
  * pool-metrics: the per-pool gauges of `/metrics` (`pool_instances` by state, `pool_max`, `pool_min`,
- * `pool_waiting_share`, `pool_wait_window_covered`, `pool_wait_budget`, `pool_workload`), rendered in the Prometheus text format from the
+ * `pool_waiting_share`, `pool_wait_window_covered`, `pool_wait_budget`, `pool_workload`, `pool_start_lead_seconds`), rendered in the Prometheus text format from the
  * engine's snapshot at each scrape (level-triggered: what the page shows is the snapshot, nothing else).
  *
  * Why not prom-client gauges: with 1,000 pools these are ~14,000 series; re-setting them on each scrape (prom-client
@@ -51,11 +51,15 @@ export const POOL_FAMILIES = {
     help: 'Configured waitBudget of a pool: the share of its demand that may wait (0.0025 = 0.25%; budget strategy)',
   },
   workload: { name: 'salt_autoscaler_pool_workload', help: 'Last known workload (demand signal) of a pool' },
+  startLead: {
+    name: 'salt_autoscaler_pool_start_lead_seconds',
+    help: 'The p90 of a pool\'s last 16 start-to-ready times (start or create issued to ready), the lead its rises wait and the budget strategy plans with; absent before a start is seen',
+  },
 } as const satisfies Record<string, PoolFamily>;
 
 /** ValueFamily names the families with one series per pool (labelled by `pool` only). */
 type ValueFamily = Exclude<keyof typeof POOL_FAMILIES, 'instances'>;
-const VALUE_FAMILIES: readonly ValueFamily[] = ['max', 'min', 'waitingShare', 'waitWindowCovered', 'waitBudget', 'workload'];
+const VALUE_FAMILIES: readonly ValueFamily[] = ['max', 'min', 'waitingShare', 'waitWindowCovered', 'waitBudget', 'workload', 'startLead'];
 
 const STATE_INDEX = new Map(INSTANCE_STATES.map((state, i) => [state, i]));
 
@@ -109,7 +113,7 @@ export class PoolMetrics {
     return this.#rows.size;
   }
 
-  /** render returns the seven families' text (each `# HELP`, `# TYPE`, then its lines; families apart by a blank line). */
+  /** render returns the eight families' text (each `# HELP`, `# TYPE`, then its lines; families apart by a blank line). */
   render(snapshot: PoolSnapshot): string {
     this.#scrape += 1;
     const order: PoolRow[] = [];
@@ -124,6 +128,7 @@ export class PoolMetrics {
       changed = this.#set(row, 'waitWindowCovered', pool.waitWindowCovered) || changed;
       changed = this.#set(row, 'waitBudget', pool.waitBudget) || changed;
       changed = this.#set(row, 'workload', workload !== undefined && Number.isFinite(workload) ? workload : undefined) || changed;
+      changed = this.#set(row, 'startLead', pool.startLeadMs === undefined ? undefined : pool.startLeadMs / 1000) || changed;
     }
     for (const instance of snapshot.instances) {
       const row = this.#see(instance.pool, order);
@@ -160,8 +165,8 @@ export class PoolMetrics {
       row = {
         scrape: 0, listed: 0, label: escapeText(name).replace(/"/g, '\\"'),
         counts: INSTANCE_STATES.map(() => 0), rendered: INSTANCE_STATES.map(() => -1), stateLines: '',
-        values: { max: undefined, min: undefined, waitingShare: undefined, waitWindowCovered: undefined, waitBudget: undefined, workload: undefined },
-        lines: { max: '', min: '', waitingShare: '', waitWindowCovered: '', waitBudget: '', workload: '' },
+        values: { max: undefined, min: undefined, waitingShare: undefined, waitWindowCovered: undefined, waitBudget: undefined, workload: undefined, startLead: undefined },
+        lines: { max: '', min: '', waitingShare: '', waitWindowCovered: '', waitBudget: '', workload: '', startLead: '' },
       };
       this.#rows.set(name, row);
     }

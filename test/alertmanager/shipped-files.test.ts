@@ -83,7 +83,7 @@ t.test('alertmanager.yml routes the scale alerts to the webhook with send_resolv
 
 t.test('the Grafana dashboard is valid JSON over the contract metrics only', async (t) => {
   const dash = JSON.parse(readFileSync(DASHBOARD, 'utf8')) as { panels: { targets: { expr: string }[] }[] };
-  const known = ['event_stream_connected', 'stream_reconnects_total', 'actions_total', 'pool_instances', 'pool_max', 'decisions_total', 'instances_failed_total', 'pool_workload', 'pool_waiting_share', 'pool_wait_window_covered', 'pool_wait_budget', 'start_to_ready_seconds_bucket'];
+  const known = ['event_stream_connected', 'stream_reconnects_total', 'actions_total', 'pool_instances', 'pool_max', 'decisions_total', 'instances_failed_total', 'pool_workload', 'pool_waiting_share', 'pool_wait_window_covered', 'pool_wait_budget', 'start_to_ready_seconds_bucket', 'pool_start_lead_seconds'];
   const used = dash.panels.flatMap((p) => p.targets.flatMap((x) => [...x.expr.matchAll(/salt_autoscaler_([a-z_]+)/g)].map((m) => m[1])));
   t.ok(used.length >= 8);
   t.same(used.filter((m) => !known.includes(m ?? '')), []);

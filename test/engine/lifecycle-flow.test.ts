@@ -24,6 +24,7 @@ t.test('a start runs through to ready from events alone', async (t) => {
   const at = (to: string): number => h.store.history('gpu-t1-1', 50).find((tr) => tr.to === to)?.atMs ?? Number.NaN;
   t.same(readyAfter, [['test/t1', at('ready') - at('starting')]], 'one start-to-ready time, the pool\'s, observed');
   t.ok((readyAfter[0]?.[1] ?? 0) >= 180, `at least the emulator's start, boot and deploy delays (${readyAfter[0]?.[1]} ms)`);
+  t.equal(h.engine.pools()[0]?.startLeadMs, readyAfter[0]?.[1], 'the pool\'s lead: the p90 of its one start-to-ready time');
   const states = path(h, 'gpu-t1-1');
   t.same(states.filter((s) => s !== 'stopped'), ['starting', 'booted', 'deploying', 'ready'], 'went through every in-flight state');
   t.equal(startCalls(h.emu, 'gpu-t1-1'), 1, 'one start');

@@ -17,6 +17,7 @@ const CONTRACT_NAMES = [
   'salt_autoscaler_pool_waiting_share',
   'salt_autoscaler_pool_wait_window_covered',
   'salt_autoscaler_pool_wait_budget',
+  'salt_autoscaler_pool_start_lead_seconds',
   'salt_autoscaler_decisions_total',
   'salt_autoscaler_actions_total',
   'salt_autoscaler_instances_failed_total',
@@ -56,16 +57,16 @@ t.test('two registries are independent: counting in one does not show in the oth
   t.notMatch(await b.registry.metrics(), 'outcome="scaleUp"');
 });
 
-t.test('start_to_ready_seconds buckets each pool\'s start-to-ready times in seconds', async (t) => {
+t.test('start_to_ready_seconds buckets the fleet\'s start-to-ready times in seconds, with no pool label', async (t) => {
   const m = createMetrics({ defaultMetrics: false });
-  m.startToReady.observe({ pool: 'prod/type1' }, 75);
-  m.startToReady.observe({ pool: 'prod/type1' }, 400);
+  m.startToReady.observe(75);
+  m.startToReady.observe(400);
   const text = await m.registry.metrics();
-  t.match(text, 'salt_autoscaler_start_to_ready_seconds_bucket{le="60",pool="prod/type1"} 0');
-  t.match(text, 'salt_autoscaler_start_to_ready_seconds_bucket{le="90",pool="prod/type1"} 1');
-  t.match(text, 'salt_autoscaler_start_to_ready_seconds_bucket{le="450",pool="prod/type1"} 2');
-  t.match(text, 'salt_autoscaler_start_to_ready_seconds_sum{pool="prod/type1"} 475');
-  t.match(text, 'salt_autoscaler_start_to_ready_seconds_count{pool="prod/type1"} 2');
+  t.match(text, 'salt_autoscaler_start_to_ready_seconds_bucket{le="60"} 0');
+  t.match(text, 'salt_autoscaler_start_to_ready_seconds_bucket{le="90"} 1');
+  t.match(text, 'salt_autoscaler_start_to_ready_seconds_bucket{le="450"} 2');
+  t.match(text, 'salt_autoscaler_start_to_ready_seconds_sum 475');
+  t.match(text, 'salt_autoscaler_start_to_ready_seconds_count 2');
 });
 
 t.test('pool gauges count every state and reset a state that empties', async (t) => {

@@ -6,7 +6,7 @@ import { POOL_FAMILIES, PoolMetrics, type PoolSnapshot } from '../../src/prometh
 import { createMetrics, exposition } from '../../src/prometheus/metrics.ts';
 
 /**
- * promClientPage is the reference: the six families as prom-client gauges, reset and set from the snapshot on every
+ * promClientPage is the reference: the seven value families and pool_instances as prom-client gauges, reset and set from the snapshot on every
  * scrape (level-triggered, as the service did before it kept rendered lines), rendered by prom-client's registry.
  */
 function promClientPage(): (snapshot: PoolSnapshot) => Promise<string> {
@@ -14,10 +14,10 @@ function promClientPage(): (snapshot: PoolSnapshot) => Promise<string> {
   const registers = [registry];
   const f = POOL_FAMILIES;
   const instances = new Gauge({ ...f.instances, labelNames: ['pool', 'state'] as const, registers });
-  const [max, min, waitingShare, waitWindowCovered, waitBudget, workload] = [f.max, f.min, f.waitingShare, f.waitWindowCovered, f.waitBudget, f.workload]
+  const [max, min, waitingShare, waitWindowCovered, waitBudget, workload, startLead] = [f.max, f.min, f.waitingShare, f.waitWindowCovered, f.waitBudget, f.workload, f.startLead]
     .map((family) => new Gauge({ ...family, labelNames: ['pool'] as const, registers }));
   return async (snapshot) => {
-    for (const gauge of [instances, max, min, waitingShare, waitWindowCovered, waitBudget, workload]) gauge?.reset();
+    for (const gauge of [instances, max, min, waitingShare, waitWindowCovered, waitBudget, workload, startLead]) gauge?.reset();
     const pools = [...snapshot.pools.map((pool) => pool.name), ...snapshot.instances.map((i) => i.pool)];
     for (const pool of new Set(pools)) {
       for (const state of INSTANCE_STATES) {
@@ -32,13 +32,14 @@ function promClientPage(): (snapshot: PoolSnapshot) => Promise<string> {
       if (pool.waitBudget !== undefined) waitBudget?.set({ pool: pool.name }, pool.waitBudget);
       const w = snapshot.workloads.get(pool.name);
       if (w !== undefined && Number.isFinite(w)) workload?.set({ pool: pool.name }, w);
+      if (pool.startLeadMs !== undefined) startLead?.set({ pool: pool.name }, pool.startLeadMs / 1000);
     }
     return registry.metrics();
   };
 }
 
-const poolView = (name: string, min: number, max: number, budget?: { waitBudget: number; waitingShare: number; waitWindowCovered?: number }): PoolView => ({
-  name, min, max, ready: 0, inFlight: 0, draining: 0, failed: 0, reserved: 0, paused: false, ...budget,
+const poolView = (name: string, min: number, max: number, budget?: { waitBudget: number; waitingShare: number; waitWindowCovered?: number }, startLeadMs?: number): PoolView => ({
+  name, min, max, ready: 0, inFlight: 0, draining: 0, failed: 0, reserved: 0, paused: false, ...budget, ...(startLeadMs === undefined ? {} : { startLeadMs }),
 });
 const instance = (id: string, pool: string, state: InstanceState): Instance => ({ id, pool, state, sinceMs: 0, reason: 'test', created: false });
 
@@ -46,8 +47,8 @@ const instance = (id: string, pool: string, state: InstanceState): Instance => (
 const poolName = fc.constantFrom('prod/type1', 'prod/type2', 'gpu "a100"', 'back\\slash', 'new\nline', 'ünï', '');
 const value = fc.oneof(fc.integer({ min: -5, max: 50 }), fc.double(), fc.constantFrom(Number.NaN, Number.POSITIVE_INFINITY, -0));
 const snapshotArb: fc.Arbitrary<PoolSnapshot> = fc.record({
-  pools: fc.uniqueArray(fc.record({ name: poolName, min: fc.nat(3), max: fc.integer({ min: 3, max: 9 }), budget: fc.option(fc.record({ waitBudget: value, waitingShare: value, waitWindowCovered: value }, { requiredKeys: ['waitBudget', 'waitingShare'] }), { nil: undefined }) }), { selector: (p) => p.name, maxLength: 5 })
-    .map((pools) => pools.map((p) => poolView(p.name, p.min, p.max, p.budget))),
+  pools: fc.uniqueArray(fc.record({ name: poolName, min: fc.nat(3), max: fc.integer({ min: 3, max: 9 }), budget: fc.option(fc.record({ waitBudget: value, waitingShare: value, waitWindowCovered: value }, { requiredKeys: ['waitBudget', 'waitingShare'] }), { nil: undefined }), startLeadMs: fc.option(fc.constantFrom(240_000, 61_500, 300_000), { nil: undefined }) }), { selector: (p) => p.name, maxLength: 5 })
+    .map((pools) => pools.map((p) => poolView(p.name, p.min, p.max, p.budget, p.startLeadMs))),
   instances: fc.array(fc.tuple(poolName, fc.constantFrom(...INSTANCE_STATES)), { maxLength: 12 })
     .map((xs) => xs.map(([pool, state], i) => instance(`m${i}`, pool, state))),
   workloads: fc.array(fc.tuple(poolName, fc.option(value, { nil: undefined }))).map((xs) => new Map(xs)),
@@ -106,10 +107,11 @@ t.test('the page lists the pool families where the registry listed them: after t
   const page = await exposition(metrics).render({ pools: [poolView('prod/type1', 1, 5)], instances: [], workloads: new Map() });
   const types = [...page.matchAll(/^# TYPE (\S+)/gm)].map((m) => m[1]);
   const at = types.indexOf('salt_autoscaler_heartbeat_rtt_seconds');
-  t.same(types.slice(at + 1, at + 9), [
+  t.same(types.slice(at + 1, at + 10), [
     'salt_autoscaler_pool_instances', 'salt_autoscaler_pool_max', 'salt_autoscaler_pool_min', 'salt_autoscaler_pool_waiting_share',
-    'salt_autoscaler_pool_wait_window_covered', 'salt_autoscaler_pool_wait_budget', 'salt_autoscaler_pool_workload', 'salt_autoscaler_decisions_total',
+    'salt_autoscaler_pool_wait_window_covered', 'salt_autoscaler_pool_wait_budget', 'salt_autoscaler_pool_workload',
+    'salt_autoscaler_pool_start_lead_seconds', 'salt_autoscaler_decisions_total',
   ]);
   t.ok(page.endsWith('\n') && !page.endsWith('\n\n'), 'one newline at the end, as prom-client renders a page');
-  t.match(page, '# TYPE salt_autoscaler_pool_workload gauge\n\n# HELP salt_autoscaler_decisions_total ', 'families apart by one blank line');
+  t.match(page, '# TYPE salt_autoscaler_pool_start_lead_seconds gauge\n\n# HELP salt_autoscaler_decisions_total ', 'families apart by one blank line');
 });

@@ -233,10 +233,11 @@ interface Out { write(text: string): unknown }
 export async function runSimulateCommand(argv: readonly string[], out: Out, err: Out = process.stderr, nowMs = Date.now()): Promise<number> {
   const args = parseSimulateArgs(argv);
   const chosen = configPool(args);
+  // the unit is checked before the history is read: a pool the simulator cannot place fails at once
+  const gpusPerInstance = unitOf(args, chosen?.pool);
   const trace = args.prometheus === undefined ? await loadTrace(args.trace ?? '') : await historyTrace(args.prometheus, chosen, nowMs, err);
   const fromConfig = configPatch(chosen?.pool);
   const patch: PoolPatch = { ...fromConfig.patch, ...(args.intervalMs === undefined ? {} : { interval: args.intervalMs }) };
-  const gpusPerInstance = unitOf(args, chosen?.pool);
   const pool = shippedPool(trace, {
     patch,
     ...(gpusPerInstance === undefined ? {} : { gpusPerInstance }),

@@ -15,23 +15,17 @@
  * out: the series did not exist yet.
  */
 import { z } from 'zod';
-import { AutoscalerError, trimBody } from '../errors.ts';
-import { request } from '../http-request.ts';
+import { AutoscalerError } from '../errors.ts';
+import { answerSchema, callPrometheus, PrometheusFailure } from './api.ts';
 
 /** RANGE_CHUNK_MINUTES: the points one query_range asks for (under Prometheus' 11,000 a series). */
 export const RANGE_CHUNK_MINUTES = 10_000;
 const MINUTE_MS = 60_000;
 
-const RangeResponseSchema = z.discriminatedUnion('status', [
-  z.object({
-    status: z.literal('success'),
-    data: z.object({
-      resultType: z.string(),
-      result: z.array(z.object({ metric: z.record(z.string(), z.string()), values: z.array(z.tuple([z.number(), z.string()])) })),
-    }),
-  }),
-  z.object({ status: z.literal('error'), errorType: z.string().optional(), error: z.string().optional() }),
-]);
+const RangeResponseSchema = answerSchema(z.object({
+  resultType: z.string(),
+  result: z.array(z.object({ metric: z.record(z.string(), z.string()), values: z.array(z.tuple([z.number(), z.string()])) })),
+}));
 
 /** DemandRangeOptions: where to read, what, and over which time (ms since the epoch, both ends included). */
 export interface DemandRangeOptions {
@@ -58,35 +52,16 @@ const iso = (ms: number): string => new Date(ms).toISOString();
 
 /** queryChunk asks for the minutes [fromMs, toMs]; it answers the samples by minute index from `baseMs`. */
 async function queryChunk(opts: DemandRangeOptions, fromMs: number, toMs: number, baseMs: number, into: (number | undefined)[]): Promise<void> {
-  const url = new URL('api/v1/query_range', opts.url.endsWith('/') ? opts.url : `${opts.url}/`);
-  url.searchParams.set('query', opts.query);
-  url.searchParams.set('start', String(fromMs / 1000));
-  url.searchParams.set('end', String(toMs / 1000));
-  url.searchParams.set('step', '60');
-  let status: number;
-  let text: string;
-  try {
-    const res = await request(url, { method: 'GET', headers: { accept: 'application/json' }, signal: AbortSignal.timeout(opts.timeoutMs) });
-    status = res.statusCode;
-    text = await res.body.text();
-  } catch (err) {
-    const name = (err as Error).name;
-    if (name === 'TimeoutError' || name === 'AbortError') throw rangeError(`Prometheus did not answer the range ${iso(fromMs)}..${iso(toMs)} within ${opts.timeoutMs}ms`, err);
-    throw rangeError(`Prometheus could not be reached at ${url.origin}: ${(err as Error).message}`, err);
-  }
-  let body: unknown;
-  try {
-    body = JSON.parse(text);
-  } catch (err) {
-    throw rangeError(`Prometheus answered ${status} with a non-JSON body: ${trimBody(text)}`, err);
-  }
-  const parsed = RangeResponseSchema.safeParse(body);
-  if (!parsed.success) throw rangeError(`Prometheus answered ${status} with an unexpected body: ${trimBody(text)}`);
-  const answer = parsed.data;
-  if (answer.status === 'error') throw rangeError(`Prometheus rejected the query (${answer.errorType ?? status}): ${answer.error ?? ''}`);
-  if (status >= 400) throw rangeError(`Prometheus answered ${status}`);
-  if (answer.data.resultType !== 'matrix') throw rangeError(`the query gives a ${answer.data.resultType}, not a series over time`);
-  const series = answer.data.result;
+  const data = await callPrometheus({
+    url: opts.url, path: 'query_range', timeoutMs: opts.timeoutMs, code: 'ASC_ERR_SIM_PROMETHEUS',
+    params: { query: opts.query, start: String(fromMs / 1000), end: String(toMs / 1000), step: '60' },
+  }, RangeResponseSchema).catch((err: unknown) => {
+    // the call's own message, but a timeout names the range it did not answer
+    if (err instanceof PrometheusFailure && err.reason === 'timeout') throw rangeError(`Prometheus did not answer the range ${iso(fromMs)}..${iso(toMs)} within ${opts.timeoutMs}ms`, err.cause);
+    throw err;
+  });
+  if (data.resultType !== 'matrix') throw rangeError(`the query gives a ${data.resultType}, not a series over time`);
+  const series = data.result;
   if (series.length > 1) {
     const labels = series.slice(0, 3).map((s) => JSON.stringify(s.metric)).join(', ');
     throw rangeError(`the query returns ${series.length} series (${labels}${series.length > 3 ? ', ...' : ''}) over ${iso(fromMs)}..${iso(toMs)}; the demand is one: wrap it in sum()`);

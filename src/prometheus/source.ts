@@ -9,32 +9,23 @@
  * A failed or empty query is never read as zero: scaling down on missing data would stop busy machines.
  * Each failure is logged and counted by reason.
  */
-import { request } from '../http-request.ts';
 import { z } from 'zod';
 import type { Logger } from 'pino';
 import type { Workload } from '../core/types.ts';
-import { AutoscalerError, trimBody } from '../errors.ts';
+import { answerSchema, callPrometheus, PrometheusFailure, type FailureReason } from './api.ts';
 
 /** SampleSchema is a Prometheus sample `[<unix seconds>, "<value>"]`. */
 const SampleSchema = z.tuple([z.number(), z.string()]);
 
 /** QueryResponseSchema is the `/api/v1/query` answer envelope. */
-export const QueryResponseSchema = z.discriminatedUnion('status', [
-  z.object({
-    status: z.literal('success'),
-    data: z.discriminatedUnion('resultType', [
-      z.object({ resultType: z.literal('vector'), result: z.array(z.object({ metric: z.record(z.string(), z.string()), value: SampleSchema })) }),
-      z.object({ resultType: z.literal('scalar'), result: SampleSchema }),
-      z.object({ resultType: z.literal('matrix'), result: z.array(z.unknown()) }),
-      z.object({ resultType: z.literal('string'), result: z.unknown() }),
-    ]),
-    warnings: z.array(z.string()).optional(),
-  }),
-  z.object({ status: z.literal('error'), errorType: z.string().optional(), error: z.string().optional() }),
-]);
+export const QueryResponseSchema = answerSchema(z.discriminatedUnion('resultType', [
+  z.object({ resultType: z.literal('vector'), result: z.array(z.object({ metric: z.record(z.string(), z.string()), value: SampleSchema })) }),
+  z.object({ resultType: z.literal('scalar'), result: SampleSchema }),
+  z.object({ resultType: z.literal('matrix'), result: z.array(z.unknown()) }),
+  z.object({ resultType: z.literal('string'), result: z.unknown() }),
+]));
 
-/** FailureReason is why a query gave no workload (the `reason` of the failure count). */
-export type FailureReason = 'http' | 'timeout' | 'network' | 'response' | 'query_error' | 'empty' | 'ambiguous' | 'not_finite';
+export type { FailureReason };
 
 /** PoolQuery is one pool's PromQL; the composition root resolves it from the config (workloadQuery or the default query). */
 export interface PoolQuery {
@@ -59,12 +50,11 @@ export interface PrometheusSourceOptions {
   readonly metrics?: { readonly workloadQueryFailures: { inc(labels: { pool: string; reason: FailureReason }): void } };
 }
 
-class QueryFailure extends AutoscalerError {
-  readonly reason: FailureReason;
+/** QueryFailure is a failed workload query, with its reason. */
+class QueryFailure extends PrometheusFailure {
   constructor(reason: FailureReason, message: string, cause?: unknown) {
-    super('ASC_ERR_PROMETHEUS_QUERY', message, cause === undefined ? undefined : { cause });
+    super('ASC_ERR_PROMETHEUS_QUERY', reason, message, cause);
     this.name = 'QueryFailure';
-    this.reason = reason;
   }
 }
 
@@ -96,7 +86,7 @@ export class PrometheusSource {
       const workload = await this.#query(query);
       return this.#opts.now === undefined ? workload : { ...workload, atMs: this.#opts.now() };
     } catch (err) {
-      const reason: FailureReason = err instanceof QueryFailure ? err.reason : 'response';
+      const reason: FailureReason = err instanceof PrometheusFailure ? err.reason : 'response';
       this.#failures.set(reason, (this.#failures.get(reason) ?? 0) + 1);
       this.#opts.metrics?.workloadQueryFailures.inc({ pool: name, reason });
       this.#log.warn({ pool: name, query, reason, err }, 'workload query gave no value');
@@ -105,37 +95,14 @@ export class PrometheusSource {
   }
 
   async #query(query: string): Promise<Workload> {
-    const url = new URL('api/v1/query', this.#opts.url.endsWith('/') ? this.#opts.url : `${this.#opts.url}/`);
-    url.searchParams.set('query', query);
-    let status: number;
-    let text: string;
-    try {
-      const res = await request(url, { method: 'GET', headers: { accept: 'application/json' }, signal: AbortSignal.timeout(this.#opts.timeoutMs) });
-      status = res.statusCode;
-      text = await res.body.text();
-    } catch (err) {
-      const name = (err as Error).name;
-      if (name === 'TimeoutError' || name === 'AbortError') throw new QueryFailure('timeout', `Prometheus did not answer within ${this.#opts.timeoutMs}ms`, err);
-      throw new QueryFailure('network', `Prometheus could not be reached at ${url.origin}: ${(err as Error).message}`, err);
-    }
-    let body: unknown;
-    try {
-      body = JSON.parse(text);
-    } catch (err) {
-      throw new QueryFailure(status >= 400 ? 'http' : 'response', `Prometheus answered ${status} with a non-JSON body: ${trimBody(text)}`, err);
-    }
-    const parsed = QueryResponseSchema.safeParse(body);
-    if (!parsed.success) throw new QueryFailure(status >= 400 ? 'http' : 'response', `Prometheus answered ${status} with an unexpected body: ${trimBody(text)}`);
-    const answer = parsed.data;
-    if (answer.status === 'error') throw new QueryFailure('query_error', `Prometheus rejected the query (${answer.errorType ?? status}): ${answer.error ?? ''}`);
-    if (status >= 400) throw new QueryFailure('http', `Prometheus answered ${status}`);
+    const data = await callPrometheus({ url: this.#opts.url, path: 'query', params: { query }, timeoutMs: this.#opts.timeoutMs, code: 'ASC_ERR_PROMETHEUS_QUERY' }, QueryResponseSchema);
     let sample: readonly [number, string];
-    switch (answer.data.resultType) {
+    switch (data.resultType) {
       case 'scalar':
-        sample = answer.data.result;
+        sample = data.result;
         break;
       case 'vector': {
-        const series = answer.data.result;
+        const series = data.result;
         if (series.length === 0) throw new QueryFailure('empty', 'the query returned no series (no data is not zero)');
         if (series.length > 1) throw new QueryFailure('ambiguous', `the query returned ${series.length} series; expected one (wrap it in sum())`);
         sample = (series[0] as { value: readonly [number, string] }).value;
@@ -143,9 +110,9 @@ export class PrometheusSource {
       }
       case 'matrix':
       case 'string':
-        throw new QueryFailure('response', `the query returned a ${answer.data.resultType}; expected an instant vector or scalar`);
+        throw new QueryFailure('response', `the query returned a ${data.resultType}; expected an instant vector or scalar`);
       default:
-        answer.data satisfies never;
+        data satisfies never;
         throw new QueryFailure('response', 'unknown result type');
     }
     const value = Number(sample[1]);

@@ -13,7 +13,7 @@ import { commandSpec } from './commands.ts';
 import { parseCommandLine, stringValue, UsageError } from './command-line.ts';
 import type { Config } from './config/load.ts';
 import type { DecisionJson, InstanceJson, PoolJson } from './http/api-shapes.ts';
-import { budgetText, formatAge, overBudget } from './http/status-page.ts';
+import { budgetText, formatAge, leadText, overBudget } from './http/status-page.ts';
 
 export type OpsAction = 'status' | 'pause' | 'resume' | 'scale';
 
@@ -52,9 +52,9 @@ function errorOf(json: unknown): string {
 /** renderStatus prints the pools, the instances and the newest decisions as plain tables. */
 export function renderStatus(pools: readonly PoolJson[], instances: readonly InstanceJson[], decisions: readonly DecisionJson[], nowMs: number): string {
   const poolTable = table(
-    ['POOL', 'READY', 'IN FLIGHT', 'DRAINING', 'FAILED', 'RESERVED', 'MIN', 'MAX', 'PAUSED', 'WAITING'],
+    ['POOL', 'READY', 'IN FLIGHT', 'DRAINING', 'FAILED', 'RESERVED', 'MIN', 'MAX', 'PAUSED', 'LEAD', 'WAITING'],
     pools.map((p) => [
-      p.name, String(p.ready), String(p.inFlight), String(p.draining), String(p.failed), String(p.reserved), String(p.min), String(p.max), p.paused ? 'yes' : 'no',
+      p.name, String(p.ready), String(p.inFlight), String(p.draining), String(p.failed), String(p.reserved), String(p.min), String(p.max), p.paused ? 'yes' : 'no', leadText(p),
       // the status page's cell: waiting of budget (a young pool's part of the window), OVER as the over-budget alert judges it
       `${budgetText(p)}${overBudget(p) ? ' OVER' : ''}`,
     ]),

@@ -54,7 +54,7 @@ t.test('status, pause, resume and scale over the real HTTP API', async (t) => {
 
   const status = await run('status', [], config);
   t.equal(status.code, 0, status.err);
-  t.match(status.out, /^POOL\s+READY\s+IN FLIGHT\s+DRAINING\s+FAILED\s+RESERVED\s+MIN\s+MAX\s+PAUSED\s+WAITING\nprod\/type1\s+1\s+1\s+0\s+0\s+3\s+0\s+5\s+no\s+-\n/);
+  t.match(status.out, /^POOL\s+READY\s+IN FLIGHT\s+DRAINING\s+FAILED\s+RESERVED\s+MIN\s+MAX\s+PAUSED\s+LEAD\s+WAITING\nprod\/type1\s+1\s+1\s+0\s+0\s+3\s+0\s+5\s+no\s+-\s+-\n/);
   t.match(status.out, /gpu-prod-1\s+prod\/type1\s+ready\s+2m 5s\s+ready event/);
   t.match(status.out, /gpu-prod-2\s+prod\/type1\s+deploying\s+30s\s+deploy orchestrate running/);
   t.notMatch(status.out, /gpu-prod-3\s/, 'stopped instances are only counted');
@@ -63,8 +63,9 @@ t.test('status, pause, resume and scale over the real HTTP API', async (t) => {
   // budget pools: the waiting against the budget, with a young pool's part of the window, OVER as the alert judges it
   const budgetPool = (name: string, waitingShare: number, waitWindowCovered: number) =>
     ({ ...poolView(name, { min: 0, max: 3 }), waitBudget: 0.0025, waitingShare, waitWindowMs: 604_800_000, waitWindowCovered });
-  engine.poolViews = [budgetPool('young', 0.004, 0.1), budgetPool('spent', 0.04, 0.1), budgetPool('whole', 0.004, 1), budgetPool('calm', 0.0012, 1)];
+  engine.poolViews = [budgetPool('young', 0.004, 0.1), budgetPool('spent', 0.04, 0.1), budgetPool('whole', 0.004, 1), { ...budgetPool('calm', 0.0012, 1), startLeadMs: 241_500 }];
   const budgets = await run('status', [], config);
+  t.match(budgets.out, /\ncalm\s.*\sno\s+4m 1s\s+0\.12% of 0\.25%\n/, 'the measured start lead of a pool that has started one');
   t.match(budgets.out, /\nyoung\s.*\s0\.40% of 0\.25% over 16h of 7d\n/, 'a young pool over its share so far is not marked');
   t.match(budgets.out, /\nspent\s.*\s4\.00% of 0\.25% over 16h of 7d OVER\n/);
   t.match(budgets.out, /\nwhole\s.*\s0\.40% of 0\.25% OVER\n/);

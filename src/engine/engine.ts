@@ -299,9 +299,12 @@ export class Engine implements EngineApi {
     const effect = afterTransition(rt.history, inst, from, now);
     if (effect.provisioningFailed) this.#opts.observer?.instanceFailed(rt.managed.spec.name);
     if (effect.startToReadyMs !== undefined) this.#opts.observer?.startToReady?.(rt.managed.spec.name, effect.startToReadyMs);
-    const kept = effect.history.consecutiveFailures !== rt.history.consecutiveFailures || effect.history.startFailedMs !== rt.history.startFailedMs;
+    // failures and back-off, and a start-to-ready time (the lead the budget strategy plans with: a restart must not
+    // forget it), are worth a write; idle confirmations are not: they are checked again
+    const kept = effect.history.consecutiveFailures !== rt.history.consecutiveFailures || effect.history.startFailedMs !== rt.history.startFailedMs
+      || effect.startToReadyMs !== undefined;
     rt.history = effect.history;
-    if (kept) this.#savePool(rt); // idle confirmations are not worth a write: they are checked again
+    if (kept) this.#savePool(rt);
     if (inst.state === 'failed') this.#track(this.#executor.stopFailed(rt, inst));
     this.evaluateSoon(rt.managed.spec.name);
   }

@@ -47,11 +47,15 @@ export function isoTime(ms: number): string {
   return Number.isNaN(date.getTime()) ? new Date(0).toISOString() : date.toISOString();
 }
 
-/** poolJson copies exactly the contract fields, plus the budget strategy's waitBudget, waitingShare, waitWindowMs and waitWindowCovered (no internals leak). */
+/**
+ * poolJson copies exactly the contract fields, plus the pool's measured start lead (startLeadMs, once a start has been
+ * seen) and the budget strategy's waitBudget, waitingShare, waitWindowMs and waitWindowCovered (no internals leak).
+ */
 export function poolJson(pool: PoolView): PoolJson {
   return {
     name: pool.name, min: pool.min, max: pool.max, ready: pool.ready, inFlight: pool.inFlight,
     draining: pool.draining, failed: pool.failed, reserved: pool.reserved, paused: pool.paused,
+    ...(pool.startLeadMs === undefined ? {} : { startLeadMs: pool.startLeadMs }),
     ...(pool.waitBudget === undefined ? {} : { waitBudget: pool.waitBudget }),
     ...(pool.waitingShare === undefined ? {} : { waitingShare: pool.waitingShare }),
     ...(pool.waitWindowMs === undefined ? {} : { waitWindowMs: pool.waitWindowMs }),

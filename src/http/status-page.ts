@@ -142,12 +142,17 @@ function budgetClass(pool: Pick<PoolJson, 'waitBudget' | 'waitingShare' | 'waitW
   return overBudget(pool) ? 'budget warn' : 'budget';
 }
 
+/** leadText is the pool's measured start lead (start issued to ready, p90), `-` before its first start is seen. */
+export function leadText(pool: Pick<PoolJson, 'startLeadMs'>): string {
+  return pool.startLeadMs === undefined ? '-' : formatAge(pool.startLeadMs);
+}
+
 function poolRows(pools: readonly PoolJson[]): string {
-  if (pools.length === 0) return '<tr class="empty"><td colspan="10">no pools configured</td></tr>';
+  if (pools.length === 0) return '<tr class="empty"><td colspan="11">no pools configured</td></tr>';
   return pools.map((pool) => `<tr data-pool="${escapeHtml(pool.name)}">${[
     cell(pool.name, 'name'), cell(pool.min), cell(pool.max), cell(pool.ready, 'ready'), cell(pool.inFlight, 'in-flight'),
     cell(pool.draining), cell(pool.failed, pool.failed > 0 ? 'failed warn' : 'failed'), cell(pool.reserved),
-    cell(budgetText(pool), budgetClass(pool)),
+    cell(leadText(pool), 'lead'), cell(budgetText(pool), budgetClass(pool)),
     cell(pool.paused ? 'paused' : 'active', pool.paused ? 'paused warn' : 'paused'),
   ].join('')}</tr>`).join('\n');
 }
@@ -211,7 +216,7 @@ ${jsonBlock('initial-data', { pools: data.pools, series: data.series ?? {} })}
 ${data.notice === undefined ? '' : `<p id="notice">${escapeHtml(data.notice)}</p>\n`}<section>
 <h2>Pools</h2>
 <table id="pools">
-<thead><tr><th>pool</th><th>min</th><th>max</th><th>ready</th><th>in flight</th><th>draining</th><th>failed</th><th>reserved</th><th>waiting / budget</th><th>status</th></tr></thead>
+<thead><tr><th>pool</th><th>min</th><th>max</th><th>ready</th><th>in flight</th><th>draining</th><th>failed</th><th>reserved</th><th title="start issued to ready, p90 of the last starts">start lead</th><th>waiting / budget</th><th>status</th></tr></thead>
 <tbody>
 ${poolRows(data.pools)}
 </tbody>

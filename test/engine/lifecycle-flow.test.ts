@@ -25,6 +25,8 @@ t.test('a start runs through to ready from events alone', async (t) => {
   t.same(readyAfter, [['test/t1', at('ready') - at('starting')]], 'one start-to-ready time, the pool\'s, observed');
   t.ok((readyAfter[0]?.[1] ?? 0) >= 180, `at least the emulator's start, boot and deploy delays (${readyAfter[0]?.[1]} ms)`);
   t.equal(h.engine.pools()[0]?.startLeadMs, readyAfter[0]?.[1], 'the pool\'s lead: the p90 of its one start-to-ready time');
+  const saved = h.store.poolState('test/t1') as { history?: { startLatenciesMs?: number[] } } | undefined;
+  t.same(saved?.history?.startLatenciesMs, [readyAfter[0]?.[1]], 'the start-to-ready time is saved at once: a restart keeps the lead');
   const states = path(h, 'gpu-t1-1');
   t.same(states.filter((s) => s !== 'stopped'), ['starting', 'booted', 'deploying', 'ready'], 'went through every in-flight state');
   t.equal(startCalls(h.emu, 'gpu-t1-1'), 1, 'one start');

@@ -134,8 +134,13 @@ t.test('GET /api/pools adds the budget and the realised waiting share of a budge
   engine.poolViews = [{ ...poolView('prod/type1'), waitBudget: 0.0025, waitingShare: 0.0012, waitWindowMs: 604_800_000, waitWindowCovered: 0.5 }];
   const res = await app.inject({ method: 'GET', url: '/api/pools' });
   t.match(res.json(), [{ name: 'prod/type1', waitBudget: 0.0025, waitingShare: 0.0012, waitWindowMs: 604_800_000, waitWindowCovered: 0.5 }]);
+  t.notOk('startLeadMs' in (res.json() as object[])[0]!, 'no start lead before the pool\'s first start');
   const page = await app.inject({ method: 'GET', url: '/' });
   t.match(page.body, '<td class="budget">0.12% of 0.25% over 3d of 7d</td>', 'a pool with half its window measured says so');
+  t.match(page.body, '<td class="lead">-</td>', 'nor on the page');
+  engine.poolViews = [{ ...poolView('prod/type1'), startLeadMs: 241_500 }];
+  t.match((await app.inject({ method: 'GET', url: '/api/pools' })).json(), [{ name: 'prod/type1', startLeadMs: 241_500 }], 'the measured start lead, once a start is seen');
+  t.match((await app.inject({ method: 'GET', url: '/' })).body, '<td class="lead">4m 1s</td>');
   engine.poolViews = [{ ...poolView('prod/type1'), waitBudget: 0.0025, waitingShare: 0.004 }];
   t.match((await app.inject({ method: 'GET', url: '/' })).body, '<td class="budget warn">0.40% of 0.25%</td>', 'over the budget is marked');
   // a young pool: 0.40 % of the tenth of its window measured is 0.04 % of a whole window's demand, as the alert weighs it

@@ -141,6 +141,12 @@ t.test('the status page in headless Chromium shows a pool and follows a scale-up
   t.same(await Promise.all(['young', 'spent', 'whole'].map((p) => budgetCell(p).getAttribute('class'))), ['budget', 'budget warn', 'budget warn']);
   // and says how much of the window a young pool's share is over, as the server does
   t.same(await Promise.all(['young', 'spent', 'whole'].map((p) => budgetCell(p).textContent())), ['0.40% of 0.25% over 16h of 7d', '4.00% of 0.25% over 16h of 7d', '0.40% of 0.25%']);
+  // the measured start lead: '-' before a pool's first start, then the p90 as an age, as the server renders it
+  t.equal(await page.locator('#pools tr[data-pool="young"] td.lead').textContent(), '-');
+  engine.poolViews = engine.poolViews.map((p) => (p.name === 'whole' ? { ...p, startLeadMs: 241_500 } : p));
+  const lead = page.locator('#pools tr[data-pool="whole"] td.lead', { hasText: '4m 1s' });
+  await lead.waitFor({ timeout: 10_000 });
+  t.equal(await lead.textContent(), '4m 1s');
   t.same(pageErrors, [], 'no script errors or CSP violations');
 });
 

@@ -68,12 +68,14 @@ function renderPools(pools) {
     tr.append(
       td(pool.name, 'name'), td(pool.min), td(pool.max), td(pool.ready, 'ready'), td(pool.inFlight, 'in-flight'),
       td(pool.draining), td(pool.failed, pool.failed > 0 ? 'failed warn' : 'failed'), td(pool.reserved),
+      // leadText in status-page.ts: the measured start lead, '-' before the pool's first start
+      td(pool.startLeadMs === undefined ? '-' : formatAge(pool.startLeadMs), 'lead'),
       // marked as the over-budget alert judges it (status-page.ts, overBudget): the share weighed by the window measured
       td(budgetText(pool), pool.waitBudget !== undefined && (pool.waitingShare ?? 0) * (pool.waitWindowCovered ?? 1) > pool.waitBudget ? 'budget warn' : 'budget'),
       td(pool.paused ? 'paused' : 'active', pool.paused ? 'paused warn' : 'paused'),
     );
     return tr;
-  }), 'no pools configured', 10);
+  }), 'no pools configured', 11);
 }
 
 function renderInstances(instances, nowMs) {

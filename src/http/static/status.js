@@ -61,6 +61,16 @@ function budgetText(pool) {
   return ((pool.waitingShare ?? 0) * 100).toFixed(2) + '% of ' + (pool.waitBudget * 100).toFixed(2) + '%' + young;
 }
 
+// overBudget mirrors status-page.ts overBudget: as the over-budget alert judges it, the share weighed by the window measured.
+function overBudget(pool) {
+  return pool.waitBudget !== undefined && (pool.waitingShare ?? 0) * (pool.waitWindowCovered ?? 1) > pool.waitBudget;
+}
+
+// leadText mirrors status-page.ts leadText: the measured start lead, '-' before the pool's first start.
+function leadText(pool) {
+  return pool.startLeadMs === undefined ? '-' : formatAge(pool.startLeadMs);
+}
+
 function renderPools(pools) {
   fillBody('pools', pools.map((pool) => {
     const tr = document.createElement('tr');
@@ -68,10 +78,7 @@ function renderPools(pools) {
     tr.append(
       td(pool.name, 'name'), td(pool.min), td(pool.max), td(pool.ready, 'ready'), td(pool.inFlight, 'in-flight'),
       td(pool.draining), td(pool.failed, pool.failed > 0 ? 'failed warn' : 'failed'), td(pool.reserved),
-      // leadText in status-page.ts: the measured start lead, '-' before the pool's first start
-      td(pool.startLeadMs === undefined ? '-' : formatAge(pool.startLeadMs), 'lead'),
-      // marked as the over-budget alert judges it (status-page.ts, overBudget): the share weighed by the window measured
-      td(budgetText(pool), pool.waitBudget !== undefined && (pool.waitingShare ?? 0) * (pool.waitWindowCovered ?? 1) > pool.waitBudget ? 'budget warn' : 'budget'),
+      td(leadText(pool), 'lead'), td(budgetText(pool), overBudget(pool) ? 'budget warn' : 'budget'),
       td(pool.paused ? 'paused' : 'active', pool.paused ? 'paused warn' : 'paused'),
     );
     return tr;

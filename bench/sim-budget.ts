@@ -14,7 +14,7 @@
  * (src/sim/window-share.ts): the budget is promised over the rolling window; the verdict stays the issue's (whole trace).
  * The synthetic weekly trace (weekdays 08-20 h, nights and two days a week empty, 6 weeks) shows the weekly pre-warm;
  * it is judged row by row but left out of the overall cost, as the recurring one is.
- * `npx tsx bench/sim-budget.ts [--full] [--traces NAME,...] [--latency 1x|2x] [--budgets default]`: the default run
+ * `npx tsx bench/sim-budget.ts [--full] [--traces NAME,...] [--latency 1x|2x] [--budgets default] [--window-strict]`: the default run
  * takes the four traces, their reversed and shuffled transforms and the two synthetic ones at both latencies; `--full`
  * adds every other transform. The filters are for iterating on a few rows: `--traces` keeps the traces whose name
  * contains one of the given parts, `--latency` one latency, `--budgets default` the default budget only (the
@@ -93,6 +93,8 @@ export interface SimBudgetFilter {
   readonly traces?: readonly string[];
   readonly latency?: '1x' | '2x';
   readonly defaultBudgetOnly?: boolean;
+  /** windowStrict: the policy's pool sets waitWindowStrict (every rolling window keeps the budget). */
+  readonly windowStrict?: boolean;
 }
 
 /** benchSimBudget runs the bench; `full` takes every transform, `filter` (absent: every row) narrows it. */
@@ -119,7 +121,7 @@ export async function benchSimBudget(opts: { readonly full: boolean; readonly fi
       runs += family.runs;
       const byPool = new Map<string, PolicyResult>();
       for (const [n, budget] of budgets.entries()) {
-        const pool = shippedPool(trace, { waitBudget: budget });
+        const pool = shippedPool(trace, { waitBudget: budget, ...(opts.filter?.windowStrict === true ? { patch: { waitWindowStrict: true } } : {}) });
         const key = JSON.stringify(pool);
         let policy = byPool.get(key);
         if (policy === undefined) {
@@ -179,7 +181,7 @@ export async function benchSimBudget(opts: { readonly full: boolean; readonly fi
 
 if (process.argv[1] !== undefined && fileURLToPath(import.meta.url) === process.argv[1]) {
   const { values } = parseArgs({
-    options: { full: { type: 'boolean', default: false }, traces: { type: 'string' }, latency: { type: 'string' }, budgets: { type: 'string' } },
+    options: { full: { type: 'boolean', default: false }, traces: { type: 'string' }, latency: { type: 'string' }, budgets: { type: 'string' }, 'window-strict': { type: 'boolean', default: false } },
     strict: true,
   });
   if (values.latency !== undefined && values.latency !== '1x' && values.latency !== '2x') throw new Error(`--latency expects 1x or 2x, got ${values.latency}`);
@@ -188,6 +190,7 @@ if (process.argv[1] !== undefined && fileURLToPath(import.meta.url) === process.
     ...(values.traces === undefined ? {} : { traces: values.traces.split(',').filter((t) => t !== '') }),
     ...(values.latency === undefined ? {} : { latency: values.latency }),
     ...(values.budgets === undefined ? {} : { defaultBudgetOnly: true }),
+    ...(values['window-strict'] ? { windowStrict: true } : {}),
   };
   const log = (line: string): void => { process.stderr.write(`${line}\n`); };
   const r = await benchSimBudget({ full: values.full, filter, log });

@@ -47,6 +47,8 @@ export interface SimulateArgs {
   readonly chartPolicy?: string;
   /** intervalMs: the simulated pool's interval (cooldowns and signal age follow it as in the config). */
   readonly intervalMs?: number;
+  /** windowStrict: `--window-strict`, the pool's waitWindowStrict on whatever the config says. */
+  readonly windowStrict?: boolean;
   readonly options: SimOptions;
 }
 
@@ -131,6 +133,7 @@ export function parseSimulateArgs(argv: readonly string[]): SimulateArgs {
     ...(svg === undefined ? {} : { svg }),
     ...(chartPolicy === undefined ? {} : { chartPolicy }),
     ...(intervalMs === undefined ? {} : { intervalMs }),
+    ...(parsed.values['window-strict'] === true ? { windowStrict: true } : {}),
   };
 }
 
@@ -190,6 +193,7 @@ function configPatch(pool: PoolConfig | undefined): { patch: PoolPatch; reserved
       step: pool.step,
       waitBudget: pool.waitBudget,
       waitWindow: pool.waitWindowMs,
+      waitWindowStrict: pool.waitWindowStrict,
       ...(pool.profile === undefined ? {} : { profile: pool.profile }),
     },
     ...(pool.reserved.length > 0 ? { reserved: pool.reserved.length } : {}),
@@ -237,7 +241,11 @@ export async function runSimulateCommand(argv: readonly string[], out: Out, err:
   const gpusPerInstance = unitOf(args, chosen?.pool);
   const trace = args.prometheus === undefined ? await loadTrace(args.trace ?? '') : await historyTrace(args.prometheus, chosen, nowMs, err);
   const fromConfig = configPatch(chosen?.pool);
-  const patch: PoolPatch = { ...fromConfig.patch, ...(args.intervalMs === undefined ? {} : { interval: args.intervalMs }) };
+  const patch: PoolPatch = {
+    ...fromConfig.patch,
+    ...(args.intervalMs === undefined ? {} : { interval: args.intervalMs }),
+    ...(args.windowStrict === true ? { waitWindowStrict: true } : {}),
+  };
   const pool = shippedPool(trace, {
     patch,
     ...(gpusPerInstance === undefined ? {} : { gpusPerInstance }),

@@ -79,6 +79,22 @@ t.test("takes the pool's waiting budget and window from the config file; --budge
   t.equal(await runSimulateCommand(['--trace', trace, '--config', config], table), 0);
   t.match(table.text(), 'waiting budget 40% over 2h');
   t.match(table.text(), /worst 2h %/);
+  t.notMatch(table.text(), 'every window kept', 'the plain budget unless the pool keeps every window');
+});
+
+t.test("--window-strict, or the config pool's waitWindowStrict, plans the shipped pool to keep every window", async (t) => {
+  const { trace, config } = await withConfig(t, '{env: prod, instanceType: type1, provider: p, max: 3, reserved: [gpu-1, gpu-2, gpu-3], waitWindowStrict: true}');
+  const report = async (...flags: string[]): Promise<SimReport> => {
+    const out = sink();
+    t.equal(await runSimulateCommand(['--trace', trace, '--json', ...flags], out), 0);
+    return JSON.parse(out.text()) as SimReport;
+  };
+  t.equal((await report()).waitWindowStrict, false);
+  t.equal((await report('--window-strict')).waitWindowStrict, true, 'the flag');
+  t.equal((await report('--config', config)).waitWindowStrict, true, 'the config pool');
+  const table = sink();
+  t.equal(await runSimulateCommand(['--trace', trace, '--window-strict'], table), 0);
+  t.match(table.text(), 'waiting budget 0.25% over 7d, every window kept (waitWindowStrict)');
 });
 
 t.test('takes latencies, jitter, failures, interval and budget from the command line', async (t) => {

@@ -307,6 +307,7 @@ export function toPoolSpec(pool: PoolConfig): PoolSpec {
     paused: pool.paused,
     waitBudget: pool.waitBudget,
     waitWindowMs: pool.waitWindowMs,
+    ...(pool.waitWindowStrict ? { waitWindowStrict: true } : {}),
   };
 }
 

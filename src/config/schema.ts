@@ -291,6 +291,7 @@ export const POOL_DEFAULTS = {
   perInstance: 1,
   waitBudget: 0.0025,
   waitWindowMs: 7 * 86_400_000,
+  waitWindowStrict: false,
   reserved: [] as readonly string[],
   idleCheck: { fun: 'cmd.retcode', args: ['/usr/local/bin/training-idle'] as readonly unknown[] },
   provisionTimeoutMs: 900_000,
@@ -320,6 +321,7 @@ export const PoolPatchSchema = z.strictObject({
   perInstance: z.number().positive().refine(Number.isFinite, 'must be finite').optional().meta({ description: 'workload units one instance serves (target, adaptive, budget)', default: show(POOL_DEFAULTS.perInstance) }),
   waitBudget: waitShare().optional().meta({ description: 'share of the pool\'s demand (workload-unit minutes) that may wait for a ready instance, over waitWindow: `0.25%` or a fraction `0.0025`; 0 = never wait (headroom to the recent peak); at most 50% (budget strategy)', default: '0.25%' }),
   waitWindow: duration({ minMs: 3_600_000, maxMs: MAX_DURATION_MS, why: 'the waiting share is measured over this window: shorter than an hour is noise, one bad start spends it all' }).optional().meta({ description: 'rolling window the waiting share is measured over (1h to 24d; budget strategy)', default: '7d' }),
+  waitWindowStrict: z.boolean().optional().meta({ description: 'plan so that every rolling waitWindow keeps waitBudget, not only its share on average: the aim is capped by what the windows ending within the next waitWindow can still spend (more spare capacity after a rise that waited; budget strategy)', default: 'false' }),
   provider: name().optional().describe('salt-cloud provider of the pool\'s instances (required)'),
   reserved: z.array(name()).optional().meta({ description: 'minion ids of reserved (stopped) instances', default: '[]' }),
   reservedPattern: name().optional().describe('glob over salt-cloud instance names, e.g. gpu-{env}-{instanceType}-*'),
@@ -422,6 +424,8 @@ export interface PoolConfig {
   /** waitBudget: a fraction (0.0025 = 0.25%); waitWindowMs: the window it is measured over. */
   readonly waitBudget: number;
   readonly waitWindowMs: number;
+  /** waitWindowStrict: every rolling window keeps the budget (the aim capped by the windows still to close). */
+  readonly waitWindowStrict: boolean;
   readonly provider: string;
   readonly reserved: readonly string[];
   readonly reservedPattern?: string;
@@ -638,6 +642,7 @@ function completePool(p: PoolPatch, path: string, problems: ConfigProblem[], ok:
     perInstance: p.perInstance ?? POOL_DEFAULTS.perInstance,
     waitBudget: p.waitBudget ?? POOL_DEFAULTS.waitBudget,
     waitWindowMs: p.waitWindow ?? POOL_DEFAULTS.waitWindowMs,
+    waitWindowStrict: p.waitWindowStrict ?? POOL_DEFAULTS.waitWindowStrict,
     provider: p.provider,
     reserved,
     ...(p.reservedPattern === undefined ? {} : { reservedPattern: p.reservedPattern }),

@@ -84,6 +84,12 @@ export interface PoolSpec {
   readonly waitBudget?: number;
   /** waitWindowMs: the rolling window the waiting share is measured over. Absent: DEFAULT_WAIT_WINDOW_MS (7 days). */
   readonly waitWindowMs?: number;
+  /**
+   * waitWindowStrict: plan so that every rolling window keeps the budget (the aim is capped by what the windows
+   * ending within the next waitWindow can still spend), at some cost, rather than the window's share on average.
+   * Absent: false.
+   */
+  readonly waitWindowStrict?: boolean;
 }
 
 /** Workload is the pool's demand signal at a point in time. `undefined` workload = missing. */

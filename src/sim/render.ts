@@ -13,7 +13,7 @@ function pad(value: string, width: number, right = true): string {
 export function renderTable(report: SimReport): string {
   const budget = `${(100 * report.waitBudget).toFixed(3).replace(/\.?0+$/, '')}%`;
   const window = windowWords(report.waitWindowMs);
-  const head = `trace ${report.trace}: ${report.minutes} minutes, ${report.gpusPerInstance} GPUs/instance, demand ${report.demandGpuMinutes} GPU-minutes, waiting budget ${budget} over ${window}`;
+  const head = `trace ${report.trace}: ${report.minutes} minutes, ${report.gpusPerInstance} GPUs/instance, demand ${report.demandGpuMinutes} GPU-minutes, waiting budget ${budget} over ${window}${report.waitWindowStrict ? ', every window kept (waitWindowStrict)' : ''}`;
   const columns = ['policy', 'instance-min', 'cost/oracle', 'waiting GPU-min', 'waiting %', 'budget', `worst ${window} %`, 'alert h', 'p95 wait', 'max wait', 'max GPUs', 'starts', 'stops', 'failed'];
   const widths = [16, 12, 11, 15, 9, 6, 10, 7, 8, 8, 8, 7, 7, 6];
   const line = (cells: readonly string[]): string => cells.map((c, n) => pad(c, widths[n] ?? 8, n > 0)).join('  ').trimEnd();

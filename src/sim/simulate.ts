@@ -97,6 +97,8 @@ export interface SimReport {
   readonly waitBudget: number;
   /** waitWindowMs: the rolling window the budget is promised over (the pool's waitWindow). */
   readonly waitWindowMs: number;
+  /** waitWindowStrict: the shipped pool plans so that every rolling window keeps the budget (the pool's waitWindowStrict). */
+  readonly waitWindowStrict: boolean;
   readonly policies: readonly PolicyResult[];
 }
 
@@ -400,7 +402,8 @@ export function runSimulationWithTimeline(trace: Trace, shipped: PoolSpec, optio
     results.push(resultOf(policy.name, raw, yardstick));
   }
   const report = {
-    trace: trace.name, minutes: trace.demandGpus.length, gpusPerInstance: gpus, demandGpuMinutes: yardstick.demandGpuMinutes, waitBudget: yardstick.waitBudget, waitWindowMs: yardstick.waitWindowMs, policies: results,
+    trace: trace.name, minutes: trace.demandGpus.length, gpusPerInstance: gpus, demandGpuMinutes: yardstick.demandGpuMinutes, waitBudget: yardstick.waitBudget, waitWindowMs: yardstick.waitWindowMs,
+    waitWindowStrict: shipped.waitWindowStrict === true, policies: results,
   };
   return { report, timeline: timeline ?? { policy: 'none', demandGpus: trace.demandGpus, readyGpus: [], paidGpus: [] } };
 }

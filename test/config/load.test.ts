@@ -230,6 +230,14 @@ t.test('waitBudget takes a percentage or a fraction, from defaults or the pool, 
   t.equal(spec.waitBudget, 0.005);
   t.equal(spec.waitWindowMs, 172_800_000);
   t.same(spec.strategy, { kind: 'budget', perInstance: 1 }, 'budget is the default strategy');
+  t.equal(spec.waitWindowStrict, undefined, 'every window kept only when asked');
+});
+
+t.test('waitWindowStrict, from defaults or the pool, reaches the core spec; a non-boolean is reported with its path', async (t) => {
+  const config = parseConfig({ salt, defaults: { waitWindowStrict: true }, pools: [pool, { ...pool, instanceType: 'type2', reserved: ['gpu-2'], waitWindowStrict: false }] }, {});
+  t.same(config.pools.map((p) => p.waitWindowStrict), [true, false]);
+  t.same(config.pools.map((p) => toPoolSpec(p).waitWindowStrict), [true, undefined]);
+  t.same(problemsOf(() => parseConfig({ salt, pools: [{ ...pool, waitWindowStrict: 'yes' }] }, {})).map((p) => p.path), ['pools[0].waitWindowStrict']);
 });
 
 t.test('a waitBudget or waitWindow out of bounds is reported with its path and why', async (t) => {

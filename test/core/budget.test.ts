@@ -4,7 +4,7 @@ import { afterTransition, EMPTY_HISTORY, observeWorkload } from '../../src/core/
 import { decide } from '../../src/core/decide.ts';
 import { newInstance } from '../../src/core/lifecycle.ts';
 import {
-  budget, budgetNote, DEFAULT_START_LATENCY_MS, HOLD_CANDIDATES_MIN, HOUR_BUCKETS, PEAK_BUCKETS, periodOf, SPARE_CANDIDATES, startLeadMs, WAIT_BUCKETS, waitingShare, waitWindowCovered, withStartLatency,
+  budget, budgetNote, DEFAULT_START_LATENCY_MS, HOLD_CANDIDATES_MIN, HOUR_BUCKETS, PEAK_BUCKETS, periodOf, SPARE_CANDIDATES, startLeadMs, WAIT_BUCKETS, waitingShare, waitWindowCovered, windowAim, withStartLatency,
 } from '../../src/core/strategies/budget.ts';
 import type { Instance, PoolHistory, PoolSpec } from '../../src/core/types.ts';
 
@@ -394,4 +394,39 @@ t.test('the budget note words the window and small shares the way a user reads t
   t.equal(budgetNote(spec({ waitBudget: 0.00004, waitWindowMs: 90 * MIN }), undefined), 'waiting 0% of 0.004% budget over 90m');
   t.equal(budgetNote(spec(), undefined), 'waiting 0% of 0.25% budget over 7d', 'defaults');
   t.equal(withStartLatency(EMPTY_HISTORY, 2 * 86_400_000), EMPTY_HISTORY, 'a start-to-ready time over a day is no start lead');
+});
+
+t.test('windowAim: what the windows ending within the next waitWindow can still spend, a young column filled out as the alert weighs it', async (t) => {
+  const column = (waiting: (i: number) => number, n = WAIT_BUCKETS) => ({ demand: Array.from({ length: n }, () => 100), waiting: Array.from({ length: n }, (_, i) => waiting(i)) });
+  const b = 0.0025;
+  t.equal(windowAim({ demand: [], waiting: [] }, b), b, 'no demand yet: the budget');
+  t.equal(windowAim(column(() => 0), b), b, 'nothing waited: the budget');
+  // a whole window's budget (0.25 % of 168 x 100) waited in the newest bucket: every window ending within the next
+  // 7 days still holds it, so nothing more may wait
+  t.equal(windowAim(column((i) => (i === WAIT_BUCKETS - 1 ? 42 : 0)), b), 0, 'spent in the newest bucket: 0');
+  t.equal(windowAim(column((i) => (i === 0 ? 42 : 0)), b), b, 'spent in the oldest bucket, which the next window drops: the budget');
+  // half of it in the newest bucket: the window ending 167 buckets ahead holds it and 167 buckets to come
+  t.ok(Math.abs(windowAim(column((i) => (i === WAIT_BUCKETS - 1 ? 21 : 0)), b) - 21 / 16_700) < 1e-12, 'half spent: the other half over the longest window still holding it');
+  // a day measured, 12 waited (twice the day's 0.25 %): as the alert weighs it, against a whole window's demand at the rate seen
+  const young = windowAim(column((i) => (i === 23 ? 12 : 0), 24), b);
+  t.ok(Math.abs(young - 30 / 16_700) < 1e-12, `a young column is not starved by its first rise (${young})`);
+  t.equal(windowAim({ demand: [0, 0], waiting: [5, 0] }, b), b, 'waiting with no demand measured: the budget (no rate to plan on)');
+});
+
+t.test('waitWindowStrict caps the aim by the windows and says so; off, the aim is the controller\'s alone', async (t) => {
+  // 48 h and the minute that closes the last 5-minute bucket: the aim is chosen on the memory as it ends
+  const demand = bursts(48 * 60 + 1, 64, 8);
+  // capacity follows the demand `lag` minutes late: each burst's first minutes wait
+  const run = (lag: number, over: Partial<PoolSpec>) => feed(spec({ waitBudget: 0.05, ...over }), demand, (m) => Math.ceil(Math.min(...demand.slice(Math.max(0, m - lag), m + 1)) / 8));
+  // a little waiting: the windows have room, the cap does not bind
+  const [calmPlain, calmStrict] = [run(1, {}).budget, run(1, { waitWindowStrict: true }).budget];
+  t.ok((calmPlain?.aim ?? 0) > 0 && calmStrict?.aim === calmPlain?.aim, `room left in every window: the same aim (${calmStrict?.aim})`);
+  // more waiting: the windows still to close hold more than the controller's margin leaves
+  const plain = run(3, {});
+  const strict = run(3, { waitWindowStrict: true });
+  const cap = windowAim(strict.budget ?? { demand: [], waiting: [] }, 0.05);
+  t.ok((strict.budget?.aim ?? 1) < (plain.budget?.aim ?? 0), `strict aim ${strict.budget?.aim} < plain ${plain.budget?.aim}`);
+  t.ok(Math.abs((strict.budget?.aim ?? -1) - cap) < 1e-4, `the windows' cap binds: ${strict.budget?.aim} ~ ${cap}`);
+  t.match(want(spec({ waitBudget: 0.05, waitWindowStrict: true }), strict, 0, demand.length * MIN).reason, /aims at [\d.]+% keeping every window/);
+  t.notMatch(want(spec({ waitBudget: 0.05 }), plain, 0, demand.length * MIN).reason, /keeping every window/);
 });

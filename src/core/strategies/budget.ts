@@ -572,6 +572,42 @@ function aimOf(misses: readonly number[], budget: number, need: number, windowRa
   return Math.max(0, budget - spread / need);
 }
 
+/**
+ * windowAim is the share of the demand to come that may still wait without any rolling window ending within the next
+ * waitWindow going over the budget (waitWindowStrict). A window ending f buckets ahead keeps the newest
+ * WAIT_BUCKETS - f buckets of the column: their waiting is spent, their demand counts; the f buckets to come are taken
+ * at the mean demand a bucket measured so far. A young column is filled out at its oldest end with buckets of that mean
+ * demand and no waiting, as the over-budget alert weighs a young pool (the share x the part of the window measured).
+ * The lowest over every f, within 0..budget (the budget with no demand yet).
+ */
+export function windowAim(memory: Pick<BudgetMemory, 'demand' | 'waiting'>, budget: number): number {
+  const n = Math.min(memory.demand.length, WAIT_BUCKETS);
+  const first = memory.demand.length - n;
+  let measured = 0;
+  let keptWaiting = 0;
+  for (let i = first; i < memory.demand.length; i += 1) {
+    measured += memory.demand[i] ?? 0;
+    keptWaiting += memory.waiting[i] ?? 0;
+  }
+  const rate = n > 0 ? measured / n : 0;
+  if (!(rate > 0)) return budget;
+  const young = WAIT_BUCKETS - n;
+  let keptDemand = measured + young * rate;
+  let aim = budget;
+  for (let f = 1; f < WAIT_BUCKETS; f += 1) {
+    // the window ending f buckets ahead no longer holds the column's oldest bucket f - 1
+    const j = f - 1;
+    if (j < young) keptDemand -= rate;
+    else {
+      keptDemand -= memory.demand[first + j - young] ?? 0;
+      keptWaiting -= memory.waiting[first + j - young] ?? 0;
+    }
+    const coming = f * rate;
+    aim = Math.min(aim, (budget * (keptDemand + coming) - keptWaiting) / coming);
+  }
+  return Math.max(0, aim);
+}
+
 /** rechoose runs at each peak-bucket close: the candidates' sums take the closed minutes, then the cheapest within the aim (aimOf) is kept. */
 function rechoose(memory: BudgetMemory, pool: PoolSpec, history: Pick<PoolHistory, 'startLatenciesMs'>): BudgetMemory {
   const budget = waitBudgetOf(pool);
@@ -611,7 +647,8 @@ function rechoose(memory: BudgetMemory, pool: PoolSpec, history: Pick<PoolHistor
   const inEffect = fresh.find((c) => c.holdMin === memory.holdMin && c.spare === memory.spare);
   const misses = trackMisses(memory.misses, (memory.waitedSinceClose ?? 0) / per, biasFactor(memory.bias) * (inEffect?.waiting ?? 0), decay);
   const windowRatio = waitWindowOf(pool) / Math.min(SCORE_MEMORY_MS, waitWindowOf(pool));
-  const aim = aimOf(misses, budget, need, windowRatio);
+  // strict: no rolling window ending within the next waitWindow may go over the budget, whatever the average says
+  const aim = pool.waitWindowStrict === true ? Math.min(aimOf(misses, budget, need, windowRatio), windowAim(memory, budget)) : aimOf(misses, budget, need, windowRatio);
   const bias: [number, number] = [
     round3((memory.bias?.[0] ?? 0) * decay + (inEffect?.waiting ?? 0)),
     round3((memory.bias?.[1] ?? 0) * decay + (memory.waitedSinceClose ?? 0) / per),
@@ -763,7 +800,8 @@ export function budget(input: StrategyInput, perInstance: number): StrategyResul
       parts.push(`pre-warm: ${warm.level} expected at ${clock(warm.atMs, warm.periodMin > 1440)} (period ${periodWords(warm.periodMin)}, seen ${warm.seen} times) wants ${wanted}`);
     }
   }
-  const aim = `, aims at ${memory?.aim === undefined ? 'the budget' : percent(memory.aim)}${memory?.bias === undefined ? '' : ` with replay waiting x${biasFactor(memory.bias).toFixed(2)}`}`;
+  const strict = input.pool.waitWindowStrict === true ? ' keeping every window' : '';
+  const aim = `, aims at ${memory?.aim === undefined ? 'the budget' : percent(memory.aim)}${strict}${memory?.bias === undefined ? '' : ` with replay waiting x${biasFactor(memory.bias).toFixed(2)}`}`;
   return {
     desired,
     reason: `${parts.join('; ')} (budget: hold ${holdMin} min + ${spare} spare${aim}, ${lead})`,

@@ -128,7 +128,8 @@ export async function benchSimBudget(opts: { readonly full: boolean; readonly fi
           const shipped = simPolicies(pool, latency.options).find((p) => p.name === 'salt-autoscaler');
           if (shipped === undefined) throw new Error('the simulator has no salt-autoscaler row');
           const raw = simulatePolicy(trace, shipped, latency.options);
-          policy = resultOf(shipped.name, raw, yardstick);
+          // the row's alert hours are judged against the row's budget, not the default one
+          policy = resultOf(shipped.name, raw, { ...yardstick, waitBudget: budget });
           if (trace === week && budget === DEFAULT_WAIT_BUDGET) learned.set(latency.name, shareFrom(trace, raw.unmet, LEARNED_FROM_MINUTE));
           byPool.set(key, policy);
           runs += 1;

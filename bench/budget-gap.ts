@@ -14,9 +14,9 @@
  */
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { DEFAULT_WAIT_BUDGET, simPolicies, simulatePolicy, yardstickOf, type SimOptions } from '../src/sim/simulate.ts';
+import { DEFAULT_WAIT_BUDGET, simPolicies, simulatePolicy, yardstickOf } from '../src/sim/simulate.ts';
 import { shippedPool } from '../src/simulate-command.ts';
-import { familyPolicy, tuneFamily } from './family.ts';
+import { familyPolicy, LATENCY_OPTIONS, tuneFamily } from './family.ts';
 import { loadHeliosTraces, recurring, transformsOf, weekly } from './trace-transforms.ts';
 
 const DAY = 1440;
@@ -55,7 +55,7 @@ export function worstWindow(demand: readonly number[], unmet: readonly number[],
 if (process.argv[1] !== undefined && fileURLToPath(import.meta.url) === process.argv[1]) {
   const { values } = parseArgs({ options: { traces: { type: 'string' }, latency: { type: 'string', default: '1x' }, full: { type: 'boolean', default: false } }, strict: true });
   if (values.latency !== '1x' && values.latency !== '2x') throw new Error(`--latency expects 1x or 2x, got ${values.latency}`);
-  const options: SimOptions = values.latency === '2x' ? { startLatencyMs: 120_000, deployLatencyMs: 360_000, createLatencyMs: 480_000 } : {};
+  const options = LATENCY_OPTIONS[values.latency];
   const gpus = options.gpusPerInstance ?? 8;
   const helios = await loadHeliosTraces();
   const wanted = (values.traces ?? '').split(',').filter((t) => t !== '');

@@ -17,7 +17,7 @@ import { DEFAULT_WAIT_BUDGET, resultOf, simPolicies, simulatePolicy, yardstickOf
 import { windowShares } from '../src/sim/window-share.ts';
 import type { Trace } from '../src/sim/trace.ts';
 import { shippedPool } from '../src/simulate-command.ts';
-import { cheapestMember, familyPolicy } from './family.ts';
+import { cheapestMember, familyPolicy, LATENCY_OPTIONS } from './family.ts';
 import { loadHeliosTraces, transformsOf } from './trace-transforms.ts';
 
 /** WINDOW_MINUTES is the default waitWindow (7 days), in trace minutes. */
@@ -69,7 +69,7 @@ function rowsOf(trace: Trace, options: SimOptions, budget: number): string {
 if (process.argv[1] !== undefined && fileURLToPath(import.meta.url) === process.argv[1]) {
   const { values } = parseArgs({ options: { traces: { type: 'string' }, latency: { type: 'string', default: '1x' } }, strict: true });
   if (values.latency !== '1x' && values.latency !== '2x') throw new Error(`--latency expects 1x or 2x, got ${values.latency}`);
-  const options: SimOptions = values.latency === '2x' ? { startLatencyMs: 120_000, deployLatencyMs: 360_000, createLatencyMs: 480_000 } : {};
+  const options = LATENCY_OPTIONS[values.latency];
   const helios = await loadHeliosTraces();
   const wanted = values.traces?.split(',').filter((t) => t !== '');
   const traces = [...helios, ...transformsOf(helios, 'core')].filter((t) => wanted === undefined || wanted.some((part) => t.name.includes(part)));

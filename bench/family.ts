@@ -17,6 +17,12 @@ import type { PoolSpec } from '../src/core/types.ts';
 import { resultOf, simulatePolicy, yardstickOf, type PolicyResult, type SignalSource, type SimOptions, type SimPolicy } from '../src/sim/simulate.ts';
 import type { Trace } from '../src/sim/trace.ts';
 
+/** LATENCY_OPTIONS are the policy benches' two latency settings: the simulator's defaults, or every start-to-ready latency doubled. */
+export const LATENCY_OPTIONS: Readonly<Record<'1x' | '2x', SimOptions>> = {
+  '1x': {},
+  '2x': { startLatencyMs: 120_000, deployLatencyMs: 360_000, createLatencyMs: 480_000 },
+};
+
 /** HOLD_MINUTES is the grid of H the family is tuned over. */
 export const HOLD_MINUTES: readonly number[] = [0, 5, 10, 15, 20, 30, 45, 60, 90, 120, 180, 240, 300, 360];
 

@@ -30,10 +30,10 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { performance } from 'node:perf_hooks';
 import type { PoolSpec } from '../src/core/types.ts';
-import { DEFAULT_WAIT_BUDGET, leadMinutes, resultOf, simulatePolicy, yardstickOf, type PolicyResult, type SignalSource, type SimOptions, type SimPolicy } from '../src/sim/simulate.ts';
+import { DEFAULT_WAIT_BUDGET, leadMinutes, resultOf, simulatePolicy, yardstickOf, type PolicyResult, type SignalSource, type SimPolicy } from '../src/sim/simulate.ts';
 import type { Trace } from '../src/sim/trace.ts';
 import { shippedPool } from '../src/simulate-command.ts';
-import { cheapestMember, familyPolicy, HOLD_MINUTES, SPARE_INSTANCES, tuneFamily, type Tuned } from './family.ts';
+import { cheapestMember, familyPolicy, HOLD_MINUTES, LATENCY_OPTIONS, SPARE_INSTANCES, tuneFamily, type Tuned } from './family.ts';
 import { loadHeliosTraces, transformsOf } from './trace-transforms.ts';
 
 /** LAMBDAS is the grid of the price on waiting (instance-minutes per instance-minute of waiting). */
@@ -47,12 +47,6 @@ export const MAX_HOLD_MINUTES = 360;
 
 /** RECENT_GAPS is how many of a level's last completed gaps the online rule learns from. */
 export const RECENT_GAPS = 64;
-
-/** Latencies as bench/sim-budget runs them (its list is not exported): the simulator's defaults, or every latency doubled. */
-const LATENCY_OPTIONS: Readonly<Record<'1x' | '2x', SimOptions>> = {
-  '1x': {},
-  '2x': { startLatencyMs: 120_000, deployLatencyMs: 360_000, createLatencyMs: 480_000 },
-};
 
 /** skiRentalHold is the T minimising the gaps' cost: hold min(g, T), or release past T and pay lead x (1 + lambda). */
 export function skiRentalHold(gaps: readonly number[], lead: number, lambda: number, cap = MAX_HOLD_MINUTES): number {

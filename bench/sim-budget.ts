@@ -26,7 +26,7 @@ import { performance } from 'node:perf_hooks';
 import { DEFAULT_WAIT_BUDGET, resultOf, simPolicies, simulatePolicy, yardstickOf, type PolicyResult, type SimOptions } from '../src/sim/simulate.ts';
 import type { Trace } from '../src/sim/trace.ts';
 import { shippedPool } from '../src/simulate-command.ts';
-import { tuneFamily, type Tuned } from './family.ts';
+import { LATENCY_OPTIONS, tuneFamily, type Tuned } from './family.ts';
 import { loadHeliosTraces, recurring, transformsOf, weekly } from './trace-transforms.ts';
 
 /** BUDGETS are the waiting budgets of the bench (fractions). */
@@ -52,10 +52,7 @@ interface Latency {
   readonly options: SimOptions;
 }
 
-const LATENCIES: readonly Latency[] = [
-  { name: '1x', options: {} },
-  { name: '2x', options: { startLatencyMs: 120_000, deployLatencyMs: 360_000, createLatencyMs: 480_000 } },
-];
+const LATENCIES: readonly Latency[] = (['1x', '2x'] as const).map((name) => ({ name, options: LATENCY_OPTIONS[name] }));
 
 /** BudgetRow is one trace at one latency and budget: the shipped policy and the family tuned for it. */
 export interface BudgetRow {

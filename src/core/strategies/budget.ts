@@ -647,8 +647,9 @@ function rechoose(memory: BudgetMemory, pool: PoolSpec, history: Pick<PoolHistor
   const inEffect = fresh.find((c) => c.holdMin === memory.holdMin && c.spare === memory.spare);
   const misses = trackMisses(memory.misses, (memory.waitedSinceClose ?? 0) / per, biasFactor(memory.bias) * (inEffect?.waiting ?? 0), decay);
   const windowRatio = waitWindowOf(pool) / Math.min(SCORE_MEMORY_MS, waitWindowOf(pool));
+  const controllerAim = aimOf(misses, budget, need, windowRatio);
   // strict: no rolling window ending within the next waitWindow may go over the budget, whatever the average says
-  const aim = pool.waitWindowStrict === true ? Math.min(aimOf(misses, budget, need, windowRatio), windowAim(memory, budget)) : aimOf(misses, budget, need, windowRatio);
+  const aim = pool.waitWindowStrict === true ? Math.min(controllerAim, windowAim(memory, budget)) : controllerAim;
   const bias: [number, number] = [
     round3((memory.bias?.[0] ?? 0) * decay + (inEffect?.waiting ?? 0)),
     round3((memory.bias?.[1] ?? 0) * decay + (memory.waitedSinceClose ?? 0) / per),

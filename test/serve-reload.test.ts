@@ -8,16 +8,16 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startEmulator } from '../src/emulator/index.ts';
-import { waitFor } from './support/engine-harness.ts';
+import { TEST_SALT_LOGIN, testEmulatorOptions, waitFor } from './support/engine-harness.ts';
 import { freePort, startServiceProcess, writeConfig, HEARTBEAT_TIMEOUT } from './support/service-process.ts';
 
 t.test('SIGHUP reloads a valid config and refuses an invalid one without stopping', async (t) => {
-  const emu = await startEmulator({ instances: [{ id: 'gpu-hup-1' }, { id: 'gpu-hup-2' }] });
+  const emu = await startEmulator(testEmulatorOptions({ instances: [{ id: 'gpu-hup-1' }, { id: 'gpu-hup-2' }] }));
   const dir = mkdtempSync(join(tmpdir(), 'asc-hup-'));
   t.teardown(async () => { await emu.close(); rmSync(dir, { recursive: true, force: true }); });
   const port = await freePort();
   const config = (max: unknown): Record<string, unknown> => ({
-    salt: { url: emu.url, username: 'autoscaler', password: 'secret', eauth: 'pam', heartbeatInterval: '1s', heartbeatTimeout: HEARTBEAT_TIMEOUT, timeout: '5s' },
+    salt: { url: emu.url, ...TEST_SALT_LOGIN, heartbeatInterval: '1s', heartbeatTimeout: HEARTBEAT_TIMEOUT, timeout: '5s' },
     store: { path: join(dir, 'state.db') },
     http: { listen: `127.0.0.1:${port}` },
     engine: { evaluateInterval: '1s', reconcileInterval: '1h' },

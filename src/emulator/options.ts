@@ -120,8 +120,10 @@ export const DEFAULT_USER: EmulatorUser = { username: 'salt-autoscaler', passwor
 
 /**
  * PERMISSIVE_USER may call everything (the old lab user's perms, auth_01), for tests about other things than
- * permissions. It is among the default users so tests and the demo that log in as `autoscaler` keep working.
- * TODO(#10): drop it from the defaults once src/demo.ts logs in as DEFAULT_USER.
+ * permissions: the salt-api client's and the emulator's own tests, and the documented commands run against it. It
+ * is among the default users. The demo logs in as DEFAULT_USER, and so do the engine's tests
+ * (test/support/engine-harness.ts `testEmulatorOptions`: the emulator alone with DEFAULT_USER, bound by the shipped
+ * ACL), so a call the shipped ACL does not grant fails them.
  */
 export const PERMISSIVE_USER: EmulatorUser = { username: 'autoscaler', password: 'secret', eauth: 'pam', perms: PERMISSIVE_ACL };
 

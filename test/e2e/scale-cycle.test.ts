@@ -19,7 +19,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startEmulator, type CallRecord, type Emulator } from '../../src/emulator/index.ts';
-import { waitFor } from '../support/engine-harness.ts';
+import { TEST_SALT_LOGIN, testEmulatorOptions, waitFor } from '../support/engine-harness.ts';
 import { startQueueExporter, type QueueExporter } from '../support/e2e-exporter.ts';
 import {
   alertmanagerConfigFromShipped, missingBinaries, prometheusConfig, startAlertmanager, startPrometheus, type ManagedProcess,
@@ -120,16 +120,16 @@ t.test('a queue raised then drained through real Prometheus and Alertmanager sta
   // (1) the exporter, (2) the salt-api emulator with two stopped reserved instances and short delays
   const exporter = await startQueueExporter({ env: 'e2e', instanceType: 't1' }, 0);
   live.exporter = exporter;
-  const emu = await startEmulator({
+  const emu = await startEmulator(testEmulatorOptions({
     instances: [...IDS, ...BUDGET_IDS].map((id) => ({ id })),
     delays: { startMs: 100, bootMs: 300, deployMs: 300, stopMs: 100 },
-  });
+  }));
   live.emu = emu;
 
   // (3) the service config; the rule file is rendered from this very file by the CLI
   const servicePort = await freePort();
   const configPath = writeConfig(dir, {
-    salt: { url: emu.url, username: 'autoscaler', password: 'secret', eauth: 'pam', heartbeatInterval: '1s', heartbeatTimeout: HEARTBEAT_TIMEOUT, timeout: '10s' },
+    salt: { url: emu.url, ...TEST_SALT_LOGIN, heartbeatInterval: '1s', heartbeatTimeout: HEARTBEAT_TIMEOUT, timeout: '10s' },
     store: { path: join(dir, 'state.db') },
     http: { listen: `127.0.0.1:${servicePort}`, webhookToken: WEBHOOK_TOKEN, apiToken: API_TOKEN },
     engine: { evaluateInterval: '1s', reconcileInterval: '1h' },

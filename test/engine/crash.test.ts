@@ -4,7 +4,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startEmulator } from '../../src/emulator/index.ts';
-import { startCalls, waitFor } from '../support/engine-harness.ts';
+import { startCalls, TEST_SALT_LOGIN, testEmulatorOptions, waitFor } from '../support/engine-harness.ts';
 import { freePort, startServiceProcess, writeConfig, HEARTBEAT_TIMEOUT } from '../support/service-process.ts';
 
 function openStartIntents(dbPath: string): number {
@@ -18,13 +18,13 @@ function openStartIntents(dbPath: string): number {
 }
 
 t.test('a service killed right after writing a start intent starts the instance exactly once after restart', async (t) => {
-  const emu = await startEmulator({ instances: [{ id: 'gpu-c-1' }, { id: 'gpu-c-2' }], delays: { startMs: 20, bootMs: 100, deployMs: 100 } });
+  const emu = await startEmulator(testEmulatorOptions({ instances: [{ id: 'gpu-c-1' }, { id: 'gpu-c-2' }], delays: { startMs: 20, bootMs: 100, deployMs: 100 } }));
   const dir = mkdtempSync(join(tmpdir(), 'asc-crash-'));
   t.teardown(async () => { await emu.close(); rmSync(dir, { recursive: true, force: true }); });
   const port = await freePort();
   const dbPath = join(dir, 'state.db');
   const configPath = writeConfig(dir, {
-    salt: { url: emu.url, username: 'autoscaler', password: 'secret', eauth: 'pam', heartbeatInterval: '1s', heartbeatTimeout: HEARTBEAT_TIMEOUT, timeout: '3s' }, // within startConfirmWindow
+    salt: { url: emu.url, ...TEST_SALT_LOGIN, heartbeatInterval: '1s', heartbeatTimeout: HEARTBEAT_TIMEOUT, timeout: '3s' }, // within startConfirmWindow
     store: { path: dbPath },
     http: { listen: `127.0.0.1:${port}` },
     engine: { evaluateInterval: '1s', reconcileInterval: '1h', startConfirmWindow: '3s' },

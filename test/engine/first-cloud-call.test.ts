@@ -10,7 +10,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { REAL_MASTER_CALL_DELAYS, startEmulator, type CallRecord } from '../../src/emulator/index.ts';
-import { startCalls, waitFor } from '../support/engine-harness.ts';
+import { startCalls, TEST_SALT_LOGIN, testEmulatorOptions, waitFor } from '../support/engine-harness.ts';
 import { freePort, startServiceProcess, writeConfig, HEARTBEAT_TIMEOUT } from '../support/service-process.ts';
 
 /** overlapping: the salt-cloud calls that reached salt-api before the first one had been answered. */
@@ -22,12 +22,12 @@ function overlapping(calls: readonly CallRecord[]): string[] {
 }
 
 t.test('a manual scale asked while the startup reconcile asks cloud.query reaches salt-cloud only after its answer', async (t) => {
-  const emu = await startEmulator({ instances: [{ id: 'gpu-f-1' }, { id: 'gpu-f-2' }], callDelays: REAL_MASTER_CALL_DELAYS, delays: { startMs: 20, bootMs: 50, deployMs: 50 } });
+  const emu = await startEmulator(testEmulatorOptions({ instances: [{ id: 'gpu-f-1' }, { id: 'gpu-f-2' }], callDelays: REAL_MASTER_CALL_DELAYS, delays: { startMs: 20, bootMs: 50, deployMs: 50 } }));
   const dir = mkdtempSync(join(tmpdir(), 'asc-first-cloud-'));
   t.teardown(async () => { await emu.close(); rmSync(dir, { recursive: true, force: true }); });
   const port = await freePort();
   const configPath = writeConfig(dir, {
-    salt: { url: emu.url, username: 'autoscaler', password: 'secret', eauth: 'pam', heartbeatInterval: '1s', heartbeatTimeout: HEARTBEAT_TIMEOUT },
+    salt: { url: emu.url, ...TEST_SALT_LOGIN, heartbeatInterval: '1s', heartbeatTimeout: HEARTBEAT_TIMEOUT },
     store: { path: join(dir, 'state.db') },
     http: { listen: `127.0.0.1:${port}`, apiToken: 'api-token-first' },
     engine: { evaluateInterval: '1h', reconcileInterval: '1h' },

@@ -1,6 +1,6 @@
 import t from 'tap';
 import type { EngineObserver } from '../../src/engine/ports.ts';
-import { startHarness, startCalls, stateOf, waitFor, type Harness } from '../support/engine-harness.ts';
+import { startHarness, startCalls, stateOf, testEmulatorOptions, waitFor, type Harness } from '../support/engine-harness.ts';
 
 function up(h: Harness, workload = 1): void {
   h.engine.alertSignal({ pool: 'test/t1', direction: 'up', workload, atMs: Date.now() });
@@ -93,7 +93,7 @@ t.test('an instance stuck deploying past its provision timeout becomes failed', 
 
 t.test('no evaluation acts before a reconcile has succeeded: Salt failing at startup holds the pool until it answers', async (t) => {
   const { startEmulator } = await import('../../src/emulator/index.ts');
-  const emu = await startEmulator({ instances: [{ id: 'gpu-t1-1', state: 'running' }, { id: 'gpu-t1-2' }, { id: 'gpu-t1-3' }] });
+  const emu = await startEmulator(testEmulatorOptions({ instances: [{ id: 'gpu-t1-1', state: 'running' }, { id: 'gpu-t1-2' }, { id: 'gpu-t1-3' }] }));
   emu.faults.failNext(2, 500, { fun: 'cloud.query' }); // the startup and the stream-connect reconciles fail; retry 5 s later
   const h = await startHarness({ emu, pool: { max: 1 } });
   t.teardown(async () => { await h.close(); await emu.close(); });

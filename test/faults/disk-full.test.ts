@@ -10,7 +10,7 @@ import { closeSync, mkdtempSync, openSync, rmSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startEmulator, type Emulator } from '../../src/emulator/index.ts';
-import { waitFor } from '../support/engine-harness.ts';
+import { TEST_SALT_LOGIN, testEmulatorOptions, waitFor } from '../support/engine-harness.ts';
 import { freePort, startServiceProcess, writeConfig, HEARTBEAT_TIMEOUT } from '../support/service-process.ts';
 import { notification, scaleAlert } from './scenario.ts';
 
@@ -49,11 +49,11 @@ const actions = (emu: Emulator, since: number): number =>
   emu.calls.slice(since).filter((c) => c.fun === 'cloud.action' || c.fun === 'cloud.profile' || c.fun === 'grains.setval').length;
 
 t.test('a full disk under the running service: actions sent during disk-full: 0, and it resumes when space is freed', { skip: mountError ?? false }, async (t) => {
-  const emu = await startEmulator({ instances: [{ id: 'gpu-df-1' }, { id: 'gpu-df-2' }], delays: { startMs: 50, bootMs: 100, deployMs: 100 } });
+  const emu = await startEmulator(testEmulatorOptions({ instances: [{ id: 'gpu-df-1' }, { id: 'gpu-df-2' }], delays: { startMs: 50, bootMs: 100, deployMs: 100 } }));
   t.teardown(() => emu.close());
   const port = await freePort();
   const configPath = writeConfig(mkdtempSync(join(tmpdir(), 'asc-disk-full-config-')), {
-    salt: { url: emu.url, username: 'autoscaler', password: 'secret', eauth: 'pam', heartbeatInterval: '1s', heartbeatTimeout: HEARTBEAT_TIMEOUT, timeout: '5s' },
+    salt: { url: emu.url, ...TEST_SALT_LOGIN, heartbeatInterval: '1s', heartbeatTimeout: HEARTBEAT_TIMEOUT, timeout: '5s' },
     store: { path: join(dir, 'state.db') },
     http: { listen: `127.0.0.1:${port}` },
     engine: { evaluateInterval: '1s', reconcileInterval: '2s' },

@@ -8,6 +8,7 @@ import { connect } from 'node:net';
 import { networkInterfaces, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startEmulator } from '../../src/emulator/index.ts';
+import { TEST_SALT_LOGIN, testEmulatorOptions } from '../support/engine-harness.ts';
 import { startServiceProcess, writeConfig } from '../support/service-process.ts';
 
 const DEFAULT_PORT = 9717;
@@ -29,12 +30,12 @@ const taken = await reachable('127.0.0.1', DEFAULT_PORT);
 t.test('with the default config the service binds 127.0.0.1 and nothing else', {
   skip: taken ? `port ${DEFAULT_PORT} is taken on this machine: the service cannot start on its default address` : false,
 }, async (t) => {
-  const emu = await startEmulator({ instances: [{ id: 'gpu-bind-1' }] });
+  const emu = await startEmulator(testEmulatorOptions({ instances: [{ id: 'gpu-bind-1' }] }));
   const dir = mkdtempSync(join(tmpdir(), 'asc-bind-'));
   t.teardown(async () => { await emu.close(); rmSync(dir, { recursive: true, force: true }); });
   // no http section at all: listen, tokens and body limit take their defaults
   const configPath = writeConfig(dir, {
-    salt: { url: emu.url, username: 'autoscaler', password: 'secret' },
+    salt: { url: emu.url, ...TEST_SALT_LOGIN },
     store: { path: join(dir, 'state.db') },
     pools: [{ name: 'bind/t1', env: 'bind', instanceType: 't1', max: 1, provider: 'emu-cloud', reserved: ['gpu-bind-1'] }],
   });

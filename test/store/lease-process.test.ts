@@ -8,16 +8,16 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startEmulator } from '../../src/emulator/index.ts';
-import { waitFor } from '../support/engine-harness.ts';
+import { TEST_SALT_LOGIN, testEmulatorOptions, waitFor } from '../support/engine-harness.ts';
 import { STARTUP_CEILING_MS, freePort, spawnServiceProcess, writeConfig, HEARTBEAT_TIMEOUT } from '../support/service-process.ts';
 
 t.test('one writer per state file: standby, take-over on a clean stop and after a SIGKILL', async (t) => {
-  const emu = await startEmulator({ instances: [{ id: 'gpu-lease-1' }] });
+  const emu = await startEmulator(testEmulatorOptions({ instances: [{ id: 'gpu-lease-1' }] }));
   const dir = mkdtempSync(join(tmpdir(), 'asc-lease-proc-'));
   t.teardown(async () => { await emu.close(); rmSync(dir, { recursive: true, force: true }); });
   const port = await freePort();
   const configPath = writeConfig(dir, {
-    salt: { url: emu.url, username: 'autoscaler', password: 'secret', eauth: 'pam', heartbeatInterval: '1s', heartbeatTimeout: HEARTBEAT_TIMEOUT, timeout: '5s' },
+    salt: { url: emu.url, ...TEST_SALT_LOGIN, heartbeatInterval: '1s', heartbeatTimeout: HEARTBEAT_TIMEOUT, timeout: '5s' },
     // a long TTL: the take-overs below must come from the release and from the dead pid, not from expiry
     store: { path: join(dir, 'state.db'), leaseTtl: '60s' },
     http: { listen: `127.0.0.1:${port}` },

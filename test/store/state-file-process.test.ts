@@ -10,16 +10,16 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startEmulator } from '../../src/emulator/index.ts';
 import { alert, notification } from '../alertmanager/payloads.ts';
-import { waitFor } from '../support/engine-harness.ts';
+import { TEST_SALT_LOGIN, testEmulatorOptions, waitFor } from '../support/engine-harness.ts';
 import { freePort, spawnServiceProcess, writeConfig, HEARTBEAT_TIMEOUT } from '../support/service-process.ts';
 
 t.test('a state file deleted under a running service: it exits 1 and only the new service acts', async (t) => {
-  const emu = await startEmulator({ instances: [{ id: 'gpu-rm-1' }, { id: 'gpu-rm-2' }] });
+  const emu = await startEmulator(testEmulatorOptions({ instances: [{ id: 'gpu-rm-1' }, { id: 'gpu-rm-2' }] }));
   const dir = mkdtempSync(join(tmpdir(), 'asc-state-rm-'));
   t.teardown(async () => { await emu.close(); rmSync(dir, { recursive: true, force: true }); });
   const dbPath = join(dir, 'state.db');
   const config = (port: number): Record<string, unknown> => ({
-    salt: { url: emu.url, username: 'autoscaler', password: 'secret', eauth: 'pam', heartbeatInterval: '1s', heartbeatTimeout: HEARTBEAT_TIMEOUT, timeout: '5s' },
+    salt: { url: emu.url, ...TEST_SALT_LOGIN, heartbeatInterval: '1s', heartbeatTimeout: HEARTBEAT_TIMEOUT, timeout: '5s' },
     store: { path: dbPath, leaseTtl: '60s' },
     http: { listen: `127.0.0.1:${port}` },
     engine: { evaluateInterval: '1s', reconcileInterval: '2s' },

@@ -2,7 +2,7 @@
  * engine-harness: an in-process engine wired to REAL adapters (SaltClient, SaltApiActions, SaltEventStream,
  * SqliteStore in a temp dir) against the salt-api emulator, for the engine's integration tests.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
@@ -10,7 +10,7 @@ import { parseConfig, type Config } from '../../src/config/load.ts';
 import { Engine, type EngineOptions } from '../../src/engine/engine.ts';
 import type { ActGate } from '../../src/engine/ports.ts';
 import { managedPool } from '../../src/main.ts';
-import { startEmulator, type Emulator, type EmulatorOptions } from '../../src/emulator/index.ts';
+import { DEFAULT_USER, SHIPPED_MASTER_CONF, startEmulator, type Emulator, type EmulatorOptions } from '../../src/emulator/index.ts';
 import { createLogger, type Logger } from '../../src/log.ts';
 import { SaltApiActions } from '../../src/salt-api/actions.ts';
 import { SaltClient } from '../../src/salt-api/client.ts';
@@ -57,6 +57,39 @@ export function capturingLogger(lines: string[], level = 'debug'): Logger {
  */
 const HEARTBEAT_TIMEOUT = '5s';
 
+/** SHIPPED_TARGET is the compound target of the shipped ACL: the minions of the example pools. */
+const SHIPPED_TARGET = "'gpu-prod-* or gpu-dev-*':";
+
+let testMasterConf: string | undefined;
+
+/**
+ * testMasterConfPath is the master.d snippet the engine tests' emulator enforces: the shipped
+ * salt/master.d/salt-autoscaler.conf with its one change, the ACL's target widened from the example pools' minions
+ * to the test fleets' (`gpu-*`), as an operator keeps it in step with their pools. Every function and argument the
+ * engine calls is checked against the shipped grants; written once per test process.
+ */
+export function testMasterConfPath(): string {
+  if (testMasterConf !== undefined) return testMasterConf;
+  const shipped = readFileSync(SHIPPED_MASTER_CONF, 'utf8');
+  if (!shipped.includes(SHIPPED_TARGET)) throw new Error(`the shipped master.d snippet no longer targets ${SHIPPED_TARGET}`);
+  const dir = mkdtempSync(join(tmpdir(), 'asc-master-d-'));
+  testMasterConf = join(dir, 'salt-autoscaler.conf');
+  writeFileSync(testMasterConf, shipped.replace(SHIPPED_TARGET, () => "'gpu-*':"));
+  process.once('exit', () => { rmSync(dir, { recursive: true, force: true }); });
+  return testMasterConf;
+}
+
+/**
+ * testEmulatorOptions: the emulator as the engine tests use it, with the product's salt-api user alone, bound by
+ * the shipped ACL (testMasterConfPath): a call the ACL does not grant fails the test as it would fail on a master.
+ */
+export function testEmulatorOptions(opts: EmulatorOptions = {}): EmulatorOptions {
+  return { masterConf: testMasterConfPath(), users: [DEFAULT_USER], ...opts };
+}
+
+/** TEST_SALT_LOGIN is the config's salt-api login of DEFAULT_USER. */
+export const TEST_SALT_LOGIN = { username: DEFAULT_USER.username, password: DEFAULT_USER.password, eauth: DEFAULT_USER.eauth } as const;
+
 /** startHarness starts an emulator and an engine over it with one pool `test/t1` (overridable). */
 export async function startHarness(opts: {
   emulator?: EmulatorOptions;
@@ -73,13 +106,13 @@ export async function startHarness(opts: {
   /** store: the engine's store-watch settings (check intervals, onStoreLost). */
   store?: Pick<EngineOptions, 'storeCheckIntervalMs' | 'integrityCheckIntervalMs' | 'onStoreLost' | 'observer'>;
 } = {}): Promise<Harness> {
-  const emu = opts.emu ?? await startEmulator({
+  const emu = opts.emu ?? await startEmulator(testEmulatorOptions({
     instances: [{ id: 'gpu-t1-1' }, { id: 'gpu-t1-2' }, { id: 'gpu-t1-3' }],
     ...opts.emulator,
-  });
+  }));
   const dir = opts.dir ?? mkdtempSync(join(tmpdir(), 'asc-engine-'));
   const config = parseConfig({
-    salt: { url: emu.url, username: 'autoscaler', password: 'secret', eauth: 'pam', heartbeatInterval: opts.heartbeat ?? '1s', heartbeatTimeout: HEARTBEAT_TIMEOUT, timeout: '5s', ...opts.salt },
+    salt: { url: emu.url, ...TEST_SALT_LOGIN, heartbeatInterval: opts.heartbeat ?? '1s', heartbeatTimeout: HEARTBEAT_TIMEOUT, timeout: '5s', ...opts.salt },
     store: { path: join(dir, 'state.db') },
     engine: { reconcileInterval: '1h', evaluateInterval: '1s', ...opts.engine },
     pools: [{

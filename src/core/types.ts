@@ -228,6 +228,8 @@ export interface PoolView {
   readonly waitWindowMs?: number;
   /** waitWindowCovered: the share of waitWindowMs the waiting share covers so far (1 once a whole window is measured). */
   readonly waitWindowCovered?: number;
+  /** waitWindowStrict: true when the pool plans so that every rolling window keeps its budget (absent otherwise). */
+  readonly waitWindowStrict?: true;
   /** startLeadMs: the p90 of the pool's last start-to-ready times, the lead its rises wait (absent before any start is seen). */
   readonly startLeadMs?: number;
 }

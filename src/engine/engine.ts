@@ -352,6 +352,7 @@ export class Engine implements EngineApi {
           ? {
             waitBudget: waitBudgetOf(rt.managed.spec), waitingShare: waitingShare(rt.history.budget), waitWindowMs: waitWindowOf(rt.managed.spec),
             waitWindowCovered: waitWindowCovered(rt.history.budget),
+            ...(rt.managed.spec.waitWindowStrict === true ? { waitWindowStrict: true as const } : {}),
           }
           : {}),
       };

@@ -49,7 +49,8 @@ export function isoTime(ms: number): string {
 
 /**
  * poolJson copies exactly the contract fields, plus the pool's measured start lead (startLeadMs, once a start has been
- * seen) and the budget strategy's waitBudget, waitingShare, waitWindowMs and waitWindowCovered (no internals leak).
+ * seen) and the budget strategy's waitBudget, waitingShare, waitWindowMs, waitWindowCovered and waitWindowStrict (no
+ * internals leak).
  */
 export function poolJson(pool: PoolView): PoolJson {
   return {
@@ -60,6 +61,7 @@ export function poolJson(pool: PoolView): PoolJson {
     ...(pool.waitingShare === undefined ? {} : { waitingShare: pool.waitingShare }),
     ...(pool.waitWindowMs === undefined ? {} : { waitWindowMs: pool.waitWindowMs }),
     ...(pool.waitWindowCovered === undefined ? {} : { waitWindowCovered: pool.waitWindowCovered }),
+    ...(pool.waitWindowStrict === true ? { waitWindowStrict: true } : {}),
   };
 }
 

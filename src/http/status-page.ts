@@ -120,14 +120,15 @@ export function spanText(ms: number): string {
 /**
  * budgetText is the pool's realised waiting share against its budget (`0.12% of 0.25%`), `-` without a budget. A
  * young pool's share is over less than its window, so the part measured is said (`0.40% of 0.25% over 16h of 7d`):
- * the over-budget alert weighs the share by it.
+ * the over-budget alert weighs the share by it. A pool that keeps every window (waitWindowStrict) says so
+ * (`0.12% of 0.25%, every window`).
  */
-export function budgetText(pool: Pick<PoolJson, 'waitBudget' | 'waitingShare' | 'waitWindowMs' | 'waitWindowCovered'>): string {
+export function budgetText(pool: Pick<PoolJson, 'waitBudget' | 'waitingShare' | 'waitWindowMs' | 'waitWindowCovered' | 'waitWindowStrict'>): string {
   if (pool.waitBudget === undefined) return '-';
   const young = pool.waitWindowCovered !== undefined && pool.waitWindowCovered < 1 && pool.waitWindowMs !== undefined
     ? ` over ${spanText(pool.waitWindowCovered * pool.waitWindowMs)} of ${spanText(pool.waitWindowMs)}`
     : '';
-  return `${share(pool.waitingShare ?? 0)} of ${share(pool.waitBudget)}${young}`;
+  return `${share(pool.waitingShare ?? 0)} of ${share(pool.waitBudget)}${young}${pool.waitWindowStrict === true ? ', every window' : ''}`;
 }
 
 /**

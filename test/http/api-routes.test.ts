@@ -150,4 +150,8 @@ t.test('GET /api/pools adds the budget and the realised waiting share of a budge
   t.match((await app.inject({ method: 'GET', url: '/' })).body, '<td class="budget warn">4.00% of 0.25% over 16h of 7d</td>', 'one already past a whole window\'s budget is');
   engine.poolViews = [{ ...poolView('prod/type1'), waitBudget: 0.0025, waitingShare: 0.004, waitWindowMs: 604_800_000, waitWindowCovered: 1 }];
   t.match((await app.inject({ method: 'GET', url: '/' })).body, '<td class="budget warn">0.40% of 0.25%</td>', 'a whole window measured needs no span');
+  t.notOk('waitWindowStrict' in (await app.inject({ method: 'GET', url: '/api/pools' })).json<object[]>()[0]!, 'a pool kept on average has no waitWindowStrict');
+  engine.poolViews = [{ ...poolView('prod/type1'), waitBudget: 0.0025, waitingShare: 0.0012, waitWindowMs: 604_800_000, waitWindowCovered: 1, waitWindowStrict: true }];
+  t.match((await app.inject({ method: 'GET', url: '/api/pools' })).json(), [{ name: 'prod/type1', waitWindowStrict: true }]);
+  t.match((await app.inject({ method: 'GET', url: '/' })).body, '<td class="budget">0.12% of 0.25%, every window</td>', 'a pool that keeps every window says so');
 });

@@ -49,6 +49,7 @@ const budgetPool = fc.record({
   waitWindowMs: fc.oneof(fc.constantFrom(604_800_000, 86_400_000, 3_600_000), fc.constant(undefined)),
   waitWindowCovered: fc.oneof(fc.double({ min: 0, max: 1, noNaN: true }), fc.constantFrom(0.1, 0.5, 1), fc.constant(undefined)),
   startLeadMs: fc.oneof(duration, fc.constant(undefined)),
+  waitWindowStrict: fc.constantFrom(true as const, undefined),
 }).map((p) => Object.fromEntries(Object.entries(p).filter(([, v]) => v !== undefined)) as Partial<PoolJson>);
 
 t.test('formatAge and spanText: the script words a duration as the server does', async (t) => {
@@ -57,17 +58,19 @@ t.test('formatAge and spanText: the script words a duration as the server does',
 });
 
 t.test('budgetText, overBudget and leadText: the script marks and words a pool as the server does', async (t) => {
-  const seen = { young: 0, over: 0, none: 0, lead: 0 };
+  const seen = { young: 0, over: 0, none: 0, lead: 0, strict: 0 };
   fc.assert(fc.property(budgetPool, (pool) => {
     const young = budgetText(pool).includes(' over ');
     seen.young += young ? 1 : 0;
     seen.over += overBudget(pool) ? 1 : 0;
     seen.none += pool.waitBudget === undefined ? 1 : 0;
     seen.lead += pool.startLeadMs === undefined ? 0 : 1;
+    seen.strict += budgetText(pool).endsWith(', every window') ? 1 : 0;
     return script['budgetText']?.(pool) === budgetText(pool) && script['overBudget']?.(pool) === overBudget(pool) && script['leadText']?.(pool) === leadText(pool);
   }), runs);
   // the generator reaches every case the rules tell apart
-  t.ok(seen.young > 0 && seen.over > 0 && seen.none > 0 && seen.lead > 0, `young ${seen.young}, over ${seen.over}, no budget ${seen.none}, with a lead ${seen.lead}`);
+  t.ok(seen.young > 0 && seen.over > 0 && seen.none > 0 && seen.lead > 0 && seen.strict > 0,
+    `young ${seen.young}, over ${seen.over}, no budget ${seen.none}, with a lead ${seen.lead}, every window kept ${seen.strict}`);
 });
 
 t.test('collapseHolds: the script folds runs of holds as the server does', async (t) => {

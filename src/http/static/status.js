@@ -52,13 +52,14 @@ function spanText(ms) {
   return Math.floor(ms / 60000) + 'm';
 }
 
-/** budgetText: the realised waiting share against the budget, and a young pool's part of the window measured, as the server renders it (status-page.ts). */
+/** budgetText: the realised waiting share against the budget, a young pool's part of the window measured, and whether every window is kept, as the server renders it (status-page.ts). */
 function budgetText(pool) {
   if (pool.waitBudget === undefined) return '-';
   const young = pool.waitWindowCovered !== undefined && pool.waitWindowCovered < 1 && pool.waitWindowMs !== undefined
     ? ' over ' + spanText(pool.waitWindowCovered * pool.waitWindowMs) + ' of ' + spanText(pool.waitWindowMs)
     : '';
-  return ((pool.waitingShare ?? 0) * 100).toFixed(2) + '% of ' + (pool.waitBudget * 100).toFixed(2) + '%' + young;
+  const strict = pool.waitWindowStrict === true ? ', every window' : '';
+  return ((pool.waitingShare ?? 0) * 100).toFixed(2) + '% of ' + (pool.waitBudget * 100).toFixed(2) + '%' + young + strict;
 }
 
 // overBudget mirrors status-page.ts overBudget: as the over-budget alert judges it, the share weighed by the window measured.

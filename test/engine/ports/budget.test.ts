@@ -28,6 +28,13 @@ t.test('a budget pool measures the waiting while its instances start, and every 
   t.ok(decisions.length > 0);
   for (const d of decisions) t.match(d.decision.reason, /waiting [\d.]+% of 0\.25% budget over 1d/);
   t.ok((w.pool.spec.waitBudget ?? 0) > 0);
+  t.notOk(view !== undefined && 'waitWindowStrict' in view, 'a pool that keeps the budget on average does not say every window');
+  await w.engine.stop();
+});
+
+t.test('a pool that keeps every window says so in its view', async (t) => {
+  const w = await startWorld({ spec: { ...budgetPool, waitWindowStrict: true } });
+  t.equal(w.engine.pools()[0]?.waitWindowStrict, true);
   await w.engine.stop();
 });
 

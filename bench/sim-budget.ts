@@ -94,6 +94,44 @@ export interface SimBudgetFilter {
   readonly windowStrict?: boolean;
 }
 
+/** verdictOf words a row's verdict: `ok`, or what it misses (over its budget, costlier than the family). */
+export function verdictOf(r: Pick<BudgetRow, 'withinBudget' | 'cheaperThanFamily'>): string {
+  return [r.withinBudget ? '' : 'OVER budget', r.cheaperThanFamily ? '' : 'costlier than family'].filter((w) => w !== '').join(', ') || 'ok';
+}
+
+/** Judgement is issue 13's verdict over the rows. */
+export interface Judgement {
+  /** overallCostRatio / familyOverallCostRatio: total paid over total oracle, at the default budget and 1x, the synthetic traces aside (NaN without such a row). */
+  readonly overallCostRatio: number;
+  readonly familyOverallCostRatio: number;
+  readonly overallTraces: number;
+  readonly defaultRowsOk: number;
+  readonly defaultRows: number;
+  readonly recurringOk: boolean;
+  readonly targetMet: boolean;
+}
+
+/**
+ * judgeRows is issue 13's "Done when" over the rows: at the default budget every row within its budget and no costlier
+ * than the family tuned for it (a trace no member keeps counts as cheaper), the total at 1x at most 1.05x the total oracle
+ * over the traces that are not synthetic (a family that keeps no member counts at the policy's cost), and the recurring
+ * trace under 1 % waiting at no more than 1.3x the oracle at every latency.
+ */
+export function judgeRows(rows: readonly BudgetRow[], recurringName: string, weeklyName: string): Judgement {
+  const judged = rows.filter((r) => r.budget === DEFAULT_WAIT_BUDGET);
+  const overall = judged.filter((r) => r.latency === '1x' && r.trace !== recurringName && r.trace !== weeklyName);
+  const sum = (values: readonly number[]): number => values.reduce((a, b) => a + b, 0);
+  const oracleTotal = sum(overall.map((r) => r.oracleMinutes));
+  const overallCostRatio = sum(overall.map((r) => r.policy.instanceMinutes)) / oracleTotal;
+  const familyOverallCostRatio = sum(overall.map((r) => r.family.result?.instanceMinutes ?? r.policy.instanceMinutes)) / oracleTotal;
+  const recurringOk = judged.filter((r) => r.trace === recurringName).every((r) => r.policy.unmetShare < 0.01 && r.policy.costRatio <= 1.3);
+  const defaultRowsOk = judged.filter((r) => r.withinBudget && r.cheaperThanFamily).length;
+  return {
+    overallCostRatio, familyOverallCostRatio, overallTraces: overall.length, defaultRowsOk, defaultRows: judged.length, recurringOk,
+    targetMet: defaultRowsOk === judged.length && overallCostRatio <= 1.05 && recurringOk,
+  };
+}
+
 /** benchSimBudget runs the bench; `full` takes every transform, `filter` (absent: every row) narrows it. */
 export async function benchSimBudget(opts: { readonly full: boolean; readonly filter?: SimBudgetFilter; readonly log?: (line: string) => void }): Promise<SimBudgetBench> {
   const started = performance.now();
@@ -146,33 +184,25 @@ export async function benchSimBudget(opts: { readonly full: boolean; readonly fi
       opts.log?.(`   ${trace.name} (${latency.name}): ${family.runs} family runs in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
     }
   }
+  const { overallCostRatio, familyOverallCostRatio, overallTraces, defaultRowsOk, defaultRows, recurringOk, targetMet } = judgeRows(rows, synthetic.name, week.name);
   const judged = rows.filter((r) => r.budget === DEFAULT_WAIT_BUDGET);
-  const overall = judged.filter((r) => r.latency === '1x' && r.trace !== synthetic.name && r.trace !== week.name);
-  const sum = (values: readonly number[]): number => values.reduce((a, b) => a + b, 0);
-  const oracleTotal = sum(overall.map((r) => r.oracleMinutes));
-  const overallCostRatio = sum(overall.map((r) => r.policy.instanceMinutes)) / oracleTotal;
-  const familyOverallCostRatio = sum(overall.map((r) => r.family.result?.instanceMinutes ?? r.policy.instanceMinutes)) / oracleTotal;
   const recurringRows = judged.filter((r) => r.trace === synthetic.name);
   const weeklyRows = judged.filter((r) => r.trace === week.name);
-  const recurringOk = recurringRows.every((r) => r.policy.unmetShare < 0.01 && r.policy.costRatio <= 1.3);
-  const defaultRowsOk = judged.filter((r) => r.withinBudget && r.cheaperThanFamily).length;
-  const targetMet = defaultRowsOk === judged.length && overallCostRatio <= 1.05 && recurringOk;
-  const verdict = (r: BudgetRow): string => [r.withinBudget ? '' : 'OVER budget', r.cheaperThanFamily ? '' : 'costlier than family'].filter((w) => w !== '').join(', ') || 'ok';
   const lines = [
     '| trace | latency | budget % | policy waiting % | policy cost/oracle | policy worst 7d % | policy alert h | family (H, S) | family waiting % | family cost/oracle | verdict |',
     '|---|---|---:|---:|---:|---:|---:|---|---:|---:|---|',
     ...rows.map((r) => {
       const f = r.family.result;
       const member = f === undefined ? 'none keeps it' : `${r.family.holdMinutes ?? 0}m, ${r.family.spare ?? 0}`;
-      return `| ${r.trace.replace(/\|/g, '/')} | ${r.latency} | ${pct(r.budget)} | ${pct(r.policy.unmetShare)} | ${r.policy.costRatio.toFixed(3)} | ${pct(r.policy.worstWindowShare)} | ${r.policy.alertHours.toFixed(1)} | ${member} | ${f === undefined ? '-' : pct(f.unmetShare)} | ${f === undefined ? '-' : f.costRatio.toFixed(3)} | ${verdict(r)} |`;
+      return `| ${r.trace.replace(/\|/g, '/')} | ${r.latency} | ${pct(r.budget)} | ${pct(r.policy.unmetShare)} | ${r.policy.costRatio.toFixed(3)} | ${pct(r.policy.worstWindowShare)} | ${r.policy.alertHours.toFixed(1)} | ${member} | ${f === undefined ? '-' : pct(f.unmetShare)} | ${f === undefined ? '-' : f.costRatio.toFixed(3)} | ${verdictOf(r)} |`;
     }),
     '',
-    `overall at the default budget (${pct(DEFAULT_WAIT_BUDGET)} %), 1x latency, ${overall.length} traces (synthetic ones aside): policy ${overallCostRatio.toFixed(3)}x the oracle, tuned family ${familyOverallCostRatio.toFixed(3)}x`,
-    `default budget rows ok (within budget and cost <= family): ${defaultRowsOk}/${judged.length}; recurring: ${recurringRows.map((r) => `${r.latency} waiting ${pct(r.policy.unmetShare)} % at ${r.policy.costRatio.toFixed(3)}x`).join(', ')} (target < 1 % at <= 1.3x)`,
+    `overall at the default budget (${pct(DEFAULT_WAIT_BUDGET)} %), 1x latency, ${overallTraces} traces (synthetic ones aside): policy ${overallCostRatio.toFixed(3)}x the oracle, tuned family ${familyOverallCostRatio.toFixed(3)}x`,
+    `default budget rows ok (within budget and cost <= family): ${defaultRowsOk}/${defaultRows}; recurring: ${recurringRows.map((r) => `${r.latency} waiting ${pct(r.policy.unmetShare)} % at ${r.policy.costRatio.toFixed(3)}x`).join(', ')} (target < 1 % at <= 1.3x)`,
     `weekly: ${weeklyRows.map((r) => `${r.latency} waiting ${pct(r.policy.unmetShare)} % at ${r.policy.costRatio.toFixed(3)}x (from the fourth week on ${pct(learned.get(r.latency) ?? Number.NaN)} %)`).join(', ')}`,
   ];
   return {
-    rows, table: lines.join('\n'), overallCostRatio, familyOverallCostRatio, defaultRowsOk, defaultRows: judged.length, recurringOk, targetMet,
+    rows, table: lines.join('\n'), overallCostRatio, familyOverallCostRatio, defaultRowsOk, defaultRows, recurringOk, targetMet,
     traces: traces.length, runs, runtimeMs: performance.now() - started,
   };
 }

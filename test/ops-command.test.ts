@@ -63,13 +63,17 @@ t.test('status, pause, resume and scale over the real HTTP API', async (t) => {
   // budget pools: the waiting against the budget, with a young pool's part of the window, OVER as the alert judges it
   const budgetPool = (name: string, waitingShare: number, waitWindowCovered: number) =>
     ({ ...poolView(name, { min: 0, max: 3 }), waitBudget: 0.0025, waitingShare, waitWindowMs: 604_800_000, waitWindowCovered });
-  engine.poolViews = [budgetPool('young', 0.004, 0.1), budgetPool('spent', 0.04, 0.1), budgetPool('whole', 0.004, 1), { ...budgetPool('calm', 0.0012, 1), startLeadMs: 241_500 }];
+  engine.poolViews = [
+    budgetPool('young', 0.004, 0.1), budgetPool('spent', 0.04, 0.1), budgetPool('whole', 0.004, 1), { ...budgetPool('calm', 0.0012, 1), startLeadMs: 241_500 },
+    { ...budgetPool('strict', 0.0012, 1), waitWindowStrict: true },
+  ];
   const budgets = await run('status', [], config);
   t.match(budgets.out, /\ncalm\s.*\sno\s+4m 1s\s+0\.12% of 0\.25%\n/, 'the measured start lead of a pool that has started one');
   t.match(budgets.out, /\nyoung\s.*\s0\.40% of 0\.25% over 16h of 7d\n/, 'a young pool over its share so far is not marked');
   t.match(budgets.out, /\nspent\s.*\s4\.00% of 0\.25% over 16h of 7d OVER\n/);
   t.match(budgets.out, /\nwhole\s.*\s0\.40% of 0\.25% OVER\n/);
   t.match(budgets.out, /\ncalm\s.*\s0\.12% of 0\.25%\n/);
+  t.match(budgets.out, /\nstrict\s.*\s0\.12% of 0\.25%, every window\n/, 'a pool that keeps every window says so');
   engine.poolViews = [poolView('prod/type1', { min: 0, max: 5, ready: 1, inFlight: 1, reserved: 3 })];
   const json = await run('status', ['--json'], config);
   t.same(Object.keys(JSON.parse(json.out) as object), ['pools', 'instances', 'decisions']);

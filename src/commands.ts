@@ -68,6 +68,7 @@ export const COMMANDS: readonly CommandSpec[] = [
       interval: { type: 'string', value: 'DURATION', help: 'the pool\'s interval; cooldowns and signal age follow it as in the config (default: the config default, 270s)' },
       budget: { type: 'string', value: 'SHARE', help: 'the waiting budget: share of demand GPU-minutes that may wait, e.g. 0.25% or 0.0025 (default: the config\'s, 0.25%)' },
       'window-strict': { type: 'boolean', help: 'the pool plans so that every rolling waitWindow keeps the budget (the config\'s waitWindowStrict; default: the config\'s, off)' },
+      hindsight: { type: 'boolean', help: 'add the yardstick: "hold the peak of the last H minutes plus S spare instances" (H 0-360m, S 0-4) tuned on this demand in hindsight, the cheapest within the budget (10-30 more runs)' },
       'start-latency': { type: 'string', value: 'DURATION', help: 'start of a reserved instance to minion start (default 60s)' },
       'create-latency': { type: 'string', value: 'DURATION', help: 'create from the profile to minion start (default 240s)' },
       'deploy-latency': { type: 'string', value: 'DURATION', help: 'minion start to ready: the deploy orchestrate (default 180s)' },

@@ -18,6 +18,7 @@ import { commandSpec } from './commands.ts';
 import { parseCommandLine, stringValue, synopsis, UsageError } from './command-line.ts';
 import type { PoolSpec } from './core/types.ts';
 import { renderSvg, renderTable } from './sim/render.ts';
+import { withHindsight } from './sim/family.ts';
 import { runSimulationWithTimeline, type SimOptions } from './sim/simulate.ts';
 import { loadTrace, type Trace } from './sim/trace.ts';
 import { fetchDemandRange } from './prometheus/range.ts';
@@ -49,6 +50,8 @@ export interface SimulateArgs {
   readonly intervalMs?: number;
   /** windowStrict: `--window-strict`, the pool's waitWindowStrict on whatever the config says. */
   readonly windowStrict?: boolean;
+  /** hindsight: `--hindsight`, add the family tuned on this demand in hindsight (src/sim/family.ts). */
+  readonly hindsight?: boolean;
   readonly options: SimOptions;
 }
 
@@ -134,6 +137,7 @@ export function parseSimulateArgs(argv: readonly string[]): SimulateArgs {
     ...(chartPolicy === undefined ? {} : { chartPolicy }),
     ...(intervalMs === undefined ? {} : { intervalMs }),
     ...(parsed.values['window-strict'] === true ? { windowStrict: true } : {}),
+    ...(parsed.values['hindsight'] === true ? { hindsight: true } : {}),
   };
 }
 
@@ -259,7 +263,9 @@ export async function runSimulateCommand(argv: readonly string[], out: Out, err:
     ...(fromConfig.reserved === undefined ? {} : { reserved: fromConfig.reserved }),
     ...(args.chartPolicy === undefined ? {} : { timelinePolicy: args.chartPolicy }),
   };
-  const { report, timeline } = runSimulationWithTimeline(trace, pool, options);
+  const run = runSimulationWithTimeline(trace, pool, options);
+  const { timeline } = run;
+  const report = args.hindsight === true ? withHindsight(run.report, trace, pool, options) : run.report;
   out.write(args.json ? `${JSON.stringify(report, null, 2)}\n` : renderTable(report));
   if (args.svg !== undefined) await writeFile(args.svg, renderSvg(report, timeline));
   return 0;

@@ -97,6 +97,29 @@ t.test("--window-strict, or the config pool's waitWindowStrict, plans the shippe
   t.match(table.text(), 'waiting budget 0.25% over 7d, every window kept (waitWindowStrict)');
 });
 
+t.test('--hindsight adds the family tuned on the demand in hindsight, or says that no member keeps the budget', async (t) => {
+  const { trace } = await withConfig(t, '{env: prod, instanceType: type1, provider: p, max: 3}');
+  const json = async (...flags: string[]): Promise<SimReport> => {
+    const out = sink();
+    t.equal(await runSimulateCommand(['--trace', trace, '--json', ...flags], out), 0);
+    return JSON.parse(out.text()) as SimReport;
+  };
+  t.notOk('hindsight' in await json(), 'not without the flag');
+  const loose = await json('--hindsight', '--budget', '50%');
+  const row = loose.policies.at(-1);
+  t.same(loose.hindsight, { holdMinutes: 0, spare: 0 }, 'at 50 % holding nothing is cheapest');
+  t.equal(row?.name, 'hindsight 0m+0');
+  t.ok((row?.unmetShare ?? 1) <= 0.5);
+  t.equal((await json('--hindsight')).hindsight, null, 'at 0.25 % the first rise waits its lead under every member');
+  const table = sink();
+  t.equal(await runSimulateCommand(['--trace', trace, '--hindsight', '--budget', '50%'], table), 0);
+  t.match(table.text(), /\nhindsight 0m\+0 +\d+ +[\d.]+ /);
+  t.match(table.text(), 'hindsight Hm+S: the cheapest member of "hold the peak of the last H minutes plus S spare instances" (H 0-360m, S 0-4) within the budget');
+  const none = sink();
+  t.equal(await runSimulateCommand(['--trace', trace, '--hindsight'], none), 0);
+  t.match(none.text(), 'hindsight: no member of "hold the peak of the last H minutes plus S spare instances" (H 0-360m, S 0-4) keeps the budget on this demand');
+});
+
 t.test('takes latencies, jitter, failures, interval and budget from the command line', async (t) => {
   const dir = await mkdtemp(join(tmpdir(), 'sim-'));
   t.teardown(() => rm(dir, { recursive: true, force: true }));
@@ -125,7 +148,7 @@ t.test('documents every flag in simulate --help', async (t) => {
   const spec = commandSpec('simulate');
   if (spec === undefined) throw new Error('no simulate command');
   const help = commandHelp(spec);
-  for (const flag of ['--start-latency', '--deploy-latency', '--create-latency', '--stop-latency', '--jitter', '--failure-share', '--interval', '--budget', '--gpus-per-instance', '--seed', '--svg', '--chart-policy', '--prometheus', '--query', '--since', '--end']) {
+  for (const flag of ['--start-latency', '--deploy-latency', '--create-latency', '--stop-latency', '--jitter', '--failure-share', '--interval', '--budget', '--gpus-per-instance', '--seed', '--svg', '--chart-policy', '--prometheus', '--query', '--since', '--end', '--window-strict', '--hindsight']) {
     t.match(help, flag, flag);
   }
 });

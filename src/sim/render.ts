@@ -3,10 +3,19 @@
  * (demand vs ready vs paid capacity over the trace).
  */
 import { windowWords } from '../core/strategies/budget.ts';
+import { HOLD_MINUTES, SPARE_INSTANCES } from './family.ts';
 import type { SimReport, Timeline } from './simulate.ts';
 
 function pad(value: string, width: number, right = true): string {
   return right ? value.padStart(width) : value.padEnd(width);
+}
+
+/** hindsightLines say what the `--hindsight` row is, or that no member of the family keeps the budget. */
+function hindsightLines(report: SimReport): string[] {
+  if (report.hindsight === undefined) return [];
+  const family = `"hold the peak of the last H minutes plus S spare instances" (H ${HOLD_MINUTES[0]}-${HOLD_MINUTES.at(-1)}m, S ${SPARE_INSTANCES[0]}-${SPARE_INSTANCES.at(-1)})`;
+  if (report.hindsight === null) return [`hindsight: no member of ${family} keeps the budget on this demand`];
+  return [`hindsight Hm+S: the cheapest member of ${family} within the budget, chosen knowing the whole demand: a yardstick, not a policy that can run`];
 }
 
 /** renderTable renders one report as a text table, one row per policy: cost against the oracle, waiting against the budget. */
@@ -38,6 +47,7 @@ export function renderTable(report: SimReport): string {
   const legend = [
     'waiting: GPU-minutes of jobs queued for an instance; p95 / max wait: minutes a job waited; max GPUs: most GPUs waiting at once',
     `worst ${window} %: the highest waiting share over any ${window} (the budget's window); alert h: hours SaltAutoscalerPoolOverBudget would fire (that share above the budget for over 1h)`,
+    ...hindsightLines(report),
   ].join('\n');
   return [head, line(columns), ...rows, legend].join('\n') + '\n';
 }

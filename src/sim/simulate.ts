@@ -100,6 +100,12 @@ export interface SimReport {
   /** waitWindowStrict: the shipped pool plans so that every rolling window keeps the budget (the pool's waitWindowStrict). */
   readonly waitWindowStrict: boolean;
   readonly policies: readonly PolicyResult[];
+  /**
+   * hindsight (`simulate --hindsight` only): the member of the family "hold the peak of the last H minutes plus S spare
+   * instances" that keeps the budget on this trace at the lowest cost, chosen knowing the whole trace (its row is
+   * `hindsight Hm+S`); null when no member of the grid keeps it.
+   */
+  readonly hindsight?: { readonly holdMinutes: number; readonly spare: number } | null;
 }
 
 /** Timeline is one policy's per-minute series, in GPUs, for the chart. */

@@ -78,7 +78,7 @@ export const COMMANDS: readonly CommandSpec[] = [
       seed: { type: 'string', value: 'N', help: 'seed of the jitter and failure draws (default 1)' },
       json: { type: 'boolean', help: 'print the SimReport as JSON' },
       svg: { type: 'string', value: 'FILE', help: 'also write the chart (demand, ready and paid GPUs) as SVG' },
-      'chart-policy': { type: 'string', value: 'NAME', help: 'the policy the chart shows (default salt-autoscaler)' },
+      'chart-policy': { type: 'string', value: 'NAME', help: 'the policy the chart shows: seed-threshold, target-tracking or salt-autoscaler (default)' },
     },
     positionals: [],
     examples: [

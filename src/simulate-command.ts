@@ -19,7 +19,7 @@ import { parseCommandLine, stringValue, synopsis, UsageError } from './command-l
 import type { PoolSpec } from './core/types.ts';
 import { renderSvg, renderTable } from './sim/render.ts';
 import { withHindsight } from './sim/family.ts';
-import { runSimulationWithTimeline, type SimOptions } from './sim/simulate.ts';
+import { runSimulationWithTimeline, SIM_POLICY_NAMES, type SimOptions } from './sim/simulate.ts';
 import { loadTrace, type Trace } from './sim/trace.ts';
 import { fetchDemandRange } from './prometheus/range.ts';
 
@@ -111,6 +111,8 @@ export function parseSimulateArgs(argv: readonly string[]): SimulateArgs {
   const pool = stringValue(parsed, 'pool');
   const svg = stringValue(parsed, 'svg');
   const chartPolicy = stringValue(parsed, 'chart-policy');
+  // the chart draws a policy run minute by minute: a name the run does not have would draw nothing, silently
+  if (chartPolicy !== undefined && !(SIM_POLICY_NAMES as readonly string[]).includes(chartPolicy)) bad('chart-policy', `one of ${SIM_POLICY_NAMES.join(', ')}`, chartPolicy);
   const query = stringValue(parsed, 'query');
   const sinceMs = read('since', `${DURATION} (> 0)`, positiveDuration);
   const endMs = read('end', 'a time, RFC 3339 (2026-12-01T00:00:00Z) or unix seconds', parseTime);

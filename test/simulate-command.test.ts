@@ -161,6 +161,9 @@ t.test('rejects unknown or incomplete arguments with ASC_ERR_SIM_ARGS', async (t
   t.throws(() => parseSimulateArgs(['--trace', 'x', '--budget', '120%']), { code: 'ASC_ERR_SIM_ARGS', message: /--budget expects a share/ });
   t.throws(() => parseSimulateArgs(['--trace', 'x', '--start-latency', 'soon']), { code: 'ASC_ERR_SIM_ARGS', message: /--start-latency expects a duration/ });
   t.throws(() => parseSimulateArgs(['--trace', 'x', '--interval', '0s']), { code: 'ASC_ERR_SIM_ARGS', message: /--interval/ });
+  t.throws(() => parseSimulateArgs(['--trace', 'x', '--chart-policy', 'salt-autoscalr']),
+    { code: 'ASC_ERR_SIM_ARGS', message: "--chart-policy expects one of seed-threshold, target-tracking, salt-autoscaler, got 'salt-autoscalr'" }, 'a chart of a policy the run does not have');
+  t.equal(parseSimulateArgs(['--trace', 'x', '--chart-policy', 'target-tracking']).chartPolicy, 'target-tracking');
   t.same(parseSimulateArgs(['--trace=a.csv', '--gpus-per-instance', '4']), { trace: 'a.csv', json: false, options: { gpusPerInstance: 4 } });
   t.same(parseSimulateArgs(['--trace=a.csv', '--budget', '0.1%', '--jitter', '0.2', '--start-latency', '2m', '--interval', '60']).options,
     { startLatencyMs: 120_000, latencyJitter: 0.2, waitBudget: 0.001 });

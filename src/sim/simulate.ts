@@ -159,13 +159,17 @@ export function leadMinutes(options: SimOptions = {}): number {
   return Math.ceil((s.startMs + s.deployMs) / MINUTE_MS);
 }
 
+/** SIM_POLICY_NAMES name the policies simulated through decide(), in simPolicies' order: those a chart can show. */
+export const SIM_POLICY_NAMES = ['seed-threshold', 'target-tracking', 'salt-autoscaler'] as const;
+
 /** simPolicies are the policies simulated through decide(): the seed, target tracking and the shipped default. */
 export function simPolicies(shipped: PoolSpec, options: SimOptions = {}): readonly SimPolicy[] {
   const gpus = settingsOf(options).gpus;
+  const [seed, target, shippedName] = SIM_POLICY_NAMES;
   return [
-    { name: 'seed-threshold', signal: 'pending', pool: { ...shipped, strategy: { kind: 'threshold' } } },
-    { name: 'target-tracking', signal: 'demand', pool: { ...shipped, strategy: { kind: 'target', perInstance: gpus } } },
-    { name: 'salt-autoscaler', signal: 'demand', pool: shipped },
+    { name: seed, signal: 'pending', pool: { ...shipped, strategy: { kind: 'threshold' } } },
+    { name: target, signal: 'demand', pool: { ...shipped, strategy: { kind: 'target', perInstance: gpus } } },
+    { name: shippedName, signal: 'demand', pool: shipped },
   ];
 }
 

@@ -265,9 +265,8 @@ export async function runSimulateCommand(argv: readonly string[], out: Out, err:
     ...(fromConfig.reserved === undefined ? {} : { reserved: fromConfig.reserved }),
     ...(args.chartPolicy === undefined ? {} : { timelinePolicy: args.chartPolicy }),
   };
-  const run = runSimulationWithTimeline(trace, pool, options);
-  const { timeline } = run;
-  const report = args.hindsight === true ? withHindsight(run.report, trace, pool, options) : run.report;
+  const { report: simulated, timeline } = runSimulationWithTimeline(trace, pool, options);
+  const report = args.hindsight === true ? withHindsight(simulated, trace, pool, options) : simulated;
   out.write(args.json ? `${JSON.stringify(report, null, 2)}\n` : renderTable(report));
   if (args.svg !== undefined) await writeFile(args.svg, renderSvg(report, timeline));
   return 0;

@@ -45,7 +45,7 @@ export function familyPolicy(shipped: PoolSpec, holdMinutes: number, spare: numb
   };
 }
 
-/** Tuned is the cheapest member within one budget (undefined when no member keeps it), and how many runs it took. */
+/** Tuned is the cheapest member within one budget: its H, S and run, all undefined when no member keeps it. */
 export interface Tuned {
   readonly budget: number;
   readonly holdMinutes?: number;
